@@ -1,0 +1,169 @@
+"""Sequential: a stack of layers with Keras 0.2.0's prediction, weights and gradients."""
+import numpy as np
+
+from .errors import ConfigError, InputError
+from .layers import Embedding, Layer
+
+DTYPES = ("float32", "float64")
+
+
+class Sequential:
+    def __init__(self, layers=None, dtype="float32", seed=None):
+        if str(dtype) not in DTYPES:
+            raise ConfigError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+        self.dtype = np.dtype(dtype)
+        self.rng = np.random.default_rng(seed)
+        self.layers = []
+        self._counts = {}
+        for layer in layers or []:
+            self.add(layer)
+
+    # -- construction -------------------------------------------------------------------
+    def add(self, layer):
+        if not isinstance(layer, Layer):
+            raise ConfigError(f"Sequential.add takes a layer, got {type(layer).__name__}")
+        kind = type(layer).__name__.lower()
+        self._counts[kind] = self._counts.get(kind, 0) + 1
+        layer.name = f"{kind}_{self._counts[kind]}"
+        self.layers.append(layer)
+        if len(self.layers) == 1:
+            if layer.declared_input_shape is not None and layer.declared_input_shape[-1] is not None \
+                    or isinstance(layer, Embedding):
+                layer.build(layer.declared_input_shape, self.dtype, self.rng)
+        elif self.layers[-2].built:
+            previous = self.layers[-2]
+            layer.build(previous.output_shape(previous.input_shape), self.dtype, self.rng)
+
+    @property
+    def input_shape(self):
+        """Per-sample input shape, None for unknown dims (time is usually None)."""
+        return self.layers[0].input_shape if self.layers and self.layers[0].built else None
+
+    @property
+    def output_shape(self):
+        layer = self.layers[-1]
+        return layer.output_shape(layer.input_shape)
+
+    def _build_from(self, X):
+        shape = (None,) * (X.ndim - 2) + (X.shape[-1],)
+        for layer in self.layers:
+            if not layer.built:
+                layer.build(shape, self.dtype, self.rng)
+            shape = layer.output_shape(shape)
+
+    # -- weights ---------------------------------------------------------------------------
+    def _require_built(self):
+        if not self.layers:
+            raise ConfigError("the model has no layers")
+        if not all(layer.built for layer in self.layers):
+            raise ConfigError(
+                "the model's input shape is unknown: give the first layer input_dim or input_shape, "
+                "or call predict once"
+            )
+
+    def get_weights(self):
+        self._require_built()
+        return [w for layer in self.layers for w in layer.get_weights()]
+
+    def set_weights(self, weights):
+        self._require_built()
+        weights = list(weights)
+        expected = sum(len(layer.weight_names) for layer in self.layers)
+        if len(weights) != expected:
+            raise ConfigError(f"the model has {expected} weight arrays, got {len(weights)}")
+        start = 0
+        for layer in self.layers:
+            count = len(layer.weight_names)
+            layer.set_weights(weights[start:start + count])
+            start += count
+
+    def count_params(self):
+        return sum(layer.count_params() for layer in self.layers)
+
+    def summary(self, print_fn=print):
+        self._require_built()
+        rows = [("Layer", "Type", "Output shape", "Params")]
+        for layer in self.layers:
+            shape = ("batch",) + tuple("time" if s is None else s for s in layer.output_shape(layer.input_shape))
+            rows.append((layer.name, type(layer).__name__, str(shape).replace("'", ""), str(layer.count_params())))
+        widths = [max(len(r[i]) for r in rows) for i in range(4)]
+        lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
+        lines.insert(1, "-" * len(lines[0]))
+        lines.append(f"Total params: {self.count_params()}  (dtype {self.dtype})")
+        text = "\n".join(lines)
+        print_fn(text)
+        return text
+
+    # -- computation -----------------------------------------------------------------------
+    def _check_input(self, X):
+        if not self.layers:
+            raise ConfigError("the model has no layers")
+        X = np.asarray(X)
+        if X.ndim == 0 or X.shape[0] == 0:
+            raise InputError(f"empty batch: input has shape {X.shape}")
+        first = self.layers[0]
+        if isinstance(first, Embedding):
+            if X.ndim != 2:
+                raise InputError(f"the model starts with an Embedding and takes (batch, time) token ids, got shape {X.shape}")
+            if X.dtype.kind not in "iuf":
+                raise InputError(f"token ids must be integers, got dtype {X.dtype}")
+            return X
+        if X.dtype.kind not in "iuf":
+            raise InputError(f"input must be numeric, got dtype {X.dtype}")
+        if not first.built:
+            self._build_from(X)
+        expected = first.input_shape
+        if X.ndim != len(expected) + 1:
+            raise InputError(f"input must have rank {len(expected) + 1} (batch, {', '.join('time' if s is None else str(s) for s in expected)}), got shape {X.shape}")
+        if expected[-1] is not None and X.shape[-1] != expected[-1]:
+            raise InputError(f"input width must be {expected[-1]}, got {X.shape[-1]} (shape {X.shape})")
+        return X.astype(self.dtype, copy=False)
+
+    def _forward(self, X, train=False):
+        """(output, output mask) of the whole stack; layers keep what backward needs."""
+        mask = None
+        for layer in self.layers:
+            X = layer.forward(X, mask, train=train, rng=self.rng)
+            mask = layer.output_mask(mask)
+        return X, mask
+
+    def _backward(self, dY):
+        """Gradients of every weight (get_weights order) for the last _forward."""
+        grads = []
+        for layer in reversed(self.layers):
+            dY, layer_grads = layer.backward(dY)
+            grads[:0] = layer_grads
+        return grads
+
+    def predict(self, X, batch_size=128, verbose=0):
+        X = self._check_input(X)
+        self._require_built()
+        outputs = [self._forward(X[i:i + batch_size])[0] for i in range(0, len(X), batch_size)]
+        return np.concatenate(outputs, axis=0)
+
+    def gradients(self, X, G):
+        """d sum(Y * G) / d w for every array of get_weights(), prediction mode."""
+        X = self._check_input(X)
+        self._require_built()
+        Y, _ = self._forward(X)
+        G = np.asarray(G, dtype=self.dtype)
+        if G.shape != Y.shape:
+            raise InputError(f"G must have the output's shape {Y.shape}, got {G.shape}")
+        return self._backward(G)
+
+    # -- legacy Keras 0.x files (see reference/legacy.py) --------------------------------------
+    def to_json(self, **kwargs):
+        from . import legacy
+        return legacy.to_json(self, **kwargs)
+
+    def to_yaml(self, **kwargs):
+        from . import legacy
+        return legacy.to_yaml(self, **kwargs)
+
+    def save_weights(self, path, overwrite=False):
+        from . import legacy
+        return legacy.save_weights(self, path, overwrite=overwrite)
+
+    def load_weights(self, path):
+        from . import legacy
+        return legacy.load_weights(self, path)

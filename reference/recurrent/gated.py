@@ -1,0 +1,143 @@
+"""The z/r/h gate family: GRU and the evolved cells JZS1, JZS2, JZS3.
+
+All four share one step (hm = m[t-1]*h[t-1]):
+
+    r  = g(xr + hm·U_r)
+    hh = f(xh + (r*hm)·U_h)
+    h  = z*hm + (1-z)*hh   (GRU)      h = z*hh + (1-z)*hm   (JZS)
+
+and differ only in what the update gate z reads: `z_reads`
+  "state"      z = g(xz + hm·U_z)          GRU, JZS2 (z and r share one matmul)
+  "input"      z = g(xz)                   JZS1
+  "tanh_state" z = g(xz + tanh(hm)·U_z)    JZS3
+"""
+import numpy as np
+
+from .. import activations
+from .base import Recurrent, unmask
+
+TANH = activations.get("tanh")
+
+
+def random_sign_or_identity(rng, shape):
+    """JZS's P: the identity when square, else entries ±1/sqrt(d) with equal odds."""
+    d, k = shape
+    if d == k:
+        return np.identity(d)
+    return (rng.binomial(1, 0.5, size=shape) * 2.0 - 1.0) / np.sqrt(d)
+
+
+class GatedRecurrent(Recurrent):
+    z_reads = "state"
+    z_keeps_state = True  # GRU: z weights the old state; JZS: z weights the candidate
+
+    def step(self, o, xs, m, states, p):
+        (hm,), g, f = states, self.inner_activation, self.activation
+        c = dict(hm=hm)
+        if self.z_reads == "state":
+            xzr, xh = xs
+            c["a_zr"] = o.add(xzr, o.matmul(hm, p["U_zr"]))
+            c["zr"] = o.act(g, c["a_zr"])
+            z, r = o.split(c["zr"], [self.output_dim, self.output_dim])
+        else:
+            xz, xr, xh = xs
+            if self.z_reads == "input":
+                c["a_z"] = xz
+            else:
+                c["th"] = o.act(TANH, hm)
+                c["a_z"] = o.add(xz, o.matmul(c["th"], p["U_z"]))
+            z = c["z"] = o.act(g, c["a_z"])
+            c["a_r"] = o.add(xr, o.matmul(hm, p["U_r"]))
+            r = c["r"] = o.act(g, c["a_r"])
+        c["rh"] = o.mul(r, hm)
+        c["a_h"] = o.add(xh, o.matmul(c["rh"], p["U_h"]))
+        hh = c["hh"] = o.act(f, c["a_h"])
+        if self.z_keeps_state:
+            h = o.add(hh, o.mul(z, o.sub(hm, hh)))
+        else:
+            h = o.add(hm, o.mul(z, o.sub(hh, hm)))
+        return h, (o.mask(h, m),), c
+
+    def step_backward(self, c, dh, dstates, p, g):
+        k, hm, hh = self.output_dim, c["hm"], c["hh"]
+        dh = dh + unmask(dstates[0], c["m"])
+        if self.z_reads == "state":
+            z, r = c["zr"][:, :k], c["zr"][:, k:]
+        else:
+            z, r = c["z"], c["r"]
+        if self.z_keeps_state:
+            dhh, dhm, dz = dh * (1.0 - z), dh * z, dh * (hm - hh)
+        else:
+            dhh, dhm, dz = dh * z, dh * (1.0 - z), dh * (hh - hm)
+        da_h = self.activation.backward(c["a_h"], hh, dhh)
+        g["U_h"] += c["rh"].T @ da_h
+        drh = da_h @ p["U_h"].T
+        dr = drh * hm
+        dhm += drh * r
+        if self.z_reads == "state":
+            da_zr = self.inner_activation.backward(c["a_zr"], c["zr"], np.concatenate([dz, dr], axis=1))
+            g["U_zr"] += hm.T @ da_zr
+            dhm += da_zr @ p["U_zr"].T
+            return (da_zr, da_h), (dhm,)
+        da_z = self.inner_activation.backward(c["a_z"], z, dz)
+        da_r = self.inner_activation.backward(c["a_r"], r, dr)
+        g["U_r"] += hm.T @ da_r
+        dhm += da_r @ p["U_r"].T
+        if self.z_reads == "tanh_state":
+            g["U_z"] += c["th"].T @ da_z
+            dhm += TANH.backward(hm, c["th"], da_z @ p["U_z"].T)
+        return (da_z, da_r, da_h), (dhm,)
+
+
+def _gru_specs(layer, input_shape):
+    d, k = input_shape[-1], layer.output_dim
+    specs = []
+    for gate in "zrh":
+        specs += [(f"W_{gate}", (d, k), layer.init), (f"U_{gate}", (k, k), layer.inner_init),
+                  (f"b_{gate}", (k,), "zero")]
+    return specs
+
+
+class GRU(GatedRecurrent):
+    default_activation = "sigmoid"  # sic: Keras 0.2.0's default
+    default_inner_activation = "hard_sigmoid"
+    projection = ([("W_z", "b_z", None), ("W_r", "b_r", None)], [("W_h", "b_h", None)])
+    fused = {"U_zr": ["U_z", "U_r"]}
+    param_specs = _gru_specs
+
+
+class JZS1(GatedRecurrent):
+    default_activation = "tanh"
+    default_inner_activation = "sigmoid"
+    z_reads, z_keeps_state = "input", False
+    projection = ([("W_z", "b_z", None)], [("W_r", "b_r", None)], [("P", "b_h", TANH)])
+
+    def param_specs(self, input_shape):
+        d, k = input_shape[-1], self.output_dim
+        return [("W_z", (d, k), self.init), ("b_z", (k,), "zero"),
+                ("W_r", (d, k), self.init), ("U_r", (k, k), self.inner_init), ("b_r", (k,), "zero"),
+                ("U_h", (k, k), self.inner_init), ("b_h", (k,), "zero"),
+                ("P", (d, k), random_sign_or_identity)]
+
+
+class JZS2(GatedRecurrent):
+    default_activation = "tanh"
+    default_inner_activation = "sigmoid"
+    z_keeps_state = False
+    projection = ([("W_z", "b_z", None), ("P", "b_r", None)], [("W_h", "b_h", None)])
+    fused = {"U_zr": ["U_z", "U_r"]}
+
+    def param_specs(self, input_shape):
+        d, k = input_shape[-1], self.output_dim
+        return [("W_z", (d, k), self.init), ("U_z", (k, k), self.inner_init), ("b_z", (k,), "zero"),
+                ("U_r", (k, k), self.inner_init), ("b_r", (k,), "zero"),
+                ("W_h", (d, k), self.init), ("U_h", (k, k), self.inner_init), ("b_h", (k,), "zero"),
+                ("P", (d, k), random_sign_or_identity)]
+
+
+class JZS3(GatedRecurrent):
+    default_activation = "tanh"
+    default_inner_activation = "sigmoid"
+    z_reads, z_keeps_state = "tanh_state", False
+    projection = ([("W_z", "b_z", None)], [("W_r", "b_r", None)], [("W_h", "b_h", None)])
+    param_specs = _gru_specs

@@ -1,0 +1,62 @@
+"""LSTM, weights in Keras 0.2.0 order i, c, f, o (input, CELL, forget, output)."""
+import numpy as np
+
+from .base import Recurrent, unmask
+
+
+class LSTM(Recurrent):
+    """c[t] = f*cm + i*act(xc + hm·U_c);  h[t] = o*act(c[t])   (cm = m[t-1]*c[t-1]).
+
+    The projection and fused U are ordered i, f, o, c so the three gates that share
+    inner_activation form one contiguous block.
+    """
+
+    default_activation = "tanh"
+    default_inner_activation = "hard_sigmoid"
+    projection = ([("W_i", "b_i", None), ("W_f", "b_f", None), ("W_o", "b_o", None), ("W_c", "b_c", None)],)
+    fused = {"U_ifoc": ["U_i", "U_f", "U_o", "U_c"]}
+
+    def __init__(self, output_dim, forget_bias_init="one", **kwargs):
+        super().__init__(output_dim, **kwargs)
+        self.forget_bias_init = forget_bias_init
+
+    config_keys = Recurrent.config_keys + ("forget_bias_init",)
+
+    def param_specs(self, input_shape):
+        d, k = input_shape[-1], self.output_dim
+        specs = []
+        for gate in "icfo":
+            bias_init = self.forget_bias_init if gate == "f" else "zero"
+            specs += [(f"W_{gate}", (d, k), self.init), (f"U_{gate}", (k, k), self.inner_init),
+                      (f"b_{gate}", (k,), bias_init)]
+        return specs
+
+    def initial_states(self, n):
+        zero = np.zeros((n, self.output_dim), self.dtype)
+        return (zero, zero.copy())
+
+    def step(self, o, xs, m, states, p):
+        (x,), (hm, cm), k = xs, states, self.output_dim
+        a = o.add(x, o.matmul(hm, p["U_ifoc"]))
+        a_ifo, a_c = o.split(a, [3 * k, k])
+        ifo = o.act(self.inner_activation, a_ifo)
+        i, f, og = o.split(ifo, [k, k, k])
+        cc = o.act(self.activation, a_c)
+        c = o.add(o.mul(f, cm), o.mul(i, cc))
+        fc = o.act(self.activation, c)
+        h = o.mul(og, fc)
+        return h, (o.mask(h, m), o.mask(c, m)), dict(hm=hm, cm=cm, a=a, ifo=ifo, cc=cc, c=c, fc=fc)
+
+    def step_backward(self, cache, dh, dstates, p, g):
+        k, m = self.output_dim, cache["m"]
+        dh = dh + unmask(dstates[0], m)
+        ifo, cc, fc = cache["ifo"], cache["cc"], cache["fc"]
+        i, f, og = ifo[:, :k], ifo[:, k:2 * k], ifo[:, 2 * k:]
+        dc = unmask(dstates[1], m) + self.activation.backward(cache["c"], fc, dh * og)
+        dgates = np.concatenate([dc * cc, dc * cache["cm"], dh * fc], axis=1)
+        a = cache["a"]
+        da = np.empty_like(a)
+        da[:, :3 * k] = self.inner_activation.backward(a[:, :3 * k], ifo, dgates)
+        da[:, 3 * k:] = self.activation.backward(a[:, 3 * k:], cc, dc * i)
+        g["U_ifoc"] += cache["hm"].T @ da
+        return (da,), (da @ p["U_ifoc"].T, dc * f)

@@ -1,0 +1,87 @@
+"""SimpleRNN and SimpleDeepRNN."""
+import numpy as np
+
+from ..errors import ConfigError
+from .base import Recurrent, unmask
+
+
+class SimpleRNN(Recurrent):
+    """h[t] = f(x[t] + (m[t-1]*h[t-1])·U)."""
+
+    default_activation = "sigmoid"
+    projection = ([("W", "b", None)],)
+
+    def __init__(self, output_dim, **kwargs):
+        kwargs.pop("inner_activation", None)  # SimpleRNN has none
+        super().__init__(output_dim, **kwargs)
+
+    config_keys = tuple(k for k in Recurrent.config_keys if k != "inner_activation")
+
+    def param_specs(self, input_shape):
+        d, k = input_shape[-1], self.output_dim
+        return [("W", (d, k), self.init), ("U", (k, k), self.inner_init), ("b", (k,), "zero")]
+
+    def step(self, o, xs, m, states, p):
+        (x,), (hm,) = xs, states
+        a = o.add(x, o.matmul(hm, p["U"]))
+        h = o.act(self.activation, a)
+        return h, (o.mask(h, m),), dict(hm=hm, a=a, h=h)
+
+    def step_backward(self, c, dh, dstates, p, g):
+        dh = dh + unmask(dstates[0], c["m"])
+        da = self.activation.backward(c["a"], c["h"], dh)
+        g["U"] += c["hm"].T @ da
+        return (da,), (da @ p["U"].T,)
+
+
+class SimpleDeepRNN(Recurrent):
+    """h[t] = f(x[t] + Σ_j m[t-j]*g(h[t-j]·U_j)).
+
+    Each step computes h[t]·[U_1 … U_D] once and adds m[t]*g(·) to a carried
+    buffer of pending lag terms (slot j-1 arrives j steps later), so one matmul per
+    step serves every lag and lags before the sequence start contribute nothing.
+    """
+
+    default_activation = "sigmoid"
+    projection = ([("W", "b", None)],)
+
+    def __init__(self, output_dim, depth=3, **kwargs):
+        if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
+            raise ConfigError(f"SimpleDeepRNN: depth must be an integer >= 1, got {depth!r}")
+        self.depth = depth
+        super().__init__(output_dim, **kwargs)
+
+    config_keys = Recurrent.config_keys + ("depth",)
+
+    @property
+    def fused(self):
+        return {"U_lags": [f"U_{j}" for j in range(1, self.depth + 1)]}
+
+    def param_specs(self, input_shape):
+        d, k = input_shape[-1], self.output_dim
+        lags = [(f"U_{j}", (k, k), self.inner_init) for j in range(1, self.depth + 1)]
+        return [("W", (d, k), self.init)] + lags + [("b", (k,), "zero")]
+
+    def initial_states(self, n):
+        return (np.zeros((n, self.depth * self.output_dim), self.dtype),)
+
+    def step(self, o, xs, m, states, p):
+        (x,), (pending,) = xs, states
+        k = self.output_dim
+        a = o.add(x, o.split(pending, [k, (self.depth - 1) * k])[0] if self.depth > 1 else pending)
+        h = o.act(self.activation, a)
+        lag_in = o.matmul(h, p["U_lags"])
+        lag = o.act(self.inner_activation, lag_in)
+        carried = o.add(o.shift_left(pending, k), o.mask(lag, m)) if self.depth > 1 else o.mask(lag, m)
+        return h, (carried,), dict(a=a, h=h, lag_in=lag_in, lag=lag)
+
+    def step_backward(self, c, dh, dstates, p, g):
+        k = self.output_dim
+        (dcarried,) = dstates
+        dlag_in = self.inner_activation.backward(c["lag_in"], c["lag"], unmask(dcarried, c["m"]))
+        g["U_lags"] += c["h"].T @ dlag_in
+        da = self.activation.backward(c["a"], c["h"], dh + dlag_in @ p["U_lags"].T)
+        dpending = np.empty_like(dcarried)
+        dpending[:, :k] = da
+        dpending[:, k:] = dcarried[:, :-k]
+        return (da,), (dpending,)
