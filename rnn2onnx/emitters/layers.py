@@ -1,0 +1,46 @@
+"""Emitters of the non-recurrent layers."""
+from ..graph import emit_activation
+from . import register
+
+
+@register("Embedding")
+def emit_embedding(layer, ctx, ids, mask):
+    g = ctx.g
+    y = g.node("Gather", [g.initializer(f"{layer.name}/E", layer.params["E"]), ids], f"{layer.name}/Gather")
+    if not layer.mask_zero:
+        return y, None
+    nonzero = g.node("Not", [g.node("Equal", [ids, g.const(0)], f"{layer.name}/Equal")], f"{layer.name}/Not")
+    return y, g.node("Cast", [nonzero], f"{layer.name}/mask", to=g.elem)
+
+
+@register("Masking")
+def emit_masking(layer, ctx, x, mask):
+    g, name = ctx.g, layer.name
+    differs = g.node("Not", [g.node("Equal", [x, g.scalar(layer.mask_value)], f"{name}/Equal")], f"{name}/Not")
+    differs = g.node("Cast", [differs], f"{name}/Cast", to=g.elem)
+    if g.opset >= 18:
+        new_mask = g.node("ReduceMax", [differs, g.const([-1])], f"{name}/mask", keepdims=0)
+    else:
+        new_mask = g.node("ReduceMax", [differs], f"{name}/mask", axes=[-1], keepdims=0)
+    keep = g.node("Unsqueeze", [new_mask, g.const([-1])], f"{name}/Unsqueeze")
+    return g.node("Mul", [x, keep], f"{name}/Mul"), new_mask
+
+
+@register("Dense", "TimeDistributedDense")
+def emit_dense(layer, ctx, x, mask):
+    g, name = ctx.g, layer.name
+    a = g.node("MatMul", [x, g.initializer(f"{name}/W", layer.params["W"])], f"{name}/MatMul")
+    a = g.node("Add", [a, g.initializer(f"{name}/b", layer.params["b"])], f"{name}/Add")
+    return emit_activation(g, layer.activation, a, name), layer.output_mask(mask)
+
+
+@register("Activation")
+def emit_activation_layer(layer, ctx, x, mask):
+    return emit_activation(ctx.g, layer.activation, x, layer.name), mask
+
+
+@register("Dropout")
+def emit_dropout(layer, ctx, x, mask):
+    if layer.p == 0:
+        return x, mask
+    return ctx.g.node("Mul", [x, ctx.g.scalar(1.0 - layer.p)], f"{layer.name}/Mul"), mask

@@ -1,0 +1,125 @@
+"""The native forms: ONNX `LSTM`, `GRU` and `RNN` ops, and exact lowerings onto them.
+
+Each `*_weights(layer)` returns (W, R, B, extra input transform or None) in ONNX's
+layout: W (1, gates*k, d), R (1, gates*k, k), B (1, 2*gates*k) with the recurrent
+bias zero (Keras has one bias per gate).
+
+JZS1 and JZS2 are GRUs in disguise when their gate activation g is point-symmetric
+(1 - g(a) = g(-a): sigmoid, hard_sigmoid): their update h = z*hh + (1-z)*h_prev is
+GRU's with z' = 1 - z = g(-a_z), so the z weights are negated. JZS2's reset gate
+reads X·P, so P is its input weight; JZS1's candidate reads tanh(X·P), so the GRU
+gets the input [X, tanh(X·P)] and an identity block for it.
+"""
+import numpy as np
+from onnx import helper
+
+POINT_SYMMETRIC = ("sigmoid", "hard_sigmoid")
+
+# Keras activation -> (ONNX RNN-op activation name, alpha, beta)
+ONNX_ACTIVATIONS = {
+    "sigmoid": ("Sigmoid", None, None),
+    "tanh": ("Tanh", None, None),
+    "relu": ("Relu", None, None),
+    "hard_sigmoid": ("HardSigmoid", 0.2, 0.5),
+    "softplus": ("Softplus", None, None),
+    "linear": ("Affine", 1.0, 0.0),
+}
+PORTABLE_ACTIVATIONS = ("sigmoid", "tanh", "relu")
+
+
+def _stack(blocks):
+    """Keras (in, k) blocks -> ONNX (1, gates*k, in)."""
+    return np.concatenate([b.T for b in blocks], axis=0)[None]
+
+
+def _bias(biases):
+    b = np.concatenate(biases)
+    return np.concatenate([b, np.zeros_like(b)])[None]
+
+
+def lstm_weights(layer):
+    p = layer.params
+    order = "iofc"  # ONNX gate order; Keras stores i, c, f, o
+    return (_stack([p[f"W_{q}"] for q in order]), _stack([p[f"U_{q}"] for q in order]),
+            _bias([p[f"b_{q}"] for q in order]), None)
+
+
+def gru_weights(layer):
+    p = layer.params
+    return (_stack([p[f"W_{q}"] for q in "zrh"]), _stack([p[f"U_{q}"] for q in "zrh"]),
+            _bias([p[f"b_{q}"] for q in "zrh"]), None)
+
+
+def jzs2_weights(layer):
+    p = layer.params
+    return (_stack([-p["W_z"], p["P"], p["W_h"]]), _stack([-p["U_z"], p["U_r"], p["U_h"]]),
+            _bias([-p["b_z"], p["b_r"], p["b_h"]]), None)
+
+
+def jzs1_weights(layer):
+    p, k = layer.params, layer.output_dim
+    d = p["W_z"].shape[0]
+    zeros_d, zeros_k = np.zeros((d, k)), np.zeros((k, k))
+    W = _stack([np.vstack([-p["W_z"], zeros_k]), np.vstack([p["W_r"], zeros_k]),
+                np.vstack([zeros_d, np.identity(k)])])
+    R = _stack([zeros_k, p["U_r"], p["U_h"]])
+
+    def augment(g, x):  # [X, tanh(X·P)]
+        xp = g.node("MatMul", [x, g.initializer(f"{layer.name}/P", p["P"])], f"{layer.name}/MatMul")
+        return g.node("Concat", [x, g.node("Tanh", [xp], f"{layer.name}/Tanh")], f"{layer.name}/Concat", axis=-1)
+
+    return W, R, _bias([-p["b_z"], p["b_r"], p["b_h"]]), augment
+
+
+# layer class -> (ONNX op, weight function, activations as a function of the layer)
+NATIVE = {
+    "LSTM": ("LSTM", lstm_weights, lambda l: [l.inner_activation, l.activation, l.activation]),
+    "GRU": ("GRU", gru_weights, lambda l: [l.inner_activation, l.activation]),
+    "JZS1": ("GRU", jzs1_weights, lambda l: [l.inner_activation, l.activation]),
+    "JZS2": ("GRU", jzs2_weights, lambda l: [l.inner_activation, l.activation]),
+    "SimpleRNN": ("RNN", lambda l: (_stack([l.params["W"]]), _stack([l.params["U"]]), _bias([l.params["b"]]), None),
+                  lambda l: [l.activation]),
+}
+
+
+def why_not_native(layer, target):
+    """None when the layer has an exact native form for `target`, else the reason."""
+    kind = type(layer).__name__
+    if kind not in NATIVE:
+        return f"{kind} has no native ONNX op"
+    if kind in ("JZS1", "JZS2") and layer.inner_activation.name not in POINT_SYMMETRIC:
+        return (f"{kind} lowers to GRU only when its inner_activation is point-symmetric "
+                f"(sigmoid, hard_sigmoid), not {layer.inner_activation.name!r}")
+    allowed = PORTABLE_ACTIVATIONS if target == "portable" else tuple(ONNX_ACTIVATIONS)
+    for act in NATIVE[kind][2](layer):
+        if act.name not in allowed:
+            where = "every major runtime's" if target == "portable" else "the ONNX"
+            return f"activation {act.name!r} is not one of {where} native RNN activations ({', '.join(allowed)})"
+    return None
+
+
+def emit_native(layer, ctx, x):
+    g, name, k = ctx.g, layer.name, layer.output_dim
+    op, weights, acts = NATIVE[type(layer).__name__]
+    W, R, B, augment = weights(layer)
+    if augment is not None:
+        x = augment(g, x)
+    names = [ONNX_ACTIVATIONS[a.name][0] for a in acts(layer)]
+    alphas = [ONNX_ACTIVATIONS[a.name][1] for a in acts(layer)]
+    betas = [ONNX_ACTIVATIONS[a.name][2] for a in acts(layer)]
+    attrs = dict(hidden_size=k, activations=names)
+    # onnxruntime consumes alpha/beta in order, one per activation that takes them
+    if any(a is not None for a in alphas):
+        attrs["activation_alpha"] = [a for a in alphas if a is not None]
+        attrs["activation_beta"] = [b for b in betas if b is not None]
+    if op == "GRU":
+        attrs["linear_before_reset"] = 0
+    xt = g.node("Transpose", [x], f"{name}/Transpose", perm=[1, 0, 2])
+    inputs = [xt, g.initializer(f"{name}/W", W), g.initializer(f"{name}/R", R), g.initializer(f"{name}/B", B)]
+    if layer.return_sequences:
+        y = g.node(op, inputs, f"{name}/{op}", **attrs)
+        y = g.node("Squeeze", [y, g.const([1])], f"{name}/Squeeze")
+        return g.node("Transpose", [y], f"{name}/Transpose", perm=[1, 0, 2])
+    y_h = g.unique(f"{name}/Y_h")  # Y left unnamed: the op need not produce it
+    g.nodes.append(helper.make_node(op, inputs, ["", y_h], name=g.unique(f"{name}/{op}"), **attrs))
+    return g.node("Squeeze", [y_h, g.const([0])], f"{name}/Squeeze")

@@ -1,0 +1,158 @@
+"""A thin builder over onnx.helper: unique names, initializers, constants, subgraphs,
+and `OnnxOps`, the op set the reference cells' `step` functions are written against,
+emitting nodes instead of computing arrays."""
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from .errors import ExportError
+
+ELEM_TYPE = {np.dtype("float32"): TensorProto.FLOAT, np.dtype("float64"): TensorProto.DOUBLE}
+
+
+class Graph:
+    """Nodes, inputs and outputs of one ONNX graph; subgraphs share the root's names,
+    initializers and constants (a Scan body reads weights from the outer scope)."""
+
+    def __init__(self, name, dtype, opset, root=None):
+        self.name, self.dtype, self.opset = name, np.dtype(dtype), opset
+        self.elem = ELEM_TYPE[self.dtype]
+        self.root = root or self
+        self.nodes, self.inputs, self.outputs = [], [], []
+        if root is None:
+            self.initializers, self.used_names, self._consts = [], set(), {}
+
+    def unique(self, name):
+        used, candidate, i = self.root.used_names, name, 1
+        while candidate in used:
+            i += 1
+            candidate = f"{name}_{i}"
+        used.add(candidate)
+        return candidate
+
+    def initializer(self, name, array, dtype=None):
+        array = np.asarray(array, dtype=dtype or self.dtype)
+        name = self.unique(name)
+        self.root.initializers.append(numpy_helper.from_array(array, name))
+        return name
+
+    def const(self, values, dtype="int64"):
+        """A shared constant (shape arguments, scalars); deduplicated by value."""
+        array = np.asarray(values, dtype=dtype)
+        key = (array.dtype.str, array.shape, array.tobytes())
+        consts = self.root._consts
+        if key not in consts:
+            flat = "_".join(str(v) for v in array.ravel()[:4]) if array.size <= 4 else f"{array.size}"
+            consts[key] = self.initializer(f"const/{array.dtype.name}_{flat}", array, dtype=array.dtype)
+        return consts[key]
+
+    def scalar(self, value):
+        """A scalar in the graph's float dtype."""
+        return self.const(value, dtype=self.dtype)
+
+    def node(self, op, inputs, name, outputs=1, **attrs):
+        """Add a node; `name` (e.g. 'lstm_1/Add') names it and its outputs. Returns the
+        output name, or the list of them when `outputs` > 1."""
+        node_name = self.unique(name)
+        out = [node_name if outputs == 1 else self.unique(f"{node_name}:{i}") for i in range(outputs)]
+        self.nodes.append(helper.make_node(op, list(inputs), out, name=node_name, **attrs))
+        return out[0] if outputs == 1 else out
+
+    def add_input(self, name, shape, elem=None):
+        name = self.unique(name)
+        self.inputs.append(helper.make_tensor_value_info(name, elem or self.elem, shape))
+        return name
+
+    def add_output(self, name, shape, elem=None):
+        self.outputs.append(helper.make_tensor_value_info(name, elem or self.elem, shape))
+
+    def subgraph(self, name):
+        return Graph(name, self.dtype, self.opset, root=self.root)
+
+    def make_graph(self):
+        initializers = self.initializers if self.root is self else []
+        return helper.make_graph(self.nodes, self.name, self.inputs, self.outputs, initializer=initializers)
+
+
+class OnnxOps:
+    """The op set of reference/recurrent/base.py's NumpyOps, emitting ONNX nodes into
+    graph `g` with names under `prefix`. Activations map to their ONNX forms; float64
+    gets exact compositions where onnxruntime's kernel is float-only."""
+
+    def __init__(self, g, prefix):
+        self.g, self.prefix = g, prefix
+
+    def _node(self, op, inputs, **kw):
+        return self.g.node(op, inputs, f"{self.prefix}/{op}", **kw)
+
+    def add(self, a, b):
+        return self._node("Add", [a, b])
+
+    def sub(self, a, b):
+        return self._node("Sub", [a, b])
+
+    def mul(self, a, b):
+        return self._node("Mul", [a, b])
+
+    def matmul(self, a, b):
+        return self._node("MatMul", [a, b])
+
+    def split(self, x, sizes):
+        if len(sizes) == 1:
+            return [x]
+        return self._node("Split", [x, self.g.const(sizes)], outputs=len(sizes), axis=-1)
+
+    def mask(self, x, m):
+        return x if m is None else self.mul(x, m)
+
+    def shift_left(self, x, k):
+        kept = self._node("Slice", [x, self.g.const([k]), self.g.const([np.iinfo(np.int64).max]),
+                                    self.g.const([-1])])
+        return self._node("Pad", [kept, self.g.const([0, 0, 0, k])])
+
+    def act(self, activation, x):
+        return emit_activation(self.g, activation, x, self.prefix)
+
+
+def emit_activation(g, activation, x, prefix):
+    """Nodes computing a reference Activation on tensor x (last axis for softmax)."""
+    name = activation.name
+    node = lambda op, inputs, **kw: g.node(op, inputs, f"{prefix}/{op}", **kw)  # noqa: E731
+    double = g.dtype == np.float64
+    if name == "linear":
+        return x
+    if name in ("sigmoid", "tanh", "relu"):
+        return node(name.capitalize(), [x])
+    if name == "softmax":
+        return node("Softmax", [x], axis=-1)
+    if name == "hard_sigmoid":
+        if not double:  # alpha/beta attributes are float32: exact only in a float32 graph
+            return node("HardSigmoid", [x], alpha=0.2, beta=0.5)
+        scaled = node("Add", [node("Mul", [x, g.scalar(0.2)]), g.scalar(0.5)])
+        return node("Clip", [scaled, g.scalar(0.0), g.scalar(1.0)])
+    if name == "softplus":
+        if not double:
+            return node("Softplus", [x])
+        # log(1 + e^x) = relu(x) + log(1 + e^-|x|), stable for any x
+        tail = node("Log", [node("Add", [node("Exp", [node("Neg", [node("Abs", [x])])]), g.scalar(1.0)])])
+        return node("Add", [node("Relu", [x]), tail])
+    raise ExportError(
+        f"{prefix}: activation {name!r} has no ONNX form; use one of linear, sigmoid, hard_sigmoid, "
+        "tanh, relu, softplus, softmax"
+    )
+
+
+def finish_model(g, opset, metadata):
+    model = helper.make_model(
+        g.make_graph(),
+        opset_imports=[helper.make_opsetid("", opset)],
+        producer_name="rnn2onnx",
+    )
+    model.ir_version = helper.find_min_ir_version_for([helper.make_opsetid("", opset)])
+    for key, value in metadata.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+    return model
+
+
+__all__ = ["Graph", "OnnxOps", "emit_activation", "finish_model", "onnx"]

@@ -1,0 +1,121 @@
+"""validate(): run an exported model and compare it with the reference's predict."""
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from . import runtimes
+from .errors import ValidationError
+
+TOLERANCE = {"float32": 1e-5, "float64": 1e-10}  # max |onnx - reference| / max |reference|
+
+
+@dataclass
+class OutputReport:
+    name: str
+    shape: tuple
+    max_abs_error: float
+    max_rel_error: float
+    tolerance: float
+
+    @property
+    def passed(self):
+        return bool(self.max_rel_error <= self.tolerance)
+
+
+@dataclass
+class Report:
+    runtime: str
+    dtype: str
+    samples: int
+    outputs: list = field(default_factory=list)
+
+    @property
+    def passed(self):
+        return all(o.passed for o in self.outputs)
+
+    def to_dict(self):
+        return {"runtime": self.runtime, "dtype": self.dtype, "samples": self.samples, "passed": self.passed,
+                "outputs": [dict(asdict(o), passed=o.passed) for o in self.outputs]}
+
+    def format_table(self):
+        rows = [("output", "shape", "max abs err", "max rel err", "tolerance", "result")]
+        for o in self.outputs:
+            rows.append((o.name, "x".join(map(str, o.shape)), f"{o.max_abs_error:.3e}", f"{o.max_rel_error:.3e}",
+                         f"{o.tolerance:.0e}", "pass" if o.passed else "FAIL"))
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
+        lines.insert(1, "-" * len(lines[0]))
+        lines.append(f"{self.runtime}, {self.dtype}, {self.samples} samples: {'PASS' if self.passed else 'FAIL'}")
+        return "\n".join(lines)
+
+
+def padding_patterns(n, T, rng):
+    """(n, T) 0/1 masks cycling through: none, left-padded, right-padded, holes in the
+    middle, all masked but one step."""
+    masks = np.ones((n, T), dtype=bool)
+    for i in range(n):
+        pad = int(rng.integers(1, T)) if T > 1 else 0
+        kind = i % 5
+        if kind == 1:
+            masks[i, :pad] = False
+        elif kind == 2:
+            masks[i, T - pad:] = False
+        elif kind == 3 and T > 2:
+            masks[i, 1:T - 1] = rng.random(T - 2) < 0.5
+        elif kind == 4:
+            masks[i] = False
+            masks[i, rng.integers(T)] = True
+    return masks
+
+
+def generate_inputs(model, n=8, T=7, seed=0):
+    """Inputs that exercise every mask kind: token ids with zeros placed left, right
+    and in the middle after an Embedding; random floats (with Masking's value placed
+    the same way when the model has a Masking layer) otherwise."""
+    rng = np.random.default_rng(seed)
+    first = model.layers[0]
+    if type(first).__name__ == "Embedding":
+        vocab = first.input_dim
+        ids = rng.integers(1, vocab, size=(n, T)) if vocab > 1 else np.zeros((n, T), np.int64)
+        return np.where(padding_patterns(n, T, rng), ids, 0).astype(np.int64)
+    shape = (n,) + tuple(T if s is None else s for s in model.input_shape)
+    X = rng.normal(0.0, 1.0, size=shape)
+    masking = [layer for layer in model.layers if type(layer).__name__ == "Masking"]
+    if masking and X.ndim == 3:
+        X[~padding_patterns(n, T, rng)] = masking[0].mask_value
+    return X.astype(model.dtype)
+
+
+def compare(reference, actual, name, dtype):
+    reference, actual = np.asarray(reference, np.float64), np.asarray(actual, np.float64)
+    if reference.shape != actual.shape:
+        return OutputReport(name, tuple(actual.shape), float("inf"), float("inf"), TOLERANCE[dtype])
+    abs_err = float(np.max(np.abs(reference - actual))) if reference.size else 0.0
+    if not np.all(np.isfinite(actual)) or not np.all(np.isfinite(reference)):
+        abs_err = float("inf") if not np.array_equal(np.isnan(reference), np.isnan(actual)) else abs_err
+    scale = float(np.max(np.abs(reference))) if reference.size else 0.0
+    rel_err = abs_err / scale if scale > 0 else abs_err
+    return OutputReport(name, tuple(reference.shape), abs_err, rel_err, TOLERANCE[dtype])
+
+
+def validate(model, onnx_model_or_path, inputs=None, n=8, runtime="onnxruntime", raise_on_failure=True):
+    """Compare `runtime` on the exported model with `model.predict`. With no inputs,
+    generated ones of lengths 7 and 1 are used. Returns a Report; raises
+    ValidationError carrying it on failure."""
+    dtype = str(model.dtype)
+    batches = [inputs] if inputs is not None else [generate_inputs(model, n=n, T=7),
+                                                   generate_inputs(model, n=2, T=1, seed=1)]
+    run = runtimes.load(runtime, onnx_model_or_path)
+    worst = None
+    for X in batches:
+        X = np.asarray(X)
+        feed = X.astype(np.int64) if type(model.layers[0]).__name__ == "Embedding" else X.astype(model.dtype)
+        expected = model.predict(feed)
+        (actual,) = run({"input": feed})
+        result = compare(expected, actual, "output", dtype)
+        if worst is None or not result.max_rel_error <= worst.max_rel_error:  # NaN counts as worst
+            worst = result
+    report = Report(runtime, dtype, int(sum(len(b) for b in batches)), [worst])
+    if raise_on_failure and not report.passed:
+        raise ValidationError(report)
+    return report
