@@ -1,0 +1,114 @@
+"""`rnn2onnx bench`: speed of the exported graphs, as ratios measured side by side in
+one process (absolute times drift between runs on shared machines; ratios do not).
+
+(a) every cell in the loop form vs onnxruntime's native GRU op of the same shapes;
+(b) our native LSTM export vs the ONNX LSTM op built directly with the same weights;
+(c) onnxruntime on the exported model vs the reference's model.predict.
+"""
+import argparse
+import time
+
+import numpy as np
+from onnx import TensorProto, helper
+
+from . import export, runtimes
+from .emitters.native import gru_weights, lstm_weights
+
+SHAPES = [(32, 100, 64, 128), (1, 50, 32, 64)]  # batch, time, input, hidden
+
+
+def _direct_model(op, W, R, B, d, k, opset=21):
+    """A graph holding only the ONNX op, time-major input, as a runtime user would build it."""
+    attrs = dict(hidden_size=k)
+    if op == "GRU":
+        attrs.update(linear_before_reset=0, activations=["HardSigmoid", "Sigmoid"],
+                     activation_alpha=[0.2], activation_beta=[0.5])
+    else:
+        attrs.update(activations=["HardSigmoid", "Tanh", "Tanh"], activation_alpha=[0.2], activation_beta=[0.5])
+    inits = [helper.make_tensor(n, TensorProto.FLOAT, a.shape, a.astype(np.float32).ravel())
+             for n, a in (("W", W), ("R", R), ("B", B))]
+    node = helper.make_node(op, ["X", "W", "R", "B"], ["", "Y_h"], **attrs)
+    graph = helper.make_graph([node], op, [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["T", "n", d])],
+                              [helper.make_tensor_value_info("Y_h", TensorProto.FLOAT, [1, "n", k])], initializer=inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = helper.find_min_ir_version_for([helper.make_opsetid("", opset)])
+    return model
+
+
+def median_ratio(fa, fb, repeats, warmup=3):
+    """Median of per-round time(fa)/time(fb), the two interleaved; and the medians."""
+    for _ in range(warmup):
+        fa(), fb()
+    ta, tb = [], []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fa()
+        t1 = time.perf_counter()
+        fb()
+        t2 = time.perf_counter()
+        ta.append(t1 - t0)
+        tb.append(t2 - t1)
+    ratios = np.array(ta) / np.array(tb)
+    return float(np.median(ratios)), float(np.median(ta)), float(np.median(tb))
+
+
+def _model(cls, d, k, seed=0, **kw):
+    from reference import Sequential
+
+    model = Sequential(seed=seed)
+    model.add(cls(k, input_shape=(None, d), **kw))
+    return model
+
+
+def run(shapes=SHAPES, repeats=30, print_fn=print):
+    from reference import GRU, JZS1, JZS2, JZS3, LSTM, SimpleDeepRNN, SimpleRNN
+
+    rows = []
+    for n, T, d, k in shapes:
+        rng = np.random.default_rng(0)
+        X = rng.normal(size=(n, T, d)).astype(np.float32)
+        Xt = np.ascontiguousarray(X.transpose(1, 0, 2))
+        gru = _model(GRU, d, k)
+        W, R, B, _ = gru_weights(gru.layers[0])
+        native_gru = runtimes.load("onnxruntime", _direct_model("GRU", W, R, B, d, k))
+        baseline = lambda: native_gru({"X": Xt})  # noqa: E731
+        reps = repeats if n > 1 else repeats * 3
+        for cls, kw in [(SimpleRNN, {}), (SimpleDeepRNN, {"depth": 3}), (GRU, {}), (LSTM, {}),
+                        (JZS1, {}), (JZS2, {}), (JZS3, {})]:
+            model = _model(cls, d, k, **kw)
+            session = runtimes.load("onnxruntime", export(model, strategy="loop"))
+            ratio, ta, tb = median_ratio(lambda: session({"input": X}), baseline, reps)
+            rows.append(("a", f"{cls.__name__} loop vs native GRU op", (n, T, d, k), ta, tb, ratio))
+        lstm = _model(LSTM, d, k)
+        W, R, B, _ = lstm_weights(lstm.layers[0])
+        direct = runtimes.load("onnxruntime", _direct_model("LSTM", W, R, B, d, k))
+        ours = runtimes.load("onnxruntime", export(lstm, strategy="native"))
+        ratio, ta, tb = median_ratio(lambda: ours({"input": X}), lambda: direct({"X": Xt}), reps)
+        rows.append(("b", "LSTM native export vs direct LSTM op", (n, T, d, k), ta, tb, ratio))
+        for cls in (LSTM, GRU, JZS3):
+            model = _model(cls, d, k)
+            session = runtimes.load("onnxruntime", export(model))
+            ratio, ta, tb = median_ratio(lambda: session({"input": X}), lambda: model.predict(X), max(5, reps // 5))
+            rows.append(("c", f"{cls.__name__} onnxruntime (auto) vs model.predict", (n, T, d, k), ta, tb, ratio))
+    header = f"{'':2} {'comparison':45} {'batch,time,in,hidden':22} {'ours ms':>9} {'base ms':>9} {'ratio':>7}"
+    print_fn(header)
+    print_fn("-" * len(header))
+    for part, what, shape, ta, tb, ratio in rows:
+        print_fn(f"{part:2} {what:45} {str(shape):22} {ta * 1e3:9.3f} {tb * 1e3:9.3f} {ratio:7.2f}")
+    print_fn("ratio = ours / baseline, median over interleaved rounds; (a) goal <= 1.0 at batch 32, "
+             "<= 3 at batch 1; (b) goal 1.0; (c) is the speed-up of deploying (baseline/ours = 1/ratio)")
+    return rows
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="rnn2onnx bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=30, help="interleaved rounds per comparison")
+    parser.add_argument("--quick", action="store_true", help="few rounds, for a smoke run")
+    args = parser.parse_args(argv)
+    run(repeats=3 if args.quick else args.repeats)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,195 @@
+"""export(): every layer x mask source x return_sequences x dtype x strategy agrees
+with the reference in onnxruntime; the forms chosen; the graph's contract; errors."""
+import os
+
+import numpy as np
+import onnx
+import pytest
+
+import rnn2onnx
+from reference import GRU, LSTM, Activation, Dense, Dropout, Embedding, Layer, Sequential, SimpleRNN
+from rnn2onnx import ExportError, ValidationError, runtimes
+from rnn2onnx.emitters import EMITTERS
+from rnn2onnx.validate import TOLERANCE
+
+from .models import CELLS, MASK_SOURCES, build
+
+NATIVE_WHEN_EXACT = {"SimpleRNN", "GRU", "LSTM", "JZS1", "JZS2"}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("strategy", ["auto", "loop"])
+@pytest.mark.parametrize("return_sequences", [False, True])
+@pytest.mark.parametrize("mask_source", MASK_SOURCES)
+@pytest.mark.parametrize("cell", sorted(CELLS))
+def test_export_matches_reference(cell, mask_source, return_sequences, strategy, dtype):
+    model = build(cell, mask_source, return_sequences, dtype)
+    proto = rnn2onnx.export(model, strategy=strategy, validate=False)
+    report = rnn2onnx.validate(model, proto, raise_on_failure=False)
+    assert report.passed, report.format_table()
+    assert report.outputs[0].max_rel_error <= TOLERANCE[dtype]
+    form = dict((name, f) for name, f, _ in rnn2onnx.plan(model, strategy=strategy))
+    recurrent = [layer.name for layer in model.layers if type(layer).__name__ in
+                 ("SimpleRNN", "SimpleDeepRNN", "GRU", "LSTM", "JZS1", "JZS2", "JZS3")][0]
+    exact_native = (strategy == "auto" and dtype == "float32" and mask_source == "none"
+                    and cell in NATIVE_WHEN_EXACT)
+    assert form[recurrent] == ("native" if exact_native else "loop")
+
+
+@pytest.mark.parametrize("cell", ["SimpleRNN", "GRU", "LSTM", "JZS1", "JZS2"])
+def test_native_and_loop_forms_agree_with_each_other(cell):
+    model = build(cell, return_sequences=True)
+    X = np.random.default_rng(3).normal(size=(5, 9, 4)).astype(np.float32)
+    native = runtimes.load("onnxruntime", rnn2onnx.export(model, strategy="native"))({"input": X})[0]
+    loop = runtimes.load("onnxruntime", rnn2onnx.export(model, strategy="loop"))({"input": X})[0]
+    assert np.max(np.abs(native - loop)) <= 1e-5 * np.max(np.abs(loop))
+    assert any(n.op_type in ("LSTM", "GRU", "RNN") for n in rnn2onnx.export(model, strategy="native").graph.node)
+
+
+@pytest.mark.parametrize("cell,inner", [("JZS1", "hard_sigmoid"), ("JZS1", "sigmoid"),
+                                        ("JZS2", "hard_sigmoid"), ("JZS2", "sigmoid")])
+def test_jzs_lowering_to_gru_is_exact(cell, inner):
+    model = build(cell, inner_activation=inner)
+    proto = rnn2onnx.export(model, strategy="native")
+    assert [n.op_type for n in proto.graph.node].count("GRU") == 1
+    assert rnn2onnx.validate(model, proto).passed
+
+
+def test_jzs_with_a_gate_activation_that_is_not_point_symmetric_is_not_native():
+    model = build("JZS2", inner_activation="tanh")
+    with pytest.raises(ExportError, match="point-symmetric"):
+        rnn2onnx.export(model, strategy="native")
+    assert rnn2onnx.plan(model)[0][1] == "loop"
+
+
+@pytest.mark.parametrize("activation,inner,portable_native", [
+    ("tanh", "hard_sigmoid", False), ("tanh", "sigmoid", True), ("relu", "sigmoid", True),
+    ("softplus", "sigmoid", False)])
+def test_portable_target_uses_native_ops_only_with_common_activations(activation, inner, portable_native):
+    model = build("LSTM", activation=activation, inner_activation=inner)
+    assert rnn2onnx.plan(model, target="onnxruntime")[0][1] == "native"
+    assert rnn2onnx.plan(model, target="portable")[0][1] == ("native" if portable_native else "loop")
+    proto = rnn2onnx.export(model, target="portable")
+    ops = {n.op_type for n in proto.graph.node}
+    assert ("LSTM" in ops) == portable_native
+
+
+@pytest.mark.parametrize("opset", [13, 17, 18, "max"])
+def test_opsets(opset):
+    opset = max(rnn2onnx.supported_opsets()) if opset == "max" else opset
+    for source in ("masking", "embedding", "none"):
+        model = build("LSTM", source, return_sequences=True)
+        proto = rnn2onnx.export(model, opset=opset)
+        assert proto.opset_import[0].version == opset
+
+
+def test_graph_contract(tmp_path):
+    model = build("GRU", "embedding", return_sequences=True)
+    path = tmp_path / "m.onnx"
+    proto = rnn2onnx.export(model, path)
+    onnx.checker.check_model(onnx.load(path), full_check=True)
+    (inp,), (out,) = proto.graph.input, proto.graph.output
+    assert inp.name == "input" and inp.type.tensor_type.elem_type == onnx.TensorProto.INT64
+    assert [d.dim_param for d in inp.type.tensor_type.shape.dim] == ["batch", "time"]
+    assert out.name == "output"
+    assert [d.dim_param or d.dim_value for d in out.type.tensor_type.shape.dim] == ["batch", "time", 3]
+    inferred = onnx.shape_inference.infer_shapes(proto, strict_mode=True)
+    shapes = {v.name: v.type.tensor_type.shape for v in inferred.graph.value_info}
+    for node in inferred.graph.node:
+        for name in node.output:
+            if name and name != "output":
+                assert name in shapes, f"no inferred shape for {name}"
+                assert all(d.dim_param or d.HasField("dim_value") for d in shapes[name].dim), name
+    names = {i.name for i in proto.graph.initializer if not i.name.startswith("const/")}
+    assert names and all(n.split("/")[0] in {"embedding_1", "gru_1", "timedistributeddense_1"} for n in names)
+    meta = {p.key: p.value for p in proto.metadata_props}
+    assert meta["producer"].startswith("rnn2onnx")
+    assert '"name": "GRU"' in meta["rnn2onnx.layer.gru_1"]
+
+
+def test_float_input_is_batch_time_features():
+    model = build("LSTM", "none")
+    inp = rnn2onnx.export(model).graph.input[0]
+    dims = inp.type.tensor_type.shape.dim
+    assert [dims[0].dim_param, dims[1].dim_param, dims[2].dim_value] == ["batch", "time", 4]
+
+
+def test_stacked_model_with_dropout_and_activation():
+    model = Sequential(seed=1)
+    model.add(Embedding(11, 5, mask_zero=True))
+    model.add(LSTM(7, return_sequences=True))
+    model.add(Dropout(0.3))
+    model.add(GRU(6))
+    model.add(Dense(4))
+    model.add(Activation("softmax"))
+    assert rnn2onnx.validate(model, rnn2onnx.export(model)).passed
+
+
+def test_validation_failure_leaves_no_file(tmp_path, monkeypatch):
+    model = Sequential(seed=0)
+    model.add(SimpleRNN(3, input_shape=(None, 2)))
+    model.add(Dropout(0.5))
+
+    def wrong_dropout(layer, ctx, x, mask):  # forgets the (1-p) scale
+        return x, mask
+
+    monkeypatch.setitem(EMITTERS, "Dropout", wrong_dropout)
+    path = tmp_path / "bad.onnx"
+    with pytest.raises(ValidationError) as err:
+        rnn2onnx.export(model, path)
+    assert not err.value.report.passed
+    assert os.listdir(tmp_path) == []
+
+
+def test_write_is_atomic_replace(tmp_path):
+    path = tmp_path / "m.onnx"
+    path.write_bytes(b"old")
+    rnn2onnx.export(build("GRU"), path)
+    assert onnx.load(path).graph.output[0].name == "output"
+    assert sorted(os.listdir(tmp_path)) == ["m.onnx"]
+
+
+class Custom(Layer):
+    pass
+
+
+def test_errors_are_one_clear_sentence():
+    model = build("GRU")
+    with pytest.raises(ExportError, match="strategy"):
+        rnn2onnx.export(model, strategy="fastest")
+    with pytest.raises(ExportError, match="target"):
+        rnn2onnx.export(model, target="tpu")
+    with pytest.raises(ExportError, match="opset 12 is not supported; use an opset from 13"):
+        rnn2onnx.export(model, opset=12)
+    with pytest.raises(ExportError, match=r"layer simpledeeprnn_1 \(SimpleDeepRNN\) cannot be exported natively"):
+        rnn2onnx.export(build("SimpleDeepRNN3"), strategy="native")
+    with pytest.raises(ExportError, match="mask reaches"):
+        rnn2onnx.export(build("LSTM", "embedding"), strategy="native")
+    with pytest.raises(ExportError, match="float32-only"):
+        rnn2onnx.export(build("LSTM", dtype="float64"), strategy="native")
+
+    custom = Sequential()
+    custom.add(SimpleRNN(3, input_shape=(None, 2)))
+    layer = Custom()
+    custom.add(layer)
+    with pytest.raises(ExportError, match="custom_1 \\(Custom\\) has no ONNX emitter; exportable layers: .*LSTM"):
+        rnn2onnx.export(custom)
+
+    def swish(x):
+        return x / (1 + np.exp(-x))
+
+    odd = Sequential()
+    odd.add(SimpleRNN(3, activation=swish, input_shape=(None, 2)))
+    with pytest.raises(ExportError, match="activation 'swish' has no ONNX form"):
+        rnn2onnx.export(odd)
+
+    unknown_shape = Sequential()
+    unknown_shape.add(SimpleRNN(3))
+    with pytest.raises(ExportError, match="input shape is unknown"):
+        rnn2onnx.export(unknown_shape)
+
+
+def test_export_without_path_returns_validated_proto():
+    proto = rnn2onnx.export(build("JZS3", "masking", True, "float64"))
+    assert isinstance(proto, onnx.ModelProto)
+    assert proto.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.DOUBLE
