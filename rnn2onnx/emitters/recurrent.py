@@ -23,6 +23,10 @@ def choose_form(layer, ctx, masked):
     if reason is None and masked:
         reason = ("a mask reaches it, and the Keras mask rule (the previous step's mask resets the "
                   "carried state) has no native equivalent")
+    if reason is None and type(layer).__name__ == "SimpleRNN" and ctx.strategy == "auto":
+        # measured (rnn2onnx bench): onnxruntime's RNN op is 1-10x slower than the loop
+        # form at every batch size we tried, unlike its LSTM/GRU ops at small batches
+        return "loop", "the loop form is faster than onnxruntime's RNN op"
     if reason is None:
         return "native", f"exact as ONNX {'GRU' if type(layer).__name__.startswith('JZS') else type(layer).__name__.replace('SimpleRNN', 'RNN')}"
     if ctx.strategy == "native":
