@@ -10,7 +10,7 @@ A cell describes itself with three tables and two functions:
 - `fused`: recurrent matrices concatenated along their columns so one matmul per
   step serves every gate that reads the same state;
 - `step(o, xs, m, states, p)`: one timestep written against a small op set `o`
-  (`NumpyOps` here, the ONNX body builder in rnn2onnx), returning the output `h`,
+  (`NumpyOps` here, `OnnxOps` in rnn2onnx/graph.py), returning the output `h`,
   the states carried to the next step and a cache of intermediates;
 - `step_backward(c, dh, dstates, p, g)`: the same step backwards, side by side.
 
