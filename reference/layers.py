@@ -202,6 +202,15 @@ class Dense(Layer):
 
 
 class TimeDistributedDense(Dense):
+    config_keys = Dense.config_keys + ("input_length",)
+
+    def __init__(self, output_dim, init="glorot_uniform", activation="linear", weights=None,
+                 input_dim=None, input_length=None, **kwargs):
+        if input_dim is not None:
+            kwargs.setdefault("input_shape", (input_length, input_dim))
+        super().__init__(output_dim, init, activation, weights, **kwargs)
+        self.input_dim, self.input_length = input_dim, input_length
+
     def output_mask(self, mask):
         return mask
 

@@ -91,8 +91,7 @@ def build(model, opset=None, strategy="auto", target="onnxruntime"):
     if type(first).__name__ == "Embedding":
         x = g.add_input("input", ["batch", "time"], elem=onnx.TensorProto.INT64)
     else:
-        dims = ["time" if s is None else int(s) for s in model.input_shape]
-        x = g.add_input("input", ["batch"] + dims)
+        x = g.add_input("input", ["batch"] + _dims(model.input_shape))
     mask = None
     for layer in model.layers:
         kind = type(layer).__name__
@@ -105,8 +104,7 @@ def build(model, opset=None, strategy="auto", target="onnxruntime"):
             ops = sorted({n.op_type for n in g.nodes[before:]})
             ctx.forms[layer.name] = ("+".join(ops) or "nothing (identity)", "")
     _name_output(g, x)
-    out_dims = ["time" if s is None else int(s) for s in model.output_shape]
-    g.add_output("output", ["batch"] + out_dims)
+    g.add_output("output", ["batch"] + _dims(model.output_shape))
     metadata = {
         "producer": f"rnn2onnx {__version__}",
         "rnn2onnx.dtype": str(model.dtype),
@@ -119,6 +117,15 @@ def build(model, opset=None, strategy="auto", target="onnxruntime"):
     proto = finish_model(g, opset, metadata)
     proto.producer_version = __version__
     return proto, ctx.forms
+
+
+def _dims(shape):
+    """Per-sample dims of a tensor: time (the first of two) always dynamic, even when the
+    model was built with an input_length."""
+    shape = list(shape)
+    if len(shape) == 2:
+        shape[0] = None
+    return ["time" if s is None else int(s) for s in shape]
 
 
 def _name_output(g, tensor):

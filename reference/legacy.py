@@ -1,0 +1,692 @@
+"""Keras 0.1.x / 0.2.0 model files: configs (JSON, YAML) and HDF5 weights, both ways.
+
+What Keras 0.2.0 wrote, and what this module reads and writes:
+
+- `model.to_json()` / `to_yaml()`: `{"name": "Sequential", "layers": [...]}`; each layer
+  config is `{"name": <class name>, <constructor arguments>...}` plus `input_shape` (the
+  per-sample shape, without the batch axis) for every layer that was given one, directly
+  or through `input_dim`/`input_length`. Embedding always writes `input_shape: [vocab]`
+  (0.2.0 set it to `(input_dim,)`), and ignores it when read back. A compiled model adds
+  `optimizer` (its `get_config()`; a float32 model's Theano shared scalars such as `lr`
+  come out widened to double, e.g. 0.009999999776482582), `loss` by full function name
+  (`mean_squared_error`), `class_mode` and `theano_mode`. YAML written by 0.2.0 tags
+  tuples `!!python/tuple`; we read it with a safe loader that knows that one tag only.
+- Keras 0.1.x configs name the same layers but every layer carries `input_dim` (it was
+  a required first argument) and there is no `input_shape`/`input_length`.
+- `save_weights(path)`: HDF5, root attribute `nb_layers`; one group `layer_{k}` per layer
+  (weightless layers too) with attribute `nb_params` and datasets `param_{j}` in
+  get_weights order, stored in the model's dtype. Parameters are read by index up to
+  `nb_params` (h5py lists `param_10` before `param_2`).
+
+Nothing is trusted: every size read from a file is checked against the model before any
+data is read, every problem is a `LegacyFileError` (a `ConfigError`) naming the layer,
+and files are written atomically (a temporary file in the same directory, then
+`os.replace`). No pickle, no eval, no unsafe YAML.
+"""
+import json
+import os
+import tempfile
+import warnings
+
+import numpy as np
+import yaml
+
+from . import activations, initializations
+from .errors import ConfigError
+from .layers import Activation, Dense, Dropout, Embedding, Masking, TimeDistributedDense
+from .models import Sequential
+from .recurrent import GRU, JZS1, JZS2, JZS3, LSTM, RECURRENT_LAYERS, Recurrent, SimpleDeepRNN, SimpleRNN
+
+
+class LegacyFileError(ConfigError):
+    """A legacy Keras config or weights file is unreadable, malformed or does not fit the model."""
+
+
+LAYER_CLASSES = {
+    cls.__name__: cls
+    for cls in (Embedding, Masking, Dense, TimeDistributedDense, Activation, Dropout,
+                SimpleRNN, SimpleDeepRNN, GRU, LSTM, JZS1, JZS2, JZS3)
+}
+assert set(RECURRENT_LAYERS) <= set(LAYER_CLASSES)
+
+# Optimizer settings that 0.2.0 kept in Theano shared scalars (floatX) and wrote with
+# float(shared.get_value()): in a float32 model they come out widened from float32.
+SHARED_SCALAR_SETTINGS = {
+    "SGD": ("lr", "momentum", "decay"),
+    "RMSprop": ("lr", "rho"),
+    "Adagrad": ("lr",),
+    "Adadelta": ("lr",),
+    "Adam": ("lr",),
+}
+
+# 0.1.x spelled this activation separately; it is softmax over the last axis.
+ACTIVATION_ALIASES = {"time_distributed_softmax": "softmax"}
+
+# Keys whose only legal value here is "off": they change training, not prediction, or
+# belong to later Keras versions. None/0/False is accepted silently, anything else warns
+# (regularizers, constraints: prediction is unaffected) or fails (go_backwards, stateful).
+REGULARIZER_KEYS = {"W_regularizer", "b_regularizer", "U_regularizer", "activity_regularizer",
+                    "W_constraint", "b_constraint", "U_constraint"}
+MUST_BE_OFF_KEYS = {"go_backwards", "stateful"}
+DROPPED_KEYS = {"cache_enabled", "custom_name", "trainable", "dropout_W", "dropout_U"}
+
+_RECURRENT_KEYS = ("output_dim", "init", "inner_init", "activation", "inner_activation",
+                   "truncate_gradient", "return_sequences", "input_dim", "input_length", "input_shape")
+ACCEPTED_KEYS = {
+    "Embedding": ("input_dim", "output_dim", "init", "input_length", "mask_zero", "input_shape"),
+    "Masking": ("mask_value", "input_shape"),
+    "Dense": ("output_dim", "init", "activation", "input_dim", "input_shape"),
+    "TimeDistributedDense": ("output_dim", "init", "activation", "input_dim", "input_length", "input_shape"),
+    "Activation": ("activation", "target", "beta", "input_shape"),
+    "Dropout": ("p", "input_shape"),
+    "SimpleRNN": _RECURRENT_KEYS,
+    "SimpleDeepRNN": _RECURRENT_KEYS + ("depth",),
+    "GRU": _RECURRENT_KEYS,
+    "LSTM": _RECURRENT_KEYS + ("forget_bias_init",),
+    "JZS1": _RECURRENT_KEYS,
+    "JZS2": _RECURRENT_KEYS,
+    "JZS3": _RECURRENT_KEYS,
+}
+
+
+def _accepted_layers():
+    return ", ".join(sorted(LAYER_CLASSES))
+
+
+# ---------------------------------------------------------------------------------------
+# config -> model
+# ---------------------------------------------------------------------------------------
+def _shape(value, where):
+    if not isinstance(value, (list, tuple)) or not value:
+        raise LegacyFileError(f"{where}: input_shape must be a non-empty list, got {value!r}")
+    out = []
+    for v in value:
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+            raise LegacyFileError(f"{where}: input_shape entries must be positive integers or null, got {value!r}")
+        out.append(v)
+    return tuple(out)
+
+
+def _int_or_none(value, key, where):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise LegacyFileError(f"{where}: {key} must be a positive integer or null, got {value!r}")
+    return value
+
+
+def _layer_kwargs(index, config):
+    """(class, constructor kwargs, inline weights or None) for one layer config."""
+    if not isinstance(config, dict):
+        raise LegacyFileError(f"layer {index}: a layer config must be a mapping, got {type(config).__name__}")
+    name = config.get("name")
+    where = f"layer {index} ({name})"
+    if name in ("Sequential", "Graph", "Merge", "AutoEncoder"):
+        raise LegacyFileError(f"{where}: nested {name} containers are not supported; "
+                              f"a model must be a flat Sequential of: {_accepted_layers()}")
+    if name not in LAYER_CLASSES:
+        raise LegacyFileError(f"{where}: unknown layer type {name!r}; accepted: {_accepted_layers()}")
+    cls = LAYER_CLASSES[name]
+    accepted = ACCEPTED_KEYS[name]
+    kwargs, weights = {}, None
+    for key, value in config.items():
+        if key == "name" or key in DROPPED_KEYS:
+            if key == "trainable" and value is False:
+                warnings.warn(f"{where}: trainable=False is ignored (every weight is trained here)",
+                              RuntimeWarning, stacklevel=4)
+            continue
+        if key in REGULARIZER_KEYS:
+            if value not in (None, {}, 0):
+                warnings.warn(f"{where}: {key}={value!r} is ignored; it only affects training",
+                              RuntimeWarning, stacklevel=4)
+            continue
+        if key in MUST_BE_OFF_KEYS:
+            if value:
+                raise LegacyFileError(f"{where}: {key}={value!r} is not supported (Keras 0.2.0 had no such option)")
+            continue
+        if key == "parameters":  # inline weights written by some 0.1.x development versions
+            weights = _inline_parameters(value, where)
+            continue
+        if key not in accepted:
+            raise LegacyFileError(f"{where}: unknown config key {key!r}; {name} accepts: {', '.join(accepted)}")
+        kwargs[key] = value
+
+    for key in ("activation", "inner_activation"):
+        if isinstance(kwargs.get(key), str):
+            kwargs[key] = ACTIVATION_ALIASES.get(kwargs[key], kwargs[key])
+        elif key in kwargs and kwargs[key] is not None:
+            raise LegacyFileError(f"{where}: {key} must be a name, got {kwargs[key]!r}")
+    for key in ("init", "inner_init", "forget_bias_init"):
+        if key in kwargs and not isinstance(kwargs[key], str):
+            raise LegacyFileError(f"{where}: {key} must be a name, got {kwargs[key]!r}")
+    if "input_shape" in kwargs:
+        kwargs["input_shape"] = _shape(kwargs["input_shape"], where)
+    for key in ("input_dim", "input_length", "output_dim"):
+        if key in kwargs:
+            kwargs[key] = _int_or_none(kwargs[key], key, where)
+
+    if cls is Embedding:
+        kwargs.pop("input_shape", None)  # 0.2.0 wrote (vocab,) here; the layer sets its own
+        if kwargs.get("input_dim") is None:
+            raise LegacyFileError(f"{where}: input_dim (the vocabulary size) is missing")
+    elif cls is Activation:
+        kwargs.pop("target", None), kwargs.pop("beta", None)  # unused by 0.2.0's forward pass
+    elif cls is TimeDistributedDense:
+        length = kwargs.pop("input_length", None)
+        if kwargs.get("input_dim") is not None:
+            kwargs["input_shape"] = (length, kwargs["input_dim"])
+    elif cls is Dense:
+        if kwargs.get("input_dim") is not None:
+            kwargs["input_shape"] = (kwargs["input_dim"],)
+    elif issubclass(cls, Recurrent):
+        if kwargs.get("input_dim") is not None:  # 0.2.0: input_dim overrides input_shape
+            kwargs.pop("input_shape", None)
+        if cls is SimpleRNN:
+            kwargs.pop("inner_activation", None)
+    if "output_dim" in ACCEPTED_KEYS[name] and kwargs.get("output_dim") is None:
+        raise LegacyFileError(f"{where}: output_dim is missing")
+    return cls, kwargs, weights
+
+
+def _inline_parameters(value, where):
+    if not isinstance(value, list):
+        raise LegacyFileError(f"{where}: 'parameters' must be a list of {{data, shape}} entries")
+    arrays = []
+    for j, entry in enumerate(value):
+        try:
+            shape = _shape(entry["shape"], f"{where}: parameter {j}") if entry["shape"] else ()
+            data = np.asarray(entry["data"], dtype=np.float64)
+            if data.size != int(np.prod(shape)):
+                raise LegacyFileError(f"{where}: parameter {j} has {data.size} values for shape {shape}")
+            arrays.append(data.reshape(shape))
+        except (KeyError, TypeError, ValueError) as exc:
+            if isinstance(exc, LegacyFileError):
+                raise
+            raise LegacyFileError(f"{where}: parameter {j} is malformed ({exc})") from None
+    return arrays
+
+
+def _check_chain(model):
+    """A layer that declares its input width (0.1.x: every layer) must match what it gets."""
+    for index, layer in enumerate(model.layers[1:], start=1):
+        declared = layer.declared_input_shape
+        if declared is None or isinstance(layer, Embedding) or not layer.built:
+            continue
+        got = layer.input_shape[-1]
+        if declared[-1] is not None and got is not None and declared[-1] != got:
+            raise LegacyFileError(
+                f"layer {index} ({type(layer).__name__}): the config says its input width is {declared[-1]}, "
+                f"but the layer before it outputs width {got}"
+            )
+
+
+def model_from_config(config, dtype="float32", seed=None, compile=True):
+    """A reference `Sequential` from a Keras 0.1.x/0.2.0 model config (a dict).
+
+    A compiled model's config (`optimizer`, `loss`, `class_mode`) is compiled the same
+    way, optimizer settings restored, unless `compile=False` (prediction/export only).
+    """
+    if not isinstance(config, dict):
+        raise LegacyFileError(f"a model config must be a mapping, got {type(config).__name__}")
+    name = config.get("name")
+    if name != "Sequential":
+        raise LegacyFileError(f"model type {name!r} is not supported; only Sequential models can be loaded")
+    layers = config.get("layers")
+    if not isinstance(layers, list) or not layers:
+        raise LegacyFileError("the config's 'layers' must be a non-empty list")
+    model = Sequential(dtype=dtype, seed=seed)
+    inline = []
+    for index, layer_config in enumerate(layers):
+        cls, kwargs, weights = _layer_kwargs(index, layer_config)
+        where = f"layer {index} ({cls.__name__})"
+        try:
+            layer = cls(**kwargs)
+            model.add(layer)
+        except ConfigError as exc:
+            raise LegacyFileError(f"{where}: {exc}") from None
+        except (TypeError, ValueError) as exc:
+            raise LegacyFileError(f"{where}: bad config ({exc})") from None
+        inline.append(weights)
+    _check_chain(model)
+    if any(w is not None for w in inline):
+        if not all(layer.built for layer in model.layers):
+            raise LegacyFileError("the config holds inline parameters but not the model's input shape")
+        for index, (layer, weights) in enumerate(zip(model.layers, inline)):
+            if weights is not None:
+                try:
+                    layer.set_weights(weights)
+                except ConfigError as exc:
+                    raise LegacyFileError(f"layer {index} ({type(layer).__name__}): {exc}") from None
+    if compile and "optimizer" in config:
+        _compile_from_config(model, config)
+    return model
+
+
+def _compile_from_config(model, config):
+    from . import losses, optimizers  # imported here: loading never needs training support
+
+    opt = config.get("optimizer")
+    if not isinstance(opt, dict) or not isinstance(opt.get("name"), str):
+        raise LegacyFileError(f"the config's optimizer must be a mapping with a 'name', got {opt!r}")
+    settings = {k: v for k, v in opt.items() if k != "name"}
+    for key, value in settings.items():  # hand-written YAML may hold "1e-08" as a string
+        if isinstance(value, str):
+            try:
+                settings[key] = float(value)
+            except ValueError:
+                raise LegacyFileError(f"optimizer {opt['name']}: setting {key}={value!r} is not a number") from None
+    try:
+        optimizer = optimizers.get(opt["name"], settings)
+    except ConfigError as exc:
+        raise LegacyFileError(f"the config's optimizer: {exc}") from None
+    except (TypeError, ValueError) as exc:
+        raise LegacyFileError(f"optimizer {opt['name']}: bad settings ({exc})") from None
+    loss = config.get("loss")
+    if isinstance(loss, dict):
+        raise LegacyFileError("a per-output loss mapping belongs to a Graph model; only Sequential is supported")
+    if not isinstance(loss, str):
+        raise LegacyFileError(f"the config's loss must be an objective name, got {loss!r}")
+    try:
+        losses.get(loss)
+    except ConfigError as exc:
+        raise LegacyFileError(f"the config's loss: {exc}") from None
+    kwargs = {}
+    if config.get("class_mode") is not None:
+        kwargs["class_mode"] = config["class_mode"]
+    try:
+        model.compile(optimizer, loss, **kwargs)
+    except ConfigError as exc:
+        raise LegacyFileError(f"cannot compile the model as the config asks: {exc}") from None
+
+
+def _decode(text):
+    if isinstance(text, (bytes, bytearray)):
+        try:
+            return bytes(text).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise LegacyFileError(f"the config is not UTF-8 text ({exc})") from None
+    if not isinstance(text, str):
+        raise LegacyFileError(f"a config must be text, got {type(text).__name__}")
+    return text
+
+
+def model_from_json(text, dtype="float32", seed=None, compile=True):
+    """A reference `Sequential` from `model.to_json()` text of Keras 0.1.x/0.2.0 (or ours)."""
+    try:
+        config = json.loads(_decode(text))
+    except json.JSONDecodeError as exc:
+        raise LegacyFileError(f"the config is not valid JSON: {exc}") from None
+    return model_from_config(config, dtype=dtype, seed=seed, compile=compile)
+
+
+class LegacyYamlLoader(yaml.SafeLoader):
+    """PyYAML's safe loader plus the one tag 0.2.0's `to_yaml` wrote: `!!python/tuple`."""
+
+
+def _construct_tuple(loader, node):
+    return tuple(loader.construct_sequence(node, deep=True))
+
+
+LegacyYamlLoader.add_constructor("tag:yaml.org,2002:python/tuple", _construct_tuple)
+
+
+class LegacyYamlDumper(yaml.SafeDumper):
+    """Writes tuples as `!!python/tuple`, as 0.2.0's `yaml.dump` did; nothing else unsafe."""
+
+
+def _represent_tuple(dumper, data):
+    return dumper.represent_sequence("tag:yaml.org,2002:python/tuple", list(data))
+
+
+LegacyYamlDumper.add_representer(tuple, _represent_tuple)
+
+
+def model_from_yaml(text, dtype="float32", seed=None, compile=True):
+    """A reference `Sequential` from `model.to_yaml()` text (safe loader; `!!python/tuple` allowed)."""
+    try:
+        config = yaml.load(_decode(text), Loader=LegacyYamlLoader)
+    except yaml.constructor.ConstructorError as exc:
+        tag = getattr(exc, "problem", "") or str(exc)
+        raise LegacyFileError(
+            f"the YAML config uses a tag that is not allowed ({tag.strip()}); "
+            "only plain YAML and !!python/tuple are read"
+        ) from None
+    except yaml.YAMLError as exc:
+        raise LegacyFileError(f"the config is not valid YAML: {' '.join(str(exc).split())}") from None
+    return model_from_config(config, dtype=dtype, seed=seed, compile=compile)
+
+
+def read_config_file(path):
+    """The config dict of a .json/.yaml/.yml file (other names: sniffed from the first character)."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError as exc:
+        raise LegacyFileError(f"cannot read config file {path}: {exc.strerror or exc}") from None
+    text = _decode(raw)
+    ext = os.path.splitext(str(path))[1].lower()
+    kind = {".json": "json", ".yaml": "yaml", ".yml": "yaml"}.get(ext)
+    if kind is None:
+        kind = "json" if text.lstrip()[:1] in ("{", "[") else "yaml"
+    return kind, text
+
+
+def load_model(config_path, weights_path=None, dtype="float32", seed=None, compile=True):
+    """Config file (+ optional HDF5 weights file) -> reference `Sequential`."""
+    kind, text = read_config_file(config_path)
+    model = (model_from_json if kind == "json" else model_from_yaml)(text, dtype=dtype, seed=seed, compile=compile)
+    if weights_path is not None:
+        load_weights(model, weights_path)
+    return model
+
+
+# ---------------------------------------------------------------------------------------
+# model -> config
+# ---------------------------------------------------------------------------------------
+def _name_of(value, key, layer):
+    if isinstance(value, activations.Activation):  # built-in ones are the registry's own objects
+        value = value.name if activations.ACTIVATIONS.get(value.name) is value else value.forward
+    if isinstance(value, str):
+        known = activations.ACTIVATIONS if "activation" in key else initializations.INITIALIZATIONS
+        if value in known:
+            return value
+    raise ConfigError(
+        f"layer {layer.name}: {key} {getattr(value, '__name__', value)!r} is a Python callable or unknown name; "
+        "a Keras config can only name a built-in one"
+    )
+
+
+def _plain(value):
+    if isinstance(value, (np.bool_, bool)):
+        return bool(value)
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating, float)):
+        return float(value)
+    return value
+
+
+def _layer_config(index, layer):
+    name = type(layer).__name__
+    if name not in LAYER_CLASSES:
+        raise ConfigError(f"layer {layer.name}: {name} has no Keras 0.2.0 config; supported: {_accepted_layers()}")
+    c = {"name": name}
+    declared = layer.declared_input_shape
+    if isinstance(layer, Recurrent):
+        c.update(output_dim=layer.output_dim, init=_name_of(layer.init, "init", layer),
+                 inner_init=_name_of(layer.inner_init, "inner_init", layer),
+                 activation=_name_of(layer.activation, "activation", layer))
+        if not isinstance(layer, SimpleRNN):
+            c["inner_activation"] = _name_of(layer.inner_activation, "inner_activation", layer)
+        if isinstance(layer, LSTM):
+            c["forget_bias_init"] = _name_of(layer.forget_bias_init, "forget_bias_init", layer)
+        if isinstance(layer, SimpleDeepRNN):
+            c["depth"] = layer.depth
+        c.update(truncate_gradient=layer.truncate_gradient, return_sequences=layer.return_sequences,
+                 input_dim=layer.input_dim, input_length=layer.input_length)
+    elif isinstance(layer, Embedding):
+        c.update(input_dim=layer.input_dim, output_dim=layer.output_dim, init=_name_of(layer.init, "init", layer),
+                 input_length=layer.input_length, mask_zero=layer.mask_zero,
+                 activity_regularizer=None, W_regularizer=None, W_constraint=None)
+        declared = (layer.input_dim,)  # sic: 0.2.0's Embedding set input_shape=(input_dim,)
+    elif isinstance(layer, Dense):  # and TimeDistributedDense
+        c.update(output_dim=layer.output_dim, init=_name_of(layer.init, "init", layer),
+                 activation=_name_of(layer.activation, "activation", layer),
+                 W_regularizer=None, b_regularizer=None, activity_regularizer=None,
+                 W_constraint=None, b_constraint=None, input_dim=layer.input_dim)
+        if isinstance(layer, TimeDistributedDense):
+            length = declared[0] if declared is not None and len(declared) == 2 else None
+            c["input_length"] = length
+            if declared is not None and len(declared) == 1:  # our TDD(input_dim=d) declares (d,)
+                declared = (None, declared[0])
+    elif isinstance(layer, Activation):
+        c.update(activation=_name_of(layer.activation, "activation", layer), target=0, beta=0.1)
+    elif isinstance(layer, Dropout):
+        c["p"] = layer.p
+    elif isinstance(layer, Masking):
+        c["mask_value"] = layer.mask_value
+    if declared is None and index == 0 and layer.built:
+        declared = tuple(layer.input_shape)  # the model was built from data: record its input
+    if declared is not None:
+        c["input_shape"] = tuple(declared)
+    return {k: _plain(v) for k, v in c.items()}
+
+
+def _full_loss_name(loss):
+    """0.2.0 stored the objective function's __name__: the full name (mean_squared_error)."""
+    from . import losses
+
+    return losses.get(loss).name
+
+
+def get_config(model):
+    """The Keras 0.2.0 config dict of a reference `Sequential` (tuples for shapes)."""
+    if not model.layers:
+        raise ConfigError("the model has no layers")
+    config = {"name": "Sequential", "layers": [_layer_config(i, layer) for i, layer in enumerate(model.layers)]}
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is not None:
+        config["class_mode"] = getattr(model, "class_mode", "categorical")
+        config["theano_mode"] = None
+        opt = {k: _plain(v) for k, v in optimizer.get_config().items()}
+        if model.dtype == np.float32:
+            for key in SHARED_SCALAR_SETTINGS.get(opt.get("name"), ()):
+                if isinstance(opt.get(key), float):
+                    opt[key] = float(np.float32(opt[key]))
+        config["optimizer"] = opt
+        config["loss"] = _full_loss_name(model.loss)
+    return config
+
+
+def _listify(value):
+    if isinstance(value, (list, tuple)):
+        return [_listify(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _listify(v) for k, v in value.items()}
+    return value
+
+
+def to_json(model, **kwargs):
+    """Keras 0.2.0's `model.to_json()`; keyword arguments go to `json.dumps`."""
+    return json.dumps(_listify(get_config(model)), **kwargs)
+
+
+def to_yaml(model, **kwargs):
+    """Keras 0.2.0's `model.to_yaml()` (shapes tagged `!!python/tuple`); kwargs go to `yaml.dump`."""
+    kwargs.setdefault("default_flow_style", None)
+    return yaml.dump(get_config(model), Dumper=LegacyYamlDumper, **kwargs)
+
+
+# ---------------------------------------------------------------------------------------
+# HDF5 weights
+# ---------------------------------------------------------------------------------------
+def _h5py():
+    import h5py  # deferred: importing h5py costs time every `import reference` would pay
+
+    return h5py
+
+
+def _atomic_write(path, write):
+    """Run write(tmp_path) on a temp file next to `path`, then move it into place."""
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def save_weights(model, path, overwrite=False):
+    """Write the weights in Keras 0.2.0's HDF5 layout (atomically; refuses to overwrite unless asked)."""
+    h5py = _h5py()
+    path = os.fspath(path)
+    if not overwrite and os.path.exists(path):
+        raise LegacyFileError(f"{path} already exists; pass overwrite=True to replace it")
+    model._require_built()
+    per_layer = [[np.asarray(w) for w in layer.get_weights()] for layer in model.layers]
+
+    def write(tmp):
+        with h5py.File(tmp, "w") as f:
+            f.attrs["nb_layers"] = len(model.layers)
+            for k, weights in enumerate(per_layer):
+                g = f.create_group(f"layer_{k}")
+                g.attrs["nb_params"] = len(weights)
+                for j, w in enumerate(weights):
+                    dset = g.create_dataset(f"param_{j}", w.shape, dtype=w.dtype)
+                    dset[...] = w
+
+    try:
+        _atomic_write(path, write)
+    except OSError as exc:
+        raise LegacyFileError(f"cannot write weights file {path}: {exc.strerror or exc}") from None
+
+
+def _count_attr(node, key, where):
+    if key not in node.attrs:
+        raise LegacyFileError(f"{where} has no '{key}' attribute; not a Keras weights file")
+    try:
+        value = np.asarray(node.attrs[key])
+    except Exception as exc:  # h5py raises assorted errors on corrupt attributes
+        raise LegacyFileError(f"{where}: attribute '{key}' is unreadable ({exc})") from None
+    if value.dtype.kind not in "iu" or value.size != 1 or value.ndim > 1:
+        raise LegacyFileError(f"{where}: attribute '{key}' must be one integer, got {value!r}")
+    value = int(value.reshape(()))
+    if value < 0:
+        raise LegacyFileError(f"{where}: attribute '{key}' is negative ({value})")
+    return value
+
+
+def _expected_specs(model, first_param_shape):
+    """[(input_shape, [(name, shape)] per layer] without building anything.
+
+    An unbuilt model (its config gave no input shape) takes its input width from the
+    first weight of the first layer that has weights (W is (input_dim, units)).
+    """
+    shape, out = None, []
+    for index, layer in enumerate(model.layers):
+        if layer.built:
+            shape = layer.input_shape
+        elif shape is None:
+            k, width = first_param_shape()
+            if width is None:
+                raise LegacyFileError("the model's input shape is unknown and the weights file does not reveal it")
+            rank3 = isinstance(model.layers[k], (Recurrent, TimeDistributedDense))
+            shape = (None, width) if rank3 else (width,)
+        try:
+            specs = [(name, tuple(s)) for name, s, _ in layer.param_specs(shape)]
+            out.append((shape, specs))
+            shape = layer.output_shape(shape)
+        except (TypeError, ValueError, IndexError) as exc:
+            raise LegacyFileError(f"layer {index} ({type(layer).__name__}): cannot infer its weights' shapes ({exc})") from None
+    return out
+
+
+def load_weights(model, path):
+    """Read Keras 0.2.0 HDF5 weights into `model`; on any problem the model is left unchanged."""
+    h5py = _h5py()
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise LegacyFileError(f"weights file {path} does not exist")
+    if not model.layers:
+        raise ConfigError("the model has no layers")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise LegacyFileError(
+            f"{path} is not a readable HDF5 file (truncated, corrupt or not HDF5): {' '.join(str(exc).split())}"
+        ) from None
+    try:
+        with f:
+            arrays = _read_weights(model, f, path, h5py)
+    except LegacyFileError:
+        raise
+    except (OSError, RuntimeError, KeyError, ValueError, TypeError) as exc:
+        raise LegacyFileError(f"{path} is corrupt or truncated: {' '.join(str(exc).split())}") from None
+
+    # the file checked out: build the layers the config left unbuilt, then set everything
+    for layer, (layer_shape, _) in zip(model.layers, arrays["specs"]):
+        if not layer.built:
+            layer.build(layer_shape, model.dtype, model.rng)
+    model.set_weights([w for ws in arrays["weights"] for w in ws])
+
+
+def _require_hard_link(parent, key, where, h5py):
+    """Soft and external links could point anywhere (another file on this machine): refused."""
+    link = parent.get(key, getlink=True)
+    if not isinstance(link, h5py.HardLink):
+        raise LegacyFileError(f"{where}: '{key}' is a {type(link).__name__}, not data stored in the file; refused")
+
+
+def _read_weights(model, f, path, h5py):
+    if "graph" in f and "nb_layers" not in f.attrs:
+        raise LegacyFileError(f"{path} holds a Graph model's weights; only Sequential models are supported")
+    nb_layers = _count_attr(f, "nb_layers", f"{path}")
+    if nb_layers != len(model.layers):
+        raise LegacyFileError(
+            f"{path} holds weights for {nb_layers} layers, but the model has {len(model.layers)} "
+            f"({', '.join(type(l).__name__ for l in model.layers)})"
+        )
+
+    def group(k):
+        key = f"layer_{k}"
+        where = f"layer {k} ({type(model.layers[k]).__name__} {model.layers[k].name})"
+        if key not in f:
+            raise LegacyFileError(f"{where}: {path} has no group '{key}'")
+        _require_hard_link(f, key, where, h5py)
+        g = f[key]
+        if not isinstance(g, h5py.Group):
+            raise LegacyFileError(f"{where}: '{key}' in {path} is not a group")
+        return g, where
+
+    def first_param_shape():
+        for k in range(nb_layers):
+            g, where = group(k)
+            if _count_attr(g, "nb_params", where) > 0 and "param_0" in g:
+                d = g["param_0"]
+                if isinstance(d, h5py.Dataset) and len(d.shape) == 2:
+                    return k, int(d.shape[0])
+        return None, None
+
+    specs = _expected_specs(model, first_param_shape)
+    weights = []
+    for k, (layer, (_, layer_specs)) in enumerate(zip(model.layers, specs)):
+        g, where = group(k)
+        where = f"layer {k} ({type(layer).__name__} {layer.name})"
+        nb_params = _count_attr(g, "nb_params", where)
+        if nb_params != len(layer_specs):
+            names = ", ".join(n for n, _ in layer_specs) or "none"
+            raise LegacyFileError(
+                f"{where}: the file has nb_params={nb_params}, but the layer has {len(layer_specs)} "
+                f"weight arrays ({names})"
+            )
+        layer_weights = []
+        for j, (pname, shape) in enumerate(layer_specs):
+            key = f"param_{j}"
+            if key not in g:
+                raise LegacyFileError(f"{where}: dataset '{key}' ({pname}) is missing")
+            _require_hard_link(g, key, where, h5py)
+            d = g[key]
+            if not isinstance(d, h5py.Dataset):
+                raise LegacyFileError(f"{where}: '{key}' ({pname}) is not a dataset")
+            if d.external or d.is_virtual:
+                raise LegacyFileError(f"{where}: '{key}' ({pname}) keeps its data outside the file; refused")
+            if d.dtype.kind != "f":
+                raise LegacyFileError(
+                    f"{where}: param {j} ({pname}) has dtype {d.dtype}, expected floating point"
+                )
+            if tuple(d.shape) != shape:
+                raise LegacyFileError(
+                    f"{where}: param {j} ({pname}) has shape {tuple(d.shape)} in the file, "
+                    f"but the layer expects {shape}"
+                )
+            layer_weights.append(np.array(d[()], dtype=model.dtype))
+        weights.append(layer_weights)
+    return {"specs": specs, "weights": weights}
+

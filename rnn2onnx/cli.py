@@ -1,0 +1,296 @@
+"""The `rnn2onnx` command: Keras 0.x model files in, validated ONNX out.
+
+    rnn2onnx convert CONFIG WEIGHTS -o MODEL.onnx   legacy config + HDF5 weights -> ONNX, validated
+    rnn2onnx inspect CONFIG [WEIGHTS]               model summary and what each layer becomes in ONNX
+    rnn2onnx validate MODEL.onnx CONFIG WEIGHTS     compare an ONNX file with the reference model
+    rnn2onnx demo | bench | conformance [...]       train-export-validate demo, benchmarks, conformance
+
+CONFIG is what Keras 0.1.x/0.2.0's `model.to_json()` or `to_yaml()` wrote (.json, .yaml or
+.yml; other names are sniffed), WEIGHTS what `model.save_weights()` wrote (HDF5).
+Exit status: 0 on success, 1 when the work failed (bad file, export error, validation
+mismatch), 2 on a usage error. Errors are one sentence on stderr; nothing is written
+unless the whole conversion succeeded.
+"""
+import argparse
+import os
+import sys
+import tempfile
+
+DELEGATED = {
+    "demo": "train a small masked model on built-in data, export it, validate it",
+    "bench": "benchmark the exported forms against onnxruntime's native ops",
+    "conformance": "run the conformance suite",
+}
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+#: above this many bytes of weights the exporter may use external data named after the
+#: output file, so the file is exported in place (the exporter itself writes atomically)
+LARGE_WEIGHTS_BYTES = 1 << 29
+
+
+class CommandError(Exception):
+    """A failure to report as one sentence (exit status 1)."""
+
+
+def _one_line(text):
+    return " ".join(str(text).split())
+
+
+# -- loading ---------------------------------------------------------------------------------
+def _load(config, weights=None, dtype="float32"):
+    from reference import legacy
+
+    # compile=False: the optimizer of a compiled config plays no part in prediction or export
+    return legacy.load_model(config, weights, dtype=dtype, compile=False)
+
+
+def _require_built(model, what, weights):
+    if not all(layer.built for layer in model.layers):
+        hint = ("and the weights file does not reveal it" if weights else
+                "pass the WEIGHTS file too (the input width is read from the first layer's weights)")
+        raise CommandError(f"the config does not give the model's input shape, so it cannot be {what}; {hint}")
+
+
+# -- subcommands -----------------------------------------------------------------------------
+def cmd_convert(args, out, err):
+    import rnn2onnx
+
+    model = _load(args.config, args.weights, args.dtype)
+    _require_built(model, "exported", args.weights)
+    target = os.path.abspath(args.output)
+    directory = os.path.dirname(target)
+    if not os.path.isdir(directory):
+        raise CommandError(f"cannot write {args.output}: directory {directory} does not exist")
+    if os.path.isdir(target):
+        raise CommandError(f"cannot write {args.output}: it is a directory")
+
+    try:
+        report = _export(rnn2onnx, model, args, target, directory)
+    except rnn2onnx.ValidationError as exc:
+        print(exc.report.format_table(), file=out)
+        raise CommandError(_failure_sentence(exc.report) + f"; {args.output} was not written") from None
+
+    print(f"wrote {args.output} ({type(model.layers[0]).__name__} input, {len(model.layers)} layers, "
+          f"{model.dtype}, strategy {args.strategy}, target {args.target})", file=out)
+    if report is None:
+        print("validation skipped (--no-validate)", file=out)
+    else:
+        print(report.format_table(), file=out)
+    return EXIT_OK
+
+
+def _export(rnn2onnx, model, args, target, directory):
+    """Export (and validate) into `target`; the validation report, or None with --no-validate."""
+    options = dict(opset=args.opset, strategy=args.strategy, target=args.target)
+    large = sum(w.nbytes for w in model.get_weights()) > LARGE_WEIGHTS_BYTES
+    if large:  # weights go to external data named after the final path: export in place
+        rnn2onnx.export(model, target, validate=not args.no_validate, **options)
+        report = None
+        if not args.no_validate:  # export() validated it already; this run is for the table
+            report = rnn2onnx.validate(model, target, n=args.n, raise_on_failure=False)
+            if not report.passed:
+                for leftover in (target, target + ".data"):
+                    if os.path.exists(leftover):
+                        os.unlink(leftover)
+                raise rnn2onnx.ValidationError(report)
+    else:  # export to a temporary file beside the target, validate it, then rename it into place
+        fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(target) + ".", suffix=".onnx", dir=directory)
+        os.close(fd)
+        try:
+            rnn2onnx.export(model, tmp, validate=False, **options)
+            report = None if args.no_validate else rnn2onnx.validate(model, tmp, n=args.n)
+            os.replace(tmp, target)
+        finally:
+            for leftover in (tmp, tmp + ".data"):
+                if os.path.exists(leftover):
+                    os.unlink(leftover)
+    return report
+
+
+def cmd_inspect(args, out, err):
+    import rnn2onnx
+
+    model = _load(args.config, args.weights, args.dtype)
+    _require_built(model, "summarised", args.weights)
+    model.summary(print_fn=lambda text: print(text, file=out))
+    rows = [("Layer", "ONNX form", "Why")]
+    rows += [(name, form, reason or "-") for name, form, reason in
+             rnn2onnx.plan(model, strategy=args.strategy, target=args.target, opset=args.opset)]
+    widths = [max(len(str(r[i])) for r in rows) for i in range(2)]
+    print("", file=out)
+    print(f"ONNX plan (strategy {args.strategy}, target {args.target}):", file=out)
+    for i, (name, form, reason) in enumerate(rows):
+        print(f"{name:<{widths[0]}}  {form:<{widths[1]}}  {reason}", file=out)
+        if i == 0:
+            print("-" * (widths[0] + widths[1] + 4 + max(len(str(r[2])) for r in rows)), file=out)
+    return EXIT_OK
+
+
+def cmd_validate(args, out, err):
+    import rnn2onnx
+
+    if not os.path.isfile(args.model):
+        raise CommandError(f"ONNX file {args.model} does not exist")
+    dtype = args.dtype or _onnx_dtype(args.model)
+    model = _load(args.config, args.weights, dtype)
+    _require_built(model, "validated", args.weights)
+    try:
+        report = rnn2onnx.validate(model, args.model, n=args.n, runtime=args.runtime)
+    except rnn2onnx.ValidationError as exc:
+        print(exc.report.format_table(), file=out)
+        raise CommandError(_failure_sentence(exc.report)) from None
+    print(report.format_table(), file=out)
+    if not report.passed:
+        raise CommandError(_failure_sentence(report))
+    return EXIT_OK
+
+
+def _onnx_dtype(path):
+    """float32 or float64: the element type of the ONNX file's output."""
+    import onnx
+
+    try:
+        proto = onnx.load(path, load_external_data=False)
+        elem = proto.graph.output[0].type.tensor_type.elem_type
+    except Exception as exc:  # noqa: BLE001 - protobuf's DecodeError and friends
+        raise CommandError(f"{path} is not a readable ONNX file ({_one_line(exc) or type(exc).__name__})") from None
+    return "float64" if elem == onnx.TensorProto.DOUBLE else "float32"
+
+
+def _failure_sentence(report):
+    worst = max(report.outputs, key=lambda o: o.max_rel_error) if report.outputs else None
+    if worst is None:
+        return "validation failed: the ONNX model disagrees with the reference"
+    return (f"validation failed: the ONNX model disagrees with the reference on '{worst.name}' "
+            f"(max relative error {worst.max_rel_error:.3e} > tolerance {worst.tolerance:.0e})")
+
+
+# -- argument parsing ------------------------------------------------------------------------
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="rnn2onnx", description=__doc__.split("\n\n")[0],
+        epilog="Run 'rnn2onnx COMMAND --help' for a command's options.")
+    parser.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def model_options(p, opset=True):
+        p.add_argument("--dtype", choices=("float32", "float64"), default="float32",
+                       help="precision of the reference model and the ONNX graph (default: float32, "
+                            "Keras's floatX)")
+        p.add_argument("--strategy", choices=("auto", "loop", "native"), default="auto",
+                       help="native ops where exact, Loop otherwise (auto); every cell as a Loop; "
+                            "native ops or an error")
+        p.add_argument("--target", choices=("onnxruntime", "portable"), default="onnxruntime",
+                       help="portable keeps native ops only for activations every runtime accepts")
+        if opset:
+            p.add_argument("--opset", type=int, default=None, help="ONNX opset (default: the exporter's)")
+
+    p = sub.add_parser("convert", help="legacy Keras config + HDF5 weights -> validated ONNX file",
+                       description="Load a Keras 0.1.x/0.2.0 model (config + weights), export it to ONNX, "
+                                   "check the ONNX file against the reference model in onnxruntime and "
+                                   "print the comparison. Nothing is written unless every step succeeds.")
+    p.add_argument("config", metavar="CONFIG", help="model config from to_json()/to_yaml()")
+    p.add_argument("weights", metavar="WEIGHTS", help="HDF5 weights from save_weights()")
+    p.add_argument("-o", "--output", metavar="MODEL.onnx", required=True, help="ONNX file to write")
+    model_options(p)
+    p.add_argument("--no-validate", action="store_true", help="skip the onnxruntime comparison")
+    p.add_argument("--n", type=int, default=8, help="generated validation samples (default: 8)")
+    p.set_defaults(func=cmd_convert)
+
+    p = sub.add_parser("inspect", help="model summary and what each layer becomes in ONNX",
+                       description="Print the model summary and, per layer, the ONNX form it will be "
+                                   "exported as (native op or Loop) and why.")
+    p.add_argument("config", metavar="CONFIG")
+    p.add_argument("weights", metavar="WEIGHTS", nargs="?", default=None)
+    model_options(p)
+    p.set_defaults(func=cmd_inspect)
+
+    p = sub.add_parser("validate", help="compare an ONNX file with the reference model from legacy files",
+                       description="Run the ONNX file on generated inputs (every padding kind) and compare "
+                                   "with the reference model read from CONFIG and WEIGHTS. Exit status 1 "
+                                   "on a mismatch.")
+    p.add_argument("model", metavar="MODEL.onnx")
+    p.add_argument("config", metavar="CONFIG")
+    p.add_argument("weights", metavar="WEIGHTS")
+    p.add_argument("--n", type=int, default=8, help="generated samples (default: 8)")
+    p.add_argument("--dtype", choices=("float32", "float64"), default=None,
+                   help="precision of the reference model (default: the ONNX file's)")
+    p.add_argument("--runtime", choices=("onnxruntime", "openvino"), default="onnxruntime")
+    p.set_defaults(func=cmd_validate)
+
+    for name, text in DELEGATED.items():
+        sub.add_parser(name, help=text, add_help=False)
+    return parser
+
+
+def _delegate(name, argv):
+    import importlib
+
+    try:
+        module = importlib.import_module(f"rnn2onnx.{name}")
+    except ImportError as exc:
+        if exc.name == f"rnn2onnx.{name}":
+            raise CommandError(f"the '{name}' command is not available in this installation") from None
+        raise
+    status = module.main(list(argv))
+    return EXIT_OK if status is None else int(status)
+
+
+def main(argv=None, out=None, err=None):
+    out = out or sys.stdout
+    err = err or sys.stderr
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--traceback" in argv
+    if debug:
+        argv.remove("--traceback")
+    debug = debug or bool(os.environ.get("RNN2ONNX_TRACEBACK"))
+
+    parser = build_parser()
+    try:
+        if argv and argv[0] in DELEGATED:  # their own parsers handle their options and --help
+            return _delegate(argv[0], argv[1:])
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help(out)
+            return EXIT_USAGE
+        if getattr(args, "n", 1) < 1:
+            parser.error("--n must be at least 1")
+        return args.func(args, out, err)
+    except SystemExit as exc:  # argparse (usage errors, --help) and delegated commands
+        code = exc.code
+        if isinstance(code, str):  # sys.exit("message"): show it as Python would
+            print(code, file=err)
+        return code if isinstance(code, int) else (EXIT_OK if code is None else EXIT_FAIL)
+    except KeyboardInterrupt:
+        print("rnn2onnx: interrupted", file=err)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - every failure becomes one sentence
+        if debug:
+            raise
+        print(f"rnn2onnx: error: {_describe(exc)}", file=err)
+        return EXIT_FAIL
+
+
+def _describe(exc):
+    from reference.errors import ConfigError, InputError
+
+    known = (CommandError, ConfigError, InputError)
+    try:
+        import rnn2onnx
+
+        known += (rnn2onnx.ExportError,)
+        if isinstance(exc, rnn2onnx.ValidationError):
+            return _failure_sentence(exc.report)
+    except ImportError:  # pragma: no cover - a broken installation
+        pass
+    if isinstance(exc, known):
+        return _one_line(exc)
+    if isinstance(exc, OSError):
+        where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
+        return _one_line(f"cannot access{where}: {exc.strerror or exc}")
+    if isinstance(exc, MemoryError):
+        return "out of memory"
+    return _one_line(f"unexpected {type(exc).__name__}: {exc} (rerun with --traceback for details)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

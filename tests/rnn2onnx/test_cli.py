@@ -1,0 +1,293 @@
+"""The `rnn2onnx` command, run as a user runs it: a subprocess, exit codes, files on disk.
+
+Legacy files come from tests/fixtures/legacy/make_fixtures.py (h5py, 0.2.0 layout).
+"""
+import importlib.util
+import os
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+import onnxruntime
+import pytest
+
+from reference import legacy
+from rnn2onnx import cli
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+FIXTURES_SCRIPT = os.path.join(ROOT, "tests", "fixtures", "legacy", "make_fixtures.py")
+
+
+def _load_fixture_module():
+    spec = importlib.util.spec_from_file_location("legacy_make_fixtures", FIXTURES_SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+mf = _load_fixture_module()
+
+
+@pytest.fixture(scope="module")
+def fx(tmp_path_factory):
+    return mf.write_all(str(tmp_path_factory.mktemp("legacy")))
+
+
+def run(*args, cwd):
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env.pop("RNN2ONNX_TRACEBACK", None)
+    proc = subprocess.run([sys.executable, "-m", "rnn2onnx.cli", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=120)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def assert_clean_failure(code, out, err, *fragments):
+    assert code == 1, (code, out, err)
+    assert "Traceback" not in out + err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("rnn2onnx: error: "), err
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+
+
+def onnx_outputs(path, X):
+    session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+    return session.run(None, {"input": X})[0]
+
+
+def ids(n=6, T=7, vocab=12, seed=5):
+    X = np.random.default_rng(seed).integers(1, vocab, size=(n, T))
+    X[0, :4] = 0
+    X[1, -3:] = 0
+    X[2, 2:5] = 0
+    return X.astype(np.int64)
+
+
+def test_convert_every_recurrent_layer(fx, tmp_path):
+    out_path = tmp_path / "model.onnx"
+    code, out, err = run("convert", os.path.join(fx, "every_recurrent.json"),
+                         os.path.join(fx, "every_recurrent.h5"), "-o", str(out_path), cwd=tmp_path)
+    assert code == 0, err
+    assert err == ""
+    assert "max rel err" in out and "PASS" in out
+    assert sorted(os.listdir(tmp_path)) == ["model.onnx"]  # no temporary files left
+    # an independent check: onnxruntime on the file vs the model read from the same legacy files
+    model = legacy.load_model(os.path.join(fx, "every_recurrent.yaml"), os.path.join(fx, "every_recurrent.h5"))
+    X = ids()
+    expected, got = model.predict(X), onnx_outputs(str(out_path), X)
+    assert got.shape == expected.shape == (6, 2)
+    assert np.max(np.abs(got - expected)) <= 1e-5 * np.max(np.abs(expected))
+
+
+def test_convert_options_yaml_float64_loop_and_portable(fx, tmp_path):
+    code, out, err = run("convert", os.path.join(fx, "keras01.yaml"), os.path.join(fx, "keras01.h5"),
+                         "-o", "m64.onnx", "--dtype", "float64", "--strategy", "loop", "--opset", "17",
+                         cwd=tmp_path)
+    assert code == 0, err
+    assert "float64" in out and "PASS" in out
+    model = legacy.load_model(os.path.join(fx, "keras01.json"), os.path.join(fx, "keras01.h5"), dtype="float64")
+    X = ids(vocab=10)
+    got = onnx_outputs(str(tmp_path / "m64.onnx"), X)
+    assert got.dtype == np.float64
+    assert np.max(np.abs(got - model.predict(X))) <= 1e-10
+    import onnx
+    proto = onnx.load(str(tmp_path / "m64.onnx"))
+    assert [o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")] == [17]
+
+    code, out, err = run("convert", os.path.join(fx, "compiled.yaml"), os.path.join(fx, "compiled.h5"),
+                         "-o", "portable.onnx", "--target", "portable", "--no-validate", cwd=tmp_path)
+    assert code == 0, err
+    assert "validation skipped" in out
+    assert (tmp_path / "portable.onnx").is_file()
+
+
+def test_convert_failures_write_nothing(fx, tmp_path):
+    existing = tmp_path / "keep.onnx"
+    existing.write_bytes(b"previous model")
+    cases = [
+        (("keras01.json", "broken_shape.h5"),
+         ("layer 1", "GRU", "param 3", "(5, 4)", "(3, 4)")),
+        (("broken_unknown_layer.json", "keras01.h5"), ("unknown layer type 'BiLSTM'", "JZS3")),
+        (("keras01.json", "broken_truncated.h5"), ("not a readable HDF5 file",)),
+        (("keras01.json", "broken_dtype.h5"), ("dtype int32",)),
+        (("keras01.json", "broken_missing_group.h5"), ("layer_1",)),
+    ]
+    for (config, weights), fragments in cases:
+        for target in ("new.onnx", "keep.onnx"):
+            code, out, err = run("convert", os.path.join(fx, config), os.path.join(fx, weights), "-o", target,
+                                 cwd=tmp_path)
+            assert_clean_failure(code, out, err, *fragments)
+            assert sorted(os.listdir(tmp_path)) == ["keep.onnx"]
+            assert existing.read_bytes() == b"previous model"
+            break  # one subprocess per case; the pre-existing target is covered below
+    code, out, err = run("convert", os.path.join(fx, "keras01.json"), os.path.join(fx, "keras01.h5"),
+                         "-o", "keep.onnx", "--opset", "3", cwd=tmp_path)
+    assert_clean_failure(code, out, err, "opset 3 is not supported")
+    assert existing.read_bytes() == b"previous model"
+    assert sorted(os.listdir(tmp_path)) == ["keep.onnx"]
+
+
+def test_convert_failures_in_process(fx, tmp_path, capsys):
+    """The same entry point, called in-process for the cheaper error cases."""
+    def call(*argv):
+        code = cli.main(list(argv))
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    j, h = os.path.join(fx, "keras01.json"), os.path.join(fx, "keras01.h5")
+    out_path = str(tmp_path / "x.onnx")
+    assert_clean_failure(*call("convert", j, h, "-o", out_path, "--strategy", "native"),
+                         "gru_1", "cannot be exported natively")
+    assert_clean_failure(*call("convert", j, h, "-o", str(tmp_path / "no" / "x.onnx")), "does not exist")
+    assert_clean_failure(*call("convert", str(tmp_path / "missing.json"), h, "-o", out_path),
+                         "cannot read config file")
+    assert_clean_failure(*call("convert", j, os.path.join(fx, "broken_nb_params.h5"), "-o", out_path),
+                         "nb_params=8", "9 weight arrays")
+    assert_clean_failure(*call("convert", j, os.path.join(fx, "broken_not_hdf5.h5"), "-o", out_path),
+                         "not a readable HDF5 file")
+    assert not os.path.exists(out_path)
+    assert os.listdir(tmp_path) == []
+    code, out, err = call("convert", j)
+    assert code == 2 and "required" in err
+    code, out, err = call("frobnicate")
+    assert code == 2 and "invalid choice" in err
+    code, out, err = call()
+    assert code == 2 and "convert" in out and "inspect" in out and "validate" in out
+
+
+def test_validation_failure_is_reported_and_nothing_written(fx, tmp_path, monkeypatch, capsys):
+    """A model whose export disagrees with the reference: table printed, exit 1, no file."""
+    import rnn2onnx
+
+    real_export = rnn2onnx.export
+
+    def sabotaged(model, path=None, **kwargs):  # export a model with one weight changed
+        weights = model.get_weights()
+        model.set_weights([w + 0.5 if i == 1 else w for i, w in enumerate(weights)])
+        try:
+            return real_export(model, path, **kwargs)
+        finally:
+            model.set_weights(weights)
+
+    monkeypatch.setattr(rnn2onnx, "export", sabotaged)
+    out_path = tmp_path / "bad.onnx"
+    code = cli.main(["convert", os.path.join(fx, "keras01.json"), os.path.join(fx, "keras01.h5"),
+                     "-o", str(out_path)])
+    captured = capsys.readouterr()
+    assert_clean_failure(code, captured.out, captured.err, "validation failed", "was not written")
+    assert "FAIL" in captured.out and "max rel err" in captured.out
+    assert os.listdir(tmp_path) == []
+
+
+def test_inspect(fx, tmp_path):
+    code, out, err = run("inspect", os.path.join(fx, "every_recurrent.yaml"), cwd=tmp_path)
+    assert code == 0, err
+    for layer in ("embedding_1", "simpledeeprnn_1", "lstm_1", "jzs1_1", "jzs3_1", "dense_1"):
+        assert layer in out
+    assert "Total params: 1014" in out
+    assert "ONNX plan" in out and "a mask reaches it" in out
+    for target, form, why in (("onnxruntime", "native", "exact as ONNX GRU"),
+                              ("portable", "loop", "'hard_sigmoid' is not one of")):
+        code, out, err = run("inspect", os.path.join(fx, "first_recurrent_input_dim.json"), "--target", target,
+                             cwd=tmp_path)
+        assert code == 0, err
+        (line,) = [line for line in out.splitlines() if line.startswith("gru_1 ") and "GRU " not in line]
+        assert line.split()[1] == form and why in line
+    assert os.listdir(tmp_path) == []
+
+
+def test_inspect_needs_an_input_shape(tmp_path, capsys):
+    (tmp_path / "m.json").write_text('{"name": "Sequential", "layers": [{"name": "LSTM", "output_dim": 3}]}')
+    code = cli.main(["inspect", str(tmp_path / "m.json")])
+    captured = capsys.readouterr()
+    assert_clean_failure(code, captured.out, captured.err, "input shape", "WEIGHTS")
+
+
+def test_validate_command(fx, tmp_path):
+    code, out, err = run("convert", os.path.join(fx, "masking_float.json"), os.path.join(fx, "masking_float.h5"),
+                         "-o", "m.onnx", cwd=tmp_path)
+    assert code == 0, err
+    code, out, err = run("validate", "m.onnx", os.path.join(fx, "masking_float.yaml"),
+                         os.path.join(fx, "masking_float.h5"), "--n", "4", cwd=tmp_path)
+    assert code == 0, err
+    assert "PASS" in out and "float32" in out
+    # the same ONNX file against other weights for the same architecture: a mismatch
+    other = [[w + 0.25 for w in layer] for layer in mf.arrays("masking_float")]
+    mf.write_weights(str(tmp_path / "other.h5"), other)
+    code, out, err = run("validate", "m.onnx", os.path.join(fx, "masking_float.json"), "other.h5", cwd=tmp_path)
+    assert_clean_failure(code, out, err, "validation failed", "tolerance")
+    assert "FAIL" in out
+    with h5py.File(tmp_path / "other.h5", "r") as f:  # untouched
+        assert np.array_equal(f["layer_1/param_0"][()], other[1][0])
+    (tmp_path / "junk.onnx").write_bytes(b"\x00\x01 not a protobuf \xff" * 10)
+    code, out, err = run("validate", "junk.onnx", os.path.join(fx, "masking_float.json"),
+                         os.path.join(fx, "masking_float.h5"), cwd=tmp_path)
+    assert_clean_failure(code, out, err, "junk.onnx")
+
+
+def test_delegated_commands(tmp_path):
+    for name in ("demo", "conformance"):
+        code, out, err = run(name, "--help", cwd=tmp_path)
+        assert code == 0, err
+        assert out.startswith(f"usage: rnn2onnx {name}")
+    code, out, err = run("bench", "--no-such-option", cwd=tmp_path)
+    assert code == 2 and "usage: rnn2onnx bench" in err
+    assert "Traceback" not in err
+
+
+def test_large_model_path_exports_in_place(fx, tmp_path, monkeypatch, capsys):
+    """Models big enough for external data are exported straight to the target by export()."""
+    monkeypatch.setattr(cli, "LARGE_WEIGHTS_BYTES", 0)
+    j, h = os.path.join(fx, "keras01.json"), os.path.join(fx, "keras01.h5")
+    code = cli.main(["convert", j, h, "-o", str(tmp_path / "big.onnx")])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "PASS" in captured.out and os.listdir(tmp_path) == ["big.onnx"]
+
+    import rnn2onnx
+    real_validate = rnn2onnx.validate
+
+    def failing_validate(model, path, **kwargs):  # export() passed; a second opinion disagrees
+        report = real_validate(model, path, **kwargs)
+        report.outputs[0].max_rel_error = 1.0
+        return report
+
+    monkeypatch.setattr(rnn2onnx, "validate", failing_validate)
+    code = cli.main(["convert", j, h, "-o", str(tmp_path / "big2.onnx")])
+    captured = capsys.readouterr()
+    assert_clean_failure(code, captured.out, captured.err, "validation failed", "big2.onnx was not written")
+    assert "FAIL" in captured.out and os.listdir(tmp_path) == ["big.onnx"]
+    code = cli.main(["convert", j, h, "-o", str(tmp_path / "big2.onnx"), "--no-validate"])
+    captured = capsys.readouterr()
+    assert code == 0 and "validation skipped" in captured.out
+    assert sorted(os.listdir(tmp_path)) == ["big.onnx", "big2.onnx"]
+
+
+def test_unexpected_errors_are_one_sentence_unless_traceback_asked(fx, monkeypatch, capsys):
+    import rnn2onnx
+
+    def broken_plan(*args, **kwargs):
+        raise RuntimeError("emitter table\nis empty")
+
+    monkeypatch.setattr(rnn2onnx, "plan", broken_plan)
+    code = cli.main(["inspect", os.path.join(fx, "keras01.json")])
+    captured = capsys.readouterr()
+    assert_clean_failure(code, captured.out, captured.err, "unexpected RuntimeError: emitter table is empty",
+                         "--traceback")
+    with pytest.raises(RuntimeError, match="emitter table"):
+        cli.main(["inspect", os.path.join(fx, "keras01.json"), "--traceback"])
+
+
+def test_compiled_config_with_an_unknown_optimizer_still_converts(fx, tmp_path, capsys):
+    """The optimizer plays no part in the export: convert ignores it (the library does not)."""
+    import json
+
+    cfg = dict(mf.config("compiled"), optimizer={"name": "Nadam", "lr": 0.002})
+    (tmp_path / "m.json").write_text(json.dumps(cfg))
+    with pytest.raises(legacy.LegacyFileError, match="Nadam"):
+        legacy.load_model(str(tmp_path / "m.json"))
+    code = cli.main(["convert", str(tmp_path / "m.json"), os.path.join(fx, "compiled.h5"),
+                     "-o", str(tmp_path / "m.onnx")])
+    assert code == 0, capsys.readouterr().err
+    assert (tmp_path / "m.onnx").is_file()
