@@ -3,9 +3,18 @@ from .errors import ConfigError, InputError
 from .layers import Activation, Dense, Dropout, Embedding, Layer, Masking, TimeDistributedDense
 from .models import Sequential
 from .recurrent import GRU, JZS1, JZS2, JZS3, LSTM, RECURRENT_LAYERS, Recurrent, SimpleDeepRNN, SimpleRNN
+from . import callbacks, losses, optimizers
+from .callbacks import Callback, History
+from .optimizers import SGD, Adadelta, Adagrad, Adam, Optimizer, RMSprop
+from .training import NonFiniteLossError, TrainingError
 
 __all__ = [
     "Sequential", "Embedding", "Masking", "Dense", "TimeDistributedDense", "Activation", "Dropout",
     "SimpleRNN", "SimpleDeepRNN", "GRU", "LSTM", "JZS1", "JZS2", "JZS3",
     "Layer", "Recurrent", "RECURRENT_LAYERS", "ConfigError", "InputError",
+    "losses", "optimizers", "callbacks", "Callback", "History",
+    "Optimizer", "SGD", "RMSprop", "Adagrad", "Adadelta", "Adam", "TrainingError", "NonFiniteLossError",
 ]
+from .legacy import LegacyFileError, model_from_json, model_from_yaml
+
+__all__ += ["model_from_json", "model_from_yaml", "LegacyFileError"]

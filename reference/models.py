@@ -167,3 +167,51 @@ class Sequential:
     def load_weights(self, path):
         from . import legacy
         return legacy.load_weights(self, path)
+
+    # -- training (Keras 0.2.0 compile/fit; see reference/training.py) ------------------------
+    def compile(self, optimizer, loss, class_mode="categorical", theano_mode=None, masked_loss="keras"):
+        """Choose the optimizer (name, config dict or instance) and the loss (a Keras 0.2.0
+        objective name, short or full). After it the model has `optimizer`, `loss` (the
+        objective's full name, as 0.2.0 saved it) and `class_mode`.
+
+        masked_loss: how a loss over a masked sequence output is averaged.
+          "keras" (default, what 0.2.0 did): sum(w * score) over every entry, masked
+            timesteps included, divided by sum(mask * w);
+          "corrected": masked timesteps are left out of the numerator as well.
+        theano_mode is accepted and ignored (0.2.0 scripts pass it)."""
+        from . import training
+        training.compile(self, optimizer, loss, class_mode=class_mode, theano_mode=theano_mode,
+                         masked_loss=masked_loss)
+
+    def fit(self, X, y, batch_size=128, nb_epoch=100, verbose=1, callbacks=[], validation_split=0.,
+            validation_data=None, shuffle=True, show_accuracy=False, class_weight=None, sample_weight=None):
+        """Train for nb_epoch epochs; returns a callbacks.History (loss, acc, val_loss, val_acc)."""
+        from . import training
+        return training.fit(self, X, y, batch_size=batch_size, nb_epoch=nb_epoch, verbose=verbose,
+                            callbacks=callbacks, validation_split=validation_split,
+                            validation_data=validation_data, shuffle=shuffle, show_accuracy=show_accuracy,
+                            class_weight=class_weight, sample_weight=sample_weight)
+
+    def train_on_batch(self, X, y, accuracy=False, class_weight=None, sample_weight=None):
+        """One update on (X, y); returns the loss before it (and the accuracy with accuracy=True)."""
+        from . import training
+        return training.train_on_batch(self, X, y, accuracy=accuracy, class_weight=class_weight,
+                                       sample_weight=sample_weight)
+
+    def test_on_batch(self, X, y, accuracy=False, sample_weight=None):
+        from . import training
+        return training.test_on_batch(self, X, y, accuracy=accuracy, sample_weight=sample_weight)
+
+    def evaluate(self, X, y, batch_size=128, show_accuracy=False, verbose=1, sample_weight=None):
+        """The loss (and [loss, accuracy] with show_accuracy=True) in prediction mode."""
+        from . import training
+        return training.evaluate(self, X, y, batch_size=batch_size, show_accuracy=show_accuracy,
+                                 verbose=verbose, sample_weight=sample_weight)
+
+    def predict_proba(self, X, batch_size=128, verbose=1):
+        from . import training
+        return training.predict_proba(self, X, batch_size=batch_size, verbose=verbose)
+
+    def predict_classes(self, X, batch_size=128, verbose=1):
+        from . import training
+        return training.predict_classes(self, X, batch_size=batch_size, verbose=verbose)

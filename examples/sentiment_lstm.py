@@ -1,0 +1,109 @@
+"""(a) Sentiment-style classification of left-padded token sequences.
+
+Embedding(mask_zero=True) -> LSTM -> Dense(1) -> sigmoid, trained with
+binary_crossentropy and Adam on synthetic "reviews": sentences of neutral filler
+words with a few positive (ids 1-9) or negative (ids 10-19) words, plus sometimes
+one word of the opposite sentiment; the label is the sentiment of the majority.
+Sequences have lengths 5-40 and are left-padded with 0 (Keras's pad_sequences
+default), so the LSTM starts each real sentence from a zero state.
+
+    python examples/sentiment_lstm.py           # trains, prints held-out accuracy, exports ONNX
+"""
+import os
+import sys
+
+import numpy as np
+
+try:
+    import reference
+except ImportError:  # run from a checkout without installing
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+    import reference
+
+from reference import LSTM, Activation, Dense, Embedding, Sequential
+
+VOCAB, MAXLEN = 60, 40
+POSITIVE, NEGATIVE, NEUTRAL = range(1, 10), range(10, 20), range(20, VOCAB)
+DEFAULT_ONNX = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sentiment_lstm.onnx")
+
+
+def pad_sequences(sequences, maxlen, value=0):
+    """Keras's pad_sequences defaults: pad and truncate at the front."""
+    out = np.full((len(sequences), maxlen), value, dtype=np.int64)
+    for i, s in enumerate(sequences):
+        s = list(s)[-maxlen:]
+        if s:
+            out[i, maxlen - len(s):] = s
+    return out
+
+
+def make_data(n, rng):
+    sequences, labels = [], np.zeros(n, dtype=np.int64)
+    for i in range(n):
+        label = int(rng.integers(0, 2))
+        length = int(rng.integers(5, MAXLEN + 1))
+        words = rng.integers(NEUTRAL.start, NEUTRAL.stop, size=length)
+        own = POSITIVE if label else NEGATIVE
+        other = NEGATIVE if label else POSITIVE
+        k = int(rng.integers(2, 4))
+        k_other = int(rng.integers(0, 2))
+        slots = rng.choice(length, size=k + k_other, replace=False)
+        words[slots[:k]] = rng.integers(own.start, own.stop, size=k)
+        words[slots[k:]] = rng.integers(other.start, other.stop, size=k_other)
+        sequences.append(words)
+        labels[i] = label
+    return pad_sequences(sequences, MAXLEN), labels
+
+
+def build_model(seed=0, dtype="float32"):
+    model = Sequential(dtype=dtype, seed=seed)
+    model.add(Embedding(VOCAB, 16, mask_zero=True))
+    model.add(LSTM(24))
+    model.add(Dense(1))
+    model.add(Activation("sigmoid"))
+    model.compile(optimizer="adam", loss="binary_crossentropy", class_mode="binary")
+    return model
+
+
+def export_onnx(model, path):
+    """rnn2onnx.export(model, path) when the compiler is available; None otherwise."""
+    try:
+        from rnn2onnx import export
+    except ImportError as err:
+        print(f"ONNX export skipped: rnn2onnx.export is not available ({err})")
+        return None
+    proto = export(model, path)
+    print(f"exported the trained model to {path} (checked against onnxruntime)")
+    return proto
+
+
+def run(epochs=6, seed=0, verbose=1, n_train=2000, n_test=500, batch_size=32, onnx_path=DEFAULT_ONNX):
+    """Train on fresh synthetic data; returns {"test_accuracy", "test_loss", "model", "history"}."""
+    rng = np.random.default_rng(seed)
+    X_train, y_train = make_data(n_train, rng)
+    X_test, y_test = make_data(n_test, rng)
+    model = build_model(seed=seed)
+    history = model.fit(X_train, y_train, batch_size=batch_size, nb_epoch=epochs, verbose=verbose,
+                        show_accuracy=True, validation_split=0.1)
+    test_loss, test_accuracy = model.evaluate(X_test, y_test, batch_size=256, show_accuracy=True, verbose=0)
+    print(f"held-out accuracy: {test_accuracy:.4f} (loss {test_loss:.4f}; chance 0.5)")
+    if onnx_path:
+        export_onnx(model, onnx_path)
+    return {"test_accuracy": test_accuracy, "test_loss": test_loss, "model": model, "history": history}
+
+
+def main(argv=None):
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=None, help="epochs (default: run()'s budget)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2))
+    parser.add_argument("--onnx", default=DEFAULT_ONNX, help="where to write the ONNX model ('' to skip)")
+    args = parser.parse_args(argv)
+    kwargs = {} if args.epochs is None else {"epochs": args.epochs}
+    run(seed=args.seed, verbose=args.verbose, onnx_path=args.onnx or None, **kwargs)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,402 @@
+"""Keras 0.2.0 training for the reference Sequential: compile, fit, train/test on a batch,
+evaluate, predict_classes / predict_proba. `Sequential`'s methods of the same names
+call these functions.
+
+One training step is: forward in training mode (Dropout draws its masks from the
+model's rng), the batch loss of `reference.losses.weighted_loss` and its gradient
+with respect to the output, `model._backward`, the optimizer's update, and only then
+the new weights are put in place, at once (a Ctrl-C arriving during that short
+assignment is held back until it is done). A batch whose loss or updated weights are
+not finite is never applied: fit stops with `NonFiniteLossError`, naming the epoch
+and batch, and the model keeps the weights of the last finite step. Ctrl-C
+(KeyboardInterrupt) during fit stops it cleanly: a note is printed, the model keeps
+the weights of the last finished batch, and the History so far is returned (with
+`history.interrupted = (epoch, batch)`).
+
+Reproducibility: shuffling and Dropout use `model.rng`, so the same `seed` gives the
+same weights after fit.
+"""
+import contextlib
+import signal
+import sys
+import threading
+import warnings
+
+import numpy as np
+
+from . import callbacks as cbks
+from . import losses, optimizers
+from .errors import ConfigError, InputError
+
+CLASS_MODES = ("categorical", "binary")
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on (the model keeps the weights of the last good step)."""
+
+
+class NonFiniteLossError(TrainingError, FloatingPointError):
+    """A batch gave a NaN/inf loss or NaN/inf weights; the step was not applied.
+
+    Attributes: epoch and batch (0-based, None outside fit), history (fit's History so far)."""
+
+    def __init__(self, message, epoch=None, batch=None, history=None):
+        super().__init__(message)
+        self.epoch, self.batch, self.history = epoch, batch, history
+
+
+# -- compile -------------------------------------------------------------------------------
+
+def compile(model, optimizer, loss, class_mode="categorical", theano_mode=None, masked_loss="keras"):
+    if class_mode not in CLASS_MODES:
+        raise ConfigError(f"class_mode must be one of {', '.join(CLASS_MODES)}, got {class_mode!r}")
+    if masked_loss not in losses.MASKED_LOSS_RULES:
+        raise ConfigError(
+            f"masked_loss must be one of {', '.join(losses.MASKED_LOSS_RULES)}, got {masked_loss!r}"
+        )
+    loss_function = losses.get(loss)
+    optimizer = optimizers.get(optimizer)
+    optimizer.reset()
+    model.optimizer = optimizer
+    model.loss_function = loss_function
+    model.loss = loss_function.name  # the name 0.2.0's get_config stored
+    model.class_mode = class_mode
+    model.theano_mode = theano_mode
+    model.masked_loss = masked_loss
+    model.stop_training = False
+
+
+def _require_compiled(model, what):
+    if getattr(model, "optimizer", None) is None or getattr(model, "loss_function", None) is None:
+        raise ConfigError(f"{what} needs a compiled model: call model.compile(optimizer, loss) first")
+
+
+# -- data ------------------------------------------------------------------------------------
+
+def standardize_y(y):
+    y = np.asarray(y)
+    if y.ndim == 1:
+        y = y[:, None]
+    return y
+
+
+def _expected_output_shape(model, X):
+    shape = model.output_shape
+    T = X.shape[1] if X.ndim >= 2 else None
+    return tuple(T if s is None else s for s in shape)
+
+
+def check_data(model, X, y, what="fit"):
+    """(X, y) checked against the model: same number of samples, y of the output's shape."""
+    X = model._check_input(X)
+    model._require_built()
+    if y is None:
+        raise InputError(f"{what}: targets y are missing")
+    y = np.asarray(y)
+    if y.dtype.kind not in "biuf":
+        raise InputError(f"{what}: targets must be numeric, got dtype {y.dtype}")
+    y = standardize_y(y)
+    if len(X) != len(y):
+        raise InputError(f"{what}: X has {len(X)} samples but y has {len(y)}; they must match")
+    expected = _expected_output_shape(model, X)
+    if y.shape[1:] != expected:
+        hint = ""
+        if len(expected) == 2 and y.ndim == 2:
+            hint = " (the model outputs a sequence: give one target vector per timestep)"
+        elif len(expected) == 1 and y.ndim == 3:
+            hint = " (the model outputs one vector per sample: use return_sequences=False or per-sample targets)"
+        elif expected[-1] > 1 and y.shape[-1] == 1 and model.loss in ("categorical_crossentropy",):
+            hint = " (categorical_crossentropy wants one-hot targets: convert class indices with to_categorical)"
+        shown = ", ".join(str(s) for s in expected)
+        raise InputError(
+            f"{what}: targets must have shape (n, {shown}) to match the model's output, got {y.shape}{hint}"
+        )
+    y = y.astype(model.dtype, copy=False)
+    if not np.all(np.isfinite(y)):
+        raise InputError(f"{what}: targets contain NaN or inf")
+    return X, y
+
+
+def standardize_weights(y, sample_weight=None, class_weight=None, what="fit"):
+    """Per-entry weights, shape y.shape[:-1] (0.2.0: sample_weight wins over class_weight).
+
+    sample_weight: shape (n,) or (n, 1); for sequence targets (n, T, k) also (n, T) or
+    (n, T, 1) (a per-sample weight applies to all its timesteps).
+    class_weight: {class: weight}, the class being argmax(y) (or y itself for one column).
+    """
+    entry_shape = y.shape[:-1]
+    if sample_weight is not None:
+        sw = np.asarray(sample_weight, dtype=np.float64)
+        if sw.ndim == len(entry_shape) + 1 and sw.shape[-1] == 1:
+            sw = sw[..., 0]
+        if sw.ndim == 2 and sw.shape == (entry_shape[0], 1):
+            sw = sw[:, 0]
+        if sw.shape == entry_shape:
+            pass
+        elif sw.shape == entry_shape[:1]:
+            sw = np.broadcast_to(sw.reshape((-1,) + (1,) * (len(entry_shape) - 1)), entry_shape)
+        else:
+            raise InputError(
+                f"{what}: sample_weight must have shape ({entry_shape[0]},)"
+                + (f" or {entry_shape}" if len(entry_shape) > 1 else "")
+                + f" for targets of shape {y.shape}, got {np.shape(sample_weight)}"
+            )
+        if not np.all(np.isfinite(sw)):
+            raise InputError(f"{what}: sample_weight contains NaN or inf")
+        return np.ascontiguousarray(sw, dtype=y.dtype)
+    if class_weight is not None:
+        if not isinstance(class_weight, dict):
+            raise ConfigError(f"{what}: class_weight must be a dict {{class: weight}}, got {type(class_weight).__name__}")
+        classes = y.argmax(axis=-1) if y.shape[-1] > 1 else y[..., 0]
+        out = np.empty(entry_shape, dtype=y.dtype)
+        missing = []
+        for cls in np.unique(classes):
+            key = int(cls) if float(cls).is_integer() else float(cls)
+            if key not in class_weight:
+                missing.append(key)
+                continue
+            out[classes == cls] = class_weight[key]
+        if missing:
+            raise InputError(f"{what}: class_weight has no weight for class(es) {missing}; it has {sorted(class_weight)}")
+        return out
+    return np.ones(entry_shape, dtype=y.dtype)
+
+
+def batch_shuffle(index_array, batch_size, rng):
+    """Shuffle whole batches (0.2.0's shuffle="batch", for HDF5-backed data)."""
+    batch_count = len(index_array) // batch_size
+    last = index_array[batch_count * batch_size:]
+    blocks = index_array[:batch_count * batch_size].reshape((batch_count, batch_size))
+    rng.shuffle(blocks)
+    return np.append(blocks.flatten(), last)
+
+
+def make_batches(size, batch_size):
+    nb_batch = int(np.ceil(size / float(batch_size)))
+    return [(i * batch_size, min(size, (i + 1) * batch_size)) for i in range(nb_batch)]
+
+
+# -- one batch ---------------------------------------------------------------------------
+
+def _loss(model, X, y, w, train):
+    Y, mask = model._forward(X, train=train)
+    value, dY = losses.weighted_loss(model.loss_function, y, Y, w, mask, model.masked_loss,
+                                     eps=losses.epsilon_for(model.dtype))
+    return float(value), dY, Y
+
+
+@contextlib.contextmanager
+def _hold_interrupt():
+    """Hold SIGINT back while weights are being replaced; re-raise it afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    if previous in (signal.SIG_IGN, None):  # ignored (a background job) or not set from Python
+        yield
+        return
+    received = []
+    try:
+        signal.signal(signal.SIGINT, lambda signum, frame: received.append(frame))
+    except (ValueError, OSError):  # pragma: no cover - no signal support here
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if received:
+            if callable(previous):  # Python's default_int_handler raises KeyboardInterrupt
+                previous(signal.SIGINT, received[0])
+            else:
+                raise KeyboardInterrupt
+
+
+def train_step(model, X, y, w, accuracy=False, where="train_on_batch", epoch=None, batch=None):
+    """One update; returns (loss, acc or None). The loss is the one before the update."""
+    value, dY, Y = _loss(model, X, y, w, train=True)
+    acc = losses.accuracy(y, Y, model.class_mode) if accuracy else None
+    if not np.isfinite(value):
+        raise NonFiniteLossError(
+            f"non-finite loss ({value}) at {where}; the update was not applied and the model keeps "
+            "the weights of the last finite step (try a lower learning rate, clipnorm, or check the data)",
+            epoch, batch)
+    grads = model._backward(dY)
+    new_weights, state = model.optimizer.update(model.get_weights(), grads)
+    if not all(np.all(np.isfinite(w_)) for w_ in new_weights):
+        raise NonFiniteLossError(
+            f"the update at {where} produced NaN/inf weights (loss {value:.6g}; the gradients overflowed); "
+            "it was not applied and the model keeps the weights of the last finite step "
+            "(try a lower learning rate or clipnorm)", epoch, batch)
+    with _hold_interrupt():
+        model.set_weights(new_weights)  # the public path, so layers may keep derived caches
+        model.optimizer.commit(state)
+    return value, acc
+
+
+def evaluate_batches(model, X, y, w, batch_size=128, accuracy=False, verbose=0):
+    """(loss, acc or None): per-batch values averaged with the batch sizes, as 0.2.0."""
+    n = len(X)
+    total_loss, total_acc = 0.0, 0.0
+    progbar = cbks.Progbar(n) if verbose == 1 else None
+    for start, end in make_batches(n, batch_size):
+        value, _, Y = _loss(model, X[start:end], y[start:end], w[start:end], train=False)
+        total_loss += value * (end - start)
+        if accuracy:
+            total_acc += losses.accuracy(y[start:end], Y, model.class_mode) * (end - start)
+        if progbar is not None:
+            progbar.update(end)
+    return total_loss / n, (total_acc / n if accuracy else None)
+
+
+# -- the public methods ------------------------------------------------------------------------
+
+def train_on_batch(model, X, y, accuracy=False, class_weight=None, sample_weight=None):
+    _require_compiled(model, "train_on_batch")
+    X, y = check_data(model, X, y, "train_on_batch")
+    w = standardize_weights(y, sample_weight, class_weight, "train_on_batch")
+    value, acc = train_step(model, X, y, w, accuracy)
+    return [value, acc] if accuracy else value
+
+
+def test_on_batch(model, X, y, accuracy=False, sample_weight=None):
+    _require_compiled(model, "test_on_batch")
+    X, y = check_data(model, X, y, "test_on_batch")
+    w = standardize_weights(y, sample_weight, None, "test_on_batch")
+    value, _, Y = _loss(model, X, y, w, train=False)
+    return [value, losses.accuracy(y, Y, model.class_mode)] if accuracy else value
+
+
+def evaluate(model, X, y, batch_size=128, show_accuracy=False, verbose=1, sample_weight=None):
+    _require_compiled(model, "evaluate")
+    X, y = check_data(model, X, y, "evaluate")
+    w = standardize_weights(y, sample_weight, None, "evaluate")
+    value, acc = evaluate_batches(model, X, y, w, _check_batch_size(batch_size), show_accuracy, verbose)
+    return [value, acc] if show_accuracy else value
+
+
+def predict_proba(model, X, batch_size=128, verbose=1):
+    preds = model.predict(X, batch_size=batch_size, verbose=verbose)
+    if preds.min() < 0 or preds.max() > 1:
+        warnings.warn("Network returning invalid probability values.")
+    return preds
+
+
+def predict_classes(model, X, batch_size=128, verbose=1):
+    """categorical: argmax over the last axis; binary: (p > 0.5) as int32. An uncompiled
+    model counts as binary when its output has one column, else categorical."""
+    proba = model.predict(X, batch_size=batch_size, verbose=verbose)
+    class_mode = getattr(model, "class_mode", None)
+    if class_mode is None:
+        class_mode = "binary" if proba.shape[-1] == 1 else "categorical"
+    if class_mode == "categorical":
+        return proba.argmax(axis=-1)
+    return (proba > 0.5).astype("int32")
+
+
+def _check_batch_size(batch_size):
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
+    return int(batch_size)
+
+
+def _validation(model, X, y, validation_split, validation_data, sample_weight):
+    """(X, y, sample_weight, (X_val, y_val, w_val) or None) as 0.2.0's fit split them."""
+    if validation_data is not None:
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+            raise InputError(
+                "invalid format for validation_data: give a tuple (X_val, y_val) or (X_val, y_val, sample_weight)"
+            )
+        X_val, y_val = check_data(model, validation_data[0], validation_data[1], "validation_data")
+        sw_val = validation_data[2] if len(validation_data) == 3 else None
+        return X, y, sample_weight, (X_val, y_val, standardize_weights(y_val, sw_val, None, "validation_data"))
+    if validation_split is None or validation_split == 0:
+        return X, y, sample_weight, None
+    if not 0 < float(validation_split) < 1:
+        raise InputError(f"validation_split must lie in [0, 1), got {validation_split}")
+    split_at = int(len(X) * (1 - validation_split))
+    if split_at == 0 or split_at == len(X):
+        raise InputError(
+            f"validation_split={validation_split} of {len(X)} samples leaves "
+            f"{split_at} for training and {len(X) - split_at} for validation; both must be > 0"
+        )
+    sw_val = None
+    if sample_weight is not None:
+        sample_weight = np.asarray(sample_weight)
+        if len(sample_weight) != len(X):
+            raise InputError(f"fit: sample_weight has {len(sample_weight)} entries for {len(X)} samples")
+        sample_weight, sw_val = sample_weight[:split_at], sample_weight[split_at:]
+    y_val = y[split_at:]
+    w_val = standardize_weights(y_val, sw_val, None, "fit (validation split)")
+    return X[:split_at], y[:split_at], sample_weight, (X[split_at:], y_val, w_val)
+
+
+def fit(model, X, y, batch_size=128, nb_epoch=100, verbose=1, callbacks=(), validation_split=0.,
+        validation_data=None, shuffle=True, show_accuracy=False, class_weight=None, sample_weight=None):
+    _require_compiled(model, "fit")
+    batch_size = _check_batch_size(batch_size)
+    if isinstance(nb_epoch, bool) or not isinstance(nb_epoch, (int, np.integer)) or nb_epoch < 0:
+        raise ConfigError(f"nb_epoch must be a non-negative integer, got {nb_epoch!r}")
+    if verbose not in (0, 1, 2):
+        raise ConfigError(f"verbose must be 0, 1 or 2, got {verbose!r}")
+    X, y = check_data(model, X, y, "fit")
+    X, y, sample_weight, val = _validation(model, X, y, validation_split, validation_data, sample_weight)
+    w = standardize_weights(y, sample_weight, class_weight, "fit")
+
+    n = len(X)
+    history = cbks.History()
+    callback_list = [history] + ([cbks.BaseLogger()] if verbose else []) + list(callbacks or [])
+    callback_list = cbks.CallbackList(callback_list)
+    callback_list._set_model(model)
+    callback_list._set_params({
+        "batch_size": batch_size, "nb_epoch": int(nb_epoch), "nb_sample": n, "verbose": verbose,
+        "do_validation": val is not None, "metrics": ["loss", "acc", "val_loss", "val_acc"],
+    })
+    if val is not None and verbose:
+        print(f"Train on {n} samples, validate on {len(val[0])} samples")
+    callback_list.on_train_begin()
+    model.stop_training = False
+    index = np.arange(n)
+    batches = make_batches(n, batch_size)
+    epoch = batch = 0
+    try:
+        for epoch in range(int(nb_epoch)):
+            batch = 0
+            callback_list.on_epoch_begin(epoch)
+            if shuffle == "batch":
+                index = batch_shuffle(index, batch_size, model.rng)
+            elif shuffle:
+                model.rng.shuffle(index)
+            for batch, (start, end) in enumerate(batches):
+                ids = index[start:end]
+                logs = {"batch": batch, "size": len(ids)}
+                callback_list.on_batch_begin(batch, logs)
+                where = f"epoch {epoch + 1}/{nb_epoch}, batch {batch + 1}/{len(batches)} (positions {start}-{end - 1} in this epoch's sample order)"
+                value, acc = train_step(model, X[ids], y[ids], w[ids], show_accuracy, where, epoch, batch)
+                logs["loss"] = value
+                if show_accuracy:
+                    logs["acc"] = acc
+                callback_list.on_batch_end(batch, logs)
+            epoch_logs = {}
+            if val is not None:
+                val_loss, val_acc = evaluate_batches(model, *val, batch_size=batch_size, accuracy=show_accuracy)
+                epoch_logs["val_loss"] = val_loss
+                if show_accuracy:
+                    epoch_logs["val_acc"] = val_acc
+            callback_list.on_epoch_end(epoch, epoch_logs)
+            if model.stop_training:
+                break
+    except KeyboardInterrupt:
+        history.interrupted = (epoch, batch)
+        sys.stdout.write(
+            f"\nTraining interrupted (Ctrl-C) in epoch {epoch + 1}/{nb_epoch} at batch {batch + 1}/{len(batches)}; "
+            "the model keeps the weights of the last finished batch.\n"
+        )
+        sys.stdout.flush()
+    except NonFiniteLossError as err:
+        err.history = history
+        if verbose == 1:
+            sys.stdout.write("\n")
+        raise
+    callback_list.on_train_end()
+    return history

@@ -1,0 +1,96 @@
+"""The examples learn: each one, seeded, on a small budget, reaches a held-out score well
+beyond chance (fast); the full scripts reach their stated scores and export ONNX (slow)."""
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+EXAMPLES = os.path.join(ROOT, "examples")
+
+
+def load(name):
+    spec = importlib.util.spec_from_file_location(f"example_{name}", os.path.join(EXAMPLES, f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def has_exporter():
+    try:
+        from rnn2onnx import export  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+# -- fast learning tests: seeded, a few epochs on a few thousand sequences at most --------------
+
+def test_a_sentiment_lstm_learns():
+    # chance is 0.5; 4 epochs on 1200 sequences reach 0.93-0.96 across seeds
+    result = load("sentiment_lstm").run(epochs=4, seed=0, verbose=0, n_train=1200, n_test=400, onnx_path=None)
+    assert result["test_accuracy"] >= 0.88
+
+
+def test_b_adding_problem_jzs_learns():
+    # predicting the mean gives MSE 1/6 ~ 0.167; 4 epochs at T=30 reach 0.003-0.006 across seeds
+    result = load("adding_jzs").run(epochs=4, seed=0, verbose=0, n_train=2000, n_test=400, timesteps=30,
+                                    onnx_path=None)
+    assert result["test_mse"] <= 0.03
+    assert result["test_mse"] < result["baseline_mse"] / 5
+
+
+def test_c_lagged_signal_deep_rnn_learns():
+    # predicting 0 gives MSE ~0.37; 4 epochs on 1500 sequences reach 0.007-0.015 across seeds
+    result = load("lagged_deep_rnn").run(epochs=4, seed=0, verbose=0, n_train=1500, n_test=300, onnx_path=None)
+    assert result["test_mse"] <= 0.05
+    assert result["test_mse"] < result["baseline_mse"] / 7
+
+
+def test_d_gru_tagger_learns_to_use_context():
+    # chance 0.25, best tag per word ignoring context ~0.86; 4 epochs reach 0.99-1.0 across seeds
+    result = load("gru_tagger").run(epochs=4, seed=0, verbose=0, n_train=1200, n_test=300, onnx_path=None)
+    assert result["test_token_accuracy"] >= 0.95
+    assert result["test_token_accuracy"] > result["context_free_accuracy"] + 0.07
+
+
+@pytest.mark.parametrize("name", ["sentiment_lstm", "adding_jzs", "lagged_deep_rnn", "gru_tagger"])
+def test_trained_example_exports_to_onnx(name, tmp_path):
+    if not has_exporter():
+        pytest.skip("rnn2onnx.export is not available")
+    import onnx
+
+    path = tmp_path / f"{name}.onnx"
+    result = load(name).run(epochs=1, seed=0, verbose=0, n_train=64, n_test=32, onnx_path=str(path))
+    assert path.exists()
+    onnx.checker.check_model(onnx.load(str(path)))
+    assert result["history"].epoch == [0]
+
+
+# -- the full scripts: default budgets, as a user runs them --------------------------------------
+
+FULL = {
+    # name: (printed metric, comparison, threshold)
+    "sentiment_lstm": (r"held-out accuracy: ([0-9.]+)", ">=", 0.95),
+    "adding_jzs": (r"held-out MSE: ([0-9.]+)", "<=", 0.01),
+    "lagged_deep_rnn": (r"held-out MSE: ([0-9.]+)", "<=", 0.02),
+    "gru_tagger": (r"held-out token accuracy: ([0-9.]+)", ">=", 0.98),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(FULL))
+def test_full_script(name, tmp_path):
+    path = tmp_path / f"{name}.onnx"
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run([sys.executable, os.path.join(EXAMPLES, f"{name}.py"), "--verbose", "2",
+                           "--onnx", str(path)], capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr
+    pattern, comparison, threshold = FULL[name]
+    value = float(re.search(pattern, proc.stdout).group(1))
+    assert value >= threshold if comparison == ">=" else value <= threshold, proc.stdout
+    if has_exporter():
+        assert path.exists(), proc.stdout
