@@ -12,7 +12,17 @@ A cell describes itself with three tables and two functions:
 - `step(o, xs, m, states, p)`: one timestep written against a small op set `o`
   (`NumpyOps` here, `OnnxOps` in rnn2onnx/graph.py), returning the output `h`,
   the states carried to the next step and a cache of intermediates;
-- `step_backward(c, dh, dstates, p, g)`: the same step backwards, side by side.
+- `step_backward(c, dh, dstates, p, g)`: the same step backwards, side by side,
+  returning the gradients of the step's projection inputs and of the carried states;
+- `recurrent_grads`: (U, cache key, projection group) triples: U's gradient is
+  sum_t cache[t][key]^T · (gradient of group's per-step input at t), since the step's
+  product key·U feeds the same pre-activation as that group; base does it with one
+  matmul after the time loop. Other per-step weight gradients go through
+  `g.outer(name, a, b)` (also one matmul after the loop) or `g[name] +=`.
+
+Speed notes: the projection is one matmul per group (contiguous per-step slices), the
+backward reads recurrent matrices through Fortran-ordered copies (so `d @ U.T` is a
+plain row-major product), and weight gradients are accumulated after the loop.
 
 The mask rule "the previous step's mask gates the carried state" is applied at the
 end of each step: the carried states are multiplied by this step's mask (`o.mask`).
@@ -66,6 +76,9 @@ class Recurrent(Layer):
     default_inner_activation = "hard_sigmoid"
     projection = ()  # groups of (W name, b name, pre-activation or None)
     fused = {}       # fused name -> U names concatenated along axis 1
+    # (U name, cache key, group): U's gradient is sum_t cache[t][key]^T · dproj[group][t],
+    # the step's recurrent product feeding the same pre-activation as that projection group
+    recurrent_grads = ()
 
     def __init__(self, output_dim, init="glorot_uniform", inner_init="orthogonal", activation=None,
                  inner_activation=None, weights=None, truncate_gradient=-1, return_sequences=False,
@@ -107,18 +120,18 @@ class Recurrent(Layer):
             p[name] = np.concatenate([self.params[u] for u in parts], axis=1)
         return p
 
-    def projection_matrix(self):
-        """(W_all, b_all, [(columns, pre) per entry], [width per group]) of the projection."""
-        Ws, bs, entries, widths = [], [], [], []
+    def projection_groups(self):
+        """Per projection group: (W_g, b_g, [(columns, pre) per entry]), W_g and b_g the
+        group's entries concatenated along their columns."""
+        groups = []
         for group in self.projection:
-            width = 0
-            for W, b, pre in group:
-                Ws.append(self.params[W])
-                bs.append(self.params[b])
-                entries.append((self.params[W].shape[1], pre))
-                width += self.params[W].shape[1]
-            widths.append(width)
-        return np.concatenate(Ws, axis=1), np.concatenate(bs), entries, widths
+            Ws = [self.params[W] for W, _, _ in group]
+            bs = [self.params[b] for _, b, _ in group]
+            entries = [(self.params[W].shape[1], pre) for W, _, pre in group]
+            W_g = Ws[0] if len(Ws) == 1 else np.concatenate(Ws, axis=1)
+            b_g = bs[0] if len(bs) == 1 else np.concatenate(bs)
+            groups.append((W_g, b_g, entries))
+        return groups
 
     def initial_states(self, n):
         return (np.zeros((n, self.output_dim), self.dtype),)
@@ -129,71 +142,119 @@ class Recurrent(Layer):
             raise InputError(f"layer {self.name}: expects (batch, time, features) input, got rank {X.ndim}")
         if X.shape[2] != self.input_shape[-1]:
             raise InputError(f"layer {self.name}: input has width {X.shape[2]}, expected {self.input_shape[-1]}")
-        n, T, _ = X.shape
-        Xt = np.ascontiguousarray(X.transpose(1, 0, 2))  # time-major
-        W_all, b_all, entries, widths = self.projection_matrix()
-        XW = Xt @ W_all
-        pre_out, cols, start = [], [], 0
-        for width, pre in entries:
-            z = XW[..., start:start + width]
-            y = z if pre is None else pre(z)
-            pre_out.append((z, y, pre))
-            cols.append(y)
-            start += width
-        proj = np.concatenate(cols, axis=-1) + b_all
-        xs = NP.split(proj.reshape(T * n, -1), widths)
-        xs = [x.reshape(T, n, -1) for x in xs]
+        n, T, d = X.shape
+        if T == 0:
+            raise InputError(f"layer {self.name}: sequences must have at least one timestep, got shape {X.shape}")
+        X2 = np.ascontiguousarray(X.transpose(1, 0, 2), dtype=self.dtype).reshape(T * n, d)  # time-major
+        # the input projection of every timestep, one matmul per group: xs[g] is (T, n, width)
+        groups = self.projection_groups()
+        xs, pre_cache = [], []
+        for W_g, b_g, entries in groups:
+            XW = X2 @ W_g
+            start = 0
+            for width, pre in entries:
+                if pre is not None:
+                    z = XW[:, start:start + width].copy()
+                    XW[:, start:start + width] = y = pre(z)
+                    pre_cache.append((z, y))
+                start += width
+            XW += b_g
+            xs.append(XW.reshape(T, n, -1))
         m = None if mask is None else np.ascontiguousarray(mask.T, dtype=self.dtype)[:, :, None]
 
         p = self.fused_params()
         states = self.initial_states(n)
         H = np.empty((T, n, self.output_dim), self.dtype)
-        caches = []
+        caches = [None] * T
+        step = self.step
         for t in range(T):
             mt = None if m is None else m[t]
-            H[t], states, cache = self.step(NP, [x[t] for x in xs], mt, states, p)
+            H[t], states, cache = step(NP, [x[t] for x in xs], mt, states, p)
             cache["m"] = mt
-            caches.append(cache)
-        self._cache = (Xt, W_all, pre_out, widths, p, caches)
+            caches[t] = cache
+        self._cache = (X2, groups, pre_cache, p, caches, (n, T, d))
         if self.return_sequences:
             return H.transpose(1, 0, 2)
         return H[-1]
 
     # -- backward ---------------------------------------------------------------------
+    def truncation_boundary(self, caches, first, dstates, p, g):
+        """Truncated BPTT stopped before step `first`; `dstates` is the gradient of the
+        states carried into it. Cells whose carried state holds terms that Theano's
+        original computed inside a later step (SimpleDeepRNN's lags) give their weights
+        the gradient of those terms here. Nothing flows into earlier steps."""
+
     def backward(self, dY):
-        Xt, W_all, pre_out, widths, p, caches = self._cache
-        T, n, d = Xt.shape
-        dH = np.zeros((T, n, self.output_dim), self.dtype)
+        X2, groups, pre_cache, p, caches, (n, T, d) = self._cache
+        k = self.output_dim
         if self.return_sequences:
-            dH[:] = dY.transpose(1, 0, 2)
+            dH = np.ascontiguousarray(dY.transpose(1, 0, 2), dtype=self.dtype)
         else:
+            dH = np.zeros((T, n, k), self.dtype)
             dH[-1] = dY
         first = 0 if self.truncate_gradient < 0 else max(0, T - self.truncate_gradient)
-        g = {name: np.zeros_like(value) for name, value in p.items()}
-        dproj = np.zeros((T, n, sum(widths)), self.dtype)
+        # the step reads U as `d @ U.T`: Fortran-ordered copies make that a plain matmul
+        pb = {name: np.asfortranarray(v) if v.ndim == 2 else v for name, v in p.items()}
+        g = StepGradients(p, T)
+        dproj = [np.empty((T, n, W_g.shape[1]), self.dtype) for W_g, _, _ in groups]
         dstates = tuple(np.zeros_like(s) for s in self.initial_states(n))
+        step_backward = self.step_backward
         for t in range(T - 1, first - 1, -1):
-            dxs, dstates = self.step_backward(caches[t], dH[t], dstates, p, g)
-            dproj[t] = np.concatenate(dxs, axis=1) if len(dxs) > 1 else dxs[0]
-        # input projection backward: bias, optional pre-activation, one matmul each way
-        db_all = dproj.reshape(T * n, -1).sum(axis=0)
-        dXW, start = np.empty_like(dproj), 0
-        for z, y, pre in pre_out:
-            width = z.shape[-1]
-            dy = dproj[..., start:start + width]
-            dXW[..., start:start + width] = dy if pre is None else pre.backward(z, y, dy)
-            start += width
-        dW_all = Xt.reshape(T * n, d).T @ dXW.reshape(T * n, -1)
-        dX = (dXW @ W_all.T).transpose(1, 0, 2)
-        # unfuse: recurrent blocks back to their Keras names, projection columns to W/b
+            g.t = t
+            dxs, dstates = step_backward(caches[t], dH[t], dstates, pb, g)
+            for buf, dx in zip(dproj, dxs):
+                buf[t] = dx
+        if first > 0:
+            self.truncation_boundary(caches, first, dstates, pb, g)
+        g.flush()
+        for U, key, group in self.recurrent_grads:
+            left = np.stack([caches[t][key] for t in range(first, T)])
+            g[U] += left.reshape(-1, left.shape[-1]).T @ dproj[group][first:].reshape(-1, g[U].shape[1])
+        # the input projection backward, over the steps the truncated backward reached
+        rows = slice(first * n, T * n)
+        dX = np.zeros((T * n, d), self.dtype)
+        pre_iter = iter(pre_cache)
+        for (W_g, _, entries), group, buf in zip(groups, self.projection, dproj):
+            dXW = buf[first:].reshape(-1, W_g.shape[1])
+            db = dXW.sum(axis=0)
+            start = 0
+            for (width, pre), (W, b, _) in zip(entries, group):
+                if pre is not None:
+                    z, y = next(pre_iter)
+                    dXW[:, start:start + width] = pre.backward(z[rows], y[rows], dXW[:, start:start + width])
+                g[W] += X2[rows].T @ dXW[:, start:start + width]
+                g[b] += db[start:start + width]
+                start += width
+            dX[rows] += dXW @ W_g.T
+        # unfuse: recurrent blocks back to their Keras names
         for name, parts in self.fused.items():
             for part, block in zip(parts, np.split(g[name], len(parts), axis=1)):
                 g[part] += block
-        start = 0
-        for group in self.projection:
-            for W, b, _ in group:
-                width = self.params[W].shape[1]
-                g[W] = g[W] + dW_all[:, start:start + width]
-                g[b] = g[b] + db_all[start:start + width]
-                start += width
-        return dX, [g[name] for name in self.weight_names]
+        return dX.reshape(T, n, d).transpose(1, 0, 2), [g[name] for name in self.weight_names]
+
+
+class StepGradients(dict):
+    """The weight gradients of one backward pass, by name, plus `outer(name, a, b)`:
+    `self[name] += a.T @ b` for the current step `t`, collected in (T, n, ·) buffers and
+    summed over all steps with one matmul in `flush()` (at most one call per name and
+    step; the steps seen must form one contiguous range)."""
+
+    def __init__(self, p, T):
+        super().__init__((name, np.zeros_like(value)) for name, value in p.items())
+        self.t, self.T, self._outer = 0, T, {}
+
+    def outer(self, name, a, b):
+        entry = self._outer.get(name)
+        if entry is None:
+            entry = self._outer[name] = [np.empty((self.T,) + a.shape, a.dtype),
+                                         np.empty((self.T,) + b.shape, b.dtype), self.t, self.t]
+        entry[0][self.t] = a
+        entry[1][self.t] = b
+        entry[2], entry[3] = min(entry[2], self.t), max(entry[3], self.t)
+
+    def flush(self):
+        for name, (A, B, lo, hi) in self._outer.items():
+            A2 = A[lo:hi + 1].reshape(-1, A.shape[-1])
+            B2 = B[lo:hi + 1].reshape(-1, B.shape[-1])
+            self[name] += A2.T @ B2
+        self._outer = {}

@@ -58,33 +58,47 @@ class GatedRecurrent(Recurrent):
             h = o.add(hm, o.mul(z, o.sub(hh, hm)))
         return h, (o.mask(h, m),), c
 
+    @property
+    def recurrent_grads(self):
+        """(U, cache key of its left operand, projection group of its pre-activation):
+        U's gradient sum_t left[t]^T · da[t] is one matmul after the loop (see base)."""
+        if self.z_reads == "state":
+            return (("U_zr", "hm", 0), ("U_h", "rh", 1))
+        zs = (("U_z", "th", 0),) if self.z_reads == "tanh_state" else ()
+        return zs + (("U_r", "hm", 1), ("U_h", "rh", 2))
+
     def step_backward(self, c, dh, dstates, p, g):
         k, hm, hh = self.output_dim, c["hm"], c["hh"]
         dh = dh + unmask(dstates[0], c["m"])
         if self.z_reads == "state":
             z, r = c["zr"][:, :k], c["zr"][:, k:]
+            dzr = np.empty_like(c["zr"])
+            dz, dr = dzr[:, :k], dzr[:, k:]
         else:
             z, r = c["z"], c["r"]
+            dz, dr = np.empty_like(z), np.empty_like(r)
+        # h = hh + z*(hm - hh)  (GRU)   or   h = hm + z*(hh - hm)  (JZS)
         if self.z_keeps_state:
-            dhh, dhm, dz = dh * (1.0 - z), dh * z, dh * (hm - hh)
+            np.subtract(hm, hh, out=dz)
         else:
-            dhh, dhm, dz = dh * z, dh * (1.0 - z), dh * (hh - hm)
+            np.subtract(hh, hm, out=dz)
+        dz *= dh
+        dh_z = dh * z
+        dh_rest = dh - dh_z
+        dhh, dhm = (dh_rest, dh_z) if self.z_keeps_state else (dh_z, dh_rest)
         da_h = self.activation.backward(c["a_h"], hh, dhh)
-        g["U_h"] += c["rh"].T @ da_h
         drh = da_h @ p["U_h"].T
-        dr = drh * hm
-        dhm += drh * r
+        np.multiply(drh, hm, out=dr)
+        drh *= r
+        dhm += drh
         if self.z_reads == "state":
-            da_zr = self.inner_activation.backward(c["a_zr"], c["zr"], np.concatenate([dz, dr], axis=1))
-            g["U_zr"] += hm.T @ da_zr
+            da_zr = self.inner_activation.backward_into(c["a_zr"], c["zr"], dzr, dzr)
             dhm += da_zr @ p["U_zr"].T
             return (da_zr, da_h), (dhm,)
         da_z = self.inner_activation.backward(c["a_z"], z, dz)
         da_r = self.inner_activation.backward(c["a_r"], r, dr)
-        g["U_r"] += hm.T @ da_r
         dhm += da_r @ p["U_r"].T
         if self.z_reads == "tanh_state":
-            g["U_z"] += c["th"].T @ da_z
             dhm += TANH.backward(hm, c["th"], da_z @ p["U_z"].T)
         return (da_z, da_r, da_h), (dhm,)
 

@@ -1,6 +1,8 @@
 """LSTM, weights in Keras 0.2.0 order i, c, f, o (input, CELL, forget, output)."""
 import numpy as np
 
+from .. import initializations
+
 from .base import Recurrent, unmask
 
 
@@ -16,8 +18,15 @@ class LSTM(Recurrent):
     projection = ([("W_i", "b_i", None), ("W_f", "b_f", None), ("W_o", "b_o", None), ("W_c", "b_c", None)],)
     fused = {"U_ifoc": ["U_i", "U_f", "U_o", "U_c"]}
 
-    def __init__(self, output_dim, forget_bias_init="one", **kwargs):
-        super().__init__(output_dim, **kwargs)
+    def __init__(self, output_dim, init="glorot_uniform", inner_init="orthogonal", forget_bias_init="one",
+                 activation=None, inner_activation=None, weights=None, truncate_gradient=-1,
+                 return_sequences=False, input_dim=None, input_length=None, **kwargs):
+        # Keras 0.2.0's positional order: forget_bias_init comes after inner_init
+        super().__init__(output_dim, init=init, inner_init=inner_init, activation=activation,
+                         inner_activation=inner_activation, weights=weights, truncate_gradient=truncate_gradient,
+                         return_sequences=return_sequences, input_dim=input_dim, input_length=input_length,
+                         **kwargs)
+        initializations.get(forget_bias_init)
         self.forget_bias_init = forget_bias_init
 
     config_keys = Recurrent.config_keys + ("forget_bias_init",)
@@ -47,16 +56,21 @@ class LSTM(Recurrent):
         h = o.mul(og, fc)
         return h, (o.mask(h, m), o.mask(c, m)), dict(hm=hm, cm=cm, a=a, ifo=ifo, cc=cc, c=c, fc=fc)
 
+    # U_ifoc's gradient, sum_t hm[t]^T · da[t], is one matmul after the loop (see base)
+    recurrent_grads = (("U_ifoc", "hm", 0),)
+
     def step_backward(self, cache, dh, dstates, p, g):
         k, m = self.output_dim, cache["m"]
         dh = dh + unmask(dstates[0], m)
-        ifo, cc, fc = cache["ifo"], cache["cc"], cache["fc"]
+        a, ifo, cc, fc = cache["a"], cache["ifo"], cache["cc"], cache["fc"]
         i, f, og = ifo[:, :k], ifo[:, k:2 * k], ifo[:, 2 * k:]
-        dc = unmask(dstates[1], m) + self.activation.backward(cache["c"], fc, dh * og)
-        dgates = np.concatenate([dc * cc, dc * cache["cm"], dh * fc], axis=1)
-        a = cache["a"]
-        da = np.empty_like(a)
-        da[:, :3 * k] = self.inner_activation.backward(a[:, :3 * k], ifo, dgates)
-        da[:, 3 * k:] = self.activation.backward(a[:, 3 * k:], cc, dc * i)
-        g["U_ifoc"] += cache["hm"].T @ da
+        dc = self.activation.backward(cache["c"], fc, dh * og)
+        dc += unmask(dstates[1], m)
+        da = np.empty_like(a)  # first the gradients of the gates' outputs, then (in place) of a
+        np.multiply(dc, cc, out=da[:, :k])
+        np.multiply(dc, cache["cm"], out=da[:, k:2 * k])
+        np.multiply(dh, fc, out=da[:, 2 * k:3 * k])
+        np.multiply(dc, i, out=da[:, 3 * k:])
+        self.inner_activation.backward_into(a[:, :3 * k], ifo, da[:, :3 * k], da[:, :3 * k])
+        self.activation.backward_into(a[:, 3 * k:], cc, da[:, 3 * k:], da[:, 3 * k:])
         return (da,), (da @ p["U_ifoc"].T, dc * f)

@@ -11,9 +11,14 @@ class SimpleRNN(Recurrent):
     default_activation = "sigmoid"
     projection = ([("W", "b", None)],)
 
-    def __init__(self, output_dim, **kwargs):
-        kwargs.pop("inner_activation", None)  # SimpleRNN has none
-        super().__init__(output_dim, **kwargs)
+    def __init__(self, output_dim, init="glorot_uniform", inner_init="orthogonal", activation=None,
+                 weights=None, truncate_gradient=-1, return_sequences=False, input_dim=None,
+                 input_length=None, **kwargs):
+        # Keras 0.2.0's positional order (no inner_activation); one given by name is ignored
+        kwargs.pop("inner_activation", None)
+        super().__init__(output_dim, init=init, inner_init=inner_init, activation=activation, weights=weights,
+                         truncate_gradient=truncate_gradient, return_sequences=return_sequences,
+                         input_dim=input_dim, input_length=input_length, **kwargs)
 
     config_keys = tuple(k for k in Recurrent.config_keys if k != "inner_activation")
 
@@ -27,10 +32,11 @@ class SimpleRNN(Recurrent):
         h = o.act(self.activation, a)
         return h, (o.mask(h, m),), dict(hm=hm, a=a, h=h)
 
+    recurrent_grads = (("U", "hm", 0),)  # sum_t hm[t]^T · da[t], one matmul after the loop
+
     def step_backward(self, c, dh, dstates, p, g):
         dh = dh + unmask(dstates[0], c["m"])
         da = self.activation.backward(c["a"], c["h"], dh)
-        g["U"] += c["hm"].T @ da
         return (da,), (da @ p["U"].T,)
 
 
@@ -45,11 +51,16 @@ class SimpleDeepRNN(Recurrent):
     default_activation = "sigmoid"
     projection = ([("W", "b", None)],)
 
-    def __init__(self, output_dim, depth=3, **kwargs):
-        if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
+    def __init__(self, output_dim, depth=3, init="glorot_uniform", inner_init="orthogonal", activation=None,
+                 inner_activation=None, weights=None, truncate_gradient=-1, return_sequences=False,
+                 input_dim=None, input_length=None, **kwargs):
+        if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 1:
             raise ConfigError(f"SimpleDeepRNN: depth must be an integer >= 1, got {depth!r}")
-        self.depth = depth
-        super().__init__(output_dim, **kwargs)
+        self.depth = int(depth)
+        super().__init__(output_dim, init=init, inner_init=inner_init, activation=activation,
+                         inner_activation=inner_activation, weights=weights, truncate_gradient=truncate_gradient,
+                         return_sequences=return_sequences, input_dim=input_dim, input_length=input_length,
+                         **kwargs)
 
     config_keys = Recurrent.config_keys + ("depth",)
 
@@ -79,9 +90,25 @@ class SimpleDeepRNN(Recurrent):
         k = self.output_dim
         (dcarried,) = dstates
         dlag_in = self.inner_activation.backward(c["lag_in"], c["lag"], unmask(dcarried, c["m"]))
-        g["U_lags"] += c["h"].T @ dlag_in
+        g.outer("U_lags", c["h"], dlag_in)
         da = self.activation.backward(c["a"], c["h"], dh + dlag_in @ p["U_lags"].T)
         dpending = np.empty_like(dcarried)
         dpending[:, :k] = da
         dpending[:, k:] = dcarried[:, :-k]
         return (da,), (dpending,)
+
+    def truncation_boundary(self, caches, first, dstates, p, g):
+        """The original computes each lag term m[t-j]*g(h[t-j]·U_j) inside step t, so with
+        truncated BPTT the terms arriving at steps >= first still give U_j gradient even
+        when h[t-j] comes from before `first` (which itself gets none). Here those terms
+        were computed ahead, at steps first-1 … first-D: walk back over them, weights only."""
+        k = self.output_dim
+        (dcarried,) = dstates
+        for t in range(first - 1, max(first - self.depth, 0) - 1, -1):
+            c = caches[t]
+            dlag_in = self.inner_activation.backward(c["lag_in"], c["lag"], unmask(dcarried, c["m"]))
+            g.t = t
+            g.outer("U_lags", c["h"], dlag_in)
+            shifted = np.zeros_like(dcarried)  # slot 0 arrived at step t < first: dropped
+            shifted[:, k:] = dcarried[:, :-k]
+            dcarried = shifted

@@ -1,0 +1,172 @@
+"""Speed of the reference recurrent layers: `python -m reference.bench`.
+
+Prints, per cell (LSTM, GRU, JZS1 by default; batch 32, 100 timesteps, input 64,
+hidden 128, float32, return_sequences=True so every step gets a gradient), the time
+per batch of `Sequential.predict` (forward) and `Sequential.gradients` (forward +
+backward, input gradient included). When PyTorch is importable (it is not a
+dependency), torch.nn.LSTM / torch.nn.GRU forward+backward on the same shapes, with
+the same thread count as NumPy's BLAS, is timed too and the ratio ours/torch printed.
+For LSTM it also times the matrix products alone (projection, the two recurrent
+products per step, the weight and input gradients): the floor of any NumPy LSTM.
+For a single-thread comparison run it with OPENBLAS_NUM_THREADS=1.
+
+Runs are interleaved in one process: in each round every contender gets a pause (so
+the other library's idle BLAS/OpenMP threads stop spinning), one discarded warm-up
+call and `--calls` timed calls; medians over all rounds are reported.
+"""
+import argparse
+import os
+import time
+
+import numpy as np
+
+from . import GRU, JZS1, LSTM, JZS2, JZS3, SimpleRNN, SimpleDeepRNN, Sequential
+
+CELLS = {"LSTM": LSTM, "GRU": GRU, "JZS1": JZS1, "JZS2": JZS2, "JZS3": JZS3, "SimpleRNN": SimpleRNN,
+         "SimpleDeepRNN": SimpleDeepRNN}
+TORCH_EQUIVALENT = {"LSTM": "LSTM", "GRU": "GRU"}
+
+
+def blas_threads():
+    """The number of threads NumPy's BLAS uses (threadpoolctl when installed, else the
+    usual environment variables, else the CPU count as OpenBLAS does)."""
+    try:
+        from threadpoolctl import threadpool_info
+        counts = [p["num_threads"] for p in threadpool_info() if p.get("user_api") == "blas"]
+        if counts:
+            return max(counts)
+    except ImportError:
+        pass
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        value = os.environ.get(var, "")
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return os.cpu_count() or 1
+
+
+def _ours(cell, n, T, d, k, dtype, rng):
+    model = Sequential(dtype=dtype, seed=0)
+    model.add(CELLS[cell](k, input_dim=d, return_sequences=True))
+    X = rng.normal(size=(n, T, d)).astype(dtype)
+    G = rng.normal(size=(n, T, k)).astype(dtype)
+    return {"forward": lambda: model.predict(X, batch_size=n),
+            "forward+backward": lambda: model.gradients(X, G)}
+
+
+def _torch(cell, n, T, d, k, dtype, rng, threads):
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    net = getattr(torch.nn, TORCH_EQUIVALENT[cell])(d, k, batch_first=True).to(getattr(torch, dtype))
+    X = torch.tensor(rng.normal(size=(n, T, d)).astype(dtype), requires_grad=True)
+    G = torch.tensor(rng.normal(size=(n, T, k)).astype(dtype))
+
+    def forward():
+        with torch.no_grad():
+            return net(X)[0]
+
+    def forward_backward():
+        net.zero_grad(set_to_none=True)
+        X.grad = None
+        net(X)[0].backward(G)
+
+    return {"forward": forward, "forward+backward": forward_backward}
+
+
+def _lstm_matmuls(n, T, d, k, dtype, rng):
+    """Only the matrix products an LSTM forward+backward cannot avoid (projection, 2 per
+    step, and the 3 weight/input gradient products): the floor of any NumPy LSTM."""
+    X = rng.normal(size=(T * n, d)).astype(dtype)
+    W = rng.normal(size=(d, 4 * k)).astype(dtype)
+    U = np.asfortranarray(rng.normal(size=(k, 4 * k)).astype(dtype))
+    H = rng.normal(size=(T, n, k)).astype(dtype)
+    DA = rng.normal(size=(T, n, 4 * k)).astype(dtype)
+
+    def run():
+        X @ W
+        for t in range(T):
+            H[t] @ U
+        for t in range(T):
+            DA[t] @ U.T
+        H.reshape(-1, k).T @ DA.reshape(-1, 4 * k)
+        X.T @ DA.reshape(-1, 4 * k)
+        DA.reshape(-1, 4 * k) @ W.T
+
+    return run
+
+
+def measure(contenders, rounds, calls, pause):
+    """{name: fn} -> {name: median seconds}, interleaved."""
+    times = {name: [] for name in contenders}
+    for _ in range(rounds):
+        for name, fn in contenders.items():
+            time.sleep(pause)
+            fn()  # warm-up, discarded
+            for _ in range(calls):
+                start = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - start)
+    return {name: float(np.median(ts)) for name, ts in times.items()}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m reference.bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cells", nargs="+", default=["LSTM", "GRU", "JZS1"], choices=sorted(CELLS))
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--timesteps", type=int, default=100)
+    parser.add_argument("--input-dim", type=int, default=64)
+    parser.add_argument("--hidden", type=int, default=128)
+    parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--calls", type=int, default=3, help="timed calls per contender per round")
+    parser.add_argument("--pause", type=float, default=0.2, help="seconds of idle before each contender's turn")
+    parser.add_argument("--no-torch", action="store_true", help="do not time PyTorch even if it is installed")
+    args = parser.parse_args(argv)
+
+    n, T, d, k = args.batch, args.timesteps, args.input_dim, args.hidden
+    threads = blas_threads()
+    rng = np.random.default_rng(0)
+    print(f"batch {n}, {T} timesteps, input {d}, hidden {k}, {args.dtype}, {threads} BLAS thread(s); "
+          f"median of {args.rounds} interleaved rounds x {args.calls} calls, ms per batch")
+    header = f"{'cell':<14}{'forward':>10}{'fwd+bwd':>10}"
+    torch_note = None
+    rows = []
+    for cell in args.cells:
+        contenders = {("ours", phase): fn for phase, fn in _ours(cell, n, T, d, k, args.dtype, rng).items()}
+        theirs = None
+        if cell == "LSTM":
+            contenders["matmuls", "forward+backward"] = _lstm_matmuls(n, T, d, k, args.dtype, rng)
+        if not args.no_torch and cell in TORCH_EQUIVALENT:
+            theirs = _torch(cell, n, T, d, k, args.dtype, rng, threads)
+            if theirs is None:
+                torch_note = "PyTorch is not installed: no comparison."
+            else:
+                contenders.update({("torch", phase): fn for phase, fn in theirs.items()})
+        medians = measure(contenders, args.rounds, args.calls, args.pause)
+        rows.append((cell, medians))
+    if any(("torch", "forward") in m for _, m in rows):
+        header += f"{'torch fwd':>11}{'torch f+b':>11}{'ratio fwd':>11}{'ratio f+b':>11}"
+    print(header)
+    for cell, m in rows:
+        line = f"{cell:<14}{1e3 * m['ours', 'forward']:>10.2f}{1e3 * m['ours', 'forward+backward']:>10.2f}"
+        if ("torch", "forward") in m:
+            line += (f"{1e3 * m['torch', 'forward']:>11.2f}{1e3 * m['torch', 'forward+backward']:>11.2f}"
+                     f"{m['ours', 'forward'] / m['torch', 'forward']:>10.2f}x"
+                     f"{m['ours', 'forward+backward'] / m['torch', 'forward+backward']:>10.2f}x")
+        print(line)
+    for cell, m in rows:
+        if ("matmuls", "forward+backward") in m:
+            floor = m["matmuls", "forward+backward"]
+            line = f"{cell} matrix products alone (the floor of a NumPy LSTM): {1e3 * floor:.2f} ms"
+            if ("torch", "forward+backward") in m:
+                line += f" = {floor / m['torch', 'forward+backward']:.2f}x torch's forward+backward"
+            print(line)
+    if torch_note:
+        print(torch_note)
+
+
+if __name__ == "__main__":
+    main()
