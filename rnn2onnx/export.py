@@ -85,7 +85,7 @@ def _check_options(model, opset, strategy, target):
 def build(model, opset=None, strategy="auto", target="onnxruntime"):
     """(ModelProto, {layer name: (form, reason)}) without validation or file output."""
     opset = _check_options(model, opset, strategy, target)
-    g = Graph("rnn2onnx", model.dtype, opset)
+    g = Graph("rnn2onnx", model.dtype, opset, target=target)
     ctx = Context(g, strategy, target)
     first = model.layers[0]
     if type(first).__name__ == "Embedding":

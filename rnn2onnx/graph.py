@@ -14,8 +14,9 @@ class Graph:
     """Nodes, inputs and outputs of one ONNX graph; subgraphs share the root's names,
     initializers and constants (a Scan body reads weights from the outer scope)."""
 
-    def __init__(self, name, dtype, opset, root=None):
+    def __init__(self, name, dtype, opset, root=None, target="onnxruntime"):
         self.name, self.dtype, self.opset = name, np.dtype(dtype), opset
+        self.target = root.target if root is not None else target
         self.elem = ELEM_TYPE[self.dtype]
         self.root = root or self
         self.nodes, self.inputs, self.outputs = [], [], []
@@ -124,6 +125,10 @@ def emit_activation(g, activation, x, prefix):
     if name in ("sigmoid", "tanh", "relu"):
         return node(name.capitalize(), [x])
     if name == "softmax":
+        if g.target == "portable" and g.root is not g:
+            # OpenVINO 2026.4's CPU plugin fuses a Softmax in a loop body with the gates
+            # around it and fails ("not enough registers"); LogSoftmax stays out of it
+            return node("Exp", [node("LogSoftmax", [x], axis=-1)])
         return node("Softmax", [x], axis=-1)
     if name == "hard_sigmoid":
         if not double:  # alpha/beta attributes are float32: exact only in a float32 graph

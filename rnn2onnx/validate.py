@@ -87,7 +87,8 @@ def generate_inputs(model, n=8, T=7, seed=0):
 
 
 def compare(reference, actual, name, dtype):
-    """Max abs error, and that error relative to the output's scale (max |reference|).
+    """Max abs error, and that error relative to the output's scale (max |reference|,
+    at least 1 in float32).
     Entries equal in both (the same inf, or NaN in both) count as agreeing."""
     reference, actual = np.asarray(reference, np.float64), np.asarray(actual, np.float64)
     if reference.shape != actual.shape:
@@ -99,6 +100,10 @@ def compare(reference, actual, name, dtype):
     abs_err = float("inf") if np.isnan(abs_err) else abs_err
     finite = np.abs(reference[np.isfinite(reference)])
     scale = float(finite.max()) if finite.size else 0.0
+    if dtype == "float32":
+        # float32 kernels (Sigmoid, Exp) are accurate to ~1e-7 absolute, not relative:
+        # small outputs such as a confident classifier's are judged against scale 1
+        scale = max(scale, 1.0)
     rel_err = abs_err / scale if scale > 0 else abs_err
     return OutputReport(name, tuple(reference.shape), abs_err, rel_err, TOLERANCE[dtype])
 

@@ -304,7 +304,7 @@ def test_edge_masks(kind, mask, dtype):
 
 
 # ------------------------------------------------------------------------------------
-# disagreements Hypothesis found, kept as regressions (strict: they fail loudly once fixed)
+# disagreements Hypothesis found, fixed and kept as regressions
 
 
 def _gru_softplus_model():
@@ -318,14 +318,15 @@ def _gru_softplus_model():
     return model
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "onnxruntime's native GRU/LSTM/RNN kernels compute the Softplus activation as log(1 + exp(x)): "
-    "inf for x > 88.7 in float32 (nan on the next step), while the reference and onnxruntime's "
-    "standalone Softplus op are stable; strategy='auto' still picks the native op for softplus"))
 def test_native_softplus_overflow_regression():
+    """onnxruntime's native GRU/LSTM/RNN kernels compute Softplus as log(1 + exp(x)): inf
+    for x > 88.7 in float32, so 'auto' must not pick the native op for softplus."""
     model = _gru_softplus_model()
     X = np.array([[[10.0], [80.0], [89.0], [100.0]]], np.float32)
-    assert rnn2onnx.plan(model)[0][1] == "native"
+    form, reason = rnn2onnx.plan(model)[0][1:]
+    assert form == "loop" and "overflows" in reason
+    with pytest.raises(rnn2onnx.ExportError, match="softplus"):
+        rnn2onnx.export(model, strategy="native", validate=False)
     proto = rnn2onnx.export(model, validate=False)
     report = rnn2onnx.validate(model, proto, inputs=X, raise_on_failure=False)
     assert report.passed, report.format_table()
@@ -338,12 +339,9 @@ def test_loop_softplus_has_no_overflow():
     assert rnn2onnx.validate(model, proto, inputs=X, raise_on_failure=False).passed
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "validate()'s float32 criterion is purely relative to the output's scale (max |reference|), "
-    "but onnxruntime's float32 Sigmoid is accurate to ~6e-8 absolute (sigmoid(-11) is 0.2% off): "
-    "a correct export whose outputs are all small, like a confident sigmoid classifier, fails "
-    "validation and export() refuses it"))
 def test_validate_tiny_float32_output_regression():
+    """onnxruntime's float32 Sigmoid is accurate to ~6e-8 absolute (sigmoid(-11) is 0.2%
+    off): a confident classifier's tiny outputs are judged against scale 1 in float32."""
     model = reference.Sequential()
     model.add(reference.LSTM(3, input_dim=2))
     model.add(reference.Dense(1, activation="sigmoid", weights=[np.ones((3, 1)), np.array([-12.0])]))
