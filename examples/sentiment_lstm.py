@@ -14,17 +14,21 @@ import sys
 
 import numpy as np
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)  # _common.py, also when loaded by path (tests)
 try:
     import reference
 except ImportError:  # run from a checkout without installing
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+    sys.path.insert(0, os.path.join(HERE, ".."))
     import reference
+
+from _common import export_onnx, main as example_main
 
 from reference import LSTM, Activation, Dense, Embedding, Sequential
 
 VOCAB, MAXLEN = 60, 40
 POSITIVE, NEGATIVE, NEUTRAL = range(1, 10), range(10, 20), range(20, VOCAB)
-DEFAULT_ONNX = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sentiment_lstm.onnx")
+DEFAULT_ONNX = os.path.join(HERE, "sentiment_lstm.onnx")
 
 
 def pad_sequences(sequences, maxlen, value=0):
@@ -65,17 +69,6 @@ def build_model(seed=0, dtype="float32"):
     return model
 
 
-def export_onnx(model, path):
-    """rnn2onnx.export(model, path) when the compiler is available; None otherwise."""
-    try:
-        from rnn2onnx import export
-    except ImportError as err:
-        print(f"ONNX export skipped: rnn2onnx.export is not available ({err})")
-        return None
-    proto = export(model, path)
-    print(f"exported the trained model to {path} (checked against onnxruntime)")
-    return proto
-
 
 def run(epochs=6, seed=0, verbose=1, n_train=2000, n_test=500, batch_size=32, onnx_path=DEFAULT_ONNX):
     """Train on fresh synthetic data; returns {"test_accuracy", "test_loss", "model", "history"}."""
@@ -93,16 +86,7 @@ def run(epochs=6, seed=0, verbose=1, n_train=2000, n_test=500, batch_size=32, on
 
 
 def main(argv=None):
-    import argparse
-
-    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=None, help="epochs (default: run()'s budget)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2))
-    parser.add_argument("--onnx", default=DEFAULT_ONNX, help="where to write the ONNX model ('' to skip)")
-    args = parser.parse_args(argv)
-    kwargs = {} if args.epochs is None else {"epochs": args.epochs}
-    run(seed=args.seed, verbose=args.verbose, onnx_path=args.onnx or None, **kwargs)
+    example_main(run, __doc__, DEFAULT_ONNX, argv)
 
 
 if __name__ == "__main__":

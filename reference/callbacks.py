@@ -88,6 +88,17 @@ class CallbackList:
 METRICS = ("loss", "acc", "val_loss", "val_acc")
 
 
+def accumulate(totals, seen, logs):
+    """Add one batch's loss/acc, weighted by its size, to `totals`; returns the samples
+    seen so far (0.2.0's epoch values are these sums over the samples seen)."""
+    logs = logs or {}
+    size = logs.get("size", 0)
+    for k in ("loss", "acc"):
+        if k in logs:
+            totals[k] = totals.get(k, 0.0) + float(logs[k]) * size
+    return seen + size
+
+
 class History(Callback):
     """`history.epoch`: [0, 1, ...]; `history.history`: {"loss": [...], "acc": [...],
     "val_loss": [...], "val_acc": [...]} (per-epoch values; loss/acc are the means over
@@ -102,16 +113,10 @@ class History(Callback):
         self.interrupted = None
 
     def on_epoch_begin(self, epoch, logs=None):
-        self.seen = 0
-        self.totals = {}
+        self.seen, self.totals = 0, {}
 
     def on_batch_end(self, batch, logs=None):
-        logs = logs or {}
-        size = logs.get("size", 0)
-        self.seen += size
-        for k in ("loss", "acc"):
-            if k in logs:
-                self.totals[k] = self.totals.get(k, 0.0) + float(logs[k]) * size
+        self.seen = accumulate(self.totals, self.seen, logs)
 
     def on_epoch_end(self, epoch, logs=None):
         self.epoch.append(epoch)
@@ -204,12 +209,7 @@ class BaseLogger(Callback):
         return [(k, self.totals[k] / self.seen) for k in ("loss", "acc") if k in self.totals]
 
     def on_batch_end(self, batch, logs=None):
-        logs = logs or {}
-        size = logs.get("size", 0)
-        self.seen += size
-        for k in ("loss", "acc"):
-            if k in logs:
-                self.totals[k] = self.totals.get(k, 0.0) + float(logs[k]) * size
+        self.seen = accumulate(self.totals, self.seen, logs)
         # the last batch is drawn by on_epoch_end, with the validation results
         if self.verbose and self.seen < self.params["nb_sample"]:
             self.progbar.update(self.seen, self._running())

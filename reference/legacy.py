@@ -617,11 +617,20 @@ def load_weights(model, path):
     model.set_weights([w for ws in arrays["weights"] for w in ws])
 
 
-def _require_hard_link(parent, key, where, h5py):
-    """Soft and external links could point anywhere (another file on this machine): refused."""
+def _member(parent, key, cls, where, label, h5py):
+    """parent[key], which must exist, be stored in the file and be a `cls` (Group or
+    Dataset); `label` names it in errors. Soft and external links could point anywhere
+    (another file on this machine): refused."""
+    kind = "group" if cls is h5py.Group else "dataset"
+    if key not in parent:
+        raise LegacyFileError(f"{where}: {kind} {label} is missing")
     link = parent.get(key, getlink=True)
     if not isinstance(link, h5py.HardLink):
         raise LegacyFileError(f"{where}: '{key}' is a {type(link).__name__}, not data stored in the file; refused")
+    member = parent[key]
+    if not isinstance(member, cls):
+        raise LegacyFileError(f"{where}: {label} is not a {kind}")
+    return member
 
 
 def _read_weights(model, f, path, h5py):
@@ -637,13 +646,7 @@ def _read_weights(model, f, path, h5py):
     def group(k):
         key = f"layer_{k}"
         where = f"layer {k} ({type(model.layers[k]).__name__} {model.layers[k].name})"
-        if key not in f:
-            raise LegacyFileError(f"{where}: {path} has no group '{key}'")
-        _require_hard_link(f, key, where, h5py)
-        g = f[key]
-        if not isinstance(g, h5py.Group):
-            raise LegacyFileError(f"{where}: '{key}' in {path} is not a group")
-        return g, where
+        return _member(f, key, h5py.Group, where, f"'{key}' of {path}", h5py), where
 
     def first_param_shape():
         for k in range(nb_layers):
@@ -669,12 +672,7 @@ def _read_weights(model, f, path, h5py):
         layer_weights = []
         for j, (pname, shape) in enumerate(layer_specs):
             key = f"param_{j}"
-            if key not in g:
-                raise LegacyFileError(f"{where}: dataset '{key}' ({pname}) is missing")
-            _require_hard_link(g, key, where, h5py)
-            d = g[key]
-            if not isinstance(d, h5py.Dataset):
-                raise LegacyFileError(f"{where}: '{key}' ({pname}) is not a dataset")
+            d = _member(g, key, h5py.Dataset, where, f"'{key}' ({pname})", h5py)
             if d.external or d.is_virtual:
                 raise LegacyFileError(f"{where}: '{key}' ({pname}) keeps its data outside the file; refused")
             if d.dtype.kind != "f":

@@ -364,6 +364,17 @@ def draw_weights(oracle, X, rng, scale=0.8, margin=2e-3, tries=200):
 WORST = {}  # label -> worst error seen in this session (printed by conftest)
 
 
+def central_differences(f, p, h=1e-6):
+    """d f(p) / dp, entry by entry: (f(p + h e) - f(p - h e)) / 2h."""
+    numeric = np.zeros_like(p)
+    for idx in np.ndindex(p.shape):
+        up, down = p.copy(), p.copy()
+        up[idx] += h
+        down[idx] -= h
+        numeric[idx] = (f(up) - f(down)) / (2 * h)
+    return numeric
+
+
 def record(label, value):
     WORST[label] = max(WORST.get(label, 0.0), value)
     return value

@@ -3,7 +3,6 @@
 Fixtures are written with h5py directly in the 0.2.0 layout by
 tests/fixtures/legacy/make_fixtures.py (not by reference.legacy).
 """
-import importlib.util
 import json
 import os
 import warnings
@@ -16,23 +15,8 @@ import reference as r
 from reference import legacy
 from reference.errors import ConfigError
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-FIXTURES_SCRIPT = os.path.join(HERE, "..", "fixtures", "legacy", "make_fixtures.py")
+from ..fixtures.legacy import make_fixtures as mf
 
-
-def _load_fixture_module():
-    spec = importlib.util.spec_from_file_location("legacy_make_fixtures", FIXTURES_SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-mf = _load_fixture_module()
-
-
-@pytest.fixture(scope="module")
-def fx(tmp_path_factory):
-    return mf.write_all(str(tmp_path_factory.mktemp("legacy")))
 
 
 def _path(fx, name):
@@ -411,7 +395,7 @@ def test_compiled_config_errors():
 # broken files: one clear error naming what is wrong; the model is left unchanged
 # -------------------------------------------------------------------------------------------
 BROKEN = {
-    "missing_group": r"layer 1 \(GRU gru_1\).*no group 'layer_1'",
+    "missing_group": r"layer 1 \(GRU gru_1\): group 'layer_1' of .* is missing",
     "nb_params": r"layer 1 \(GRU gru_1\): the file has nb_params=8, but the layer has 9 weight arrays",
     "nb_layers": r"weights for 4 layers, but the model has 3",
     "shape": r"layer 1 \(GRU gru_1\): param 3 \(W_r\) has shape \(5, 4\) in the file, but the layer expects \(3, 4\)",

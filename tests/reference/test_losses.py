@@ -7,6 +7,9 @@ import pytest
 
 from reference import ConfigError, losses
 
+from .helpers import central_differences
+
+
 NAMES = ["mean_squared_error", "mean_absolute_error", "mean_absolute_percentage_error",
          "mean_squared_logarithmic_error", "squared_hinge", "hinge", "categorical_crossentropy",
          "binary_crossentropy", "poisson_loss"]
@@ -95,13 +98,7 @@ def test_gradient_matches_finite_differences(name):
         return float(np.sum(c * loss(t, q)))
 
     analytic = c[..., None] * loss.gradient(t, p)
-    numeric = np.zeros_like(p)
-    h = 1e-6
-    for idx in np.ndindex(p.shape):
-        up, down = p.copy(), p.copy()
-        up[idx] += h
-        down[idx] -= h
-        numeric[idx] = (f(up) - f(down)) / (2 * h)
+    numeric = central_differences(f, p)
     np.testing.assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-8)
 
 
@@ -119,13 +116,7 @@ def test_weighted_masked_loss_gradient_matches_finite_differences(name, rule):
         return float(losses.weighted_loss(name, t, q, w, mask, rule)[0])
 
     _, grad = losses.weighted_loss(name, t, p, w, mask, rule)
-    numeric = np.zeros_like(p)
-    h = 1e-6
-    for idx in np.ndindex(p.shape):
-        up, down = p.copy(), p.copy()
-        up[idx] += h
-        down[idx] -= h
-        numeric[idx] = (f(up) - f(down)) / (2 * h)
+    numeric = central_differences(f, p)
     np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-9)
     if rule == "corrected":  # masked entries get no gradient at all
         assert np.all(grad[mask == 0] == 0)

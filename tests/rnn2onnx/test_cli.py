@@ -2,7 +2,6 @@
 
 Legacy files come from tests/fixtures/legacy/make_fixtures.py (h5py, 0.2.0 layout).
 """
-import importlib.util
 import os
 import subprocess
 import sys
@@ -15,23 +14,9 @@ import pytest
 from reference import legacy
 from rnn2onnx import cli
 
+from ..fixtures.legacy import make_fixtures as mf
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-FIXTURES_SCRIPT = os.path.join(ROOT, "tests", "fixtures", "legacy", "make_fixtures.py")
-
-
-def _load_fixture_module():
-    spec = importlib.util.spec_from_file_location("legacy_make_fixtures", FIXTURES_SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-mf = _load_fixture_module()
-
-
-@pytest.fixture(scope="module")
-def fx(tmp_path_factory):
-    return mf.write_all(str(tmp_path_factory.mktemp("legacy")))
 
 
 def run(*args, cwd):

@@ -1,0 +1,26 @@
+"""What the examples share: exporting the trained model and the command line."""
+import argparse
+
+
+def export_onnx(model, path):
+    """rnn2onnx.export(model, path) when the compiler is available; None otherwise."""
+    try:
+        from rnn2onnx import export
+    except ImportError as err:
+        print(f"ONNX export skipped: rnn2onnx.export is not available ({err})")
+        return None
+    proto = export(model, path)
+    print(f"exported the trained model to {path} (checked against onnxruntime)")
+    return proto
+
+
+def main(run, doc, default_onnx, argv=None):
+    """Parse --epochs/--seed/--verbose/--onnx and call run()."""
+    parser = argparse.ArgumentParser(description=doc.strip().splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=None, help="epochs (default: run()'s budget)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2))
+    parser.add_argument("--onnx", default=default_onnx, help="where to write the ONNX model ('' to skip)")
+    args = parser.parse_args(argv)
+    kwargs = {} if args.epochs is None else {"epochs": args.epochs}
+    run(seed=args.seed, verbose=args.verbose, onnx_path=args.onnx or None, **kwargs)
