@@ -229,6 +229,9 @@ def model_from_config(config, dtype="float32", seed=None, compile=True):
     if not isinstance(config, dict):
         raise LegacyFileError(f"a model config must be a mapping, got {type(config).__name__}")
     name = config.get("name")
+    if name is None:
+        raise LegacyFileError('the config does not name its model type (Keras 0.x writes "name": "Sequential" '
+                              "at the top level); only Sequential models can be loaded")
     if name != "Sequential":
         raise LegacyFileError(f"model type {name!r} is not supported; only Sequential models can be loaded")
     layers = config.get("layers")

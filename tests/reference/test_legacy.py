@@ -521,6 +521,7 @@ def test_unknown_layer_lists_accepted(fx):
     ("{not json", "not valid JSON"),
     ("[1, 2]", "must be a mapping"),
     ('{"name": "Graph", "input_config": []}', "'Graph' is not supported; only Sequential"),
+    ('{"layers": [{"name": "GRU", "output_dim": 3}]}', 'does not name its model type .*"name": "Sequential"'),
     ('{"name": "Sequential", "layers": []}', "non-empty list"),
     ('{"name": "Sequential", "layers": [{"name": "Sequential", "layers": []}]}', "nested Sequential"),
     ('{"name": "Sequential", "layers": [{"name": "LSTM", "output_dim": 3, "peepholes": true}]}',
