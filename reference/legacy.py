@@ -25,7 +25,6 @@ and files are written atomically (a temporary file in the same directory, then
 """
 import json
 import os
-import tempfile
 import warnings
 
 import numpy as np
@@ -33,6 +32,7 @@ import yaml
 
 from . import activations, initializations
 from .errors import ConfigError
+from .files import atomic_write
 from .layers import Activation, Dense, Dropout, Embedding, Masking, TimeDistributedDense
 from .models import Sequential
 from .recurrent import GRU, JZS1, JZS2, JZS3, LSTM, RECURRENT_LAYERS, Recurrent, SimpleDeepRNN, SimpleRNN
@@ -509,23 +509,6 @@ def _h5py():
     return h5py
 
 
-def _atomic_write(path, write):
-    """Run write(tmp_path) on a temp file next to `path`, then move it into place."""
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 def save_weights(model, path, overwrite=False):
     """Write the weights in Keras 0.2.0's HDF5 layout (atomically; refuses to overwrite unless asked)."""
     h5py = _h5py()
@@ -546,7 +529,7 @@ def save_weights(model, path, overwrite=False):
                     dset[...] = w
 
     try:
-        _atomic_write(path, write)
+        atomic_write(path, write)
     except OSError as exc:
         raise LegacyFileError(f"cannot write weights file {path}: {exc.strerror or exc}") from None
 

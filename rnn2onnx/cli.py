@@ -14,7 +14,6 @@ unless the whole conversion succeeded.
 import argparse
 import os
 import sys
-import tempfile
 
 DELEGATED = {
     "demo": "train a small masked model on built-in data, export it, validate it",
@@ -64,7 +63,7 @@ def cmd_convert(args, out, err):
         raise CommandError(f"cannot write {args.output}: it is a directory")
 
     try:
-        report = _export(rnn2onnx, model, args, target, directory)
+        report = _export(rnn2onnx, model, args, target)
     except rnn2onnx.ValidationError as exc:
         print(exc.report.format_table(), file=out)
         raise CommandError(_failure_sentence(exc.report) + f"; {args.output} was not written") from None
@@ -78,8 +77,10 @@ def cmd_convert(args, out, err):
     return EXIT_OK
 
 
-def _export(rnn2onnx, model, args, target, directory):
+def _export(rnn2onnx, model, args, target):
     """Export (and validate) into `target`; the validation report, or None with --no-validate."""
+    from rnn2onnx.export import write_model
+
     options = dict(opset=args.opset, strategy=args.strategy, target=args.target)
     large = sum(w.nbytes for w in model.get_weights()) > LARGE_WEIGHTS_BYTES
     if large:  # weights go to external data named after the final path: export in place
@@ -92,17 +93,10 @@ def _export(rnn2onnx, model, args, target, directory):
                     if os.path.exists(leftover):
                         os.unlink(leftover)
                 raise rnn2onnx.ValidationError(report)
-    else:  # export to a temporary file beside the target, validate it, then rename it into place
-        fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(target) + ".", suffix=".onnx", dir=directory)
-        os.close(fd)
-        try:
-            rnn2onnx.export(model, tmp, validate=False, **options)
-            report = None if args.no_validate else rnn2onnx.validate(model, tmp, n=args.n)
-            os.replace(tmp, target)
-        finally:
-            for leftover in (tmp, tmp + ".data"):
-                if os.path.exists(leftover):
-                    os.unlink(leftover)
+    else:  # validate in memory, then write atomically
+        proto = rnn2onnx.export(model, validate=False, **options)
+        report = None if args.no_validate else rnn2onnx.validate(model, proto, n=args.n)
+        write_model(proto, target)
     return report
 
 

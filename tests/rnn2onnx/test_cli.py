@@ -57,6 +57,9 @@ def test_convert_every_recurrent_layer(fx, tmp_path):
     assert err == ""
     assert "max rel err" in out and "PASS" in out
     assert sorted(os.listdir(tmp_path)) == ["model.onnx"]  # no temporary files left
+    umask = os.umask(0)
+    os.umask(umask)
+    assert os.stat(out_path).st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's 0600
     # an independent check: onnxruntime on the file vs the model read from the same legacy files
     model = legacy.load_model(os.path.join(fx, "every_recurrent.yaml"), os.path.join(fx, "every_recurrent.h5"))
     X = ids()
