@@ -174,9 +174,11 @@ def test_short_message_groups_openvino_errors():
 
 
 def test_write_atomic_replaces_and_leaves_nothing(tmp_path):
+    from rnn2onnx.conformance.report import write_atomic
+
     path = tmp_path / "a.md"
-    conformance.write_atomic(str(path), "one")
-    conformance.write_atomic(str(path), "two")
+    write_atomic(str(path), "one")
+    write_atomic(str(path), "two")
     assert path.read_text() == "two" and os.listdir(tmp_path) == ["a.md"]
 
 

@@ -1,0 +1,94 @@
+"""rnn2onnx conformance: one table of where exported models agree with the reference.
+
+    rnn2onnx conformance [--quick] [--out DIR] [--runtimes onnxruntime,openvino]
+    python -m rnn2onnx.conformance ...
+
+Builds a matrix of models (every recurrent layer; masks none/left/right/holes/masking;
+return_sequences; float32/float64; strategies auto and loop; targets onnxruntime and
+portable; the smallest, middle and largest supported opsets; activation variants and a
+few stacked models), exports each with ``validate=False``, runs the file on onnxruntime
+and, where installed, OpenVINO (f32 precision hint), compares with ``model.predict``
+and writes ``conformance.md`` and ``conformance.json`` (atomically) to ``--out``.
+
+It also runs the *peer vectors*: the LSTM/GRU/RNN cases of the ONNX backend node tests
+(``onnx.backend.test.case.node.lstm/gru/rnn``), converted to Keras layers, through the
+reference and through our exported graphs, against the ONNX tests' expected outputs.
+
+Verdicts (per runtime):
+  pass       error within the tolerance (float32 1e-5, float64 1e-10, relative to the
+             output's scale: max |reference|, at least 1 in float32);
+  FAIL       a numeric disagreement, an export error, or a file onnxruntime refused;
+  rejected   OpenVINO refused the file (recorded, not a failure, for target
+             "onnxruntime" and for float64; a failure for target "portable");
+  f32-only   OpenVINO ran a float64 file but computed it in float32 (its CPU plugin
+             has no f64 kernels): within the float32 tolerance, recorded, not a failure.
+The command exits 1 when any case fails.
+"""
+import argparse
+import os
+import sys
+import time
+
+from .. import runtimes
+from .matrix import DTYPES, MASKS, RECURRENT, STRATEGIES, TARGETS, Case, build_matrix, opset_choices
+from .peers import peer_cases
+from .report import format_error, write_reports
+from .runner import Progress, run, short_message
+
+__all__ = ["main", "build_matrix", "peer_cases", "run", "write_reports", "Case", "Progress", "short_message",
+           "opset_choices", "RECURRENT", "MASKS", "DTYPES", "STRATEGIES", "TARGETS"]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="rnn2onnx conformance",
+        description="Export a matrix of models, run them on onnxruntime (and OpenVINO where installed), "
+                    "compare with the reference and write conformance.md/json. Exit 1 if a case fails.")
+    parser.add_argument("--quick", action="store_true", help="every layer and mask kind once (under a minute)")
+    parser.add_argument("--out", default="conformance-out", help="output folder (default ./conformance-out)")
+    parser.add_argument("--runtimes", default=None,
+                        help="comma-separated runtimes (default: every installed one of onnxruntime, openvino)")
+    parser.add_argument("--filter", default=None, help="only cases whose id contains this text")
+    parser.add_argument("--no-peers", action="store_true", help="leave out the ONNX backend-test peer vectors")
+    parser.add_argument("--keep-models", action="store_true",
+                        help="save every exported file under OUT/models (default: only failing or rejected ones)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    args = parser.parse_args(argv)
+
+    available = runtimes.available()
+    if args.runtimes:
+        wanted = [r.strip() for r in args.runtimes.split(",") if r.strip()]
+        unknown = [r for r in wanted if r not in runtimes.RUNTIMES]
+        if unknown:
+            parser.error(f"unknown runtime(s) {', '.join(unknown)}; accepted: {', '.join(runtimes.RUNTIMES)}")
+        missing = [r for r in wanted if r not in available]
+        if missing:
+            parser.error(f"runtime(s) not installed: {', '.join(missing)} (pip install {' '.join(missing)})")
+        runtime_names = wanted
+    else:
+        runtime_names = available
+
+    started = time.perf_counter()
+    cases = build_matrix(quick=args.quick)
+    coverage = []
+    if not args.no_peers:
+        peers, coverage = peer_cases(strategies=("auto",) if args.quick else STRATEGIES)
+        cases += peers
+    if args.filter:
+        cases = [c for c in cases if args.filter in c.id]
+    print(f"rnn2onnx conformance: {len(cases)} cases on {', '.join(runtime_names)}"
+          + ("" if "openvino" in runtime_names else " (OpenVINO not installed)"), file=sys.stderr)
+    records = run(cases, runtime_names, progress=not args.no_progress,
+                  keep_dir=os.path.join(args.out, "models"), keep_all=args.keep_models)
+    command = "rnn2onnx conformance" + (" --quick" if args.quick else "")
+    meta = {"command": command, "seconds": time.perf_counter() - started, "quick": args.quick}
+    md_path, json_path, summary = write_reports(args.out, records, runtime_names, coverage, meta)
+    print(f"{summary['cases']} cases: {summary['passed']} passed, {summary['failed']} failed "
+          f"({meta['seconds']:.0f} s); wrote {md_path} and {json_path}")
+    for key, s in summary["worst"].items():
+        print(f"  {key:28s} worst rel err {format_error(s['worst_rel'])}  abs {format_error(s['worst_abs'])}  "
+              + ", ".join(f"{k} {v}" for k, v in sorted(s["statuses"].items())))
+    for r in records:
+        if not r["passed"]:
+            print(f"  FAIL {r['id']}: {'; '.join(r['reasons'])}")
+    return 0 if summary["failed"] == 0 else 1

@@ -1,0 +1,227 @@
+"""The conformance matrix: which models, masks, dtypes, strategies, targets and opsets
+are run, and the models and inputs of each case."""
+import itertools
+from dataclasses import dataclass, field
+
+import numpy as np
+
+RECURRENT = ("SimpleRNN", "SimpleDeepRNN", "GRU", "LSTM", "JZS1", "JZS2", "JZS3")
+MASKS = ("none", "left", "right", "holes", "masking")
+STRATEGIES = ("auto", "loop")
+TARGETS = ("onnxruntime", "portable")
+DTYPES = ("float32", "float64")
+# (activation, inner_activation) variants beyond each layer's Keras defaults
+ACTIVATION_VARIANTS = (("tanh", "sigmoid"), ("relu", "sigmoid"), ("softplus", "tanh"),
+                       ("linear", "hard_sigmoid"), ("softmax", "softmax"), ("sigmoid", "softmax"))
+SHORT = {"SimpleRNN": "rnn", "SimpleDeepRNN": "deeprnn", "GRU": "gru", "LSTM": "lstm",
+         "JZS1": "jzs1", "JZS2": "jzs2", "JZS3": "jzs3"}
+VOCAB, EMBED, UNITS, BATCH, TIME = 11, 4, 5, 8, 7
+
+
+def opset_choices():
+    """The smallest, middle and largest supported opsets."""
+    from ..export import supported_opsets
+
+    opsets = list(supported_opsets())
+    return sorted({opsets[0], opsets[len(opsets) // 2], opsets[-1]})
+
+
+# ---------------------------------------------------------------------------------------
+# cases
+
+
+@dataclass
+class Case:
+    """One model configuration and how to export it."""
+
+    layers: list                 # [(class name, kwargs)] after the input layer
+    mask: str                    # none | left | right | holes | masking
+    dtype: str
+    strategy: str
+    target: str
+    opset: int
+    group: str = "matrix"        # matrix | activations | stack | peer
+    id: str = ""
+    peer: dict = field(default=None, repr=False)  # peer vectors: make(dtype), feeds, expected, postprocess
+    labels: list = None          # layer labels for the report (default: from `layers`)
+
+    @property
+    def return_sequences(self):
+        for kind, kwargs in reversed(self.layers):
+            if kind in RECURRENT:
+                return bool(kwargs.get("return_sequences", False))
+        return False
+
+    @property
+    def input_kind(self):
+        return {"none": "float", "masking": "masking"}.get(self.mask, "embedding")
+
+
+def layer_label(kind, kwargs):
+    from reference import RECURRENT_LAYERS
+
+    if kind not in RECURRENT:
+        act = kwargs.get("activation")
+        return f"{kind}({act})" if act else kind
+    cls = RECURRENT_LAYERS[kind]
+    act = kwargs.get("activation") or cls.default_activation
+    if kind == "SimpleRNN":
+        return f"{kind}({act})"
+    inner = kwargs.get("inner_activation") or cls.default_inner_activation
+    extra = f", depth={kwargs['depth']}" if "depth" in kwargs else ""
+    return f"{kind}({act}, {inner}{extra})"
+
+
+def _case_id(case, variant=""):
+    names = "+".join(SHORT.get(k, k.lower()) for k, _ in case.layers if k in RECURRENT)
+    parts = [names + (f"[{variant}]" if variant else ""), case.mask,
+             "seq" if case.return_sequences else "last", "f32" if case.dtype == "float32" else "f64",
+             case.strategy, "ort" if case.target == "onnxruntime" else "portable", f"op{case.opset}"]
+    return "-".join(parts)
+
+
+def _variant_kwargs(kind, variant):
+    act, inner = variant
+    if kind == "SimpleRNN":
+        return {"activation": act}
+    return {"activation": act, "inner_activation": inner}
+
+
+STACKS = (
+    # (name, mask, layers)
+    ("stack1", "left", [("LSTM", {"return_sequences": True}), ("GRU", {"return_sequences": True}),
+                        ("TimeDistributedDense", {"output_dim": 3, "activation": "tanh"}),
+                        ("JZS3", {"return_sequences": False}), ("Dense", {"output_dim": 2, "activation": "softmax"})]),
+    ("stack2", "masking", [("JZS1", {"return_sequences": True, "output_dim": 4}), ("Dropout", {"p": 0.25}),
+                           ("SimpleDeepRNN", {"return_sequences": True, "depth": 2}),
+                           ("Activation", {"activation": "tanh"}), ("JZS2", {"return_sequences": False})]),
+    ("stack3", "none", [("SimpleRNN", {"return_sequences": True, "activation": "tanh"}),
+                        ("LSTM", {"return_sequences": True, "activation": "tanh", "inner_activation": "sigmoid"}),
+                        ("GRU", {"return_sequences": True, "activation": "tanh", "inner_activation": "sigmoid"})]),
+    ("stack4", "holes", [("GRU", {"return_sequences": True, "activation": "tanh", "inner_activation": "sigmoid"}),
+                         ("LSTM", {"return_sequences": False})]),
+)
+
+
+def build_matrix(quick=False, opsets=None):
+    """The list of Cases. Full: every layer x mask x return_sequences x dtype x strategy x
+    target x opset (Keras default activations), activation variants at the middle opset,
+    and stacked models. Quick: every layer with every mask kind once, the other
+    dimensions rotated so each of their values appears, two activation variants per
+    layer (every variant appears), one case per stack."""
+    opsets = list(opsets or opset_choices())
+    middle = opsets[len(opsets) // 2]
+    cases = []
+    combos = list(itertools.product((False, True), DTYPES, STRATEGIES, TARGETS, opsets))
+
+    def add(layers, mask, dtype, strategy, target, opset, group, variant=""):
+        case = Case(layers, mask, dtype, strategy, target, opset, group)
+        case.id = _case_id(case, variant)
+        cases.append(case)
+
+    # 1. the main matrix: Keras default activations
+    for li, kind in enumerate(RECURRENT):
+        for mi, mask in enumerate(MASKS):
+            chosen = combos if not quick else [combos[((li * len(MASKS) + mi) * 7) % len(combos)]]
+            for rs, dtype, strategy, target, opset in chosen:
+                add([(kind, {"return_sequences": rs})], mask, dtype, strategy, target, opset, "matrix")
+
+    if quick:  # Keras's default hard_sigmoid inside native LSTM/GRU: what OpenVINO makes of it
+        for kind in ("LSTM", "GRU"):
+            for target in TARGETS:
+                add([(kind, {"return_sequences": False})], "none", "float32", "auto", target, middle, "matrix")
+
+    # 2. activation variants (middle opset; masks none and holes)
+    for li, kind in enumerate(RECURRENT):
+        for vi, variant in enumerate(ACTIVATION_VARIANTS):
+            if kind == "SimpleRNN" and variant[0] in [v[0] for v in ACTIVATION_VARIANTS[:vi]]:
+                continue  # SimpleRNN has only `activation`: skip repeated ones
+            name = "/".join(variant[:1] if kind == "SimpleRNN" else variant)
+            full = itertools.product(("none", "holes"), (False, True), DTYPES, STRATEGIES, TARGETS)
+            if quick:  # two variants per layer, rotating so every variant appears
+                c = li * len(ACTIVATION_VARIANTS) + vi
+                if vi not in (li % len(ACTIVATION_VARIANTS), (li + 3) % len(ACTIVATION_VARIANTS)):
+                    continue
+                full = [(("none", "holes")[c % 2], bool(c // 2 % 2), DTYPES[c // 4 % 2], STRATEGIES[c // 3 % 2],
+                         TARGETS[c // 5 % 2])]
+            for mask, rs, dtype, strategy, target in full:
+                kwargs = dict(_variant_kwargs(kind, variant), return_sequences=rs)
+                add([(kind, kwargs)], mask, dtype, strategy, target, middle, "activations", name)
+
+    # 3. stacked models
+    for si, (name, mask, layers) in enumerate(STACKS):
+        chosen = itertools.product(DTYPES, STRATEGIES, TARGETS, opsets)
+        if quick:
+            chosen = [(DTYPES[si % 2], STRATEGIES[si // 2 % 2], TARGETS[(si + 1) % 2], opsets[si % len(opsets)])]
+        for dtype, strategy, target, opset in chosen:
+            add([(k, dict(kw)) for k, kw in layers], mask, dtype, strategy, target, opset, "stack", name)
+    return cases
+
+
+# ---------------------------------------------------------------------------------------
+# models and inputs
+
+
+def make_model(case, seed=0):
+    """The reference Sequential of a case, with random weights (biases too)."""
+    import reference
+
+    model = reference.Sequential(dtype=case.dtype, seed=seed)
+    if case.input_kind == "embedding":
+        model.add(reference.Embedding(VOCAB, EMBED, mask_zero=True))
+    elif case.input_kind == "masking":
+        model.add(reference.Masking(0.0, input_shape=(None, EMBED)))
+    first = case.input_kind == "float"
+    for kind, kwargs in case.layers:
+        kwargs = dict(kwargs)
+        if kind in RECURRENT or kind in ("Dense", "TimeDistributedDense"):
+            kwargs.setdefault("output_dim", UNITS)
+            output_dim = kwargs.pop("output_dim")
+            if first:
+                kwargs["input_dim"] = EMBED
+            model.add(getattr(reference, kind)(output_dim, **kwargs))
+        else:
+            model.add(getattr(reference, kind)(**kwargs))
+        first = False
+    rng = np.random.default_rng(seed + 1)
+    weights = []
+    for layer in model.layers:
+        for name, w in zip(layer.weight_names, layer.get_weights()):
+            if name.startswith("b"):  # biases start at zero (b_f at one): make them matter
+                w = w + rng.normal(0.0, 0.5, size=w.shape)
+            weights.append(w)
+    model.set_weights(weights)
+    return model
+
+
+def make_inputs(case, seed=0):
+    """[(T=7 batch), (T=1 batch)] for the case's mask kind. Left/right: every row
+    padded by 0..T-1 steps; holes: random masked steps anywhere plus an all-masked row;
+    masking: left, right, holes and all-masked rows mixed."""
+    rng = np.random.default_rng(seed)
+    batches = []
+    for T in (TIME, 1):
+        n = BATCH if T > 1 else 3
+        keep = np.ones((n, T), dtype=bool)
+        for i in range(n):
+            pad = i % T
+            kind = case.mask if case.mask != "masking" else ("left", "right", "holes", "all")[i % 4]
+            if kind == "left":
+                keep[i, :pad] = False
+            elif kind == "right":
+                keep[i, T - pad:] = False
+            elif kind == "holes":
+                keep[i] = rng.random(T) < 0.6
+                if i == n - 1:
+                    keep[i] = False  # one all-masked row
+            elif kind == "all":
+                keep[i] = False
+        if case.input_kind == "embedding":
+            ids = rng.integers(1, VOCAB, size=(n, T))
+            batches.append(np.where(keep, ids, 0).astype(np.int64))
+        else:
+            X = rng.normal(0.0, 1.0, size=(n, T, EMBED))
+            if case.input_kind == "masking":
+                X[~keep] = 0.0
+            batches.append(X.astype(case.dtype))
+    return batches

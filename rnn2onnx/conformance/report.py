@@ -1,0 +1,239 @@
+"""conformance.md (for people) and conformance.json (for machines), written atomically."""
+import datetime
+import itertools
+import json
+import os
+import platform
+
+import numpy as np
+from reference.files import atomic_write
+
+from .. import __version__
+from ..validate import TOLERANCE
+from .matrix import DTYPES
+
+
+
+def _versions():
+    import onnx
+    import onnxruntime
+
+    versions = {"rnn2onnx": __version__, "numpy": np.__version__, "onnx": onnx.__version__,
+                "onnxruntime": onnxruntime.__version__, "python": platform.python_version()}
+    try:
+        import openvino
+
+        versions["openvino"] = openvino.__version__
+    except ImportError:
+        versions["openvino"] = None
+    return versions
+
+
+def summarize(records, runtime_names):
+    summary = {"cases": len(records), "passed": sum(r["passed"] for r in records),
+               "failed": sum(not r["passed"] for r in records), "by_group": {}, "worst": {}, "rejections": []}
+    for r in records:
+        g = summary["by_group"].setdefault(r["group"], {"cases": 0, "failed": 0})
+        g["cases"] += 1
+        g["failed"] += not r["passed"]
+    for kind, name, dtype in itertools.product(("models", "peer"), ["reference"] + list(runtime_names), DTYPES):
+        entries = []
+        for r in records:
+            if (r["group"] == "peer") != (kind == "peer"):
+                continue
+            e = r["reference"] if name == "reference" else r["runtimes"].get(name)
+            if e and r["dtype"] == dtype:
+                entries.append((r["id"], e))
+        if not entries:
+            continue
+        numeric = [(i, e) for i, e in entries if e.get("max_rel_error") is not None]
+        stats = {"runs": len(entries), "compared": len(numeric),
+                 "statuses": {}, "worst_rel": None, "worst_abs": None, "worst_case": None}
+        for _, e in entries:
+            stats["statuses"][e["status"]] = stats["statuses"].get(e["status"], 0) + 1
+        if numeric:
+            wid, we = max(numeric, key=lambda ie: ie[1]["max_rel_error"])
+            stats.update(worst_rel=we["max_rel_error"], worst_case=wid,
+                         worst_abs=max(e["max_abs_error"] for _, e in numeric))
+        summary["worst"][f"{kind}/{name}/{dtype}"] = stats
+    groups = {}
+    for r in records:
+        for name, e in r["runtimes"].items():
+            if e.get("status") == "rejected":
+                key = (name, e["message"])
+                g = groups.setdefault(key, {"runtime": name, "message": e["message"], "count": 0, "cases": [],
+                                            "targets": set(), "dtypes": set()})
+                g["count"] += 1
+                g["targets"].add(r["target"])
+                g["dtypes"].add(r["dtype"])
+                if len(g["cases"]) < 5:
+                    g["cases"].append(r["id"])
+    for g in groups.values():
+        g["targets"], g["dtypes"] = sorted(g["targets"]), sorted(g["dtypes"])
+        summary["rejections"].append(g)
+    return summary
+
+
+def format_error(x):
+    return "—" if x is None else f"{x:.1e}"
+
+
+def _cell(entry):
+    if entry is None:
+        return "—"
+    status = entry.get("status")
+    if status in ("rejected", "not run"):
+        return status
+    text = f"{format_error(entry['max_abs_error'])} / {format_error(entry['max_rel_error'])}"
+    return text if status == "pass" else f"{text} {status}"
+
+
+def _forms_cell(record):
+    parts = []
+    for name, f in record["forms"].items():
+        form = f["form"]
+        if form == "native":
+            op = f["reason"].replace("exact as ONNX ", "")
+            parts.append(f"native {op}")
+        elif form == "loop":
+            parts.append("loop")
+    return ", ".join(parts) or "—"
+
+
+def format_markdown(records, summary, runtime_names, coverage, meta):
+    rt = list(runtime_names)
+    lines = [
+        "# rnn2onnx conformance",
+        "",
+        f"Generated {meta['generated']} by `{meta['command']}` ({meta['seconds']:.0f} s).",
+        "Versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items() if v) + ".",
+        "",
+        "Each case exports a model with `rnn2onnx.export(..., validate=False)`, runs the file on every "
+        "runtime and compares with `model.predict` (peer rows: with the ONNX backend test's expected "
+        "output). Errors are `max |onnx - expected|` and that divided by `max |expected|` (at least 1 "
+        "in float32); tolerance float32 1e-5, float64 1e-10 (relative). Inputs: a batch of 8 sequences of length 7 plus one "
+        "of 3 sequences of length 1, with the row's mask kind (token ids after "
+        "`Embedding(11, 4, mask_zero=True)` for left/right/holes, floats otherwise; holes and masking "
+        "include an all-masked row).",
+        "",
+        "## Summary",
+        "",
+        f"**{summary['cases']} cases: {summary['passed']} passed, {summary['failed']} failed.** "
+        + ", ".join(f"{g}: {v['cases']}" + (f" ({v['failed']} failed)" if v["failed"] else "")
+                    for g, v in summary["by_group"].items()),
+        "",
+        "| rows | runtime | dtype | runs | worst max abs err | worst max rel err | tolerance | worst case | outcomes |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for key, s in summary["worst"].items():
+        kind, name, dtype = key.split("/")
+        outcomes = ", ".join(f"{k} {v}" for k, v in sorted(s["statuses"].items()))
+        lines.append(f"| {'model matrix' if kind == 'models' else 'peer vectors'} | {name} | {dtype} | {s['runs']} | "
+                     f"{format_error(s['worst_abs'])} | {format_error(s['worst_rel'])} | {TOLERANCE[dtype]:.0e} | "
+                     f"{s['worst_case'] or '—'} | {outcomes} |")
+    lines.append("")
+    if "openvino" not in rt:
+        lines += ["OpenVINO is not installed here (`pip install openvino`): its columns were not run.", ""]
+    lines += ["`reference` (peer vectors only): our NumPy reference against the ONNX tests' expected outputs; "
+              "in the model matrix the reference is the oracle. OpenVINO `f32-only`: the file ran but "
+              "OpenVINO's CPU plugin computed the float64 model in float32 (it has no f64 kernels); compared "
+              "at the float32 tolerance, not a failure. float32 peer rows pass at our tolerance or, where the "
+              "output is ill-conditioned in float32 (the row's note says so and by how much the ONNX test's own "
+              "float32 output is off), at the ONNX backend test's own tolerance (rtol 1e-3, atol 1e-7).", ""]
+    if summary["rejections"]:
+        lines += ["### Rejections", "", "| runtime | message | files | targets | dtypes | e.g. |",
+                  "|---|---|---|---|---|---|"]
+        for g in summary["rejections"]:
+            lines.append(f"| {g['runtime']} | {_md(g['message'])} | {g['count']} | {', '.join(g['targets'])} | "
+                         f"{', '.join(g['dtypes'])} | {g['cases'][0]} |")
+        lines += ["", "A rejection of a `target=\"onnxruntime\"` file (or a float64 one) by OpenVINO is recorded, "
+                  "not counted as a failure; a rejected `target=\"portable\"` float32 file fails its case.", ""]
+    failed = [r for r in records if not r["passed"]]
+    if failed:
+        lines += ["### Failures", ""]
+        for r in failed:
+            why = "; ".join(r["reasons"])
+            extra = f" — {r['export_error']}" if r.get("export_error") else ""
+            kept = f" (file: `{r['model_file']}`)" if r["model_file"] else ""
+            lines.append(f"- `{r['id']}`: {why}{_md(extra)}{kept}")
+        lines.append("")
+    if coverage:
+        lines += ["## Peer vectors: the ONNX backend node tests", "",
+                  "The LSTM, GRU and RNN cases of `onnx.backend.test.case.node` (their generators, run in-process), "
+                  "converted to Keras layers: ONNX gate order i,o,f,c -> Keras i,c,f,o (GRU z,r,h as is), W/R "
+                  "transposed, ONNX's two biases summed into Keras's one (exact for LSTM, RNN and GRU with "
+                  "`linear_before_reset=0`, where ONNX adds `Rb_h` outside the reset product), activations "
+                  "tanh/sigmoid (ONNX's defaults), `direction=reverse` as the forward layer on the time-flipped "
+                  "input, each direction of `bidirectional` separately, `layout=1` as batch-major input. "
+                  "float32 rows use the test's shipped expected output; float64 rows rerun the test's own "
+                  "NumPy helper in float64.", "",
+                  "| ONNX test | covered outputs | skipped |", "|---|---|---|"]
+        for c in coverage:
+            skipped = _md("; ".join(c["skipped"])) or "—"
+            lines.append(f"| {c['test']} | {', '.join(c['covered']) or '—'} | {skipped} |")
+        lines.append("")
+    header = ["case", "layers", "mask", "seq", "dtype", "strategy", "target", "opset", "ONNX form",
+              "reference abs / rel"] + [f"{n} abs / rel" for n in rt] + ["result", "notes"]
+    lines += ["## Cases", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for r in records:
+        notes = []
+        for name in rt:
+            e = r["runtimes"].get(name, {})
+            if e.get("message"):
+                notes.append(f"{name}: {e['message']}" + (f" ({e['workaround']})" if e.get("workaround") else ""))
+        if r.get("export_error"):
+            notes.append(r["export_error"].splitlines()[0])
+        row = [f"`{r['id']}`", " + ".join(r["layers"]), r["mask"], "yes" if r["return_sequences"] else "no",
+               r["dtype"], r["strategy"], r["target"], str(r["opset"]), _forms_cell(r),
+               _cell(r["reference"]) if r["reference"] else "oracle"]
+        row += [_cell(r["runtimes"].get(name)) for name in rt]
+        row += ["pass" if r["passed"] else "**FAIL**", _md("; ".join(notes))]
+        lines.append("| " + " | ".join(row) + " |")
+    full = {}
+    for r in records:
+        for name, e in r["runtimes"].items():
+            if e.get("full_message"):
+                full.setdefault((name, e["message"]), (r["id"], e["full_message"]))
+    if full:
+        lines += ["", "## Rejection messages in full", ""]
+        for (name, short), (cid, text) in full.items():
+            lines += [f"{name}, e.g. `{cid}` ({short}):", "", "```", text.strip(), "```", ""]
+    return "\n".join(lines) + "\n"
+
+
+def _md(text):
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def write_atomic(path, text):
+    def write(tmp):
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    atomic_write(path, write)
+
+
+def write_reports(out_dir, records, runtime_names, coverage=(), meta=None):
+    """Write conformance.md and conformance.json into out_dir; returns (md path, json path, summary)."""
+    meta = dict(meta or {})
+    meta.setdefault("generated", datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
+    meta.setdefault("command", "rnn2onnx conformance")
+    meta.setdefault("seconds", 0.0)
+    meta.setdefault("versions", _versions())
+    summary = summarize(records, runtime_names)
+    md_path, json_path = os.path.join(out_dir, "conformance.md"), os.path.join(out_dir, "conformance.json")
+    data = {"meta": meta, "tolerance": TOLERANCE, "runtimes": list(runtime_names), "summary": summary,
+            "peer_coverage": list(coverage), "cases": [{k: v for k, v in r.items() if k != "traceback"}
+                                                      for r in records]}
+    write_atomic(json_path, json.dumps(data, indent=1, default=_json_default) + "\n")
+    write_atomic(md_path, format_markdown(records, summary, runtime_names, coverage, meta))
+    return md_path, json_path, summary
+
+
+def _json_default(value):
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    if isinstance(value, set):
+        return sorted(value)
+    return str(value)
