@@ -42,7 +42,7 @@ def _elementwise(name, f, slope):
 def _hard_sigmoid(x):
     y = x * 0.2
     y += 0.5
-    return np.clip(y, 0.0, 1.0, out=y)
+    return y.clip(0.0, 1.0, out=y)  # the method skips np.clip's Python wrapper (~1 µs a call)
 
 
 def _hard_sigmoid_into(x, y, dy, out):

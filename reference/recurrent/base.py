@@ -201,9 +201,11 @@ class Recurrent(Layer):
         step_backward = self.step_backward
         for t in range(T - 1, first - 1, -1):
             g.t = t
+            g.slots = [buf[t] for buf in dproj]  # a step may write its gradients here directly
             dxs, dstates = step_backward(caches[t], dH[t], dstates, pb, g)
-            for buf, dx in zip(dproj, dxs):
-                buf[t] = dx
+            for slot, dx in zip(g.slots, dxs):
+                if dx is not slot:
+                    slot[...] = dx
         if first > 0:
             self.truncation_boundary(caches, first, dstates, pb, g)
         g.flush()
@@ -212,11 +214,11 @@ class Recurrent(Layer):
             g[U] += left.reshape(-1, left.shape[-1]).T @ dproj[group][first:].reshape(-1, g[U].shape[1])
         # the input projection backward, over the steps the truncated backward reached
         rows = slice(first * n, T * n)
-        dX = np.zeros((T * n, d), self.dtype)
+        dX_rows = None  # sum over groups of dXW·W_g^T, for the reached rows
         pre_iter = iter(pre_cache)
         for (W_g, _, entries), group, buf in zip(groups, self.projection, dproj):
             dXW = buf[first:].reshape(-1, W_g.shape[1])
-            db = dXW.sum(axis=0)
+            db = dXW.sum(axis=0)  # pairwise summation: more accurate in float32 than a BLAS product
             start = 0
             for (width, pre), (W, b, _) in zip(entries, group):
                 if pre is not None:
@@ -225,11 +227,18 @@ class Recurrent(Layer):
                 g[W] += X2[rows].T @ dXW[:, start:start + width]
                 g[b] += db[start:start + width]
                 start += width
-            dX[rows] += dXW @ W_g.T
+            if dX_rows is None:
+                dX_rows = dXW @ W_g.T
+            else:
+                dX_rows += dXW @ W_g.T
         # unfuse: recurrent blocks back to their Keras names
         for name, parts in self.fused.items():
             for part, block in zip(parts, np.split(g[name], len(parts), axis=1)):
                 g[part] += block
+        dX = dX_rows
+        if first > 0:  # the steps before `first` get no gradient
+            dX = np.zeros((T * n, d), self.dtype)
+            dX[rows] = dX_rows
         return dX.reshape(T, n, d).transpose(1, 0, 2), [g[name] for name in self.weight_names]
 
 
@@ -237,11 +246,12 @@ class StepGradients(dict):
     """The weight gradients of one backward pass, by name, plus `outer(name, a, b)`:
     `self[name] += a.T @ b` for the current step `t`, collected in (T, n, ·) buffers and
     summed over all steps with one matmul in `flush()` (at most one call per name and
-    step; the steps seen must form one contiguous range)."""
+    step; the steps seen must form one contiguous range). `slots[j]` is where step t's
+    gradient of projection group j goes: a step may write it there and return it."""
 
     def __init__(self, p, T):
         super().__init__((name, np.zeros_like(value)) for name, value in p.items())
-        self.t, self.T, self._outer = 0, T, {}
+        self.t, self.T, self._outer, self.slots = 0, T, {}, []
 
     def outer(self, name, a, b):
         entry = self._outer.get(name)

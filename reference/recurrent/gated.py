@@ -70,13 +70,14 @@ class GatedRecurrent(Recurrent):
     def step_backward(self, c, dh, dstates, p, g):
         k, hm, hh = self.output_dim, c["hm"], c["hh"]
         dh = dh + unmask(dstates[0], c["m"])
+        # the gates' gradients are written straight into this step's projection slots
         if self.z_reads == "state":
             z, r = c["zr"][:, :k], c["zr"][:, k:]
-            dzr = np.empty_like(c["zr"])
+            dzr = g.slots[0]
             dz, dr = dzr[:, :k], dzr[:, k:]
         else:
             z, r = c["z"], c["r"]
-            dz, dr = np.empty_like(z), np.empty_like(r)
+            dz, dr = g.slots[0], g.slots[1]
         # h = hh + z*(hm - hh)  (GRU)   or   h = hm + z*(hh - hm)  (JZS)
         if self.z_keeps_state:
             np.subtract(hm, hh, out=dz)
@@ -86,7 +87,7 @@ class GatedRecurrent(Recurrent):
         dh_z = dh * z
         dh_rest = dh - dh_z
         dhh, dhm = (dh_rest, dh_z) if self.z_keeps_state else (dh_z, dh_rest)
-        da_h = self.activation.backward(c["a_h"], hh, dhh)
+        da_h = self.activation.backward_into(c["a_h"], hh, dhh, g.slots[-1])
         drh = da_h @ p["U_h"].T
         np.multiply(drh, hm, out=dr)
         drh *= r
@@ -95,8 +96,8 @@ class GatedRecurrent(Recurrent):
             da_zr = self.inner_activation.backward_into(c["a_zr"], c["zr"], dzr, dzr)
             dhm += da_zr @ p["U_zr"].T
             return (da_zr, da_h), (dhm,)
-        da_z = self.inner_activation.backward(c["a_z"], z, dz)
-        da_r = self.inner_activation.backward(c["a_r"], r, dr)
+        da_z = self.inner_activation.backward_into(c["a_z"], z, dz, dz)
+        da_r = self.inner_activation.backward_into(c["a_r"], r, dr, dr)
         dhm += da_r @ p["U_r"].T
         if self.z_reads == "tanh_state":
             dhm += TANH.backward(hm, c["th"], da_z @ p["U_z"].T)

@@ -64,13 +64,16 @@ class LSTM(Recurrent):
         dh = dh + unmask(dstates[0], m)
         a, ifo, cc, fc = cache["a"], cache["ifo"], cache["cc"], cache["fc"]
         i, f, og = ifo[:, :k], ifo[:, k:2 * k], ifo[:, 2 * k:]
-        dc = self.activation.backward(cache["c"], fc, dh * og)
+        dc = np.multiply(dh, og)
+        self.activation.backward_into(cache["c"], fc, dc, dc)
         dc += unmask(dstates[1], m)
-        da = np.empty_like(a)  # first the gradients of the gates' outputs, then (in place) of a
+        # first the gradients of the gates' outputs, then (in place) of a; written
+        # straight into the projection gradient's slot for this step
+        da = g.slots[0]
         np.multiply(dc, cc, out=da[:, :k])
         np.multiply(dc, cache["cm"], out=da[:, k:2 * k])
         np.multiply(dh, fc, out=da[:, 2 * k:3 * k])
         np.multiply(dc, i, out=da[:, 3 * k:])
         self.inner_activation.backward_into(a[:, :3 * k], ifo, da[:, :3 * k], da[:, :3 * k])
         self.activation.backward_into(a[:, 3 * k:], cc, da[:, 3 * k:], da[:, 3 * k:])
-        return (da,), (da @ p["U_ifoc"].T, dc * f)
+        return (da,), (da @ p["U_ifoc"].T, np.multiply(dc, f, out=dh))  # dh's buffer is free by now
