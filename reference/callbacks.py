@@ -139,8 +139,9 @@ def _format_duration(seconds):
 class Progbar:
     """A text progress bar: `update(current, values)` with `values` a list of
     (name, value) shown as they are. verbose=1 redraws one line in place (at most
-    every `interval` seconds, and always at the end); verbose=2 prints only the
-    final line."""
+    every `interval` seconds, and always at the end) on a terminal, and writes only
+    the finished bar to a file or pipe (where "\r" redraws pile up); verbose=2
+    prints only the final line."""
 
     def __init__(self, target, width=30, verbose=1, interval=0.1, stream=None, prefix=""):
         self.target, self.width, self.verbose, self.interval = int(target), width, verbose, interval
@@ -152,12 +153,16 @@ class Progbar:
     def _out(self):
         return self.stream if self.stream is not None else sys.stdout
 
+    def _live(self):
+        isatty = getattr(self._out(), "isatty", None)
+        return bool(isatty and isatty())
+
     def update(self, current, values=(), force=False):
         now = time.time()
         done = current >= self.target
         info = "".join(f" - {k}: {v:.4f}" for k, v in values)
         if self.verbose == 1:
-            if not (done or force) and now - self.last_draw < self.interval:
+            if not (done or force) and (now - self.last_draw < self.interval or not self._live()):
                 return
             self.last_draw = now
             digits = len(str(self.target))
@@ -174,7 +179,7 @@ class Progbar:
             pad = " " * max(self.drawn_width - len(line), 0)
             self.drawn_width = len(line)
             out = self._out()
-            out.write("\r" + line + pad + ("\n" if done else ""))
+            out.write(("\r" if self._live() else "") + line + pad + ("\n" if done else ""))
             out.flush()
         elif self.verbose == 2 and done:
             out = self._out()

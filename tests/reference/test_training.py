@@ -424,7 +424,7 @@ def test_predict_classes_and_proba():
 
 # -- progress output ------------------------------------------------------------------------
 
-def test_verbose_levels(capsys):
+def test_verbose_levels(capsys, monkeypatch):
     X, y = regression_data(n=12)
     regression_model().fit(X, y, batch_size=4, nb_epoch=2, verbose=0)
     assert capsys.readouterr().out == ""
@@ -436,6 +436,12 @@ def test_verbose_levels(capsys):
     assert lines[1].startswith("Epoch 1/2 - 9/9 - ") and " - loss: " in lines[1] and " - val_loss: " in lines[1]
     assert lines[2].startswith("Epoch 2/2 - 9/9 - ")
 
+    regression_model().fit(X, y, batch_size=4, nb_epoch=2, verbose=1, show_accuracy=True)
+    piped = capsys.readouterr().out  # not a terminal: the finished bars only
+    assert "ETA: " not in piped and "\r" not in piped
+    assert piped.count("\n12/12 [==============================] - ") == 2
+
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True, raising=False)
     regression_model().fit(X, y, batch_size=4, nb_epoch=2, verbose=1, show_accuracy=True)
     out = capsys.readouterr().out
     assert out.count("Epoch 1/2\n") == 1 and out.count("Epoch 2/2\n") == 1
