@@ -23,8 +23,9 @@ def _model_bytes_or_path(model):
     return os.fspath(model)
 
 
-def load(name, model, threads=None):
-    """A function feeds -> list of output arrays, for an onnx.ModelProto or a path."""
+def load(name, model, threads=None, openvino_config=None):
+    """A function feeds -> list of output arrays, for an onnx.ModelProto or a path.
+    `openvino_config`: CPU plugin properties added to the f32 precision hint."""
     if name == "onnxruntime":
         import onnxruntime
 
@@ -46,6 +47,6 @@ def load(name, model, threads=None):
         else:
             ov_model = core.read_model(os.fspath(model))
         # without the hint the CPU plugin may compute in bfloat16
-        compiled = core.compile_model(ov_model, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+        compiled = core.compile_model(ov_model, "CPU", {"INFERENCE_PRECISION_HINT": "f32", **(openvino_config or {})})
         return lambda feeds: [compiled(feeds)[out] for out in compiled.outputs]
     raise ValueError(f"unknown runtime {name!r}; accepted: {', '.join(RUNTIMES)}")

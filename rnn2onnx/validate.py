@@ -73,16 +73,24 @@ def generate_inputs(model, n=8, T=7, seed=0):
     and in the middle after an Embedding; random floats (with Masking's value placed
     the same way when the model has a Masking layer) otherwise."""
     rng = np.random.default_rng(seed)
+    return inputs_with_mask(model, padding_patterns(n, T, rng), rng)
+
+
+def inputs_with_mask(model, keep, rng):
+    """Random inputs of `model` whose masked steps are exactly where the (n, T) bool
+    array `keep` is False: id 0 after an Embedding, Masking's value before a Masking
+    layer (floats of a model without either carry no mask)."""
+    n, T = keep.shape
     first = model.layers[0]
     if type(first).__name__ == "Embedding":
         vocab = first.input_dim
         ids = rng.integers(1, vocab, size=(n, T)) if vocab > 1 else np.zeros((n, T), np.int64)
-        return np.where(padding_patterns(n, T, rng), ids, 0).astype(np.int64)
+        return np.where(keep, ids, 0).astype(np.int64)
     shape = (n,) + tuple(T if s is None else s for s in model.input_shape)
     X = rng.normal(0.0, 1.0, size=shape)
     masking = [layer for layer in model.layers if type(layer).__name__ == "Masking"]
     if masking and X.ndim == 3:
-        X[~padding_patterns(n, T, rng)] = masking[0].mask_value
+        X[~keep] = masking[0].mask_value
     return X.astype(model.dtype)
 
 

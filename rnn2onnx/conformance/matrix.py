@@ -5,6 +5,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..validate import inputs_with_mask
+
 RECURRENT = ("SimpleRNN", "SimpleDeepRNN", "GRU", "LSTM", "JZS1", "JZS2", "JZS3")
 MASKS = ("none", "left", "right", "holes", "masking")
 STRATEGIES = ("auto", "loop")
@@ -194,7 +196,7 @@ def make_model(case, seed=0):
     return model
 
 
-def make_inputs(case, seed=0):
+def make_inputs(case, model, seed=0):
     """[(T=7 batch), (T=1 batch)] for the case's mask kind. Left/right: every row
     padded by 0..T-1 steps; holes: random masked steps anywhere plus an all-masked row;
     masking: left, right, holes and all-masked rows mixed."""
@@ -216,12 +218,5 @@ def make_inputs(case, seed=0):
                     keep[i] = False  # one all-masked row
             elif kind == "all":
                 keep[i] = False
-        if case.input_kind == "embedding":
-            ids = rng.integers(1, VOCAB, size=(n, T))
-            batches.append(np.where(keep, ids, 0).astype(np.int64))
-        else:
-            X = rng.normal(0.0, 1.0, size=(n, T, EMBED))
-            if case.input_kind == "masking":
-                X[~keep] = 0.0
-            batches.append(X.astype(case.dtype))
+        batches.append(inputs_with_mask(model, keep, rng))
     return batches

@@ -1,7 +1,6 @@
 """Running cases: export, run on every runtime, compare, judge; with a progress bar."""
 import os
 import sys
-import tempfile
 import time
 import traceback
 
@@ -10,7 +9,6 @@ import numpy as np
 from .. import runtimes
 from ..validate import TOLERANCE, compare
 from .matrix import layer_label, make_inputs, make_model
-
 
 
 def short_message(exc):
@@ -31,20 +29,6 @@ def short_message(exc):
     if passname and passname not in last:
         last = f"{passname} {last}"
     return last[:300]
-
-
-def _openvino_without_snippets(proto, feeds):
-    """Outputs of OpenVINO with its snippets (fused-subgraph JIT) disabled, or raises."""
-    import openvino
-
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "model.onnx")
-        with open(path, "wb") as f:
-            f.write(proto.SerializeToString())
-        core = openvino.Core()
-        compiled = core.compile_model(core.read_model(path), "CPU",
-                                      {"INFERENCE_PRECISION_HINT": "f32", "SNIPPETS_MODE": "DISABLE"})
-        return [compiled({"input": X})[compiled.outputs[0]] for X in feeds]
 
 
 def _judge(runtime, case, result, expected, actual):
@@ -107,7 +91,8 @@ def run_runtime(runtime, proto, case, feeds, expected, postprocess=None):
 def _retry_without_snippets(proto, case, feeds, expected, post):
     """A note on whether OpenVINO accepts the file with SNIPPETS_MODE=DISABLE."""
     try:
-        outputs = _openvino_without_snippets(proto, feeds)
+        run = runtimes.load("openvino", proto, openvino_config={"SNIPPETS_MODE": "DISABLE"})
+        outputs = [run({"input": X})[0] for X in feeds]
     except Exception as exc:  # noqa: BLE001
         return f"also rejected with SNIPPETS_MODE=DISABLE: {short_message(exc)}"
     result = _compare_all(case, [(e, post(y)) for e, y in zip(expected, outputs)], "openvino")
@@ -159,7 +144,7 @@ def run_case(case, runtime_names, keep_dir=None, keep_all=False):
             record["reference"] = _compare_all(case, pairs, "reference")
         else:
             model = make_model(case)
-            feeds = make_inputs(case)
+            feeds = make_inputs(case, model)
             expected = [model.predict(X) for X in feeds]
         for name, form, reason in plan(model, strategy=case.strategy, target=case.target, opset=case.opset):
             record["forms"][name] = {"form": form, "reason": reason}
