@@ -56,10 +56,10 @@ class NumpyOps:
         return x if m is None else x * m
 
     @staticmethod
-    def shift_left(x, k):
-        """Drop the first k columns, append k zero columns."""
-        out = np.zeros_like(x)
-        out[:, :-k] = x[:, k:]
+    def pad_right(x, k):
+        """Append k zero columns."""
+        out = np.zeros((x.shape[0], x.shape[1] + k), x.dtype)
+        out[:, :-k] = x
         return out
 
 
