@@ -44,6 +44,24 @@ def blas_threads():
     return os.cpu_count() or 1
 
 
+def blas_description():
+    """Which BLAS library and kernel NumPy runs (threadpoolctl when installed), and any
+    OpenBLAS override in the environment: OPENBLAS_CORETYPE forces a kernel (some
+    environments set it, with OPENBLAS_L2_SIZE, for old OpenBLAS builds; a current
+    OpenBLAS picks its own, usually faster, kernel)."""
+    parts = []
+    try:
+        from threadpoolctl import threadpool_info
+        for p in threadpool_info():
+            if p.get("user_api") == "blas":
+                parts.append(f"{p.get('internal_api')} {p.get('version')} kernel {p.get('architecture', '?')}")
+    except ImportError:
+        parts.append("BLAS kernel unknown (pip install threadpoolctl to see it)")
+    overrides = [f"{v}={os.environ[v]}" for v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if v in os.environ]
+    parts.append("override: " + " ".join(overrides) if overrides else "no OpenBLAS override")
+    return "; ".join(parts)
+
+
 def _ours(cell, n, T, d, k, dtype, rng):
     model = Sequential(dtype=dtype, seed=0)
     model.add(CELLS[cell](k, input_dim=d, return_sequences=True))
@@ -131,6 +149,7 @@ def main(argv=None):
     rng = np.random.default_rng(0)
     print(f"batch {n}, {T} timesteps, input {d}, hidden {k}, {args.dtype}, {threads} BLAS thread(s); "
           f"median of {args.rounds} interleaved rounds x {args.calls} calls, ms per batch")
+    print(f"NumPy's BLAS: {blas_description()}")
     header = f"{'cell':<14}{'forward':>10}{'fwd+bwd':>10}"
     torch_note = None
     rows = []
