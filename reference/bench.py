@@ -44,6 +44,24 @@ def blas_threads():
     return os.cpu_count() or 1
 
 
+def blas_description():
+    """Which BLAS library and kernel NumPy runs (threadpoolctl when installed), and any
+    OpenBLAS override in the environment: OPENBLAS_CORETYPE forces a kernel (some
+    environments set it, with OPENBLAS_L2_SIZE, for old OpenBLAS builds; a current
+    OpenBLAS picks its own, usually faster, kernel)."""
+    parts = []
+    try:
+        from threadpoolctl import threadpool_info
+        for p in threadpool_info():
+            if p.get("user_api") == "blas":
+                parts.append(f"{p.get('internal_api')} {p.get('version')} kernel {p.get('architecture', '?')}")
+    except ImportError:
+        parts.append("BLAS kernel unknown (pip install threadpoolctl to see it)")
+    overrides = [f"{v}={os.environ[v]}" for v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if v in os.environ]
+    parts.append("override: " + " ".join(overrides) if overrides else "no OpenBLAS override")
+    return "; ".join(parts)
+
+
 def _ours(cell, n, T, d, k, dtype, rng):
     model = Sequential(dtype=dtype, seed=0)
     model.add(CELLS[cell](k, input_dim=d, return_sequences=True))
@@ -98,7 +116,7 @@ def _lstm_matmuls(n, T, d, k, dtype, rng):
     return run
 
 
-def measure(contenders, rounds, calls, pause):
+def measure(contenders, rounds, calls, pause, clock=time.perf_counter):
     """{name: fn} -> {name: median seconds}, interleaved."""
     times = {name: [] for name in contenders}
     for _ in range(rounds):
@@ -106,9 +124,9 @@ def measure(contenders, rounds, calls, pause):
             time.sleep(pause)
             fn()  # warm-up, discarded
             for _ in range(calls):
-                start = time.perf_counter()
+                start = clock()
                 fn()
-                times[name].append(time.perf_counter() - start)
+                times[name].append(clock() - start)
     return {name: float(np.median(ts)) for name, ts in times.items()}
 
 
@@ -124,13 +142,21 @@ def main(argv=None):
     parser.add_argument("--calls", type=int, default=3, help="timed calls per contender per round")
     parser.add_argument("--pause", type=float, default=0.2, help="seconds of idle before each contender's turn")
     parser.add_argument("--no-torch", action="store_true", help="do not time PyTorch even if it is installed")
+    parser.add_argument("--clock", choices=["wall", "thread"], default="wall",
+                        help="thread: CPU time of the calling thread, which other processes on a busy "
+                             "machine do not inflate; only with one BLAS thread (OPENBLAS_NUM_THREADS=1)")
     args = parser.parse_args(argv)
 
     n, T, d, k = args.batch, args.timesteps, args.input_dim, args.hidden
     threads = blas_threads()
+    if args.clock == "thread" and threads != 1:
+        parser.error(f"--clock thread needs one BLAS thread (OPENBLAS_NUM_THREADS=1); NumPy uses {threads}")
+    clock = time.thread_time if args.clock == "thread" else time.perf_counter
     rng = np.random.default_rng(0)
     print(f"batch {n}, {T} timesteps, input {d}, hidden {k}, {args.dtype}, {threads} BLAS thread(s); "
-          f"median of {args.rounds} interleaved rounds x {args.calls} calls, ms per batch")
+          f"median of {args.rounds} interleaved rounds x {args.calls} calls, ms per batch"
+          + (" (CPU time of the calling thread)" if args.clock == "thread" else ""))
+    print(f"NumPy's BLAS: {blas_description()}")
     header = f"{'cell':<14}{'forward':>10}{'fwd+bwd':>10}"
     torch_note = None
     rows = []
@@ -145,7 +171,7 @@ def main(argv=None):
                 torch_note = "PyTorch is not installed: no comparison."
             else:
                 contenders.update({("torch", phase): fn for phase, fn in theirs.items()})
-        medians = measure(contenders, args.rounds, args.calls, args.pause)
+        medians = measure(contenders, args.rounds, args.calls, args.pause, clock)
         rows.append((cell, medians))
     if any(("torch", "forward") in m for _, m in rows):
         header += f"{'torch fwd':>11}{'torch f+b':>11}{'ratio fwd':>11}{'ratio f+b':>11}"

@@ -82,6 +82,7 @@ class OnnxOps:
 
     def __init__(self, g, prefix):
         self.g, self.prefix = g, prefix
+        self._products = {}  # MatMul output name -> its node
 
     def _node(self, op, inputs, **kw):
         return self.g.node(op, inputs, f"{self.prefix}/{op}", **kw)
@@ -96,7 +97,9 @@ class OnnxOps:
         return self._node("Mul", [a, b])
 
     def matmul(self, a, b):
-        return self._node("MatMul", [a, b])
+        out = self._node("MatMul", [a, b])
+        self._products[out] = self.g.nodes[-1]
+        return out
 
     def split(self, x, sizes):
         if len(sizes) == 1:
@@ -106,12 +109,16 @@ class OnnxOps:
     def mask(self, x, m):
         return x if m is None else self.mul(x, m)
 
-    def shift_left(self, x, k):
-        kept = self._node("Slice", [x, self.g.const([k]), self.g.const([np.iinfo(np.int64).max]),
-                                    self.g.const([-1])])
-        return self._node("Pad", [kept, self.g.const([0, 0, 0, k])])
+    def pad_right(self, x, k):
+        return self._node("Pad", [x, self.g.const([0, 0, 0, k])])
 
     def act(self, activation, x):
+        product = self._products.pop(x, None)
+        if product is not None:
+            # onnxruntime fuses an activation into the Gemm before it, never into a MatMul
+            # (a MatMul followed by an Add it makes a Gemm itself, then fuses); the step's
+            # operands are (batch, width) matrices, where the two ops are the same product
+            product.op_type, product.name = "Gemm", self.g.unique(f"{self.prefix}/Gemm")
         return emit_activation(self.g, activation, x, self.prefix)
 
 

@@ -7,6 +7,9 @@ A cell describes itself with three tables and two functions:
 - `projection`: the input projections computed for all timesteps before the loop,
   as groups of (W, b, pre) entries; each group becomes one per-step input `x`,
   the entry computing `pre(X·W) + b` (`pre` None for the plain `X·W + b`);
+  `projection_activations()`: {group: activation} applied to a whole group after its
+  bias, for gates that read the input only (computed once for all timesteps, not in
+  the step: one node less per step in an ONNX loop);
 - `fused`: recurrent matrices concatenated along their columns so one matmul per
   step serves every gate that reads the same state;
 - `step(o, xs, m, states, p)`: one timestep written against a small op set `o`
@@ -56,10 +59,10 @@ class NumpyOps:
         return x if m is None else x * m
 
     @staticmethod
-    def shift_left(x, k):
-        """Drop the first k columns, append k zero columns."""
-        out = np.zeros_like(x)
-        out[:, :-k] = x[:, k:]
+    def pad_right(x, k):
+        """Append k zero columns."""
+        out = np.zeros((x.shape[0], x.shape[1] + k), x.dtype)
+        out[:, :-k] = x
         return out
 
 
@@ -133,6 +136,9 @@ class Recurrent(Layer):
             groups.append((W_g, b_g, entries))
         return groups
 
+    def projection_activations(self):
+        return {}
+
     def initial_states(self, n):
         return (np.zeros((n, self.output_dim), self.dtype),)
 
@@ -148,8 +154,9 @@ class Recurrent(Layer):
         X2 = np.ascontiguousarray(X.transpose(1, 0, 2), dtype=self.dtype).reshape(T * n, d)  # time-major
         # the input projection of every timestep, one matmul per group: xs[g] is (T, n, width)
         groups = self.projection_groups()
-        xs, pre_cache = [], []
-        for W_g, b_g, entries in groups:
+        xs, pre_cache, post_cache = [], [], {}
+        posts = self.projection_activations()
+        for j, (W_g, b_g, entries) in enumerate(groups):
             XW = X2 @ W_g
             start = 0
             for width, pre in entries:
@@ -159,6 +166,9 @@ class Recurrent(Layer):
                     pre_cache.append((z, y))
                 start += width
             XW += b_g
+            if j in posts:
+                post_cache[j] = (XW, posts[j](XW))
+                XW = post_cache[j][1]
             xs.append(XW.reshape(T, n, -1))
         m = None if mask is None else np.ascontiguousarray(mask.T, dtype=self.dtype)[:, :, None]
 
@@ -172,7 +182,7 @@ class Recurrent(Layer):
             H[t], states, cache = step(NP, [x[t] for x in xs], mt, states, p)
             cache["m"] = mt
             caches[t] = cache
-        self._cache = (X2, groups, pre_cache, p, caches, (n, T, d))
+        self._cache = (X2, groups, pre_cache, post_cache, p, caches, (n, T, d))
         if self.return_sequences:
             return H.transpose(1, 0, 2)
         return H[-1]
@@ -185,7 +195,7 @@ class Recurrent(Layer):
         the gradient of those terms here. Nothing flows into earlier steps."""
 
     def backward(self, dY):
-        X2, groups, pre_cache, p, caches, (n, T, d) = self._cache
+        X2, groups, pre_cache, post_cache, p, caches, (n, T, d) = self._cache
         k = self.output_dim
         if self.return_sequences:
             dH = np.ascontiguousarray(dY.transpose(1, 0, 2), dtype=self.dtype)
@@ -214,6 +224,9 @@ class Recurrent(Layer):
             g[U] += left.reshape(-1, left.shape[-1]).T @ dproj[group][first:].reshape(-1, g[U].shape[1])
         # the input projection backward, over the steps the truncated backward reached
         rows = slice(first * n, T * n)
+        for j, (a, y) in post_cache.items():  # dproj[j] holds the gradient of the activated group
+            dy = dproj[j][first:].reshape(-1, a.shape[1])
+            self.projection_activations()[j].backward_into(a[rows], y[rows], dy, dy)
         dX_rows = None  # sum over groups of dXW·W_g^T, for the reached rows
         pre_iter = iter(pre_cache)
         for (W_g, _, entries), group, buf in zip(groups, self.projection, dproj):

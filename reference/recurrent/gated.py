@@ -8,7 +8,7 @@ All four share one step (hm = m[t-1]*h[t-1]):
 
 and differ only in what the update gate z reads: `z_reads`
   "state"      z = g(xz + hm·U_z)          GRU, JZS2 (z and r share one matmul)
-  "input"      z = g(xz)                   JZS1
+  "input"      z = g(xz)                   JZS1 (computed with the projection, before the loop)
   "tanh_state" z = g(xz + tanh(hm)·U_z)    JZS3
 """
 import numpy as np
@@ -42,11 +42,11 @@ class GatedRecurrent(Recurrent):
         else:
             xz, xr, xh = xs
             if self.z_reads == "input":
-                c["a_z"] = xz
+                z = c["z"] = xz  # g(xz) already: see projection_activations
             else:
                 c["th"] = o.act(TANH, hm)
                 c["a_z"] = o.add(xz, o.matmul(c["th"], p["U_z"]))
-            z = c["z"] = o.act(g, c["a_z"])
+                z = c["z"] = o.act(g, c["a_z"])
             c["a_r"] = o.add(xr, o.matmul(hm, p["U_r"]))
             r = c["r"] = o.act(g, c["a_r"])
         c["rh"] = o.mul(r, hm)
@@ -57,6 +57,9 @@ class GatedRecurrent(Recurrent):
         else:
             h = o.add(hm, o.mul(z, o.sub(hh, hm)))
         return h, (o.mask(h, m),), c
+
+    def projection_activations(self):
+        return {0: self.inner_activation} if self.z_reads == "input" else {}
 
     @property
     def recurrent_grads(self):
@@ -96,7 +99,8 @@ class GatedRecurrent(Recurrent):
             da_zr = self.inner_activation.backward_into(c["a_zr"], c["zr"], dzr, dzr)
             dhm += da_zr @ p["U_zr"].T
             return (da_zr, da_h), (dhm,)
-        da_z = self.inner_activation.backward_into(c["a_z"], z, dz, dz)
+        # z = g(xz) reads the input only: base applies g's backward to all steps at once
+        da_z = dz if self.z_reads == "input" else self.inner_activation.backward_into(c["a_z"], z, dz, dz)
         da_r = self.inner_activation.backward_into(c["a_r"], r, dr, dr)
         dhm += da_r @ p["U_r"].T
         if self.z_reads == "tanh_state":

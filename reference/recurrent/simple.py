@@ -79,11 +79,16 @@ class SimpleDeepRNN(Recurrent):
     def step(self, o, xs, m, states, p):
         (x,), (pending,) = xs, states
         k = self.output_dim
-        a = o.add(x, o.split(pending, [k, (self.depth - 1) * k])[0] if self.depth > 1 else pending)
+        if self.depth == 1:
+            arriving, later = pending, None
+        else:
+            arriving, later = o.split(pending, [k, (self.depth - 1) * k])
+        a = o.add(x, arriving)
         h = o.act(self.activation, a)
         lag_in = o.matmul(h, p["U_lags"])
-        lag = o.act(self.inner_activation, lag_in)
-        carried = o.add(o.shift_left(pending, k), o.mask(lag, m)) if self.depth > 1 else o.mask(lag, m)
+        lag = o.act(self.inner_activation, lag_in)  # masked after g: g(0) is 0.5 for hard_sigmoid
+        # the slots arriving later move one step closer (the last slot starts empty)
+        carried = o.mask(lag, m) if later is None else o.add(o.pad_right(later, k), o.mask(lag, m))
         return h, (carried,), dict(a=a, h=h, lag_in=lag_in, lag=lag)
 
     def step_backward(self, c, dh, dstates, p, g):

@@ -28,6 +28,13 @@ class _Params(dict):
 
 def emit_projection(layer, g, x):
     """Per-step inputs of every projection group, shape (batch, time, width)."""
+    xs = _emit_projection(layer, g, x)
+    for j, activation in layer.projection_activations().items():  # gates reading the input only
+        xs[j] = emit_activation(g, activation, xs[j], f"{layer.name}/projection")
+    return xs
+
+
+def _emit_projection(layer, g, x):
     name = layer.name
     entries = [entry for group in layer.projection for entry in group]
     W_all = np.concatenate([layer.params[W] for W, _, _ in entries], axis=1)
