@@ -17,8 +17,10 @@ the cell math is the native op's, with the weights of native.py (`NATIVE`).
   computes exactly: the same conditions as the unmasked native form.
 
 "reset" (return_sequences=True): a masked step whose incoming state is zero (a
-  "single") is one step from zero state; all singles of the batch run as one batch of
-  length-1 sequences. Every other step keeps its order in a packed time axis per row;
+  "single") is one step from zero state; the singles of the whole batch are gathered and
+  run through the cell's own `step` (as in the loop form) from a zero state: no
+  recurrent product, and no native op on a batch of length-1 sequences (which costs
+  what a full step of the recurrent product costs). Every other step keeps its order in a packed time axis per row;
   where a later segment follows an earlier one in that axis, a *reset* step is inserted
   before it. The reset step reads an extra input column (0 at every real step) whose
   weights drive the gates to exactly 0, so the state after it is exactly zero:
@@ -35,6 +37,8 @@ the cell math is the native op's, with the weights of native.py (`NATIVE`).
 import numpy as np
 from onnx import TensorProto, helper
 
+from ..graph import OnnxOps
+from .loop import _Params, emit_projection
 from .native import NATIVE, native_node
 
 RESET = -1e30  # pre-activation of a gate at a reset step: every gate activation used maps it to exactly 0
@@ -109,6 +113,16 @@ def _inputs(layer, g, x):
     return (x if augment is None else augment(g, x)), W, R, B
 
 
+def _step_from_zero(layer, g, rows):
+    """Outputs (S, k) of one step from a zero state for input rows (S, d): the loop form's
+    projection and the cell's own `step` (reference/recurrent), states (1, width) zeros
+    broadcast over the rows."""
+    xs = emit_projection(layer, g, rows)
+    zeros = [g.const(s, dtype=g.dtype) for s in layer.initial_states(1)]
+    h, _, _ = layer.step(OnnxOps(g, f"{layer.name}/singles"), xs, None, zeros, _Params(g, layer))
+    return h
+
+
 def emit_masked_last(layer, ctx, x, mask):
     """The "segment" form (return_sequences=False); see the module docstring."""
     g, name = ctx.g, layer.name
@@ -133,6 +147,7 @@ def emit_masked_sequences(layer, ctx, x, mask):
     """The "reset" form (return_sequences=True); see the module docstring."""
     g, name, k = ctx.g, layer.name, layer.output_dim
     ix = _Index(g, f"{name}/reset")
+    raw = x
     x, W, R, B = _inputs(layer, g, x)
     d = W.shape[2]
     m, Z = ix.zero_incoming(mask)
@@ -170,13 +185,14 @@ def emit_masked_sequences(layer, ctx, x, mask):
     (y,) = native_node(layer, g, xp, W_name, R_name, B_name,
                        seq_lens=ix("Cast", [length], to=TensorProto.INT32))
 
-    # singles: one batch of length-1 sequences (plus the reset step, so it is never empty)
+    # singles: the cell's own step from a zero state, on their rows only (plus row 0 of
+    # the batch, so the rows are never empty)
     single_flat = ix("Reshape", [single, ix.c([-1])])
-    picks = ix("Pad", [ix("Add", [ix("NonZero", [single_flat]), ix.c(1)]), ix.c([0, 1, 0, 0])])  # (1, S+1)
-    (y1,) = native_node(layer, g, g.node("Gather", [source, picks], f"{name}/Gather"), W_name, R_name, B_name,
-                        outputs=("Y_h",), tag="_singles")
+    picks = ix("Pad", [ix("Reshape", [ix("NonZero", [single_flat]), ix.c([-1])]), ix.c([1, 0])])  # (S+1,)
+    raw_flat = g.node("Reshape", [raw, g.const([-1, layer.input_shape[-1]])], f"{name}/Reshape")
+    y1 = _step_from_zero(layer, g, g.node("Gather", [raw_flat, picks], f"{name}/Gather"))
     outputs = g.node("Concat", [g.node("Reshape", [y, g.const([-1, k])], f"{name}/Reshape"),
-                                g.node("Reshape", [y1, g.const([-1, k])], f"{name}/Reshape")],
+                                y1],
                      f"{name}/Concat", axis=0)
     # packed step: row pos*n + i of Y; single: row T'*n + its 1-based rank among singles
     rank = ix("Reshape", [ix("CumSum", [single_flat, ix.c(0)]), ix("Shape", [m])])
