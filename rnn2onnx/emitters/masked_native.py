@@ -11,8 +11,7 @@ the cell math is the native op's, with the weights of native.py (`NATIVE`).
 "segment" (return_sequences=False): the last output depends only on the segment holding
   step T-1, which starts at s = the last t with a zero incoming state. One Gather shifts
   each row left by s (and makes the input time-major), the op runs with
-  sequence_lens = T - s >= 1, and its Y_h is the state at each row's own last step
-  (a masked last step is covered: its output is computed from the state gated by
+  sequence_lens = T - s >= 1, and Y at step T - 1 - s is the output (a masked last step is covered: its output is computed from the state gated by
   m[T-2], which is what the segment carries). Exact for every activation the native op
   computes exactly: the same conditions as the unmasked native form.
 
@@ -133,14 +132,19 @@ def emit_masked_last(layer, ctx, x, mask):
     n, T = ix.dims(m)
     lens = ix("Cast", [ix("Sub", [T, s])], to=TensorProto.INT32)
     t = ix("Unsqueeze", [ix("Range", [ix.c(0), T, ix.c(1)]), ix.c([1])])  # (T, 1)
-    row_start = ix("Mul", [ix("Range", [ix.c(0), n, ix.c(1)]), T])        # (n,)
+    rows = ix("Range", [ix.c(0), n, ix.c(1)])                               # (n,)
+    row_start = ix("Mul", [rows, T])
     # x[i, s_i + t] for t < T - s_i (later steps are past the row's length: any valid index)
     step = ix("Min", [ix("Add", [t, s]), ix("Sub", [T, ix.c(1)])])
     index = ix("Add", [step, row_start])                                   # (T, n)
     flat = g.node("Reshape", [x, g.const([-1, W.shape[2]])], f"{name}/Reshape")
     xt = g.node("Gather", [flat, index], f"{name}/Gather")
-    (y_h,) = native_node(layer, g, xt, W, R, B, seq_lens=lens, outputs=("Y_h",))
-    return g.node("Squeeze", [y_h, g.const([0])], f"{name}/Squeeze")
+    # Y at each row's last step rather than Y_h: OpenVINO 2026.4's Y_h is not the state at
+    # the row's own last step when sequence_lens < T (onnxruntime's is)
+    (y,) = native_node(layer, g, xt, W, R, B, seq_lens=lens)
+    y = g.node("Reshape", [y, g.const([-1, layer.output_dim])], f"{name}/Reshape")
+    last = ix("Add", [ix("Mul", [ix("Sub", [ix("Sub", [T, ix.c(1)]), s]), n]), rows])
+    return g.node("Gather", [y, last], f"{name}/Gather")
 
 
 def emit_masked_sequences(layer, ctx, x, mask):

@@ -1,0 +1,173 @@
+"""Masked layers on native ops (rnn2onnx/emitters/masked_native.py): each form against
+model.predict (the reference, itself checked against Keras 0.2.0) for every mask kind,
+T = 1, all-masked rows and masked last steps; the conditions under which each form is
+chosen; auto's batch-size switch; OpenVINO on target="portable" files."""
+import numpy as np
+import pytest
+
+import rnn2onnx
+from reference import GRU, JZS1, JZS2, LSTM, Embedding, Masking, Sequential
+from rnn2onnx import ExportError, runtimes
+from rnn2onnx.validate import TOLERANCE, compare, inputs_with_mask
+
+# (cell, activation, inner_activation) with which both masked forms exist
+CELLS = {
+    "LSTM": (LSTM, "tanh", "hard_sigmoid"),       # Keras's defaults
+    "LSTM-sigmoid": (LSTM, "tanh", "sigmoid"),
+    "LSTM-relu": (LSTM, "relu", "relu"),
+    "GRU": (GRU, "tanh", "hard_sigmoid"),
+    "GRU-hard": (GRU, "hard_sigmoid", "hard_sigmoid"),  # candidate reset through -1e30
+    "GRU-linear": (GRU, "linear", "relu"),
+    "JZS1": (JZS1, "tanh", "hard_sigmoid"),
+    "JZS2": (JZS2, "relu", "hard_sigmoid"),
+}
+PORTABLE = {"GRU-sigmoid": (GRU, "tanh", "sigmoid")}  # OpenVINO rejects HardSigmoid/Affine in native ops
+
+MASKS = {  # (n, T) keep patterns
+    "none": np.ones((3, 6), bool),
+    "left": np.array([[0, 0, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1], [0, 0, 0, 0, 0, 1]], bool),
+    "right": np.array([[1, 1, 1, 1, 0, 0], [1, 0, 0, 0, 0, 0], [1, 1, 1, 1, 1, 0]], bool),
+    "holes": np.array([[1, 0, 1, 1, 0, 1], [0, 1, 0, 0, 1, 1], [1, 1, 0, 1, 1, 0]], bool),
+    "all_masked_rows": np.array([[0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0], [1, 0, 0, 1, 0, 0]], bool),
+    "masked_last_step": np.array([[1, 1, 1, 1, 1, 0], [0, 1, 1, 1, 0, 0], [1, 0, 1, 0, 1, 0]], bool),
+    "length_1": np.array([[1], [0], [1]], bool),
+    "length_2": np.array([[0, 1], [1, 0], [0, 0], [1, 1]], bool),
+}
+
+
+def make(cell, return_sequences, source="embedding", layers=1, dtype="float32", seed=0):
+    cls, act, inner = {**CELLS, **PORTABLE}[cell]
+    model = Sequential(dtype=dtype, seed=seed)
+    if source == "embedding":
+        model.add(Embedding(9, 4, mask_zero=True))
+    else:
+        model.add(Masking(0.0, input_shape=(None, 4)))
+    for i in range(layers):
+        model.add(cls(5, activation=act, inner_activation=inner,
+                      return_sequences=return_sequences if i == layers - 1 else True))
+    rng = np.random.default_rng(seed + 100)  # biases too, so zero inputs give nonzero pre-activations
+    model.set_weights([rng.normal(0.0, 0.6, w.shape) for w in model.get_weights()])
+    return model
+
+
+def check(model, keep, strategy="native", target="onnxruntime", runtime="onnxruntime", seed=0):
+    proto = rnn2onnx.export(model, strategy=strategy, target=target, validate=False)
+    X = inputs_with_mask(model, keep, np.random.default_rng(seed))
+    report = rnn2onnx.validate(model, proto, inputs=X, runtime=runtime, raise_on_failure=False)
+    assert report.passed, report.format_table()
+    return proto
+
+
+def forms(model, **kw):
+    return [form for _, form, _ in rnn2onnx.plan(model, **kw)[1:] if form]
+
+
+@pytest.mark.parametrize("mask", sorted(MASKS))
+@pytest.mark.parametrize("source", ["embedding", "masking"])
+@pytest.mark.parametrize("return_sequences", [False, True])
+@pytest.mark.parametrize("cell", sorted(CELLS))
+def test_masked_native_forms_match_the_reference(cell, return_sequences, source, mask):
+    model = make(cell, return_sequences, source)
+    assert forms(model, strategy="native")[0] == ("native-reset" if return_sequences else "native-segment")
+    proto = check(model, MASKS[mask])
+    ops = [n.op_type for n in proto.graph.node]
+    assert "Scan" not in ops and ops.count(CELLS[cell][0].__name__.replace("JZS1", "GRU").replace("JZS2", "GRU")) >= 1
+
+
+@pytest.mark.parametrize("mask", ["holes", "right", "all_masked_rows", "length_1"])
+@pytest.mark.parametrize("cell", ["LSTM", "GRU", "JZS2"])
+def test_stacked_masked_layers(cell, mask):
+    """The second layer sees the first's outputs at masked steps (nonzero: Keras computes
+    them) and the same mask."""
+    model = make(cell, False, layers=3)
+    assert forms(model, strategy="native") == ["native-reset", "native-reset", "native-segment"]
+    check(model, MASKS[mask])
+    first = make(cell, True, layers=1)
+    first.set_weights(model.get_weights()[:len(first.get_weights())])
+    X = inputs_with_mask(first, MASKS[mask], np.random.default_rng(0))
+    assert np.all(np.abs(first.predict(X)[~MASKS[mask]]).max(axis=-1) > 0)
+
+
+@pytest.mark.parametrize("return_sequences", [False, True])
+def test_random_masks_long_sequences(return_sequences):
+    """Many segments per row (resets) and long single runs, on both masked forms."""
+    model = make("LSTM", return_sequences)
+    rng = np.random.default_rng(5)
+    for p in (0.1, 0.5, 0.9):
+        check(model, rng.random((6, 40)) < p, seed=int(p * 10))
+
+
+@pytest.mark.parametrize("n", [3, 40])
+@pytest.mark.parametrize("cell,return_sequences", [("GRU", False), ("LSTM", True)])
+def test_auto_switches_on_the_batch_size(cell, return_sequences, n):
+    """auto emits forms that lose to the Scan at large batches as an If on the batch
+    size; both branches are exact."""
+    from rnn2onnx.emitters.recurrent import SMALL_BATCH
+
+    model = make(cell, return_sequences)
+    (form,) = forms(model)
+    assert form == ("native-reset|loop" if return_sequences else "native-segment|loop")
+    assert SMALL_BATCH[(cell, return_sequences)] is not None and 3 < SMALL_BATCH[(cell, return_sequences)] < 40
+    rng = np.random.default_rng(n)
+    proto = check(model, rng.random((n, 6)) < 0.6, strategy="auto")
+    assert [node.op_type for node in proto.graph.node].count("If") == 1
+
+
+def test_auto_conditions():
+    assert forms(make("LSTM", False)) == ["native-segment"]  # faster than the Scan at every batch size measured
+    assert forms(make("LSTM", False, dtype="float64")) == ["loop"]
+    assert forms(make("LSTM", False), strategy="loop") == ["loop"]
+    # target="portable": no If, so forms with a batch limit stay loops unless asked for
+    assert forms(make("LSTM-sigmoid", False), target="portable") == ["native-segment"]
+    assert forms(make("LSTM-sigmoid", True), target="portable") == ["loop"]
+    assert forms(make("LSTM-sigmoid", True), target="portable", strategy="native") == ["native-reset"]
+    assert forms(make("LSTM", False), target="portable") == ["loop"]  # hard_sigmoid: the target's policy
+
+
+@pytest.mark.parametrize("cls,act,inner,why", [
+    (LSTM, "tanh", "linear", "exactly 0"), (LSTM, "tanh", "tanh", "exactly 0"),
+    (GRU, "tanh", "sigmoid", "hard_sigmoid or relu gates"), (GRU, "sigmoid", "hard_sigmoid", "candidate activation"),
+    (JZS1, "tanh", "sigmoid", "hard_sigmoid or relu gates")])
+def test_no_reset_form_where_the_reset_is_not_exact(cls, act, inner, why):
+    model = Sequential()
+    model.add(Embedding(9, 4, mask_zero=True))
+    model.add(cls(5, activation=act, inner_activation=inner, return_sequences=True))
+    assert forms(model) == ["loop"] and why in rnn2onnx.plan(model)[1][2]
+    with pytest.raises(ExportError, match=why):
+        rnn2onnx.export(model, strategy="native", validate=False)
+    model.layers[1].return_sequences = False  # the segment form needs no reset
+    assert forms(model, strategy="native") == ["native-segment"]
+
+
+def test_reset_step_zeroes_the_state_exactly():
+    """A row whose first segment drives the state far from zero, then a reset: the next
+    segment's outputs equal those of the same segment run alone, bit for bit."""
+    model = make("LSTM-sigmoid", True)
+    run = runtimes.load("onnxruntime", rnn2onnx.export(model, strategy="native", validate=False))
+    X = np.array([[5, 6, 7, 8, 0, 3, 4, 2]])
+    alone = run({"input": X[:, 5:]})[0]
+    np.testing.assert_array_equal(run({"input": X})[0][:, 5:], alone)
+
+
+openvino = pytest.mark.skipif("openvino" not in runtimes.available(), reason="openvino is not installed")
+
+
+@openvino
+@pytest.mark.parametrize("mask", ["left", "holes", "all_masked_rows", "masked_last_step", "length_1"])
+@pytest.mark.parametrize("cell,return_sequences", [("LSTM-sigmoid", False), ("LSTM-sigmoid", True),
+                                                   ("LSTM-relu", True), ("GRU-sigmoid", False)])
+def test_portable_masked_forms_run_on_openvino(cell, return_sequences, mask):
+    model = make(cell, return_sequences, "masking")
+    check(model, MASKS[mask], target="portable", runtime="openvino")
+
+
+@openvino
+def test_batch_switch_runs_on_openvino():
+    model = make("GRU-sigmoid", False)
+    proto = rnn2onnx.export(model, validate=False)
+    assert [node.op_type for node in proto.graph.node].count("If") == 1
+    run = runtimes.load("openvino", proto)
+    for n in (2, 30):
+        X = inputs_with_mask(model, np.random.default_rng(n).random((n, 5)) < 0.6, np.random.default_rng(0))
+        result = compare(model.predict(X), run({"input": X})[0], "output", "float32")
+        assert result.max_rel_error <= TOLERANCE["float32"], result
