@@ -189,16 +189,59 @@ def emit_masked_sequences(layer, ctx, x, mask):
     (y,) = native_node(layer, g, xp, W_name, R_name, B_name,
                        seq_lens=ix("Cast", [length], to=TensorProto.INT32))
 
-    # singles: the cell's own step from a zero state, on their rows only (plus row 0 of
-    # the batch, so the rows are never empty)
+    y_row = ix("Add", [ix("Mul", [pos, n]), rows])  # packed step -> its row of Y, (T' * n, k)
+    return _assemble(layer, g, ix, raw, m, single, is_packed, y, y_row, ix("Mul", [width, n]))
+
+
+def emit_masked_rows(layer, ctx, x, mask):
+    """The "rows" form (return_sequences=True); see the module docstring."""
+    g, name = ctx.g, layer.name
+    ix = _Index(g, f"{name}/rows")
+    raw = x
+    x, W, R, B = _inputs(layer, g, x)
+    m, Z = ix.zero_incoming(mask)
+    n, T = ix.dims(m)
+    single = ix("Mul", [Z, ix("Sub", [ix.c(1), m])])   # masked, zero incoming state
+    packed = ix("Sub", [ix.c(1), single])
+    start = ix("Mul", [Z, packed])                     # first step of a segment of packed steps
+    goes_on = ix("Sub", [packed, start])               # packed, continuing the segment before it
+    goes_on_next = ix("Pad", [ix("Slice", [goes_on, ix.c([1]), ix.c([np.iinfo(np.int64).max]), ix.c([1])]),
+                              ix.c([0, 0, 0, 1])])
+    end = ix("Mul", [packed, ix("Sub", [ix.c(1), goes_on_next])])
+    start_flat = ix("Reshape", [start, ix.c([-1])])
+    # flat (i*T + t) first and last step of each segment, in order, plus a segment (0, 0)
+    # so the op's batch is never empty
+    first, last = (ix("Pad", [ix("Reshape", [ix("NonZero", [ix("Reshape", [f, ix.c([-1])])]), ix.c([-1])]),
+                              ix.c([0, 1])]) for f in (start, end))
+    length = ix("Add", [ix("Sub", [last, first]), ix.c(1)])   # (n',)
+    width = ix.reduce_max(length, None)                       # T'
+    p = ix("Unsqueeze", [ix("Range", [ix.c(0), width, ix.c(1)]), ix.c([1])])  # (T', 1)
+    table = ix("Add", [first, ix("Min", [p, ix("Sub", [length, ix.c(1)])])])  # (T', n'): a segment's steps are consecutive
+    flat = g.node("Reshape", [x, g.const([-1, W.shape[2]])], f"{name}/Reshape")
+    xp = g.node("Gather", [flat, table], f"{name}/Gather")
+    (y,) = native_node(layer, g, xp, W, R, B, seq_lens=ix("Cast", [length], to=TensorProto.INT32))
+
+    segment = ix("Reshape", [ix("Sub", [ix("CumSum", [start_flat, ix.c(0)]), ix.c(1)]), ix("Shape", [m])])
+    t_row = ix("Range", [ix.c(0), T, ix.c(1)])
+    step = ix("Add", [ix("Mul", [ix("Unsqueeze", [ix("Range", [ix.c(0), n, ix.c(1)]), ix.c([1])]), T]), t_row])
+    pos = ix("Sub", [step, ix("Gather", [first, ix("Max", [segment, ix.c(0)])])])  # position in its segment
+    count = ix("Gather", [ix("Shape", [first]), ix.c(0)])                          # n'
+    is_packed = ix("Cast", [packed], to=TensorProto.BOOL)
+    y_row = ix("Add", [ix("Mul", [pos, count]), segment])
+    return _assemble(layer, g, ix, raw, m, single, is_packed, y, y_row, ix("Mul", [width, count]))
+
+
+def _assemble(layer, g, ix, raw, m, single, is_packed, y, y_row, y_rows):
+    """The (n, T, k) output: packed steps from row `y_row` of the op's Y (flattened to
+    `y_rows` rows); singles from the cell's own step from a zero state, computed on their
+    rows only (plus row 0 of the batch, so those rows are never empty)."""
+    name, k = layer.name, layer.output_dim
     single_flat = ix("Reshape", [single, ix.c([-1])])
     picks = ix("Pad", [ix("Reshape", [ix("NonZero", [single_flat]), ix.c([-1])]), ix.c([1, 0])])  # (S+1,)
     raw_flat = g.node("Reshape", [raw, g.const([-1, layer.input_shape[-1]])], f"{name}/Reshape")
     y1 = _step_from_zero(layer, g, g.node("Gather", [raw_flat, picks], f"{name}/Gather"))
-    outputs = g.node("Concat", [g.node("Reshape", [y, g.const([-1, k])], f"{name}/Reshape"),
-                                y1],
+    outputs = g.node("Concat", [g.node("Reshape", [y, g.const([-1, k])], f"{name}/Reshape"), y1],
                      f"{name}/Concat", axis=0)
-    # packed step: row pos*n + i of Y; single: row T'*n + its 1-based rank among singles
+    # single: row y_rows + its 1-based rank among the singles
     rank = ix("Reshape", [ix("CumSum", [single_flat, ix.c(0)]), ix("Shape", [m])])
-    where = ix("Where", [is_packed, ix("Add", [ix("Mul", [pos, n]), rows]), ix("Add", [ix("Mul", [width, n]), rank])])
-    return g.node("Gather", [outputs, where], f"{name}/Gather")
+    return g.node("Gather", [outputs, ix("Where", [is_packed, y_row, ix("Add", [y_rows, rank])])], f"{name}/Gather")

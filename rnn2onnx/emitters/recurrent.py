@@ -4,8 +4,9 @@ A native op is exact only when nothing it cannot express is in play: onnxruntime
 LSTM/GRU/RNN kernels are float32-only, and some activations (and more for
 target="portable") are not native. Keras's mask rule (the previous step's mask resets
 the carried state) has no native attribute, but it can be lowered exactly around the op
-(masked_native.py): always for return_sequences=False ("native-segment"), and with
-return_sequences=True when a reset step can zero the state exactly ("native-reset").
+(masked_native.py): "native-segment" for return_sequences=False; with
+return_sequences=True "native-reset" when a reset step can zero the state exactly, else
+"native-rows".
 """
 import copy
 
@@ -14,33 +15,36 @@ from onnx import helper
 from ..errors import ExportError
 from . import register
 from .loop import emit_loop
-from .masked_native import emit_masked_last, emit_masked_sequences, why_not_reset
+from .masked_native import emit_masked_last, emit_masked_rows, emit_masked_sequences, why_not_reset
 from .native import NATIVE, emit_native, why_not_native
 
 RECURRENT = ("SimpleRNN", "SimpleDeepRNN", "GRU", "LSTM", "JZS1", "JZS2", "JZS3")
 
 # auto: below which batch size a masked native form beats the Scan it replaces, by
-# (native op, return_sequences); measured with `rnn2onnx bench` (masked/Scan ratios at
-# batch 1..32). None: at every batch size measured. A form with a threshold is emitted
-# as an `If` on the batch size (both branches exact); target="portable" gets no `If`
-# and uses the masked native form only where it has no threshold.
-SMALL_BATCH = {("LSTM", False): None, ("LSTM", True): 16, ("GRU", False): 8, ("GRU", True): 8}
+# (form, native op); measured with `rnn2onnx bench` (e) and masked/Scan ratios at batch
+# 1..64, left padding and holes. None: at every batch size measured. A form with a limit
+# is emitted as an `If` on the batch size (both branches exact); target="portable" gets
+# no `If` and uses a masked native form only where it has no limit.
+SMALL_BATCH = {
+    ("native-segment", "LSTM"): None,  # 0.2x the Scan at batch 1, 0.7-0.9x at 16-64
+    ("native-segment", "GRU"): 8,      # onnxruntime's GRU op is slower than the Scan from batch 8-16
+    ("native-reset", "LSTM"): 16,      # 0.3x at batch 1, 0.7x at 8, about 1x from 16
+    ("native-reset", "GRU"): 8,
+    ("native-rows", "LSTM"): 2,        # 0.4-0.5x at batch 1; segments become rows: 1.4-7x at batch 4 with holes
+    ("native-rows", "GRU"): 2,
+}
 
 
 def choose_form(layer, ctx, masked):
-    """('native' | 'native-segment' | 'native-reset' | 'loop', reason) for this layer under
-    ctx.strategy and ctx.target."""
+    """(form, reason) for this layer under ctx.strategy and ctx.target; form is 'native',
+    'native-segment', 'native-reset', 'native-rows', 'loop', or 'F|loop': an If on the
+    batch size, masked native form F below SMALL_BATCH's limit."""
     if ctx.strategy == "loop":
         return "loop", "strategy='loop'"
     kind = type(layer).__name__
     reason = why_not_native(layer, ctx.target)
     if reason is None and ctx.g.dtype != "float32":
         reason = "onnxruntime's native LSTM/GRU/RNN kernels are float32-only"
-    if reason is None and masked and layer.return_sequences:
-        reason = why_not_reset(layer)
-        if reason is not None:
-            reason = (f"a mask reaches it and, with return_sequences=True, {reason}; the Keras mask rule "
-                      "(the previous step's mask resets the carried state) then has no exact native form")
     if reason is None and kind == "SimpleRNN" and ctx.strategy == "auto":
         # measured (rnn2onnx bench): onnxruntime's RNN op is 1-10x slower than the loop
         # form at every batch size we tried, unlike its LSTM/GRU ops at small batches
@@ -49,9 +53,13 @@ def choose_form(layer, ctx, masked):
         op = NATIVE[kind][0]
         if not masked:
             return "native", f"exact as ONNX {op}"
-        form, how = (("native-segment", "on each row's last mask segment") if not layer.return_sequences else
-                     ("native-reset", "with reset steps between mask segments"))
-        limit = SMALL_BATCH.get((op, layer.return_sequences))
+        if not layer.return_sequences:
+            form, how = "native-segment", "on each row's last mask segment"
+        elif why_not_reset(layer) is None:
+            form, how = "native-reset", "with reset steps between mask segments"
+        else:  # exact for every activation, but 1.3-3x the reset form's time where both exist
+            form, how = "native-rows", "with each mask segment as a row of its own"
+        limit = SMALL_BATCH.get((form, op))
         if ctx.strategy == "native" or limit is None:
             return form, f"exact as ONNX {op} {how}"
         if ctx.target != "portable":
@@ -66,7 +74,8 @@ def choose_form(layer, ctx, masked):
 
 
 EMIT = {"native": lambda layer, ctx, x, mask: emit_native(layer, ctx, x),
-        "native-segment": emit_masked_last, "native-reset": emit_masked_sequences, "loop": emit_loop}
+        "native-segment": emit_masked_last, "native-reset": emit_masked_sequences, "native-rows": emit_masked_rows,
+        "loop": emit_loop}
 
 
 def emit_batch_switch(layer, ctx, x, mask, forms, limit):
@@ -90,8 +99,9 @@ def emit_recurrent(layer, ctx, x, mask):
     form, reason = choose_form(layer, ctx, mask is not None)
     ctx.forms[layer.name] = (form, reason)
     if "|" in form:
-        y = emit_batch_switch(layer, ctx, x, mask, form.split("|"), SMALL_BATCH[
-            (NATIVE[type(layer).__name__][0], layer.return_sequences)])
+        native_form = form.split("|")[0]
+        y = emit_batch_switch(layer, ctx, x, mask, form.split("|"),
+                              SMALL_BATCH[(native_form, NATIVE[type(layer).__name__][0])])
     else:
         y = EMIT[form](layer, ctx, x, mask)
     return y, layer.output_mask(mask)

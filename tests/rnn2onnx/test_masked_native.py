@@ -10,18 +10,21 @@ from reference import GRU, JZS1, JZS2, LSTM, Embedding, Masking, Sequential
 from rnn2onnx import ExportError, runtimes
 from rnn2onnx.validate import TOLERANCE, compare, inputs_with_mask
 
-# (cell, activation, inner_activation) with which both masked forms exist
+# name -> (cell, activation, inner_activation, the form with return_sequences=True)
 CELLS = {
-    "LSTM": (LSTM, "tanh", "hard_sigmoid"),       # Keras's defaults
-    "LSTM-sigmoid": (LSTM, "tanh", "sigmoid"),
-    "LSTM-relu": (LSTM, "relu", "relu"),
-    "GRU": (GRU, "tanh", "hard_sigmoid"),
-    "GRU-hard": (GRU, "hard_sigmoid", "hard_sigmoid"),  # candidate reset through -1e30
-    "GRU-linear": (GRU, "linear", "relu"),
-    "JZS1": (JZS1, "tanh", "hard_sigmoid"),
-    "JZS2": (JZS2, "relu", "hard_sigmoid"),
+    "LSTM": (LSTM, "tanh", "hard_sigmoid", "native-reset"),  # Keras's defaults
+    "LSTM-sigmoid": (LSTM, "tanh", "sigmoid", "native-reset"),
+    "LSTM-relu": (LSTM, "relu", "relu", "native-reset"),
+    "LSTM-tanh-gates": (LSTM, "tanh", "tanh", "native-rows"),  # tanh(-1e30) = -1: no reset step
+    "GRU": (GRU, "sigmoid", "hard_sigmoid", "native-rows"),  # Keras's defaults: sigmoid candidate
+    "GRU-tanh": (GRU, "tanh", "hard_sigmoid", "native-reset"),
+    "GRU-hard": (GRU, "hard_sigmoid", "hard_sigmoid", "native-reset"),  # candidate reset through -1e30
+    "GRU-linear": (GRU, "linear", "relu", "native-reset"),
+    "GRU-sigmoid": (GRU, "tanh", "sigmoid", "native-rows"),  # onnxruntime's GRU sigmoid stops near 1e-6
+    "JZS1": (JZS1, "tanh", "sigmoid", "native-rows"),  # Keras's defaults
+    "JZS1-hard": (JZS1, "tanh", "hard_sigmoid", "native-reset"),
+    "JZS2": (JZS2, "relu", "hard_sigmoid", "native-reset"),
 }
-PORTABLE = {"GRU-sigmoid": (GRU, "tanh", "sigmoid")}  # OpenVINO rejects HardSigmoid/Affine in native ops
 
 MASKS = {  # (n, T) keep patterns
     "none": np.ones((3, 6), bool),
@@ -36,7 +39,7 @@ MASKS = {  # (n, T) keep patterns
 
 
 def make(cell, return_sequences, source="embedding", layers=1, dtype="float32", seed=0):
-    cls, act, inner = {**CELLS, **PORTABLE}[cell]
+    cls, act, inner, _ = CELLS[cell]
     model = Sequential(dtype=dtype, seed=seed)
     if source == "embedding":
         model.add(Embedding(9, 4, mask_zero=True))
@@ -68,7 +71,7 @@ def forms(model, **kw):
 @pytest.mark.parametrize("cell", sorted(CELLS))
 def test_masked_native_forms_match_the_reference(cell, return_sequences, source, mask):
     model = make(cell, return_sequences, source)
-    assert forms(model, strategy="native")[0] == ("native-reset" if return_sequences else "native-segment")
+    assert forms(model, strategy="native")[0] == (CELLS[cell][3] if return_sequences else "native-segment")
     proto = check(model, MASKS[mask])
     ops = [n.op_type for n in proto.graph.node]
     assert "Scan" not in ops and ops.count(CELLS[cell][0].__name__.replace("JZS1", "GRU").replace("JZS2", "GRU")) >= 1
@@ -80,7 +83,7 @@ def test_stacked_masked_layers(cell, mask):
     """The second layer sees the first's outputs at masked steps (nonzero: Keras computes
     them) and the same mask."""
     model = make(cell, False, layers=3)
-    assert forms(model, strategy="native") == ["native-reset", "native-reset", "native-segment"]
+    assert forms(model, strategy="native") == [CELLS[cell][3], CELLS[cell][3], "native-segment"]
     check(model, MASKS[mask])
     first = make(cell, True, layers=1)
     first.set_weights(model.get_weights()[:len(first.get_weights())])
@@ -88,26 +91,26 @@ def test_stacked_masked_layers(cell, mask):
     assert np.all(np.abs(first.predict(X)[~MASKS[mask]]).max(axis=-1) > 0)
 
 
-@pytest.mark.parametrize("return_sequences", [False, True])
-def test_random_masks_long_sequences(return_sequences):
-    """Many segments per row (resets) and long single runs, on both masked forms."""
-    model = make("LSTM", return_sequences)
+@pytest.mark.parametrize("cell,return_sequences", [("LSTM", False), ("LSTM", True), ("GRU", True)])
+def test_random_masks_long_sequences(cell, return_sequences):
+    """Many segments per row (resets, rows) and long single runs, on every masked form."""
+    model = make(cell, return_sequences)
     rng = np.random.default_rng(5)
     for p in (0.1, 0.5, 0.9):
         check(model, rng.random((6, 40)) < p, seed=int(p * 10))
 
 
-@pytest.mark.parametrize("n", [3, 40])
-@pytest.mark.parametrize("cell,return_sequences", [("GRU", False), ("LSTM", True)])
-def test_auto_switches_on_the_batch_size(cell, return_sequences, n):
+@pytest.mark.parametrize("n", [1, 3, 40])
+@pytest.mark.parametrize("cell,return_sequences,form", [("GRU", False, "native-segment"), ("LSTM", True, "native-reset"),
+                                                        ("GRU", True, "native-rows")])
+def test_auto_switches_on_the_batch_size(cell, return_sequences, form, n):
     """auto emits forms that lose to the Scan at large batches as an If on the batch
     size; both branches are exact."""
     from rnn2onnx.emitters.recurrent import SMALL_BATCH
 
     model = make(cell, return_sequences)
-    (form,) = forms(model)
-    assert form == ("native-reset|loop" if return_sequences else "native-segment|loop")
-    assert SMALL_BATCH[(cell, return_sequences)] is not None and 3 < SMALL_BATCH[(cell, return_sequences)] < 40
+    assert forms(model) == [f"{form}|loop"]
+    assert SMALL_BATCH[(form, cell)] is not None and 1 < SMALL_BATCH[(form, cell)] < 40
     rng = np.random.default_rng(n)
     proto = check(model, rng.random((n, 6)) < 0.6, strategy="auto")
     assert [node.op_type for node in proto.graph.node].count("If") == 1
@@ -128,15 +131,14 @@ def test_auto_conditions():
     (LSTM, "tanh", "linear", "exactly 0"), (LSTM, "tanh", "tanh", "exactly 0"),
     (GRU, "tanh", "sigmoid", "hard_sigmoid or relu gates"), (GRU, "sigmoid", "hard_sigmoid", "candidate activation"),
     (JZS1, "tanh", "sigmoid", "hard_sigmoid or relu gates")])
-def test_no_reset_form_where_the_reset_is_not_exact(cls, act, inner, why):
+def test_rows_form_where_a_reset_step_is_not_exact(cls, act, inner, why):
+    from rnn2onnx.emitters.masked_native import why_not_reset
+
     model = Sequential()
     model.add(Embedding(9, 4, mask_zero=True))
     model.add(cls(5, activation=act, inner_activation=inner, return_sequences=True))
-    assert forms(model) == ["loop"] and why in rnn2onnx.plan(model)[1][2]
-    with pytest.raises(ExportError, match=why):
-        rnn2onnx.export(model, strategy="native", validate=False)
-    model.layers[1].return_sequences = False  # the segment form needs no reset
-    assert forms(model, strategy="native") == ["native-segment"]
+    assert why in why_not_reset(model.layers[1])
+    assert forms(model, strategy="native") == ["native-rows"] and forms(model) == ["native-rows|loop"]
 
 
 def test_reset_step_zeroes_the_state_exactly():
@@ -155,7 +157,7 @@ openvino = pytest.mark.skipif("openvino" not in runtimes.available(), reason="op
 @openvino
 @pytest.mark.parametrize("mask", ["left", "holes", "all_masked_rows", "masked_last_step", "length_1"])
 @pytest.mark.parametrize("cell,return_sequences", [("LSTM-sigmoid", False), ("LSTM-sigmoid", True),
-                                                   ("LSTM-relu", True), ("GRU-sigmoid", False)])
+                                                   ("LSTM-relu", True), ("GRU-sigmoid", False), ("GRU-sigmoid", True)])
 def test_portable_masked_forms_run_on_openvino(cell, return_sequences, mask):
     model = make(cell, return_sequences, "masking")
     check(model, MASKS[mask], target="portable", runtime="openvino")
@@ -163,11 +165,11 @@ def test_portable_masked_forms_run_on_openvino(cell, return_sequences, mask):
 
 @openvino
 def test_batch_switch_runs_on_openvino():
-    model = make("GRU-sigmoid", False)
+    model = make("GRU-sigmoid", True)
     proto = rnn2onnx.export(model, validate=False)
     assert [node.op_type for node in proto.graph.node].count("If") == 1
     run = runtimes.load("openvino", proto)
-    for n in (2, 30):
+    for n in (1, 30):
         X = inputs_with_mask(model, np.random.default_rng(n).random((n, 5)) < 0.6, np.random.default_rng(0))
         result = compare(model.predict(X), run({"input": X})[0], "output", "float32")
         assert result.max_rel_error <= TOLERANCE["float32"], result
