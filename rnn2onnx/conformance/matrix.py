@@ -90,14 +90,18 @@ def _variant_kwargs(kind, variant):
 
 
 # the masked native forms (emitters/masked_native.py): (variant, layer, activation,
-# inner_activation, return_sequences values, targets) with which they exist
+# inner_activation, return_sequences values, targets); return_sequences=True gives the
+# reset or the rows form as marked
 MASKED_NATIVE = (
-    ("keras", "LSTM", "tanh", "hard_sigmoid", (False, True), ("onnxruntime",)),
-    ("tanh/sigmoid", "LSTM", "tanh", "sigmoid", (False, True), ("onnxruntime", "portable")),
-    ("tanh/hard_sigmoid", "GRU", "tanh", "hard_sigmoid", (False, True), ("onnxruntime",)),
-    ("tanh/sigmoid", "GRU", "tanh", "sigmoid", (False,), ("onnxruntime", "portable")),  # no exact reset
-    ("tanh/hard_sigmoid", "JZS1", "tanh", "hard_sigmoid", (False, True), ("onnxruntime",)),
-    ("relu/hard_sigmoid", "JZS2", "relu", "hard_sigmoid", (False, True), ("onnxruntime",)),
+    ("keras", "LSTM", "tanh", "hard_sigmoid", (False, True), ("onnxruntime",)),         # reset
+    ("tanh/sigmoid", "LSTM", "tanh", "sigmoid", (False, True), ("onnxruntime", "portable")),  # reset
+    ("tanh/tanh", "LSTM", "tanh", "tanh", (True,), ("onnxruntime", "portable")),         # rows
+    ("keras", "GRU", "sigmoid", "hard_sigmoid", (False, True), ("onnxruntime",)),       # rows
+    ("tanh/hard_sigmoid", "GRU", "tanh", "hard_sigmoid", (True,), ("onnxruntime",)),      # reset
+    ("tanh/sigmoid", "GRU", "tanh", "sigmoid", (False, True), ("onnxruntime", "portable")),  # rows
+    ("keras", "JZS1", "tanh", "sigmoid", (False, True), ("onnxruntime", "portable")),    # rows
+    ("tanh/hard_sigmoid", "JZS1", "tanh", "hard_sigmoid", (True,), ("onnxruntime",)),     # reset
+    ("relu/hard_sigmoid", "JZS2", "relu", "hard_sigmoid", (False, True), ("onnxruntime",)),  # reset
 )
 
 STACKS = (

@@ -8,10 +8,6 @@ the carried state) has no native attribute, but it can be lowered exactly around
 return_sequences=True "native-reset" when a reset step can zero the state exactly, else
 "native-rows".
 """
-import copy
-
-from onnx import helper
-
 from ..errors import ExportError
 from . import register
 from .loop import emit_loop
@@ -20,25 +16,28 @@ from .native import NATIVE, emit_native, why_not_native
 
 RECURRENT = ("SimpleRNN", "SimpleDeepRNN", "GRU", "LSTM", "JZS1", "JZS2", "JZS3")
 
-# auto: below which batch size a masked native form beats the Scan it replaces, by
-# (form, native op); measured with `rnn2onnx bench` (e) and masked/Scan ratios at batch
-# 1..64, left padding and holes. None: at every batch size measured. A form with a limit
-# is emitted as an `If` on the batch size (both branches exact); target="portable" gets
-# no `If` and uses a masked native form only where it has no limit.
-SMALL_BATCH = {
-    ("native-segment", "LSTM"): None,  # 0.2x the Scan at batch 1, 0.7-0.9x at 16-64
-    ("native-segment", "GRU"): 8,      # onnxruntime's GRU op is slower than the Scan from batch 8-16
-    ("native-reset", "LSTM"): 16,      # 0.3x at batch 1, 0.7x at 8, about 1x from 16
-    ("native-reset", "GRU"): 8,
-    ("native-rows", "LSTM"): 2,        # 0.4-0.5x at batch 1; segments become rows: 1.4-7x at batch 4 with holes
-    ("native-rows", "GRU"): 2,
+# The masked native forms auto uses: those never slower than the Scan they replace at
+# any batch size measured (`rnn2onnx bench` (e), and masked/Scan ratios at batch 1-64 with
+# left padding and holes; batch-independent rules). The others beat the Scan at batch 1
+# (0.2-0.5x) but lose at larger batches (onnxruntime's native GRU is slower than the Scan
+# from batch 8-16; the rows form grows with the number of segments): strategy="native"
+# uses them. (An `If` on the batch size would pick both ways, but OpenVINO 2026.4
+# computes some graphs holding such an `If` wrongly: If -> Mul -> MatMul -> Scan.)
+AUTO_MASKED = {
+    ("native-segment", "LSTM"): "0.2x the Scan at batch 1, 0.7-0.9x at batch 16-64",
+    ("native-reset", "LSTM"): "0.3x the Scan at batch 1, 0.7-1.0x at batch 8-64",
+}
+SLOWER_AT_LARGE_BATCH = {
+    ("native-segment", "GRU"): "onnxruntime's GRU op is slower than the Scan from batch 8-16",
+    ("native-reset", "GRU"): "onnxruntime's GRU op is slower than the Scan from batch 8-16",
+    ("native-rows", "GRU"): "each mask segment becomes a row: 1.4-7x the Scan at batch 4 with holes",
+    ("native-rows", "LSTM"): "each mask segment becomes a row: 1.4-7x the Scan at batch 4 with holes",
 }
 
 
 def choose_form(layer, ctx, masked):
     """(form, reason) for this layer under ctx.strategy and ctx.target; form is 'native',
-    'native-segment', 'native-reset', 'native-rows', 'loop', or 'F|loop': an If on the
-    batch size, masked native form F below SMALL_BATCH's limit."""
+    'native-segment', 'native-reset', 'native-rows' or 'loop'."""
     if ctx.strategy == "loop":
         return "loop", "strategy='loop'"
     kind = type(layer).__name__
@@ -59,14 +58,11 @@ def choose_form(layer, ctx, masked):
             form, how = "native-reset", "with reset steps between mask segments"
         else:  # exact for every activation, but 1.3-3x the reset form's time where both exist
             form, how = "native-rows", "with each mask segment as a row of its own"
-        limit = SMALL_BATCH.get((form, op))
-        if ctx.strategy == "native" or limit is None:
+        if ctx.strategy == "native" or (form, op) in AUTO_MASKED:
             return form, f"exact as ONNX {op} {how}"
-        if ctx.target != "portable":
-            return (f"{form}|loop", f"exact as ONNX {op} {how} below batch {limit}, the loop form "
-                                    f"from batch {limit} (faster there, measured)")
-        reason = (f"a mask reaches it, and its exact native form ({form}) is slower than the loop form "
-                  f"from batch {limit} (measured)")
+        reason = (f"a mask reaches it, and its exact native form ({form}, strategy='native') is slower than "
+                  f"the loop form at larger batches: {SLOWER_AT_LARGE_BATCH[(form, op)]} (measured)")
+        return "loop", reason
     if ctx.strategy == "native":
         raise ExportError(f"layer {layer.name} ({kind}) cannot be exported natively: {reason}; "
                           "use strategy='auto' or strategy='loop'")
@@ -78,30 +74,9 @@ EMIT = {"native": lambda layer, ctx, x, mask: emit_native(layer, ctx, x),
         "loop": emit_loop}
 
 
-def emit_batch_switch(layer, ctx, x, mask, forms, limit):
-    """`If` batch < limit: forms[0], else forms[1]; each branch a subgraph reading x and
-    mask from the outer scope."""
-    g, name = ctx.g, layer.name
-    batch = g.node("Gather", [g.node("Shape", [x], f"{name}/Shape"), g.const(0)], f"{name}/batch")
-    small = g.node("Less", [batch, g.const(limit)], f"{name}/small_batch")
-    branches = []
-    for form in forms:
-        sub = copy.copy(ctx)
-        sub.g = g.subgraph(f"{name}/{form}")
-        y = EMIT[form](layer, sub, x, mask)
-        sub.g.outputs = [helper.make_tensor_value_info(y, g.elem, None)]
-        branches.append(sub.g.make_graph())
-    return g.node("If", [small], f"{name}/If", then_branch=branches[0], else_branch=branches[1])
-
-
 @register(*RECURRENT)
 def emit_recurrent(layer, ctx, x, mask):
     form, reason = choose_form(layer, ctx, mask is not None)
     ctx.forms[layer.name] = (form, reason)
-    if "|" in form:
-        native_form = form.split("|")[0]
-        y = emit_batch_switch(layer, ctx, x, mask, form.split("|"),
-                              SMALL_BATCH[(native_form, NATIVE[type(layer).__name__][0])])
-    else:
-        y = EMIT[form](layer, ctx, x, mask)
+    y = EMIT[form](layer, ctx, x, mask)
     return y, layer.output_mask(mask)

@@ -1,14 +1,14 @@
 """Masked layers on native ops (rnn2onnx/emitters/masked_native.py): each form against
 model.predict (the reference, itself checked against Keras 0.2.0) for every mask kind,
 T = 1, all-masked rows and masked last steps; the conditions under which each form is
-chosen; auto's batch-size switch; OpenVINO on target="portable" files."""
+chosen; OpenVINO on target="portable" files."""
 import numpy as np
 import pytest
 
 import rnn2onnx
 from reference import GRU, JZS1, JZS2, LSTM, Embedding, Masking, Sequential
 from rnn2onnx import ExportError, runtimes
-from rnn2onnx.validate import TOLERANCE, compare, inputs_with_mask
+from rnn2onnx.validate import inputs_with_mask
 
 # name -> (cell, activation, inner_activation, the form with return_sequences=True)
 CELLS = {
@@ -100,30 +100,22 @@ def test_random_masks_long_sequences(cell, return_sequences):
         check(model, rng.random((6, 40)) < p, seed=int(p * 10))
 
 
-@pytest.mark.parametrize("n", [1, 3, 40])
-@pytest.mark.parametrize("cell,return_sequences,form", [("GRU", False, "native-segment"), ("LSTM", True, "native-reset"),
-                                                        ("GRU", True, "native-rows")])
-def test_auto_switches_on_the_batch_size(cell, return_sequences, form, n):
-    """auto emits forms that lose to the Scan at large batches as an If on the batch
-    size; both branches are exact."""
-    from rnn2onnx.emitters.recurrent import SMALL_BATCH
-
+@pytest.mark.parametrize("cell,return_sequences,form", [("GRU", False, "native-segment"), ("GRU-tanh", True, "native-reset"),
+                                                        ("GRU", True, "native-rows"), ("LSTM-tanh-gates", True, "native-rows")])
+def test_auto_keeps_the_loop_where_the_native_form_loses_at_large_batches(cell, return_sequences, form):
     model = make(cell, return_sequences)
-    assert forms(model) == [f"{form}|loop"]
-    assert SMALL_BATCH[(form, cell)] is not None and 1 < SMALL_BATCH[(form, cell)] < 40
-    rng = np.random.default_rng(n)
-    proto = check(model, rng.random((n, 6)) < 0.6, strategy="auto")
-    assert [node.op_type for node in proto.graph.node].count("If") == 1
+    assert forms(model, strategy="native") == [form]
+    (_, chosen, why), = rnn2onnx.plan(model)[1:]
+    assert chosen == "loop" and f"its exact native form ({form}, strategy='native') is slower" in why
 
 
 def test_auto_conditions():
-    assert forms(make("LSTM", False)) == ["native-segment"]  # faster than the Scan at every batch size measured
+    # LSTM's masked native forms: faster than the Scan at every batch size measured
+    assert forms(make("LSTM", False)) == ["native-segment"] and forms(make("LSTM", True)) == ["native-reset"]
     assert forms(make("LSTM", False, dtype="float64")) == ["loop"]
     assert forms(make("LSTM", False), strategy="loop") == ["loop"]
-    # target="portable": no If, so forms with a batch limit stay loops unless asked for
     assert forms(make("LSTM-sigmoid", False), target="portable") == ["native-segment"]
-    assert forms(make("LSTM-sigmoid", True), target="portable") == ["loop"]
-    assert forms(make("LSTM-sigmoid", True), target="portable", strategy="native") == ["native-reset"]
+    assert forms(make("LSTM-sigmoid", True), target="portable") == ["native-reset"]
     assert forms(make("LSTM", False), target="portable") == ["loop"]  # hard_sigmoid: the target's policy
 
 
@@ -138,7 +130,7 @@ def test_rows_form_where_a_reset_step_is_not_exact(cls, act, inner, why):
     model.add(Embedding(9, 4, mask_zero=True))
     model.add(cls(5, activation=act, inner_activation=inner, return_sequences=True))
     assert why in why_not_reset(model.layers[1])
-    assert forms(model, strategy="native") == ["native-rows"] and forms(model) == ["native-rows|loop"]
+    assert forms(model, strategy="native") == ["native-rows"]
 
 
 def test_reset_step_zeroes_the_state_exactly():
@@ -163,13 +155,3 @@ def test_portable_masked_forms_run_on_openvino(cell, return_sequences, mask):
     check(model, MASKS[mask], target="portable", runtime="openvino")
 
 
-@openvino
-def test_batch_switch_runs_on_openvino():
-    model = make("GRU-sigmoid", True)
-    proto = rnn2onnx.export(model, validate=False)
-    assert [node.op_type for node in proto.graph.node].count("If") == 1
-    run = runtimes.load("openvino", proto)
-    for n in (1, 30):
-        X = inputs_with_mask(model, np.random.default_rng(n).random((n, 5)) < 0.6, np.random.default_rng(0))
-        result = compare(model.predict(X), run({"input": X})[0], "output", "float32")
-        assert result.max_rel_error <= TOLERANCE["float32"], result

@@ -225,14 +225,15 @@ def test_export_matches_reference(cfg):
 
 
 # masked layers on native ops (emitters/masked_native.py): layers and activations with
-# which both masked native forms exist, stacked (inner layers return sequences, so a
+# which the masked native forms exist, stacked (inner layers return sequences, so a
 # later layer sees nonzero inputs at masked steps), strategies native and auto (auto's
 # batch-size switch: batches up to 20), every mask pattern, float32
-MASKED_NATIVE = {  # layer -> (activations, gate activations)
-    "LSTM": (("linear", "sigmoid", "hard_sigmoid", "tanh", "relu"), ("sigmoid", "hard_sigmoid", "relu")),
-    "GRU": (("linear", "hard_sigmoid", "tanh", "relu"), ("hard_sigmoid", "relu")),
-    "JZS1": (("linear", "hard_sigmoid", "tanh", "relu"), ("hard_sigmoid",)),
-    "JZS2": (("linear", "hard_sigmoid", "tanh", "relu"), ("hard_sigmoid",)),
+NATIVE_ACTS = ("linear", "sigmoid", "hard_sigmoid", "tanh", "relu")
+MASKED_NATIVE = {  # layer -> (activations, gate activations): reset or rows forms exist for all of them
+    "LSTM": (NATIVE_ACTS, NATIVE_ACTS),
+    "GRU": (NATIVE_ACTS, NATIVE_ACTS),
+    "JZS1": (NATIVE_ACTS, ("sigmoid", "hard_sigmoid")),  # point-symmetric gates: the GRU lowering
+    "JZS2": (NATIVE_ACTS, ("sigmoid", "hard_sigmoid")),
 }
 MASKED_NATIVE_EXAMPLES = 200
 
@@ -261,7 +262,7 @@ def test_masked_native_forms_match_reference(cfg):
     if cfg["strategy"] == "native":
         model, _ = build(cfg)
         forms = [form for _, form, _ in rnn2onnx.plan(model, strategy="native", opset=cfg["opset"])[1:]]
-        assert set(forms) <= {"native-segment", "native-reset"}, forms
+        assert set(forms) <= {"native-segment", "native-reset", "native-rows"}, forms
     check_forward(cfg)
 
 
