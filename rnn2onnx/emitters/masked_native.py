@@ -5,33 +5,39 @@ m[-1] = 0. So the time axis of each row falls into *segments*: a segment starts 
 every step whose incoming state is zero (t = 0, or m[t-1] = 0), runs from a zero state,
 and every step in it but its last is unmasked. A native op run on one segment from zero
 state computes exactly what the reference computes there: the same cell on the same
-inputs and states. Both forms below only rearrange inputs and outputs around the op;
-the cell math is the native op's, with the weights of native.py (`NATIVE`).
+inputs and states. The forms below only rearrange inputs and outputs around the op; the
+cell math is the native op's, with the weights of native.py (`NATIVE`), or, for single
+steps from zero state, the cell's own `step` (reference/recurrent) as in the loop form.
 
-"segment" (return_sequences=False): the last output depends only on the segment holding
-  step T-1, which starts at s = the last t with a zero incoming state. One Gather shifts
-  each row left by s (and makes the input time-major), the op runs with
-  sequence_lens = T - s >= 1, and Y at step T - 1 - s is the output (a masked last step is covered: its output is computed from the state gated by
-  m[T-2], which is what the segment carries). Exact for every activation the native op
-  computes exactly: the same conditions as the unmasked native form.
+"native-segment" (return_sequences=False): the last output depends only on the segment
+  holding step T-1, which starts at s = the last t with a zero incoming state. One
+  Gather shifts each row left by s (and makes the input time-major), the op runs with
+  sequence_lens = T - s >= 1 (all-masked rows and T = 1 included), and Y at step
+  T - 1 - s is the output (a masked last step is covered: its output is computed from
+  the state gated by m[T-2], which is what the segment carries). Exact wherever the
+  unmasked native form is.
 
-"reset" (return_sequences=True): a masked step whose incoming state is zero (a
-  "single") is one step from zero state; the singles of the whole batch are gathered and
-  run through the cell's own `step` (as in the loop form) from a zero state: no
-  recurrent product, and no native op on a batch of length-1 sequences (which costs
-  what a full step of the recurrent product costs). Every other step keeps its order in a packed time axis per row;
-  where a later segment follows an earlier one in that axis, a *reset* step is inserted
-  before it. The reset step reads an extra input column (0 at every real step) whose
-  weights drive the gates to exactly 0, so the state after it is exactly zero:
+return_sequences=True: a masked step whose incoming state is zero (a "single": all of
+  the left padding) is one step from zero state; the singles of the whole batch are
+  gathered and run through the cell's own `step` from a zero state (no recurrent
+  product). The other ("packed") steps run on the native op, in one of two layouts:
+
+"native-reset": each row keeps its packed steps in order in a packed time axis; where
+  a segment follows an earlier one, a *reset* step is inserted before it. The reset
+  step reads an extra input column (0 at every real step) whose weights drive the gates
+  to exactly 0, so the state after it is exactly zero:
   LSTM: i = f = o = 0 gives c = 0*c + 0*g = 0 and h = 0*act(0) = 0 -- exact when the
-    gate activation reaches 0 exactly at -1e30: hard_sigmoid, relu, and sigmoid
+    gate activation is exactly 0 at -1e30: hard_sigmoid, relu, and sigmoid
     (onnxruntime's and OpenVINO's LSTM kernels return exactly 0 there);
-  GRU (also the JZS1/JZS2 lowerings): z = r = 0 gives h = act(pre-activation of the
-    candidate with (0*h)·R = 0); the candidate's extra weight is -b_h, so that
-    pre-activation is exactly 0, for activations with act(0) = 0 (tanh, relu, linear),
-    or -1e30 for hard_sigmoid. Gates: hard_sigmoid or relu only -- onnxruntime's GRU
-    sigmoid stops at about 1e-6 instead of 0, so a sigmoid-gated GRU never uses it.
-  Left padding alone never needs a reset (the padding is all singles).
+  GRU (also the JZS1/JZS2 lowerings): z = r = 0 gives h = act(candidate pre-activation,
+    in which (0*h)·R = 0); the candidate's extra weight is -b_h, making it exactly 0,
+    for activations with act(0) = 0 (tanh, relu, linear), or -1e30 for hard_sigmoid.
+    Gates: hard_sigmoid or relu only -- onnxruntime's GRU sigmoid stops near 1e-6
+    instead of 0, so a sigmoid-gated GRU never uses a reset step.
+"native-rows": every segment of packed steps becomes a batch row of its own (its steps
+  are consecutive in the flattened input, so one Gather builds the op's input), with
+  sequence_lens = its length. No reset step: exact for every activation; but the op's
+  batch grows with the number of segments (fast at batch 1, slow at larger batches).
 """
 import numpy as np
 from onnx import TensorProto, helper
@@ -216,7 +222,8 @@ def emit_masked_rows(layer, ctx, x, mask):
     length = ix("Add", [ix("Sub", [last, first]), ix.c(1)])   # (n',)
     width = ix.reduce_max(length, None)                       # T'
     p = ix("Unsqueeze", [ix("Range", [ix.c(0), width, ix.c(1)]), ix.c([1])])  # (T', 1)
-    table = ix("Add", [first, ix("Min", [p, ix("Sub", [length, ix.c(1)])])])  # (T', n'): a segment's steps are consecutive
+    # (T', n'): a segment's steps are consecutive in the flattened input
+    table = ix("Add", [first, ix("Min", [p, ix("Sub", [length, ix.c(1)])])])
     flat = g.node("Reshape", [x, g.const([-1, W.shape[2]])], f"{name}/Reshape")
     xp = g.node("Gather", [flat, table], f"{name}/Gather")
     (y,) = native_node(layer, g, xp, W, R, B, seq_lens=ix("Cast", [length], to=TensorProto.INT32))

@@ -105,10 +105,11 @@ def why_not_native(layer, target):
     return None
 
 
-def native_node(layer, g, xt, W, R, B, seq_lens=None, outputs=("Y",), tag=""):
+def native_node(layer, g, xt, W, R, B, seq_lens=None, outputs=("Y",)):
     """Append the layer's native op reading time-major `xt` with weights (W, R, B): arrays,
-    or names of initializers already made (and per-row `seq_lens`, int32); returns the requested outputs ("Y" and/or "Y_h"), the
-    others left unnamed so the op need not produce them."""
+    or names of initializers already made (and per-row `seq_lens`, int32). Returns the
+    requested outputs ("Y" and/or "Y_h"); the others are left unnamed so the op need not
+    produce them."""
     name, op, _, acts = layer.name, *NATIVE[type(layer).__name__]
     acts = acts(layer)
     names = [ONNX_ACTIVATIONS[a.name][0] for a in acts]
@@ -121,11 +122,11 @@ def native_node(layer, g, xt, W, R, B, seq_lens=None, outputs=("Y",), tag=""):
         attrs["activation_beta"] = [b for b in betas if b is not None]
     if op == "GRU":
         attrs["linear_before_reset"] = 0
-    inputs = [xt] + [w if isinstance(w, str) else g.initializer(f"{name}/{key}{tag}", w)
+    inputs = [xt] + [w if isinstance(w, str) else g.initializer(f"{name}/{key}", w)
                      for key, w in (("W", W), ("R", R), ("B", B))]
     if seq_lens is not None:
         inputs.append(seq_lens)
-    node_name = g.unique(f"{name}/{op}{tag}")
+    node_name = g.unique(f"{name}/{op}")
     out = {o: g.unique(f"{node_name}:{o}") for o in outputs}
     g.nodes.append(helper.make_node(op, inputs, [out.get("Y", ""), out.get("Y_h", "")], name=node_name, **attrs))
     return [out[o] for o in outputs]

@@ -100,8 +100,9 @@ def test_random_masks_long_sequences(cell, return_sequences):
         check(model, rng.random((6, 40)) < p, seed=int(p * 10))
 
 
-@pytest.mark.parametrize("cell,return_sequences,form", [("GRU", False, "native-segment"), ("GRU-tanh", True, "native-reset"),
-                                                        ("GRU", True, "native-rows"), ("LSTM-tanh-gates", True, "native-rows")])
+@pytest.mark.parametrize("cell,return_sequences,form", [
+    ("GRU", False, "native-segment"), ("GRU-tanh", True, "native-reset"), ("GRU", True, "native-rows"),
+    ("LSTM-tanh-gates", True, "native-rows")])
 def test_auto_keeps_the_loop_where_the_native_form_loses_at_large_batches(cell, return_sequences, form):
     model = make(cell, return_sequences)
     assert forms(model, strategy="native") == [form]
