@@ -42,7 +42,7 @@ class Case:
     strategy: str
     target: str
     opset: int
-    group: str = "matrix"        # matrix | activations | stack | peer
+    group: str = "matrix"        # matrix | activations | masked-native | stack | peer
     id: str = ""
     peer: dict = field(default=None, repr=False)  # peer vectors: make(dtype), feeds, expected, postprocess
     labels: list = None          # layer labels for the report (default: from `layers`)
@@ -89,6 +89,21 @@ def _variant_kwargs(kind, variant):
     return {"activation": act, "inner_activation": inner}
 
 
+# the masked native forms (emitters/masked_native.py): (variant, layer, activation,
+# inner_activation, return_sequences values, targets); return_sequences=True gives the
+# reset or the rows form as marked
+MASKED_NATIVE = (
+    ("keras", "LSTM", "tanh", "hard_sigmoid", (False, True), ("onnxruntime",)),         # reset
+    ("tanh/sigmoid", "LSTM", "tanh", "sigmoid", (False, True), ("onnxruntime", "portable")),  # reset
+    ("tanh/tanh", "LSTM", "tanh", "tanh", (True,), ("onnxruntime", "portable")),         # rows
+    ("keras", "GRU", "sigmoid", "hard_sigmoid", (False, True), ("onnxruntime",)),       # rows
+    ("tanh/hard_sigmoid", "GRU", "tanh", "hard_sigmoid", (True,), ("onnxruntime",)),      # reset
+    ("tanh/sigmoid", "GRU", "tanh", "sigmoid", (False, True), ("onnxruntime", "portable")),  # rows
+    ("keras", "JZS1", "tanh", "sigmoid", (False, True), ("onnxruntime", "portable")),    # rows
+    ("tanh/hard_sigmoid", "JZS1", "tanh", "hard_sigmoid", (True,), ("onnxruntime",)),     # reset
+    ("relu/hard_sigmoid", "JZS2", "relu", "hard_sigmoid", (False, True), ("onnxruntime",)),  # reset
+)
+
 STACKS = (
     # (name, mask, layers)
     ("stack1", "left", [("LSTM", {"return_sequences": True}), ("GRU", {"return_sequences": True}),
@@ -102,6 +117,11 @@ STACKS = (
                         ("GRU", {"return_sequences": True, "activation": "tanh", "inner_activation": "sigmoid"})]),
     ("stack4", "holes", [("GRU", {"return_sequences": True, "activation": "tanh", "inner_activation": "sigmoid"}),
                          ("LSTM", {"return_sequences": False})]),
+    # masked native forms feeding each other: the second layer sees nonzero inputs at masked steps
+    ("stack5", "holes", [("LSTM", {"return_sequences": True, "activation": "tanh", "inner_activation": "sigmoid"}),
+                         ("GRU", {"return_sequences": True, "activation": "tanh", "inner_activation": "hard_sigmoid"}),
+                         ("JZS2", {"return_sequences": False, "inner_activation": "hard_sigmoid"})]),
+    ("stack6", "masking", [("LSTM", {"return_sequences": True}), ("LSTM", {"return_sequences": False})]),
 )
 
 
@@ -150,7 +170,18 @@ def build_matrix(quick=False, opsets=None):
                 kwargs = dict(_variant_kwargs(kind, variant), return_sequences=rs)
                 add([(kind, kwargs)], mask, dtype, strategy, target, middle, "activations", name)
 
-    # 3. stacked models
+    # 3. masked native forms: every mask kind, float32 (the only dtype they exist in),
+    # strategies auto (which may switch on the batch size) and native
+    for vi, (name, kind, act, inner, rss, targets) in enumerate(MASKED_NATIVE):
+        full = itertools.product(MASKS, rss, ("auto", "native"), targets, opsets)
+        if quick:  # each variant with two mask kinds, both forms
+            full = [(MASKS[(vi * 2 + j) % len(MASKS)], rss[j % len(rss)], "native", targets[j % len(targets)],
+                     opsets[vi % len(opsets)]) for j in range(2)]
+        for mask, rs, strategy, target, opset in full:
+            kwargs = {"activation": act, "inner_activation": inner, "return_sequences": rs}
+            add([(kind, kwargs)], mask, "float32", strategy, target, opset, "masked-native", name)
+
+    # 4. stacked models
     for si, (name, mask, layers) in enumerate(STACKS):
         chosen = itertools.product(DTYPES, STRATEGIES, TARGETS, opsets)
         if quick:

@@ -92,9 +92,9 @@ def _forms_cell(record):
     parts = []
     for name, f in record["forms"].items():
         form = f["form"]
-        if form == "native":
-            op = f["reason"].replace("exact as ONNX ", "")
-            parts.append(f"native {op}")
+        if form.startswith("native"):
+            op = f["reason"].replace("exact as ONNX ", "").split()[0]
+            parts.append(f"{form} {op}")
         elif form == "loop":
             parts.append("loop")
     return ", ".join(parts) or "—"

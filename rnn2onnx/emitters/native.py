@@ -105,28 +105,42 @@ def why_not_native(layer, target):
     return None
 
 
-def emit_native(layer, ctx, x):
-    g, name, k = ctx.g, layer.name, layer.output_dim
-    op, weights, acts = NATIVE[type(layer).__name__]
-    W, R, B, augment = weights(layer)
-    if augment is not None:
-        x = augment(g, x)
-    names = [ONNX_ACTIVATIONS[a.name][0] for a in acts(layer)]
-    alphas = [ONNX_ACTIVATIONS[a.name][1] for a in acts(layer)]
-    betas = [ONNX_ACTIVATIONS[a.name][2] for a in acts(layer)]
-    attrs = dict(hidden_size=k, activations=names)
+def native_node(layer, g, xt, W, R, B, seq_lens=None, outputs=("Y",)):
+    """Append the layer's native op reading time-major `xt` with weights (W, R, B): arrays,
+    or names of initializers already made (and per-row `seq_lens`, int32). Returns the
+    requested outputs ("Y" and/or "Y_h"); the others are left unnamed so the op need not
+    produce them."""
+    name, op, _, acts = layer.name, *NATIVE[type(layer).__name__]
+    acts = acts(layer)
+    names = [ONNX_ACTIVATIONS[a.name][0] for a in acts]
+    alphas = [ONNX_ACTIVATIONS[a.name][1] for a in acts]
+    betas = [ONNX_ACTIVATIONS[a.name][2] for a in acts]
+    attrs = dict(hidden_size=layer.output_dim, activations=names)
     # onnxruntime consumes alpha/beta in order, one per activation that takes them
     if any(a is not None for a in alphas):
         attrs["activation_alpha"] = [a for a in alphas if a is not None]
         attrs["activation_beta"] = [b for b in betas if b is not None]
     if op == "GRU":
         attrs["linear_before_reset"] = 0
+    inputs = [xt] + [w if isinstance(w, str) else g.initializer(f"{name}/{key}", w)
+                     for key, w in (("W", W), ("R", R), ("B", B))]
+    if seq_lens is not None:
+        inputs.append(seq_lens)
+    node_name = g.unique(f"{name}/{op}")
+    out = {o: g.unique(f"{node_name}:{o}") for o in outputs}
+    g.nodes.append(helper.make_node(op, inputs, [out.get("Y", ""), out.get("Y_h", "")], name=node_name, **attrs))
+    return [out[o] for o in outputs]
+
+
+def emit_native(layer, ctx, x):
+    g, name = ctx.g, layer.name
+    W, R, B, augment = NATIVE[type(layer).__name__][1](layer)
+    if augment is not None:
+        x = augment(g, x)
     xt = g.node("Transpose", [x], f"{name}/Transpose", perm=[1, 0, 2])
-    inputs = [xt, g.initializer(f"{name}/W", W), g.initializer(f"{name}/R", R), g.initializer(f"{name}/B", B)]
     if layer.return_sequences:
-        y = g.node(op, inputs, f"{name}/{op}", **attrs)
+        (y,) = native_node(layer, g, xt, W, R, B)
         y = g.node("Squeeze", [y, g.const([1])], f"{name}/Squeeze")
         return g.node("Transpose", [y], f"{name}/Transpose", perm=[1, 0, 2])
-    y_h = g.unique(f"{name}/Y_h")  # Y left unnamed: the op need not produce it
-    g.nodes.append(helper.make_node(op, inputs, ["", y_h], name=g.unique(f"{name}/{op}"), **attrs))
+    (y_h,) = native_node(layer, g, xt, W, R, B, outputs=("Y_h",))
     return g.node("Squeeze", [y_h, g.const([0])], f"{name}/Squeeze")

@@ -3,7 +3,8 @@
 1. export + onnxruntime == reference (within float32 1e-5 / float64 1e-10 of the output's
    scale) over random layer types, sizes 1-16, SimpleDeepRNN depth 1-4, stacks of 1-3
    recurrent layers, every activation, mask patterns (left/right padding, holes,
-   all-masked rows, length-1 sequences), dtypes, strategies, targets and opsets.
+   all-masked rows, length-1 sequences), dtypes, strategies, targets and opsets; and the
+   same for the masked native forms with the layers and activations they exist for.
 2. model.gradients == central finite differences (float64, small sizes, smooth
    activations only: hard_sigmoid and relu have kinks where a difference quotient is
    not a derivative).
@@ -220,6 +221,48 @@ def check_forward(cfg, require=assume):
 @settings(max_examples=FORWARD_EXAMPLES, **COMMON)
 @given(model_config())
 def test_export_matches_reference(cfg):
+    check_forward(cfg)
+
+
+# masked layers on native ops (emitters/masked_native.py): layers and activations with
+# which the masked native forms exist, stacked (inner layers return sequences, so a
+# later layer sees nonzero inputs at masked steps), strategies native and auto (auto's
+# batch-size switch: batches up to 20), every mask pattern, float32
+NATIVE_ACTS = ("linear", "sigmoid", "hard_sigmoid", "tanh", "relu")
+MASKED_NATIVE = {  # layer -> (activations, gate activations): reset or rows forms exist for all of them
+    "LSTM": (NATIVE_ACTS, NATIVE_ACTS),
+    "GRU": (NATIVE_ACTS, NATIVE_ACTS),
+    "JZS1": (NATIVE_ACTS, ("sigmoid", "hard_sigmoid")),  # point-symmetric gates: the GRU lowering
+    "JZS2": (NATIVE_ACTS, ("sigmoid", "hard_sigmoid")),
+}
+MASKED_NATIVE_EXAMPLES = 200
+
+
+@st.composite
+def masked_native_config(draw):
+    layers = []
+    for _ in range(draw(st.integers(1, 3))):
+        kind = draw(st.sampled_from(sorted(MASKED_NATIVE)))
+        acts, gates = MASKED_NATIVE[kind]
+        layers.append((kind, {"output_dim": draw(st.integers(1, 8)), "activation": draw(st.sampled_from(acts)),
+                              "inner_activation": draw(st.sampled_from(gates)), "return_sequences": True}))
+    layers[-1][1]["return_sequences"] = draw(st.booleans())
+    strategy = draw(st.sampled_from(("native", "auto")))
+    n = draw(st.integers(1, 4 if strategy == "native" else 20))
+    T = draw(st.integers(1, 10))
+    return {"dtype": "float32", "input": draw(st.sampled_from(("embedding", "masking"))), "n": n, "T": T,
+            "d": draw(st.integers(1, 8)), "seed": draw(st.integers(0, 2**31 - 1)), "layers": layers,
+            "mask": draw(mask_rows(n, T)), "strategy": strategy, "target": "onnxruntime",
+            "opset": draw(st.sampled_from(OPSETS))}
+
+
+@settings(max_examples=MASKED_NATIVE_EXAMPLES, **COMMON)
+@given(masked_native_config())
+def test_masked_native_forms_match_reference(cfg):
+    if cfg["strategy"] == "native":
+        model, _ = build(cfg)
+        forms = [form for _, form, _ in rnn2onnx.plan(model, strategy="native", opset=cfg["opset"])[1:]]
+        assert set(forms) <= {"native-segment", "native-reset", "native-rows"}, forms
     check_forward(cfg)
 
 

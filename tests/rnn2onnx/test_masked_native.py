@@ -1,0 +1,160 @@
+"""Masked layers on native ops (rnn2onnx/emitters/masked_native.py): each form against
+model.predict (the reference, itself checked against Keras 0.2.0) for every mask kind,
+T = 1, all-masked rows and masked last steps; the conditions under which each form is
+chosen; OpenVINO on target="portable" files."""
+import numpy as np
+import pytest
+
+import rnn2onnx
+from reference import GRU, JZS1, JZS2, LSTM, Embedding, Masking, Sequential, SimpleRNN
+from rnn2onnx import ExportError, runtimes
+from rnn2onnx.validate import inputs_with_mask
+
+# name -> (cell, activation, inner_activation, the form with return_sequences=True)
+CELLS = {
+    "LSTM": (LSTM, "tanh", "hard_sigmoid", "native-reset"),  # Keras's defaults
+    "LSTM-sigmoid": (LSTM, "tanh", "sigmoid", "native-reset"),
+    "LSTM-relu": (LSTM, "relu", "relu", "native-reset"),
+    "LSTM-tanh-gates": (LSTM, "tanh", "tanh", "native-rows"),  # tanh(-1e30) = -1: no reset step
+    "GRU": (GRU, "sigmoid", "hard_sigmoid", "native-rows"),  # Keras's defaults: sigmoid candidate
+    "GRU-tanh": (GRU, "tanh", "hard_sigmoid", "native-reset"),
+    "GRU-hard": (GRU, "hard_sigmoid", "hard_sigmoid", "native-reset"),  # candidate reset through -1e30
+    "GRU-linear": (GRU, "linear", "relu", "native-reset"),
+    "GRU-sigmoid": (GRU, "tanh", "sigmoid", "native-rows"),  # onnxruntime's GRU sigmoid stops near 1e-6
+    "JZS1": (JZS1, "tanh", "sigmoid", "native-rows"),  # Keras's defaults
+    "JZS1-hard": (JZS1, "tanh", "hard_sigmoid", "native-reset"),
+    "JZS2": (JZS2, "relu", "hard_sigmoid", "native-reset"),
+    "SimpleRNN": (SimpleRNN, "tanh", None, "native-rows"),  # strategy="native" only: auto prefers the loop
+}
+OP = {"LSTM": "LSTM", "GRU": "GRU", "JZS1": "GRU", "JZS2": "GRU", "SimpleRNN": "RNN"}
+
+MASKS = {  # (n, T) keep patterns
+    "none": np.ones((3, 6), bool),
+    "left": np.array([[0, 0, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1], [0, 0, 0, 0, 0, 1]], bool),
+    "right": np.array([[1, 1, 1, 1, 0, 0], [1, 0, 0, 0, 0, 0], [1, 1, 1, 1, 1, 0]], bool),
+    "holes": np.array([[1, 0, 1, 1, 0, 1], [0, 1, 0, 0, 1, 1], [1, 1, 0, 1, 1, 0]], bool),
+    "all_masked_rows": np.array([[0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0], [1, 0, 0, 1, 0, 0]], bool),
+    "masked_last_step": np.array([[1, 1, 1, 1, 1, 0], [0, 1, 1, 1, 0, 0], [1, 0, 1, 0, 1, 0]], bool),
+    "length_1": np.array([[1], [0], [1]], bool),
+    "length_2": np.array([[0, 1], [1, 0], [0, 0], [1, 1]], bool),
+}
+
+
+def make(cell, return_sequences, source="embedding", layers=1, dtype="float32", seed=0):
+    cls, act, inner, _ = CELLS[cell]
+    model = Sequential(dtype=dtype, seed=seed)
+    if source == "embedding":
+        model.add(Embedding(9, 4, mask_zero=True))
+    else:
+        model.add(Masking(0.0, input_shape=(None, 4)))
+    for i in range(layers):
+        model.add(cls(5, activation=act, return_sequences=return_sequences if i == layers - 1 else True,
+                      **({"inner_activation": inner} if inner else {})))
+    rng = np.random.default_rng(seed + 100)  # biases too, so zero inputs give nonzero pre-activations
+    model.set_weights([rng.normal(0.0, 0.6, w.shape) for w in model.get_weights()])
+    return model
+
+
+def check(model, keep, strategy="native", target="onnxruntime", runtime="onnxruntime", seed=0):
+    proto = rnn2onnx.export(model, strategy=strategy, target=target, validate=False)
+    X = inputs_with_mask(model, keep, np.random.default_rng(seed))
+    report = rnn2onnx.validate(model, proto, inputs=X, runtime=runtime, raise_on_failure=False)
+    assert report.passed, report.format_table()
+    return proto
+
+
+def forms(model, **kw):
+    return [form for _, form, _ in rnn2onnx.plan(model, **kw)[1:] if form]
+
+
+@pytest.mark.parametrize("mask", sorted(MASKS))
+@pytest.mark.parametrize("source", ["embedding", "masking"])
+@pytest.mark.parametrize("return_sequences", [False, True])
+@pytest.mark.parametrize("cell", sorted(CELLS))
+def test_masked_native_forms_match_the_reference(cell, return_sequences, source, mask):
+    model = make(cell, return_sequences, source)
+    assert forms(model, strategy="native")[0] == (CELLS[cell][3] if return_sequences else "native-segment")
+    proto = check(model, MASKS[mask])
+    ops = [n.op_type for n in proto.graph.node]
+    assert "Scan" not in ops and ops.count(OP[CELLS[cell][0].__name__]) == 1
+
+
+@pytest.mark.parametrize("mask", ["holes", "right", "all_masked_rows", "length_1"])
+@pytest.mark.parametrize("cell", ["LSTM", "GRU", "JZS2"])
+def test_stacked_masked_layers(cell, mask):
+    """The second layer sees the first's outputs at masked steps (nonzero: Keras computes
+    them) and the same mask."""
+    model = make(cell, False, layers=3)
+    assert forms(model, strategy="native") == [CELLS[cell][3], CELLS[cell][3], "native-segment"]
+    check(model, MASKS[mask])
+    first = make(cell, True, layers=1)
+    first.set_weights(model.get_weights()[:len(first.get_weights())])
+    X = inputs_with_mask(first, MASKS[mask], np.random.default_rng(0))
+    assert np.all(np.abs(first.predict(X)[~MASKS[mask]]).max(axis=-1) > 0)
+
+
+@pytest.mark.parametrize("cell,return_sequences", [("LSTM", False), ("LSTM", True), ("GRU", True)])
+def test_random_masks_long_sequences(cell, return_sequences):
+    """Many segments per row (resets, rows) and long single runs, on every masked form."""
+    model = make(cell, return_sequences)
+    rng = np.random.default_rng(5)
+    for p in (0.1, 0.5, 0.9):
+        check(model, rng.random((6, 40)) < p, seed=int(p * 10))
+
+
+@pytest.mark.parametrize("cell,return_sequences,form", [
+    ("GRU", False, "native-segment"), ("GRU-tanh", True, "native-reset"), ("GRU", True, "native-rows"),
+    ("LSTM-tanh-gates", True, "native-rows")])
+def test_auto_keeps_the_loop_where_the_native_form_loses_at_large_batches(cell, return_sequences, form):
+    model = make(cell, return_sequences)
+    assert forms(model, strategy="native") == [form]
+    (_, chosen, why), = rnn2onnx.plan(model)[1:]
+    assert chosen == "loop" and f"its exact native form ({form}, strategy='native') is slower" in why
+
+
+def test_auto_conditions():
+    # LSTM's masked native forms: faster than the Scan at every batch size measured
+    assert forms(make("LSTM", False)) == ["native-segment"] and forms(make("LSTM", True)) == ["native-reset"]
+    assert forms(make("LSTM", False, dtype="float64")) == ["loop"]
+    assert forms(make("LSTM", False), strategy="loop") == ["loop"]
+    assert forms(make("LSTM-sigmoid", False), target="portable") == ["native-segment"]
+    assert forms(make("LSTM-sigmoid", True), target="portable") == ["native-reset"]
+    assert forms(make("LSTM", False), target="portable") == ["loop"]  # hard_sigmoid: the target's policy
+
+
+@pytest.mark.parametrize("cls,act,inner,why", [
+    (LSTM, "tanh", "linear", "exactly 0"), (LSTM, "tanh", "tanh", "exactly 0"),
+    (GRU, "tanh", "sigmoid", "hard_sigmoid or relu gates"), (GRU, "sigmoid", "hard_sigmoid", "candidate activation"),
+    (JZS1, "tanh", "sigmoid", "hard_sigmoid or relu gates")])
+def test_rows_form_where_a_reset_step_is_not_exact(cls, act, inner, why):
+    from rnn2onnx.emitters.masked_native import why_not_reset
+
+    model = Sequential()
+    model.add(Embedding(9, 4, mask_zero=True))
+    model.add(cls(5, activation=act, inner_activation=inner, return_sequences=True))
+    assert why in why_not_reset(model.layers[1])
+    assert forms(model, strategy="native") == ["native-rows"]
+
+
+def test_reset_step_zeroes_the_state_exactly():
+    """A row whose first segment drives the state far from zero, then a reset: the next
+    segment's outputs equal those of the same segment run alone, bit for bit."""
+    model = make("LSTM-sigmoid", True)
+    run = runtimes.load("onnxruntime", rnn2onnx.export(model, strategy="native", validate=False))
+    X = np.array([[5, 6, 7, 8, 0, 3, 4, 2]])
+    alone = run({"input": X[:, 5:]})[0]
+    np.testing.assert_array_equal(run({"input": X})[0][:, 5:], alone)
+
+
+openvino = pytest.mark.skipif("openvino" not in runtimes.available(), reason="openvino is not installed")
+
+
+@openvino
+@pytest.mark.parametrize("mask", ["left", "holes", "all_masked_rows", "masked_last_step", "length_1"])
+@pytest.mark.parametrize("cell,return_sequences", [("LSTM-sigmoid", False), ("LSTM-sigmoid", True),
+                                                   ("LSTM-relu", True), ("GRU-sigmoid", False), ("GRU-sigmoid", True)])
+def test_portable_masked_forms_run_on_openvino(cell, return_sequences, mask):
+    model = make(cell, return_sequences, "masking")
+    check(model, MASKS[mask], target="portable", runtime="openvino")
+
+
