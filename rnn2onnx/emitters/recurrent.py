@@ -3,7 +3,8 @@
 A native op is exact only when nothing it cannot express is in play: Keras's mask
 rule (the previous step's mask resets the carried state) has no native equivalent,
 onnxruntime's CPU LSTM/GRU/RNN kernels are float32-only, and some activations
-(and all of them but sigmoid/tanh/relu for target="portable") are not native.
+(and for target="portable" all but ONNX's default ones: see native.PORTABLE_ACTIVATIONS)
+are not native.
 """
 from ..errors import ExportError
 from . import register
