@@ -23,7 +23,6 @@ import sys
 import tempfile
 
 import numpy as np
-import onnx
 
 from .errors import ExportError
 
@@ -36,8 +35,14 @@ class RuntimeCrashed(RuntimeError):
     """The runtime's process died (e.g. a tract panic) while loading or running a model."""
 
 
+def _is_proto(model):
+    import onnx
+
+    return isinstance(model, onnx.ModelProto)
+
+
 def _model_path_or_bytes(model):
-    return model.SerializeToString() if isinstance(model, onnx.ModelProto) else os.fspath(model)
+    return model.SerializeToString() if _is_proto(model) else os.fspath(model)
 
 
 class Runtime:
@@ -68,10 +73,14 @@ class Runtime:
         return f"{cls.name} is not installed; install it with: pip install {what}"
 
     @classmethod
-    def must_accept(cls, target, dtype):
-        """Whether refusing a file of this target/dtype is a failure (else it is recorded):
-        portable files are made to run everywhere, float64 ones where float64 is computed."""
-        return target == "portable" and (dtype == "float32" or cls.computes_float64)
+    def known_rejection(cls, target, dtype, loop_op="scan"):
+        """Why this runtime may refuse a file exported with these options (a refusal is then
+        recorded, not a failure), or None: portable files are made to run everywhere."""
+        if target != "portable":
+            return f'only target="portable" files are made to run on {cls.name}'
+        if dtype == "float64" and not cls.computes_float64:
+            return f"{cls.name} does not compute float64"
+        return None
 
     def workaround(self, message):
         """Options to retry a refused load with, and what they mean; None when there are none."""
@@ -93,8 +102,8 @@ class OnnxRuntime(Runtime):
                     ("Softplus in the RNN ops", "computed as log(1 + exp(x)): inf above 88.7 in float32"))
 
     @classmethod
-    def must_accept(cls, target, dtype):
-        return True  # the exporter's reference runtime: every file must run here
+    def known_rejection(cls, target, dtype, loop_op="scan"):
+        return None  # the exporter's reference runtime: every file must run here
 
     def _load(self, model, threads=None):
         import onnxruntime
@@ -123,10 +132,11 @@ class OpenVINO(Runtime):
         import openvino
 
         core = openvino.Core()
-        if isinstance(model, onnx.ModelProto):
+        if _is_proto(model):
             with tempfile.TemporaryDirectory() as tmp:
                 path = os.path.join(tmp, "model.onnx")
-                onnx.save_model(model, path)
+                with open(path, "wb") as f:
+                    f.write(model.SerializeToString())
                 ov_model = core.read_model(path)
         else:
             ov_model = core.read_model(os.fspath(model))
@@ -144,11 +154,19 @@ class Tract(Runtime):
     normally used; `dims="symbolic"` types it once with symbolic batch and time."""
 
     name, module, package, extra = "tract", "tract", "tract", "tract"
-    known_issues = (("the `activations` attribute of LSTM/GRU/RNN ops", "ignored: ONNX's defaults are computed"),
+    computes_float64 = False  # "Sigmoid does not support F64": refuses most float64 files
+    known_issues = (("float64 files", "refused: its Sigmoid/Tanh have no f64 kernels"),
+                    ("the `activations` attribute of LSTM/GRU/RNN ops", "ignored: ONNX's defaults are computed"),
                     ("LSTM/GRU/RNN ops without initial states and a symbolic batch", "panics (aborts the process)"),
                     ("Scan bodies with a named dim, an unread state input, or a per-step output also read in "
                      "the body", "refused or mis-typed"),
                     ("ONNX Loop", "not supported"))
+
+    @classmethod
+    def known_rejection(cls, target, dtype, loop_op="scan"):
+        if loop_op == "loop":
+            return "tract has no ONNX Loop (Unimplemented(Loop))"
+        return super().known_rejection(target, dtype, loop_op)
 
     def _load(self, model, threads=None, dims="concrete"):
         if dims not in ("concrete", "symbolic"):
@@ -271,9 +289,10 @@ class _TractWorker:
 
     def load(self, model, symbolic=False):
         with tempfile.TemporaryDirectory() as tmp:
-            if isinstance(model, onnx.ModelProto):
+            if _is_proto(model):
                 path = os.path.join(tmp, "model.onnx")
-                onnx.save_model(model, path)
+                with open(path, "wb") as f:
+                    f.write(model.SerializeToString())
             else:
                 path = os.path.abspath(os.fspath(model))
             reply, _ = self.request({"op": "load", "path": path, "symbolic": symbolic})

@@ -12,15 +12,19 @@ The graph is:
 
 `build_step` builds the body once; `wrap_scan` / `wrap_loop` only add the wrapper.
 
-Bodies every runtime we test accepts (tract 0.23 is the strictest):
-  - body inputs/outputs carry no named dimension: tract unifies a body's `batch` with
-    the outer concrete batch and fails ("Impossible to unify Sym(batch) with Val(3)");
+For target="portable" the body is one every runtime we test accepts (tract 0.23.9 is
+the strictest; each rule costs onnxruntime time, so target="onnxruntime" keeps the
+faster body):
+  - body inputs carry no named dimension: tract unifies a body's `batch` with the outer
+    batch and fails ("Impossible to unify Sym(batch) with Val(3)"). onnxruntime runs a
+    body whose inputs have a named batch 1.0-1.6x faster at batch 1 (measured), so the
+    onnxruntime target keeps the name;
   - a per-step output that the body also reads goes through an `Identity`: tract infers
     a wrong shape for a tensor that is both a scan output and consumed in the body;
   - every state input is read by the body: tract's "discard unused input" pass breaks
     the Scan otherwise. The last unmasked output (needed when `return_sequences` is off
-    and state 0 is not the output: a mask, or SimpleDeepRNN's lag buffer) is therefore
-    taken from the per-step outputs rather than carried as an unread extra state.
+    and state 0 is not the output: a mask, or SimpleDeepRNN's lag buffer) is taken from
+    the per-step outputs; the onnxruntime target carries it as one more (unread) state.
 """
 from dataclasses import dataclass
 
@@ -84,6 +88,8 @@ class Step:
     step_in_widths: list
     step_out: list         # per-step outputs (0 or 1 of them): h
     output_dim: int
+    last_output: str       # where the last output is: "state0", "state-1" (carried h) or "step"
+    strict: bool           # a body every runtime accepts (target="portable"; see the docstring)
 
 
 def build_step(layer, g, n_groups, masked):
@@ -98,21 +104,28 @@ def build_step(layer, g, n_groups, masked):
     h, state_out, _ = layer.step(OnnxOps(body, f"{name}/step"), x_in, m_in, state_in, _Params(g, layer))
     state_out = list(state_out)
 
-    # h is a per-step output when the sequence is wanted, or when the last output is not
-    # the last state (a mask zeroes the carried state; SimpleDeepRNN carries lag terms)
-    wants_h = layer.return_sequences or state_out[0] != h
-    step_out = []
-    if wants_h:
-        read_in_body = h in state_out or any(h in n.input for n in body.nodes)
-        step_out = [body.node("Identity", [h], f"{name}/step/h") if read_in_body else h]
+    strict = g.target == "portable"
+    read_in_body = h in state_out or any(h in n.input for n in body.nodes)
+    step_out, last_output = [], "state0"
+    if layer.return_sequences or (strict and state_out[0] != h):
+        # a per-step output the body also reads: through an Identity (distinct names;
+        # and for tract, whatever reads it)
+        needs_identity = h in state_out or (strict and read_in_body)
+        step_out = [body.node("Identity", [h], f"{name}/step/h") if needs_identity else h]
+        last_output = "step"
+    elif state_out[0] != h:  # carry the unmasked last output as one more state (unread)
+        state_in.append(body.unique(f"{name}/step/h_prev"))
+        state_out.append(h)
+        state_widths = state_widths + [layer.output_dim]
+        last_output = "state-1"
     step_in = x_in + ([m_in] if masked else [])
     return Step(body, state_in, state_out, state_widths, step_in, group_widths + ([1] if masked else []),
-                step_out, layer.output_dim)
+                step_out, layer.output_dim, last_output, strict)
 
 
-def _value_infos(g, names, widths):
-    # batch left unnamed: a named body dim must not unify with the outer batch (tract)
-    return [helper.make_tensor_value_info(n, g.elem, [None, w]) for n, w in zip(names, widths)]
+def _value_infos(step, g, names, widths):
+    batch = None if step.strict else "batch"  # see the module docstring
+    return [helper.make_tensor_value_info(n, g.elem, [batch, w]) for n, w in zip(names, widths)]
 
 
 def _zero_states(g, name, x, widths):
@@ -126,14 +139,15 @@ def _zero_states(g, name, x, widths):
     return initial
 
 
-def wrap_scan(step, g, name, x, step_inputs):
-    """Scan over axis 1 of `step_inputs`: (final states, per-step outputs (batch, time, k))."""
+def wrap_scan(step, g, name, initial, step_inputs):
+    """Scan over axis 1 of `step_inputs` from states `initial`: (final states, per-step
+    outputs (batch, time, k), time axis)."""
     body = step.body
-    body.inputs = _value_infos(g, step.state_in + step.step_in, step.state_widths + step.step_in_widths)
-    body.outputs = _value_infos(g, step.state_out + step.step_out,
+    body.inputs = _value_infos(step, g, step.state_in + step.step_in, step.state_widths + step.step_in_widths)
+    body.outputs = _value_infos(step, g, step.state_out + step.step_out,
                                 step.state_widths + [step.output_dim] * len(step.step_out))
     n_out = len(body.outputs)
-    outputs = g.node("Scan", _zero_states(g, name, x, step.state_widths) + step_inputs, f"{name}/Scan",
+    outputs = g.node("Scan", initial + step_inputs, f"{name}/Scan",
                      outputs=n_out, body=body.make_graph(), num_scan_inputs=len(step_inputs),
                      scan_input_axes=[1] * len(step_inputs),
                      **({"scan_output_axes": [1]} if step.step_out else {}))
@@ -141,9 +155,10 @@ def wrap_scan(step, g, name, x, step_inputs):
     return outputs[:len(step.state_out)], outputs[len(step.state_out):], 1
 
 
-def wrap_loop(step, g, name, x, step_inputs):
-    """Loop over the time steps: the body gathers step t of each of `step_inputs`
-    (read from the outer scope); (final states, per-step outputs (time, batch, k))."""
+def wrap_loop(step, g, name, initial, step_inputs):
+    """Loop over the time steps from states `initial`: the body gathers step t of each of
+    `step_inputs` (read from the outer scope); (final states, per-step outputs
+    (time, batch, k), time axis)."""
     body = step.body
     t, cond_in = body.unique(f"{name}/step/t"), body.unique(f"{name}/step/cond")
     # prepend the Gathers of step t: they must precede the nodes that read the slices
@@ -154,13 +169,13 @@ def wrap_loop(step, g, name, x, step_inputs):
     cond_out = body.node("Identity", [cond_in], f"{name}/step/cond_out")
     body.inputs = ([helper.make_tensor_value_info(t, TensorProto.INT64, []),
                     helper.make_tensor_value_info(cond_in, TensorProto.BOOL, [])]
-                   + _value_infos(g, step.state_in, step.state_widths))
+                   + _value_infos(step, g, step.state_in, step.state_widths))
     body.outputs = ([helper.make_tensor_value_info(cond_out, TensorProto.BOOL, [])]
-                    + _value_infos(g, step.state_out + step.step_out,
+                    + _value_infos(step, g, step.state_out + step.step_out,
                                    step.state_widths + [step.output_dim] * len(step.step_out)))
     shape = g.node("Shape", [step_inputs[0]], f"{name}/Shape")
     trips = g.node("Gather", [shape, g.const(1)], f"{name}/time", axis=0)
-    outputs = g.node("Loop", [trips, ""] + _zero_states(g, name, x, step.state_widths), f"{name}/Loop",
+    outputs = g.node("Loop", [trips, ""] + initial, f"{name}/Loop",
                      outputs=len(body.outputs) - 1, body=body.make_graph())
     outputs = outputs if isinstance(outputs, list) else [outputs]
     return outputs[:len(step.state_out)], outputs[len(step.state_out):], 0
@@ -173,12 +188,13 @@ def emit_loop(layer, ctx, x, mask):
     g, name = ctx.g, layer.name
     xs = emit_projection(layer, g, x)
     step = build_step(layer, g, len(xs), mask is not None)
+    initial = _zero_states(g, name, x, step.state_widths)
     step_inputs = list(xs)
     if mask is not None:
         step_inputs.append(g.node("Unsqueeze", [mask, g.const([-1])], f"{name}/mask"))
-    states, per_step, time_axis = WRAPPERS[ctx.loop_op](step, g, name, x, step_inputs)
-    if not per_step:
-        return states[0]
+    states, per_step, time_axis = WRAPPERS[ctx.loop_op](step, g, name, initial, step_inputs)
+    if step.last_output != "step":
+        return states[0 if step.last_output == "state0" else -1]
     (hs,) = per_step
     if layer.return_sequences:
         return hs if time_axis == 1 else g.node("Transpose", [hs], f"{name}/Transpose", perm=[1, 0, 2])

@@ -33,7 +33,7 @@ ONNX_ACTIVATIONS = {
 #     (LSTM sigmoid/tanh/tanh, GRU sigmoid/tanh, RNN tanh), silently: hard_sigmoid
 #     LSTM gates came out 0.16-0.19 off, relu GRUs 1.0-1.8; and it panics (aborting
 #     the process) on a symbolic batch unless the initial states are inputs, which
-#     emit_native therefore always gives (zeros, batch from the input's shape).
+#     emit_native therefore gives for this target (zeros, batch from the input's shape).
 # So: native only with exactly the ONNX default activations, per slot of the op.
 # sequence_lens is untested on tract: a form that sets it must be checked there first.
 PORTABLE_ACTIVATIONS = {"LSTM": ("sigmoid", "tanh", "tanh"), "GRU": ("sigmoid", "tanh"), "RNN": ("tanh",)}
@@ -115,7 +115,7 @@ def why_not_native(layer, target):
         if act not in ONNX_ACTIVATIONS:
             return f"activation {act!r} is not one of the ONNX native RNN activations ({', '.join(ONNX_ACTIVATIONS)})"
     if target == "portable" and tuple(acts) != PORTABLE_ACTIVATIONS[op]:
-        return (f"the portable target keeps native {op} only with ONNX's default activations "
+        return (f"the portable target keeps a native op only with ONNX's default activations "
                 f"({', '.join(PORTABLE_ACTIVATIONS[op])}; tract ignores any others), not {', '.join(acts)}")
     return None
 
@@ -146,8 +146,9 @@ def emit_native(layer, ctx, x):
     if op == "GRU":
         attrs["linear_before_reset"] = 0
     xt = g.node("Transpose", [x], f"{name}/Transpose", perm=[1, 0, 2])
-    inputs = [xt, g.initializer(f"{name}/W", W), g.initializer(f"{name}/R", R), g.initializer(f"{name}/B", B),
-              ""] + _zero_initial_states(g, name, x, k, 2 if op == "LSTM" else 1)
+    inputs = [xt, g.initializer(f"{name}/W", W), g.initializer(f"{name}/R", R), g.initializer(f"{name}/B", B)]
+    if ctx.target == "portable":  # for tract; costs onnxruntime ~2% at batch 1, so only here
+        inputs += [""] + _zero_initial_states(g, name, x, k, 2 if op == "LSTM" else 1)
     if layer.return_sequences:
         y = g.node(op, inputs, f"{name}/{op}", **attrs)
         y = g.node("Squeeze", [y, g.const([1])], f"{name}/Squeeze")
