@@ -6,8 +6,8 @@ reject and why, and loads a model: `Runtime().load(model) -> run(feeds) -> [arra
 Everything that chooses or judges a runtime (validate, the CLI, the conformance
 runner and report) asks these classes; nothing else compares runtime names.
 
-    runtimes.load("tract", model)(feeds)     # by name
-    runtimes.get("openvino").computes_float64
+    runtimes.load("tract", model)(feeds)      # by name
+    runtimes.get("openvino").computes_float64  # the class
 
 tract runs in a separate worker process (rnn2onnx/tract_worker.py): a Rust panic aborts
 the process it happens in, and it must not take the caller with it.
@@ -16,6 +16,7 @@ import importlib.metadata
 import importlib.util
 import json
 import os
+import re
 import select
 import struct
 import subprocess
@@ -33,6 +34,10 @@ class RuntimeNotAvailable(ExportError):
 
 class RuntimeCrashed(RuntimeError):
     """The runtime's process died (e.g. a tract panic) while loading or running a model."""
+
+
+class TractError(RuntimeError):
+    """tract refused a model or failed to run it (its message, without the backtrace)."""
 
 
 def _is_proto(model):
@@ -73,9 +78,11 @@ class Runtime:
         return f"{cls.name} is not installed; install it with: pip install {what}"
 
     @classmethod
-    def known_rejection(cls, target, dtype, loop_op="scan"):
-        """Why this runtime may refuse a file exported with these options (a refusal is then
-        recorded, not a failure), or None: portable files are made to run everywhere."""
+    def known_limit(cls, target, dtype, loop_op="scan"):
+        """Why this runtime is not held to files exported with these options (a refusal or a
+        wrong result is then recorded, not a failure), or None: portable files are made to
+        run everywhere (a target="onnxruntime" file may use native activations that
+        OpenVINO refuses and tract silently replaces)."""
         if target != "portable":
             return f'only target="portable" files are made to run on {cls.name}'
         if dtype == "float64" and not cls.computes_float64:
@@ -102,7 +109,7 @@ class OnnxRuntime(Runtime):
                     ("Softplus in the RNN ops", "computed as log(1 + exp(x)): inf above 88.7 in float32"))
 
     @classmethod
-    def known_rejection(cls, target, dtype, loop_op="scan"):
+    def known_limit(cls, target, dtype, loop_op="scan"):
         return None  # the exporter's reference runtime: every file must run here
 
     def _load(self, model, threads=None):
@@ -163,10 +170,10 @@ class Tract(Runtime):
                     ("ONNX Loop", "not supported"))
 
     @classmethod
-    def known_rejection(cls, target, dtype, loop_op="scan"):
+    def known_limit(cls, target, dtype, loop_op="scan"):
         if loop_op == "loop":
             return "tract has no ONNX Loop (Unimplemented(Loop))"
-        return super().known_rejection(target, dtype, loop_op)
+        return super().known_limit(target, dtype, loop_op)
 
     def _load(self, model, threads=None, dims="concrete"):
         if dims not in ("concrete", "symbolic"):
@@ -275,7 +282,7 @@ class _TractWorker:
         except (EOFError, BrokenPipeError, OSError):
             raise RuntimeCrashed(self._crash_message()) from None
         if not reply["ok"]:
-            raise RuntimeError(reply["error"])
+            raise TractError(reply["error"])
         return reply, out
 
     def _crash_message(self):
@@ -284,6 +291,7 @@ class _TractWorker:
         lines = [line.strip() for line in self.log.read().decode(errors="replace").splitlines() if line.strip()]
         panics = [line for line in lines if "panicked at" in line or line.startswith("fatal")]
         detail = panics[0] if panics else (lines[-1] if lines else "no message")
+        detail = re.sub(r"thread '[^']*' \(\d+\) ", "", detail)  # the thread id differs per run
         self.proc, self.log = None, None
         return f"tract crashed (exit status {code}): {detail[:300]}"
 

@@ -19,10 +19,11 @@ Verdicts (per runtime):
   pass       error within the tolerance (float32 1e-5, float64 1e-10, relative to the
              output's scale: max |reference|, at least 1 in float32);
   FAIL       a numeric disagreement, an export error, or a file onnxruntime refused;
-  rejected   another runtime refused the file (or crashed on it): recorded, not a
-             failure, where the runtime's class knows why (Runtime.known_rejection:
+  rejected   another runtime refused the file (or crashed on it);
+  FAIL/rejected of a runtime other than onnxruntime is recorded, not a failure, where
+             the runtime's class says it is not held to the file (Runtime.known_limit:
              target "onnxruntime" files, float64 where it is not computed, Loop on
-             tract); a failure for a portable file it should run;
+             tract); a portable file it should run fails its case;
   f32-only   a runtime that computes float64 files in float32 (OpenVINO's CPU plugin
              has no f64 kernels) agreed within the float32 tolerance: recorded, not a failure.
 The command exits 1 when any case fails.

@@ -201,9 +201,10 @@ def format_markdown(records, summary, runtime_names, coverage, meta):
         for i, g in enumerate(summary["rejections"]):
             lines.append(f"| {i + 1} | {g['runtime']} | {_md(g['message'])} | {g['count']} | {', '.join(g['targets'])} | "
                          f"{', '.join(g['dtypes'])} | {g['cases'][0]} |")
-        lines += ["", "A rejection is recorded, not counted as a failure, where the runtime's class knows why "
-                  "(`Runtime.known_rejection`: `target=\"onnxruntime\"` files on other runtimes, float64 files "
-                  "where float64 is not computed, ONNX Loop on tract); any other rejection fails its case.", ""]
+        lines += ["", "A rejection (or a wrong result) is recorded, not counted as a failure, where the runtime's "
+                  "class says it is not held to the file (`Runtime.known_limit`: `target=\"onnxruntime\"` files "
+                  "on other runtimes, float64 files where float64 is not computed, ONNX Loop on tract); any "
+                  "other one fails its case.", ""]
     lines += _compatibility_lines(records, summary, rt)
     failed = [r for r in records if not r["passed"]]
     if failed:
