@@ -18,6 +18,7 @@ def test_demo_trains_exports_and_validates(tmp_path):
 def test_bench_prints_every_comparison():
     lines = []
     rows = bench.run(shapes=[(2, 5, 3, 4)], repeats=1, print_fn=lines.append)
-    assert {row[0] for row in rows} == {"a", "b", "c", "d"}
+    assert {row[0] for row in rows} == {"a", "b", "c", "d", "e"}
+    assert {row[1] for row in rows if row[0] == "e"} >= {"GRU Loop vs Scan", "LSTM masked portable vs ort-target Scan"}
     assert all(row[-1] > 0 for row in rows)
     assert "ratio" in lines[0]
