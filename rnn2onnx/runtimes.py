@@ -259,9 +259,10 @@ class _TractWorker:
     def _start(self):
         self.log = tempfile.TemporaryFile()
         env = dict(os.environ, RUST_BACKTRACE="0", RUST_LIB_BACKTRACE="0")
+        # this very package, whatever the current directory holds (`-m` would look there first)
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
-        self.proc = subprocess.Popen([sys.executable, "-m", "rnn2onnx.tract_worker"], stdin=subprocess.PIPE,
+        boot = f"import sys; sys.path.insert(0, {root!r}); from rnn2onnx.tract_worker import main; sys.exit(main())"
+        self.proc = subprocess.Popen([sys.executable, "-c", boot], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=self.log, env=env)
         self.generation += 1
 
@@ -297,13 +298,13 @@ class _TractWorker:
 
     def load(self, model, symbolic=False):
         with tempfile.TemporaryDirectory() as tmp:
-            if _is_proto(model):
+            if _is_proto(model):  # the worker keeps its own copy of the temporary file
                 path = os.path.join(tmp, "model.onnx")
                 with open(path, "wb") as f:
                     f.write(model.SerializeToString())
-            else:
+            else:  # read in place (its external data, if any, beside it)
                 path = os.path.abspath(os.fspath(model))
-            reply, _ = self.request({"op": "load", "path": path, "symbolic": symbolic})
+            reply, _ = self.request({"op": "load", "path": path, "symbolic": symbolic, "copy": _is_proto(model)})
         return _TractModel(self, reply["id"])
 
 

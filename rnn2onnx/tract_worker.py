@@ -4,8 +4,9 @@ Reads requests from stdin and answers on stdout (length-prefixed JSON headers an
 arrays, see runtimes.write_message); anything native code prints goes to stderr. A tract
 panic aborts this process only; the parent reports it as a crash.
 
-  {"op": "load", "path", "symbolic"} -> {"id"}   the file, typed per feed shape (concrete)
-                                                  or once with symbols B, T (symbolic)
+  {"op": "load", "path", "symbolic", "copy"} -> {"id"}   the file (copied first when the
+                     caller's is temporary), typed per feed shape (concrete) or once
+                     with symbols B, T (symbolic)
   {"op": "run", "id", "inputs": [names]} + arrays -> the outputs
   {"op": "drop", "id"}                             forget a model (no answer)
 """
@@ -34,16 +35,19 @@ class Loaded:
     """A model file, typed (tract's `into_model` consumes the parsed model) per input
     shape, or once with symbols; kept as this process's own copy of the file."""
 
-    def __init__(self, path, symbolic, folder, model_id):
+    def __init__(self, path, symbolic, copy_to=None):
         import tract
 
-        self.path = os.path.join(folder, f"{model_id}.onnx")
-        shutil.copyfile(path, self.path)
+        self.path, self.copied = path, copy_to is not None
+        if self.copied:  # the caller's file is temporary
+            shutil.copyfile(path, copy_to)
+            self.path = copy_to
         self.tract, self.symbolic, self.runnables = tract, symbolic, {}
         tract.onnx().load(self.path)  # parse errors surface at load
 
     def drop(self):
-        os.unlink(self.path)
+        if self.copied:
+            os.unlink(self.path)
 
     def runnable(self, arrays):
         key = tuple((a.shape, a.dtype.str) for a in arrays)
@@ -83,7 +87,8 @@ def serve(stdin, protocol, models, folder):
                     models.pop(request["id"]).drop()
                 continue
             if op == "load":
-                models[next_id] = Loaded(request["path"], request["symbolic"], folder, next_id)
+                copy_to = os.path.join(folder, f"{next_id}.onnx") if request["copy"] else None
+                models[next_id] = Loaded(request["path"], request["symbolic"], copy_to)
                 write_message(protocol, {"ok": True, "id": next_id})
                 next_id += 1
             elif op == "run":

@@ -153,3 +153,18 @@ def test_a_runtime_that_is_not_installed_says_how_to_install_it(name, monkeypatc
     code = cli.main(["validate", str(tmp_path / "m.onnx"), str(config), str(weights), "--runtime", name])
     err = capsys.readouterr().err
     assert code == 1 and err.strip() == f"rnn2onnx: error: {hint}"
+
+
+@needs_tract
+def test_the_tract_worker_runs_this_package_whatever_the_current_directory_holds(tmp_path, monkeypatch):
+    (tmp_path / "rnn2onnx").mkdir()
+    (tmp_path / "rnn2onnx" / "__init__.py").write_text("")  # another rnn2onnx, without the worker
+    monkeypatch.chdir(tmp_path)
+    model = build("GRU", "embedding")
+    worker = runtimes._TractWorker()
+    try:
+        X = generate_inputs(model)
+        got = worker.load(rnn2onnx.export(model, target="portable"))({"input": X})[0]
+    finally:
+        worker.proc.kill()
+    assert compare(model.predict(X), got, "output", "float32").passed
