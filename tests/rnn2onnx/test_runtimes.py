@@ -88,6 +88,21 @@ def test_native_ops_in_portable_files_run_on_tract(cell):
 
 
 @needs_tract
+def test_softplus_beyond_float32_exp_range_is_exact_on_tract():
+    # tract computes a Softplus node as log(1 + exp(x)): inf above 88.7; the portable
+    # target writes softplus as relu(x) + log(1 + exp(-|x|))
+    from reference import Sequential, SimpleRNN
+
+    model = Sequential(seed=0)
+    model.add(SimpleRNN(5, activation="softplus", return_sequences=True, input_shape=(None, 4)))
+    X = generate_inputs(model) * 300
+    expected = model.predict(X)
+    assert expected.max() > 100  # inputs of softplus beyond exp's float32 range
+    got = runtimes.load("tract", rnn2onnx.export(model, target="portable"))({"input": X})[0]
+    assert compare(expected, got, "output", "float32").passed
+
+
+@needs_tract
 def test_what_tract_gets_wrong_in_onnxruntime_target_files():
     """The findings the portable target is built on; should tract change, these fail and
     the policy (native.PORTABLE_ACTIVATIONS, loop.py's body rules) can be relaxed."""
