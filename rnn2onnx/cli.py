@@ -280,7 +280,9 @@ def _describe(exc):
     try:
         import rnn2onnx
 
-        known += (rnn2onnx.ExportError,)
+        from rnn2onnx.runtimes import RuntimeCrashed, TractError
+
+        known += (rnn2onnx.ExportError, RuntimeCrashed, TractError)
         if isinstance(exc, rnn2onnx.ValidationError):
             return _failure_sentence(exc.report)
     except ImportError:  # pragma: no cover - a broken installation

@@ -283,7 +283,7 @@ class _TractWorker:
         except (EOFError, BrokenPipeError, OSError):
             raise RuntimeCrashed(self._crash_message()) from None
         if not reply["ok"]:
-            raise TractError(reply["error"])
+            raise TractError(f"tract refused the model: {reply['error']}")
         return reply, out
 
     def _crash_message(self):

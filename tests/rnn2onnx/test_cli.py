@@ -110,6 +110,8 @@ def test_loop_op_and_runtime_options(fx, tmp_path):
         assert code == 0, err
         code, out, err = run("validate", "scan.onnx", config, weights, "--runtime", "tract", cwd=tmp_path)
         assert code == 0 and "tract, float32" in out and "PASS" in out, (out, err)
+        code, out, err = run("validate", "loop.onnx", config, weights, "--runtime", "tract", cwd=tmp_path)
+        assert_clean_failure(code, out, err, "tract refused the model", "Loop")
 
 
 def test_convert_failures_write_nothing(fx, tmp_path):
