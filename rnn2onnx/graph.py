@@ -122,6 +122,10 @@ def emit_activation(g, activation, x, prefix):
     double = g.dtype == np.float64
     if name == "linear":
         return x
+    if name == "sigmoid" and double and g.target == "portable":
+        # tract 0.23 has no float64 Sigmoid ("Sigmoid does not support F64"); its Tanh has:
+        # sigmoid(x) = 0.5 + 0.5 * tanh(x / 2), within a few ulps in float64
+        return node("Add", [g.scalar(0.5), node("Mul", [g.scalar(0.5), node("Tanh", [node("Mul", [x, g.scalar(0.5)])])])])
     if name in ("sigmoid", "tanh", "relu"):
         return node(name.capitalize(), [x])
     if name == "softmax":

@@ -161,8 +161,8 @@ class Tract(Runtime):
     normally used; `dims="symbolic"` types it once with symbolic batch and time."""
 
     name, module, package, extra = "tract", "tract", "tract", "tract"
-    computes_float64 = False  # "Sigmoid does not support F64": refuses most float64 files
-    known_issues = (("float64 files", "refused: its Sigmoid/Tanh have no f64 kernels"),
+    known_issues = (("float64 Sigmoid", "\"Sigmoid does not support F64\" (portable files use Tanh)"),
+                    ("Softplus above 88.7", "inf: computed as log(1 + exp(x)) (portable files compose it)"),
                     ("the `activations` attribute of LSTM/GRU/RNN ops", "ignored: ONNX's defaults are computed"),
                     ("LSTM/GRU/RNN ops without initial states and a symbolic batch", "panics (aborts the process)"),
                     ("Scan bodies with a named dim, an unread state input, or a per-step output also read in "
