@@ -151,6 +151,11 @@ def _compatibility_lines(records, summary, runtime_names):
 
     for (name, dtype, target, form), masks in sorted(table.items()):
         lines.append(f"| {name} | {dtype} | {target} | {form} | " + " | ".join(cell(masks.get(m)) for m in MASKS) + " |")
+    lines += ["", "What each runtime is known to refuse or get wrong (`known_issues` of its class in "
+              "`rnn2onnx/runtimes.py`; the portable target avoids each of them):", ""]
+    for name in runtime_names:
+        for what, why in runtimes.get(name).known_issues:
+            lines.append(f"- {name}: {what}: {why}")
     return lines + [""]
 
 

@@ -137,6 +137,7 @@ def test_tract_rows_and_the_compatibility_table(quick):
     assert "| tract | float32 | onnxruntime | native LSTM | 1 wrong |" in table
     row = next(line for line in table.splitlines() if line.startswith("| tract | float32 | portable | Loop |"))
     assert "rejected [" in row and "agree" not in row
+    assert "- tract: ONNX Loop: not supported" in table
 
 
 def test_failures_give_a_nonzero_exit(tmp_path, monkeypatch):
