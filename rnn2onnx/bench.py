@@ -10,6 +10,8 @@ one process (absolute times drift between runs on shared machines; ratios do not
 (e) masked models (Embedding(mask_zero=True) -> LSTM/GRU, left-padded) in their masked
     native form (strategy="native") vs the same model unmasked (native op) and vs the
     Scan (strategy="loop"); * marks the forms auto uses.
+(f) the loop form wrapped in ONNX Loop (loop_op="loop") vs Scan, and the portable
+    target's Scan (bodies tract accepts) vs the onnxruntime target's, in onnxruntime.
 """
 import argparse
 import os
@@ -118,6 +120,7 @@ def run(shapes=SHAPES, repeats=30, print_fn=print, masked_shapes=None):
             session = runtimes.load("onnxruntime", export(model))
             ratio, ta, tb = median_ratio(lambda: session({"input": X}), lambda: model.predict(X), max(5, reps // 5))
             rows.append(("c", f"{cls.__name__} onnxruntime (auto) vs model.predict", (n, T, d, k), ta, tb, ratio))
+        rows += _wrapper_rows((n, T, d, k), X, reps)
     rows.append(_export_time())
     rows += masked_rows(repeats, masked_shapes or MASKED_SHAPES)
     header = f"{'':2} {'comparison':58} {'batch,time,in,hidden':22} {'ours ms':>9} {'base ms':>9} {'ratio':>7}"
@@ -130,7 +133,8 @@ def run(shapes=SHAPES, repeats=30, print_fn=print, masked_shapes=None):
              "<= 3 at batch 1; (b) goal 1.0; (c) is the speed-up of deploying (baseline/ours = 1/ratio); "
              "(d) baseline is the 2 s goal; (e) goals: masked/unmasked <= 1.3 at batch 1 for "
              "return_sequences=False, <= 1.8 for LSTM return_sequences=True, <= 1.2 at batch 32 for LSTM; "
-             "masked/Scan <= 1 wherever auto picks a native form (marked *)")
+             "masked/Scan <= 1 wherever auto picks a native form (marked *); "
+             "(f) the cost of Loop over Scan and of the portable target's bodies")
     return rows
 
 
@@ -181,6 +185,33 @@ def masked_rows(repeats, shapes=MASKED_SHAPES, rounds=3):
                     results = [median_ratio(call["masked"], call[base], reps) for _ in range(rounds)]
                     ratio, ta, tb = (float(np.median([r[i] for r in results])) for i in range(3))
                     rows.append(("e", f"{name} vs {base}", (n, T, d, k), ta, tb, ratio))
+    return rows
+
+
+def _wrapper_rows(shape, X, reps):
+    """(f) rows: Loop vs Scan, portable vs onnxruntime target (loop form, unmasked and
+    masked: a mask adds the per-step output that the portable body takes the last from)."""
+    from reference import GRU, LSTM, Embedding, Sequential, SimpleDeepRNN
+
+    n, T, d, k = shape
+    ids = np.random.default_rng(1).integers(1, 50, size=(n, T))
+    ids[:, :T // 3] = 0  # left padding
+    rows = []
+    for cls, kw in [(GRU, {}), (LSTM, {}), (SimpleDeepRNN, {"depth": 2})]:
+        model = _model(cls, d, k, **kw)
+        scan = runtimes.load("onnxruntime", export(model, strategy="loop"))
+        loop = runtimes.load("onnxruntime", export(model, strategy="loop", loop_op="loop"))
+        ratio, ta, tb = median_ratio(lambda: loop({"input": X}), lambda: scan({"input": X}), reps)
+        rows.append(("f", f"{cls.__name__} Loop vs Scan", shape, ta, tb, ratio))
+    for cls in (GRU, LSTM):
+        masked = Sequential(seed=0)
+        masked.add(Embedding(50, d, mask_zero=True))
+        masked.add(cls(k))
+        for what, model, feed in (("", _model(cls, d, k), X), (" masked", masked, ids)):
+            ours = runtimes.load("onnxruntime", export(model, strategy="loop", target="portable"))
+            base = runtimes.load("onnxruntime", export(model, strategy="loop"))
+            ratio, ta, tb = median_ratio(lambda: ours({"input": feed}), lambda: base({"input": feed}), reps)
+            rows.append(("f", f"{cls.__name__}{what} portable vs ort-target Scan", shape, ta, tb, ratio))
     return rows
 
 

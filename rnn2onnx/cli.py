@@ -81,7 +81,7 @@ def _export(rnn2onnx, model, args, target):
     """Export (and validate) into `target`; the validation report, or None with --no-validate."""
     from rnn2onnx.export import write_model
 
-    options = dict(opset=args.opset, strategy=args.strategy, target=args.target)
+    options = dict(opset=args.opset, strategy=args.strategy, target=args.target, loop_op=args.loop_op)
     large = sum(w.nbytes for w in model.get_weights()) > LARGE_WEIGHTS_BYTES
     if large:  # weights go to external data named after the final path: export in place
         rnn2onnx.export(model, target, validate=not args.no_validate, **options)
@@ -108,7 +108,8 @@ def cmd_inspect(args, out, err):
     model.summary(print_fn=lambda text: print(text, file=out))
     rows = [("Layer", "ONNX form", "Why")]
     rows += [(name, form, reason or "-") for name, form, reason in
-             rnn2onnx.plan(model, strategy=args.strategy, target=args.target, opset=args.opset)]
+             rnn2onnx.plan(model, strategy=args.strategy, target=args.target, opset=args.opset,
+                           loop_op=args.loop_op)]
     widths = [max(len(str(r[i])) for r in rows) for i in range(2)]
     print("", file=out)
     print(f"ONNX plan (strategy {args.strategy}, target {args.target}):", file=out)
@@ -160,6 +161,8 @@ def _failure_sentence(report):
 
 # -- argument parsing ------------------------------------------------------------------------
 def build_parser():
+    from rnn2onnx import runtimes
+
     parser = argparse.ArgumentParser(
         prog="rnn2onnx", description=__doc__.split("\n\n")[0],
         epilog="Run 'rnn2onnx COMMAND --help' for a command's options.")
@@ -174,7 +177,11 @@ def build_parser():
                        help="native ops where exact, Loop otherwise (auto); every cell as a Loop; "
                             "native ops or an error")
         p.add_argument("--target", choices=("onnxruntime", "portable"), default="onnxruntime",
-                       help="portable keeps native ops only for activations every runtime accepts")
+                       help="portable: files onnxruntime, OpenVINO and tract all run (native ops only with "
+                            "ONNX's default activations, loop bodies every one of them accepts)")
+        p.add_argument("--loop-op", choices=("scan", "loop"), default="scan",
+                       help="the ONNX op the loop form is wrapped in: Scan (default, faster) or Loop "
+                            "(for consumers without Scan)")
         if opset:
             p.add_argument("--opset", type=int, default=None, help="ONNX opset (default: the exporter's)")
 
@@ -208,7 +215,9 @@ def build_parser():
     p.add_argument("--n", type=int, default=8, help="generated samples (default: 8)")
     p.add_argument("--dtype", choices=("float32", "float64"), default=None,
                    help="precision of the reference model (default: the ONNX file's)")
-    p.add_argument("--runtime", choices=("onnxruntime", "openvino"), default="onnxruntime")
+    p.add_argument("--runtime", choices=runtimes.RUNTIMES, default="onnxruntime",
+                   help="the runtime that runs the file (openvino and tract are optional extras: "
+                        "pip install \"rnn2onnx[openvino]\" / \"rnn2onnx[tract]\")")
     p.set_defaults(func=cmd_validate)
 
     for name, text in DELEGATED.items():
@@ -271,7 +280,9 @@ def _describe(exc):
     try:
         import rnn2onnx
 
-        known += (rnn2onnx.ExportError,)
+        from rnn2onnx.runtimes import RuntimeCrashed, TractError
+
+        known += (rnn2onnx.ExportError, RuntimeCrashed, TractError)
         if isinstance(exc, rnn2onnx.ValidationError):
             return _failure_sentence(exc.report)
     except ImportError:  # pragma: no cover - a broken installation

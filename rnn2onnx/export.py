@@ -9,6 +9,7 @@ import onnx
 
 from . import __version__
 from .emitters import EMITTERS
+from .emitters.loop import LOOP_OPS
 from .errors import ExportError
 from .graph import Graph, finish_model
 
@@ -60,14 +61,16 @@ def supported_opsets():
 class Context:
     """What the emitters share: the graph, the options, and the form chosen per layer."""
 
-    def __init__(self, g, strategy, target):
-        self.g, self.strategy, self.target = g, strategy, target
+    def __init__(self, g, strategy, target, loop_op="scan"):
+        self.g, self.strategy, self.target, self.loop_op = g, strategy, target, loop_op
         self.forms = {}
 
 
-def _check_options(model, opset, strategy, target):
+def _check_options(model, opset, strategy, target, loop_op="scan"):
     if strategy not in STRATEGIES:
         raise ExportError(f"unknown strategy {strategy!r}; accepted: {', '.join(STRATEGIES)}")
+    if loop_op not in LOOP_OPS:
+        raise ExportError(f"unknown loop_op {loop_op!r}; accepted: {', '.join(LOOP_OPS)}")
     if target not in TARGETS:
         raise ExportError(f"unknown target {target!r}; accepted: {', '.join(TARGETS)}")
     opsets = supported_opsets()
@@ -82,11 +85,12 @@ def _check_options(model, opset, strategy, target):
     return int(opset)
 
 
-def build(model, opset=None, strategy="auto", target="onnxruntime"):
-    """(ModelProto, {layer name: (form, reason)}) without validation or file output."""
-    opset = _check_options(model, opset, strategy, target)
+def build(model, opset=None, strategy="auto", target="onnxruntime", loop_op="scan"):
+    """(ModelProto, {layer name: (form, reason)}) without validation or file output.
+    `loop_op`: the ONNX op the loop form is wrapped in, "scan" (faster) or "loop"."""
+    opset = _check_options(model, opset, strategy, target, loop_op)
     g = Graph("rnn2onnx", model.dtype, opset, target=target)
-    ctx = Context(g, strategy, target)
+    ctx = Context(g, strategy, target, loop_op)
     first = model.layers[0]
     if type(first).__name__ == "Embedding":
         x = g.add_input("input", ["batch", "time"], elem=onnx.TensorProto.INT64)
@@ -110,6 +114,7 @@ def build(model, opset=None, strategy="auto", target="onnxruntime"):
         "rnn2onnx.dtype": str(model.dtype),
         "rnn2onnx.strategy": strategy,
         "rnn2onnx.target": target,
+        "rnn2onnx.loop_op": loop_op,
     }
     for layer in model.layers:
         config = dict(layer.get_config(), onnx_form=ctx.forms[layer.name][0])
@@ -144,16 +149,19 @@ def _name_output(g, tensor):
                 node.input[i] = "output"
 
 
-def plan(model, strategy="auto", target="onnxruntime", opset=None):
+def plan(model, strategy="auto", target="onnxruntime", opset=None, loop_op="scan"):
     """[(layer name, ONNX form, reason)] — what each layer becomes, without validating."""
-    _, forms = build(model, opset=opset, strategy=strategy, target=target)
+    _, forms = build(model, opset=opset, strategy=strategy, target=target, loop_op=loop_op)
     return [(layer.name, *forms[layer.name]) for layer in model.layers]
 
 
-def export(model, path=None, *, opset=None, strategy="auto", target="onnxruntime", validate=True):
+def export(model, path=None, *, opset=None, strategy="auto", target="onnxruntime", loop_op="scan",
+           validate=True):
     """Compile `model` to ONNX; validate it against `model.predict` in onnxruntime; write
-    it to `path` (atomically, only after validation passed). Returns the ModelProto."""
-    proto, _ = build(model, opset=opset, strategy=strategy, target=target)
+    it to `path` (atomically, only after validation passed). Returns the ModelProto.
+    `loop_op="loop"` wraps the loop form in ONNX `Loop` instead of `Scan`, for consumers
+    that lack Scan (slower: see `rnn2onnx bench`)."""
+    proto, _ = build(model, opset=opset, strategy=strategy, target=target, loop_op=loop_op)
     large = sum(t.ByteSize() for t in proto.graph.initializer) > EXTERNAL_DATA_THRESHOLD
     if large and path is None:
         raise ExportError("the model is larger than 1 GiB: give a path so its weights can be stored as external data")

@@ -129,6 +129,10 @@ def emit_activation(g, activation, x, prefix):
     double = g.dtype == np.float64
     if name == "linear":
         return x
+    if name == "sigmoid" and double and g.target == "portable":
+        # tract 0.23 has no float64 Sigmoid ("Sigmoid does not support F64"); its Tanh has:
+        # sigmoid(x) = 0.5 + 0.5 * tanh(x / 2), within a few ulps in float64
+        return node("Add", [g.scalar(0.5), node("Mul", [g.scalar(0.5), node("Tanh", [node("Mul", [x, g.scalar(0.5)])])])])
     if name in ("sigmoid", "tanh", "relu"):
         return node(name.capitalize(), [x])
     if name == "softmax":
@@ -143,7 +147,8 @@ def emit_activation(g, activation, x, prefix):
         scaled = node("Add", [node("Mul", [x, g.scalar(0.2)]), g.scalar(0.5)])
         return node("Clip", [scaled, g.scalar(0.0), g.scalar(1.0)])
     if name == "softplus":
-        if not double:
+        # tract 0.23 computes Softplus as log(1 + exp(x)): inf above x = 88.7 in float32
+        if not double and g.target != "portable":
             return node("Softplus", [x])
         # log(1 + e^x) = relu(x) + log(1 + e^-|x|), stable for any x
         tail = node("Log", [node("Add", [node("Exp", [node("Neg", [node("Abs", [x])])]), g.scalar(1.0)])])

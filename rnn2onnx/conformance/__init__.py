@@ -1,13 +1,14 @@
 """rnn2onnx conformance: one table of where exported models agree with the reference.
 
-    rnn2onnx conformance [--quick] [--out DIR] [--runtimes onnxruntime,openvino]
+    rnn2onnx conformance [--quick] [--out DIR] [--runtimes onnxruntime,openvino,tract]
     python -m rnn2onnx.conformance ...
 
 Builds a matrix of models (every recurrent layer; masks none/left/right/holes/masking;
 return_sequences; float32/float64; strategies auto and loop; targets onnxruntime and
-portable; the smallest, middle and largest supported opsets; activation variants and a
-few stacked models), exports each with ``validate=False``, runs the file on onnxruntime
-and, where installed, OpenVINO (f32 precision hint), compares with ``model.predict``
+portable; the smallest, middle and largest supported opsets; activation variants; the
+loop form as ONNX Loop; a few stacked models), exports each with ``validate=False``,
+runs the file on onnxruntime and, where installed, OpenVINO (f32 precision hint) and
+tract (concrete input shapes, in a worker process), compares with ``model.predict``
 and writes ``conformance.md`` and ``conformance.json`` (atomically) to ``--out``.
 
 It also runs the *peer vectors*: the LSTM/GRU/RNN cases of the ONNX backend node tests
@@ -18,10 +19,13 @@ Verdicts (per runtime):
   pass       error within the tolerance (float32 1e-5, float64 1e-10, relative to the
              output's scale: max |reference|, at least 1 in float32);
   FAIL       a numeric disagreement, an export error, or a file onnxruntime refused;
-  rejected   OpenVINO refused the file (recorded, not a failure, for target
-             "onnxruntime" and for float64; a failure for target "portable");
-  f32-only   OpenVINO ran a float64 file but computed it in float32 (its CPU plugin
-             has no f64 kernels): within the float32 tolerance, recorded, not a failure.
+  rejected   another runtime refused the file (or crashed on it);
+  FAIL/rejected of a runtime other than onnxruntime is recorded, not a failure, where
+             the runtime's class says it is not held to the file (Runtime.known_limit:
+             target "onnxruntime" files, float64 where it is not computed, Loop on
+             tract); a portable file it should run fails its case;
+  f32-only   a runtime that computes float64 files in float32 (OpenVINO's CPU plugin
+             has no f64 kernels) agreed within the float32 tolerance: recorded, not a failure.
 The command exits 1 when any case fails.
 """
 import argparse
@@ -42,12 +46,12 @@ __all__ = ["main", "build_matrix", "peer_cases", "run", "write_reports", "Case",
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="rnn2onnx conformance",
-        description="Export a matrix of models, run them on onnxruntime (and OpenVINO where installed), "
+        description="Export a matrix of models, run them on onnxruntime (and OpenVINO and tract where installed), "
                     "compare with the reference and write conformance.md/json. Exit 1 if a case fails.")
     parser.add_argument("--quick", action="store_true", help="every layer and mask kind once (under a minute)")
     parser.add_argument("--out", default="conformance-out", help="output folder (default ./conformance-out)")
     parser.add_argument("--runtimes", default=None,
-                        help="comma-separated runtimes (default: every installed one of onnxruntime, openvino)")
+                        help=f"comma-separated runtimes (default: every installed one of {', '.join(runtimes.RUNTIMES)})")
     parser.add_argument("--filter", default=None, help="only cases whose id contains this text")
     parser.add_argument("--no-peers", action="store_true", help="leave out the ONNX backend-test peer vectors")
     parser.add_argument("--keep-models", action="store_true",
@@ -63,7 +67,7 @@ def main(argv=None):
             parser.error(f"unknown runtime(s) {', '.join(unknown)}; accepted: {', '.join(runtimes.RUNTIMES)}")
         missing = [r for r in wanted if r not in available]
         if missing:
-            parser.error(f"runtime(s) not installed: {', '.join(missing)} (pip install {' '.join(missing)})")
+            parser.error("; ".join(runtimes.get(r).install_hint() for r in missing))
         runtime_names = wanted
     else:
         runtime_names = available
@@ -76,8 +80,9 @@ def main(argv=None):
         cases += peers
     if args.filter:
         cases = [c for c in cases if args.filter in c.id]
+    absent = [r for r in runtimes.RUNTIMES if r not in available]
     print(f"rnn2onnx conformance: {len(cases)} cases on {', '.join(runtime_names)}"
-          + ("" if "openvino" in runtime_names else " (OpenVINO not installed)"), file=sys.stderr)
+          + (f" ({', '.join(absent)} not installed)" if absent else ""), file=sys.stderr)
     records = run(cases, runtime_names, progress=not args.no_progress,
                   keep_dir=os.path.join(args.out, "models"), keep_all=args.keep_models)
     command = "rnn2onnx conformance" + (" --quick" if args.quick else "")

@@ -46,6 +46,7 @@ class Case:
     id: str = ""
     peer: dict = field(default=None, repr=False)  # peer vectors: make(dtype), feeds, expected, postprocess
     labels: list = None          # layer labels for the report (default: from `layers`)
+    loop_op: str = "scan"        # the ONNX op of the loop form: scan | loop
 
     @property
     def return_sequences(self):
@@ -79,6 +80,8 @@ def _case_id(case, variant=""):
     parts = [names + (f"[{variant}]" if variant else ""), case.mask,
              "seq" if case.return_sequences else "last", "f32" if case.dtype == "float32" else "f64",
              case.strategy, "ort" if case.target == "onnxruntime" else "portable", f"op{case.opset}"]
+    if case.loop_op != "scan":
+        parts.insert(-1, f"{case.loop_op}op")
     return "-".join(parts)
 
 
@@ -128,7 +131,8 @@ STACKS = (
 def build_matrix(quick=False, opsets=None):
     """The list of Cases. Full: every layer x mask x return_sequences x dtype x strategy x
     target x opset (Keras default activations), activation variants at the middle opset,
-    and stacked models. Quick: every layer with every mask kind once, the other
+    the ONNX Loop wrapper (every layer x mask x return_sequences x dtype, portable) and
+    stacked models. Quick: every layer with every mask kind once, the other
     dimensions rotated so each of their values appears, two activation variants per
     layer (every variant appears), one case per stack."""
     opsets = list(opsets or opset_choices())
@@ -136,8 +140,8 @@ def build_matrix(quick=False, opsets=None):
     cases = []
     combos = list(itertools.product((False, True), DTYPES, STRATEGIES, TARGETS, opsets))
 
-    def add(layers, mask, dtype, strategy, target, opset, group, variant=""):
-        case = Case(layers, mask, dtype, strategy, target, opset, group)
+    def add(layers, mask, dtype, strategy, target, opset, group, variant="", loop_op="scan"):
+        case = Case(layers, mask, dtype, strategy, target, opset, group, loop_op=loop_op)
         case.id = _case_id(case, variant)
         cases.append(case)
 
@@ -180,6 +184,17 @@ def build_matrix(quick=False, opsets=None):
         for mask, rs, strategy, target, opset in full:
             kwargs = {"activation": act, "inner_activation": inner, "return_sequences": rs}
             add([(kind, kwargs)], mask, "float32", strategy, target, opset, "masked-native", name)
+
+    # 3b. the loop form wrapped in ONNX Loop (loop_op="loop"): every layer and mask kind,
+    # portable files (the consumers without Scan are other runtimes), middle opset
+    for li, kind in enumerate(RECURRENT):
+        for mi, mask in enumerate(MASKS):
+            chosen = itertools.product((False, True), DTYPES)
+            if quick:
+                chosen = [] if mi != li % len(MASKS) else [(bool(li % 2), DTYPES[li // 2 % 2])]
+            for rs, dtype in chosen:
+                add([(kind, {"return_sequences": rs})], mask, dtype, "loop", "portable", middle, "loop-op",
+                    loop_op="loop")
 
     # 4. stacked models
     for si, (name, mask, layers) in enumerate(STACKS):

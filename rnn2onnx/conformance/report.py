@@ -8,25 +8,53 @@ import platform
 import numpy as np
 from reference.files import atomic_write
 
-from .. import __version__
+from .. import __version__, runtimes
 from ..validate import TOLERANCE
-from .matrix import DTYPES
-
+from .matrix import DTYPES, MASKS
 
 
 def _versions():
     import onnx
-    import onnxruntime
 
     versions = {"rnn2onnx": __version__, "numpy": np.__version__, "onnx": onnx.__version__,
-                "onnxruntime": onnxruntime.__version__, "python": platform.python_version()}
-    try:
-        import openvino
-
-        versions["openvino"] = openvino.__version__
-    except ImportError:
-        versions["openvino"] = None
+                "python": platform.python_version()}
+    for name, cls in runtimes.REGISTRY.items():
+        versions[name] = cls.version() if cls.available() else None
     return versions
+
+
+def case_form(record):
+    """What the case's recurrent layers became: native ops by name, Scan or Loop."""
+    forms = []
+    for f in record["forms"].values():
+        if f["form"] == "native":
+            form = f["reason"].replace("exact as ONNX ", "native ")
+        elif f["form"] == "loop":
+            form = "Loop" if record.get("loop_op") == "loop" else "Scan"
+        else:
+            continue
+        if form not in forms:
+            forms.append(form)
+    return " + ".join(forms) or "—"
+
+
+def compatibility(records, runtime_names):
+    """{(runtime, dtype, target, form): {mask: Counter of agrees/rejected/wrong}} over the
+    model matrix (peer rows left out: their masks are ONNX's, not Keras's)."""
+    table = {}
+    for r in records:
+        if r["group"] == "peer":
+            continue
+        for name in runtime_names:
+            e = r["runtimes"].get(name)
+            if not e or e["status"] == "not run":
+                continue
+            outcome = {"pass": "agrees", "f32-only": "agrees", "rejected": "rejected"}.get(e["status"], "wrong")
+            cell = table.setdefault((name, r["dtype"], r["target"], case_form(r)), {}).setdefault(r["mask"], {})
+            cell[outcome] = cell.get(outcome, 0) + 1
+            if outcome == "rejected":
+                cell.setdefault("messages", set()).add(e["message"])
+    return table
 
 
 def summarize(records, runtime_names):
@@ -96,8 +124,39 @@ def _forms_cell(record):
             op = f["reason"].replace("exact as ONNX ", "").split()[0]
             parts.append(f"{form} {op}")
         elif form == "loop":
-            parts.append("loop")
+            parts.append("Loop" if record.get("loop_op") == "loop" else "Scan")
     return ", ".join(parts) or "—"
+
+
+def _compatibility_lines(records, summary, runtime_names):
+    table = compatibility(records, runtime_names)
+    if not table:
+        return []
+    index = {(g["runtime"], g["message"]): i + 1 for i, g in enumerate(summary["rejections"])}
+    lines = ["## Compatibility: runtime x form x mask", "",
+             "Model-matrix cases per cell: `n agree` (within the tolerance; f32-only counts as agreeing), "
+             "`n rejected [k]` (the runtime refused or crashed; [k] is the row of the Rejections table with its "
+             "message), `n wrong` (ran, disagreed). Forms: the ONNX form of the case's recurrent layers.", "",
+             "| runtime | dtype | target | form | " + " | ".join(MASKS) + " |",
+             "|---|---|---|---|" + "---|" * len(MASKS)]
+
+    def cell(counts):
+        if not counts:
+            return "—"
+        parts = [f"{counts[k]} {k}" for k in ("agrees", "wrong") if counts.get(k)]
+        if counts.get("rejected"):
+            refs = sorted(index.get((name, m), 0) for m in counts["messages"])
+            parts.append(f"{counts['rejected']} rejected " + "".join(f"[{i}]" for i in refs))
+        return ", ".join(parts).replace("agrees", "agree")
+
+    for (name, dtype, target, form), masks in sorted(table.items()):
+        lines.append(f"| {name} | {dtype} | {target} | {form} | " + " | ".join(cell(masks.get(m)) for m in MASKS) + " |")
+    lines += ["", "What each runtime is known to refuse or get wrong (`known_issues` of its class in "
+              "`rnn2onnx/runtimes.py`; the portable target avoids each of them):", ""]
+    for name in runtime_names:
+        for what, why in runtimes.get(name).known_issues:
+            lines.append(f"- {name}: {what}: {why}")
+    return lines + [""]
 
 
 def format_markdown(records, summary, runtime_names, coverage, meta):
@@ -132,8 +191,9 @@ def format_markdown(records, summary, runtime_names, coverage, meta):
                      f"{format_error(s['worst_abs'])} | {format_error(s['worst_rel'])} | {TOLERANCE[dtype]:.0e} | "
                      f"{s['worst_case'] or '—'} | {outcomes} |")
     lines.append("")
-    if "openvino" not in rt:
-        lines += ["OpenVINO is not installed here (`pip install openvino`): its columns were not run.", ""]
+    for name, cls in runtimes.REGISTRY.items():
+        if name not in rt:
+            lines += [f"{name} was not run here ({cls.install_hint()}).", ""]
     lines += ["`reference` (peer vectors only): our NumPy reference against the ONNX tests' expected outputs; "
               "in the model matrix the reference is the oracle. OpenVINO `f32-only`: the file ran but "
               "OpenVINO's CPU plugin computed the float64 model in float32 (it has no f64 kernels); compared "
@@ -141,13 +201,16 @@ def format_markdown(records, summary, runtime_names, coverage, meta):
               "output is ill-conditioned in float32 (the row's note says so and by how much the ONNX test's own "
               "float32 output is off), at the ONNX backend test's own tolerance (rtol 1e-3, atol 1e-7).", ""]
     if summary["rejections"]:
-        lines += ["### Rejections", "", "| runtime | message | files | targets | dtypes | e.g. |",
-                  "|---|---|---|---|---|---|"]
-        for g in summary["rejections"]:
-            lines.append(f"| {g['runtime']} | {_md(g['message'])} | {g['count']} | {', '.join(g['targets'])} | "
+        lines += ["### Rejections", "", "| # | runtime | message | files | targets | dtypes | e.g. |",
+                  "|---|---|---|---|---|---|---|"]
+        for i, g in enumerate(summary["rejections"]):
+            lines.append(f"| {i + 1} | {g['runtime']} | {_md(g['message'])} | {g['count']} | {', '.join(g['targets'])} | "
                          f"{', '.join(g['dtypes'])} | {g['cases'][0]} |")
-        lines += ["", "A rejection of a `target=\"onnxruntime\"` file (or a float64 one) by OpenVINO is recorded, "
-                  "not counted as a failure; a rejected `target=\"portable\"` float32 file fails its case.", ""]
+        lines += ["", "A rejection (or a wrong result) is recorded, not counted as a failure, where the runtime's "
+                  "class says it is not held to the file (`Runtime.known_limit`: `target=\"onnxruntime\"` files "
+                  "on other runtimes, float64 files where float64 is not computed, ONNX Loop on tract); any "
+                  "other one fails its case.", ""]
+    lines += _compatibility_lines(records, summary, rt)
     failed = [r for r in records if not r["passed"]]
     if failed:
         lines += ["### Failures", ""]

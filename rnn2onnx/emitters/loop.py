@@ -1,17 +1,39 @@
-"""The loop form: any reference recurrent cell as an ONNX `Scan`.
+"""The loop form: any reference recurrent cell as an ONNX `Scan` (or, on request, `Loop`).
 
-Scan is ONNX's loop over the slices of its inputs (a `Loop` with scan inputs and no
-condition or Gather in its body, so each step costs fewer nodes). The graph is:
+The graph is:
 
   projection  X·W_all (+ pre-activations) + b, all timesteps in one MatMul
-  Scan        body = the cell's own `step` (reference/recurrent), emitted through
-              OnnxOps: only the recurrent part runs per step, weights read from
-              the outer scope; scan axis 1 so no Transpose is needed.
+  step body   the cell's own `step` (reference/recurrent), emitted through OnnxOps:
+              only the recurrent part runs per step, weights read from the outer scope
+  wrapper     `Scan` (default): scan axis 1, so no Transpose is needed, and no Gather or
+              loop condition in the body, so each step costs fewer nodes;
+              `Loop` (loop_op="loop", for consumers without Scan): the same body behind
+              a Gather of step t from each per-step input, the outputs stacked on axis 0.
+
+`build_step` builds the body once; `wrap_scan` / `wrap_loop` only add the wrapper.
+
+For target="portable" the body is one every runtime we test accepts (tract 0.23.9 is
+the strictest; each rule costs onnxruntime time, so target="onnxruntime" keeps the
+faster body):
+  - body inputs carry no named dimension: tract unifies a body's `batch` with the outer
+    batch and fails ("Impossible to unify Sym(batch) with Val(3)"). onnxruntime runs a
+    body whose inputs have a named batch 1.0-1.6x faster at batch 1 (measured), so the
+    onnxruntime target keeps the name;
+  - a per-step output that the body also reads goes through an `Identity`: tract infers
+    a wrong shape for a tensor that is both a scan output and consumed in the body;
+  - every state input is read by the body: tract's "discard unused input" pass breaks
+    the Scan otherwise. The last unmasked output (needed when `return_sequences` is off
+    and state 0 is not the output: a mask, or SimpleDeepRNN's lag buffer) is taken from
+    the per-step outputs; the onnxruntime target carries it as one more (unread) state.
 """
+from dataclasses import dataclass
+
 import numpy as np
-from onnx import helper
+from onnx import TensorProto, helper
 
 from ..graph import OnnxOps, emit_activation
+
+LOOP_OPS = ("scan", "loop")
 
 
 class _Params(dict):
@@ -59,34 +81,61 @@ def _emit_projection(layer, g, x):
     return out
 
 
-def emit_loop(layer, ctx, x, mask):
-    g, name = ctx.g, layer.name
-    xs = emit_projection(layer, g, x)
+@dataclass
+class Step:
+    """One step of a cell as body nodes, before any wrapper: the body graph (no inputs or
+    outputs declared yet), its state inputs/outputs, per-step inputs, and per-step outputs
+    (the h sequence, or h itself when only the last one is wanted)."""
+
+    body: object
+    state_in: list
+    state_out: list
+    state_widths: list
+    step_in: list          # per-step inputs: projection groups, then the mask column
+    step_in_widths: list
+    step_out: list         # per-step outputs (0 or 1 of them): h
+    output_dim: int
+    last_output: str       # where the last output is: "state0", "state-1" (carried h) or "step"
+    strict: bool           # a body every runtime accepts (target="portable"; see the docstring)
+
+
+def build_step(layer, g, n_groups, masked):
+    """The cell's step as a body graph under `g` (see `Step`)."""
+    name = layer.name
     state_widths = [s.shape[1] for s in layer.initial_states(1)]
     group_widths = [sum(layer.params[W].shape[1] for W, _, _ in group) for group in layer.projection]
-
     body = g.subgraph(f"{name}/step")
     state_in = [body.unique(f"{name}/step/state{i}") for i in range(len(state_widths))]
-    x_in = [body.unique(f"{name}/step/x{i}") for i in range(len(xs))]
-    m_in = None if mask is None else body.unique(f"{name}/step/mask")
+    x_in = [body.unique(f"{name}/step/x{i}") for i in range(n_groups)]
+    m_in = body.unique(f"{name}/step/mask") if masked else None
     h, state_out, _ = layer.step(OnnxOps(body, f"{name}/step"), x_in, m_in, state_in, _Params(g, layer))
+    state_out = list(state_out)
 
-    # Scan needs the unmasked last output: carry it as one more state unless state 0 is h.
-    carry_h = not layer.return_sequences and state_out[0] != h
-    seq_out = []
-    if layer.return_sequences:
-        seq_out = [h if h not in state_out else body.node("Identity", [h], f"{name}/step/h")]
-    widths = state_widths + ([layer.output_dim] if carry_h else [])
-    in_names = state_in + ([body.unique(f"{name}/step/h_prev")] if carry_h else []) + x_in
-    in_widths = widths + group_widths
-    if m_in is not None:
-        in_names.append(m_in)
-        in_widths.append(1)
-    out_names = list(state_out) + ([h] if carry_h else []) + seq_out
-    out_widths = widths + [layer.output_dim] * len(seq_out)
-    body.inputs = [helper.make_tensor_value_info(n, g.elem, ["batch", w]) for n, w in zip(in_names, in_widths)]
-    body.outputs = [helper.make_tensor_value_info(n, g.elem, ["batch", w]) for n, w in zip(out_names, out_widths)]
+    strict = g.target == "portable"
+    read_in_body = h in state_out or any(h in n.input for n in body.nodes)
+    step_out, last_output = [], "state0"
+    if layer.return_sequences or (strict and state_out[0] != h):
+        # a per-step output the body also reads: through an Identity (distinct names;
+        # and for tract, whatever reads it)
+        needs_identity = h in state_out or (strict and read_in_body)
+        step_out = [body.node("Identity", [h], f"{name}/step/h") if needs_identity else h]
+        last_output = "step"
+    elif state_out[0] != h:  # carry the unmasked last output as one more state (unread)
+        state_in.append(body.unique(f"{name}/step/h_prev"))
+        state_out.append(h)
+        state_widths = state_widths + [layer.output_dim]
+        last_output = "state-1"
+    step_in = x_in + ([m_in] if masked else [])
+    return Step(body, state_in, state_out, state_widths, step_in, group_widths + ([1] if masked else []),
+                step_out, layer.output_dim, last_output, strict)
 
+
+def _value_infos(step, g, names, widths):
+    batch = None if step.strict else "batch"  # see the module docstring
+    return [helper.make_tensor_value_info(n, g.elem, [batch, w]) for n, w in zip(names, widths)]
+
+
+def _zero_states(g, name, x, widths):
     batch = g.node("Shape", [x], f"{name}/Shape")
     batch = g.node("Slice", [batch, g.const([0]), g.const([1])], f"{name}/batch")
     initial = []
@@ -94,14 +143,66 @@ def emit_loop(layer, ctx, x, mask):
         shape = g.node("Concat", [batch, g.const([w])], f"{name}/state_shape", axis=0)
         initial.append(g.node("ConstantOfShape", [shape], f"{name}/zeros",
                               value=helper.make_tensor("value", g.elem, [1], [0.0])))
-    scan_inputs = list(xs)
-    if mask is not None:
-        scan_inputs.append(g.node("Unsqueeze", [mask, g.const([-1])], f"{name}/mask"))
-    outputs = g.node("Scan", initial + scan_inputs, f"{name}/Scan", outputs=len(out_names),
-                     body=body.make_graph(), num_scan_inputs=len(scan_inputs),
-                     scan_input_axes=[1] * len(scan_inputs),
-                     **({"scan_output_axes": [1]} if seq_out else {}))
+    return initial
+
+
+def wrap_scan(step, g, name, initial, step_inputs):
+    """Scan over axis 1 of `step_inputs` from states `initial`: (final states, per-step
+    outputs (batch, time, k), time axis)."""
+    body = step.body
+    body.inputs = _value_infos(step, g, step.state_in + step.step_in, step.state_widths + step.step_in_widths)
+    body.outputs = _value_infos(step, g, step.state_out + step.step_out,
+                                step.state_widths + [step.output_dim] * len(step.step_out))
+    n_out = len(body.outputs)
+    outputs = g.node("Scan", initial + step_inputs, f"{name}/Scan",
+                     outputs=n_out, body=body.make_graph(), num_scan_inputs=len(step_inputs),
+                     scan_input_axes=[1] * len(step_inputs),
+                     **({"scan_output_axes": [1]} if step.step_out else {}))
     outputs = outputs if isinstance(outputs, list) else [outputs]
+    return outputs[:len(step.state_out)], outputs[len(step.state_out):], 1
+
+
+def wrap_loop(step, g, name, initial, step_inputs):
+    """Loop over the time steps from states `initial`: the body gathers step t of each of
+    `step_inputs` (read from the outer scope); (final states, per-step outputs
+    (time, batch, k), time axis)."""
+    body = step.body
+    t, cond_in = body.unique(f"{name}/step/t"), body.unique(f"{name}/step/cond")
+    # prepend the Gathers of step t: they must precede the nodes that read the slices
+    gathers = []
+    for full, sliced in zip(step_inputs, step.step_in):
+        gathers.append(helper.make_node("Gather", [full, t], [sliced], name=body.unique(f"{sliced}/Gather"), axis=1))
+    body.nodes[:0] = gathers
+    cond_out = body.node("Identity", [cond_in], f"{name}/step/cond_out")
+    body.inputs = ([helper.make_tensor_value_info(t, TensorProto.INT64, []),
+                    helper.make_tensor_value_info(cond_in, TensorProto.BOOL, [])]
+                   + _value_infos(step, g, step.state_in, step.state_widths))
+    body.outputs = ([helper.make_tensor_value_info(cond_out, TensorProto.BOOL, [])]
+                    + _value_infos(step, g, step.state_out + step.step_out,
+                                   step.state_widths + [step.output_dim] * len(step.step_out)))
+    shape = g.node("Shape", [step_inputs[0]], f"{name}/Shape")
+    trips = g.node("Gather", [shape, g.const(1)], f"{name}/time", axis=0)
+    outputs = g.node("Loop", [trips, ""] + initial, f"{name}/Loop",
+                     outputs=len(body.outputs) - 1, body=body.make_graph())
+    outputs = outputs if isinstance(outputs, list) else [outputs]
+    return outputs[:len(step.state_out)], outputs[len(step.state_out):], 0
+
+
+WRAPPERS = {"scan": wrap_scan, "loop": wrap_loop}
+
+
+def emit_loop(layer, ctx, x, mask):
+    g, name = ctx.g, layer.name
+    xs = emit_projection(layer, g, x)
+    step = build_step(layer, g, len(xs), mask is not None)
+    initial = _zero_states(g, name, x, step.state_widths)
+    step_inputs = list(xs)
+    if mask is not None:
+        step_inputs.append(g.node("Unsqueeze", [mask, g.const([-1])], f"{name}/mask"))
+    states, per_step, time_axis = WRAPPERS[ctx.loop_op](step, g, name, initial, step_inputs)
+    if step.last_output != "step":
+        return states[0 if step.last_output == "state0" else -1]
+    (hs,) = per_step
     if layer.return_sequences:
-        return outputs[-1]
-    return outputs[len(widths) - 1] if carry_h else outputs[0]
+        return hs if time_axis == 1 else g.node("Transpose", [hs], f"{name}/Transpose", perm=[1, 0, 2])
+    return g.node("Gather", [hs, g.const(-1)], f"{name}/last", axis=time_axis)

@@ -23,7 +23,20 @@ ONNX_ACTIVATIONS = {
     "hard_sigmoid": ("HardSigmoid", 0.2, 0.5),
     "linear": ("Affine", 1.0, 0.0),
 }
-PORTABLE_ACTIVATIONS = ("sigmoid", "tanh", "relu")
+# The portable target's policy (the one place it lives; why_not_native applies it).
+# A target="portable" file must compute the same numbers on every runtime we test
+# (rnn2onnx.runtimes: onnxruntime, OpenVINO, tract). For the native RNN ops:
+#   - onnxruntime: every ONNX RNN activation (float32 kernels only; softplus inexact);
+#   - OpenVINO 2026.4 (CPU): Sigmoid, Tanh and Relu only; HardSigmoid and Affine are
+#     refused ("Unsupported activation function");
+#   - tract 0.23: ignores the `activations` attribute and computes ONNX's defaults
+#     (LSTM sigmoid/tanh/tanh, GRU sigmoid/tanh, RNN tanh), silently: hard_sigmoid
+#     LSTM gates came out 0.16-0.19 off, relu GRUs 1.0-1.8; and it panics (aborting
+#     the process) on a symbolic batch unless the initial states are inputs, which
+#     emit_native therefore gives for this target (zeros, batch from the input's shape).
+# So: native only with exactly the ONNX default activations, per slot of the op.
+# sequence_lens is untested on tract: a form that sets it must be checked there first.
+PORTABLE_ACTIVATIONS = {"LSTM": ("sigmoid", "tanh", "tanh"), "GRU": ("sigmoid", "tanh"), "RNN": ("tanh",)}
 # ONNX defines Softplus for the RNN ops, but onnxruntime's kernels compute it as
 # log(1 + exp(x)): inf for x > 88.7 in float32, so it is never exact there.
 INEXACT_ACTIVATIONS = {
@@ -95,14 +108,25 @@ def why_not_native(layer, target):
     if kind in ("JZS1", "JZS2") and layer.inner_activation.name not in POINT_SYMMETRIC:
         return (f"{kind} lowers to GRU only when its inner_activation is point-symmetric "
                 f"(sigmoid, hard_sigmoid), not {layer.inner_activation.name!r}")
-    allowed = PORTABLE_ACTIVATIONS if target == "portable" else tuple(ONNX_ACTIVATIONS)
-    for act in NATIVE[kind][2](layer):
-        if act.name in INEXACT_ACTIVATIONS:
-            return f"activation {act.name!r}: {INEXACT_ACTIVATIONS[act.name]}"
-        if act.name not in allowed:
-            where = "every major runtime's" if target == "portable" else "the ONNX"
-            return f"activation {act.name!r} is not one of {where} native RNN activations ({', '.join(allowed)})"
+    op, acts = NATIVE[kind][0], [a.name for a in NATIVE[kind][2](layer)]
+    for act in acts:
+        if act in INEXACT_ACTIVATIONS:
+            return f"activation {act!r}: {INEXACT_ACTIVATIONS[act]}"
+        if act not in ONNX_ACTIVATIONS:
+            return f"activation {act!r} is not one of the ONNX native RNN activations ({', '.join(ONNX_ACTIVATIONS)})"
+    if target == "portable" and tuple(acts) != PORTABLE_ACTIVATIONS[op]:
+        return (f"the portable target keeps a native op only with ONNX's default activations "
+                f"({', '.join(PORTABLE_ACTIVATIONS[op])}; tract ignores any others), not {', '.join(acts)}")
     return None
+
+
+def _zero_initial_states(g, name, xt, k, count):
+    """Zero initial_h (and initial_c), shape (1, batch, k) for time-major `xt`: the op's
+    default, given explicitly because tract panics on a symbolic batch without them."""
+    batch = g.node("Slice", [g.node("Shape", [xt], f"{name}/Shape"), g.const([1]), g.const([2])], f"{name}/batch")
+    shape = g.node("Concat", [g.const([1]), batch, g.const([k])], f"{name}/state_shape", axis=0)
+    zeros = g.node("ConstantOfShape", [shape], f"{name}/zeros", value=helper.make_tensor("value", g.elem, [1], [0.0]))
+    return [zeros] * count
 
 
 def native_node(layer, g, xt, W, R, B, seq_lens=None, outputs=("Y",)):
@@ -124,8 +148,10 @@ def native_node(layer, g, xt, W, R, B, seq_lens=None, outputs=("Y",)):
         attrs["linear_before_reset"] = 0
     inputs = [xt] + [w if isinstance(w, str) else g.initializer(f"{name}/{key}", w)
                      for key, w in (("W", W), ("R", R), ("B", B))]
-    if seq_lens is not None:
-        inputs.append(seq_lens)
+    if seq_lens is not None or g.target == "portable":
+        inputs.append(seq_lens or "")
+    if g.target == "portable":  # for tract; costs onnxruntime ~2% at batch 1, so only here
+        inputs += _zero_initial_states(g, name, xt, layer.output_dim, 2 if op == "LSTM" else 1)
     node_name = g.unique(f"{name}/{op}")
     out = {o: g.unique(f"{node_name}:{o}") for o in outputs}
     g.nodes.append(helper.make_node(op, inputs, [out.get("Y", ""), out.get("Y_h", "")], name=node_name, **attrs))

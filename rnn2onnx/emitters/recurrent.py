@@ -1,12 +1,12 @@
 """The recurrent layers: choose the native, masked native or loop form, then emit it.
 
 A native op is exact only when nothing it cannot express is in play: onnxruntime's CPU
-LSTM/GRU/RNN kernels are float32-only, and some activations (and more for
-target="portable") are not native. Keras's mask rule (the previous step's mask resets
-the carried state) has no native attribute, but it can be lowered exactly around the op
-(masked_native.py): "native-segment" for return_sequences=False; with
-return_sequences=True "native-reset" when a reset step can zero the state exactly, else
-"native-rows".
+LSTM/GRU/RNN kernels are float32-only, and some activations (for target="portable" all
+but ONNX's default ones: see native.PORTABLE_ACTIVATIONS) are not native. Keras's mask
+rule (the previous step's mask resets the carried state) has no native attribute, but it
+can be lowered exactly around the op (masked_native.py): "native-segment" for
+return_sequences=False; with return_sequences=True "native-reset" when a reset step can
+zero the state exactly, else "native-rows".
 """
 from ..errors import ExportError
 from . import register

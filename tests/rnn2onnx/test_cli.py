@@ -90,6 +90,30 @@ def test_convert_options_yaml_float64_loop_and_portable(fx, tmp_path):
     assert (tmp_path / "portable.onnx").is_file()
 
 
+def test_loop_op_and_runtime_options(fx, tmp_path):
+    from rnn2onnx import runtimes
+
+    config, weights = os.path.join(fx, "keras01.json"), os.path.join(fx, "keras01.h5")
+    code, out, err = run("convert", config, weights, "-o", "loop.onnx", "--strategy", "loop", "--target", "portable",
+                         "--loop-op", "loop", cwd=tmp_path)
+    assert code == 0, err
+    assert "PASS" in out
+    import onnx
+    ops = {n.op_type for n in onnx.load(str(tmp_path / "loop.onnx")).graph.node}
+    assert "Loop" in ops and "Scan" not in ops
+    code, out, err = run("inspect", config, "--loop-op", "while", cwd=tmp_path)
+    assert code == 2 and "scan" in err and "loop" in err
+    code, out, err = run("validate", "loop.onnx", config, weights, "--runtime", "tensorrt", cwd=tmp_path)
+    assert code == 2 and "tract" in err
+    if "tract" in runtimes.available():
+        code, out, err = run("convert", config, weights, "-o", "scan.onnx", "--target", "portable", cwd=tmp_path)
+        assert code == 0, err
+        code, out, err = run("validate", "scan.onnx", config, weights, "--runtime", "tract", cwd=tmp_path)
+        assert code == 0 and "tract, float32" in out and "PASS" in out, (out, err)
+        code, out, err = run("validate", "loop.onnx", config, weights, "--runtime", "tract", cwd=tmp_path)
+        assert_clean_failure(code, out, err, "tract refused the model", "Loop")
+
+
 def test_convert_failures_write_nothing(fx, tmp_path):
     existing = tmp_path / "keep.onnx"
     existing.write_bytes(b"previous model")
@@ -176,7 +200,7 @@ def test_inspect(fx, tmp_path):
     assert "Total params: 1014" in out
     assert "ONNX plan" in out and "a mask reaches it" in out
     for target, form, why in (("onnxruntime", "native", "exact as ONNX GRU"),
-                              ("portable", "loop", "'hard_sigmoid' is not one of")):
+                              ("portable", "loop", "ONNX's default activations")):
         code, out, err = run("inspect", os.path.join(fx, "first_recurrent_input_dim.json"), "--target", target,
                              cwd=tmp_path)
         assert code == 0, err

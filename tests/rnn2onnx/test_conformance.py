@@ -10,6 +10,7 @@ import pytest
 from rnn2onnx import conformance, runtimes
 
 HAS_OPENVINO = "openvino" in runtimes.available()
+HAS_TRACT = "tract" in runtimes.available()
 
 
 @pytest.fixture(scope="module")
@@ -115,11 +116,35 @@ def test_openvino_rows(quick):
     assert data["summary"]["rejections"]
 
 
+@pytest.mark.skipif(not HAS_TRACT, reason="tract is not installed (pip install tract)")
+def test_tract_rows_and_the_compatibility_table(quick):
+    _, out, data = quick
+    matrix = [c for c in data["cases"] if c["group"] != "peer"]
+    for case in matrix:
+        tr = case["runtimes"]["tract"]
+        if case["target"] == "portable" and case["dtype"] == "float32" and case["loop_op"] == "scan":
+            assert tr["status"] == "pass", (case["id"], tr)
+        if case["loop_op"] == "loop":  # tract has no ONNX Loop: recorded, not a failure
+            assert tr["status"] == "rejected" and "Loop" in tr["message"] and case["passed"], case["id"]
+    # tract ignores the native ops' activations: a wrong result on a target="onnxruntime"
+    # file is recorded, not a failure
+    lstm = [c for c in matrix if c["id"] == f"lstm-none-last-f32-auto-ort-op{conformance.opset_choices()[1]}"]
+    assert lstm[0]["runtimes"]["tract"]["status"] == "FAIL" and lstm[0]["passed"]
+    assert data["meta"]["versions"]["tract"] == runtimes.get("tract").version()
+    md = (out / "conformance.md").read_text(encoding="utf-8")
+    table = md.split("## Compatibility: runtime x form x mask")[1].split("\n## ")[0]
+    assert "| tract | float32 | portable | Scan |" in table and "| tract | float32 | portable | Loop |" in table
+    assert "| tract | float32 | onnxruntime | native LSTM | 1 wrong |" in table
+    row = next(line for line in table.splitlines() if line.startswith("| tract | float32 | portable | Loop |"))
+    assert "rejected [" in row and "agree" not in row
+    assert "- tract: ONNX Loop: not supported" in table
+
+
 def test_failures_give_a_nonzero_exit(tmp_path, monkeypatch):
     real_load = runtimes.load
 
-    def wrong(name, model, threads=None):
-        run = real_load(name, model, threads=threads)
+    def wrong(name, model, threads=None, **options):
+        run = real_load(name, model, threads=threads, **options)
         return lambda feeds: [y + 1e-3 for y in run(feeds)]
 
     monkeypatch.setattr(runtimes, "load", wrong)

@@ -70,9 +70,10 @@ def test_jzs_with_a_gate_activation_that_is_not_point_symmetric_is_not_native():
 
 
 @pytest.mark.parametrize("activation,inner,portable_native", [
-    ("tanh", "hard_sigmoid", False), ("tanh", "sigmoid", True), ("relu", "sigmoid", True),
-    ("linear", "sigmoid", False)])
-def test_portable_target_uses_native_ops_only_with_common_activations(activation, inner, portable_native):
+    ("tanh", "hard_sigmoid", False), ("tanh", "sigmoid", True), ("relu", "sigmoid", False),
+    ("linear", "sigmoid", False), ("tanh", "relu", False)])
+def test_portable_target_uses_native_ops_only_with_onnx_default_activations(activation, inner, portable_native):
+    # tract ignores the `activations` attribute and computes ONNX's defaults (sigmoid, tanh)
     model = build("LSTM", activation=activation, inner_activation=inner)
     assert rnn2onnx.plan(model, target="onnxruntime")[0][1] == "native"
     assert rnn2onnx.plan(model, target="portable")[0][1] == ("native" if portable_native else "loop")
@@ -200,3 +201,53 @@ def test_export_without_path_returns_validated_proto():
     proto = rnn2onnx.export(build("JZS3", "masking", True, "float64"))
     assert isinstance(proto, onnx.ModelProto)
     assert proto.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.DOUBLE
+
+
+def _bodies(proto):
+    return [(node, attr.g) for node in proto.graph.node for attr in node.attribute if attr.name == "body"]
+
+
+@pytest.mark.parametrize("return_sequences", [False, True])
+@pytest.mark.parametrize("mask_source", MASK_SOURCES)
+@pytest.mark.parametrize("cell", sorted(CELLS))
+def test_loop_op_loop_wraps_the_same_step_body_in_an_onnx_loop(cell, mask_source, return_sequences):
+    model = build(cell, mask_source, return_sequences)
+    for target in ("onnxruntime", "portable"):
+        scan = rnn2onnx.export(model, strategy="loop", target=target)
+        loop = rnn2onnx.export(model, strategy="loop", target=target, loop_op="loop")  # validated in onnxruntime
+        ((scan_node, scan_body),), ((loop_node, loop_body),) = _bodies(scan), _bodies(loop)
+        assert (scan_node.op_type, loop_node.op_type) == ("Scan", "Loop")
+        # the Loop body = the Scan body + a Gather of step t per per-step input + the condition
+        n_step_inputs = next(a.i for a in scan_node.attribute if a.name == "num_scan_inputs")
+        t, cond_out = loop_body.input[0].name, loop_body.output[0].name
+        gathers = [n for n in loop_body.node if n.op_type == "Gather" and n.input[1] == t]
+        rest = [n for n in loop_body.node if n not in gathers and n.output[0] != cond_out]
+        assert len(gathers) == n_step_inputs
+        assert [n.op_type for n in rest] == [n.op_type for n in scan_body.node]
+    assert "Scan" not in {n.op_type for n in loop.graph.node}
+
+
+def test_unknown_loop_op_is_refused():
+    with pytest.raises(ExportError, match="accepted: scan, loop"):
+        rnn2onnx.export(build("GRU"), loop_op="while")
+
+
+@pytest.mark.parametrize("cell", sorted(CELLS))
+def test_portable_loop_bodies_follow_the_rules_every_runtime_accepts(cell):
+    """tract's rules (emitters/loop.py): no named dims in body inputs, every state input
+    read, no per-step output read in the body; the onnxruntime target keeps the named
+    batch (onnxruntime runs it faster)."""
+    for mask_source in MASK_SOURCES:
+        for rs in (False, True):
+            model = build(cell, mask_source, rs)
+            for target in ("portable", "onnxruntime"):
+                ((node, body),) = _bodies(rnn2onnx.export(model, strategy="loop", target=target, validate=False))
+                names = {v.type.tensor_type.shape.dim[0].dim_param for v in body.input}  # the batch dims
+                read = {i for n in body.node for i in n.input}
+                n_states = len(node.input) - next(a.i for a in node.attribute if a.name == "num_scan_inputs")
+                if target == "onnxruntime":
+                    assert names == {"batch"}
+                    continue
+                assert names == {""}
+                assert all(v.name in read for v in body.input[:n_states]), (cell, mask_source, rs)
+                assert not any(v.name in read for v in body.output[n_states:]), (cell, mask_source, rs)
