@@ -93,18 +93,19 @@ def _variant_kwargs(kind, variant):
 
 
 # the masked native forms (emitters/masked_native.py): (variant, layer, activation,
-# inner_activation, return_sequences values, targets); return_sequences=True gives the
-# reset or the rows form as marked
+# inner_activation, return_sequences values); return_sequences=True gives the reset or the
+# rows form as marked. target="onnxruntime" only: the portable target keeps masked layers
+# in the loop form (tract refuses these forms' index arithmetic)
 MASKED_NATIVE = (
-    ("keras", "LSTM", "tanh", "hard_sigmoid", (False, True), ("onnxruntime",)),         # reset
-    ("tanh/sigmoid", "LSTM", "tanh", "sigmoid", (False, True), ("onnxruntime", "portable")),  # reset
-    ("tanh/tanh", "LSTM", "tanh", "tanh", (True,), ("onnxruntime", "portable")),         # rows
-    ("keras", "GRU", "sigmoid", "hard_sigmoid", (False, True), ("onnxruntime",)),       # rows
-    ("tanh/hard_sigmoid", "GRU", "tanh", "hard_sigmoid", (True,), ("onnxruntime",)),      # reset
-    ("tanh/sigmoid", "GRU", "tanh", "sigmoid", (False, True), ("onnxruntime", "portable")),  # rows
-    ("keras", "JZS1", "tanh", "sigmoid", (False, True), ("onnxruntime", "portable")),    # rows
-    ("tanh/hard_sigmoid", "JZS1", "tanh", "hard_sigmoid", (True,), ("onnxruntime",)),     # reset
-    ("relu/hard_sigmoid", "JZS2", "relu", "hard_sigmoid", (False, True), ("onnxruntime",)),  # reset
+    ("keras", "LSTM", "tanh", "hard_sigmoid", (False, True)),         # reset
+    ("tanh/sigmoid", "LSTM", "tanh", "sigmoid", (False, True)),  # reset
+    ("tanh/tanh", "LSTM", "tanh", "tanh", (True,)),         # rows
+    ("keras", "GRU", "sigmoid", "hard_sigmoid", (False, True)),       # rows
+    ("tanh/hard_sigmoid", "GRU", "tanh", "hard_sigmoid", (True,)),      # reset
+    ("tanh/sigmoid", "GRU", "tanh", "sigmoid", (False, True)),  # rows
+    ("keras", "JZS1", "tanh", "sigmoid", (False, True)),    # rows
+    ("tanh/hard_sigmoid", "JZS1", "tanh", "hard_sigmoid", (True,)),     # reset
+    ("relu/hard_sigmoid", "JZS2", "relu", "hard_sigmoid", (False, True)),  # reset
 )
 
 STACKS = (
@@ -176,14 +177,14 @@ def build_matrix(quick=False, opsets=None):
 
     # 3. masked native forms: every mask kind, float32 (the only dtype they exist in),
     # strategies auto (which may switch on the batch size) and native
-    for vi, (name, kind, act, inner, rss, targets) in enumerate(MASKED_NATIVE):
-        full = itertools.product(MASKS, rss, ("auto", "native"), targets, opsets)
+    for vi, (name, kind, act, inner, rss) in enumerate(MASKED_NATIVE):
+        full = itertools.product(MASKS, rss, ("auto", "native"), opsets)
         if quick:  # each variant with two mask kinds, both forms
-            full = [(MASKS[(vi * 2 + j) % len(MASKS)], rss[j % len(rss)], "native", targets[j % len(targets)],
-                     opsets[vi % len(opsets)]) for j in range(2)]
-        for mask, rs, strategy, target, opset in full:
+            full = [(MASKS[(vi * 2 + j) % len(MASKS)], rss[j % len(rss)], "native", opsets[vi % len(opsets)])
+                    for j in range(2)]
+        for mask, rs, strategy, opset in full:
             kwargs = {"activation": act, "inner_activation": inner, "return_sequences": rs}
-            add([(kind, kwargs)], mask, "float32", strategy, target, opset, "masked-native", name)
+            add([(kind, kwargs)], mask, "float32", strategy, "onnxruntime", opset, "masked-native", name)
 
     # 3b. the loop form wrapped in ONNX Loop (loop_op="loop"): every layer and mask kind,
     # portable files (the consumers without Scan are other runtimes), middle opset

@@ -24,11 +24,12 @@ def _versions():
 
 
 def case_form(record):
-    """What the case's recurrent layers became: native ops by name, Scan or Loop."""
+    """What the case's recurrent layers became: native ops by name (and masked form), Scan or Loop."""
     forms = []
     for f in record["forms"].values():
-        if f["form"] == "native":
-            form = f["reason"].replace("exact as ONNX ", "native ")
+        if f["form"].startswith("native"):  # reason: "exact as ONNX LSTM[ with ...]"
+            op = f["reason"].replace("exact as ONNX ", "").split()[0]
+            form = f"native {op}" + f["form"][len("native"):]
         elif f["form"] == "loop":
             form = "Loop" if record.get("loop_op") == "loop" else "Scan"
         else:

@@ -35,7 +35,10 @@ ONNX_ACTIVATIONS = {
 #     the process) on a symbolic batch unless the initial states are inputs, which
 #     emit_native therefore gives for this target (zeros, batch from the input's shape).
 # So: native only with exactly the ONNX default activations, per slot of the op.
-# sequence_lens is untested on tract: a form that sets it must be checked there first.
+# The masked native forms (masked_native.py) compute their row/segment indices from the
+# input's shape (Range, ArgMax, NonZero, ConstantOfShape); tract 0.23 types such values as
+# symbolic dims and refuses the graph ("expected I64 got TDim", "shape input is
+# variable"), so a portable file keeps masked layers in the loop form.
 PORTABLE_ACTIVATIONS = {"LSTM": ("sigmoid", "tanh", "tanh"), "GRU": ("sigmoid", "tanh"), "RNN": ("tanh",)}
 # ONNX defines Softplus for the RNN ops, but onnxruntime's kernels compute it as
 # log(1 + exp(x)): inf for x > 88.7 in float32, so it is never exact there.
@@ -117,6 +120,14 @@ def why_not_native(layer, target):
     if target == "portable" and tuple(acts) != PORTABLE_ACTIVATIONS[op]:
         return (f"the portable target keeps a native op only with ONNX's default activations "
                 f"({', '.join(PORTABLE_ACTIVATIONS[op])}; tract ignores any others), not {', '.join(acts)}")
+    return None
+
+
+def why_not_masked_native(target):
+    """None when the masked native forms may be used for `target`, else the reason."""
+    if target == "portable":
+        return ("the portable target keeps masked layers in the loop form: tract 0.23 refuses the "
+                "shape-derived index arithmetic of the masked native forms")
     return None
 
 

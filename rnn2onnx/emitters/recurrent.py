@@ -12,7 +12,7 @@ from ..errors import ExportError
 from . import register
 from .loop import emit_loop
 from .masked_native import emit_masked_last, emit_masked_rows, emit_masked_sequences, why_not_reset
-from .native import NATIVE, emit_native, why_not_native
+from .native import NATIVE, emit_native, why_not_masked_native, why_not_native
 
 RECURRENT = ("SimpleRNN", "SimpleDeepRNN", "GRU", "LSTM", "JZS1", "JZS2", "JZS3")
 
@@ -44,6 +44,8 @@ def choose_form(layer, ctx, masked):
     reason = why_not_native(layer, ctx.target)
     if reason is None and ctx.g.dtype != "float32":
         reason = "onnxruntime's native LSTM/GRU/RNN kernels are float32-only"
+    if reason is None and masked:
+        reason = why_not_masked_native(ctx.target)
     if reason is None and kind == "SimpleRNN" and ctx.strategy == "auto":
         # measured (rnn2onnx bench): onnxruntime's RNN op is 1-10x slower than the loop
         # form at every batch size we tried, unlike its LSTM/GRU ops at small batches

@@ -3,6 +3,7 @@ reports are written (atomically) with what the issue asks for."""
 import io
 import json
 import os
+import re
 
 import numpy as np
 import pytest
@@ -134,7 +135,7 @@ def test_tract_rows_and_the_compatibility_table(quick):
     md = (out / "conformance.md").read_text(encoding="utf-8")
     table = md.split("## Compatibility: runtime x form x mask")[1].split("\n## ")[0]
     assert "| tract | float32 | portable | Scan |" in table and "| tract | float32 | portable | Loop |" in table
-    assert "| tract | float32 | onnxruntime | native LSTM | 1 wrong |" in table
+    assert re.search(r"\| tract \| float32 \| onnxruntime \| native LSTM \| \d+ wrong \|", table)
     row = next(line for line in table.splitlines() if line.startswith("| tract | float32 | portable | Loop |"))
     assert "rejected [" in row and "agree" not in row
     assert "- tract: ONNX Loop: not supported" in table
