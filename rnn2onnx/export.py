@@ -11,8 +11,11 @@ from . import __version__
 from .emitters import EMITTERS
 from .errors import ExportError
 from .graph import Graph, finish_model
+from .passes import guard_empty
 
 STRATEGIES = ("auto", "loop", "native")
+#: rewrites of the finished graph, in order (runtime quirks; see rnn2onnx/passes.py)
+LATE_PASSES = (guard_empty,)
 TARGETS = ("onnxruntime", "portable")
 MIN_OPSET, DEFAULT_OPSET = 13, 21
 EXTERNAL_DATA_THRESHOLD = 1 << 30  # protobuf cannot serialize 2 GiB; keep well below
@@ -82,8 +85,10 @@ def _check_options(model, opset, strategy, target):
     return int(opset)
 
 
-def build(model, opset=None, strategy="auto", target="onnxruntime"):
-    """(ModelProto, {layer name: (form, reason)}) without validation or file output."""
+def build(model, opset=None, strategy="auto", target="onnxruntime", passes=LATE_PASSES):
+    """(ModelProto, {layer name: (form, reason)}) without validation or file output.
+    `passes`: the late rewrites applied to the finished graph (benchmarks pass () to
+    measure what they cost)."""
     opset = _check_options(model, opset, strategy, target)
     g = Graph("rnn2onnx", model.dtype, opset, target=target)
     ctx = Context(g, strategy, target)
@@ -116,6 +121,8 @@ def build(model, opset=None, strategy="auto", target="onnxruntime"):
         metadata[f"rnn2onnx.layer.{layer.name}"] = json.dumps(config, default=str)
     proto = finish_model(g, opset, metadata)
     proto.producer_version = __version__
+    for rewrite in passes:
+        rewrite(proto)
     return proto, ctx.forms
 
 
