@@ -34,13 +34,46 @@ def guard_empty(model):
     graph = model.graph
     names = _Names(graph)
     nodes = list(graph.node)
+    sources = _graph_inputs_behind(graph)
+    conditions = {}  # graph input -> its "is empty" tensor, made once
     del graph.node[:]
     for node in nodes:
         if node.op_type in GUARDED and not node.domain:
-            graph.node.extend(_guarded(node, graph, names))
+            data = node.input[0] if node.op_type in NATIVE_RECURRENT else _scan_inputs(node)[0]
+            behind = sources.get(data, set())
+            # Test the graph input the node's data comes from, not the data itself: the
+            # layers between keep batch and time (so one is empty iff the other is), and
+            # OpenVINO 2026.4 mis-evaluates Size() of an If's output (stacked guards then
+            # take the empty branch on real input)
+            tested = next(iter(behind)) if len(behind) == 1 else data
+            if tested not in conditions:
+                conditions[tested] = _empty_condition(tested, graph, names)
+            graph.node.extend(conditions[tested][1])
+            conditions[tested] = (conditions[tested][0], [])
+            graph.node.append(_guarded(node, graph, names, conditions[tested][0]))
         else:
             graph.node.append(node)
     return model
+
+
+def _graph_inputs_behind(graph):
+    """{tensor: set of graph inputs it is computed from} (nodes are in topological order)."""
+    behind = {v.name: {v.name} for v in graph.input}
+    for node in graph.node:
+        found = set().union(*(behind.get(i, set()) for i in node.input if i))
+        for out in node.output:
+            behind[out] = found
+    return behind
+
+
+def _empty_condition(tensor, graph, names):
+    """(name of a bool tensor "tensor has no elements", [nodes computing it])."""
+    size, empty, zero = names(f"{tensor}/guard/Size"), names(f"{tensor}/guard/empty"), names(f"{tensor}/guard/zero")
+    return empty, [
+        helper.make_node("Constant", [], [zero], name=zero, value=helper.make_tensor("value", TensorProto.INT64, [], [0])),
+        helper.make_node("Size", [tensor], [size], name=size),
+        helper.make_node("Equal", [size, zero], [empty], name=empty),
+    ]
 
 
 class _Names:
@@ -60,27 +93,9 @@ class _Names:
 
 
 def _elem_types(node, graph):
-    """Element type of each output of `node`: the float type of its data input."""
-    elem = _input_elem(node.input[0] if node.op_type != "Scan" else _scan_inputs(node)[0], graph)
-    return [elem] * len(node.output)
-
-
-def _input_elem(name, graph):
-    for source in list(graph.input) + list(graph.value_info):
-        if source.name == name:
-            return source.type.tensor_type.elem_type
-    for init in graph.initializer:
-        if init.name == name:
-            return init.data_type
-    # the producers our emitters use keep their input's float type: find one typed input
-    for node in graph.node:
-        if name in node.output:
-            for inp in node.input:
-                if inp:
-                    elem = _input_elem(inp, graph)
-                    if elem in (TensorProto.FLOAT, TensorProto.DOUBLE, TensorProto.FLOAT16):
-                        return elem
-    return TensorProto.FLOAT
+    """Element type of each output of `node`: the graph's float type (an exported graph
+    computes in one float dtype, its output's)."""
+    return [graph.output[0].type.tensor_type.elem_type] * len(node.output)
 
 
 def _attr(node, name, default=None):
@@ -95,13 +110,19 @@ def _scan_inputs(node):
     return list(node.input[len(node.input) - n_scan:])
 
 
-def _guarded(node, graph, names):
-    """[Constant 0, Size, Equal, If] replacing `node`."""
+def _ranks(node):
+    """The rank of each (present) output of `node`."""
+    if node.op_type in NATIVE_RECURRENT:
+        return [4 if i == 0 else 3 for i, o in enumerate(node.output) if o]
+    body = _attr(node, "body")
+    n_states = len(node.input) - _attr(node, "num_scan_inputs")
+    return [len(body.output[i].type.tensor_type.shape.dim) + (0 if i < n_states else 1)
+            for i, o in enumerate(node.output) if o]
+
+
+def _guarded(node, graph, names, empty):
+    """The If replacing `node`, on the bool tensor `empty`."""
     base = node.name or node.op_type
-    data = node.input[0] if node.op_type in NATIVE_RECURRENT else _scan_inputs(node)[0]
-    size = names(f"{base}/guard/Size")
-    empty = names(f"{base}/guard/empty")
-    zero = names(f"{base}/guard/zero")
     elems = _elem_types(node, graph)
     then_nodes = []
     then_outputs = []
@@ -116,22 +137,17 @@ def _guarded(node, graph, names):
     for i, out in enumerate(inner.output):
         if out:
             inner.output[i] = names(f"{out}/run")
-    else_graph = helper.make_graph(
-        [inner] + [helper.make_node("Identity", [r], [names(f"{o}/else")]) for r, o in
-                   zip([o for o in inner.output if o], outputs)],
-        f"{base}/run", [], [])
-    else_graph.output.extend(helper.make_tensor_value_info(n.output[0], e, None)
-                             for n, e in zip(else_graph.node[1:], elems))
+    # branch outputs declare their rank: OpenVINO 2026.4's CPU plugin needs it, and
+    # computes wrong results when several guarded Scans pass through Identity nodes
+    ranks = _ranks(node)
+    else_graph = helper.make_graph([inner], f"{base}/run", [],
+                                   [helper.make_tensor_value_info(o, e, [None] * r)
+                                    for o, e, r in zip([o for o in inner.output if o], elems, ranks)])
     then_graph = helper.make_graph(then_nodes, f"{base}/empty", [],
-                                   [helper.make_tensor_value_info(o, e, None) for o, e in zip(then_outputs, elems)])
-    return [
-        helper.make_node("Constant", [], [zero], name=zero,
-                         value=helper.make_tensor("value", TensorProto.INT64, [], [0])),
-        helper.make_node("Size", [data], [size], name=size),
-        helper.make_node("Equal", [size, zero], [empty], name=empty),
-        helper.make_node("If", [empty], outputs, name=names(f"{base}/guard"),
-                         then_branch=then_graph, else_branch=else_graph),
-    ]
+                                   [helper.make_tensor_value_info(o, e, [None] * r)
+                                    for o, e, r in zip(then_outputs, elems, ranks)])
+    return helper.make_node("If", [empty], outputs, name=names(f"{base}/guard"),
+                            then_branch=then_graph, else_branch=else_graph)
 
 
 class _EmptyResult:
