@@ -141,7 +141,7 @@ def _layer_kwargs(index, config):
     if not isinstance(name, str):
         raise LegacyFileError(f"layer {index}: the layer type ('name') must be a string such as \"LSTM\", "
                               f"got {type(name).__name__} {quote(name)}")
-    where = f"layer {index} ({quote(name)})"
+    where = f"layer {index} ({shorten(name, 60)})"
     if name in ("Sequential", "Graph", "Merge", "AutoEncoder"):
         raise LegacyFileError(f"{where}: nested {name} containers are not supported; "
                               f"a model must be a flat Sequential of: {_accepted_layers()}")
@@ -244,11 +244,12 @@ def _check_chain(model):
             )
 
 
-def model_from_config(config, dtype="float32", seed=None, compile=True):
+def model_from_config(config, dtype="float32", seed=None, compile=True, initialise=True):
     """A reference `Sequential` from a Keras 0.1.x/0.2.0 model config (a dict).
 
     A compiled model's config (`optimizer`, `loss`, `class_mode`) is compiled the same
     way, optimizer settings restored, unless `compile=False` (prediction/export only).
+    initialise=False: shapes only, no weight initialised (they will be loaded).
     """
     if not isinstance(config, dict):
         raise LegacyFileError(f"a model config must be a mapping, got {type(config).__name__}")
@@ -261,7 +262,7 @@ def model_from_config(config, dtype="float32", seed=None, compile=True):
     layers = config.get("layers")
     if not isinstance(layers, list) or not layers:
         raise LegacyFileError("the config's 'layers' must be a non-empty list")
-    model = Sequential(dtype=dtype, seed=seed)
+    model = Sequential(dtype=dtype, seed=seed, initialise=initialise)
     inline = []
     for index, layer_config in enumerate(layers):
         cls, kwargs, weights = _layer_kwargs(index, layer_config)
@@ -337,7 +338,7 @@ def _decode(text):
     return text
 
 
-def model_from_json(text, dtype="float32", seed=None, compile=True):
+def model_from_json(text, dtype="float32", seed=None, compile=True, initialise=True):
     """A reference `Sequential` from `model.to_json()` text of Keras 0.1.x/0.2.0 (or ours)."""
     try:
         config = parse_json(_decode(text))
@@ -345,7 +346,7 @@ def model_from_json(text, dtype="float32", seed=None, compile=True):
         raise LegacyFileError(f"the config is not valid JSON: {shorten(exc, 160)}") from None
     except ConfigLimitError as exc:
         raise LegacyFileError(str(exc)) from None
-    return model_from_config(config, dtype=dtype, seed=seed, compile=compile)
+    return model_from_config(config, dtype=dtype, seed=seed, compile=compile, initialise=initialise)
 
 
 class LegacyYamlLoader(BoundedSafeLoader):
@@ -371,7 +372,7 @@ def _represent_tuple(dumper, data):
 LegacyYamlDumper.add_representer(tuple, _represent_tuple)
 
 
-def model_from_yaml(text, dtype="float32", seed=None, compile=True):
+def model_from_yaml(text, dtype="float32", seed=None, compile=True, initialise=True):
     """A reference `Sequential` from `model.to_yaml()` text (safe loader; `!!python/tuple` allowed)."""
     try:
         config = parse_yaml(_decode(text), LegacyYamlLoader)
@@ -385,7 +386,7 @@ def model_from_yaml(text, dtype="float32", seed=None, compile=True):
         ) from None
     except yaml.YAMLError as exc:
         raise LegacyFileError(f"the config is not valid YAML: {shorten(exc, 240)}") from None
-    return model_from_config(config, dtype=dtype, seed=seed, compile=compile)
+    return model_from_config(config, dtype=dtype, seed=seed, compile=compile, initialise=initialise)
 
 
 def read_config_file(path):
@@ -406,10 +407,13 @@ def read_config_file(path):
     return kind, text
 
 
-def load_model(config_path, weights_path=None, dtype="float32", seed=None, compile=True):
+def load_model(config_path, weights_path=None, dtype="float32", seed=None, compile=True, initialise=None):
     """Config file (+ optional HDF5 weights file) -> reference `Sequential`."""
     kind, text = read_config_file(config_path)
-    model = (model_from_json if kind == "json" else model_from_yaml)(text, dtype=dtype, seed=seed, compile=compile)
+    if initialise is None:  # weights about to be loaded: nothing to initialise (or allocate) first
+        initialise = weights_path is None
+    model = (model_from_json if kind == "json" else model_from_yaml)(text, dtype=dtype, seed=seed, compile=compile,
+                                                                     initialise=initialise)
     if weights_path is not None:
         load_weights(model, weights_path)
     return model
@@ -631,7 +635,7 @@ def load_weights(model, path):
     # the file checked out: build the layers the config left unbuilt, then set everything
     for layer, (layer_shape, _) in zip(model.layers, arrays["specs"]):
         if not layer.built:
-            layer.build(layer_shape, model.dtype, model.rng)
+            layer.build(layer_shape, model.dtype, model.rng, initialise=False)
     model.set_weights([w for ws in arrays["weights"] for w in ws])
 
 

@@ -7,6 +7,8 @@ import tempfile
 import numpy as np
 import onnx
 
+from reference.files import check_output_path, temporary_beside
+
 from . import __version__
 from .emitters import EMITTERS
 from .errors import ExportError
@@ -85,12 +87,12 @@ def _check_options(model, opset, strategy, target):
     return int(opset)
 
 
-def build(model, opset=None, strategy="auto", target="onnxruntime", passes=LATE_PASSES):
+def build(model, opset=None, strategy="auto", target="onnxruntime", passes=LATE_PASSES, shapes_only=False):
     """(ModelProto, {layer name: (form, reason)}) without validation or file output.
     `passes`: the late rewrites applied to the finished graph (benchmarks pass () to
-    measure what they cost)."""
+    measure what they cost). shapes_only: no weight is stored (plan())."""
     opset = _check_options(model, opset, strategy, target)
-    g = Graph("rnn2onnx", model.dtype, opset, target=target)
+    g = Graph("rnn2onnx", model.dtype, opset, target=target, shapes_only=shapes_only)
     ctx = Context(g, strategy, target)
     first = model.layers[0]
     if type(first).__name__ == "Embedding":
@@ -153,7 +155,7 @@ def _name_output(g, tensor):
 
 def plan(model, strategy="auto", target="onnxruntime", opset=None):
     """[(layer name, ONNX form, reason)] — what each layer becomes, without validating."""
-    _, forms = build(model, opset=opset, strategy=strategy, target=target)
+    _, forms = build(model, opset=opset, strategy=strategy, target=target, shapes_only=True)
     return [(layer.name, *forms[layer.name]) for layer in model.layers]
 
 
@@ -175,15 +177,15 @@ def export(model, path=None, *, opset=None, strategy="auto", target="onnxruntime
     return proto
 
 
-def write_model(proto, path, large=False, check=None):
+def write_model(proto, path, large=False, check=None, inputs=()):
     """Write into a temporary folder beside `path`, validate there if `check` is a model,
-    then rename into place; nothing is left behind on failure."""
+    then rename into place; nothing is left behind on failure. `inputs`: files the
+    output (or its .data file) must not be (reference.files.check_output_path)."""
     path = os.fspath(path)
+    check_output_path(path, inputs)
     directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise ExportError(f"cannot write {path}: directory {directory} does not exist")
     data_name = os.path.basename(path) + ".data"
-    staging = tempfile.mkdtemp(prefix=".rnn2onnx-", dir=directory)
+    staging = temporary_beside(path, lambda d: tempfile.mkdtemp(prefix=".rnn2onnx-", dir=d))
     try:
         tmp = os.path.join(staging, "model.onnx")
         if large:
