@@ -147,13 +147,16 @@ class Embedding(Layer):
                 X = X.astype(np.int64)
             else:
                 raise InputError(f"layer {self.name}: expects integer token ids, got dtype {X.dtype}")
-        if X.size and (X.min() < 0 or X.max() >= self.input_dim):
+        # Keras 0.2.0 indexed W[X] with numpy/Theano semantics: ids in [-vocab, -1] count
+        # from the end (as ONNX Gather does); only id 0 is masked by mask_zero
+        if X.size and (X.min() < -self.input_dim or X.max() >= self.input_dim):
             raise InputError(
-                f"layer {self.name}: token ids must lie in [0, {self.input_dim}), "
+                f"layer {self.name}: token ids must lie in [-{self.input_dim}, {self.input_dim}), "
                 f"got values in [{X.min()}, {X.max()}]"
             )
+        self._mask = (X != 0).astype(self.dtype) if self.mask_zero else None  # before wrapping: -vocab is kept
+        X = np.where(X < 0, X + self.input_dim, X) if X.size and X.min() < 0 else X
         self._ids = X
-        self._mask = (X != 0).astype(self.dtype) if self.mask_zero else None
         return self.params["E"][X]
 
     def backward(self, dY):
