@@ -269,12 +269,16 @@ def main(argv=None, out=None, err=None):
     # results fail validation with a sentence); our own warnings print as one line each
     with np.errstate(all="ignore"), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        try:
-            return _run(parser, argv, out, err, debug)
-        finally:
+        status = _run(parser, argv, out, err, debug)
+        if status == EXIT_OK:  # a failure is one sentence; what was warned about led to it
             for message in dict.fromkeys(str(w.message) for w in caught
                                          if issubclass(w.category, (RuntimeWarning, UserWarning))):
                 print(f"rnn2onnx: warning: {_one_line(message)}", file=err)
+        try:
+            out.flush()
+        except BrokenPipeError:  # the reader left before Python's final flush
+            _silence_stdout()
+        return status
 
 
 def _run(parser, argv, out, err, debug):
