@@ -58,6 +58,8 @@ def mutated_config(draw):
     config = json.loads(json.dumps(config))  # tuples -> lists
     for _ in range(draw(st.integers(1, 3))):
         paths = _paths(config)
+        if not paths:
+            break
         path = draw(st.sampled_from(paths))
         parent = config
         for key in path[:-1]:
