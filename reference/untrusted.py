@@ -21,7 +21,7 @@ MAX_DEPTH = 64                  # Keras configs nest a handful of levels
 MAX_ALIAS_EXPANSION = 100_000   # values aliases may add to a YAML document, counted expanded
 
 _repr = reprlib.Repr()
-_repr.maxlevel, _repr.maxstring, _repr.maxother = 3, QUOTE_LIMIT, QUOTE_LIMIT
+_repr.maxlevel, _repr.maxstring, _repr.maxother = 3, 30, QUOTE_LIMIT
 _repr.maxlist = _repr.maxtuple = _repr.maxdict = _repr.maxset = 6
 _repr.maxlong = 40
 
@@ -36,7 +36,10 @@ def shorten(text, limit=QUOTE_LIMIT):
 
 
 def quote(value, limit=QUOTE_LIMIT):
-    """A short repr of `value` for an error message: at most `limit` characters."""
+    """A short repr of `value` for an error message: at most `limit` characters, a long
+    string shown as its prefix and '…'."""
+    if isinstance(value, str) and len(value) > limit:
+        return shorten(repr(value[:limit]), limit)
     return shorten(_repr.repr(value), limit)
 
 
