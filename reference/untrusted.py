@@ -9,8 +9,10 @@
   aliases that expand to more than MAX_ALIAS_EXPANSION values beyond the document's own.
 """
 import json
+import re
 import reprlib
 
+import numpy as np
 import yaml
 
 from .errors import ConfigError
@@ -68,6 +70,17 @@ def _check_depth(value):
         stack.extend((child, depth + 1) for child in children)
 
 
+def _check_bracket_depth(text):
+    """Refuse bracket nesting deeper than MAX_DEPTH before a parser recurses into it
+    (PyYAML takes minutes to fail on 200,000 '['). Brackets inside quoted strings count
+    too: a Keras config has none there."""
+    brackets = np.frombuffer(re.sub(r"[^\[\]{}]", "", text).encode("ascii"), dtype=np.uint8)
+    if brackets.size:
+        steps = np.where((brackets == ord("[")) | (brackets == ord("{")), 1, -1)
+        if int(np.cumsum(steps).max()) > MAX_DEPTH:
+            raise _too_deep()
+
+
 def _too_deep():
     return ConfigLimitError(f"the config nests deeper than {MAX_DEPTH} levels; a Keras model config nests a few levels")
 
@@ -75,6 +88,7 @@ def _too_deep():
 def parse_json(text):
     """JSON text -> Python values, within the limits above."""
     _check_size(text)
+    _check_bracket_depth(text)
     try:
         value = json.loads(text)
     except RecursionError:
@@ -134,6 +148,7 @@ def _children(node):
 def parse_yaml(text, loader=BoundedSafeLoader):
     """YAML text -> Python values with `loader` (a BoundedSafeLoader subclass)."""
     _check_size(text)
+    _check_bracket_depth(text)
     try:
         return yaml.load(text, Loader=loader)
     except RecursionError:
