@@ -146,9 +146,6 @@ def cmd_validate(args, out, err):
     dtype = args.dtype or _onnx_dtype(args.model)
     model = _load(args.config, args.weights, dtype)
     _require_built(model, "validated", args.weights)
-    from rnn2onnx.validate import check_interface
-
-    check_interface(model, args.model)
     try:
         report = rnn2onnx.validate(model, args.model, n=args.n, runtime=args.runtime)
     except rnn2onnx.ValidationError as exc:

@@ -122,7 +122,7 @@ def compare(reference, actual, name, dtype):
 
 
 def check_interface(model, onnx_model_or_path):
-    """Raise ValidationInputError unless the ONNX model takes and gives what `model`
+    """Raise InterfaceError unless the ONNX model takes and gives what `model`
     does: one input 'input' and one output 'output', their ranks and element types.
     Checked before running it, so a mismatched file gets a sentence, not a runtime dump."""
     import onnx
@@ -164,6 +164,7 @@ def validate(model, onnx_model_or_path, inputs=None, n=8, runtime="onnxruntime",
     dtype = str(model.dtype)
     batches = [inputs] if inputs is not None else [generate_inputs(model, n=n, T=7),
                                                    generate_inputs(model, n=2, T=1, seed=1)]
+    check_interface(model, onnx_model_or_path)
     run = runtimes.load(runtime, onnx_model_or_path)
     worst = None
     for X in batches:

@@ -206,6 +206,10 @@ def test_validate_refuses_an_onnx_file_of_another_model(fx, tmp_path, call):
     f64.add(r.GRU(4))
     rnn2onnx.export(f64, str(tmp_path / "f64.onnx"), validate=False)
     assert_clean_failure(*call("validate", tmp_path / "f64.onnx", j, h, "--dtype", "float32"), "element type")
+    from rnn2onnx.validate import InterfaceError
+
+    with pytest.raises(InterfaceError, match="element type FLOAT, but the model.s is INT64"):  # the API too
+        rnn2onnx.validate(f64, rnn2onnx.export(other, validate=False))
 
 
 # 7. booleans ---------------------------------------------------------------------------------
