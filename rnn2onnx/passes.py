@@ -12,8 +12,8 @@ then-branch returns what zero work computes, exactly: for 0 timesteps the final 
 are the initial states (a native op's `initial_h`/`initial_c`, zeros when absent) and
 the sequence outputs are empty; for batch 0 every output is empty. The pass matches op
 types, not emitters, so every form any emitter writes (masked native ops with
-`sequence_lens`, other Scan bodies) gets the guard. Cost: `Size` + `Equal` + `If` per
-guarded node, measured by `rnn2onnx bench`.
+`sequence_lens`, other Scan bodies) gets the guard. Cost: one `Size` + `Equal` per graph
+input and one `If` per guarded node, measured by `rnn2onnx bench` (rows e).
 
 The reference follows Keras 0.2.0 instead, which refuses an empty sequence (Theano's
 scan: "We didn't implemented yet the case where scan do 0 iteration"): `predict` raises
@@ -47,10 +47,9 @@ def guard_empty(model):
             # take the empty branch on real input)
             tested = next(iter(behind)) if len(behind) == 1 else data
             if tested not in conditions:
-                conditions[tested] = _empty_condition(tested, graph, names)
-            graph.node.extend(conditions[tested][1])
-            conditions[tested] = (conditions[tested][0], [])
-            graph.node.append(_guarded(node, graph, names, conditions[tested][0]))
+                conditions[tested], condition_nodes = _empty_condition(tested, names)
+                graph.node.extend(condition_nodes)
+            graph.node.append(_guarded(node, graph, names, conditions[tested]))
         else:
             graph.node.append(node)
     return model
@@ -66,7 +65,7 @@ def _graph_inputs_behind(graph):
     return behind
 
 
-def _empty_condition(tensor, graph, names):
+def _empty_condition(tensor, names):
     """(name of a bool tensor "tensor has no elements", [nodes computing it])."""
     size, empty, zero = names(f"{tensor}/guard/Size"), names(f"{tensor}/guard/empty"), names(f"{tensor}/guard/zero")
     return empty, [
