@@ -23,7 +23,7 @@ from rnn2onnx import cli
 
 from ..fixtures.legacy import make_fixtures as mf
 
-QUICK, SLOW = 20, 150
+QUICK, SLOW = 20, 500
 TIME_LIMIT_S, MEMORY_LIMIT = 60.0, 512 << 20  # generous: CI machines are shared
 COMMON = dict(deadline=None, derandomize=True, database=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
