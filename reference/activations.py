@@ -4,6 +4,7 @@ slope 0.2 on the closed interval [-2.5, 2.5])."""
 import numpy as np
 
 from .errors import ConfigError
+from .untrusted import quote
 
 
 def _softmax(x):
@@ -104,7 +105,7 @@ def get(identifier):
             return ACTIVATIONS[identifier]
         except KeyError:
             raise ConfigError(
-                f"unknown activation {identifier!r}; accepted: {', '.join(sorted(ACTIVATIONS))}"
+                f"unknown activation {quote(identifier)}; accepted: {', '.join(sorted(ACTIVATIONS))}"
             ) from None
     if callable(identifier):
         derivative = getattr(identifier, "derivative", None)
@@ -113,13 +114,13 @@ def get(identifier):
         def backward(x, y, dy):
             if derivative is None:
                 raise ConfigError(
-                    f"activation {name!r} is a plain callable without a `derivative(x, y)` "
+                    f"activation {quote(name)} is a plain callable without a `derivative(x, y)` "
                     "attribute, so gradients cannot be computed"
                 )
             return dy * derivative(x, y)
 
         return Activation(name, identifier, backward)
     raise ConfigError(
-        f"activation must be a name or a callable, got {identifier!r}; "
+        f"activation must be a name or a callable, got {quote(identifier)}; "
         f"accepted names: {', '.join(sorted(ACTIVATIONS))}"
     )

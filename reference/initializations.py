@@ -2,6 +2,7 @@
 import numpy as np
 
 from .errors import ConfigError
+from .untrusted import quote
 
 
 def _fans(shape):
@@ -57,5 +58,5 @@ def get(identifier):
         return INITIALIZATIONS[identifier]
     except (KeyError, TypeError):
         raise ConfigError(
-            f"unknown init {identifier!r}; accepted: {', '.join(sorted(INITIALIZATIONS))}"
+            f"unknown init {quote(identifier)}; accepted: {', '.join(sorted(INITIALIZATIONS))}"
         ) from None

@@ -12,6 +12,11 @@ from . import activations, initializations
 from .errors import ConfigError, InputError
 
 
+#: the largest weight array a layer may declare (elements): 2**31 float32 is 8 GiB, far
+#: beyond any Keras 0.2.0 model, and beyond what one ONNX tensor can hold without external data
+MAX_WEIGHT_ELEMENTS = 2 ** 31
+
+
 class Layer:
     # Keras's own output of get_config() adds these; subclasses list their own keys.
     config_keys = ()
@@ -35,12 +40,23 @@ class Layer:
     def weight_names(self):
         return [name for name, _, _ in self._specs]
 
-    def build(self, input_shape, dtype, rng):
+    def build(self, input_shape, dtype, rng, initialise=True):
+        """Fix the input shape and create the weights. initialise=False (weights about to
+        be loaded, or never read): every weight is a read-only zero view of its shape
+        that takes no memory, and no initializer runs."""
         self.input_shape = tuple(input_shape)
         self.dtype = np.dtype(dtype)
         self._specs = self.param_specs(self.input_shape)
+        for pos, (name, shape, _) in enumerate(self._specs):
+            size = int(np.prod(shape, dtype=object))
+            if size > MAX_WEIGHT_ELEMENTS:
+                raise ConfigError(f"layer {self.name}: weight {pos} ({name}) would have shape {tuple(shape)}, "
+                                  f"{size} values, more than the {MAX_WEIGHT_ELEMENTS} accepted")
         if self.initial_weights is not None:
             self.set_weights(self.initial_weights)
+        elif not initialise:
+            zero = np.zeros((), dtype=self.dtype)
+            self.params = {name: np.broadcast_to(zero, shape) for name, shape, _ in self._specs}
         else:
             self.params = {
                 name: np.asarray(initializations.get(init)(rng, shape), dtype=self.dtype)
@@ -75,7 +91,7 @@ class Layer:
         self.params = params
 
     def count_params(self):
-        return int(sum(w.size for w in self.params.values()))
+        return int(sum(int(np.prod(shape, dtype=object)) for _, shape, _ in getattr(self, "_specs", ())))
 
     # -- shapes, masks, config -------------------------------------------------------
     def output_shape(self, input_shape):
@@ -131,13 +147,16 @@ class Embedding(Layer):
                 X = X.astype(np.int64)
             else:
                 raise InputError(f"layer {self.name}: expects integer token ids, got dtype {X.dtype}")
-        if X.size and (X.min() < 0 or X.max() >= self.input_dim):
+        # Keras 0.2.0 indexed W[X] with numpy/Theano semantics: ids in [-vocab, -1] count
+        # from the end (as ONNX Gather does); only id 0 is masked by mask_zero
+        if X.size and (X.min() < -self.input_dim or X.max() >= self.input_dim):
             raise InputError(
-                f"layer {self.name}: token ids must lie in [0, {self.input_dim}), "
+                f"layer {self.name}: token ids must lie in [-{self.input_dim}, {self.input_dim}), "
                 f"got values in [{X.min()}, {X.max()}]"
             )
+        self._mask = (X != 0).astype(self.dtype) if self.mask_zero else None  # before wrapping: -vocab is kept
+        X = np.where(X < 0, X + self.input_dim, X) if X.size and X.min() < 0 else X
         self._ids = X
-        self._mask = (X != 0).astype(self.dtype) if self.mask_zero else None
         return self.params["E"][X]
 
     def backward(self, dY):

@@ -23,6 +23,7 @@ data is read, every problem is a `LegacyFileError` (a `ConfigError`) naming the 
 and files are written atomically (a temporary file in the same directory, then
 `os.replace`). No pickle, no eval, no unsafe YAML.
 """
+import inspect
 import json
 import os
 import warnings
@@ -33,6 +34,7 @@ import yaml
 from . import activations, initializations
 from .errors import ConfigError
 from .files import atomic_write
+from .untrusted import MAX_CONFIG_CHARS, BoundedSafeLoader, ConfigLimitError, parse_json, parse_yaml, quote, shorten
 from .layers import Activation, Dense, Dropout, Embedding, Masking, TimeDistributedDense
 from .models import Sequential
 from .recurrent import GRU, JZS1, JZS2, JZS3, LSTM, RECURRENT_LAYERS, Recurrent, SimpleDeepRNN, SimpleRNN
@@ -89,6 +91,22 @@ ACCEPTED_KEYS = {
 }
 
 
+def _boolean_keys(cls):
+    """Constructor arguments of `cls` whose default is a bool (mask_zero, return_sequences):
+    the one source of which config keys must hold a real boolean."""
+    keys = set()
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is not None:
+            keys |= {p.name for p in inspect.signature(init).parameters.values() if isinstance(p.default, bool)}
+    return keys
+
+
+# must-be-off keys and `trainable` are booleans in every Keras version that wrote them
+BOOLEAN_KEYS = {name: frozenset(_boolean_keys(cls) | MUST_BE_OFF_KEYS | {"trainable"})
+                for name, cls in LAYER_CLASSES.items()}
+
+
 def _accepted_layers():
     return ", ".join(sorted(LAYER_CLASSES))
 
@@ -98,11 +116,11 @@ def _accepted_layers():
 # ---------------------------------------------------------------------------------------
 def _shape(value, where):
     if not isinstance(value, (list, tuple)) or not value:
-        raise LegacyFileError(f"{where}: input_shape must be a non-empty list, got {value!r}")
+        raise LegacyFileError(f"{where}: input_shape must be a non-empty list, got {quote(value)}")
     out = []
     for v in value:
         if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
-            raise LegacyFileError(f"{where}: input_shape entries must be positive integers or null, got {value!r}")
+            raise LegacyFileError(f"{where}: input_shape entries must be positive integers or null, got {quote(value)}")
         out.append(v)
     return tuple(out)
 
@@ -111,7 +129,7 @@ def _int_or_none(value, key, where):
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise LegacyFileError(f"{where}: {key} must be a positive integer or null, got {value!r}")
+        raise LegacyFileError(f"{where}: {key} must be a positive integer or null, got {quote(value)}")
     return value
 
 
@@ -120,16 +138,22 @@ def _layer_kwargs(index, config):
     if not isinstance(config, dict):
         raise LegacyFileError(f"layer {index}: a layer config must be a mapping, got {type(config).__name__}")
     name = config.get("name")
-    where = f"layer {index} ({name})"
+    if not isinstance(name, str):
+        raise LegacyFileError(f"layer {index}: the layer type ('name') must be a string such as \"LSTM\", "
+                              f"got {type(name).__name__} {quote(name)}")
+    where = f"layer {index} ({shorten(name, 60)})"
     if name in ("Sequential", "Graph", "Merge", "AutoEncoder"):
         raise LegacyFileError(f"{where}: nested {name} containers are not supported; "
                               f"a model must be a flat Sequential of: {_accepted_layers()}")
     if name not in LAYER_CLASSES:
-        raise LegacyFileError(f"{where}: unknown layer type {name!r}; accepted: {_accepted_layers()}")
+        raise LegacyFileError(f"{where}: unknown layer type {quote(name)}; accepted: {_accepted_layers()}")
     cls = LAYER_CLASSES[name]
     accepted = ACCEPTED_KEYS[name]
     kwargs, weights = {}, None
     for key, value in config.items():
+        if key in BOOLEAN_KEYS[name] and not isinstance(value, bool) \
+                and not (value is None and key not in accepted):  # null: "off" for keys we drop
+            raise LegacyFileError(f"{where}: {key} must be true or false, got {type(value).__name__} {quote(value)}")
         if key == "name" or key in DROPPED_KEYS:
             if key == "trainable" and value is False:
                 warnings.warn(f"{where}: trainable=False is ignored (every weight is trained here)",
@@ -137,28 +161,28 @@ def _layer_kwargs(index, config):
             continue
         if key in REGULARIZER_KEYS:
             if value not in (None, {}, 0):
-                warnings.warn(f"{where}: {key}={value!r} is ignored; it only affects training",
+                warnings.warn(f"{where}: {quote(key)}={quote(value)} is ignored; it only affects training",
                               RuntimeWarning, stacklevel=4)
             continue
         if key in MUST_BE_OFF_KEYS:
             if value:
-                raise LegacyFileError(f"{where}: {key}={value!r} is not supported (Keras 0.2.0 had no such option)")
+                raise LegacyFileError(f"{where}: {quote(key)}={quote(value)} is not supported (Keras 0.2.0 had no such option)")
             continue
         if key == "parameters":  # inline weights written by some 0.1.x development versions
             weights = _inline_parameters(value, where)
             continue
         if key not in accepted:
-            raise LegacyFileError(f"{where}: unknown config key {key!r}; {name} accepts: {', '.join(accepted)}")
+            raise LegacyFileError(f"{where}: unknown config key {quote(key)}; {name} accepts: {', '.join(accepted)}")
         kwargs[key] = value
 
     for key in ("activation", "inner_activation"):
         if isinstance(kwargs.get(key), str):
             kwargs[key] = ACTIVATION_ALIASES.get(kwargs[key], kwargs[key])
         elif key in kwargs and kwargs[key] is not None:
-            raise LegacyFileError(f"{where}: {key} must be a name, got {kwargs[key]!r}")
+            raise LegacyFileError(f"{where}: {key} must be a name, got {quote(kwargs[key])}")
     for key in ("init", "inner_init", "forget_bias_init"):
         if key in kwargs and not isinstance(kwargs[key], str):
-            raise LegacyFileError(f"{where}: {key} must be a name, got {kwargs[key]!r}")
+            raise LegacyFileError(f"{where}: {key} must be a name, got {quote(kwargs[key])}")
     if "input_shape" in kwargs:
         kwargs["input_shape"] = _shape(kwargs["input_shape"], where)
     for key in ("input_dim", "input_length", "output_dim"):
@@ -202,7 +226,7 @@ def _inline_parameters(value, where):
         except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, LegacyFileError):
                 raise
-            raise LegacyFileError(f"{where}: parameter {j} is malformed ({exc})") from None
+            raise LegacyFileError(f"{where}: parameter {j} is malformed ({shorten(exc, 160)})") from None
     return arrays
 
 
@@ -220,11 +244,12 @@ def _check_chain(model):
             )
 
 
-def model_from_config(config, dtype="float32", seed=None, compile=True):
+def model_from_config(config, dtype="float32", seed=None, compile=True, initialise=True):
     """A reference `Sequential` from a Keras 0.1.x/0.2.0 model config (a dict).
 
     A compiled model's config (`optimizer`, `loss`, `class_mode`) is compiled the same
     way, optimizer settings restored, unless `compile=False` (prediction/export only).
+    initialise=False: shapes only, no weight initialised (they will be loaded).
     """
     if not isinstance(config, dict):
         raise LegacyFileError(f"a model config must be a mapping, got {type(config).__name__}")
@@ -233,11 +258,11 @@ def model_from_config(config, dtype="float32", seed=None, compile=True):
         raise LegacyFileError('the config does not name its model type (Keras 0.x writes "name": "Sequential" '
                               "at the top level); only Sequential models can be loaded")
     if name != "Sequential":
-        raise LegacyFileError(f"model type {name!r} is not supported; only Sequential models can be loaded")
+        raise LegacyFileError(f"model type {quote(name)} is not supported; only Sequential models can be loaded")
     layers = config.get("layers")
     if not isinstance(layers, list) or not layers:
         raise LegacyFileError("the config's 'layers' must be a non-empty list")
-    model = Sequential(dtype=dtype, seed=seed)
+    model = Sequential(dtype=dtype, seed=seed, initialise=initialise)
     inline = []
     for index, layer_config in enumerate(layers):
         cls, kwargs, weights = _layer_kwargs(index, layer_config)
@@ -246,9 +271,9 @@ def model_from_config(config, dtype="float32", seed=None, compile=True):
             layer = cls(**kwargs)
             model.add(layer)
         except ConfigError as exc:
-            raise LegacyFileError(f"{where}: {exc}") from None
-        except (TypeError, ValueError) as exc:
-            raise LegacyFileError(f"{where}: bad config ({exc})") from None
+            raise LegacyFileError(f"{where}: {shorten(exc, 300)}") from None
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise LegacyFileError(f"{where}: bad config ({shorten(exc, 160)})") from None
         inline.append(weights)
     _check_chain(model)
     if any(w is not None for w in inline):
@@ -270,25 +295,25 @@ def _compile_from_config(model, config):
 
     opt = config.get("optimizer")
     if not isinstance(opt, dict) or not isinstance(opt.get("name"), str):
-        raise LegacyFileError(f"the config's optimizer must be a mapping with a 'name', got {opt!r}")
+        raise LegacyFileError(f"the config's optimizer must be a mapping with a 'name', got {quote(opt)}")
     settings = {k: v for k, v in opt.items() if k != "name"}
     for key, value in settings.items():  # hand-written YAML may hold "1e-08" as a string
         if isinstance(value, str):
             try:
                 settings[key] = float(value)
             except ValueError:
-                raise LegacyFileError(f"optimizer {opt['name']}: setting {key}={value!r} is not a number") from None
+                raise LegacyFileError(f"optimizer {quote(opt['name'])}: setting {quote(key)}={quote(value)} is not a number") from None
     try:
         optimizer = optimizers.get(opt["name"], settings)
     except ConfigError as exc:
         raise LegacyFileError(f"the config's optimizer: {exc}") from None
     except (TypeError, ValueError) as exc:
-        raise LegacyFileError(f"optimizer {opt['name']}: bad settings ({exc})") from None
+        raise LegacyFileError(f"optimizer {quote(opt['name'])}: bad settings ({shorten(exc, 160)})") from None
     loss = config.get("loss")
     if isinstance(loss, dict):
         raise LegacyFileError("a per-output loss mapping belongs to a Graph model; only Sequential is supported")
     if not isinstance(loss, str):
-        raise LegacyFileError(f"the config's loss must be an objective name, got {loss!r}")
+        raise LegacyFileError(f"the config's loss must be an objective name, got {quote(loss)}")
     try:
         losses.get(loss)
     except ConfigError as exc:
@@ -313,17 +338,20 @@ def _decode(text):
     return text
 
 
-def model_from_json(text, dtype="float32", seed=None, compile=True):
+def model_from_json(text, dtype="float32", seed=None, compile=True, initialise=True):
     """A reference `Sequential` from `model.to_json()` text of Keras 0.1.x/0.2.0 (or ours)."""
     try:
-        config = json.loads(_decode(text))
+        config = parse_json(_decode(text))
     except json.JSONDecodeError as exc:
-        raise LegacyFileError(f"the config is not valid JSON: {exc}") from None
-    return model_from_config(config, dtype=dtype, seed=seed, compile=compile)
+        raise LegacyFileError(f"the config is not valid JSON: {shorten(exc, 160)}") from None
+    except ConfigLimitError as exc:
+        raise LegacyFileError(str(exc)) from None
+    return model_from_config(config, dtype=dtype, seed=seed, compile=compile, initialise=initialise)
 
 
-class LegacyYamlLoader(yaml.SafeLoader):
-    """PyYAML's safe loader plus the one tag 0.2.0's `to_yaml` wrote: `!!python/tuple`."""
+class LegacyYamlLoader(BoundedSafeLoader):
+    """PyYAML's safe loader (with untrusted.py's alias and depth limits) plus the one tag
+    0.2.0's `to_yaml` wrote: `!!python/tuple`."""
 
 
 def _construct_tuple(loader, node):
@@ -344,26 +372,31 @@ def _represent_tuple(dumper, data):
 LegacyYamlDumper.add_representer(tuple, _represent_tuple)
 
 
-def model_from_yaml(text, dtype="float32", seed=None, compile=True):
+def model_from_yaml(text, dtype="float32", seed=None, compile=True, initialise=True):
     """A reference `Sequential` from `model.to_yaml()` text (safe loader; `!!python/tuple` allowed)."""
     try:
-        config = yaml.load(_decode(text), Loader=LegacyYamlLoader)
+        config = parse_yaml(_decode(text), LegacyYamlLoader)
+    except ConfigLimitError as exc:
+        raise LegacyFileError(str(exc)) from None
     except yaml.constructor.ConstructorError as exc:
         tag = getattr(exc, "problem", "") or str(exc)
         raise LegacyFileError(
-            f"the YAML config uses a tag that is not allowed ({tag.strip()}); "
+            f"the YAML config uses a tag that is not allowed ({shorten(tag, 120)}); "
             "only plain YAML and !!python/tuple are read"
         ) from None
     except yaml.YAMLError as exc:
-        raise LegacyFileError(f"the config is not valid YAML: {' '.join(str(exc).split())}") from None
-    return model_from_config(config, dtype=dtype, seed=seed, compile=compile)
+        raise LegacyFileError(f"the config is not valid YAML: {shorten(exc, 240)}") from None
+    return model_from_config(config, dtype=dtype, seed=seed, compile=compile, initialise=initialise)
 
 
 def read_config_file(path):
     """The config dict of a .json/.yaml/.yml file (other names: sniffed from the first character)."""
     try:
         with open(path, "rb") as f:
-            raw = f.read()
+            raw = f.read(MAX_CONFIG_CHARS + 1)
+        if len(raw) > MAX_CONFIG_CHARS:
+            raise LegacyFileError(f"config file {path} is larger than {MAX_CONFIG_CHARS} bytes; "
+                                  "a Keras model config is far smaller")
     except OSError as exc:
         raise LegacyFileError(f"cannot read config file {path}: {exc.strerror or exc}") from None
     text = _decode(raw)
@@ -374,10 +407,13 @@ def read_config_file(path):
     return kind, text
 
 
-def load_model(config_path, weights_path=None, dtype="float32", seed=None, compile=True):
+def load_model(config_path, weights_path=None, dtype="float32", seed=None, compile=True, initialise=None):
     """Config file (+ optional HDF5 weights file) -> reference `Sequential`."""
     kind, text = read_config_file(config_path)
-    model = (model_from_json if kind == "json" else model_from_yaml)(text, dtype=dtype, seed=seed, compile=compile)
+    if initialise is None:  # weights about to be loaded: nothing to initialise (or allocate) first
+        initialise = weights_path is None
+    model = (model_from_json if kind == "json" else model_from_yaml)(text, dtype=dtype, seed=seed, compile=compile,
+                                                                     initialise=initialise)
     if weights_path is not None:
         load_weights(model, weights_path)
     return model
@@ -542,7 +578,7 @@ def _count_attr(node, key, where):
     except Exception as exc:  # h5py raises assorted errors on corrupt attributes
         raise LegacyFileError(f"{where}: attribute '{key}' is unreadable ({exc})") from None
     if value.dtype.kind not in "iu" or value.size != 1 or value.ndim > 1:
-        raise LegacyFileError(f"{where}: attribute '{key}' must be one integer, got {value!r}")
+        raise LegacyFileError(f"{where}: attribute '{key}' must be one integer, got {quote(value)}")
     value = int(value.reshape(()))
     if value < 0:
         raise LegacyFileError(f"{where}: attribute '{key}' is negative ({value})")
@@ -599,7 +635,7 @@ def load_weights(model, path):
     # the file checked out: build the layers the config left unbuilt, then set everything
     for layer, (layer_shape, _) in zip(model.layers, arrays["specs"]):
         if not layer.built:
-            layer.build(layer_shape, model.dtype, model.rng)
+            layer.build(layer_shape, model.dtype, model.rng, initialise=False)
     model.set_weights([w for ws in arrays["weights"] for w in ws])
 
 

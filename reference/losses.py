@@ -23,6 +23,7 @@ masked entries out of the numerator as well.
 import numpy as np
 
 from .errors import ConfigError
+from .untrusted import quote
 
 #: epsilon of the clipped objectives, by float type (theano.config.floatX in 0.2.0)
 EPSILON = {np.dtype("float32"): 1e-7, np.dtype("float64"): 1e-9}
@@ -207,14 +208,14 @@ def get(identifier):
         name = ALIASES.get(identifier, identifier)
         if name in LOSSES:
             return LOSSES[name]
-        raise ConfigError(f"unknown loss {identifier!r}; accepted: {', '.join(accepted_names())}")
+        raise ConfigError(f"unknown loss {quote(identifier)}; accepted: {', '.join(accepted_names())}")
     name = getattr(identifier, "__name__", None)
     if callable(identifier) and name in LOSSES:
         # e.g. a function object from the original keras.objectives: same name, same maths
         return LOSSES[name]
     raise ConfigError(
         f"loss must be one of the Keras 0.2.0 objective names or a reference.losses.Loss, got "
-        f"{identifier!r} (a custom Python callable has no gradient here); accepted: "
+        f"{quote(identifier)} (a custom Python callable has no gradient here); accepted: "
         f"{', '.join(accepted_names())}"
     )
 

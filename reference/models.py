@@ -3,16 +3,20 @@ import numpy as np
 
 from .errors import ConfigError, InputError
 from .layers import Embedding, Layer
+from .untrusted import quote
 
 DTYPES = ("float32", "float64")
 
 
 class Sequential:
-    def __init__(self, layers=None, dtype="float32", seed=None):
+    def __init__(self, layers=None, dtype="float32", seed=None, initialise=True):
+        """initialise=False: layers get shapes only (see Layer.build) until weights are
+        set, for a model whose weights will be loaded or never read."""
         if str(dtype) not in DTYPES:
             raise ConfigError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
         self.dtype = np.dtype(dtype)
         self.rng = np.random.default_rng(seed)
+        self.initialise = initialise
         self.layers = []
         self._counts = {}
         for layer in layers or []:
@@ -29,10 +33,10 @@ class Sequential:
         if len(self.layers) == 1:
             if layer.declared_input_shape is not None and layer.declared_input_shape[-1] is not None \
                     or isinstance(layer, Embedding):
-                layer.build(layer.declared_input_shape, self.dtype, self.rng)
+                layer.build(layer.declared_input_shape, self.dtype, self.rng, self.initialise)
         elif self.layers[-2].built:
             previous = self.layers[-2]
-            layer.build(previous.output_shape(previous.input_shape), self.dtype, self.rng)
+            layer.build(previous.output_shape(previous.input_shape), self.dtype, self.rng, self.initialise)
 
     @property
     def input_shape(self):
@@ -48,7 +52,7 @@ class Sequential:
         shape = (None,) * (X.ndim - 2) + (X.shape[-1],)
         for layer in self.layers:
             if not layer.built:
-                layer.build(shape, self.dtype, self.rng)
+                layer.build(shape, self.dtype, self.rng, self.initialise)
             shape = layer.output_shape(shape)
 
     # -- weights ---------------------------------------------------------------------------
@@ -136,6 +140,8 @@ class Sequential:
         return grads
 
     def predict(self, X, batch_size=128, verbose=0):
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise InputError(f"batch_size must be a positive integer, got {quote(batch_size)}")
         X = self._check_input(X)
         self._require_built()
         outputs = [self._forward(X[i:i + batch_size])[0] for i in range(0, len(X), batch_size)]

@@ -25,6 +25,7 @@ or rejected step leaves the optimizer untouched). The state is reset by
 import numpy as np
 
 from .errors import ConfigError
+from .untrusted import quote
 
 
 class Optimizer:
@@ -37,7 +38,7 @@ class Optimizer:
         for key in kwargs:
             if key not in ("clipnorm", "clipvalue"):
                 raise ConfigError(
-                    f"{type(self).__name__}: unexpected argument {key!r}; accepted: "
+                    f"{type(self).__name__}: unexpected argument {quote(key)}; accepted: "
                     f"{', '.join(self.arg_names + ('clipnorm', 'clipvalue'))}"
                 )
         for key, value in kwargs.items():
@@ -218,10 +219,10 @@ def get(identifier, kwargs=None):
     if isinstance(identifier, str):
         name = ALIASES.get(identifier, identifier)
         if name not in OPTIMIZERS:
-            raise ConfigError(f"unknown optimizer {identifier!r}; accepted: {', '.join(accepted_names())}")
+            raise ConfigError(f"unknown optimizer {quote(identifier)}; accepted: {', '.join(accepted_names())}")
         return OPTIMIZERS[name](**(kwargs or {}))
     raise ConfigError(
-        f"optimizer must be a name or an Optimizer instance, got {identifier!r}; "
+        f"optimizer must be a name or an Optimizer instance, got {quote(identifier)}; "
         f"accepted names: {', '.join(accepted_names())}"
     )
 
@@ -231,5 +232,5 @@ def from_config(config):
     config = dict(config)
     name = config.pop("name", None)
     if name is None:
-        raise ConfigError(f"optimizer config has no 'name': {config!r}")
+        raise ConfigError(f"optimizer config has no 'name': {quote(config)}")
     return get(name, config)

@@ -12,6 +12,8 @@ one process (absolute times drift between runs on shared machines; ratios do not
     Scan (strategy="loop"); * marks the forms auto uses.
 (f) the loop form wrapped in ONNX Loop (loop_op="loop") vs Scan, and the portable
     target's Scan (bodies tract accepts) vs the onnxruntime target's, in onnxruntime.
+(g) the empty-input guard (rnn2onnx/passes.py): the same export with and without it,
+    native LSTM and the LSTM loop form (Scan).
 """
 import argparse
 import os
@@ -23,6 +25,7 @@ import onnx
 from onnx import TensorProto, helper
 
 from . import export, runtimes
+from .export import build
 from .emitters.native import gru_weights, lstm_weights
 
 SHAPES = [(32, 100, 64, 128), (1, 50, 32, 64)]  # batch, time, input, hidden
@@ -121,6 +124,11 @@ def run(shapes=SHAPES, repeats=30, print_fn=print, masked_shapes=None):
             ratio, ta, tb = median_ratio(lambda: session({"input": X}), lambda: model.predict(X), max(5, reps // 5))
             rows.append(("c", f"{cls.__name__} onnxruntime (auto) vs model.predict", (n, T, d, k), ta, tb, ratio))
         rows += _wrapper_rows((n, T, d, k), X, reps)
+        for strategy in ("native", "loop"):
+            guarded = runtimes.load("onnxruntime", build(lstm, strategy=strategy)[0])
+            plain = runtimes.load("onnxruntime", build(lstm, strategy=strategy, passes=())[0])
+            ratio, ta, tb = median_ratio(lambda: guarded({"input": X}), lambda: plain({"input": X}), reps)
+            rows.append(("g", f"LSTM {strategy}: empty-input guard vs none", (n, T, d, k), ta, tb, ratio))
     rows.append(_export_time())
     rows += masked_rows(repeats, masked_shapes or MASKED_SHAPES)
     header = f"{'':2} {'comparison':58} {'batch,time,in,hidden':22} {'ours ms':>9} {'base ms':>9} {'ratio':>7}"
@@ -134,7 +142,7 @@ def run(shapes=SHAPES, repeats=30, print_fn=print, masked_shapes=None):
              "(d) baseline is the 2 s goal; (e) goals: masked/unmasked <= 1.3 at batch 1 for "
              "return_sequences=False, <= 1.8 for LSTM return_sequences=True, <= 1.2 at batch 32 for LSTM; "
              "masked/Scan <= 1 wherever auto picks a native form (marked *); "
-             "(f) the cost of Loop over Scan and of the portable target's bodies")
+             "(f) the cost of Loop over Scan and of the portable target's bodies; (g) the guard's cost (goal: ~1.0)")
     return rows
 
 

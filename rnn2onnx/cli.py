@@ -31,7 +31,11 @@ class CommandError(Exception):
 
 
 def _one_line(text):
-    return " ".join(str(text).split())
+    """One line, bounded: messages quote file values through reference.untrusted.quote
+    already; this caps what a runtime's or library's own message may add."""
+    from reference.untrusted import shorten
+
+    return shorten(text, 600)
 
 
 # -- loading ---------------------------------------------------------------------------------
@@ -39,7 +43,8 @@ def _load(config, weights=None, dtype="float32"):
     from reference import legacy
 
     # compile=False: the optimizer of a compiled config plays no part in prediction or export
-    return legacy.load_model(config, weights, dtype=dtype, compile=False)
+    # initialise=False: weights are loaded (after their shapes are checked) or never read
+    return legacy.load_model(config, weights, dtype=dtype, compile=False, initialise=False)
 
 
 def _require_built(model, what, weights):
@@ -50,17 +55,29 @@ def _require_built(model, what, weights):
 
 
 # -- subcommands -----------------------------------------------------------------------------
+def _refuse_nonfinite(model):
+    """convert refuses NaN/inf weights (the Python API only warns): such a model's
+    outputs are not numbers, so no validation could pass it honestly."""
+    import numpy as np
+
+    for index, layer in enumerate(model.layers):
+        for pos, (name, w) in enumerate(zip(layer.weight_names, layer.get_weights())):
+            if not np.all(np.isfinite(w)):
+                kind = "NaN" if np.any(np.isnan(w)) else "inf"
+                raise CommandError(f"layer {index} ({type(layer).__name__} {layer.name}): weight {pos} ({name}) "
+                                   f"holds {kind}; a model whose weights are not finite is not converted")
+
+
 def cmd_convert(args, out, err):
     import rnn2onnx
+    from reference.files import check_output_path
 
+    # before anything is read or written: the output is never one of the inputs
+    check_output_path(args.output, [args.config, args.weights])
     model = _load(args.config, args.weights, args.dtype)
     _require_built(model, "exported", args.weights)
+    _refuse_nonfinite(model)
     target = os.path.abspath(args.output)
-    directory = os.path.dirname(target)
-    if not os.path.isdir(directory):
-        raise CommandError(f"cannot write {args.output}: directory {directory} does not exist")
-    if os.path.isdir(target):
-        raise CommandError(f"cannot write {args.output}: it is a directory")
 
     try:
         report = _export(rnn2onnx, model, args, target)
@@ -96,7 +113,7 @@ def _export(rnn2onnx, model, args, target):
     else:  # validate in memory, then write atomically
         proto = rnn2onnx.export(model, validate=False, **options)
         report = None if args.no_validate else rnn2onnx.validate(model, proto, n=args.n)
-        write_model(proto, target)
+        write_model(proto, target, inputs=[args.config, args.weights])
     return report
 
 
@@ -123,6 +140,8 @@ def cmd_inspect(args, out, err):
 def cmd_validate(args, out, err):
     import rnn2onnx
 
+    if os.path.isdir(args.model):
+        raise CommandError(f"{args.model} is a directory, not an ONNX file")
     if not os.path.isfile(args.model):
         raise CommandError(f"ONNX file {args.model} does not exist")
     dtype = args.dtype or _onnx_dtype(args.model)
@@ -248,6 +267,27 @@ def main(argv=None, out=None, err=None):
     debug = debug or bool(os.environ.get("RNN2ONNX_TRACEBACK"))
 
     parser = build_parser()
+    import warnings
+
+    import numpy as np
+
+    # numpy's overflow/invalid RuntimeWarnings say nothing a user can act on (non-finite
+    # results fail validation with a sentence); our own warnings print as one line each
+    with np.errstate(all="ignore"), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        status = _run(parser, argv, out, err, debug)
+        if status == EXIT_OK:  # a failure is one sentence; what was warned about led to it
+            for message in dict.fromkeys(str(w.message) for w in caught
+                                         if issubclass(w.category, (RuntimeWarning, UserWarning))):
+                print(f"rnn2onnx: warning: {_one_line(message)}", file=err)
+        try:
+            out.flush()
+        except BrokenPipeError:  # the reader left before Python's final flush
+            _silence_stdout()
+        return status
+
+
+def _run(parser, argv, out, err, debug):
     try:
         if argv and argv[0] in DELEGATED:  # their own parsers handle their options and --help
             return _delegate(argv[0], argv[1:])
@@ -266,11 +306,24 @@ def main(argv=None, out=None, err=None):
     except KeyboardInterrupt:
         print("rnn2onnx: interrupted", file=err)
         return 130
+    except BrokenPipeError:  # the reader (e.g. `| head`) is gone: what it wanted, it got
+        _silence_stdout()
+        return EXIT_OK
     except Exception as exc:  # noqa: BLE001 - every failure becomes one sentence
         if debug:
             raise
         print(f"rnn2onnx: error: {_describe(exc)}", file=err)
         return EXIT_FAIL
+
+
+def _silence_stdout():
+    """Python's recipe for SIGPIPE: point stdout at devnull so the interpreter's final
+    flush does not fail again ("Exception ignored ... BrokenPipeError")."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a real file (tests)
+        pass
 
 
 def _describe(exc):
@@ -289,6 +342,8 @@ def _describe(exc):
         pass
     if isinstance(exc, known):
         return _one_line(exc)
+    if isinstance(exc, RecursionError):
+        return "the input is nested too deeply to process"
     if isinstance(exc, OSError):
         where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
         return _one_line(f"cannot access{where}: {exc.strerror or exc}")

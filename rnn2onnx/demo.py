@@ -10,10 +10,12 @@ the label says whether the good ones outnumber the bad ones.
 import argparse
 import os
 import sys
-import tempfile
 import time
 
 import numpy as np
+
+
+DEFAULT_OUT = "demo.onnx"  # in the current directory
 
 
 def make_data(n, vocab=20, max_len=12, seed=0):
@@ -54,7 +56,7 @@ def run(out=None, epochs=15, dtype="float32", strategy="auto", seed=0, verbose=1
     accuracy = float(((model.predict(X_test) > 0.5) == y_test).mean())
     print_fn(f"reference held-out accuracy: {accuracy:.3f}")
 
-    path = out or os.path.join(tempfile.mkdtemp(prefix="rnn2onnx-demo-"), "demo.onnx")
+    path = os.path.abspath(out or DEFAULT_OUT)  # where the user can find it, said below
     start = time.perf_counter()
     rnn2onnx.export(model, path, strategy=strategy)
     print_fn(f"exported and validated {path} in {time.perf_counter() - start:.2f} s")
@@ -70,7 +72,8 @@ def run(out=None, epochs=15, dtype="float32", strategy="auto", seed=0, verbose=1
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="rnn2onnx demo", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("-o", "--out", help="where to write the ONNX file (default: a temporary folder)")
+    parser.add_argument("-o", "--out", default=DEFAULT_OUT,
+                        help=f"where to write the ONNX file (default: {DEFAULT_OUT} in the current directory)")
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     parser.add_argument("--strategy", choices=("auto", "loop", "native"), default="auto")

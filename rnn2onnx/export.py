@@ -7,13 +7,18 @@ import tempfile
 import numpy as np
 import onnx
 
+from reference.files import check_output_path, temporary_beside
+
 from . import __version__
 from .emitters import EMITTERS
 from .emitters.loop import LOOP_OPS
 from .errors import ExportError
 from .graph import Graph, finish_model
+from .passes import guard_empty
 
 STRATEGIES = ("auto", "loop", "native")
+#: rewrites of the finished graph, in order (runtime quirks; see rnn2onnx/passes.py)
+LATE_PASSES = (guard_empty,)
 TARGETS = ("onnxruntime", "portable")
 MIN_OPSET, DEFAULT_OPSET = 13, 21
 EXTERNAL_DATA_THRESHOLD = 1 << 30  # protobuf cannot serialize 2 GiB; keep well below
@@ -85,11 +90,14 @@ def _check_options(model, opset, strategy, target, loop_op="scan"):
     return int(opset)
 
 
-def build(model, opset=None, strategy="auto", target="onnxruntime", loop_op="scan"):
+def build(model, opset=None, strategy="auto", target="onnxruntime", loop_op="scan", passes=LATE_PASSES,
+          shapes_only=False):
     """(ModelProto, {layer name: (form, reason)}) without validation or file output.
-    `loop_op`: the ONNX op the loop form is wrapped in, "scan" (faster) or "loop"."""
+    `loop_op`: the ONNX op the loop form is wrapped in, "scan" (faster) or "loop".
+    `passes`: the late rewrites applied to the finished graph (benchmarks pass () to
+    measure what they cost). shapes_only: no weight is stored (plan())."""
     opset = _check_options(model, opset, strategy, target, loop_op)
-    g = Graph("rnn2onnx", model.dtype, opset, target=target)
+    g = Graph("rnn2onnx", model.dtype, opset, target=target, shapes_only=shapes_only)
     ctx = Context(g, strategy, target, loop_op)
     first = model.layers[0]
     if type(first).__name__ == "Embedding":
@@ -121,6 +129,8 @@ def build(model, opset=None, strategy="auto", target="onnxruntime", loop_op="sca
         metadata[f"rnn2onnx.layer.{layer.name}"] = json.dumps(config, default=str)
     proto = finish_model(g, opset, metadata)
     proto.producer_version = __version__
+    for rewrite in passes:
+        rewrite(proto)
     return proto, ctx.forms
 
 
@@ -151,7 +161,7 @@ def _name_output(g, tensor):
 
 def plan(model, strategy="auto", target="onnxruntime", opset=None, loop_op="scan"):
     """[(layer name, ONNX form, reason)] — what each layer becomes, without validating."""
-    _, forms = build(model, opset=opset, strategy=strategy, target=target, loop_op=loop_op)
+    _, forms = build(model, opset=opset, strategy=strategy, target=target, loop_op=loop_op, shapes_only=True)
     return [(layer.name, *forms[layer.name]) for layer in model.layers]
 
 
@@ -176,15 +186,15 @@ def export(model, path=None, *, opset=None, strategy="auto", target="onnxruntime
     return proto
 
 
-def write_model(proto, path, large=False, check=None):
+def write_model(proto, path, large=False, check=None, inputs=()):
     """Write into a temporary folder beside `path`, validate there if `check` is a model,
-    then rename into place; nothing is left behind on failure."""
+    then rename into place; nothing is left behind on failure. `inputs`: files the
+    output (or its .data file) must not be (reference.files.check_output_path)."""
     path = os.fspath(path)
+    check_output_path(path, inputs)
     directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise ExportError(f"cannot write {path}: directory {directory} does not exist")
     data_name = os.path.basename(path) + ".data"
-    staging = tempfile.mkdtemp(prefix=".rnn2onnx-", dir=directory)
+    staging = temporary_beside(path, lambda d: tempfile.mkdtemp(prefix=".rnn2onnx-", dir=d))
     try:
         tmp = os.path.join(staging, "model.onnx")
         if large:

@@ -14,8 +14,10 @@ class Graph:
     """Nodes, inputs and outputs of one ONNX graph; subgraphs share the root's names,
     initializers and constants (a Scan body reads weights from the outer scope)."""
 
-    def __init__(self, name, dtype, opset, root=None, target="onnxruntime"):
+    def __init__(self, name, dtype, opset, root=None, target="onnxruntime", shapes_only=False):
+        """shapes_only: initializers are named but not stored (a plan reads no weights)."""
         self.name, self.dtype, self.opset = name, np.dtype(dtype), opset
+        self.shapes_only = root.shapes_only if root is not None else shapes_only
         self.target = root.target if root is not None else target
         self.elem = ELEM_TYPE[self.dtype]
         self.root = root or self
@@ -32,8 +34,10 @@ class Graph:
         return candidate
 
     def initializer(self, name, array, dtype=None):
-        array = np.asarray(array, dtype=dtype or self.dtype)
         name = self.unique(name)
+        if self.shapes_only:
+            return name
+        array = np.asarray(array, dtype=dtype or self.dtype)
         self.root.initializers.append(numpy_helper.from_array(array, name))
         return name
 

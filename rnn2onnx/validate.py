@@ -4,7 +4,13 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from . import runtimes
-from .errors import ValidationError
+from reference.untrusted import quote
+
+from .errors import ExportError, ValidationError
+
+
+class InterfaceError(ExportError):
+    """An ONNX file does not take or give what the model does (names, ranks, element types)."""
 
 TOLERANCE = {"float32": 1e-5, "float64": 1e-10}  # max |onnx - reference| / max |reference|
 
@@ -97,23 +103,58 @@ def inputs_with_mask(model, keep, rng):
 def compare(reference, actual, name, dtype):
     """Max abs error, and that error relative to the output's scale (max |reference|,
     at least 1 in float32).
-    Entries equal in both (the same inf, or NaN in both) count as agreeing."""
+    A non-finite output on either side (NaN or inf, even the same in both) is a
+    failure: its error is inf. A model computing NaN is broken, not in agreement."""
     reference, actual = np.asarray(reference, np.float64), np.asarray(actual, np.float64)
     if reference.shape != actual.shape:
         return OutputReport(name, tuple(actual.shape), float("inf"), float("inf"), TOLERANCE[dtype])
-    same = (reference == actual) | (np.isnan(reference) & np.isnan(actual))
-    with np.errstate(invalid="ignore"):
-        diff = np.where(same, 0.0, np.abs(reference - actual))
+    if not (np.all(np.isfinite(reference)) and np.all(np.isfinite(actual))):
+        return OutputReport(name, tuple(reference.shape), float("inf"), float("inf"), TOLERANCE[dtype])
+    diff = np.abs(reference - actual)
     abs_err = float(np.max(diff)) if diff.size else 0.0
-    abs_err = float("inf") if np.isnan(abs_err) else abs_err
-    finite = np.abs(reference[np.isfinite(reference)])
-    scale = float(finite.max()) if finite.size else 0.0
+    scale = float(np.max(np.abs(reference))) if reference.size else 0.0
     if dtype == "float32":
         # float32 kernels (Sigmoid, Exp) are accurate to ~1e-7 absolute, not relative:
         # small outputs such as a confident classifier's are judged against scale 1
         scale = max(scale, 1.0)
     rel_err = abs_err / scale if scale > 0 else abs_err
     return OutputReport(name, tuple(reference.shape), abs_err, rel_err, TOLERANCE[dtype])
+
+
+def check_interface(model, onnx_model_or_path):
+    """Raise InterfaceError unless the ONNX model takes and gives what `model`
+    does: one input 'input' and one output 'output', their ranks and element types.
+    Checked before running it, so a mismatched file gets a sentence, not a runtime dump."""
+    import onnx
+    from onnx import TensorProto
+
+    proto = onnx_model_or_path
+    if not isinstance(proto, onnx.ModelProto):
+        try:
+            proto = onnx.load(onnx_model_or_path, load_external_data=False)
+        except Exception:  # noqa: BLE001 - protobuf's DecodeError and friends
+            raise InterfaceError(f"{onnx_model_or_path} is not a readable ONNX file") from None
+    elem = TensorProto.DOUBLE if str(model.dtype) == "float64" else TensorProto.FLOAT
+    first = model.layers[0]
+    embedding = type(first).__name__ == "Embedding"
+    want = {
+        "input": (TensorProto.INT64 if embedding else elem, 1 + (1 if embedding else len(model.input_shape))),
+        "output": (elem, 1 + len(model.output_shape)),
+    }
+    initializers = {t.name for t in proto.graph.initializer}
+    have = {"input": [v for v in proto.graph.input if v.name not in initializers], "output": list(proto.graph.output)}
+    for kind, (elem_type, rank) in want.items():
+        values = have[kind]
+        if [v.name for v in values] != [kind]:
+            raise InterfaceError(f"the ONNX file has {kind}s {quote([v.name for v in values])}, but a file exported "
+                                 f"from this model has one {kind} named '{kind}'")
+        t = values[0].type.tensor_type
+        got_elem = TensorProto.DataType.Name(t.elem_type) if t.elem_type else "unknown"
+        if t.elem_type != elem_type:
+            raise InterfaceError(f"the ONNX file's {kind} has element type {got_elem}, but the model's is "
+                                 f"{TensorProto.DataType.Name(elem_type)}")
+        if t.HasField("shape") and len(t.shape.dim) != rank:
+            raise InterfaceError(f"the ONNX file's {kind} has rank {len(t.shape.dim)}, but the model's has rank {rank}")
 
 
 def validate(model, onnx_model_or_path, inputs=None, n=8, runtime="onnxruntime", raise_on_failure=True):
@@ -123,6 +164,7 @@ def validate(model, onnx_model_or_path, inputs=None, n=8, runtime="onnxruntime",
     dtype = str(model.dtype)
     batches = [inputs] if inputs is not None else [generate_inputs(model, n=n, T=7),
                                                    generate_inputs(model, n=2, T=1, seed=1)]
+    check_interface(model, onnx_model_or_path)
     run = runtimes.load(runtime, onnx_model_or_path)
     worst = None
     for X in batches:

@@ -2,6 +2,7 @@
 import numpy as np
 
 from ..errors import ConfigError
+from ..untrusted import quote
 from .base import Recurrent, unmask
 
 
@@ -55,7 +56,7 @@ class SimpleDeepRNN(Recurrent):
                  inner_activation=None, weights=None, truncate_gradient=-1, return_sequences=False,
                  input_dim=None, input_length=None, **kwargs):
         if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 1:
-            raise ConfigError(f"SimpleDeepRNN: depth must be an integer >= 1, got {depth!r}")
+            raise ConfigError(f"SimpleDeepRNN: depth must be an integer >= 1, got {quote(depth)}")
         self.depth = int(depth)
         super().__init__(output_dim, init=init, inner_init=inner_init, activation=activation,
                          inner_activation=inner_activation, weights=weights, truncate_gradient=truncate_gradient,

@@ -1,4 +1,7 @@
 """The README's main job (`rnn2onnx demo`) and the benchmark command run end to end."""
+import os
+import tempfile
+
 import onnx
 
 from rnn2onnx import bench, demo
@@ -15,10 +18,21 @@ def test_demo_trains_exports_and_validates(tmp_path):
     assert any("PASS" in line for line in lines)
 
 
+def test_demo_command_writes_into_the_current_directory_and_says_where(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))  # anything left there would show
+    (tmp_path / "tmp").mkdir()
+    assert demo.main(["--epochs", "1", "-q"]) in (0, 1)
+    out = capsys.readouterr().out
+    assert (tmp_path / "demo.onnx").exists()
+    assert str(tmp_path / "demo.onnx") in out
+    assert os.listdir(tmp_path / "tmp") == []
+
+
 def test_bench_prints_every_comparison():
     lines = []
     rows = bench.run(shapes=[(2, 5, 3, 4)], repeats=1, print_fn=lines.append, masked_shapes=[(2, 6, 3, 4)])
-    assert {row[0] for row in rows} == {"a", "b", "c", "d", "e", "f"}
+    assert {row[0] for row in rows} == {"a", "b", "c", "d", "e", "f", "g"}
     masked = [row[1] for row in rows if row[0] == "e"]
     for cell in ("LSTM rs=F [native-segment*]", "LSTM rs=T [native-reset*]", "GRU rs=F [native-segment]",
                  "GRU rs=T [native-rows]", "GRU(tanh) rs=T [native-reset]"):

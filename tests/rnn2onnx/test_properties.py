@@ -158,9 +158,14 @@ def _require(condition, why=""):
 def tame(model, X, limit=1e4, require=assume):
     """Only models whose outputs stay finite and moderate: a recurrence that explodes
     (multiplicative gates with unbounded activations square the state each step) is
-    not what these properties are about."""
-    with np.errstate(all="ignore"):
-        Y = model.predict(X)
+    not what these properties are about. Nor is one whose intermediate values overflow
+    even when its output stays finite (a squashing last layer): it made every later run
+    of the model (validate, gradients) print numpy overflow warnings."""
+    try:
+        with np.errstate(over="raise", invalid="raise"):
+            Y = model.predict(X)
+    except FloatingPointError:
+        require(False)  # the model overflows
     require(bool(np.all(np.isfinite(Y))) and float(np.abs(Y).max(initial=0.0)) <= limit)
     return Y
 

@@ -1,0 +1,288 @@
+"""Issue 12, hostile inputs: each item's original failure, reproduced and now answered by
+exit 1 and one short sentence (or a correct result), inputs untouched, quickly."""
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+import warnings
+
+import h5py
+import numpy as np
+import onnx
+import pytest
+
+import reference as r
+import rnn2onnx
+from reference import legacy
+from reference.errors import InputError
+from rnn2onnx import cli, runtimes
+
+from ..fixtures.legacy import make_fixtures as mf
+from .test_cli import ROOT, assert_clean_failure
+
+MAX_MESSAGE = 400  # characters of the one error line
+
+
+def digest(*paths):
+    return [hashlib.sha256(open(p, "rb").read()).hexdigest() for p in paths]
+
+
+@pytest.fixture
+def call(capsys):
+    def run(*argv, limit_s=30.0, limit_mb=512):
+        """cli.main in-process, within `limit_s` seconds and `limit_mb` MB of Python
+        allocations at peak (imports included)."""
+        tracemalloc.start()
+        start = time.perf_counter()
+        try:
+            code = cli.main([str(a) for a in argv])
+            elapsed = time.perf_counter() - start
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        captured = capsys.readouterr()
+        assert elapsed < limit_s, f"took {elapsed:.1f} s"
+        assert peak < limit_mb << 20, f"peak {peak >> 20} MB"
+        if code == 1:
+            assert len(captured.err) < MAX_MESSAGE, captured.err[:MAX_MESSAGE]
+        return code, captured.out, captured.err
+    return run
+
+
+def write_config(tmp_path, config, name="model.json"):
+    path = tmp_path / name
+    path.write_text(config if isinstance(config, str) else json.dumps(config))
+    return path
+
+
+def lstm_config(**lstm):
+    return {"name": "Sequential", "layers": [
+        {"name": "Embedding", "input_dim": 10, "output_dim": 3, "mask_zero": True},
+        dict({"name": "LSTM", "output_dim": 4, "return_sequences": False}, **lstm)]}
+
+
+# 1. YAML alias bomb ------------------------------------------------------------------------
+def alias_bomb(levels, where="name"):
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, levels):
+        lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]")
+    lines.append(f"name: Sequential\nlayers:\n- {{name: LSTM, output_dim: 2, input_dim: 3, {where}: *a{levels - 1}}}"
+                 if where != "name" else f"name: Sequential\nlayers:\n- {{name: *a{levels - 1}}}")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("where", ["name", "output_dim", "input_shape", "activation"])
+@pytest.mark.parametrize("levels", [7, 9])
+def test_yaml_alias_bomb_is_refused_quickly(tmp_path, call, where, levels):
+    path = write_config(tmp_path, alias_bomb(levels, where), "bomb.yaml")
+    assert len(path.read_text()) < 600
+    # expanded, the 9-level bomb is gigabytes
+    assert_clean_failure(*call("inspect", path, limit_mb=256), "aliases expand")
+
+
+def test_a_few_aliases_still_load(tmp_path):
+    text = "shape: &s [null, 3]\nname: Sequential\nlayers:\n- {name: GRU, output_dim: 2, input_shape: *s}\n"
+    assert legacy.model_from_yaml(text).input_shape == (None, 3)
+
+
+# 2. -o equal to an input -------------------------------------------------------------------
+def test_output_that_is_an_input_is_refused_before_anything_is_written(fx, tmp_path, call):
+    j, h = shutil.copy(os.path.join(fx, "keras01.json"), tmp_path), shutil.copy(os.path.join(fx, "keras01.h5"), tmp_path)
+    os.symlink(j, tmp_path / "link.json")
+    os.link(h, tmp_path / "hard.h5")
+    before = digest(j, h)
+    for output in (j, h, tmp_path / "link.json", tmp_path / "hard.h5", f"{tmp_path}/../{tmp_path.name}/keras01.json"):
+        assert_clean_failure(*call("convert", j, h, "-o", output), "is the input file")
+    assert digest(j, h) == before
+    assert sorted(os.listdir(tmp_path)) == sorted(["keras01.json", "keras01.h5", "link.json", "hard.h5"])
+
+
+def test_output_whose_data_file_would_be_an_input_is_refused(fx, tmp_path):
+    from reference.files import OutputPathError, check_output_path
+
+    data = tmp_path / "m.onnx.data"
+    data.write_bytes(b"weights")
+    with pytest.raises(OutputPathError, match="is the input file"):
+        check_output_path(tmp_path / "m.onnx", [data])
+
+
+# 3. non-finite weights ---------------------------------------------------------------------
+@pytest.mark.parametrize("value,kind", [(np.nan, "NaN"), (np.inf, "inf")])
+def test_convert_refuses_non_finite_weights_naming_layer_and_parameter(fx, tmp_path, call, value, kind):
+    weights = mf.arrays("keras01")
+    weights[1][0] = weights[1][0].copy()
+    weights[1][0][0, 0] = value
+    h = str(tmp_path / "w.h5")
+    mf.write_weights(h, weights)
+    code, out, err = call("convert", os.path.join(fx, "keras01.json"), h, "-o", tmp_path / "m.onnx")
+    assert_clean_failure(code, out, err, "layer 1 (GRU gru_1): weight 0 (W_z)", kind)
+    assert "RuntimeWarning" not in err and not (tmp_path / "m.onnx").exists()
+
+
+def test_validation_of_a_model_computing_nan_fails():
+    model = r.Sequential()
+    model.add(r.LSTM(3, input_dim=2))
+    weights = model.get_weights()
+    weights[0] = np.full_like(weights[0], np.nan)
+    with pytest.warns(RuntimeWarning, match="NaN or inf"):  # the Python API allows it, with a warning
+        model.set_weights(weights)
+    proto = rnn2onnx.export(model, validate=False)
+    report = rnn2onnx.validate(model, proto, raise_on_failure=False)
+    assert not report.passed and report.outputs[0].max_rel_error == float("inf")
+    with pytest.raises(rnn2onnx.ValidationError):
+        rnn2onnx.export(model)
+
+
+# 5. sizes before checks -------------------------------------------------------------------
+def test_inspect_allocates_no_weights(tmp_path, call):
+    config = {"name": "Sequential", "layers": [{"name": "Embedding", "input_dim": 10_000_000, "output_dim": 64},
+                                               {"name": "LSTM", "output_dim": 8}]}
+    # the embedding alone would be 2.56 GB
+    code, out, err = call("inspect", write_config(tmp_path, config), limit_mb=256)
+    assert code == 0, err
+    assert "640000000" in out.replace(",", "") or "640002" in out  # the parameter count is reported
+
+
+def test_oversized_weights_are_refused_by_a_sentence(tmp_path, call):
+    config = {"name": "Sequential", "layers": [{"name": "Embedding", "input_dim": 100_000_000, "output_dim": 64}]}
+    assert_clean_failure(*call("inspect", write_config(tmp_path, config), ), "layer 0", "E", "accepted")
+
+
+def test_convert_checks_weight_shapes_before_initialising(fx, tmp_path, call):
+    config = {"name": "Sequential", "layers": [{"name": "GRU", "output_dim": 6000, "input_dim": 3}]}
+    # an orthogonal initialisation of 6000 x 6000 matrices takes minutes: never started
+    code, out, err = call("convert", write_config(tmp_path, config), os.path.join(fx, "keras01.h5"),
+                          "-o", tmp_path / "m.onnx", )
+    assert_clean_failure(code, out, err, "weights for 3 layers")
+
+
+def test_load_model_with_weights_initialises_nothing(fx, monkeypatch):
+    from reference import initializations
+
+    def refuse(*args):
+        raise AssertionError("an initializer ran although the weights are loaded")
+    monkeypatch.setattr(initializations, "get", lambda name: refuse)
+    model = legacy.load_model(os.path.join(fx, "keras01.json"), os.path.join(fx, "keras01.h5"))
+    np.testing.assert_array_equal(model.get_weights()[0], mf.arrays("keras01")[0][0].astype(np.float32))
+
+
+# 6. long or odd values ---------------------------------------------------------------------
+def test_a_five_million_character_name_is_quoted_briefly(tmp_path, call):
+    config = lstm_config()
+    config["layers"][1]["name"] = "L" * 5_000_000
+    code, out, err = call("inspect", write_config(tmp_path, config))
+    assert_clean_failure(code, out, err, "unknown layer type 'LLLL", "…")
+
+
+@pytest.mark.parametrize("value", [["LSTM"], {"LSTM": 1}, 3, None])
+def test_a_layer_type_that_is_not_a_string(tmp_path, call, value):
+    config = lstm_config()
+    config["layers"][1]["name"] = value
+    assert_clean_failure(*call("inspect", write_config(tmp_path, config)), "layer 1", "must be a string")
+
+
+@pytest.mark.parametrize("kind", ["json", "yaml"])
+def test_deep_nesting_gets_a_sentence(tmp_path, call, kind):
+    depth = 200_000
+    text = "[" * depth + "]" * depth
+    code, out, err = call("inspect", write_config(tmp_path, text, f"deep.{kind}"))
+    assert_clean_failure(code, out, err, "nest")
+
+
+def test_validate_refuses_an_onnx_file_of_another_model(fx, tmp_path, call):
+    other = r.Sequential()
+    other.add(r.GRU(2, input_dim=3))
+    path = str(tmp_path / "other.onnx")
+    rnn2onnx.export(other, path)
+    j, h = os.path.join(fx, "keras01.json"), os.path.join(fx, "keras01.h5")
+    assert_clean_failure(*call("validate", path, j, h), "input", "INT64")
+    f64 = r.Sequential(dtype="float64")
+    f64.add(r.Embedding(10, 3))
+    f64.add(r.GRU(4))
+    rnn2onnx.export(f64, str(tmp_path / "f64.onnx"), validate=False)
+    assert_clean_failure(*call("validate", tmp_path / "f64.onnx", j, h, "--dtype", "float32"), "element type")
+    from rnn2onnx.validate import InterfaceError
+
+    with pytest.raises(InterfaceError, match="element type FLOAT, but the model.s is INT64"):  # the API too
+        rnn2onnx.validate(f64, rnn2onnx.export(other, validate=False))
+
+
+# 7. booleans ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("key,value", [("mask_zero", "false"), ("mask_zero", 0), ("return_sequences", "true"),
+                                       ("return_sequences", 1), ("go_backwards", "false")])
+def test_booleans_must_be_booleans(tmp_path, call, key, value):
+    config = lstm_config()
+    config["layers"][0 if key == "mask_zero" else 1][key] = value
+    layer = "layer 0 (Embedding)" if key == "mask_zero" else "layer 1 (LSTM)"
+    assert_clean_failure(*call("inspect", write_config(tmp_path, config)), layer, key, "true or false")
+
+
+def test_boolean_keys_come_from_the_constructors():
+    assert {"mask_zero"} <= legacy.BOOLEAN_KEYS["Embedding"]
+    assert {"return_sequences"} <= legacy.BOOLEAN_KEYS["LSTM"] and "mask_zero" not in legacy.BOOLEAN_KEYS["LSTM"]
+
+
+# 8. negative token ids ----------------------------------------------------------------------
+def test_negative_ids_wrap_as_in_keras_in_reference_and_export_alike():
+    model = r.Sequential(seed=1)
+    model.add(r.Embedding(5, 3, mask_zero=True))
+    model.add(r.GRU(4, return_sequences=True))
+    E = model.layers[0].params["E"]
+    X = np.array([[1, -1, -5, 0, 4]])
+    # numpy's E[X] (what Theano's W[X] did): -1 is row 4, -5 row 0 (but only id 0 is masked)
+    same = np.array([[1, 4, 0, 0, 4]])
+    Y = model.predict(X)
+    np.testing.assert_array_equal(model.layers[0].forward(X), E[X])
+    assert not np.allclose(Y, model.predict(same))  # -5 is not masked, 0 is
+    proto = rnn2onnx.export(model)
+    run = runtimes.load("onnxruntime", proto)
+    np.testing.assert_allclose(run({"input": X.astype(np.int64)})[0], Y, rtol=1e-5, atol=1e-6)
+    for bad in (5, -6):
+        with pytest.raises(InputError, match=r"\[-5, 5\)"):
+            model.predict(np.array([[1, bad]]))
+        with pytest.raises(Exception, match="out of bounds|indices"):
+            run({"input": np.array([[1, bad]], np.int64)})
+
+
+# 9. smaller ----------------------------------------------------------------------------------
+def test_unwritable_folder_is_named_not_the_temporary_file(fx, tmp_path, call, monkeypatch):
+    def refused(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", os.path.join(kwargs.get("dir", ""), ".model.onnx.x1y2.tmp"))
+    monkeypatch.setattr(tempfile, "mkdtemp", refused)
+    monkeypatch.setattr(tempfile, "mkstemp", refused)
+    out = tmp_path / "ro" / "m.onnx"
+    out.parent.mkdir()
+    code, _, err = call("convert", os.path.join(fx, "keras01.json"), os.path.join(fx, "keras01.h5"), "-o", out)
+    assert_clean_failure(code, "", err, f"folder {out.parent} is not writable")
+    assert ".tmp" not in err
+    model = legacy.load_model(os.path.join(fx, "keras01.json"), os.path.join(fx, "keras01.h5"))
+    with pytest.raises(r.ConfigError, match="is not writable"):
+        model.save_weights(str(out.parent / "w.h5"))
+
+
+def test_validate_given_a_directory(fx, tmp_path, call):
+    assert_clean_failure(*call("validate", tmp_path, os.path.join(fx, "keras01.json"), os.path.join(fx, "keras01.h5")),
+                         "is a directory")
+
+
+@pytest.mark.parametrize("batch_size", [0, -1, 1.5, "8"])
+def test_predict_batch_size(batch_size):
+    model = r.Sequential()
+    model.add(r.Dense(2, input_dim=3))
+    with pytest.raises(InputError, match="batch_size must be a positive integer"):
+        model.predict(np.zeros((4, 3)), batch_size=batch_size)
+
+
+def test_piping_into_head_ends_quietly(fx):
+    # unbuffered, so the reader is gone before the last lines are written
+    env = dict(os.environ, PYTHONPATH=ROOT, PYTHONUNBUFFERED="1")
+    cmd = (f"{sys.executable} -m rnn2onnx.cli inspect {os.path.join(fx, 'every_recurrent.json')} "
+           f"{os.path.join(fx, 'every_recurrent.h5')} | head -c 10 > /dev/null; echo status ${{PIPESTATUS[0]}}")
+    proc = subprocess.run(["bash", "-c", cmd], env=env, capture_output=True, text=True, timeout=120)
+    assert proc.stdout.strip() == "status 0", proc.stdout + proc.stderr
+    assert proc.stderr == ""
