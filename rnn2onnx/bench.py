@@ -27,6 +27,7 @@ from onnx import TensorProto, helper
 from . import export, runtimes
 from .export import build
 from .emitters.native import gru_weights, lstm_weights
+from .graph import walk_nodes
 
 SHAPES = [(32, 100, 64, 128), (1, 50, 32, 64)]  # batch, time, input, hidden
 
@@ -54,7 +55,7 @@ def body_nodes(model):
     import onnxruntime
 
     def count(m):
-        return next(len(attr.g.node) for node in m.graph.node if node.op_type == "Scan"
+        return next(len(attr.g.node) for node in walk_nodes(m.graph) if node.op_type == "Scan"
                     for attr in node.attribute if attr.name == "body")
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -17,8 +17,11 @@ from .graph import Graph, finish_model
 from .passes import guard_empty
 
 STRATEGIES = ("auto", "loop", "native")
-#: rewrites of the finished graph, in order (runtime quirks; see rnn2onnx/passes.py)
-LATE_PASSES = (guard_empty,)
+#: rewrites of the finished graph per target, in order (runtime quirks; see rnn2onnx/passes.py).
+#: The portable target has no empty-input guard: tract 0.23 miscomputes a Scan inside an
+#: `If` whose per-step output is read at its last step (it returns the masked state
+#: instead: errors up to 0.6), and portable files must agree on every runtime.
+LATE_PASSES = {"onnxruntime": (guard_empty,), "portable": ()}
 TARGETS = ("onnxruntime", "portable")
 MIN_OPSET, DEFAULT_OPSET = 13, 21
 EXTERNAL_DATA_THRESHOLD = 1 << 30  # protobuf cannot serialize 2 GiB; keep well below
@@ -90,12 +93,12 @@ def _check_options(model, opset, strategy, target, loop_op="scan"):
     return int(opset)
 
 
-def build(model, opset=None, strategy="auto", target="onnxruntime", loop_op="scan", passes=LATE_PASSES,
+def build(model, opset=None, strategy="auto", target="onnxruntime", loop_op="scan", passes=None,
           shapes_only=False):
     """(ModelProto, {layer name: (form, reason)}) without validation or file output.
     `loop_op`: the ONNX op the loop form is wrapped in, "scan" (faster) or "loop".
-    `passes`: the late rewrites applied to the finished graph (benchmarks pass () to
-    measure what they cost). shapes_only: no weight is stored (plan())."""
+    `passes`: the late rewrites applied to the finished graph (default: the target's
+    LATE_PASSES; benchmarks pass () to measure what they cost). shapes_only: no weight is stored (plan())."""
     opset = _check_options(model, opset, strategy, target, loop_op)
     g = Graph("rnn2onnx", model.dtype, opset, target=target, shapes_only=shapes_only)
     ctx = Context(g, strategy, target, loop_op)
@@ -129,7 +132,7 @@ def build(model, opset=None, strategy="auto", target="onnxruntime", loop_op="sca
         metadata[f"rnn2onnx.layer.{layer.name}"] = json.dumps(config, default=str)
     proto = finish_model(g, opset, metadata)
     proto.producer_version = __version__
-    for rewrite in passes:
+    for rewrite in LATE_PASSES[target] if passes is None else passes:
         rewrite(proto)
     return proto, ctx.forms
 

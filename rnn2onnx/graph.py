@@ -163,6 +163,16 @@ def emit_activation(g, activation, x, prefix):
     )
 
 
+def walk_nodes(graph):
+    """The nodes of an onnx.GraphProto and of the `If` branches in it (the empty-input
+    guard, passes.py, puts native ops and Scans inside one); loop bodies are not entered."""
+    for node in graph.node:
+        yield node
+        if node.op_type == "If":
+            for attr in node.attribute:
+                yield from walk_nodes(helper.get_attribute_value(attr))
+
+
 def finish_model(g, opset, metadata):
     model = helper.make_model(
         g.make_graph(),
@@ -176,4 +186,4 @@ def finish_model(g, opset, metadata):
     return model
 
 
-__all__ = ["Graph", "OnnxOps", "emit_activation", "finish_model", "onnx"]
+__all__ = ["Graph", "OnnxOps", "emit_activation", "finish_model", "walk_nodes", "onnx"]

@@ -7,6 +7,7 @@ import onnx
 import pytest
 
 import rnn2onnx
+from rnn2onnx.graph import walk_nodes
 from reference import GRU, LSTM, Activation, Dense, Dropout, Embedding, Layer, Sequential, SimpleRNN
 from rnn2onnx import ExportError, ValidationError, runtimes
 from rnn2onnx.emitters import EMITTERS
@@ -19,15 +20,6 @@ NATIVE_WHEN_EXACT = {"GRU", "LSTM", "JZS1", "JZS2"}  # SimpleRNN: loop measured 
 # (cell, return_sequences): LSTM's masked native forms; the GRU ones are slower than the
 # Scan at larger batches (strategy="native" uses them)
 MASKED_AUTO = {("LSTM", False): "native-segment", ("LSTM", True): "native-reset"}
-
-
-def all_nodes(graph):
-    """The nodes of `graph` and of the If branches in it (the empty-input guard, passes.py)."""
-    for node in graph.node:
-        yield node
-        if node.op_type == "If":
-            for attr in node.attribute:
-                yield from all_nodes(onnx.helper.get_attribute_value(attr))
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -59,7 +51,7 @@ def test_native_and_loop_forms_agree_with_each_other(cell):
     native = runtimes.load("onnxruntime", rnn2onnx.export(model, strategy="native"))({"input": X})[0]
     loop = runtimes.load("onnxruntime", rnn2onnx.export(model, strategy="loop"))({"input": X})[0]
     assert np.max(np.abs(native - loop)) <= 1e-5 * np.max(np.abs(loop))
-    assert any(n.op_type in ("LSTM", "GRU", "RNN") for n in all_nodes(rnn2onnx.export(model, strategy="native").graph))
+    assert any(n.op_type in ("LSTM", "GRU", "RNN") for n in walk_nodes(rnn2onnx.export(model, strategy="native").graph))
 
 
 @pytest.mark.parametrize("cell,inner", [("JZS1", "hard_sigmoid"), ("JZS1", "sigmoid"),
@@ -67,7 +59,7 @@ def test_native_and_loop_forms_agree_with_each_other(cell):
 def test_jzs_lowering_to_gru_is_exact(cell, inner):
     model = build(cell, inner_activation=inner)
     proto = rnn2onnx.export(model, strategy="native")
-    assert [n.op_type for n in all_nodes(proto.graph)].count("GRU") == 1
+    assert [n.op_type for n in walk_nodes(proto.graph)].count("GRU") == 1
     assert rnn2onnx.validate(model, proto).passed
 
 
@@ -87,7 +79,7 @@ def test_portable_target_uses_native_ops_only_with_onnx_default_activations(acti
     assert rnn2onnx.plan(model, target="onnxruntime")[0][1] == "native"
     assert rnn2onnx.plan(model, target="portable")[0][1] == ("native" if portable_native else "loop")
     proto = rnn2onnx.export(model, target="portable")
-    ops = {n.op_type for n in all_nodes(proto.graph)}
+    ops = {n.op_type for n in walk_nodes(proto.graph)}
     assert ("LSTM" in ops) == portable_native
 
 
@@ -213,7 +205,7 @@ def test_export_without_path_returns_validated_proto():
 
 
 def _bodies(proto):
-    return [(node, attr.g) for node in proto.graph.node for attr in node.attribute if attr.name == "body"]
+    return [(node, attr.g) for node in walk_nodes(proto.graph) for attr in node.attribute if attr.name == "body"]
 
 
 @pytest.mark.parametrize("return_sequences", [False, True])
@@ -233,7 +225,7 @@ def test_loop_op_loop_wraps_the_same_step_body_in_an_onnx_loop(cell, mask_source
         rest = [n for n in loop_body.node if n not in gathers and n.output[0] != cond_out]
         assert len(gathers) == n_step_inputs
         assert [n.op_type for n in rest] == [n.op_type for n in scan_body.node]
-    assert "Scan" not in {n.op_type for n in loop.graph.node}
+    assert "Scan" not in {n.op_type for n in walk_nodes(loop.graph)}
 
 
 def test_unknown_loop_op_is_refused():

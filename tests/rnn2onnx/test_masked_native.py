@@ -8,6 +8,7 @@ import pytest
 import rnn2onnx
 from reference import GRU, JZS1, JZS2, LSTM, Embedding, Masking, Sequential, SimpleRNN
 from rnn2onnx import ExportError, runtimes
+from rnn2onnx.graph import walk_nodes
 from rnn2onnx.validate import inputs_with_mask
 
 # name -> (cell, activation, inner_activation, the form with return_sequences=True)
@@ -75,7 +76,7 @@ def test_masked_native_forms_match_the_reference(cell, return_sequences, source,
     model = make(cell, return_sequences, source)
     assert forms(model, strategy="native")[0] == (CELLS[cell][3] if return_sequences else "native-segment")
     proto = check(model, MASKS[mask])
-    ops = [n.op_type for n in proto.graph.node]
+    ops = [n.op_type for n in walk_nodes(proto.graph)]
     assert "Scan" not in ops and ops.count(OP[CELLS[cell][0].__name__]) == 1
 
 
