@@ -63,6 +63,14 @@ class Graph:
         self.nodes.append(helper.make_node(op, list(inputs), out, name=node_name, **attrs))
         return out[0] if outputs == 1 else out
 
+    def reduce_max(self, x, axes, name, keepdims=0):
+        """ReduceMax over `axes` (None: all), whichever way the opset takes them (an
+        input from opset 18, an attribute before)."""
+        if self.opset >= 18:
+            return self.node("ReduceMax", [x] + ([self.const(axes)] if axes is not None else []), name,
+                             keepdims=keepdims)
+        return self.node("ReduceMax", [x], name, keepdims=keepdims, **({"axes": axes} if axes is not None else {}))
+
     def add_input(self, name, shape, elem=None):
         name = self.unique(name)
         self.inputs.append(helper.make_tensor_value_info(name, elem or self.elem, shape))

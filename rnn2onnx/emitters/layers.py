@@ -18,10 +18,7 @@ def emit_masking(layer, ctx, x, mask):
     g, name = ctx.g, layer.name
     differs = g.node("Not", [g.node("Equal", [x, g.scalar(layer.mask_value)], f"{name}/Equal")], f"{name}/Not")
     differs = g.node("Cast", [differs], f"{name}/Cast", to=g.elem)
-    if g.opset >= 18:
-        new_mask = g.node("ReduceMax", [differs, g.const([-1])], f"{name}/mask", keepdims=0)
-    else:
-        new_mask = g.node("ReduceMax", [differs], f"{name}/mask", axes=[-1], keepdims=0)
+    new_mask = g.reduce_max(differs, [-1], f"{name}/mask")
     keep = g.node("Unsqueeze", [new_mask, g.const([-1])], f"{name}/Unsqueeze")
     return g.node("Mul", [x, keep], f"{name}/Mul"), new_mask
 

@@ -95,9 +95,7 @@ class _Index:
         return self.g.const(v)
 
     def reduce_max(self, x, axes, keepdims=0):
-        if self.g.opset >= 18:
-            return self("ReduceMax", [x] + ([self.c(axes)] if axes is not None else []), keepdims=keepdims)
-        return self("ReduceMax", [x], keepdims=keepdims, **({"axes": axes} if axes is not None else {}))
+        return self.g.reduce_max(x, axes, f"{self.prefix}/ReduceMax", keepdims=keepdims)
 
     def zero_incoming(self, mask):
         """(m as int64, Z): Z[i, t] = 1 where step t's incoming state is zero (t = 0 or m[t-1] = 0)."""
