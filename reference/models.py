@@ -7,14 +7,27 @@ from .untrusted import quote
 
 DTYPES = ("float32", "float64")
 
+# Where a model's dtype came from (`Sequential.dtype_from`). A model loaded from a config
+# with no dtype named computes in float32 only until a weights file decides (SPEC: "Which
+# dtype a loaded model computes in"); Keras 0.2.0 wrote its weights in Theano's floatX.
+DTYPE_FROM_ARGUMENT = "dtype argument"
+DTYPE_FROM_WEIGHTS = "from the weights file"
+DTYPE_UNDECIDED = "default: no weights file"
+DTYPE_NOT_IN_WEIGHTS = "default: the weights file holds no weights"
+
+
+def check_dtype(dtype):
+    if str(dtype) not in DTYPES:
+        raise ConfigError(f"dtype must be one of {', '.join(DTYPES)}, got {quote(dtype)}")
+    return np.dtype(dtype)
+
 
 class Sequential:
     def __init__(self, layers=None, dtype="float32", seed=None, initialise=True):
         """initialise=False: layers get shapes only (see Layer.build) until weights are
         set, for a model whose weights will be loaded or never read."""
-        if str(dtype) not in DTYPES:
-            raise ConfigError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
-        self.dtype = np.dtype(dtype)
+        self.dtype = check_dtype(dtype)
+        self.dtype_from = DTYPE_FROM_ARGUMENT
         self.rng = np.random.default_rng(seed)
         self.initialise = initialise
         self.layers = []
@@ -54,6 +67,20 @@ class Sequential:
             if not layer.built:
                 layer.build(shape, self.dtype, self.rng, self.initialise)
             shape = layer.output_shape(shape)
+
+    def set_dtype(self, dtype, dtype_from=DTYPE_FROM_ARGUMENT):
+        """Compute in `dtype` from now on (every built layer's weights are cast);
+        `dtype_from` records why (see DTYPE_FROM_*)."""
+        self.dtype = check_dtype(dtype)
+        self.dtype_from = dtype_from
+        for layer in self.layers:
+            if layer.built:
+                layer.set_dtype(self.dtype)
+
+    @property
+    def dtype_decided(self):
+        """False for a loaded model whose dtype a weights file may still decide."""
+        return self.dtype_from != DTYPE_UNDECIDED
 
     # -- weights ---------------------------------------------------------------------------
     def _require_built(self):
