@@ -271,6 +271,10 @@ def model_from_config(config, dtype=None, seed=None, compile=True, initialise=Tr
         model.dtype_from = DTYPE_UNDECIDED
     inline = []
     for index, layer_config in enumerate(layers):
+        if index == 0 and isinstance(layer_config, dict) and layer_config.get("name") == "Merge":
+            model.add(_merge_from_config(layer_config, "layer 0 (Merge)", seed, initialise))
+            inline.append(None)
+            continue
         cls, kwargs, weights = _layer_kwargs(index, layer_config)
         where = f"layer {index} ({cls.__name__})"
         try:
@@ -294,6 +298,39 @@ def model_from_config(config, dtype=None, seed=None, compile=True, initialise=Tr
     if compile and "optimizer" in config:
         _compile_from_config(model, config)
     return model
+
+
+MERGE_KEYS = ("name", "layers", "mode", "concat_axis")
+
+
+def _merge_from_config(config, where, seed, initialise):
+    """A Merge from its 0.2.0 config: branches are Sequential or Merge configs. Its
+    concat_axis is honoured (0.2.0's own loader dropped it)."""
+    from .containers import Merge
+
+    unknown = [k for k in config if k not in MERGE_KEYS]
+    if unknown:
+        raise LegacyFileError(f"{where}: unknown config key {quote(unknown[0])}; Merge accepts: {', '.join(MERGE_KEYS)}")
+    branches = config.get("layers")
+    if not isinstance(branches, list):
+        raise LegacyFileError(f"{where}: 'layers' must be a list of branch configs, got {quote(branches)}")
+    built = []
+    for i, branch in enumerate(branches):
+        here = f"{where} branch {i}"
+        kind = branch.get("name") if isinstance(branch, dict) else None
+        try:
+            if kind == "Merge":
+                built.append(_merge_from_config(branch, here, seed, initialise))
+            elif kind == "Sequential":
+                built.append(model_from_config(branch, seed=seed, compile=False, initialise=initialise))
+            else:
+                raise LegacyFileError(f"a branch must be a Sequential or a Merge config, got {quote(kind)}")
+        except LegacyFileError as exc:
+            raise LegacyFileError(f"{here}: {exc}") from None
+    try:
+        return Merge(built, mode=config.get("mode", "sum"), concat_axis=config.get("concat_axis", -1))
+    except ConfigError as exc:
+        raise LegacyFileError(f"{where}: {shorten(exc, 300)}") from None
 
 
 def _compile_from_config(model, config):

@@ -43,7 +43,9 @@ class Sequential:
         self._counts[kind] = self._counts.get(kind, 0) + 1
         layer.name = f"{kind}_{self._counts[kind]}"
         self.layers.append(layer)
-        if len(self.layers) == 1:
+        if len(self.layers) == 1 and hasattr(layer, "check_inputs"):  # a Merge (reference/containers.py)
+            layer.set_dtype(self.dtype)  # its branches compute in this model's dtype
+        elif len(self.layers) == 1:
             if layer.declared_input_shape is not None and layer.declared_input_shape[-1] is not None \
                     or isinstance(layer, Embedding):
                 layer.build(layer.declared_input_shape, self.dtype, self.rng, self.initialise)
@@ -74,8 +76,7 @@ class Sequential:
         self.dtype = check_dtype(dtype)
         self.dtype_from = dtype_from
         for layer in self.layers:
-            if layer.built:
-                layer.set_dtype(self.dtype)
+            layer.set_dtype(self.dtype)  # an unbuilt layer only records it (a Merge passes it on)
 
     @property
     def dtype_decided(self):
@@ -129,6 +130,8 @@ class Sequential:
     def _check_input(self, X):
         if not self.layers:
             raise ConfigError("the model has no layers")
+        if hasattr(self.layers[0], "check_inputs"):  # a Merge: one array per branch
+            return self.layers[0].check_inputs(X)
         X = np.asarray(X)
         if X.ndim == 0 or X.shape[0] == 0:
             raise InputError(f"empty batch: input has shape {X.shape}")
@@ -171,7 +174,9 @@ class Sequential:
             raise InputError(f"batch_size must be a positive integer, got {quote(batch_size)}")
         X = self._check_input(X)
         self._require_built()
-        outputs = [self._forward(X[i:i + batch_size])[0] for i in range(0, len(X), batch_size)]
+        n = len(X[0]) if isinstance(X, list) else len(X)  # a Merge-first model takes a list
+        outputs = [self._forward([x[i:i + batch_size] for x in X] if isinstance(X, list) else X[i:i + batch_size])[0]
+                   for i in range(0, n, batch_size)]
         return np.concatenate(outputs, axis=0)
 
     def gradients(self, X, G):

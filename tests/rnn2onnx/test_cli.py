@@ -335,3 +335,10 @@ def test_convert_and_inspect_take_the_weights_files_dtype_and_say_why(tmp_path):
     code, out, err = run("inspect", str(cfg), cwd=tmp_path)
     assert code == 0, err
     assert "dtype float32 (default: no weights file)" in out
+
+
+def test_convert_refuses_a_merge_model_in_one_sentence(tmp_path):
+    fx = os.path.join(ROOT, "tests", "fixtures", "keras02")
+    assert_clean_failure(*run("convert", os.path.join(fx, "babi_rnn_f64.json"), os.path.join(fx, "babi_rnn_f64.h5"),
+                              "-o", "babi.onnx", cwd=tmp_path), "Merge models cannot be exported yet")
+    assert os.listdir(tmp_path) == []
