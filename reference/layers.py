@@ -67,6 +67,16 @@ class Layer:
     def get_weights(self):
         return [self.params[name] for name in self.weight_names]
 
+    def set_dtype(self, dtype):
+        """Cast the weights to `dtype`; a shapes-only weight (a zero-stride view, see
+        build) stays one, so casting allocates nothing for it."""
+        self.dtype = np.dtype(dtype)
+        self.params = {
+            name: np.broadcast_to(np.asarray(w.flat[0], dtype=self.dtype), w.shape)
+            if w.size and w.ndim and not any(w.strides) else np.array(w, dtype=self.dtype)
+            for name, w in self.params.items()
+        }
+
     def set_weights(self, weights):
         specs = self._specs
         weights = list(weights)

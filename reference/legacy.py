@@ -36,7 +36,7 @@ from .errors import ConfigError
 from .files import atomic_write
 from .untrusted import MAX_CONFIG_CHARS, BoundedSafeLoader, ConfigLimitError, parse_json, parse_yaml, quote, shorten
 from .layers import Activation, Dense, Dropout, Embedding, Masking, TimeDistributedDense
-from .models import Sequential
+from .models import DTYPE_FROM_WEIGHTS, DTYPE_NOT_IN_WEIGHTS, DTYPE_UNDECIDED, DTYPES, Sequential
 from .recurrent import GRU, JZS1, JZS2, JZS3, LSTM, RECURRENT_LAYERS, Recurrent, SimpleDeepRNN, SimpleRNN
 
 
@@ -244,8 +244,12 @@ def _check_chain(model):
             )
 
 
-def model_from_config(config, dtype="float32", seed=None, compile=True, initialise=True):
+def model_from_config(config, dtype=None, seed=None, compile=True, initialise=True):
     """A reference `Sequential` from a Keras 0.1.x/0.2.0 model config (a dict).
+
+    dtype=None: the model computes in the dtype of the weights file `load_weights`
+    reads (Keras 0.2.0 saved its weights in Theano's floatX, float64 by default), and
+    in float32 until then; an explicit dtype is kept whatever the file holds.
 
     A compiled model's config (`optimizer`, `loss`, `class_mode`) is compiled the same
     way, optimizer settings restored, unless `compile=False` (prediction/export only).
@@ -262,9 +266,15 @@ def model_from_config(config, dtype="float32", seed=None, compile=True, initiali
     layers = config.get("layers")
     if not isinstance(layers, list) or not layers:
         raise LegacyFileError("the config's 'layers' must be a non-empty list")
-    model = Sequential(dtype=dtype, seed=seed, initialise=initialise)
+    model = Sequential(dtype="float32" if dtype is None else dtype, seed=seed, initialise=initialise)
+    if dtype is None:
+        model.dtype_from = DTYPE_UNDECIDED
     inline = []
     for index, layer_config in enumerate(layers):
+        if index == 0 and isinstance(layer_config, dict) and layer_config.get("name") == "Merge":
+            model.add(_merge_from_config(layer_config, "layer 0 (Merge)", seed, initialise))
+            inline.append(None)
+            continue
         cls, kwargs, weights = _layer_kwargs(index, layer_config)
         where = f"layer {index} ({cls.__name__})"
         try:
@@ -288,6 +298,39 @@ def model_from_config(config, dtype="float32", seed=None, compile=True, initiali
     if compile and "optimizer" in config:
         _compile_from_config(model, config)
     return model
+
+
+MERGE_KEYS = ("name", "layers", "mode", "concat_axis")
+
+
+def _merge_from_config(config, where, seed, initialise):
+    """A Merge from its 0.2.0 config: branches are Sequential or Merge configs. Its
+    concat_axis is honoured (0.2.0's own loader dropped it)."""
+    from .containers import Merge
+
+    unknown = [k for k in config if k not in MERGE_KEYS]
+    if unknown:
+        raise LegacyFileError(f"{where}: unknown config key {quote(unknown[0])}; Merge accepts: {', '.join(MERGE_KEYS)}")
+    branches = config.get("layers")
+    if not isinstance(branches, list):
+        raise LegacyFileError(f"{where}: 'layers' must be a list of branch configs, got {quote(branches)}")
+    built = []
+    for i, branch in enumerate(branches):
+        here = f"{where} branch {i}"
+        kind = branch.get("name") if isinstance(branch, dict) else None
+        try:
+            if kind == "Merge":
+                built.append(_merge_from_config(branch, here, seed, initialise))
+            elif kind == "Sequential":
+                built.append(model_from_config(branch, seed=seed, compile=False, initialise=initialise))
+            else:
+                raise LegacyFileError(f"a branch must be a Sequential or a Merge config, got {quote(kind)}")
+        except LegacyFileError as exc:
+            raise LegacyFileError(f"{here}: {exc}") from None
+    try:
+        return Merge(built, mode=config.get("mode", "sum"), concat_axis=config.get("concat_axis", -1))
+    except ConfigError as exc:
+        raise LegacyFileError(f"{where}: {shorten(exc, 300)}") from None
 
 
 def _compile_from_config(model, config):
@@ -338,7 +381,7 @@ def _decode(text):
     return text
 
 
-def model_from_json(text, dtype="float32", seed=None, compile=True, initialise=True):
+def model_from_json(text, dtype=None, seed=None, compile=True, initialise=True):
     """A reference `Sequential` from `model.to_json()` text of Keras 0.1.x/0.2.0 (or ours)."""
     try:
         config = parse_json(_decode(text))
@@ -372,7 +415,7 @@ def _represent_tuple(dumper, data):
 LegacyYamlDumper.add_representer(tuple, _represent_tuple)
 
 
-def model_from_yaml(text, dtype="float32", seed=None, compile=True, initialise=True):
+def model_from_yaml(text, dtype=None, seed=None, compile=True, initialise=True):
     """A reference `Sequential` from `model.to_yaml()` text (safe loader; `!!python/tuple` allowed)."""
     try:
         config = parse_yaml(_decode(text), LegacyYamlLoader)
@@ -407,8 +450,9 @@ def read_config_file(path):
     return kind, text
 
 
-def load_model(config_path, weights_path=None, dtype="float32", seed=None, compile=True, initialise=None):
-    """Config file (+ optional HDF5 weights file) -> reference `Sequential`."""
+def load_model(config_path, weights_path=None, dtype=None, seed=None, compile=True, initialise=None):
+    """Config file (+ optional HDF5 weights file) -> reference `Sequential`; with no
+    dtype it computes in the weights file's (float32 without one)."""
     kind, text = read_config_file(config_path)
     if initialise is None:  # weights about to be loaded: nothing to initialise (or allocate) first
         initialise = weights_path is None
@@ -611,7 +655,10 @@ def _expected_specs(model, first_param_shape):
 
 
 def load_weights(model, path):
-    """Read Keras 0.2.0 HDF5 weights into `model`; on any problem the model is left unchanged."""
+    """Read Keras 0.2.0 HDF5 weights into `model`; on any problem the model is left unchanged.
+
+    A model whose dtype was not named (model_from_json(text) with no dtype) or came from
+    an earlier weights file takes the dtype of this file's datasets, which must agree."""
     h5py = _h5py()
     path = os.fspath(path)
     if not os.path.exists(path):
@@ -632,7 +679,14 @@ def load_weights(model, path):
     except (OSError, RuntimeError, KeyError, ValueError, TypeError) as exc:
         raise LegacyFileError(f"{path} is corrupt or truncated: {' '.join(str(exc).split())}") from None
 
-    # the file checked out: build the layers the config left unbuilt, then set everything
+    # the file checked out: adopt its dtype if it decides, build the layers the config
+    # left unbuilt, then set everything
+    if model.dtype_from in (DTYPE_UNDECIDED, DTYPE_NOT_IN_WEIGHTS, DTYPE_FROM_WEIGHTS):
+        decided = _file_dtype(model, arrays, path)
+        if decided is None:
+            model.set_dtype(model.dtype, DTYPE_NOT_IN_WEIGHTS)
+        else:
+            model.set_dtype(decided, DTYPE_FROM_WEIGHTS)
     for layer, (layer_shape, _) in zip(model.layers, arrays["specs"]):
         if not layer.built:
             layer.build(layer_shape, model.dtype, model.rng, initialise=False)
@@ -706,7 +760,30 @@ def _read_weights(model, f, path, h5py):
                     f"{where}: param {j} ({pname}) has shape {tuple(d.shape)} in the file, "
                     f"but the layer expects {shape}"
                 )
-            layer_weights.append(np.array(d[()], dtype=model.dtype))
+            layer_weights.append(np.array(d[()]))  # the file's dtype: it may decide the model's
         weights.append(layer_weights)
     return {"specs": specs, "weights": weights}
+
+
+def _file_dtype(model, arrays, path):
+    """The one dtype of every dataset in the file (None if it holds none); datasets that
+    disagree, or a dtype the reference does not compute in, are refused, naming the layer."""
+    def where(k):
+        return f"layer {k} ({type(model.layers[k]).__name__})"
+
+    first = None
+    for k, (layer_weights, (_, layer_specs)) in enumerate(zip(arrays["weights"], arrays["specs"])):
+        for j, (w, (pname, _)) in enumerate(zip(layer_weights, layer_specs)):
+            if first is None:
+                first = (w.dtype, k, j, pname)
+                if str(w.dtype) not in DTYPES:
+                    raise LegacyFileError(
+                        f"{path}: {where(k)} param {j} ({pname}) is stored as {w.dtype}; the model computes in "
+                        f"{' or '.join(DTYPES)}: pass dtype= to choose one")
+            elif w.dtype != first[0]:
+                raise LegacyFileError(
+                    f"{path}: {where(k)} param {j} ({pname}) is stored as {w.dtype}, but {where(first[1])} "
+                    f"param {first[2]} ({first[3]}) as {first[0]}; a Keras file holds one floatX, so the "
+                    "model's dtype is ambiguous: pass dtype= to choose one")
+    return None if first is None else first[0]
 

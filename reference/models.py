@@ -7,14 +7,27 @@ from .untrusted import quote
 
 DTYPES = ("float32", "float64")
 
+# Where a model's dtype came from (`Sequential.dtype_from`). A model loaded from a config
+# with no dtype named computes in float32 only until a weights file decides (SPEC: "Which
+# dtype a loaded model computes in"); Keras 0.2.0 wrote its weights in Theano's floatX.
+DTYPE_FROM_ARGUMENT = "dtype argument"
+DTYPE_FROM_WEIGHTS = "from the weights file"
+DTYPE_UNDECIDED = "default: no weights file"
+DTYPE_NOT_IN_WEIGHTS = "default: the weights file holds no weights"
+
+
+def check_dtype(dtype):
+    if str(dtype) not in DTYPES:
+        raise ConfigError(f"dtype must be one of {', '.join(DTYPES)}, got {quote(dtype)}")
+    return np.dtype(dtype)
+
 
 class Sequential:
     def __init__(self, layers=None, dtype="float32", seed=None, initialise=True):
         """initialise=False: layers get shapes only (see Layer.build) until weights are
         set, for a model whose weights will be loaded or never read."""
-        if str(dtype) not in DTYPES:
-            raise ConfigError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
-        self.dtype = np.dtype(dtype)
+        self.dtype = check_dtype(dtype)
+        self.dtype_from = DTYPE_FROM_ARGUMENT
         self.rng = np.random.default_rng(seed)
         self.initialise = initialise
         self.layers = []
@@ -30,7 +43,9 @@ class Sequential:
         self._counts[kind] = self._counts.get(kind, 0) + 1
         layer.name = f"{kind}_{self._counts[kind]}"
         self.layers.append(layer)
-        if len(self.layers) == 1:
+        if len(self.layers) == 1 and hasattr(layer, "check_inputs"):  # a Merge (reference/containers.py)
+            layer.set_dtype(self.dtype)  # its branches compute in this model's dtype
+        elif len(self.layers) == 1:
             if layer.declared_input_shape is not None and layer.declared_input_shape[-1] is not None \
                     or isinstance(layer, Embedding):
                 layer.build(layer.declared_input_shape, self.dtype, self.rng, self.initialise)
@@ -54,6 +69,19 @@ class Sequential:
             if not layer.built:
                 layer.build(shape, self.dtype, self.rng, self.initialise)
             shape = layer.output_shape(shape)
+
+    def set_dtype(self, dtype, dtype_from=DTYPE_FROM_ARGUMENT):
+        """Compute in `dtype` from now on (every built layer's weights are cast);
+        `dtype_from` records why (see DTYPE_FROM_*)."""
+        self.dtype = check_dtype(dtype)
+        self.dtype_from = dtype_from
+        for layer in self.layers:
+            layer.set_dtype(self.dtype)  # an unbuilt layer only records it (a Merge passes it on)
+
+    @property
+    def dtype_decided(self):
+        """False for a loaded model whose dtype a weights file may still decide."""
+        return self.dtype_from != DTYPE_UNDECIDED
 
     # -- weights ---------------------------------------------------------------------------
     def _require_built(self):
@@ -102,6 +130,8 @@ class Sequential:
     def _check_input(self, X):
         if not self.layers:
             raise ConfigError("the model has no layers")
+        if hasattr(self.layers[0], "check_inputs"):  # a Merge: one array per branch
+            return self.layers[0].check_inputs(X)
         X = np.asarray(X)
         if X.ndim == 0 or X.shape[0] == 0:
             raise InputError(f"empty batch: input has shape {X.shape}")
@@ -144,7 +174,9 @@ class Sequential:
             raise InputError(f"batch_size must be a positive integer, got {quote(batch_size)}")
         X = self._check_input(X)
         self._require_built()
-        outputs = [self._forward(X[i:i + batch_size])[0] for i in range(0, len(X), batch_size)]
+        n = len(X[0]) if isinstance(X, list) else len(X)  # a Merge-first model takes a list
+        outputs = [self._forward([x[i:i + batch_size] for x in X] if isinstance(X, list) else X[i:i + batch_size])[0]
+                   for i in range(0, n, batch_size)]
         return np.concatenate(outputs, axis=0)
 
     def gradients(self, X, G):

@@ -39,12 +39,21 @@ def _one_line(text):
 
 
 # -- loading ---------------------------------------------------------------------------------
-def _load(config, weights=None, dtype="float32"):
+def _load(config, weights=None, dtype=None):
     from reference import legacy
 
     # compile=False: the optimizer of a compiled config plays no part in prediction or export
     # initialise=False: weights are loaded (after their shapes are checked) or never read
+    # dtype=None: the weights file's dtype (Keras 0.2.0 saved in floatX, float64 by default)
     return legacy.load_model(config, weights, dtype=dtype, compile=False, initialise=False)
+
+
+def _dtype_line(model, flag="--dtype"):
+    """Which dtype the model computes in, and why."""
+    from reference.models import DTYPE_FROM_ARGUMENT
+
+    why = flag if model.dtype_from == DTYPE_FROM_ARGUMENT else model.dtype_from
+    return f"dtype {model.dtype} ({why})"
 
 
 def _require_built(model, what, weights):
@@ -87,6 +96,7 @@ def cmd_convert(args, out, err):
 
     print(f"wrote {args.output} ({type(model.layers[0]).__name__} input, {len(model.layers)} layers, "
           f"{model.dtype}, strategy {args.strategy}, target {args.target})", file=out)
+    print(_dtype_line(model), file=out)
     if report is None:
         print("validation skipped (--no-validate)", file=out)
     else:
@@ -122,6 +132,7 @@ def cmd_inspect(args, out, err):
 
     model = _load(args.config, args.weights, args.dtype)
     _require_built(model, "summarised", args.weights)
+    print(_dtype_line(model), file=out)
     model.summary(print_fn=lambda text: print(text, file=out))
     rows = [("Layer", "ONNX form", "Why")]
     rows += [(name, form, reason or "-") for name, form, reason in
@@ -144,9 +155,12 @@ def cmd_validate(args, out, err):
         raise CommandError(f"{args.model} is a directory, not an ONNX file")
     if not os.path.isfile(args.model):
         raise CommandError(f"ONNX file {args.model} does not exist")
+    # the ONNX file fixes the dtype its inputs and outputs have: the reference follows it
+    # (a file converted with --dtype float32 from float64 weights is validated in float32)
     dtype = args.dtype or _onnx_dtype(args.model)
     model = _load(args.config, args.weights, dtype)
     _require_built(model, "validated", args.weights)
+    print(_dtype_line(model, "--dtype" if args.dtype else "from the ONNX file"), file=out)
     try:
         report = rnn2onnx.validate(model, args.model, n=args.n, runtime=args.runtime)
     except rnn2onnx.ValidationError as exc:
@@ -189,9 +203,9 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def model_options(p, opset=True):
-        p.add_argument("--dtype", choices=("float32", "float64"), default="float32",
-                       help="precision of the reference model and the ONNX graph (default: float32, "
-                            "Keras's floatX)")
+        p.add_argument("--dtype", choices=("float32", "float64"), default=None,
+                       help="precision of the reference model and the ONNX graph (default: the weights "
+                            "file's, which is Keras's floatX; float32 without a weights file)")
         p.add_argument("--strategy", choices=("auto", "loop", "native"), default="auto",
                        help="native ops where exact, Loop otherwise (auto); every cell as a Loop; "
                             "native ops or an error")

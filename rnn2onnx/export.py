@@ -87,6 +87,9 @@ def _check_options(model, opset, strategy, target, loop_op="scan"):
         raise ExportError(f"opset {opset!r} is not supported; use an opset from {opsets.start} to {opsets.stop - 1}")
     if not getattr(model, "layers", None):
         raise ExportError("the model has no layers")
+    if type(model.layers[0]).__name__ == "Merge":
+        raise ExportError("Merge models cannot be exported yet (issue 9): the reference predicts them, "
+                          "but the exporter writes one-input chains only")
     if not all(layer.built for layer in model.layers):
         raise ExportError("the model's input shape is unknown: give the first layer input_dim or "
                           "input_shape, or call predict once before exporting")

@@ -471,7 +471,7 @@ def test_float_widths_are_cast_to_the_model_dtype(tmp_path):
     path = str(tmp_path / "w64.h5")
     mf.write_weights(path, arrays)
     cfg = json.dumps(mf.config("keras01"))
-    m32 = r.model_from_json(cfg)
+    m32 = r.model_from_json(cfg, dtype="float32")  # an explicit dtype wins over the file's
     m32.load_weights(path)
     assert all(w.dtype == np.float32 for w in m32.get_weights())
     assert np.array_equal(m32.get_weights()[1], arrays[1][0].astype(np.float32))
@@ -593,3 +593,94 @@ def test_config_file_sniffing(tmp_path, fx):
     (tmp_path / "bin.json").write_bytes(b"\xff\xfe{")
     with pytest.raises(legacy.LegacyFileError, match="not UTF-8"):
         legacy.load_model(str(tmp_path / "bin.json"))
+
+
+# -- which dtype a loaded model computes in (SPEC "Which dtype a loaded model computes in") --
+def _weights_in(dtype, tmp_path, name="keras01"):
+    arrays = [[w.astype(dtype) for w in layer] for layer in mf.arrays(name)]
+    path = str(tmp_path / f"{name}_{np.dtype(dtype).name}.h5")
+    mf.write_weights(path, arrays)
+    return path, arrays
+
+
+def _write_cfg(tmp_path):
+    cfg_path = tmp_path / "keras01.json"
+    cfg_path.write_text(json.dumps(mf.config("keras01")))
+    return str(cfg_path)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("how", ["json", "yaml", "load_model"])
+def test_a_loaded_model_computes_in_its_weights_files_dtype(tmp_path, dtype, how):
+    path, arrays = _weights_in(dtype, tmp_path)
+    cfg = mf.config("keras01")
+    if how == "load_model":
+        model = legacy.load_model(_write_cfg(tmp_path), path)
+    else:
+        model = r.model_from_json(json.dumps(cfg)) if how == "json" else r.model_from_yaml(mf.to_yaml_text(cfg))
+        assert (model.dtype, model.dtype_from) == (np.float32, "default: no weights file")
+        model.load_weights(path)
+    assert (model.dtype, model.dtype_from) == (np.dtype(dtype), "from the weights file")
+    assert all(w.dtype == np.dtype(dtype) for w in model.get_weights())
+    # the float64 computation of the same weights, through the public API
+    reference = r.model_from_json(json.dumps(cfg), dtype="float64")
+    reference.set_weights([w.astype(np.float64) for layer in arrays for w in layer])
+    X = _ids()
+    Y, Y64 = model.predict(X), reference.predict(X)
+    assert Y.dtype == np.dtype(dtype)
+    if dtype == "float64":
+        assert np.array_equal(Y, Y64)
+    else:
+        assert np.max(np.abs(Y - Y64)) <= 1e-5 * np.max(np.abs(Y64))
+
+
+def test_an_explicit_dtype_wins_and_python_models_default_to_float32(tmp_path):
+    path, _ = _weights_in("float64", tmp_path)
+    model = r.model_from_json(json.dumps(mf.config("keras01")), dtype="float32")
+    model.load_weights(path)
+    assert (model.dtype, model.dtype_from) == (np.float32, "dtype argument")
+    assert r.Sequential().dtype == np.float32
+
+
+def test_a_later_weights_file_decides_again(tmp_path):
+    path64, _ = _weights_in("float64", tmp_path)
+    path32, _ = _weights_in("float32", tmp_path)
+    model = legacy.load_model(_write_cfg(tmp_path), path64)
+    assert model.dtype == np.float64
+    model.load_weights(path32)
+    assert model.dtype == np.float32 and all(w.dtype == np.float32 for w in model.get_weights())
+
+
+@pytest.mark.parametrize("odd", [np.float32, np.float16])
+def test_a_file_of_mixed_float_widths_is_refused_without_a_dtype(tmp_path, odd):
+    arrays = [[w.astype(np.float64) for w in layer] for layer in mf.arrays("keras01")]
+    arrays[2] = [w.astype(odd) for w in arrays[2]]
+    path = str(tmp_path / "mixed.h5")
+    mf.write_weights(path, arrays)
+    model = r.model_from_json(json.dumps(mf.config("keras01")))
+    before = [w.copy() for w in model.get_weights()]
+    with pytest.raises(legacy.LegacyFileError, match=r"layer 2 \(Dense\) param 0 \(W\) is stored as "
+                       + np.dtype(odd).name + r", but layer 0 \(Embedding\).*pass dtype="):
+        model.load_weights(path)
+    assert model.dtype_from == "default: no weights file"  # left unchanged
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+
+
+def test_a_float16_file_needs_a_dtype(tmp_path):
+    path, _ = _weights_in("float16", tmp_path)
+    with pytest.raises(legacy.LegacyFileError, match=r"layer 0 \(Embedding\) param 0 \(E\) is stored as float16"):
+        legacy.load_model(_write_cfg(tmp_path), path)
+    assert legacy.load_model(_write_cfg(tmp_path), path, dtype="float64").dtype == np.float64
+
+
+def test_keras_float64_file_loaded_without_a_dtype_reproduces_keras():
+    """Oracle: Keras 0.2.0 on Theano (floatX=float64) wrote the file and its predictions."""
+    fx = os.path.join(os.path.dirname(__file__), "..", "fixtures", "keras02")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # its regularizers/constraints: training only
+        model = legacy.load_model(os.path.join(fx, "regularizers_nonneg_config.json"),
+                                  os.path.join(fx, "regularizers_nonneg_config.h5"))
+    data = np.load(os.path.join(fx, "regularizers_nonneg_config.npz"))
+    assert model.dtype == np.float64
+    Y = model.predict(data["X"])
+    assert np.max(np.abs(Y - data["Y"])) <= 1e-12 * np.max(np.abs(data["Y"]))

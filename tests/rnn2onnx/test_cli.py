@@ -303,3 +303,42 @@ def test_compiled_config_with_an_unknown_optimizer_still_converts(fx, tmp_path, 
                      "-o", str(tmp_path / "m.onnx")])
     assert code == 0, capsys.readouterr().err
     assert (tmp_path / "m.onnx").is_file()
+
+
+def test_convert_and_inspect_take_the_weights_files_dtype_and_say_why(tmp_path):
+    import onnx
+
+    cfg = tmp_path / "keras01.json"
+    cfg.write_text(__import__("json").dumps(mf.config("keras01")))
+    h5 = str(tmp_path / "keras01_f64.h5")
+    mf.write_weights(h5, [[w.astype(np.float64) for w in layer] for layer in mf.arrays("keras01")])
+
+    def out_elem(path):
+        return onnx.load(str(path)).graph.output[0].type.tensor_type.elem_type
+
+    code, out, err = run("convert", str(cfg), h5, "-o", "m64.onnx", cwd=tmp_path)
+    assert code == 0, err
+    assert "dtype float64 (from the weights file)" in out and "PASS" in out
+    assert out_elem(tmp_path / "m64.onnx") == onnx.TensorProto.DOUBLE
+    code, out, err = run("convert", str(cfg), h5, "-o", "m32.onnx", "--dtype", "float32", cwd=tmp_path)
+    assert code == 0, err
+    assert "dtype float32 (--dtype)" in out
+    assert out_elem(tmp_path / "m32.onnx") == onnx.TensorProto.FLOAT
+    # validate follows the ONNX file, whose inputs and outputs fix the dtype
+    code, out, err = run("validate", "m32.onnx", str(cfg), h5, cwd=tmp_path)
+    assert code == 0, err
+    assert "dtype float32 (from the ONNX file)" in out and "PASS" in out
+
+    code, out, err = run("inspect", str(cfg), h5, cwd=tmp_path)
+    assert code == 0, err
+    assert "dtype float64 (from the weights file)" in out
+    code, out, err = run("inspect", str(cfg), cwd=tmp_path)
+    assert code == 0, err
+    assert "dtype float32 (default: no weights file)" in out
+
+
+def test_convert_refuses_a_merge_model_in_one_sentence(tmp_path):
+    fx = os.path.join(ROOT, "tests", "fixtures", "keras02")
+    assert_clean_failure(*run("convert", os.path.join(fx, "babi_rnn_f64.json"), os.path.join(fx, "babi_rnn_f64.h5"),
+                              "-o", "babi.onnx", cwd=tmp_path), "Merge models cannot be exported yet")
+    assert os.listdir(tmp_path) == []

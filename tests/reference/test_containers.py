@@ -1,0 +1,133 @@
+"""Merge as the first layer of a Sequential (reference/containers.py), against files and
+predictions written by the original Keras 0.2.0 (tests/fixtures/keras02)."""
+import json
+import os
+
+import h5py
+import numpy as np
+import pytest
+
+import reference as r
+from reference import legacy
+from reference.errors import ConfigError, InputError
+
+FX = os.path.join(os.path.dirname(__file__), "..", "fixtures", "keras02")
+MANIFEST = json.load(open(os.path.join(FX, "MANIFEST.json")))["fixtures"]
+# every Merge-first fixture whose layers all exist in the reference
+MERGE_FIXTURES = ["merge_sum", "merge_mul", "merge_ave", "merge_concat", "merge_concat_time_f64",
+                  "merge_concat_time_f32", "merge_nested", "merge_nested_seq", "babi_rnn_f64", "babi_rnn_f32"]
+TOLERANCE = {"float64": 1e-12, "float32": 1e-5}  # relative to max |Y|
+
+
+def _load(name, kind="json", **kwargs):
+    return legacy.load_model(os.path.join(FX, MANIFEST[name]["files"][f"config_{kind}"]),
+                             os.path.join(FX, f"{name}.h5"), **kwargs)
+
+
+def _data(name):
+    data = np.load(os.path.join(FX, f"{name}.npz"))
+    return [data[k] for k in MANIFEST[name]["input_keys"]], data["Y"]
+
+
+@pytest.mark.parametrize("name", MERGE_FIXTURES)
+def test_merge_models_reproduce_keras(name):
+    floatx = MANIFEST[name]["floatX"]
+    kinds = ["json"] + [k[len("config_"):] for k in MANIFEST[name]["files"] if k.startswith("config_yaml")]
+    X, Y = _data(name)
+    for kind in kinds:
+        model = _load(name, kind)  # no dtype: the weights file's, Keras's floatX
+        assert model.dtype == np.dtype(floatx)
+        got = model.predict(X)
+        assert got.dtype == np.dtype(floatx) and got.shape == Y.shape
+        assert np.max(np.abs(got - Y)) <= TOLERANCE[floatx] * np.max(np.abs(Y)), kind
+
+
+def test_merge_weights_are_the_branches_in_order_as_keras_stored_them(tmp_path):
+    model = _load("merge_nested")
+    with h5py.File(os.path.join(FX, "merge_nested.h5"), "r") as f:
+        stored = [f[f"layer_{k}"][f"param_{j}"][()] for k in range(2)
+                  for j in range(int(f[f"layer_{k}"].attrs["nb_params"]))]
+    assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), stored))
+    assert len(model.get_weights()) == len(stored) == 27
+    path = str(tmp_path / "copy.h5")
+    model.save_weights(path)
+    with h5py.File(path, "r") as f:
+        assert int(f.attrs["nb_layers"]) == 2 and int(f["layer_0"].attrs["nb_params"]) == 25
+    other = _load("merge_nested")
+    other.set_weights([w * 0.5 for w in model.get_weights()])
+    other.load_weights(path)
+    X, Y = _data("merge_nested")
+    assert np.array_equal(other.predict(X), model.predict(X))
+
+
+@pytest.mark.parametrize("name", ["babi_rnn_f64", "merge_mul", "merge_ave", "merge_nested"])
+def test_merge_gradients_match_finite_differences(name):
+    model = _load(name)
+    X, _ = _data(name)
+    Y = model.predict(X)
+    G = np.random.default_rng(0).normal(size=Y.shape)
+    grads = model.gradients(X, G)
+    weights = model.get_weights()
+    assert [g.shape for g in grads] == [w.shape for w in weights]
+    eps = 1e-6
+    for k in range(len(weights)):  # every weight array of every branch and of the Dense
+        idx = np.unravel_index(np.argmax(np.abs(grads[k])), grads[k].shape)  # its largest entry
+        shifted = []
+        for sign in (1, -1):
+            ws = [w.copy() for w in weights]
+            ws[k][idx] += sign * eps
+            model.set_weights(ws)
+            shifted.append(np.sum(model.predict(X) * G))
+        model.set_weights(weights)
+        fd = (shifted[0] - shifted[1]) / (2 * eps)
+        assert abs(fd) > 1e-6 and abs(fd - grads[k][idx]) <= 1e-5 * abs(fd) + 1e-9, (k, fd, grads[k][idx])
+
+
+def test_merge_concat_axis_from_the_config_is_honoured():
+    model = _load("merge_concat_time_f64")
+    assert model.layers[0].concat_axis == 1
+    assert model.layers[0].output_shape(None) == (9, 3)
+
+
+def _branch(d=3, k=2):
+    model = r.Sequential(dtype="float64")
+    model.add(r.Dense(k, input_dim=d))
+    return model
+
+
+def test_bad_merges_and_inputs_get_one_sentence():
+    with pytest.raises(ConfigError, match="two or more branches"):
+        r.Merge([_branch()])
+    with pytest.raises(ConfigError, match="unknown merge mode 'max'; accepted: sum, mul, ave, concat"):
+        r.Merge([_branch(), _branch()], mode="max")
+    with pytest.raises(ConfigError, match="needs branches of one output shape"):
+        r.Merge([_branch(k=2), _branch(k=3)], mode="sum")
+    model = r.Sequential(dtype="float64")
+    model.add(r.Merge([_branch(), _branch()], mode="concat"))
+    X = np.ones((2, 3))
+    assert model.predict([X, 2 * X]).shape == (2, 4)
+    with pytest.raises(InputError, match="takes a list of 2 arrays .* got 1$"):
+        model.predict([X])
+    with pytest.raises(InputError, match="takes a list of 2 arrays .* got one ndarray"):
+        model.predict(X)
+    with pytest.raises(InputError, match="Merge branch 1: input width must be 3"):
+        model.predict([X, np.ones((2, 4))])
+
+
+def test_merge_config_errors_name_the_branch():
+    config = json.load(open(os.path.join(FX, "merge_sum.json")))
+    config["layers"][0]["layers"] = config["layers"][0]["layers"][:1]
+    with pytest.raises(legacy.LegacyFileError, match=r"layer 0 \(Merge\): a Merge needs a list of two or more"):
+        r.model_from_json(json.dumps(config))
+    config = json.load(open(os.path.join(FX, "merge_sum.json")))
+    config["layers"][0]["layers"][1]["layers"][0]["name"] = "BiLSTM"
+    with pytest.raises(legacy.LegacyFileError, match=r"layer 0 \(Merge\) branch 1: layer 0 .*unknown layer type"):
+        r.model_from_json(json.dumps(config))
+
+
+def test_merge_models_are_refused_by_the_exporter_in_one_sentence():
+    import rnn2onnx
+    from rnn2onnx.errors import ExportError
+
+    with pytest.raises(ExportError, match="Merge models cannot be exported yet"):
+        rnn2onnx.export(_load("merge_sum"))
