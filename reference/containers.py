@@ -152,7 +152,7 @@ class Merge(Layer):
                 elif isinstance(b.layers[0], Merge):
                     checked += b.layers[0].check_inputs(xs)
                 else:
-                    checked.append(b._check_input(xs[0]))
+                    checked.append(b.check_input(xs[0]))
             except InputError as exc:
                 raise InputError(f"Merge branch {i}: {exc}") from None
         sizes = {len(x) for x in checked}
@@ -167,7 +167,7 @@ class Merge(Layer):
             if isinstance(b, Merge):
                 outs.append(b.forward(xs, train=train))
             else:
-                outs.append(b._forward(xs if isinstance(b.layers[0], Merge) else xs[0], train=train)[0])
+                outs.append(b.forward(xs if isinstance(b.layers[0], Merge) else xs[0], train=train)[0])
         self._outs = outs
         if self.mode == "concat":
             return np.concatenate(outs, axis=self.concat_axis)
@@ -195,5 +195,5 @@ class Merge(Layer):
             parts = [g] * len(outs)
         grads = []
         for b, g in zip(self.layers, parts):
-            grads += b.backward(g)[1] if isinstance(b, Merge) else b._backward(g)
+            grads += b.backward(g)[1] if isinstance(b, Merge) else b.backward(g)
         return None, grads

@@ -127,7 +127,7 @@ class Sequential:
         return text
 
     # -- computation -----------------------------------------------------------------------
-    def _check_input(self, X):
+    def check_input(self, X):
         if not self.layers:
             raise ConfigError("the model has no layers")
         if hasattr(self.layers[0], "check_inputs"):  # a Merge: one array per branch
@@ -153,7 +153,7 @@ class Sequential:
             raise InputError(f"input width must be {expected[-1]}, got {X.shape[-1]} (shape {X.shape})")
         return X.astype(self.dtype, copy=False)
 
-    def _forward(self, X, train=False):
+    def forward(self, X, train=False):
         """(output, output mask) of the whole stack; layers keep what backward needs."""
         mask = None
         for layer in self.layers:
@@ -161,8 +161,8 @@ class Sequential:
             mask = layer.output_mask(mask)
         return X, mask
 
-    def _backward(self, dY):
-        """Gradients of every weight (get_weights order) for the last _forward."""
+    def backward(self, dY):
+        """Gradients of every weight (get_weights order) for the last forward."""
         grads = []
         for layer in reversed(self.layers):
             dY, layer_grads = layer.backward(dY)
@@ -172,22 +172,22 @@ class Sequential:
     def predict(self, X, batch_size=128, verbose=0):
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise InputError(f"batch_size must be a positive integer, got {quote(batch_size)}")
-        X = self._check_input(X)
+        X = self.check_input(X)
         self._require_built()
         n = len(X[0]) if isinstance(X, list) else len(X)  # a Merge-first model takes a list
-        outputs = [self._forward([x[i:i + batch_size] for x in X] if isinstance(X, list) else X[i:i + batch_size])[0]
+        outputs = [self.forward([x[i:i + batch_size] for x in X] if isinstance(X, list) else X[i:i + batch_size])[0]
                    for i in range(0, n, batch_size)]
         return np.concatenate(outputs, axis=0)
 
     def gradients(self, X, G):
         """d sum(Y * G) / d w for every array of get_weights(), prediction mode."""
-        X = self._check_input(X)
+        X = self.check_input(X)
         self._require_built()
-        Y, _ = self._forward(X)
+        Y, _ = self.forward(X)
         G = np.asarray(G, dtype=self.dtype)
         if G.shape != Y.shape:
             raise InputError(f"G must have the output's shape {Y.shape}, got {G.shape}")
-        return self._backward(G)
+        return self.backward(G)
 
     # -- legacy Keras 0.x files (see reference/legacy.py) --------------------------------------
     def to_json(self, **kwargs):

@@ -4,7 +4,7 @@ call these functions.
 
 One training step is: forward in training mode (Dropout draws its masks from the
 model's rng), the batch loss of `reference.losses.weighted_loss` and its gradient
-with respect to the output, `model._backward`, the optimizer's update, and only then
+with respect to the output, `model.backward`, the optimizer's update, and only then
 the new weights are put in place, at once (a Ctrl-C arriving during that short
 assignment is held back until it is done). A batch whose loss or updated weights are
 not finite is never applied: fit stops with `NonFiniteLossError`, naming the epoch
@@ -88,7 +88,7 @@ def _expected_output_shape(model, X):
 
 def check_data(model, X, y, what="fit"):
     """(X, y) checked against the model: same number of samples, y of the output's shape."""
-    X = model._check_input(X)
+    X = model.check_input(X)
     model._require_built()
     if y is None:
         raise InputError(f"{what}: targets y are missing")
@@ -179,7 +179,7 @@ def make_batches(size, batch_size):
 # -- one batch ---------------------------------------------------------------------------
 
 def _loss(model, X, y, w, train):
-    Y, mask = model._forward(X, train=train)
+    Y, mask = model.forward(X, train=train)
     value, dY = losses.weighted_loss(model.loss_function, y, Y, w, mask, model.masked_loss,
                                      eps=losses.epsilon_for(model.dtype))
     return float(value), dY, Y
@@ -221,7 +221,7 @@ def train_step(model, X, y, w, accuracy=False, where="train_on_batch", epoch=Non
             f"non-finite loss ({value}) at {where}; the update was not applied and the model keeps "
             "the weights of the last finite step (try a lower learning rate, clipnorm, or check the data)",
             epoch, batch)
-    grads = model._backward(dY)
+    grads = model.backward(dY)
     new_weights, state = model.optimizer.update(model.get_weights(), grads)
     if not all(np.all(np.isfinite(w_)) for w_ in new_weights):
         raise NonFiniteLossError(

@@ -184,7 +184,7 @@ def test_ctrl_c_between_batches_keeps_the_last_finished_batch(capsys):
 def test_ctrl_c_in_the_middle_of_a_batch_keeps_the_last_finished_batch(capsys):
     X, y = regression_data(n=12)
     model = regression_model()
-    backward, calls = model._backward, []
+    backward, calls = model.backward, []
 
     def interrupted_backward(dY):
         calls.append(1)
@@ -192,7 +192,7 @@ def test_ctrl_c_in_the_middle_of_a_batch_keeps_the_last_finished_batch(capsys):
             raise KeyboardInterrupt
         return backward(dY)
 
-    model._backward = interrupted_backward
+    model.backward = interrupted_backward
     history = model.fit(X, y, batch_size=4, nb_epoch=2, shuffle=False, verbose=1)
     assert "keeps the weights of the last finished batch" in capsys.readouterr().out
     assert history.interrupted == (0, 2) and history.epoch == []
