@@ -91,6 +91,16 @@ def _model(cls, d, k, seed=0, **kw):
     return model
 
 
+def _embedded_model(cls, d, k, mask_zero=True, seed=0, **kw):
+    """Embedding(50, d, mask_zero) -> cls(k): the masked models of parts (e) and (f)."""
+    from reference import Embedding, Sequential
+
+    model = Sequential(seed=seed)
+    model.add(Embedding(50, d, mask_zero=mask_zero))
+    model.add(cls(k, **kw))
+    return model
+
+
 def run(shapes=SHAPES, repeats=30, print_fn=print, masked_shapes=None):
     from reference import GRU, JZS1, JZS2, JZS3, LSTM, SimpleDeepRNN, SimpleRNN
 
@@ -165,7 +175,6 @@ def masked_rows(repeats, shapes=MASKED_SHAPES, rounds=3):
     """(e) rows: the masked native export / the unmasked native export, and / the Scan;
     each the median of `rounds` interleaved medians."""
     import reference
-    from reference import Embedding, Sequential
 
     from .export import plan
 
@@ -175,14 +184,9 @@ def masked_rows(repeats, shapes=MASKED_SHAPES, rounds=3):
         reps = repeats if n > 1 else repeats * 3
         for cell, kw in MASKED_CELLS:
             for rs in (False, True):
-                models = []
-                for mask_zero in (True, False):
-                    model = Sequential(seed=0)
-                    model.add(Embedding(50, d, mask_zero=mask_zero))
-                    model.add(getattr(reference, cell)(k, return_sequences=rs, **kw))
-                    models.append(model)
-                models[1].set_weights(models[0].get_weights())
-                masked, unmasked = models
+                masked, unmasked = (_embedded_model(getattr(reference, cell), d, k, mask_zero=mask_zero,
+                                                    return_sequences=rs, **kw) for mask_zero in (True, False))
+                unmasked.set_weights(masked.get_weights())
                 form = plan(masked, strategy="native")[1][1]
                 run = {key: runtimes.load("onnxruntime", export(m, strategy=strategy, validate=False))
                        for key, m, strategy in (("masked", masked, "native"), ("unmasked", unmasked, "auto"),
@@ -200,7 +204,7 @@ def masked_rows(repeats, shapes=MASKED_SHAPES, rounds=3):
 def _wrapper_rows(shape, X, reps):
     """(f) rows: Loop vs Scan, portable vs onnxruntime target (loop form, unmasked and
     masked: a mask adds the per-step output that the portable body takes the last from)."""
-    from reference import GRU, LSTM, Embedding, Sequential, SimpleDeepRNN
+    from reference import GRU, LSTM, SimpleDeepRNN
 
     n, T, d, k = shape
     ids = np.random.default_rng(1).integers(1, 50, size=(n, T))
@@ -213,10 +217,7 @@ def _wrapper_rows(shape, X, reps):
         ratio, ta, tb = median_ratio(lambda: loop({"input": X}), lambda: scan({"input": X}), reps)
         rows.append(("f", f"{cls.__name__} Loop vs Scan", shape, ta, tb, ratio))
     for cls in (GRU, LSTM):
-        masked = Sequential(seed=0)
-        masked.add(Embedding(50, d, mask_zero=True))
-        masked.add(cls(k))
-        for what, model, feed in (("", _model(cls, d, k), X), (" masked", masked, ids)):
+        for what, model, feed in (("", _model(cls, d, k), X), (" masked", _embedded_model(cls, d, k), ids)):
             ours = runtimes.load("onnxruntime", export(model, strategy="loop", target="portable"))
             base = runtimes.load("onnxruntime", export(model, strategy="loop"))
             ratio, ta, tb = median_ratio(lambda: ours({"input": feed}), lambda: base({"input": feed}), reps)
