@@ -9,21 +9,13 @@ runner and report) asks these classes; nothing else compares runtime names.
     runtimes.load("tract", model)(feeds)      # by name
     runtimes.get("openvino").computes_float64  # the class
 
-tract runs in a separate worker process (rnn2onnx/tract_worker.py): a Rust panic aborts
-the process it happens in, and it must not take the caller with it.
+tract runs in a separate worker process (rnn2onnx/tract_worker.py holds both sides): a
+Rust panic aborts the process it happens in, and it must not take the caller with it.
 """
 import importlib.metadata
 import importlib.util
-import json
 import os
-import re
-import select
-import struct
-import subprocess
-import sys
 import tempfile
-
-import numpy as np
 
 from .errors import ExportError
 
@@ -40,14 +32,24 @@ class TractError(RuntimeError):
     """tract refused a model or failed to run it (its message, without the backtrace)."""
 
 
-def _is_proto(model):
+def is_proto(model):
     import onnx
 
     return isinstance(model, onnx.ModelProto)
 
 
+def saved_to(model, directory):
+    """The path of `model`: a file path as given, an onnx.ModelProto written into `directory`."""
+    if not is_proto(model):
+        return os.fspath(model)
+    path = os.path.join(directory, "model.onnx")
+    with open(path, "wb") as f:
+        f.write(model.SerializeToString())
+    return path
+
+
 def _model_path_or_bytes(model):
-    return model.SerializeToString() if _is_proto(model) else os.fspath(model)
+    return model.SerializeToString() if is_proto(model) else os.fspath(model)
 
 
 class Runtime:
@@ -141,14 +143,8 @@ class OpenVINO(Runtime):
         import openvino
 
         core = openvino.Core()
-        if _is_proto(model):
-            with tempfile.TemporaryDirectory() as tmp:
-                path = os.path.join(tmp, "model.onnx")
-                with open(path, "wb") as f:
-                    f.write(model.SerializeToString())
-                ov_model = core.read_model(path)
-        else:
-            ov_model = core.read_model(os.fspath(model))
+        with tempfile.TemporaryDirectory() as tmp:
+            ov_model = core.read_model(saved_to(model, tmp))
         config = {"INFERENCE_PRECISION_HINT": "f32", **(openvino_config or {})}  # else bf16 may be used
         if threads:
             config["INFERENCE_NUM_THREADS"] = int(threads)
@@ -180,7 +176,9 @@ class Tract(Runtime):
     def _load(self, model, threads=None, dims="concrete"):
         if dims not in ("concrete", "symbolic"):
             raise ValueError(f"unknown dims {dims!r}; accepted: concrete, symbolic")
-        return _tract_worker().load(model, symbolic=dims == "symbolic")
+        from .tract_worker import parent_worker
+
+        return parent_worker().load(model, symbolic=dims == "symbolic")
 
 
 REGISTRY = {cls.name: cls for cls in (OnnxRuntime, OpenVINO, Tract)}
@@ -203,140 +201,3 @@ def load(name, model, threads=None, **options):
     """A function feeds -> list of output arrays, for an onnx.ModelProto or a path.
     Options go to the runtime (OpenVINO: openvino_config; tract: dims)."""
     return get(name)().load(model, threads=threads, **options)
-
-
-# ---------------------------------------------------------------------------------------
-# the tract worker process: one per parent process, started on first use, restarted
-# after a crash; messages are length-prefixed JSON headers and .npy arrays (no pickle)
-
-
-def write_message(stream, header, arrays=()):
-    body = json.dumps(dict(header, arrays=len(arrays))).encode()
-    stream.write(struct.pack("<Q", len(body)) + body)
-    for a in arrays:
-        buf = _npy_bytes(a)
-        stream.write(struct.pack("<Q", len(buf)) + buf)
-    stream.flush()
-
-
-def _npy_bytes(array):
-    import io
-
-    out = io.BytesIO()
-    np.save(out, np.ascontiguousarray(array), allow_pickle=False)
-    return out.getvalue()
-
-
-def read_message(read):
-    """(header, arrays) from `read(n) -> bytes`; EOFError when the stream ends."""
-    import io
-
-    header = json.loads(_read_frame(read))
-    arrays = [np.load(io.BytesIO(_read_frame(read)), allow_pickle=False) for _ in range(header.pop("arrays"))]
-    return header, arrays
-
-
-def _read_frame(read):
-    (size,) = struct.unpack("<Q", _read_exact(read, 8))
-    return _read_exact(read, size)
-
-
-def _read_exact(read, n):
-    chunks, left = [], n
-    while left:
-        chunk = read(left)
-        if not chunk:
-            raise EOFError
-        chunks.append(chunk)
-        left -= len(chunk)
-    return b"".join(chunks)
-
-
-class _TractWorker:
-    TIMEOUT = 600  # seconds one request may take before the worker is deemed hung
-
-    def __init__(self):
-        self.proc, self.log, self.generation = None, None, 0
-
-    def _start(self):
-        self.log = tempfile.TemporaryFile()
-        env = dict(os.environ, RUST_BACKTRACE="0", RUST_LIB_BACKTRACE="0")
-        # this very package, whatever the current directory holds (`-m` would look there first)
-        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        boot = f"import sys; sys.path.insert(0, {root!r}); from rnn2onnx.tract_worker import main; sys.exit(main())"
-        self.proc = subprocess.Popen([sys.executable, "-c", boot], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=self.log, env=env)
-        self.generation += 1
-
-    def _read(self, n):
-        fd = self.proc.stdout.fileno()
-        ready, _, _ = select.select([fd], [], [], self.TIMEOUT)
-        if not ready:
-            self.proc.kill()
-            raise RuntimeCrashed(f"tract did not answer within {self.TIMEOUT} s (worker killed)")
-        return os.read(fd, n)
-
-    def request(self, header, arrays=()):
-        if self.proc is None or self.proc.poll() is not None:
-            self._start()
-        try:
-            write_message(self.proc.stdin, header, arrays)
-            reply, out = read_message(self._read)
-        except (EOFError, BrokenPipeError, OSError):
-            raise RuntimeCrashed(self._crash_message()) from None
-        if not reply["ok"]:
-            raise TractError(f"tract refused the model: {reply['error']}")
-        return reply, out
-
-    def _crash_message(self):
-        code = self.proc.wait(timeout=30)
-        self.log.seek(0)
-        lines = [line.strip() for line in self.log.read().decode(errors="replace").splitlines() if line.strip()]
-        panics = [line for line in lines if "panicked at" in line or line.startswith("fatal")]
-        detail = panics[0] if panics else (lines[-1] if lines else "no message")
-        detail = re.sub(r"thread '[^']*' \(\d+\) ", "", detail)  # the thread id differs per run
-        self.proc, self.log = None, None
-        return f"tract crashed (exit status {code}): {detail[:300]}"
-
-    def load(self, model, symbolic=False):
-        with tempfile.TemporaryDirectory() as tmp:
-            if _is_proto(model):  # the worker keeps its own copy of the temporary file
-                path = os.path.join(tmp, "model.onnx")
-                with open(path, "wb") as f:
-                    f.write(model.SerializeToString())
-            else:  # read in place (its external data, if any, beside it)
-                path = os.path.abspath(os.fspath(model))
-            reply, _ = self.request({"op": "load", "path": path, "symbolic": symbolic, "copy": _is_proto(model)})
-        return _TractModel(self, reply["id"])
-
-
-class _TractModel:
-    """A model loaded in the tract worker: call it with feeds; dropped there when collected."""
-
-    def __init__(self, worker, model_id):
-        self.worker, self.id, self.generation = worker, model_id, worker.generation
-
-    def __call__(self, feeds):
-        if self.generation != self.worker.generation:
-            raise RuntimeCrashed("the tract worker holding this model has crashed since it was loaded")
-        names = list(feeds)
-        _, outputs = self.worker.request({"op": "run", "id": self.id, "inputs": names},
-                                         [np.asarray(feeds[n]) for n in names])
-        return outputs
-
-    def __del__(self):
-        try:
-            if self.generation == self.worker.generation and self.worker.proc.poll() is None:
-                write_message(self.worker.proc.stdin, {"op": "drop", "id": self.id})
-        except Exception:  # noqa: BLE001 - best effort (interpreter shutdown, dead worker)
-            pass
-
-
-_WORKER = None
-
-
-def _tract_worker():
-    global _WORKER
-    if _WORKER is None:
-        _WORKER = _TractWorker()
-    return _WORKER

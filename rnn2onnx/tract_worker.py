@@ -1,7 +1,7 @@
-"""The tract worker: `python -m rnn2onnx.tract_worker`, driven by rnn2onnx.runtimes.
+"""The tract worker process, and its parent side (TractWorker, used by runtimes.Tract).
 
 Reads requests from stdin and answers on stdout (length-prefixed JSON headers and .npy
-arrays, see runtimes.write_message); anything native code prints goes to stderr. A tract
+arrays, see write_message); anything native code prints goes to stderr. A tract
 panic aborts this process only; the parent reports it as a crash.
 
   {"op": "load", "path", "symbolic", "copy"} -> {"id"}   the file (copied first when the
@@ -10,12 +10,19 @@ panic aborts this process only; the parent reports it as a crash.
   {"op": "run", "id", "inputs": [names]} + arrays -> the outputs
   {"op": "drop", "id"}                             forget a model (no answer)
 """
+import json
 import os
+import re
+import select
 import shutil
+import struct
+import subprocess
 import sys
 import tempfile
 
-from .runtimes import read_message, write_message
+import numpy as np
+
+from .runtimes import RuntimeCrashed, TractError, is_proto, saved_to
 
 TRACT_DTYPES = {"int64": "i64", "int32": "i32", "float32": "f32", "float64": "f64"}
 
@@ -99,6 +106,140 @@ def serve(stdin, protocol, models, folder):
                 write_message(protocol, {"ok": False, "error": f"unknown request {op!r}"})
         except Exception as exc:  # noqa: BLE001 - every error goes back as one message
             write_message(protocol, {"ok": False, "error": short_error(exc)})
+
+
+# ---------------------------------------------------------------------------------------
+# the parent side: one worker process per parent process, started on first use, restarted
+# after a crash; messages are length-prefixed JSON headers and .npy arrays (no pickle)
+
+
+def write_message(stream, header, arrays=()):
+    body = json.dumps(dict(header, arrays=len(arrays))).encode()
+    stream.write(struct.pack("<Q", len(body)) + body)
+    for a in arrays:
+        buf = _npy_bytes(a)
+        stream.write(struct.pack("<Q", len(buf)) + buf)
+    stream.flush()
+
+
+def _npy_bytes(array):
+    import io
+
+    out = io.BytesIO()
+    np.save(out, np.ascontiguousarray(array), allow_pickle=False)
+    return out.getvalue()
+
+
+def read_message(read):
+    """(header, arrays) from `read(n) -> bytes`; EOFError when the stream ends."""
+    import io
+
+    header = json.loads(_read_frame(read))
+    arrays = [np.load(io.BytesIO(_read_frame(read)), allow_pickle=False) for _ in range(header.pop("arrays"))]
+    return header, arrays
+
+
+def _read_frame(read):
+    (size,) = struct.unpack("<Q", _read_exact(read, 8))
+    return _read_exact(read, size)
+
+
+def _read_exact(read, n):
+    chunks, left = [], n
+    while left:
+        chunk = read(left)
+        if not chunk:
+            raise EOFError
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+class TractWorker:
+    TIMEOUT = 600  # seconds one request may take before the worker is deemed hung
+
+    def __init__(self):
+        self.proc, self.log, self.generation = None, None, 0
+
+    def _start(self):
+        self.log = tempfile.TemporaryFile()
+        env = dict(os.environ, RUST_BACKTRACE="0", RUST_LIB_BACKTRACE="0")
+        # this very package, whatever the current directory holds (`-m` would look there first)
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        boot = f"import sys; sys.path.insert(0, {root!r}); from rnn2onnx.tract_worker import main; sys.exit(main())"
+        self.proc = subprocess.Popen([sys.executable, "-c", boot], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=self.log, env=env)
+        self.generation += 1
+
+    def _read(self, n):
+        fd = self.proc.stdout.fileno()
+        ready, _, _ = select.select([fd], [], [], self.TIMEOUT)
+        if not ready:
+            self.proc.kill()
+            raise RuntimeCrashed(f"tract did not answer within {self.TIMEOUT} s (worker killed)")
+        return os.read(fd, n)
+
+    def request(self, header, arrays=()):
+        if self.proc is None or self.proc.poll() is not None:
+            self._start()
+        try:
+            write_message(self.proc.stdin, header, arrays)
+            reply, out = read_message(self._read)
+        except (EOFError, BrokenPipeError, OSError):
+            raise RuntimeCrashed(self._crash_message()) from None
+        if not reply["ok"]:
+            raise TractError(f"tract refused the model: {reply['error']}")
+        return reply, out
+
+    def _crash_message(self):
+        code = self.proc.wait(timeout=30)
+        self.log.seek(0)
+        lines = [line.strip() for line in self.log.read().decode(errors="replace").splitlines() if line.strip()]
+        panics = [line for line in lines if "panicked at" in line or line.startswith("fatal")]
+        detail = panics[0] if panics else (lines[-1] if lines else "no message")
+        detail = re.sub(r"thread '[^']*' \(\d+\) ", "", detail)  # the thread id differs per run
+        self.proc, self.log = None, None
+        return f"tract crashed (exit status {code}): {detail[:300]}"
+
+    def load(self, model, symbolic=False):
+        with tempfile.TemporaryDirectory() as tmp:
+            # a file path is read in place (its external data beside it); a proto's
+            # temporary file is copied by the worker
+            path = os.path.abspath(saved_to(model, tmp))
+            reply, _ = self.request({"op": "load", "path": path, "symbolic": symbolic, "copy": is_proto(model)})
+        return _TractModel(self, reply["id"])
+
+
+class _TractModel:
+    """A model loaded in the tract worker: call it with feeds; dropped there when collected."""
+
+    def __init__(self, worker, model_id):
+        self.worker, self.id, self.generation = worker, model_id, worker.generation
+
+    def __call__(self, feeds):
+        if self.generation != self.worker.generation:
+            raise RuntimeCrashed("the tract worker holding this model has crashed since it was loaded")
+        names = list(feeds)
+        _, outputs = self.worker.request({"op": "run", "id": self.id, "inputs": names},
+                                         [np.asarray(feeds[n]) for n in names])
+        return outputs
+
+    def __del__(self):
+        try:
+            if self.generation == self.worker.generation and self.worker.proc.poll() is None:
+                write_message(self.worker.proc.stdin, {"op": "drop", "id": self.id})
+        except Exception:  # noqa: BLE001 - best effort (interpreter shutdown, dead worker)
+            pass
+
+
+_WORKER = None
+
+
+def parent_worker():
+    global _WORKER
+    if _WORKER is None:
+        _WORKER = TractWorker()
+    return _WORKER
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import rnn2onnx
-from rnn2onnx import cli, runtimes
+from rnn2onnx import cli, runtimes, tract_worker
 from rnn2onnx.validate import TOLERANCE, compare, generate_inputs
 
 from .models import CELLS, MASK_SOURCES, build
@@ -185,7 +185,7 @@ def test_the_tract_worker_runs_this_package_whatever_the_current_directory_holds
     (tmp_path / "rnn2onnx" / "__init__.py").write_text("")  # another rnn2onnx, without the worker
     monkeypatch.chdir(tmp_path)
     model = build("GRU", "embedding")
-    worker = runtimes._TractWorker()
+    worker = tract_worker.TractWorker()
     try:
         X = generate_inputs(model)
         got = worker.load(rnn2onnx.export(model, target="portable"))({"input": X})[0]
