@@ -10,6 +10,7 @@ import numpy as np
 
 from . import activations, initializations
 from .errors import ConfigError, InputError
+from .registry import register_layer
 
 
 #: the largest weight array a layer may declare (elements): 2**31 float32 is 8 GiB, far
@@ -132,6 +133,7 @@ def _check_input_width(layer, X, axis_size):
         raise InputError(f"layer {layer.name}: input has width {X.shape[-1]}, expected {axis_size}")
 
 
+@register_layer
 class Embedding(Layer):
     config_keys = ("input_dim", "output_dim", "init", "input_length", "mask_zero")
 
@@ -175,6 +177,7 @@ class Embedding(Layer):
         return None, [dE]
 
 
+@register_layer
 class Masking(Layer):
     config_keys = ("mask_value",)
 
@@ -193,6 +196,7 @@ class Masking(Layer):
         return dY * self._mask[..., None], []
 
 
+@register_layer
 class Dense(Layer):
     config_keys = ("output_dim", "init", "activation", "input_dim")
 
@@ -230,6 +234,7 @@ class Dense(Layer):
         return dA @ self.params["W"].T, [X2.T @ dA2, dA2.sum(axis=0)]
 
 
+@register_layer
 class TimeDistributedDense(Dense):
     config_keys = Dense.config_keys + ("input_length",)
 
@@ -253,8 +258,10 @@ class TimeDistributedDense(Dense):
         return self._Y
 
 
+@register_layer
 class Activation(Layer):
     config_keys = ("activation",)
+    config_keys_ignored = ("target", "beta")  # 0.2.0 wrote them; its forward pass never read them
 
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
@@ -271,6 +278,7 @@ class Activation(Layer):
         return self.activation.backward(self._X, self._Y, dY), []
 
 
+@register_layer
 class Dropout(Layer):
     """Old-style dropout: a Bernoulli(1-p) draw in training, a fixed (1-p) scale at prediction."""
 

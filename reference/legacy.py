@@ -36,6 +36,7 @@ from .errors import ConfigError
 from .files import atomic_write
 from .untrusted import MAX_CONFIG_CHARS, BoundedSafeLoader, ConfigLimitError, parse_json, parse_yaml, quote, shorten
 from .layers import Activation, Dense, Dropout, Embedding, Masking, TimeDistributedDense
+from .registry import LAYERS, accepted_keys, accepted_names
 from .models import DTYPE_FROM_WEIGHTS, DTYPE_NOT_IN_WEIGHTS, DTYPE_UNDECIDED, DTYPES, Sequential
 from .recurrent import GRU, JZS1, JZS2, JZS3, LSTM, RECURRENT_LAYERS, Recurrent, SimpleDeepRNN, SimpleRNN
 
@@ -44,11 +45,8 @@ class LegacyFileError(ConfigError):
     """A legacy Keras config or weights file is unreadable, malformed or does not fit the model."""
 
 
-LAYER_CLASSES = {
-    cls.__name__: cls
-    for cls in (Embedding, Masking, Dense, TimeDistributedDense, Activation, Dropout,
-                SimpleRNN, SimpleDeepRNN, GRU, LSTM, JZS1, JZS2, JZS3)
-}
+# the layer types a file may name: the one registry (every layer module is imported above)
+LAYER_CLASSES = LAYERS
 assert set(RECURRENT_LAYERS) <= set(LAYER_CLASSES)
 
 # Optimizer settings that 0.2.0 kept in Theano shared scalars (floatX) and wrote with
@@ -72,23 +70,7 @@ REGULARIZER_KEYS = {"W_regularizer", "b_regularizer", "U_regularizer", "activity
 MUST_BE_OFF_KEYS = {"go_backwards", "stateful"}
 DROPPED_KEYS = {"cache_enabled", "custom_name", "trainable", "dropout_W", "dropout_U"}
 
-_RECURRENT_KEYS = ("output_dim", "init", "inner_init", "activation", "inner_activation",
-                   "truncate_gradient", "return_sequences", "input_dim", "input_length", "input_shape")
-ACCEPTED_KEYS = {
-    "Embedding": ("input_dim", "output_dim", "init", "input_length", "mask_zero", "input_shape"),
-    "Masking": ("mask_value", "input_shape"),
-    "Dense": ("output_dim", "init", "activation", "input_dim", "input_shape"),
-    "TimeDistributedDense": ("output_dim", "init", "activation", "input_dim", "input_length", "input_shape"),
-    "Activation": ("activation", "target", "beta", "input_shape"),
-    "Dropout": ("p", "input_shape"),
-    "SimpleRNN": _RECURRENT_KEYS,
-    "SimpleDeepRNN": _RECURRENT_KEYS + ("depth",),
-    "GRU": _RECURRENT_KEYS,
-    "LSTM": _RECURRENT_KEYS + ("forget_bias_init",),
-    "JZS1": _RECURRENT_KEYS,
-    "JZS2": _RECURRENT_KEYS,
-    "JZS3": _RECURRENT_KEYS,
-}
+ACCEPTED_KEYS = {name: accepted_keys(cls) for name, cls in LAYER_CLASSES.items()}
 
 
 def _boolean_keys(cls):
@@ -108,7 +90,7 @@ BOOLEAN_KEYS = {name: frozenset(_boolean_keys(cls) | MUST_BE_OFF_KEYS | {"traina
 
 
 def _accepted_layers():
-    return ", ".join(sorted(LAYER_CLASSES))
+    return accepted_names()
 
 
 # ---------------------------------------------------------------------------------------
@@ -528,6 +510,8 @@ def _layer_config(index, layer):
         c["p"] = layer.p
     elif isinstance(layer, Masking):
         c["mask_value"] = layer.mask_value
+    else:  # a layer whose own get_config() is what 0.2.0 wrote
+        c.update(layer.get_config())
     if declared is None and index == 0 and layer.built:
         declared = tuple(layer.input_shape)  # the model was built from data: record its input
     if declared is not None:

@@ -14,6 +14,7 @@ and differ only in what the update gate z reads: `z_reads`
 import numpy as np
 
 from .. import activations
+from ..registry import register_layer
 from .base import Recurrent, unmask
 
 TANH = activations.get("tanh")
@@ -117,6 +118,7 @@ def _gru_specs(layer, input_shape):
     return specs
 
 
+@register_layer
 class GRU(GatedRecurrent):
     default_activation = "sigmoid"  # sic: Keras 0.2.0's default
     default_inner_activation = "hard_sigmoid"
@@ -125,6 +127,7 @@ class GRU(GatedRecurrent):
     param_specs = _gru_specs
 
 
+@register_layer
 class JZS1(GatedRecurrent):
     default_activation = "tanh"
     default_inner_activation = "sigmoid"
@@ -139,6 +142,7 @@ class JZS1(GatedRecurrent):
                 ("P", (d, k), random_sign_or_identity)]
 
 
+@register_layer
 class JZS2(GatedRecurrent):
     default_activation = "tanh"
     default_inner_activation = "sigmoid"
@@ -154,6 +158,7 @@ class JZS2(GatedRecurrent):
                 ("P", (d, k), random_sign_or_identity)]
 
 
+@register_layer
 class JZS3(GatedRecurrent):
     default_activation = "tanh"
     default_inner_activation = "sigmoid"

@@ -3,9 +3,11 @@ import numpy as np
 
 from .. import initializations
 
+from ..registry import register_layer
 from .base import Recurrent, unmask
 
 
+@register_layer
 class LSTM(Recurrent):
     """c[t] = f*cm + i*act(xc + hm·U_c);  h[t] = o*act(c[t])   (cm = m[t-1]*c[t-1]).
 

@@ -2,10 +2,12 @@
 import numpy as np
 
 from ..errors import ConfigError
+from ..registry import register_layer
 from ..untrusted import quote
 from .base import Recurrent, unmask
 
 
+@register_layer
 class SimpleRNN(Recurrent):
     """h[t] = f(x[t] + (m[t-1]*h[t-1])·U)."""
 
@@ -22,6 +24,7 @@ class SimpleRNN(Recurrent):
                          input_dim=input_dim, input_length=input_length, **kwargs)
 
     config_keys = tuple(k for k in Recurrent.config_keys if k != "inner_activation")
+    config_keys_ignored = ("inner_activation",)  # 0.1.x/0.2.0 configs carry it; SimpleRNN has no inner gate
 
     def param_specs(self, input_shape):
         d, k = input_shape[-1], self.output_dim
@@ -41,6 +44,7 @@ class SimpleRNN(Recurrent):
         return (da,), (da @ p["U"].T,)
 
 
+@register_layer
 class SimpleDeepRNN(Recurrent):
     """h[t] = f(x[t] + Σ_j m[t-j]*g(h[t-j]·U_j)).
 

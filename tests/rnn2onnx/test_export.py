@@ -252,3 +252,9 @@ def test_portable_loop_bodies_follow_the_rules_every_runtime_accepts(cell):
                 assert names == {""}
                 assert all(v.name in read for v in body.input[:n_states]), (cell, mask_source, rs)
                 assert not any(v.name in read for v in body.output[n_states:]), (cell, mask_source, rs)
+
+
+def test_every_registered_layer_has_an_emitter():
+    from reference.registry import LAYERS
+
+    assert set(LAYERS) <= set(EMITTERS)
