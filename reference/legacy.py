@@ -37,6 +37,7 @@ from .files import atomic_write
 from .untrusted import MAX_CONFIG_CHARS, BoundedSafeLoader, ConfigLimitError, parse_json, parse_yaml, quote, shorten
 from .layers import Activation, Dense, Dropout, Embedding, Masking, TimeDistributedDense
 from .registry import LAYERS, accepted_keys, accepted_names
+from .containers import Merge
 from .models import DTYPE_FROM_WEIGHTS, DTYPE_NOT_IN_WEIGHTS, DTYPE_UNDECIDED, DTYPES, Sequential
 from .recurrent import GRU, JZS1, JZS2, JZS3, LSTM, RECURRENT_LAYERS, Recurrent, SimpleDeepRNN, SimpleRNN
 
@@ -288,8 +289,6 @@ MERGE_KEYS = ("name", "layers", "mode", "concat_axis")
 def _merge_from_config(config, where, seed, initialise):
     """A Merge from its 0.2.0 config: branches are Sequential or Merge configs. Its
     concat_axis is honoured (0.2.0's own loader dropped it)."""
-    from .containers import Merge
-
     unknown = [k for k in config if k not in MERGE_KEYS]
     if unknown:
         raise LegacyFileError(f"{where}: unknown config key {quote(unknown[0])}; Merge accepts: {', '.join(MERGE_KEYS)}")
@@ -471,7 +470,22 @@ def _plain(value):
     return value
 
 
+def _merge_config(merge):
+    """A Merge as 0.2.0's Merge.get_config wrote it: its branches' configs in order."""
+    branches = [_merge_config(b) if isinstance(b, Merge) else _sequential_config(b) for b in merge.layers]
+    return {"name": "Merge", "layers": branches, "mode": merge.mode, "concat_axis": merge.concat_axis}
+
+
+def _sequential_config(model):
+    """{"name": "Sequential", "layers": [...]}: a model's (or a Merge branch's) layers."""
+    if not model.layers:
+        raise ConfigError("the model has no layers")
+    return {"name": "Sequential", "layers": [_layer_config(i, layer) for i, layer in enumerate(model.layers)]}
+
+
 def _layer_config(index, layer):
+    if isinstance(layer, Merge):
+        return _merge_config(layer)
     name = type(layer).__name__
     if name not in LAYER_CLASSES:
         raise ConfigError(f"layer {layer.name}: {name} has no Keras 0.2.0 config; supported: {_accepted_layers()}")
@@ -528,9 +542,7 @@ def _full_loss_name(loss):
 
 def get_config(model):
     """The Keras 0.2.0 config dict of a reference `Sequential` (tuples for shapes)."""
-    if not model.layers:
-        raise ConfigError("the model has no layers")
-    config = {"name": "Sequential", "layers": [_layer_config(i, layer) for i, layer in enumerate(model.layers)]}
+    config = _sequential_config(model)
     optimizer = getattr(model, "optimizer", None)
     if optimizer is not None:
         config["class_mode"] = getattr(model, "class_mode", "categorical")

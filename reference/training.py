@@ -73,6 +73,16 @@ def _require_compiled(model, what):
 
 # -- data ------------------------------------------------------------------------------------
 
+def nb_samples(X):
+    """How many samples X holds: an array, or (a Merge-first model) a list of arrays."""
+    return len(X[0]) if isinstance(X, list) else len(X)
+
+
+def take(X, index):
+    """X[index] for an array or, per array, for a list of arrays (Keras 0.2.0's slice_X)."""
+    return [x[index] for x in X] if isinstance(X, list) else X[index]
+
+
 def standardize_y(y):
     y = np.asarray(y)
     if y.ndim == 1:
@@ -81,8 +91,10 @@ def standardize_y(y):
 
 
 def _expected_output_shape(model, X):
+    """The output's per-sample shape; an unknown time length is X's (None, matching any
+    length, when a Merge-first model's branches take several inputs)."""
     shape = model.output_shape
-    T = X.shape[1] if X.ndim >= 2 else None
+    T = None if isinstance(X, list) else X.shape[1] if X.ndim >= 2 else None
     return tuple(T if s is None else s for s in shape)
 
 
@@ -96,18 +108,18 @@ def check_data(model, X, y, what="fit"):
     if y.dtype.kind not in "biuf":
         raise InputError(f"{what}: targets must be numeric, got dtype {y.dtype}")
     y = standardize_y(y)
-    if len(X) != len(y):
-        raise InputError(f"{what}: X has {len(X)} samples but y has {len(y)}; they must match")
+    if nb_samples(X) != len(y):
+        raise InputError(f"{what}: X has {nb_samples(X)} samples but y has {len(y)}; they must match")
     expected = _expected_output_shape(model, X)
-    if y.shape[1:] != expected:
+    if len(y.shape[1:]) != len(expected) or any(e is not None and e != g for e, g in zip(expected, y.shape[1:])):
         hint = ""
         if len(expected) == 2 and y.ndim == 2:
             hint = " (the model outputs a sequence: give one target vector per timestep)"
         elif len(expected) == 1 and y.ndim == 3:
             hint = " (the model outputs one vector per sample: use return_sequences=False or per-sample targets)"
-        elif expected[-1] > 1 and y.shape[-1] == 1 and model.loss in ("categorical_crossentropy",):
+        elif (expected[-1] or 0) > 1 and y.shape[-1] == 1 and model.loss in ("categorical_crossentropy",):
             hint = " (categorical_crossentropy wants one-hot targets: convert class indices with to_categorical)"
-        shown = ", ".join(str(s) for s in expected)
+        shown = ", ".join("time" if s is None else str(s) for s in expected)
         raise InputError(
             f"{what}: targets must have shape (n, {shown}) to match the model's output, got {y.shape}{hint}"
         )
@@ -236,11 +248,11 @@ def train_step(model, X, y, w, accuracy=False, where="train_on_batch", epoch=Non
 
 def evaluate_batches(model, X, y, w, batch_size=128, accuracy=False, verbose=0):
     """(loss, acc or None): per-batch values averaged with the batch sizes, as 0.2.0."""
-    n = len(X)
+    n = nb_samples(X)
     total_loss, total_acc = 0.0, 0.0
     progbar = cbks.Progbar(n) if verbose == 1 else None
     for start, end in make_batches(n, batch_size):
-        value, _, Y = _loss(model, X[start:end], y[start:end], w[start:end], train=False)
+        value, _, Y = _loss(model, take(X, slice(start, end)), y[start:end], w[start:end], train=False)
         total_loss += value * (end - start)
         if accuracy:
             total_acc += losses.accuracy(y[start:end], Y, model.class_mode) * (end - start)
@@ -314,21 +326,23 @@ def _validation(model, X, y, validation_split, validation_data, sample_weight):
         return X, y, sample_weight, None
     if not 0 < float(validation_split) < 1:
         raise InputError(f"validation_split must lie in [0, 1), got {validation_split}")
-    split_at = int(len(X) * (1 - validation_split))
-    if split_at == 0 or split_at == len(X):
+    n = nb_samples(X)
+    split_at = int(n * (1 - validation_split))
+    if split_at == 0 or split_at == n:
         raise InputError(
-            f"validation_split={validation_split} of {len(X)} samples leaves "
-            f"{split_at} for training and {len(X) - split_at} for validation; both must be > 0"
+            f"validation_split={validation_split} of {n} samples leaves "
+            f"{split_at} for training and {n - split_at} for validation; both must be > 0"
         )
     sw_val = None
     if sample_weight is not None:
         sample_weight = np.asarray(sample_weight)
-        if len(sample_weight) != len(X):
-            raise InputError(f"fit: sample_weight has {len(sample_weight)} entries for {len(X)} samples")
+        if len(sample_weight) != n:
+            raise InputError(f"fit: sample_weight has {len(sample_weight)} entries for {n} samples")
         sample_weight, sw_val = sample_weight[:split_at], sample_weight[split_at:]
     y_val = y[split_at:]
     w_val = standardize_weights(y_val, sw_val, None, "fit (validation split)")
-    return X[:split_at], y[:split_at], sample_weight, (X[split_at:], y_val, w_val)
+    return (take(X, slice(None, split_at)), y[:split_at], sample_weight,
+            (take(X, slice(split_at, None)), y_val, w_val))
 
 
 def fit(model, X, y, batch_size=128, nb_epoch=100, verbose=1, callbacks=(), validation_split=0.,
@@ -343,7 +357,7 @@ def fit(model, X, y, batch_size=128, nb_epoch=100, verbose=1, callbacks=(), vali
     X, y, sample_weight, val = _validation(model, X, y, validation_split, validation_data, sample_weight)
     w = standardize_weights(y, sample_weight, class_weight, "fit")
 
-    n = len(X)
+    n = nb_samples(X)
     history = cbks.History()
     callback_list = [history] + ([cbks.BaseLogger()] if verbose else []) + list(callbacks or [])
     callback_list = cbks.CallbackList(callback_list)
@@ -353,7 +367,7 @@ def fit(model, X, y, batch_size=128, nb_epoch=100, verbose=1, callbacks=(), vali
         "do_validation": val is not None, "metrics": ["loss", "acc", "val_loss", "val_acc"],
     })
     if val is not None and verbose:
-        print(f"Train on {n} samples, validate on {len(val[0])} samples")
+        print(f"Train on {n} samples, validate on {nb_samples(val[0])} samples")
     callback_list.on_train_begin()
     model.stop_training = False
     index = np.arange(n)
@@ -372,7 +386,7 @@ def fit(model, X, y, batch_size=128, nb_epoch=100, verbose=1, callbacks=(), vali
                 logs = {"batch": batch, "size": len(ids)}
                 callback_list.on_batch_begin(batch, logs)
                 where = f"epoch {epoch + 1}/{nb_epoch}, batch {batch + 1}/{len(batches)} (positions {start}-{end - 1} in this epoch's sample order)"
-                value, acc = train_step(model, X[ids], y[ids], w[ids], show_accuracy, where, epoch, batch)
+                value, acc = train_step(model, take(X, ids), y[ids], w[ids], show_accuracy, where, epoch, batch)
                 logs["loss"] = value
                 if show_accuracy:
                     logs["acc"] = acc
