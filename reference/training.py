@@ -74,12 +74,17 @@ def _require_compiled(model, what):
 # -- data ------------------------------------------------------------------------------------
 
 def nb_samples(X):
-    """How many samples X holds: an array, or (a Merge-first model) a list of arrays."""
+    """How many samples X holds: an array, a list of arrays (a Merge-first model) or a
+    dict of arrays (a Graph)."""
+    if isinstance(X, dict):
+        return len(next(iter(X.values())))
     return len(X[0]) if isinstance(X, list) else len(X)
 
 
 def take(X, index):
-    """X[index] for an array or, per array, for a list of arrays (Keras 0.2.0's slice_X)."""
+    """X[index] for an array, or per array of a list or dict (Keras 0.2.0's slice_X)."""
+    if isinstance(X, dict):
+        return {k: x[index] for k, x in X.items()}
     return [x[index] for x in X] if isinstance(X, list) else X[index]
 
 
@@ -191,6 +196,15 @@ def make_batches(size, batch_size):
 # -- one batch ---------------------------------------------------------------------------
 
 def _loss(model, X, y, w, train):
+    if isinstance(y, dict):  # a Graph: 0.2.0 summed the outputs' weighted losses
+        outs = model.forward(X, train=train)
+        eps = losses.epsilon_for(model.dtype)
+        total, dY = 0.0, {}
+        for name, (Y, mask) in outs.items():
+            value, dY[name] = losses.weighted_loss(model.loss_functions[name], y[name], Y, w[name], mask,
+                                                   model.masked_loss, eps=eps)
+            total += float(value)
+        return total, dY, {name: Y for name, (Y, _) in outs.items()}
     Y, mask = model.forward(X, train=train)
     value, dY = losses.weighted_loss(model.loss_function, y, Y, w, mask, model.masked_loss,
                                      eps=losses.epsilon_for(model.dtype))
@@ -252,7 +266,8 @@ def evaluate_batches(model, X, y, w, batch_size=128, accuracy=False, verbose=0):
     total_loss, total_acc = 0.0, 0.0
     progbar = cbks.Progbar(n) if verbose == 1 else None
     for start, end in make_batches(n, batch_size):
-        value, _, Y = _loss(model, take(X, slice(start, end)), y[start:end], w[start:end], train=False)
+        part = slice(start, end)
+        value, _, Y = _loss(model, take(X, part), take(y, part), take(w, part), train=False)
         total_loss += value * (end - start)
         if accuracy:
             total_acc += losses.accuracy(y[start:end], Y, model.class_mode) * (end - start)
@@ -345,18 +360,29 @@ def _validation(model, X, y, validation_split, validation_data, sample_weight):
             (take(X, slice(split_at, None)), y_val, w_val))
 
 
-def fit(model, X, y, batch_size=128, nb_epoch=100, verbose=1, callbacks=(), validation_split=0.,
-        validation_data=None, shuffle=True, show_accuracy=False, class_weight=None, sample_weight=None):
-    _require_compiled(model, "fit")
+def _check_fit_arguments(batch_size, nb_epoch, verbose):
     batch_size = _check_batch_size(batch_size)
     if isinstance(nb_epoch, bool) or not isinstance(nb_epoch, (int, np.integer)) or nb_epoch < 0:
         raise ConfigError(f"nb_epoch must be a non-negative integer, got {nb_epoch!r}")
     if verbose not in (0, 1, 2):
         raise ConfigError(f"verbose must be 0, 1 or 2, got {verbose!r}")
+    return batch_size
+
+
+def fit(model, X, y, batch_size=128, nb_epoch=100, verbose=1, callbacks=(), validation_split=0.,
+        validation_data=None, shuffle=True, show_accuracy=False, class_weight=None, sample_weight=None):
+    _require_compiled(model, "fit")
+    batch_size = _check_fit_arguments(batch_size, nb_epoch, verbose)
     X, y = check_data(model, X, y, "fit")
     X, y, sample_weight, val = _validation(model, X, y, validation_split, validation_data, sample_weight)
     w = standardize_weights(y, sample_weight, class_weight, "fit")
+    return _fit_loop(model, X, y, w, val, batch_size, nb_epoch, verbose, callbacks, shuffle, show_accuracy,
+                     ["loss", "acc", "val_loss", "val_acc"])
 
+
+def _fit_loop(model, X, y, w, val, batch_size, nb_epoch, verbose, callbacks, shuffle, show_accuracy, metrics):
+    """0.2.0's Model._fit: epochs of (shuffled) batches, each one train_step, validation
+    after each epoch; X, y, w are arrays, lists (Merge-first) or dicts (Graph) alike."""
     n = nb_samples(X)
     history = cbks.History()
     callback_list = [history] + ([cbks.BaseLogger()] if verbose else []) + list(callbacks or [])
@@ -364,7 +390,7 @@ def fit(model, X, y, batch_size=128, nb_epoch=100, verbose=1, callbacks=(), vali
     callback_list._set_model(model)
     callback_list._set_params({
         "batch_size": batch_size, "nb_epoch": int(nb_epoch), "nb_sample": n, "verbose": verbose,
-        "do_validation": val is not None, "metrics": ["loss", "acc", "val_loss", "val_acc"],
+        "do_validation": val is not None, "metrics": metrics,
     })
     if val is not None and verbose:
         print(f"Train on {n} samples, validate on {nb_samples(val[0])} samples")
@@ -386,7 +412,7 @@ def fit(model, X, y, batch_size=128, nb_epoch=100, verbose=1, callbacks=(), vali
                 logs = {"batch": batch, "size": len(ids)}
                 callback_list.on_batch_begin(batch, logs)
                 where = f"epoch {epoch + 1}/{nb_epoch}, batch {batch + 1}/{len(batches)} (positions {start}-{end - 1} in this epoch's sample order)"
-                value, acc = train_step(model, take(X, ids), y[ids], w[ids], show_accuracy, where, epoch, batch)
+                value, acc = train_step(model, take(X, ids), take(y, ids), take(w, ids), show_accuracy, where, epoch, batch)
                 logs["loss"] = value
                 if show_accuracy:
                     logs["acc"] = acc
@@ -414,3 +440,109 @@ def fit(model, X, y, batch_size=128, nb_epoch=100, verbose=1, callbacks=(), vali
         raise
     callback_list.on_train_end()
     return history
+
+
+# -- Graph (keras/models.py Graph at 0.2.0): one dict holds the inputs and the outputs --------
+
+def compile_graph(graph, optimizer, loss, theano_mode=None, masked_loss="keras"):
+    """loss: {output name: objective name}, one per output; the training loss is their sum."""
+    if not isinstance(loss, dict):
+        raise ConfigError(f"a Graph compiles with one loss per output, {{output name: loss}} for "
+                          f"{', '.join(graph.output_order)}; got {type(loss).__name__}")
+    missing = [name for name in graph.output_order if name not in loss]
+    unknown = [name for name in loss if name not in graph.outputs]
+    if missing or unknown:
+        what = f"output {missing[0]!r} has no loss" if missing else f"{unknown[0]!r} is not an output"
+        raise ConfigError(f"Graph.compile: {what}; the outputs are {', '.join(graph.output_order)}")
+    if masked_loss not in losses.MASKED_LOSS_RULES:
+        raise ConfigError(f"masked_loss must be one of {', '.join(losses.MASKED_LOSS_RULES)}, got {masked_loss!r}")
+    functions = {name: losses.get(loss[name]) for name in graph.output_order}
+    optimizer = optimizers.get(optimizer)
+    optimizer.reset()
+    graph.optimizer = optimizer
+    graph.loss_functions = functions
+    graph.loss_function = functions  # what _require_compiled looks for
+    graph.loss = {name: loss[name] if isinstance(loss[name], str) else functions[name].name
+                  for name in graph.output_order}  # as given: 0.2.0 wrote the dict compile got
+    graph.theano_mode = theano_mode
+    graph.masked_loss = masked_loss
+    graph.stop_training = False
+
+
+def check_graph_data(graph, data, what="fit"):
+    """({input name: X}, {output name: y}) from one dict holding both (0.2.0's Graph data)."""
+    X = graph.check_input(data, what)
+    n = nb_samples(X)
+    y = {}
+    for name in graph.output_order:
+        if name not in data:
+            raise InputError(f"{what}: output {name!r} has no targets in the data (a Graph takes one dict "
+                             f"with its inputs {', '.join(graph.input_order)} and outputs {', '.join(graph.output_order)})")
+        target = np.asarray(data[name])
+        if target.dtype.kind not in "biuf":
+            raise InputError(f"{what}: targets of output {name!r} must be numeric, got dtype {target.dtype}")
+        target = standardize_y(target)
+        expected = graph.output_shape[name]
+        if len(target) != n:
+            raise InputError(f"{what}: the inputs have {n} samples but output {name!r}'s targets have {len(target)}")
+        if target.ndim != len(expected) + 1 or target.shape[-1] != expected[-1]:
+            shown = ", ".join("time" if s is None else str(s) for s in expected)
+            raise InputError(f"{what}: targets of output {name!r} must have shape (n, {shown}), got {target.shape}")
+        target = target.astype(graph.dtype, copy=False)
+        if not np.all(np.isfinite(target)):
+            raise InputError(f"{what}: targets of output {name!r} contain NaN or inf")
+        y[name] = target
+    return X, y
+
+
+def _graph_weights(graph, y, sample_weight, class_weight, what):
+    for key, value in (("sample_weight", sample_weight), ("class_weight", class_weight)):
+        if not isinstance(value, dict) or any(k not in graph.outputs for k in value):
+            raise InputError(f"{what}: a Graph's {key} is a dict {{output name: weights}} over "
+                             f"{', '.join(graph.output_order)}, got {value!r:.80}")
+    return {name: standardize_weights(y[name], sample_weight.get(name), class_weight.get(name),
+                                      f"{what} (output {name!r})") for name in graph.output_order}
+
+
+def graph_train_on_batch(graph, data, class_weight={}, sample_weight={}):
+    _require_compiled(graph, "train_on_batch")
+    X, y = check_graph_data(graph, data, "train_on_batch")
+    return train_step(graph, X, y, _graph_weights(graph, y, sample_weight, class_weight, "train_on_batch"))[0]
+
+
+def graph_test_on_batch(graph, data, sample_weight={}):
+    _require_compiled(graph, "test_on_batch")
+    X, y = check_graph_data(graph, data, "test_on_batch")
+    return _loss(graph, X, y, _graph_weights(graph, y, sample_weight, {}, "test_on_batch"), train=False)[0]
+
+
+def graph_evaluate(graph, data, batch_size=128, verbose=0, sample_weight={}):
+    _require_compiled(graph, "evaluate")
+    X, y = check_graph_data(graph, data, "evaluate")
+    w = _graph_weights(graph, y, sample_weight, {}, "evaluate")
+    return evaluate_batches(graph, X, y, w, _check_batch_size(batch_size), verbose=verbose)[0]
+
+
+def graph_fit(graph, data, batch_size=128, nb_epoch=100, verbose=1, callbacks=(), validation_split=0.,
+              validation_data=None, shuffle=True, class_weight={}, sample_weight={}):
+    _require_compiled(graph, "fit")
+    batch_size = _check_fit_arguments(batch_size, nb_epoch, verbose)
+    X, y = check_graph_data(graph, data, "fit")
+    w = _graph_weights(graph, y, sample_weight, class_weight, "fit")
+    val = None
+    if validation_data is not None:  # 0.2.0: no sample weights for validation data
+        X_val, y_val = check_graph_data(graph, validation_data, "validation_data")
+        val = (X_val, y_val, _graph_weights(graph, y_val, {}, {}, "validation_data"))
+    elif validation_split:
+        n = nb_samples(X)
+        if not 0 < float(validation_split) < 1:
+            raise InputError(f"validation_split must lie in [0, 1), got {validation_split}")
+        split_at = int(n * (1 - validation_split))
+        if split_at == 0 or split_at == n:
+            raise InputError(f"validation_split={validation_split} of {n} samples leaves {split_at} for "
+                             f"training and {n - split_at} for validation; both must be > 0")
+        head, tail = slice(None, split_at), slice(split_at, None)
+        val = (take(X, tail), take(y, tail), take(w, tail))
+        X, y, w = take(X, head), take(y, head), take(w, head)
+    return _fit_loop(graph, X, y, w, val, batch_size, nb_epoch, verbose, callbacks, shuffle, False,
+                     ["loss", "val_loss"])
