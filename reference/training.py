@@ -67,7 +67,8 @@ def compile(model, optimizer, loss, class_mode="categorical", theano_mode=None, 
 
 
 def _require_compiled(model, what):
-    if getattr(model, "optimizer", None) is None or getattr(model, "loss_function", None) is None:
+    loss = getattr(model, "loss_functions", None) or getattr(model, "loss_function", None)  # Graph, Sequential
+    if getattr(model, "optimizer", None) is None or loss is None:
         raise ConfigError(f"{what} needs a compiled model: call model.compile(optimizer, loss) first")
 
 
@@ -461,7 +462,6 @@ def compile_graph(graph, optimizer, loss, theano_mode=None, masked_loss="keras")
     optimizer.reset()
     graph.optimizer = optimizer
     graph.loss_functions = functions
-    graph.loss_function = functions  # what _require_compiled looks for
     graph.loss = {name: loss[name] if isinstance(loss[name], str) else functions[name].name
                   for name in graph.output_order}  # as given: 0.2.0 wrote the dict compile got
     graph.theano_mode = theano_mode
@@ -484,7 +484,7 @@ def check_graph_data(graph, data, what="fit"):
         target = standardize_y(target)
         expected = graph.output_shape[name]
         if len(target) != n:
-            raise InputError(f"{what}: the inputs have {n} samples but output {name!r}'s targets have {len(target)}")
+            raise InputError(f"{what}: the inputs have {n} samples but the targets of output {name!r} have {len(target)}")
         if target.ndim != len(expected) + 1 or target.shape[-1] != expected[-1]:
             shown = ", ".join("time" if s is None else str(s) for s in expected)
             raise InputError(f"{what}: targets of output {name!r} must have shape (n, {shown}), got {target.shape}")

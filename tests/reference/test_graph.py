@@ -324,3 +324,122 @@ def test_graph_models_are_refused_by_the_exporter_in_one_sentence():
 
     with pytest.raises(ExportError, match="Graph models cannot be exported yet"):
         rnn2onnx.export(_load("graph_two_io"))
+
+
+# -- training: closed forms and finite differences ------------------------------------------
+
+def _cce_entries(y, p, eps=1e-9):  # SPEC "Training": clipped to [eps, 1-eps], renormalised
+    p = np.clip(p, eps, 1 - eps)
+    p = p / p.sum(axis=-1, keepdims=True)
+    return -np.sum(y * np.log(p), axis=-1)
+
+
+def _mse_entries(y, p):
+    return np.mean((y - p) ** 2, axis=-1)
+
+
+def _two_io_data(seed=5):
+    X, _ = _data("graph_two_io")
+    rng = np.random.default_rng(seed)
+    return dict(X, o1=np.eye(2)[[0, 1, 1, 0]], o2=rng.normal(size=(4, 3)), o3=rng.normal(size=(4, 5, 3)))
+
+
+def _two_io_loss(model, data, rows=slice(None)):
+    """0.2.0's Graph loss: the sum over outputs of each output's mean loss."""
+    out = model.predict({k: data[k][rows] for k in ("x1", "x2")})
+    return (np.mean(_cce_entries(data["o1"][rows], out["o1"])) + np.mean(_mse_entries(data["o2"][rows], out["o2"]))
+            + np.mean(_mse_entries(data["o3"][rows], out["o3"])))
+
+
+def _compiled_two_io(lr=0.1):
+    model = _load("graph_two_io")
+    model.compile(r.SGD(lr=lr), {"o1": "categorical_crossentropy", "o2": "mse", "o3": "mse"})
+    return model
+
+
+def test_graph_train_on_batch_is_one_step_down_the_summed_losses():
+    """The loss before the step is the closed form summed over outputs; each weight moves
+    by -lr times that loss's finite-difference gradient."""
+    data, lr, eps = _two_io_data(), 0.1, 1e-6
+    model = _compiled_two_io(lr)
+    weights = model.get_weights()
+    loss0 = _two_io_loss(model, data)
+    assert model.evaluate(data) == pytest.approx(loss0, rel=1e-12)
+    assert model.test_on_batch(data) == pytest.approx(loss0, rel=1e-12)
+    assert model.train_on_batch(data) == pytest.approx(loss0, rel=1e-12)
+    after = model.get_weights()
+    worst = 0.0
+    for k in range(len(weights)):  # every array, at the entry that moved most
+        idx = np.unravel_index(np.argmax(np.abs(after[k] - weights[k])), weights[k].shape)
+        shifted = []
+        for sign in (1, -1):
+            ws = [w.copy() for w in weights]
+            ws[k][idx] += sign * eps
+            model.set_weights(ws)
+            shifted.append(_two_io_loss(model, data))
+        g = (shifted[0] - shifted[1]) / (2 * eps)
+        assert abs(g) > 1e-5, k
+        step = after[k][idx] - weights[k][idx]
+        assert step == pytest.approx(-lr * g, rel=1e-6), k
+        worst = max(worst, abs(step + lr * g) / abs(lr * g))
+    record("FD training step Graph graph_two_io", worst)
+
+
+def test_graph_fit_takes_one_dict_with_inputs_and_outputs():
+    data = _two_io_data()
+    stepped = _compiled_two_io()
+    loss0 = _two_io_loss(stepped, data)
+    stepped.train_on_batch(data)
+    model = _compiled_two_io()
+    history = model.fit(data, batch_size=4, nb_epoch=1, shuffle=False, verbose=0)
+    assert history.history["loss"] == [pytest.approx(loss0, rel=1e-12)]
+    assert all(np.allclose(a, b, rtol=0, atol=1e-15) for a, b in zip(model.get_weights(), stepped.get_weights()))
+    model = _compiled_two_io()
+    history = model.fit(data, batch_size=4, nb_epoch=1, shuffle=False, verbose=0, validation_split=0.5)
+    assert history.history["val_loss"] == [pytest.approx(_two_io_loss(model, data, slice(2, None)), rel=1e-12)]
+    held_out = {k: v[2:] for k, v in data.items()}
+    history = model.fit(data, batch_size=4, nb_epoch=1, verbose=0, validation_data=held_out)
+    assert history.history["val_loss"] == [pytest.approx(_two_io_loss(model, data, slice(2, None)), rel=1e-12)]
+
+
+def test_graph_loss_weights_and_masks_follow_0_2_0():
+    """A sequence output that keeps a mask (td: Embedding(mask_zero) -> GRU -> TDD) divides
+    by sum(mask * w) but sums every entry (SPEC "Training"); sample_weight per output."""
+    X, _ = _data("graph_embed_f64")
+    rng = np.random.default_rng(7)
+    data = dict(X, td=np.eye(2)[rng.integers(0, 2, size=(4, 6))], cls=np.eye(3)[[0, 1, 2, 0]],
+                h=rng.normal(size=(4, 5)))
+    mask = (X["tok"] != 0).astype(float)
+    assert 0 < mask.sum() < mask.size
+    sw = np.array([1.0, 0.5, 2.0, 0.0])
+    for rule in ("keras", "corrected"):
+        model = _load("graph_embed_f64")
+        model.compile("sgd", {"td": "categorical_crossentropy", "cls": "categorical_crossentropy", "h": "mse"},
+                      masked_loss=rule)
+        out = model.predict(X)
+        td = _cce_entries(data["td"], out["td"])
+        numerator = td.sum() if rule == "keras" else (td * mask).sum()
+        expected = numerator / mask.sum() + np.mean(_cce_entries(data["cls"], out["cls"])) \
+            + np.sum(sw * _mse_entries(data["h"], out["h"])) / sw.sum()
+        assert model.evaluate(data, sample_weight={"h": sw}) == pytest.approx(expected, rel=1e-12), rule
+
+
+def test_graph_training_input_errors_get_one_sentence():
+    model = _compiled_two_io()
+    data = _two_io_data()
+    with pytest.raises(ConfigError, match=r"Graph.compile: output 'o3' has no loss; the outputs are o1, o2, o3"):
+        model.compile("sgd", {"o1": "mse", "o2": "mse"})
+    with pytest.raises(ConfigError, match=r"Graph.compile: 'zz' is not an output"):
+        model.compile("sgd", {"o1": "mse", "o2": "mse", "o3": "mse", "zz": "mse"})
+    with pytest.raises(ConfigError, match=r"one loss per output"):
+        model.compile("sgd", "mse")
+    with pytest.raises(InputError, match=r"fit: output 'o2' has no targets in the data"):
+        model.fit({k: v for k, v in data.items() if k != "o2"}, verbose=0)
+    with pytest.raises(InputError, match=r"train_on_batch: targets of output 'o3' must have shape \(n, 5, 3\), got \(4, 5, 2\)"):
+        model.train_on_batch(dict(data, o3=np.ones((4, 5, 2))))
+    with pytest.raises(InputError, match=r"evaluate: a Graph's sample_weight is a dict \{output name: weights\} over o1, o2, o3"):
+        model.evaluate(data, sample_weight={"x1": np.ones(4)})
+    with pytest.raises(InputError, match=r"the inputs have 4 samples but the targets of output 'o1' have 3"):
+        model.train_on_batch(dict(data, o1=data["o1"][:3]))
+    with pytest.raises(ConfigError, match=r"train_on_batch needs a compiled model"):
+        _load("graph_two_io", compile=False).train_on_batch(data)
