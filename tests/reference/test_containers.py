@@ -20,8 +20,8 @@ TOLERANCE = {"float64": 1e-12, "float32": 1e-5}  # relative to max |Y|
 
 
 def _load(name, kind="json", **kwargs):
-    return legacy.load_model(os.path.join(FX, MANIFEST[name]["files"][f"config_{kind}"]),
-                             os.path.join(FX, f"{name}.h5"), **kwargs)
+    return r.load_model(os.path.join(FX, MANIFEST[name]["files"][f"config_{kind}"]),
+                        os.path.join(FX, f"{name}.h5"), **kwargs)
 
 
 def _data(name):
