@@ -460,3 +460,49 @@ def test_the_file_formats_import_no_model():
                                                     for a in node.names}
     assert not imported & {"models", "containers", "training"}, imported
     assert files.load_model is r.load_model  # the old name still answers, for callers written before
+
+
+class _RunningScale(r.Layer):
+    """A stand-in with BatchNormalization's split of weights (gamma a param; running_mean,
+    running_std kept outside 0.2.0's params): Y = gamma * (X - mean) / std. Not registered."""
+
+    def param_specs(self, input_shape):
+        d = (input_shape[-1],)
+        return [("gamma", d, "one"), ("running_mean", d, "zero"), ("running_std", d, "one")]
+
+    def forward(self, X, mask=None, train=False, rng=None):
+        p = self.params
+        return p["gamma"] * (X - p["running_mean"]) / p["running_std"]
+
+
+def _scaled_graph(weights=None):
+    graph = r.Graph(dtype="float64")
+    graph.add_input("x", (3,))
+    graph.add_node(r.Dense(3, weights=weights), "d", input="x")
+    graph.add_node(_RunningScale(), "s", input="d", create_output=True)
+    return graph
+
+
+def test_running_statistics_stay_out_of_keras_params_and_are_kept_beside_them(tmp_path):
+    """0.2.0's Graph file holds only params (here W, b, gamma: nb_params = 3); the running
+    statistics go to extra datasets 0.2.0 never read; a file without them (as Keras wrote
+    every Graph file) leaves them at their initial values, 0 and 1."""
+    rng = np.random.default_rng(11)
+    graph = _scaled_graph([rng.normal(size=(3, 3)), rng.normal(size=3)])
+    stats = [rng.normal(size=3), rng.normal(size=3), rng.uniform(1, 2, size=3)]
+    graph.nodes["s"]["layer"].set_weights(stats)
+    path = str(tmp_path / "g.h5")
+    graph.save_weights(path)
+    with h5py.File(path, "r") as f:
+        g = f["graph"]
+        assert int(g.attrs["nb_params"]) == 3 and sorted(g) == ["param_0", "param_1", "param_2", "state_0", "state_1"]
+        assert np.array_equal(g["param_2"][()], stats[0]) and np.array_equal(g["state_1"][()], stats[2])
+    X = {"x": rng.normal(size=(2, 3))}
+    again = _scaled_graph()
+    again.load_weights(path)
+    assert np.array_equal(again.predict(X)["s"], graph.predict(X)["s"])
+    with h5py.File(path, "a") as f:  # as Keras 0.2.0 wrote it
+        del f["graph"]["state_0"], f["graph"]["state_1"]
+    again.load_weights(path)
+    W, b = graph.nodes["d"]["layer"].get_weights()
+    assert np.array_equal(again.predict(X)["s"], stats[0] * (X["x"] @ W + b))
