@@ -18,7 +18,7 @@ from .dtypes import DTYPE_FROM_ARGUMENT, DTYPE_UNDECIDED, check_dtype
 from .errors import ConfigError, InputError
 from .layers import Layer
 from .legacy import LegacyFileError, _layer_kwargs
-from .models import Sequential, register_container
+from .models import Model, Sequential, register_container
 from .untrusted import quote, shorten
 
 MERGE_MODES = ("sum", "mul", "ave", "concat")
@@ -330,7 +330,7 @@ def _graph_order_check(node_config):
 
 
 @register_container
-class Graph:
+class Graph(Model):
     """Keras 0.2.0's Graph model: named inputs, nodes (one layer each, fed by one input
     or node, or by a merge of several) and named outputs.
 
@@ -466,42 +466,21 @@ class Graph:
         """{output name: per-sample shape} in add_output order."""
         return {name: self.outputs[name]["shape"] for name in self.output_order}
 
-    def set_dtype(self, dtype, dtype_from=DTYPE_FROM_ARGUMENT):
-        self.dtype = check_dtype(dtype)
-        self.dtype_from = dtype_from
-        for layer in self.layers:
-            layer.set_dtype(self.dtype)
-
-    @property
-    def dtype_decided(self):
-        return self.dtype_from != DTYPE_UNDECIDED
-
     def _require_built(self):
-        if not self.nodes or not self.outputs:
-            raise ConfigError("the Graph needs at least one node and one output")
+        if not self.nodes:
+            raise ConfigError("the Graph has no nodes")
 
-    # -- weights ------------------------------------------------------------------------
-    def get_weights(self):
-        """Every node's weights, in add_node order (BatchNormalization's running statistics
-        included, unlike 0.2.0's Graph.get_weights; see legacy.NOT_KERAS_PARAMS)."""
-        return [w for layer in self.layers for w in layer.get_weights()]
+    def _require_outputs(self):
+        self._require_built()
+        if not self.outputs:
+            raise ConfigError("the Graph has no outputs: add_output (or create_output=True) names what predict returns")
 
-    def set_weights(self, weights):
-        weights = list(weights)
-        counts = [len(layer.weight_names) for layer in self.layers]
-        if len(weights) != sum(counts):
-            raise ConfigError(f"the Graph has {sum(counts)} weight arrays "
-                              f"({', '.join(f'{n}: {c}' for n, c in zip(self.nodes, counts))}), got {len(weights)}")
-        start = 0
-        for layer, count in zip(self.layers, counts):
-            layer.set_weights(weights[start:start + count])
-            start += count
-
-    def count_params(self):
-        return sum(layer.count_params() for layer in self.layers)
+    # -- weights (Model: get_weights/set_weights/count_params over self.layers) ------------
+    # Every node's weights, in add_node order (BatchNormalization's running statistics
+    # included, unlike 0.2.0's Graph.get_weights; see legacy.NOT_KERAS_PARAMS).
 
     def summary(self, print_fn=print):
-        self._require_built()
+        self._require_outputs()
         rows = [("Node", "Type", "Input", "Output shape", "Params")]
         for name in self.input_order:
             rows.append((name, f"input ({self.inputs[name][1]})", "", _shape_text(self._shapes[name]), "0"))
@@ -524,7 +503,7 @@ class Graph:
     # -- computation --------------------------------------------------------------------
     def check_input(self, data, what="predict"):
         """{input name: array} checked and cast, from a dict that may also hold outputs."""
-        self._require_built()
+        self._require_outputs()
         if not isinstance(data, dict):
             raise InputError(f"{what}: a Graph takes a dict {{input name: array}}, got {type(data).__name__}")
         unknown = [k for k in data if k not in self.inputs and k not in self.outputs]
@@ -711,18 +690,6 @@ class Graph:
                   "input_order": list(self.input_order), "output_order": list(self.output_order),
                   "nodes": {name: legacy.layer_config(layer) for name, layer in zip(self.nodes, self.layers)}}
         return legacy.compiled_config(self, config)
-
-    def to_json(self, **kwargs):
-        return legacy.to_json(self, **kwargs)
-
-    def to_yaml(self, **kwargs):
-        return legacy.to_yaml(self, **kwargs)
-
-    def save_weights(self, path, overwrite=False):
-        return legacy.save_weights(self, path, overwrite=overwrite)
-
-    def load_weights(self, path):
-        return legacy.load_weights(self, path)
 
     # -- training (keras/models.py Graph at 0.2.0; see reference/training.py) -------------
     def compile(self, optimizer, loss, theano_mode=None, masked_loss="keras"):

@@ -482,7 +482,6 @@ def _h5py():
 
 def save_weights(model, path, overwrite=False):
     """Write the weights in Keras 0.2.0's HDF5 layout (atomically; refuses to overwrite unless asked)."""
-    h5py = _h5py()
     path = os.fspath(path)
     if not overwrite and os.path.exists(path):
         raise LegacyFileError(f"{path} already exists; pass overwrite=True to replace it")
@@ -491,15 +490,29 @@ def save_weights(model, path, overwrite=False):
         return _save_graph_weights(model, path)
     per_layer = [[np.asarray(w) for w in layer.get_weights()] for layer in model.layers]
 
+    def fill(f):
+        f.attrs["nb_layers"] = len(model.layers)
+        for k, weights in enumerate(per_layer):
+            g = f.create_group(f"layer_{k}")
+            g.attrs["nb_params"] = len(weights)
+            _write_datasets(g, "param", weights)
+
+    _write_h5(path, fill)
+
+
+def _write_datasets(group, prefix, arrays):
+    for j, w in enumerate(arrays):
+        dset = group.create_dataset(f"{prefix}_{j}", w.shape, dtype=w.dtype)
+        dset[...] = w
+
+
+def _write_h5(path, fill):
+    """A new HDF5 file at `path` holding what fill(file) puts in it, written atomically."""
+    h5py = _h5py()
+
     def write(tmp):
         with h5py.File(tmp, "w") as f:
-            f.attrs["nb_layers"] = len(model.layers)
-            for k, weights in enumerate(per_layer):
-                g = f.create_group(f"layer_{k}")
-                g.attrs["nb_params"] = len(weights)
-                for j, w in enumerate(weights):
-                    dset = g.create_dataset(f"param_{j}", w.shape, dtype=w.dtype)
-                    dset[...] = w
+            fill(f)
 
     try:
         atomic_write(path, write)
@@ -526,23 +539,16 @@ def _save_graph_weights(graph, path):
     """0.2.0's Graph.save_weights: one group `graph`, `param_{n}` in add_node order, attribute
     nb_params. Weights 0.2.0 left out (BatchNormalization's running statistics) follow as
     `state_{i}`, which 0.2.0's load_weights never reads, so the file stays Keras's."""
-    h5py = _h5py()
     params = [w for layer in graph.layers for keep, _, w in _keras_params(layer) if keep]
     states = [w for layer in graph.layers for keep, _, w in _keras_params(layer) if not keep]
 
-    def write(tmp):
-        with h5py.File(tmp, "w") as f:
-            g = f.create_group("graph")
-            g.attrs["nb_params"] = len(params)
-            for prefix, arrays in (("param", params), ("state", states)):
-                for n, w in enumerate(arrays):
-                    dset = g.create_dataset(f"{prefix}_{n}", w.shape, dtype=w.dtype)
-                    dset[...] = w
+    def fill(f):
+        g = f.create_group("graph")
+        g.attrs["nb_params"] = len(params)
+        _write_datasets(g, "param", params)
+        _write_datasets(g, "state", states)
 
-    try:
-        atomic_write(path, write)
-    except OSError as exc:
-        raise LegacyFileError(f"cannot write weights file {path}: {exc.strerror or exc}") from None
+    _write_h5(path, fill)
 
 
 def _count_attr(node, key, where):

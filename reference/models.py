@@ -28,8 +28,58 @@ def is_container(layer):
     return type(layer).__name__ in CONTAINERS
 
 
+class Model:
+    """What Sequential and Graph share: `self.layers` (a Graph's nodes, in add_node order)
+    hold the weights, the dtype, and the Keras 0.2.0 file methods (reference/legacy.py)."""
+
+    def set_dtype(self, dtype, dtype_from=DTYPE_FROM_ARGUMENT):
+        """Compute in `dtype` from now on (every built layer's weights are cast);
+        `dtype_from` records why (see DTYPE_FROM_*)."""
+        self.dtype = check_dtype(dtype)
+        self.dtype_from = dtype_from
+        for layer in self.layers:
+            layer.set_dtype(self.dtype)  # an unbuilt layer only records it (a Merge passes it on)
+
+    @property
+    def dtype_decided(self):
+        """False for a loaded model whose dtype a weights file may still decide."""
+        return self.dtype_from != DTYPE_UNDECIDED
+
+    def get_weights(self):
+        """Every layer's weights, layer by layer in Keras order."""
+        self._require_built()
+        return [w for layer in self.layers for w in layer.get_weights()]
+
+    def set_weights(self, weights):
+        self._require_built()
+        weights = list(weights)
+        counts = [len(layer.weight_names) for layer in self.layers]
+        if len(weights) != sum(counts):
+            per_layer = ", ".join(f"{layer.name}: {c}" for layer, c in zip(self.layers, counts))
+            raise ConfigError(f"the model has {sum(counts)} weight arrays ({per_layer}), got {len(weights)}")
+        start = 0
+        for layer, count in zip(self.layers, counts):
+            layer.set_weights(weights[start:start + count])
+            start += count
+
+    def count_params(self):
+        return sum(layer.count_params() for layer in self.layers)
+
+    def to_json(self, **kwargs):
+        return legacy.to_json(self, **kwargs)
+
+    def to_yaml(self, **kwargs):
+        return legacy.to_yaml(self, **kwargs)
+
+    def save_weights(self, path, overwrite=False):
+        return legacy.save_weights(self, path, overwrite=overwrite)
+
+    def load_weights(self, path):
+        return legacy.load_weights(self, path)
+
+
 @register_container
-class Sequential:
+class Sequential(Model):
     def __init__(self, layers=None, dtype="float32", seed=None, initialise=True):
         """initialise=False: layers get shapes only (see Layer.build) until weights are
         set, for a model whose weights will be loaded or never read."""
@@ -77,19 +127,6 @@ class Sequential:
                 layer.build(shape, self.dtype, self.rng, self.initialise)
             shape = layer.output_shape(shape)
 
-    def set_dtype(self, dtype, dtype_from=DTYPE_FROM_ARGUMENT):
-        """Compute in `dtype` from now on (every built layer's weights are cast);
-        `dtype_from` records why (see DTYPE_FROM_*)."""
-        self.dtype = check_dtype(dtype)
-        self.dtype_from = dtype_from
-        for layer in self.layers:
-            layer.set_dtype(self.dtype)  # an unbuilt layer only records it (a Merge passes it on)
-
-    @property
-    def dtype_decided(self):
-        """False for a loaded model whose dtype a weights file may still decide."""
-        return self.dtype_from != DTYPE_UNDECIDED
-
     # -- weights ---------------------------------------------------------------------------
     def _require_built(self):
         if not self.layers:
@@ -99,25 +136,6 @@ class Sequential:
                 "the model's input shape is unknown: give the first layer input_dim or input_shape, "
                 "or call predict once"
             )
-
-    def get_weights(self):
-        self._require_built()
-        return [w for layer in self.layers for w in layer.get_weights()]
-
-    def set_weights(self, weights):
-        self._require_built()
-        weights = list(weights)
-        expected = sum(len(layer.weight_names) for layer in self.layers)
-        if len(weights) != expected:
-            raise ConfigError(f"the model has {expected} weight arrays, got {len(weights)}")
-        start = 0
-        for layer in self.layers:
-            count = len(layer.weight_names)
-            layer.set_weights(weights[start:start + count])
-            start += count
-
-    def count_params(self):
-        return sum(layer.count_params() for layer in self.layers)
 
     def summary(self, print_fn=print):
         self._require_built()
@@ -257,18 +275,6 @@ class Sequential:
         layers = [layer.get_config() if is_container(layer) else legacy.layer_config(layer, first=index == 0)
                   for index, layer in enumerate(self.layers)]
         return legacy.compiled_config(self, {"name": "Sequential", "layers": layers})
-
-    def to_json(self, **kwargs):
-        return legacy.to_json(self, **kwargs)
-
-    def to_yaml(self, **kwargs):
-        return legacy.to_yaml(self, **kwargs)
-
-    def save_weights(self, path, overwrite=False):
-        return legacy.save_weights(self, path, overwrite=overwrite)
-
-    def load_weights(self, path):
-        return legacy.load_weights(self, path)
 
     # -- training (Keras 0.2.0 compile/fit; see reference/training.py) ------------------------
     def compile(self, optimizer, loss, class_mode="categorical", theano_mode=None, masked_loss="keras"):
