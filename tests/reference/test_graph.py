@@ -443,41 +443,66 @@ def test_the_file_formats_import_no_model():
     assert files.load_model is r.load_model  # the old name still answers, for callers written before
 
 
-class _RunningScale(r.Layer):
-    """A stand-in with BatchNormalization's split of weights (gamma a param; running_mean,
-    running_std kept outside 0.2.0's params): Y = gamma * (X - mean) / std. Not registered."""
+class _Mode0Normalization(r.Layer):
+    """SPEC's BatchNormalization(mode=0) at prediction, written again as a stand-in (not
+    registered): weights gamma, beta (0.2.0's params), running_mean, running_std (kept
+    outside them); Y = gamma * (X - mean) / (std + epsilon) + beta."""
+
+    epsilon = 1e-6
 
     def param_specs(self, input_shape):
-        d = (input_shape[-1],)
-        return [("gamma", d, "one"), ("running_mean", d, "zero"), ("running_std", d, "one")]
+        d = tuple(input_shape)
+        return [("gamma", d, "one"), ("beta", d, "zero"), ("running_mean", d, "zero"), ("running_std", d, "one")]
 
     def forward(self, X, mask=None, train=False, rng=None):
         p = self.params
-        return p["gamma"] * (X - p["running_mean"]) / p["running_std"]
+        return p["gamma"] * (X - p["running_mean"]) / (p["running_std"] + self.epsilon) + p["beta"]
+
+
+def test_graph_bn_weights_read_as_keras_wrote_them_with_a_stand_in_normalization():
+    """graph_bn.h5 (LSTM -> BatchNormalization -> Dense; gamma and beta only) read into the
+    same Graph built by hand: off from Keras's prediction by what Keras's own reload was
+    off; with the trained statistics of graph_bn.npz, Keras's prediction."""
+    X, Y = _data("graph_bn")
+    stats = np.load(os.path.join(FX, "graph_bn.npz"))
+    graph = r.Graph(dtype="float64")
+    graph.add_input("x", (5, 3))
+    graph.add_node(r.LSTM(4), "r", input="x")
+    graph.add_node(_Mode0Normalization(), "bn", input="r")
+    graph.add_node(r.Dense(2), "d", input="bn")
+    graph.add_output("y", input="d")
+    graph.load_weights(os.path.join(FX, "graph_bn.h5"))
+    off = float(np.max(np.abs(graph.predict(X)["y"] - Y["y"])))
+    assert off == pytest.approx(MANIFEST["graph_bn"]["keras_reload_json"]["max_abs_diff"], rel=1e-9)
+    gamma, beta, _, _ = graph.nodes["bn"]["layer"].get_weights()
+    graph.nodes["bn"]["layer"].set_weights([gamma, beta, stats["bn_running_mean"], stats["bn_running_std"]])
+    error = record("keras02 graph_bn y (stand-in normalization)", _rel(graph.predict(X)["y"], Y["y"]))
+    assert error <= 1e-12
 
 
 def _scaled_graph(weights=None):
     graph = r.Graph(dtype="float64")
     graph.add_input("x", (3,))
     graph.add_node(r.Dense(3, weights=weights), "d", input="x")
-    graph.add_node(_RunningScale(), "s", input="d", create_output=True)
+    graph.add_node(_Mode0Normalization(), "s", input="d", create_output=True)
     return graph
 
 
 def test_running_statistics_stay_out_of_keras_params_and_are_kept_beside_them(tmp_path):
-    """0.2.0's Graph file holds only params (here W, b, gamma: nb_params = 3); the running
-    statistics go to extra datasets 0.2.0 never read; a file without them (as Keras wrote
-    every Graph file) leaves them at their initial values, 0 and 1."""
+    """0.2.0's Graph file holds only params (here W, b, gamma, beta: nb_params = 4); the
+    running statistics go to extra datasets 0.2.0 never read; a file without them (as
+    Keras wrote every Graph file) leaves them at their initial values, 0 and 1."""
     rng = np.random.default_rng(11)
     graph = _scaled_graph([rng.normal(size=(3, 3)), rng.normal(size=3)])
-    stats = [rng.normal(size=3), rng.normal(size=3), rng.uniform(1, 2, size=3)]
+    stats = [rng.normal(size=3), rng.normal(size=3), rng.normal(size=3), rng.uniform(1, 2, size=3)]
     graph.nodes["s"]["layer"].set_weights(stats)
     path = str(tmp_path / "g.h5")
     graph.save_weights(path)
     with h5py.File(path, "r") as f:
         g = f["graph"]
-        assert int(g.attrs["nb_params"]) == 3 and sorted(g) == ["param_0", "param_1", "param_2", "state_0", "state_1"]
-        assert np.array_equal(g["param_2"][()], stats[0]) and np.array_equal(g["state_1"][()], stats[2])
+        assert int(g.attrs["nb_params"]) == 4
+        assert sorted(g) == ["param_0", "param_1", "param_2", "param_3", "state_0", "state_1"]
+        assert np.array_equal(g["param_3"][()], stats[1]) and np.array_equal(g["state_1"][()], stats[3])
     X = {"x": rng.normal(size=(2, 3))}
     again = _scaled_graph()
     again.load_weights(path)
@@ -486,4 +511,4 @@ def test_running_statistics_stay_out_of_keras_params_and_are_kept_beside_them(tm
         del f["graph"]["state_0"], f["graph"]["state_1"]
     again.load_weights(path)
     W, b = graph.nodes["d"]["layer"].get_weights()
-    assert np.array_equal(again.predict(X)["s"], stats[0] * (X["x"] @ W + b))
+    assert np.array_equal(again.predict(X)["s"], stats[0] * (X["x"] @ W + b) / (1 + 1e-6) + stats[1])
