@@ -79,17 +79,15 @@ class SimpleDeepRNN(Recurrent):
 
     def step(self, o, xs, m, states, p):
         (x,), (pending,) = xs, states
-        k = self.output_dim
-        if self.depth == 1:
-            arriving, later = pending, None
-        else:
-            arriving, later = o.split(pending, [k, (self.depth - 1) * k])
-        a = o.add(x, arriving)
+        k, depth = self.output_dim, self.depth
+        # slot 0 arrives now; no split of the buffer, so in ONNX each of these adds is one
+        # Gemm with a 0/1 matrix (exact), and onnxruntime fuses the activation into it
+        a = o.add(x, pending) if depth == 1 else o.add_part(x, pending, [k, (depth - 1) * k], 0)
         h = o.act(self.activation, a)
         lag_in = o.matmul(h, p["U_lags"])
         lag = o.act(self.inner_activation, lag_in)  # masked after g: g(0) is 0.5 for hard_sigmoid
         # the slots arriving later move one step closer (the last slot starts empty)
-        carried = o.mask(lag, m) if later is None else o.add(o.pad_right(later, k), o.mask(lag, m))
+        carried = o.mask(lag, m) if depth == 1 else o.add_shifted(o.mask(lag, m), pending, depth * k, k)
         return h, (carried,), dict(a=a, h=h, lag_in=lag_in, lag=lag)
 
     def step_backward(self, c, dh, dstates, p, g):
