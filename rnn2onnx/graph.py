@@ -121,25 +121,6 @@ class OnnxOps:
     def mask(self, x, m):
         return x if m is None else self.mul(x, m)
 
-    # add_part / add_shifted: one Gemm with a 0/1 matrix instead of Split/Pad + Add, one
-    # node less per step (two with the activation onnxruntime fuses into the Gemm). Exact:
-    # each output column sums one product by 1 and products by 0 (finite y assumed: an
-    # inf in y would make NaN where the slicing form gives a number)
-    def add_part(self, x, y, sizes, j):
-        start = sum(sizes[:j])
-        select = np.zeros((sum(sizes), sizes[j]))
-        select[np.arange(start, start + sizes[j]), np.arange(sizes[j])] = 1.0
-        return self._gemm(y, select, x)
-
-    def add_shifted(self, x, y, width, k):
-        shift = np.zeros((width, width))
-        shift[np.arange(k, width), np.arange(width - k)] = 1.0
-        return self._gemm(y, shift, x)
-
-    def _gemm(self, a, constant, c):
-        out = self._node("Gemm", [a, self.g.const(constant, dtype=self.g.dtype), c])
-        self._products[out] = self.g.nodes[-1]  # an activation after it fuses into it
-        return out
 
     def act(self, activation, x):
         product = self._products.pop(x, None)

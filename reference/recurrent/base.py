@@ -58,19 +58,6 @@ class NumpyOps:
     def mask(x, m):
         return x if m is None else x * m
 
-    @staticmethod
-    def add_part(x, y, sizes, j):
-        """x + part j of y's columns split into `sizes` (as `split`)."""
-        start = sum(sizes[:j])
-        return np.add(x, y[:, start:start + sizes[j]])
-
-    @staticmethod
-    def add_shifted(x, y, width, k):
-        """x + y shifted k columns to the left, k zero columns entering on the right
-        (y is `width` columns wide)."""
-        shifted = np.zeros((y.shape[0], width), y.dtype)
-        shifted[:, :width - k] = y[:, k:]
-        return np.add(shifted, x)
 
 
 NP = NumpyOps()
