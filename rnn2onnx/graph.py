@@ -121,8 +121,6 @@ class OnnxOps:
     def mask(self, x, m):
         return x if m is None else self.mul(x, m)
 
-    def pad_right(self, x, k):
-        return self._node("Pad", [x, self.g.const([0, 0, 0, k])])
 
     def act(self, activation, x):
         product = self._products.pop(x, None)

@@ -58,12 +58,6 @@ class NumpyOps:
     def mask(x, m):
         return x if m is None else x * m
 
-    @staticmethod
-    def pad_right(x, k):
-        """Append k zero columns."""
-        out = np.zeros((x.shape[0], x.shape[1] + k), x.dtype)
-        out[:, :-k] = x
-        return out
 
 
 NP = NumpyOps()
