@@ -36,7 +36,7 @@ from onnx import TensorProto, helper
 from .errors import ExportError
 
 NATIVE_RECURRENT = ("LSTM", "GRU", "RNN")
-GUARDED = NATIVE_RECURRENT + ("Scan",)
+GUARDED = NATIVE_RECURRENT + ("Scan", "Loop")
 LOOPS = ("Scan", "Loop")
 
 
@@ -51,7 +51,8 @@ def guard_empty(model):
     del graph.node[:]
     for node in nodes:
         if node.op_type in GUARDED and not node.domain:
-            data = node.input[0] if node.op_type in NATIVE_RECURRENT else _scan_inputs(node)[0]
+            # (a Loop's trip count is computed from the sequence it reads)
+            data = _scan_inputs(node)[0] if node.op_type == "Scan" else node.input[0]
             behind = sources.get(data, set())
             # Test the graph input the node's data comes from, not the data itself: the
             # layers between keep batch and time (so one is empty iff the other is), and
@@ -126,6 +127,10 @@ def _ranks(node):
     if node.op_type in NATIVE_RECURRENT:
         return [4 if i == 0 else 3 for i, o in enumerate(node.output) if o]
     body = _attr(node, "body")
+    if node.op_type == "Loop":  # body outputs: cond, states, per-step outputs
+        n_states = len(node.input) - 2
+        return [len(body.output[1 + i].type.tensor_type.shape.dim) + (0 if i < n_states else 1)
+                for i, o in enumerate(node.output) if o]
     n_states = len(node.input) - _attr(node, "num_scan_inputs")
     return [len(body.output[i].type.tensor_type.shape.dim) + (0 if i < n_states else 1)
             for i, o in enumerate(node.output) if o]
@@ -190,6 +195,8 @@ class _EmptyResult:
         elem = _elem_types(self.node, self.graph)[i]
         if self.node.op_type == "Scan":
             return self._scan_output(i, nodes, elem)
+        if self.node.op_type == "Loop":
+            return self._loop_output(i, nodes, elem)
         return self._native_output(i, nodes, elem)
 
     def _native_output(self, i, nodes, elem):
@@ -207,6 +214,24 @@ class _EmptyResult:
         if len(node.input) > initial and node.input[initial]:
             return self._n(nodes, "Identity", [node.input[initial]])
         return self._zeros(nodes, [D, B, hidden], elem)
+
+    def _loop_output(self, i, nodes, elem):
+        """A Loop over the time steps (our loop_op="loop" form): the final states are the
+        initial ones; a per-step output is (M, per-step shape), its symbolic dims (our
+        bodies: the batch) read from the first state at the same position."""
+        node = self.node
+        n_states = len(node.input) - 2
+        if i < n_states:
+            return self._n(nodes, "Identity", [node.input[2 + i]])
+        per_step = _attr(node, "body").output[1 + i].type.tensor_type.shape.dim
+        if not per_step or n_states == 0:
+            raise ExportError(f"guard_empty: {node.name}: loop output {i} has no declared shape or no state")
+        trips = self._n(nodes, "Reshape", [node.input[0], self._const(nodes, [1])])
+        dims = [trips]
+        for pos, d in enumerate(per_step):
+            dims.append(self._const(nodes, [d.dim_value]) if d.HasField("dim_value")
+                        else self._dim(nodes, node.input[2], pos))
+        return self._zeros(nodes, dims, elem)
 
     def _scan_output(self, i, nodes, elem):
         node = self.node
@@ -304,9 +329,14 @@ def _padding(source, axes, build):
     scalar dim of the input}, bool scalar "time > 0" or None).
 
     The batch gets one zero row always, the time axis one zero step when it has none
-    (max(T, 1) - T), each by a Concat with a block of zeros: tract 0.23 neither types a
-    `Pad` by symbolic amounts nor runs a Scan whose batch is max(B, 1) with a symbolic B
-    ("Undetermined symbol"); it does both with B + 1."""
+    (max(T, 1) - T steps), each by a Concat with a block of zeros. Why not max(B, 1) rows,
+    which would cost nothing for a non-empty batch (one more row costs onnxruntime's
+    native LSTM 1.8x at batch 1): tract 0.23, typing a model with a symbolic batch B,
+    cannot run a Scan (nor a native op, which it turns into one) whose batch is max(B, 1)
+    ("Undetermined symbol in expression: B": it solves B from the loop's input shapes,
+    and max(B, 1) is not invertible); B + 1 it solves. Nor does it type a `Pad` by
+    symbolic amounts. The time axis is not in the loop body's shapes, so max(T, 1) works.
+    """
     rank = len(source.type.tensor_type.shape.dim)
     shape = build("Shape", [source.name], "Shape")
     dims = {name: build("Gather", [shape, build.const(axis, f"{name}_axis")], name, axis=0)
