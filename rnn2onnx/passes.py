@@ -31,7 +31,7 @@ scan: "We didn't implemented yet the case where scan do 0 iteration"): `predict`
 InputError for 0 timesteps or an empty batch.
 """
 import onnx
-from onnx import TensorProto, helper
+from onnx import TensorProto, helper, numpy_helper
 
 from .errors import ExportError
 
@@ -283,10 +283,15 @@ def pad_empty(model):
     del graph.node[:]
     graph.node.extend(build.nodes)
     loop_outputs = {}  # per-step output of a Scan/Loop -> its time axis
+    zeros = {node.output[0] for node in nodes if node.op_type == "ConstantOfShape" and _all_zero(node)}
     for node in nodes:
         after = _Builder(graph, "", build.names)
         if not node.domain and time_positive is not None:
             for i, initial in _final_states(node):
+                if initial in zeros:
+                    # tract 0.23 (symbolic batch) fails on a Where that reads a native
+                    # op's initial_h beside its Y_h ("Clashing resolution for expression")
+                    initial = ""
                 if node.output[i] in read:
                     _at_zero_steps(node, i, initial, time_positive, after, elem)
             if node.op_type in LOOPS:
@@ -375,6 +380,11 @@ def _final_states(node):
         n_states = len(node.input) - 2
         return [(i, node.input[2 + i]) for i in range(n_states) if len(node.output) > i and node.output[i]]
     return []
+
+
+def _all_zero(constant_of_shape):
+    value = _attr(constant_of_shape, "value")
+    return value is None or not numpy_helper.to_array(value).any()
 
 
 def _per_step_outputs(node):
