@@ -17,14 +17,14 @@ input and one `If` per guarded node, measured by `rnn2onnx bench` (rows e).
 
 `pad_empty` — the same safety without an `If`, for files that must run on every runtime
 (target="portable"): tract 0.23 miscomputes a Scan inside an `If` whose per-step output is
-read at its last step, and OpenVINO 2026.4 some stacks of guarded Scans. The graph input
-is padded to at least one row and one step (`Pad` by max(n, 1) - n: nothing for a
-non-empty input), every node runs on that, and the output is sliced back to the input's
-batch and time; the results that drop the time axis (a native op's `Y_h`/`Y_c`, a
-`Scan`'s or `Loop`'s final states, a per-step output read at one step) become
-`Where(time > 0, result, initial state (zeros for a read step))`, which is what zero
-steps compute. Exact for non-empty input: the pads are zero, the slices whole and the
-`Where` takes its first branch.
+read at its last step. The graph input is padded to at least one row and one step (by
+Concat of zero blocks that are empty for a non-empty input), every node runs on that, and
+the output is cut back to the input's batch and time; the results that drop the time
+axis (a native op's `Y_h`/`Y_c`, a `Scan`'s or `Loop`'s final states, a per-step output
+read at one step) become `Where(time > 0, result, initial state)` (zeros for a read
+step), which is what zero steps compute: the onnxruntime target's answers. Exact for
+non-empty input (bit for bit on onnxruntime, OpenVINO and tract: tests/rnn2onnx/
+test_passes.py); cost in `rnn2onnx bench` (g).
 
 The reference follows Keras 0.2.0 instead, which refuses an empty sequence (Theano's
 scan: "We didn't implemented yet the case where scan do 0 iteration"): `predict` raises
@@ -333,22 +333,23 @@ def _padding(source, axes, build):
     """Nodes (into `build`) padding the graph input `source`: (padded input, {"batch"/"time":
     scalar dim of the input}, bool scalar "time > 0" or None).
 
-    The batch gets one zero row always, the time axis one zero step when it has none
-    (max(T, 1) - T steps), each by a Concat with a block of zeros. Why not max(B, 1) rows,
-    which would cost nothing for a non-empty batch (one more row costs onnxruntime's
-    native LSTM 1.8x at batch 1): tract 0.23, typing a model with a symbolic batch B,
-    cannot run a Scan (nor a native op, which it turns into one) whose batch is max(B, 1)
-    ("Undetermined symbol in expression: B": it solves B from the loop's input shapes,
-    and max(B, 1) is not invertible); B + 1 it solves. Nor does it type a `Pad` by
-    symbolic amounts. The time axis is not in the loop body's shapes, so max(T, 1) works.
-    """
+    A batch of none gets one zero row ((B == 0) rows), zero timesteps one zero step
+    (max(T, 1) - T steps), each by a Concat with a block of zeros; a non-empty input gets
+    blocks of size 0. Measured alternatives that fail: `Pad` (tract 0.23 does not type a
+    pad by symbolic amounts); max(B, 1) rows (tract, with a symbolic batch B, cannot run a
+    Scan, nor a native op, which it turns into one, whose batch is max(B, 1): "Undetermined
+    symbol in expression: B"); always one more row (exact and accepted everywhere, but
+    onnxruntime's native LSTM is 1.8x slower at batch 2 than at batch 1, and its float64
+    products round differently)."""
     rank = len(source.type.tensor_type.shape.dim)
     shape = build("Shape", [source.name], "Shape")
     dims = {name: build("Gather", [shape, build.const(axis, f"{name}_axis")], name, axis=0)
             for name, axis in axes.items()}
     missing = {}
-    if "batch" in axes:
-        missing[axes["batch"]] = build.const([1], "one_row")
+    if "batch" in axes:  # (B == 0) rows
+        rows = build("Unsqueeze", [dims["batch"], build.const([0], "axis0")], "batch_1d")
+        empty = build("Equal", [rows, build.const([0], "zero_1d")], "batch_empty")
+        missing[axes["batch"]] = build("Cast", [empty], "missing_rows", to=TensorProto.INT64)
     time_positive = None
     if "time" in axes:
         steps = build("Unsqueeze", [dims["time"], build.const([0], "axis0")], "time_1d")
@@ -400,7 +401,8 @@ def _per_step_outputs(node):
 
 def _at_zero_steps(node, i, initial, time_positive, build, elem):
     """Rename output i of `node` and give its old name Where(time > 0, it, initial): after
-    zero steps a state is its initial value (a native op's default: zeros); a step read
+    zero steps a state is its initial value (a native op's default, and any all-zero
+    ConstantOfShape: a scalar 0); a step read
     from an empty sequence is taken as zeros, which is what the onnxruntime target's guard
     returns there (the carried last output's zero initial state)."""
     out = node.output[i]
