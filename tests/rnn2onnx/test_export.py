@@ -252,3 +252,17 @@ def test_portable_loop_bodies_follow_the_rules_every_runtime_accepts(cell):
                 assert names == {""}
                 assert all(v.name in read for v in body.input[:n_states]), (cell, mask_source, rs)
                 assert not any(v.name in read for v in body.output[n_states:]), (cell, mask_source, rs)
+
+
+@pytest.mark.parametrize("target", ["onnxruntime", "portable"])
+def test_plan_names_the_forms_the_export_uses(target):
+    """plan() decides without emitting the recurrent layers' nodes (no weights computed):
+    its forms are the ones build() emits."""
+    from rnn2onnx.export import build as build_graph
+
+    for cell in sorted(CELLS):
+        for mask_source in MASK_SOURCES:
+            model = build(cell, mask_source, return_sequences=mask_source == "embedding")
+            for strategy in ("auto", "loop"):
+                planned = {name: (form, why) for name, form, why in rnn2onnx.plan(model, strategy, target)}
+                assert planned == build_graph(model, strategy=strategy, target=target)[1]
