@@ -328,7 +328,15 @@ def read_config_file(path):
     """The config dict of a .json/.yaml/.yml file (other names: sniffed from the first character)."""
     try:
         with open(path, "rb") as f:
-            raw = f.read(MAX_CONFIG_CHARS + 1)
+            # in chunks: read(n) allocates n bytes up front (64 MiB for every config)
+            chunks, size = [], 0
+            while size <= MAX_CONFIG_CHARS:
+                chunk = f.read(1 << 20)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+            raw = b"".join(chunks)
         if len(raw) > MAX_CONFIG_CHARS:
             raise LegacyFileError(f"config file {path} is larger than {MAX_CONFIG_CHARS} bytes; "
                                   "a Keras model config is far smaller")

@@ -12,8 +12,9 @@ one process (absolute times drift between runs on shared machines; ratios do not
     Scan (strategy="loop"); * marks the forms auto uses.
 (f) the loop form wrapped in ONNX Loop (loop_op="loop") vs Scan, and the portable
     target's Scan (bodies tract accepts) vs the onnxruntime target's, in onnxruntime.
-(g) the empty-input guard (rnn2onnx/passes.py): the same export with and without it,
-    native LSTM and the LSTM loop form (Scan).
+(g) the empty-input guards (rnn2onnx/passes.py): the same export with and without it,
+    target="onnxruntime" (guard_empty, an If) on native LSTM and the LSTM loop form (Scan),
+    target="portable" (pad_empty, no If) on native LSTM/GRU and their Scans.
 """
 import argparse
 import os
@@ -140,6 +141,7 @@ def run(shapes=SHAPES, repeats=30, print_fn=print, masked_shapes=None):
             plain = runtimes.load("onnxruntime", build(lstm, strategy=strategy, passes=())[0])
             ratio, ta, tb = median_ratio(lambda: guarded({"input": X}), lambda: plain({"input": X}), reps)
             rows.append(("g", f"LSTM {strategy}: empty-input guard vs none", (n, T, d, k), ta, tb, ratio))
+        rows += _portable_guard_rows((n, T, d, k), X, reps)
     rows.append(_export_time())
     rows += masked_rows(repeats, masked_shapes or MASKED_SHAPES)
     header = f"{'':2} {'comparison':58} {'batch,time,in,hidden':22} {'ours ms':>9} {'base ms':>9} {'ratio':>7}"
@@ -222,6 +224,24 @@ def _wrapper_rows(shape, X, reps):
             base = runtimes.load("onnxruntime", export(model, strategy="loop"))
             ratio, ta, tb = median_ratio(lambda: ours({"input": feed}), lambda: base({"input": feed}), reps)
             rows.append(("f", f"{cls.__name__}{what} portable vs ort-target Scan", shape, ta, tb, ratio))
+    return rows
+
+
+def _portable_guard_rows(shape, X, reps):
+    """(g) rows for target="portable": the If-free guard (passes.pad_empty) vs none, on the
+    native ops (ONNX's default activations, which portable files keep native) and the Scan."""
+    from reference import GRU, LSTM
+
+    n, T, d, k = shape
+    rows = []
+    for label, model, strategy in (
+            ("LSTM native", _model(LSTM, d, k, inner_activation="sigmoid"), "native"),
+            ("GRU native", _model(GRU, d, k, inner_activation="sigmoid", activation="tanh"), "native"),
+            ("LSTM Scan", _model(LSTM, d, k), "loop"), ("GRU Scan", _model(GRU, d, k), "loop")):
+        guarded, plain = (runtimes.load("onnxruntime", build(model, strategy=strategy, target="portable", **kw)[0])
+                          for kw in ({}, {"passes": ()}))
+        ratio, ta, tb = median_ratio(lambda: guarded({"input": X}), lambda: plain({"input": X}), reps)
+        rows.append(("g", f"portable {label}: padding guard vs none", shape, ta, tb, ratio))
     return rows
 
 

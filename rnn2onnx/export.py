@@ -14,14 +14,15 @@ from .emitters import EMITTERS
 from .emitters.loop import LOOP_OPS
 from .errors import ExportError
 from .graph import Graph, finish_model
-from .passes import guard_empty
+from .passes import guard_empty, pad_empty
 
 STRATEGIES = ("auto", "loop", "native")
 #: rewrites of the finished graph per target, in order (runtime quirks; see rnn2onnx/passes.py).
-#: The portable target has no empty-input guard: tract 0.23 miscomputes a Scan inside an
-#: `If` whose per-step output is read at its last step (it returns the masked state
-#: instead: errors up to 0.6), and portable files must agree on every runtime.
-LATE_PASSES = {"onnxruntime": (guard_empty,), "portable": ()}
+#: Both make empty input safe; the portable target's guard has no `If`: tract 0.23
+#: miscomputes a Scan inside an `If` whose per-step output is read at its last step (it
+#: returns the masked state instead: errors up to 0.6), and portable files must agree on
+#: every runtime. (pad_empty costs onnxruntime more at batch 1: `rnn2onnx bench` (g).)
+LATE_PASSES = {"onnxruntime": (guard_empty,), "portable": (pad_empty,)}
 TARGETS = ("onnxruntime", "portable")
 MIN_OPSET, DEFAULT_OPSET = 13, 21
 EXTERNAL_DATA_THRESHOLD = 1 << 30  # protobuf cannot serialize 2 GiB; keep well below

@@ -15,17 +15,29 @@ types, not emitters, so every form any emitter writes (masked native ops with
 `sequence_lens`, other Scan bodies) gets the guard. Cost: one `Size` + `Equal` per graph
 input and one `If` per guarded node, measured by `rnn2onnx bench` (rows e).
 
+`pad_empty` — the same safety without an `If`, for files that must run on every runtime
+(target="portable"): tract 0.23 miscomputes a Scan inside an `If` whose per-step output is
+read at its last step. The graph input is padded to at least one row and one step (by
+Concat of zero blocks that are empty for a non-empty input), every node runs on that, and
+the output is cut back to the input's batch and time; the results that drop the time
+axis (a native op's `Y_h`/`Y_c`, a `Scan`'s or `Loop`'s final states, a per-step output
+read at one step) become `Where(time > 0, result, initial state)` (zeros for a read
+step), which is what zero steps compute: the onnxruntime target's answers. Exact for
+non-empty input (bit for bit on onnxruntime, OpenVINO and tract: tests/rnn2onnx/
+test_passes.py); cost in `rnn2onnx bench` (g).
+
 The reference follows Keras 0.2.0 instead, which refuses an empty sequence (Theano's
 scan: "We didn't implemented yet the case where scan do 0 iteration"): `predict` raises
 InputError for 0 timesteps or an empty batch.
 """
 import onnx
-from onnx import TensorProto, helper
+from onnx import TensorProto, helper, numpy_helper
 
 from .errors import ExportError
 
 NATIVE_RECURRENT = ("LSTM", "GRU", "RNN")
-GUARDED = NATIVE_RECURRENT + ("Scan",)
+GUARDED = NATIVE_RECURRENT + ("Scan", "Loop")
+LOOPS = ("Scan", "Loop")
 
 
 def guard_empty(model):
@@ -39,7 +51,8 @@ def guard_empty(model):
     del graph.node[:]
     for node in nodes:
         if node.op_type in GUARDED and not node.domain:
-            data = node.input[0] if node.op_type in NATIVE_RECURRENT else _scan_inputs(node)[0]
+            # (a Loop's trip count is computed from the sequence it reads)
+            data = _scan_inputs(node)[0] if node.op_type == "Scan" else node.input[0]
             behind = sources.get(data, set())
             # Test the graph input the node's data comes from, not the data itself: the
             # layers between keep batch and time (so one is empty iff the other is), and
@@ -114,6 +127,10 @@ def _ranks(node):
     if node.op_type in NATIVE_RECURRENT:
         return [4 if i == 0 else 3 for i, o in enumerate(node.output) if o]
     body = _attr(node, "body")
+    if node.op_type == "Loop":  # body outputs: cond, states, per-step outputs
+        n_states = len(node.input) - 2
+        return [len(body.output[1 + i].type.tensor_type.shape.dim) + (0 if i < n_states else 1)
+                for i, o in enumerate(node.output) if o]
     n_states = len(node.input) - _attr(node, "num_scan_inputs")
     return [len(body.output[i].type.tensor_type.shape.dim) + (0 if i < n_states else 1)
             for i, o in enumerate(node.output) if o]
@@ -178,6 +195,8 @@ class _EmptyResult:
         elem = _elem_types(self.node, self.graph)[i]
         if self.node.op_type == "Scan":
             return self._scan_output(i, nodes, elem)
+        if self.node.op_type == "Loop":
+            return self._loop_output(i, nodes, elem)
         return self._native_output(i, nodes, elem)
 
     def _native_output(self, i, nodes, elem):
@@ -195,6 +214,24 @@ class _EmptyResult:
         if len(node.input) > initial and node.input[initial]:
             return self._n(nodes, "Identity", [node.input[initial]])
         return self._zeros(nodes, [D, B, hidden], elem)
+
+    def _loop_output(self, i, nodes, elem):
+        """A Loop over the time steps (our loop_op="loop" form): the final states are the
+        initial ones; a per-step output is (M, per-step shape), its symbolic dims (our
+        bodies: the batch) read from the first state at the same position."""
+        node = self.node
+        n_states = len(node.input) - 2
+        if i < n_states:
+            return self._n(nodes, "Identity", [node.input[2 + i]])
+        per_step = _attr(node, "body").output[1 + i].type.tensor_type.shape.dim
+        if not per_step or n_states == 0:
+            raise ExportError(f"guard_empty: {node.name}: loop output {i} has no declared shape or no state")
+        trips = self._n(nodes, "Reshape", [node.input[0], self._const(nodes, [1])])
+        dims = [trips]
+        for pos, d in enumerate(per_step):
+            dims.append(self._const(nodes, [d.dim_value]) if d.HasField("dim_value")
+                        else self._dim(nodes, node.input[2], pos))
+        return self._zeros(nodes, dims, elem)
 
     def _scan_output(self, i, nodes, elem):
         node = self.node
@@ -223,3 +260,180 @@ class _EmptyResult:
         axis = out_axes[k] if out_axes[k] >= 0 else out_axes[k] + len(dims) + 1
         dims.insert(axis, T)
         return self._zeros(nodes, dims, elem)
+
+
+def pad_empty(model):
+    """Rewrite `model` in place so that no node sees an empty batch or zero timesteps, with
+    no `If` (see the module docstring). The dims the graph's input and output name "batch"
+    and "time" (the exporter's contract) say which axes are padded and sliced back."""
+    graph = model.graph
+    (source,) = graph.input  # the exporter writes one-input graphs
+    axes = _named_axes(source)
+    if not axes:
+        return model
+    build = _Builder(graph, "input/pad")
+    elem = graph.output[0].type.tensor_type.elem_type  # an exported graph computes in one float dtype
+    nodes = list(graph.node)
+    padded, dims, time_positive = _padding(source, axes, build)
+    for node in nodes:  # every reader of the input reads the padded input
+        for i, name in enumerate(node.input):
+            if name == source.name:
+                node.input[i] = padded
+    read = {name for node in nodes for name in node.input} | {out.name for out in graph.output}
+    del graph.node[:]
+    graph.node.extend(build.nodes)
+    loop_outputs = {}  # per-step output of a Scan/Loop -> its time axis
+    zeros = {node.output[0] for node in nodes if node.op_type == "ConstantOfShape" and _all_zero(node)}
+    for node in nodes:
+        after = _Builder(graph, "", build.names)
+        if not node.domain and time_positive is not None:
+            for i, initial in _final_states(node):
+                if initial in zeros:
+                    # tract 0.23 (symbolic batch) fails on a Where that reads a native
+                    # op's initial_h beside its Y_h ("Clashing resolution for expression")
+                    initial = ""
+                if node.output[i] in read:
+                    _at_zero_steps(node, i, initial, time_positive, after, elem)
+            if node.op_type in LOOPS:
+                loop_outputs.update(_per_step_outputs(node))
+            elif node.op_type == "Gather" and node.input[0] in loop_outputs \
+                    and _attr(node, "axis", 0) == loop_outputs[node.input[0]]:
+                _at_zero_steps(node, 0, "", time_positive, after, elem)
+        graph.node.append(node)  # (a copy: its outputs are renamed above)
+        graph.node.extend(after.nodes)
+    for out in graph.output:
+        _slice_back(out, axes, dims, graph, build.names)
+    return model
+
+
+class _Builder:
+    """Nodes for a pass, named under `prefix` with names new to the graph."""
+
+    def __init__(self, graph, prefix, names=None):
+        self.names, self.prefix, self.nodes = names or _Names(graph), prefix, []
+
+    def __call__(self, op, inputs, base, outputs=None, **attrs):
+        out = outputs or self.names(f"{self.prefix}/{base}" if self.prefix else base)
+        self.nodes.append(helper.make_node(op, list(inputs), [out], name=self.names(out) if outputs else out, **attrs))
+        return out
+
+    def const(self, values, base="const", elem=TensorProto.INT64):
+        """A Constant: `values` a list (1-D) or a number (scalar)."""
+        dims = [len(values)] if isinstance(values, list) else []
+        return self("Constant", [], base, value=helper.make_tensor("value", elem, dims, values))
+
+
+def _named_axes(value_info):
+    """{"batch": axis, "time": axis} of a graph input or output, from its dim names."""
+    dims = value_info.type.tensor_type.shape.dim
+    return {d.dim_param: i for i, d in enumerate(dims) if d.dim_param in ("batch", "time")}
+
+
+def _padding(source, axes, build):
+    """Nodes (into `build`) padding the graph input `source`: (padded input, {"batch"/"time":
+    scalar dim of the input}, bool scalar "time > 0" or None).
+
+    A batch of none gets one zero row ((B == 0) rows), zero timesteps one zero step
+    (max(T, 1) - T steps), each by a Concat with a block of zeros; a non-empty input gets
+    blocks of size 0. Measured alternatives that fail: `Pad` (tract 0.23 does not type a
+    pad by symbolic amounts); max(B, 1) rows (tract, with a symbolic batch B, cannot run a
+    Scan, nor a native op, which it turns into one, whose batch is max(B, 1): "Undetermined
+    symbol in expression: B"); always one more row (exact and accepted everywhere, but
+    onnxruntime's native LSTM is 1.8x slower at batch 2 than at batch 1, and its float64
+    products round differently)."""
+    rank = len(source.type.tensor_type.shape.dim)
+    shape = build("Shape", [source.name], "Shape")
+    dims = {name: build("Gather", [shape, build.const(axis, f"{name}_axis")], name, axis=0)
+            for name, axis in axes.items()}
+    missing = {}
+    if "batch" in axes:  # (B == 0) rows
+        rows = build("Unsqueeze", [dims["batch"], build.const([0], "axis0")], "batch_1d")
+        empty = build("Equal", [rows, build.const([0], "zero_1d")], "batch_empty")
+        missing[axes["batch"]] = build("Cast", [empty], "missing_rows", to=TensorProto.INT64)
+    time_positive = None
+    if "time" in axes:
+        steps = build("Unsqueeze", [dims["time"], build.const([0], "axis0")], "time_1d")
+        missing[axes["time"]] = build("Sub", [build("Max", [steps, build.const([1], "one")], "Max"), steps], "missing_steps")
+        time_positive = build("Greater", [dims["time"], build.const(0, "zero")], "time_positive")
+    padded = source.name
+    value = helper.make_tensor("value", source.type.tensor_type.elem_type, [1], [0])
+    for axis in sorted(missing):
+        current = build("Shape", [padded], "Shape")
+        parts = [build("Slice", [current, build.const([0]), build.const([axis])], "before")] if axis else []
+        parts.append(missing[axis])
+        if axis + 1 < rank:
+            parts.append(build("Slice", [current, build.const([axis + 1]), build.const([rank])], "after"))
+        zeros = build("ConstantOfShape", [build("Concat", parts, "zeros_shape", axis=0)], "zeros", value=value)
+        padded = build("Concat", [padded, zeros], "Concat", axis=axis)
+    return padded, dims, time_positive
+
+
+def _final_states(node):
+    """[(output index, its initial state input or "")] of the outputs of `node` that drop
+    the time axis: a native op's Y_h/Y_c, a Scan's or Loop's final states."""
+    if node.op_type in NATIVE_RECURRENT:  # Y_h, Y_c <- initial_h (input 5), initial_c (6)
+        return [(i, node.input[4 + i] if len(node.input) > 4 + i else "")
+                for i in (1, 2) if len(node.output) > i and node.output[i]]
+    if node.op_type == "Scan":
+        n_states = len(node.input) - _attr(node, "num_scan_inputs")
+        return [(i, node.input[i]) for i in range(n_states) if node.output[i]]
+    if node.op_type == "Loop":
+        n_states = len(node.input) - 2
+        return [(i, node.input[2 + i]) for i in range(n_states) if len(node.output) > i and node.output[i]]
+    return []
+
+
+def _all_zero(constant_of_shape):
+    value = _attr(constant_of_shape, "value")
+    return value is None or not numpy_helper.to_array(value).any()
+
+
+def _per_step_outputs(node):
+    """{per-step output of a Scan/Loop: its time axis}."""
+    if node.op_type == "Loop":
+        n_states = len(node.input) - 2
+        return {o: 0 for o in node.output[n_states:] if o}
+    n_states = len(node.input) - _attr(node, "num_scan_inputs")
+    n_out = len(node.output) - n_states
+    axes = _attr(node, "scan_output_axes", [0] * n_out)
+    return {o: a for o, a in zip(node.output[n_states:], axes) if o}
+
+
+def _at_zero_steps(node, i, initial, time_positive, build, elem):
+    """Rename output i of `node` and give its old name Where(time > 0, it, initial): after
+    zero steps a state is its initial value (a native op's default, and any all-zero
+    ConstantOfShape: a scalar 0); a step read
+    from an empty sequence is taken as zeros, which is what the onnxruntime target's guard
+    returns there (the carried last output's zero initial state)."""
+    out = node.output[i]
+    node.output[i] = build.names(f"{out}/padded")
+    if not initial:
+        initial = build.const(0, f"{out}/zero", elem=elem)
+    build("Where", [time_positive, node.output[i], initial], f"{out}/at_zero_steps", outputs=out)
+
+
+def _slice_back(output, axes, dims, graph, names):
+    """Cut graph output `output` back to the input's batch and time (the axes it shares
+    with the input, by name). The batch by a Gather of rows 0..B-1: on a concrete empty
+    batch tract 0.23's optimizer fails on a Slice to zero rows pushed up through the
+    layers (PushSliceUp)."""
+    own = _named_axes(output)
+    keep = [name for name in ("batch", "time") if name in own and name in axes]
+    if not keep:
+        return
+    padded = names(f"{output.name}/padded")
+    for node in graph.node:
+        for i, name in enumerate(node.output):
+            if name == output.name:
+                node.output[i] = padded
+    build = _Builder(graph, f"{output.name}/slice", names)
+    current = padded
+    for k, name in enumerate(keep):
+        out = output.name if k == len(keep) - 1 else None
+        if name == "batch":
+            rows = build("Range", [build.const(0, "zero"), dims["batch"], build.const(1, "one")], "rows")
+            current = build("Gather", [current, rows], "Gather", outputs=out, axis=own["batch"])
+        else:
+            end = build("Unsqueeze", [dims["time"], build.const([0], "axis0")], "time_1d")
+            current = build("Slice", [current, build.const([0]), end, build.const([own["time"]])], "Slice", outputs=out)
+    graph.node.extend(build.nodes)

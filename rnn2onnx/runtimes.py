@@ -131,7 +131,8 @@ class OpenVINO(Runtime):
     known_issues = (("HardSigmoid/Affine activations in LSTM/GRU/RNN ops", "\"Unsupported activation function\""),
                     ("float64 files", "computed in float32 (no f64 kernels on CPU)"),
                     ("stacked Scans inside the empty-input guard's If (target=\"onnxruntime\" files)",
-                     "wrong results: 6 conformance cases (stack2), errors 0.03-0.27"))
+                     "wrong results on the first inference per input shape (right when called again): "
+                     "6 conformance cases (stack2), errors 0.03-0.27"))
 
     def workaround(self, message):
         if "snippet" in message.lower() or "Layout rank" in message:

@@ -80,5 +80,10 @@ EMIT = {"native": lambda layer, ctx, x, mask: emit_native(layer, ctx, x),
 def emit_recurrent(layer, ctx, x, mask):
     form, reason = choose_form(layer, ctx, mask is not None)
     ctx.forms[layer.name] = (form, reason)
+    if ctx.g.shapes_only:
+        # a plan (rnn2onnx.plan, `inspect`) needs the form, not the nodes: emitting them
+        # would compute the ONNX weights (concatenated, transposed: 576 MB for one
+        # LSTM(6000)) from weights that were never allocated
+        return ctx.g.node("Identity", [x], f"{layer.name}/{form}"), layer.output_mask(mask)
     y = EMIT[form](layer, ctx, x, mask)
     return y, layer.output_mask(mask)

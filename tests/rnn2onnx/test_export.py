@@ -258,3 +258,17 @@ def test_every_registered_layer_has_an_emitter():
     from reference.registry import LAYERS
 
     assert set(LAYERS) <= set(EMITTERS)
+
+
+@pytest.mark.parametrize("target", ["onnxruntime", "portable"])
+def test_plan_names_the_forms_the_export_uses(target):
+    """plan() decides without emitting the recurrent layers' nodes (no weights computed):
+    its forms are the ones build() emits."""
+    from rnn2onnx.export import build as build_graph
+
+    for cell in sorted(CELLS):
+        for mask_source in MASK_SOURCES:
+            model = build(cell, mask_source, return_sequences=mask_source == "embedding")
+            for strategy in ("auto", "loop"):
+                planned = {name: (form, why) for name, form, why in rnn2onnx.plan(model, strategy, target)}
+                assert planned == build_graph(model, strategy=strategy, target=target)[1]

@@ -148,6 +148,15 @@ def test_inspect_allocates_no_weights(tmp_path, call):
     assert "640000000" in out.replace(",", "") or "640002" in out  # the parameter count is reported
 
 
+def test_inspect_computes_no_onnx_weights(tmp_path, call):
+    # the plan once emitted every node: the native LSTM's concatenated, transposed weights
+    # took 576 MB for this config (645 MB resident for `inspect`)
+    config = {"name": "Sequential", "layers": [{"name": "LSTM", "output_dim": 6000, "input_dim": 16}]}
+    code, out, err = call("inspect", write_config(tmp_path, config), limit_mb=32)
+    assert code == 0, err
+    assert "native" in out
+
+
 def test_oversized_weights_are_refused_by_a_sentence(tmp_path, call):
     config = {"name": "Sequential", "layers": [{"name": "Embedding", "input_dim": 100_000_000, "output_dim": 64}]}
     assert_clean_failure(*call("inspect", write_config(tmp_path, config), ), "layer 0", "E", "accepted")

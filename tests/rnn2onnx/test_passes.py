@@ -12,39 +12,49 @@ import pytest
 from onnx import TensorProto, helper
 
 import rnn2onnx
+from rnn2onnx import runtimes
+from rnn2onnx.export import build as export_build
 from rnn2onnx.passes import guard_empty
 
 from .models import CELLS, MASK_SOURCES, build
 
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 RUNNER = r"""
 import json, sys
 import numpy as np
-import onnxruntime
-cases = json.load(open(sys.argv[1]))
-results = []
+from rnn2onnx import runtimes
+runtime, options, cases = json.load(open(sys.argv[1]))
 for case in cases:
-    session = onnxruntime.InferenceSession(case["path"], providers=["CPUExecutionProvider"])
-    feeds = {name: np.zeros(shape, dtype) for name, (shape, dtype) in case["feeds"].items()}
+    run = runtimes.load(runtime, case["path"], **options)
+    feeds = {name: np.zeros(shape, dtype) if case.get("seed") is None
+             else np.random.default_rng(case["seed"]).integers(0, 9, shape).astype(dtype)
+             for name, (shape, dtype) in case["feeds"].items()}
     try:
-        outs = session.run(None, feeds)
+        outs = run(feeds)
     except Exception as exc:  # a catchable error: recorded, judged by the test
         outs = [np.array(str(exc)[:200])]
-    np.save(case["path"] + ".out.npy", outs[0])
-    print(case["path"], flush=True)
+    np.save(case["out"], outs[0])
+    print(case["out"], flush=True)
 """
 
 
-def run_isolated(tmp_path, cases):
-    """Run each (path, feeds) in one child process; {path: output 0}. A crash names the case."""
-    spec = tmp_path / "cases.json"
-    spec.write_text(json.dumps(cases))
-    proc = subprocess.run([sys.executable, "-c", RUNNER, str(spec)], capture_output=True, text=True, timeout=600)
+def run_isolated(tmp_path, cases, runtime="onnxruntime", **options):
+    """Run each case ({path, feeds, out}) on `runtime` in one child process; {out: output
+    0}. A crash fails the test and names the case instead of killing the test run."""
+    spec = tmp_path / f"cases-{runtime}-{len(os.listdir(tmp_path))}.json"
+    for i, case in enumerate(cases):
+        case.setdefault("out", f"{case['path']}.{runtime}.{options.get('dims', '')}{i}.npy")
+    spec.write_text(json.dumps([runtime, options, cases]))
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run([sys.executable, "-c", RUNNER, str(spec)], capture_output=True, text=True, timeout=900,
+                          env=env)
     done = proc.stdout.split()
     if proc.returncode != 0:
         crashed = cases[len(done)]["path"] if len(done) < len(cases) else "?"
-        pytest.fail(f"the runtime died (status {proc.returncode}) on {os.path.basename(crashed)}: "
+        pytest.fail(f"{runtime} died (status {proc.returncode}) on {os.path.basename(crashed)}: "
                     f"{proc.stderr[-500:]}")
-    return {path: np.load(path + ".out.npy") for path in done}
+    return {out: np.load(out) for out in done}
 
 
 def _feeds(model, B, T):
@@ -63,34 +73,128 @@ def _expected(model, B, T):
     return np.tile(np.tanh(head.params["b"].astype(np.float64)), (B, 1))
 
 
-def test_every_form_answers_an_empty_batch_and_zero_timesteps(tmp_path):
-    cases, expected, may_raise = [], {}, set()
-    for cell in sorted(CELLS):
+# Keras's default activations take the loop form in portable files; these have ONNX's
+# default ones, so that the portable target's native forms are covered too
+NATIVE_DEFAULTS = {"LSTM": {"inner_activation": "sigmoid"}, "GRU": {"inner_activation": "sigmoid", "activation": "tanh"},
+                   "SimpleRNN": {"activation": "tanh"}, "JZS2": {}, "JZS1": {}}
+# (target, strategy, dtype, loop_op, extra kwargs?): every form of both targets
+FORMS = [("onnxruntime", "auto", "float32", "scan", False),    # native ops; LSTM's masked native forms
+         ("onnxruntime", "native", "float32", "scan", False),  # every masked native form
+         ("onnxruntime", "loop", "float32", "scan", False),
+         ("onnxruntime", "loop", "float64", "scan", False),
+         ("onnxruntime", "loop", "float32", "loop", False),
+         ("portable", "auto", "float32", "scan", False),
+         ("portable", "native", "float32", "scan", True),      # native ops with ONNX's default activations
+         ("portable", "loop", "float64", "scan", False),
+         ("portable", "loop", "float32", "loop", False)]
+EMPTY = ((0, 5), (3, 0), (0, 0))
+
+
+def _models(forms, cells=None):
+    """(label, model, export options) over cells x mask sources x return_sequences x forms;
+    strategy="native" only where the layer has a native form."""
+    for cell in sorted(cells or CELLS):
         for mask_source in MASK_SOURCES:
             for return_sequences in (False, True):
-                for strategy, dtype in (("auto", "float32"), ("loop", "float32"), ("loop", "float64")):
-                    model = build(cell, mask_source, return_sequences, dtype)
-                    proto = rnn2onnx.export(model, strategy=strategy, validate=False)
-                    masked_native = any(form.startswith("native-") for _, form, _ in rnn2onnx.plan(model, strategy))
-                    for B, T in ((0, 5), (3, 0), (0, 0)):
-                        path = str(tmp_path / f"{cell}-{mask_source}-{return_sequences}-{strategy}-{dtype}-{B}x{T}.onnx")
-                        onnx.save_model(proto, path)
-                        cases.append({"path": path, "feeds": _feeds(model, B, T)})
-                        expected[path] = _expected(model, B, T)
-                        if masked_native:
-                            may_raise.add(path)
-    outputs = run_isolated(tmp_path, cases)
+                for target, strategy, dtype, loop_op, defaults in forms:
+                    if strategy == "native" and (cell not in NATIVE_DEFAULTS
+                                                 or (target == "portable" and mask_source != "none")):
+                        continue  # no native form (portable: masked layers keep the loop form)
+                    extra = NATIVE_DEFAULTS[cell] if defaults else {}
+                    model = build(cell, mask_source, return_sequences, dtype, **extra)
+                    options = dict(target=target, strategy=strategy, loop_op=loop_op)
+                    label = f"{cell}-{mask_source}-{return_sequences}-{target}-{strategy}-{dtype}-{loop_op}"
+                    yield label, model, options
+
+
+def _empty_cases(tmp_path, forms, cells=None):
+    """(cases for run_isolated, {out: expected}, {outs that may be a catchable error})."""
+    cases, expected, may_raise = [], {}, set()
+    for label, model, options in _models(forms, cells):
+        proto = rnn2onnx.export(model, validate=False, **options)
+        masked_native = any(form.startswith("native-") for _, form, _ in
+                            rnn2onnx.plan(model, options["strategy"], options["target"]))
+        path = str(tmp_path / f"{label}.onnx")
+        onnx.save_model(proto, path)
+        for B, T in EMPTY:
+            out = f"{path}.{B}x{T}.npy"
+            cases.append({"path": path, "feeds": _feeds(model, B, T), "out": out})
+            expected[out] = _expected(model, B, T)
+            if masked_native:
+                may_raise.add(out)
+    return cases, expected, may_raise
+
+
+def _check_empty(outputs, expected, may_raise, runtime):
     assert set(outputs) == set(expected)
-    for path, want in expected.items():
-        got = outputs[path]
+    for out, want in expected.items():
+        got, name = outputs[out], f"{runtime}: {os.path.basename(out)}"
         if got.dtype.kind == "U":
             # a catchable error (the reference refuses an empty batch and zero timesteps
             # too) only from the masked native forms, whose index arithmetic before the
             # guarded op raises on empty input; every other form answers exactly
-            assert path in may_raise, (os.path.basename(path), str(got))
+            assert out in may_raise, (name, str(got))
             continue
-        assert got.shape == want.shape, os.path.basename(path)
-        np.testing.assert_allclose(got, want, rtol=1e-6, atol=0, err_msg=os.path.basename(path))
+        assert got.shape == want.shape, name
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=0, err_msg=name)
+
+
+def test_every_form_answers_an_empty_batch_and_zero_timesteps(tmp_path):
+    """Both targets, every form (native, masked native, Scan, Loop), on onnxruntime."""
+    cases, expected, may_raise = _empty_cases(tmp_path, FORMS)
+    _check_empty(run_isolated(tmp_path, cases), expected, may_raise, "onnxruntime")
+
+
+PORTABLE = [f for f in FORMS if f[0] == "portable"]
+RUNTIMES = [("openvino", {}), ("tract", {"dims": "concrete"}), ("tract", {"dims": "symbolic"})]
+
+
+def _runtime_params(slow_all):
+    for runtime, options in RUNTIMES:
+        marks = [pytest.mark.skipif(not runtimes.get(runtime).available(), reason=f"{runtime} is not installed")]
+        yield pytest.param(runtime, options, marks=marks + ([pytest.mark.slow] if slow_all else []),
+                           id=f"{runtime}-{options.get('dims', '')}".rstrip("-"))
+
+
+@pytest.mark.parametrize("runtime, options", _runtime_params(slow_all=False))
+def test_portable_files_answer_empty_input_on_every_runtime(tmp_path, runtime, options):
+    """pad_empty: the portable files' guard, on the runtimes they are made for (tract has
+    no Loop: the Loop form is left out there). A sample here; every cell under slow."""
+    forms = [f for f in PORTABLE if not (runtime == "tract" and f[3] == "loop")]
+    cases, expected, _ = _empty_cases(tmp_path, forms, cells=("LSTM", "SimpleDeepRNN3"))
+    _check_empty(run_isolated(tmp_path, cases, runtime, **options), expected, set(), runtime)
+
+
+@pytest.mark.parametrize("runtime, options", _runtime_params(slow_all=True))
+def test_portable_files_answer_empty_input_on_every_runtime_every_cell(tmp_path, runtime, options):
+    forms = [f for f in PORTABLE if not (runtime == "tract" and f[3] == "loop")]
+    cases, expected, _ = _empty_cases(tmp_path, forms)
+    _check_empty(run_isolated(tmp_path, cases, runtime, **options), expected, set(), runtime)
+
+
+@pytest.mark.parametrize("runtime, options", [("onnxruntime", {})] + list(_runtime_params(slow_all=False)))
+def test_the_portable_guard_changes_no_number(tmp_path, runtime, options):
+    """For non-empty input a guarded portable file gives the unguarded file's numbers on
+    each runtime, bit for bit (its zero blocks are empty, its cuts whole, its Where takes
+    the computed branch)."""
+    cases, pairs = [], []
+    for label, model, opts in _models(PORTABLE, cells=("LSTM", "JZS1")):
+        if runtime == "tract" and opts["loop_op"] == "loop":
+            continue
+        files = []
+        for guarded in (True, False):
+            proto = export_build(model, **opts, **({} if guarded else {"passes": ()}))[0]
+            path = str(tmp_path / f"{label}-{guarded}.onnx")
+            onnx.save_model(proto, path)
+            for seed, (B, T) in enumerate(((1, 6), (4, 1), (3, 7))):
+                cases.append({"path": path, "feeds": _feeds(model, B, T), "seed": seed, "out": f"{path}.{seed}.npy"})
+            files.append(path)
+        pairs += [(f"{files[0]}.{seed}.npy", f"{files[1]}.{seed}.npy") for seed in range(3)]
+    outputs = run_isolated(tmp_path, cases, runtime, **options)
+    for guarded, plain in pairs:
+        got, want = outputs[guarded], outputs[plain]
+        assert got.shape == want.shape and got.dtype == want.dtype and got.size > 0
+        np.testing.assert_array_equal(got, want, err_msg=os.path.basename(guarded))
 
 
 def _native_lstm(initial_h):
