@@ -1,6 +1,9 @@
 """An exact NumPy reference of the Keras 0.2.0 recurrent layers and Sequential model."""
 from .errors import ConfigError, InputError
-from .layers import Activation, Dense, Dropout, Embedding, Layer, Masking, TimeDistributedDense
+from .layers import ActivityRegularization, Activation, Dense, Dropout, Embedding, Layer, Masking, TimeDistributedDense
+from .normalization import BatchNormalization
+from .convolutional import Convolution1D, MaxPooling1D
+from . import constraints, regularizers
 from .models import Sequential
 from .recurrent import GRU, JZS1, JZS2, JZS3, LSTM, RECURRENT_LAYERS, Recurrent, SimpleDeepRNN, SimpleRNN
 from . import callbacks, losses, optimizers
@@ -15,6 +18,8 @@ __all__ = [
     "losses", "optimizers", "callbacks", "Callback", "History",
     "Optimizer", "SGD", "RMSprop", "Adagrad", "Adadelta", "Adam", "TrainingError", "NonFiniteLossError",
 ]
+__all__ += ["BatchNormalization", "Convolution1D", "MaxPooling1D", "ActivityRegularization",
+            "regularizers", "constraints"]
 from .containers import Merge
 from .legacy import LegacyFileError, model_from_json, model_from_yaml
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from . import activations, initializations
 from .errors import ConfigError, InputError
+from .regularizers import ActivityRegularizer, Regularized
 from .registry import register_layer
 
 
@@ -116,7 +117,11 @@ class Layer:
         config = {"name": type(self).__name__}
         for key in self.config_keys:
             value = getattr(self, key)
-            config[key] = value.name if isinstance(value, activations.Activation) else value
+            if isinstance(value, activations.Activation):
+                value = value.name
+            elif hasattr(value, "get_config"):  # a regularizer or constraint: as 0.2.0 wrote it
+                value = value.get_config()
+            config[key] = value
         return config
 
     # -- computation ---------------------------------------------------------------
@@ -134,15 +139,19 @@ def _check_input_width(layer, X, axis_size):
 
 
 @register_layer
-class Embedding(Layer):
-    config_keys = ("input_dim", "output_dim", "init", "input_length", "mask_zero")
+class Embedding(Regularized, Layer):
+    regularized_weights = {"W": "E"}
+    regularizer_args = ("activity_regularizer", "W_regularizer", "W_constraint")
+    config_keys = ("input_dim", "output_dim", "init", "input_length", "mask_zero") + regularizer_args
 
-    def __init__(self, input_dim, output_dim, init="uniform", input_length=None, mask_zero=False,
-                 weights=None, **kwargs):
+    def __init__(self, input_dim, output_dim, init="uniform", input_length=None, W_regularizer=None,
+                 activity_regularizer=None, W_constraint=None, mask_zero=False, weights=None, **kwargs):
         super().__init__(weights=weights, input_shape=(input_length,), **kwargs)
         self.input_dim, self.output_dim = int(input_dim), int(output_dim)
         self.init, self.input_length, self.mask_zero = init, input_length, bool(mask_zero)
         initializations.get(init)
+        self.init_regularizers(W_regularizer=W_regularizer, activity_regularizer=activity_regularizer,
+                               W_constraint=W_constraint)
 
     def param_specs(self, input_shape):
         return [("E", (self.input_dim, self.output_dim), self.init)]
@@ -197,17 +206,21 @@ class Masking(Layer):
 
 
 @register_layer
-class Dense(Layer):
-    config_keys = ("output_dim", "init", "activation", "input_dim")
+class Dense(Regularized, Layer):
+    config_keys = ("output_dim", "init", "activation") + Regularized.regularizer_args + ("input_dim",)
 
     def __init__(self, output_dim, init="glorot_uniform", activation="linear", weights=None,
-                 input_dim=None, **kwargs):
+                 W_regularizer=None, b_regularizer=None, activity_regularizer=None,
+                 W_constraint=None, b_constraint=None, input_dim=None, **kwargs):
         if input_dim is not None:
             kwargs.setdefault("input_shape", (input_dim,))
         super().__init__(weights=weights, **kwargs)
         self.output_dim, self.init, self.input_dim = int(output_dim), init, input_dim
         self.activation = activations.get(activation)
         initializations.get(init)
+        self.init_regularizers(W_regularizer=W_regularizer, b_regularizer=b_regularizer,
+                               activity_regularizer=activity_regularizer, W_constraint=W_constraint,
+                               b_constraint=b_constraint)
 
     def param_specs(self, input_shape):
         return [("W", (input_shape[-1], self.output_dim), self.init), ("b", (self.output_dim,), "zero")]
@@ -239,10 +252,12 @@ class TimeDistributedDense(Dense):
     config_keys = Dense.config_keys + ("input_length",)
 
     def __init__(self, output_dim, init="glorot_uniform", activation="linear", weights=None,
-                 input_dim=None, input_length=None, **kwargs):
+                 W_regularizer=None, b_regularizer=None, activity_regularizer=None,
+                 W_constraint=None, b_constraint=None, input_dim=None, input_length=None, **kwargs):
         if input_dim is not None:
             kwargs.setdefault("input_shape", (input_length, input_dim))
-        super().__init__(output_dim, init, activation, weights, **kwargs)
+        super().__init__(output_dim, init, activation, weights, W_regularizer, b_regularizer,
+                         activity_regularizer, W_constraint, b_constraint, **kwargs)
         self.input_dim, self.input_length = input_dim, input_length
 
     def output_mask(self, mask):
@@ -302,3 +317,33 @@ class Dropout(Layer):
 
     def backward(self, dY):
         return dY * self._scale, []
+
+
+@register_layer
+class ActivityRegularization(Layer):
+    """Identity at prediction and in training; adds 0.2.0's ActivityRegularizer(l1, l2)
+    penalty on its output to the training loss. Like every plain 0.2.0 Layer it cannot
+    follow a layer with a mask."""
+
+    config_keys = ("l1", "l2")
+
+    def __init__(self, l1=0., l2=0., **kwargs):
+        super().__init__(**kwargs)
+        self.activity_regularizer = ActivityRegularizer(l1=l1, l2=l2)
+        self.l1, self.l2 = l1, l2
+
+    def forward(self, X, mask=None, train=False, rng=None):
+        refuse_mask(self, mask)
+        return X
+
+    def backward(self, dY):
+        return dY, []
+
+
+def refuse_mask(layer, mask):
+    """0.2.0 refused to connect a plain Layer (not a MaskedLayer) after a layer with an
+    output mask ("Cannot connect non-masking layer to layer with masked output")."""
+    if mask is not None:
+        raise InputError(f"layer {layer.name}: {type(layer).__name__} cannot follow a layer with a mask "
+                         "(Embedding(mask_zero=True), Masking or a masked sequence); Keras 0.2.0 refused "
+                         "to connect it too")

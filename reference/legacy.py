@@ -36,6 +36,8 @@ from .errors import ConfigError
 from .files import atomic_write
 from .untrusted import MAX_CONFIG_CHARS, BoundedSafeLoader, ConfigLimitError, parse_json, parse_yaml, quote, shorten
 from .layers import Activation, Dense, Dropout, Embedding, Masking, TimeDistributedDense
+from . import convolutional, normalization  # noqa: F401  (their layers join the registry)
+from .regularizers import Regularized
 from .registry import LAYERS, accepted_keys, accepted_names
 from .models import DTYPE_FROM_WEIGHTS, DTYPE_NOT_IN_WEIGHTS, DTYPE_UNDECIDED, DTYPES, Sequential
 from .recurrent import GRU, JZS1, JZS2, JZS3, LSTM, RECURRENT_LAYERS, Recurrent, SimpleDeepRNN, SimpleRNN
@@ -65,6 +67,7 @@ ACTIVATION_ALIASES = {"time_distributed_softmax": "softmax"}
 # Keys whose only legal value here is "off": they change training, not prediction, or
 # belong to later Keras versions. None/0/False is accepted silently, anything else warns
 # (regularizers, constraints: prediction is unaffected) or fails (go_backwards, stateful).
+# A layer that took regularizers in 0.2.0 (`Regularized.regularizer_args`) builds them.
 REGULARIZER_KEYS = {"W_regularizer", "b_regularizer", "U_regularizer", "activity_regularizer",
                     "W_constraint", "b_constraint", "U_constraint"}
 MUST_BE_OFF_KEYS = {"go_backwards", "stateful"}
@@ -140,6 +143,9 @@ def _layer_kwargs(index, config):
             if key == "trainable" and value is False:
                 warnings.warn(f"{where}: trainable=False is ignored (every weight is trained here)",
                               RuntimeWarning, stacklevel=4)
+            continue
+        if key in getattr(cls, "regularizer_args", ()):
+            kwargs[key] = value  # the layer builds it (regularizers.get / constraints.get)
             continue
         if key in REGULARIZER_KEYS:
             if value not in (None, {}, 0):
@@ -471,6 +477,12 @@ def _plain(value):
     return value
 
 
+def _regularizer_configs(layer):
+    """A Regularized layer's regularizers and constraints as 0.2.0's get_config wrote them."""
+    config = layer.get_config() if isinstance(layer, Regularized) else {}
+    return {key: config.get(key) for key in getattr(layer, "regularizer_args", ())}
+
+
 def _layer_config(index, layer):
     name = type(layer).__name__
     if name not in LAYER_CLASSES:
@@ -491,14 +503,12 @@ def _layer_config(index, layer):
                  input_dim=layer.input_dim, input_length=layer.input_length)
     elif isinstance(layer, Embedding):
         c.update(input_dim=layer.input_dim, output_dim=layer.output_dim, init=_name_of(layer.init, "init", layer),
-                 input_length=layer.input_length, mask_zero=layer.mask_zero,
-                 activity_regularizer=None, W_regularizer=None, W_constraint=None)
+                 input_length=layer.input_length, mask_zero=layer.mask_zero, **_regularizer_configs(layer))
         declared = (layer.input_dim,)  # sic: 0.2.0's Embedding set input_shape=(input_dim,)
     elif isinstance(layer, Dense):  # and TimeDistributedDense
         c.update(output_dim=layer.output_dim, init=_name_of(layer.init, "init", layer),
                  activation=_name_of(layer.activation, "activation", layer),
-                 W_regularizer=None, b_regularizer=None, activity_regularizer=None,
-                 W_constraint=None, b_constraint=None, input_dim=layer.input_dim)
+                 **_regularizer_configs(layer), input_dim=layer.input_dim)
         if isinstance(layer, TimeDistributedDense):
             length = declared[0] if declared is not None and len(declared) == 2 else None
             c["input_length"] = length
