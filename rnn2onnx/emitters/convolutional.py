@@ -1,0 +1,50 @@
+"""Emitters of Convolution1D and MaxPooling1D (reference/convolutional.py).
+
+Both are written as one strided Slice per filter tap over the (batch, time, features)
+tensor: the convolution is sum_k Slice_k(X padded) @ W_k (W_k the flipped kernel's tap
+k, a (features, filters) matrix), the pooling max_k Slice_k(X). Slice, MatMul, Add and
+Max have float64 kernels in onnxruntime, OpenVINO and tract alike (onnxruntime's Conv
+and MaxPool do not), the sequence length stays dynamic, and no transposes are needed.
+"""
+import numpy as np
+
+from ..emitters.normalization import refuse_mask
+from ..errors import ExportError
+from ..graph import emit_activation
+from . import register
+
+LAST = np.iinfo(np.int64).max  # a Slice end meaning "to the end"
+
+
+def _tap(g, x, k, span, stride, name):
+    """x[:, k : L - (span-1-k) : stride] — tap k of windows `span` long."""
+    end = LAST if k == span - 1 else -(span - 1 - k)
+    return g.node("Slice", [x, g.const([k]), g.const([end]), g.const([1]), g.const([stride])], f"{name}/tap{k}")
+
+
+@register("Convolution1D")
+def emit_convolution1d(layer, ctx, x, mask):
+    refuse_mask(layer, mask)
+    g, name, K = ctx.g, layer.name, layer.filter_length
+    left, right = layer.pads
+    if left or right:
+        x = g.node("Pad", [x, g.const([0, left, 0, 0, right, 0])], f"{name}/Pad")
+    W = layer.params["W"]
+    out = None
+    for k in range(K):
+        kernel = g.initializer(f"{name}/W{k}", np.ascontiguousarray(W[:, :, K - 1 - k, 0].T))
+        term = g.node("MatMul", [_tap(g, x, k, K, layer.subsample_length, name), kernel], f"{name}/MatMul{k}")
+        out = term if out is None else g.node("Add", [out, term], f"{name}/Sum{k}")
+    out = g.node("Add", [out, g.initializer(f"{name}/b", layer.params["b"])], f"{name}/Add")
+    return emit_activation(g, layer.activation, out, name), None
+
+
+@register("MaxPooling1D")
+def emit_max_pooling1d(layer, ctx, x, mask):
+    refuse_mask(layer, mask)
+    if not layer.ignore_border:
+        raise ExportError(f"layer {layer.name}: MaxPooling1D(ignore_border=False) has no ONNX form yet "
+                          "(its partial last windows depend on the sequence length); the reference predicts it")
+    g, name, p = ctx.g, layer.name, layer.pool_length
+    taps = [_tap(g, x, k, p, layer.stride, name) for k in range(p)]
+    return (taps[0] if p == 1 else g.node("Max", taps, f"{name}/Max")), None

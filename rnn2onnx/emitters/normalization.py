@@ -1,0 +1,36 @@
+"""Emitters of BatchNormalization and ActivityRegularization (reference/normalization.py,
+reference/layers.py): their prediction-mode formulas, op for op."""
+from ..errors import ExportError
+from . import register
+
+
+def refuse_mask(layer, mask):
+    """0.2.0's plain layers cannot follow a mask (the reference refuses it as well)."""
+    if mask is not None:
+        raise ExportError(f"layer {layer.name}: {type(layer).__name__} cannot follow a layer with a mask "
+                          "(Keras 0.2.0 refused to connect it)")
+
+
+@register("BatchNormalization")
+def emit_batch_normalization(layer, ctx, x, mask):
+    refuse_mask(layer, mask)
+    g, name, p = ctx.g, layer.name, layer.params
+    if layer.mode == 0:  # running statistics, as in training
+        centred = g.node("Sub", [x, g.initializer(f"{name}/running_mean", p["running_mean"])], f"{name}/Sub")
+        # std + epsilon computed as the reference does (in the model's dtype)
+        scale = g.initializer(f"{name}/running_std_eps", p["running_std"] + g.dtype.type(layer.epsilon))
+    else:  # each sample over its last axis, population std
+        mean = g.reduce("ReduceMean", x, [-1], f"{name}/mean", keepdims=1)
+        centred = g.node("Sub", [x, mean], f"{name}/Sub")
+        var = g.reduce("ReduceMean", g.node("Mul", [centred, centred], f"{name}/Square"), [-1], f"{name}/var",
+                       keepdims=1)
+        scale = g.node("Add", [g.node("Sqrt", [var], f"{name}/std"), g.scalar(layer.epsilon)], f"{name}/std_eps")
+    normed = g.node("Div", [centred, scale], f"{name}/Div")
+    y = g.node("Mul", [normed, g.initializer(f"{name}/gamma", p["gamma"])], f"{name}/Mul")
+    return g.node("Add", [y, g.initializer(f"{name}/beta", p["beta"])], f"{name}/Add"), None
+
+
+@register("ActivityRegularization")
+def emit_activity_regularization(layer, ctx, x, mask):
+    refuse_mask(layer, mask)
+    return x, None  # a training-only penalty: identity at prediction
