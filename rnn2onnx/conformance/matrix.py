@@ -128,6 +128,46 @@ STACKS = (
     ("stack6", "masking", [("LSTM", {"return_sequences": True}), ("LSTM", {"return_sequences": False})]),
 )
 
+# ---------------------------------------------------------------------------------------
+# layers around the recurrent ones (issue 10), keyed by layer class name: [(variant,
+# mask, layers)], each layer alone (after a float input; a first layer gives its
+# input_shape) and in a recurrent stack. Cases: both dtypes and targets, middle opset.
+AROUND_LAYERS = {}
+
+# -- layers2 block: BatchNormalization, Convolution1D, MaxPooling1D, ActivityRegularization
+_SEQ = (None, EMBED)
+AROUND_LAYERS.update({
+    "BatchNormalization": [
+        ("bn0", "none", [("BatchNormalization", {"mode": 0, "input_shape": (EMBED,)})]),
+        ("bn1", "none", [("BatchNormalization", {"mode": 1, "input_shape": (EMBED,)})]),
+        ("lstm-bn0-bn1", "none", [("LSTM", {"return_sequences": False}), ("BatchNormalization", {"mode": 0}),
+                                  ("BatchNormalization", {"mode": 1}), ("Dense", {"output_dim": 2})]),
+    ],
+    "Convolution1D": [
+        ("conv-valid", "none", [("Convolution1D", {"nb_filter": 3, "filter_length": 3, "input_shape": _SEQ})]),
+        ("conv-same", "none", [("Convolution1D", {"nb_filter": 3, "filter_length": 4, "border_mode": "same",
+                                                  "activation": "relu", "input_shape": _SEQ})]),
+        ("conv-full-sub2", "none", [("Convolution1D", {"nb_filter": 3, "filter_length": 3, "border_mode": "full",
+                                                       "subsample_length": 2, "activation": "tanh",
+                                                       "input_shape": _SEQ})]),
+        ("conv-gru", "none", [("Convolution1D", {"nb_filter": 4, "filter_length": 2, "subsample_length": 2,
+                                                 "input_shape": _SEQ}), ("GRU", {"return_sequences": True})]),
+    ],
+    "MaxPooling1D": [
+        ("pool2", "none", [("MaxPooling1D", {"input_shape": _SEQ})]),
+        ("pool3-stride1", "none", [("MaxPooling1D", {"pool_length": 3, "stride": 1, "input_shape": _SEQ})]),
+        ("conv-pool-lstm", "none", [("Convolution1D", {"nb_filter": 4, "filter_length": 3, "activation": "relu",
+                                                       "input_shape": _SEQ}), ("MaxPooling1D", {"pool_length": 2}),
+                                    ("LSTM", {"return_sequences": False}), ("Dense", {"output_dim": 2})]),
+    ],
+    "ActivityRegularization": [
+        ("actreg", "none", [("ActivityRegularization", {"l1": 0.01, "l2": 0.01, "input_shape": _SEQ})]),
+        ("gru-actreg-lstm", "none", [("GRU", {"return_sequences": True}), ("ActivityRegularization", {"l2": 0.1}),
+                                     ("LSTM", {"return_sequences": False})]),
+    ],
+})
+# -- end of layers2 block
+
 
 def build_matrix(quick=False, opsets=None):
     """The list of Cases. Full: every layer x mask x return_sequences x dtype x strategy x
@@ -204,6 +244,16 @@ def build_matrix(quick=False, opsets=None):
             chosen = [(DTYPES[si % 2], STRATEGIES[si // 2 % 2], TARGETS[(si + 1) % 2], opsets[si % len(opsets)])]
         for dtype, strategy, target, opset in chosen:
             add([(k, dict(kw)) for k, kw in layers], mask, dtype, strategy, target, opset, "stack", name)
+
+    # 5. layers around the recurrent ones: alone and in stacks (both dtypes and targets,
+    # middle opset; quick: one of the four per entry, rotating)
+    rows = [row for kind in AROUND_LAYERS for row in AROUND_LAYERS[kind]]
+    for ri, (name, mask, layers) in enumerate(rows):
+        chosen = itertools.product(DTYPES, TARGETS)
+        if quick:
+            chosen = [(DTYPES[ri % 2], TARGETS[ri // 2 % 2])]
+        for dtype, target in chosen:
+            add([(k, dict(kw)) for k, kw in layers], mask, dtype, "auto", target, middle, "around", name)
     return cases
 
 
@@ -238,6 +288,10 @@ def make_model(case, seed=0):
         for name, w in zip(layer.weight_names, layer.get_weights()):
             if name.startswith("b"):  # biases start at zero (b_f at one): make them matter
                 w = w + rng.normal(0.0, 0.5, size=w.shape)
+            elif name in ("gamma", "running_mean"):  # BatchNormalization: scale and statistics too
+                w = w + rng.normal(0.0, 0.5, size=w.shape) + (name == "gamma")
+            elif name == "running_std":
+                w = w + np.abs(rng.normal(0.0, 0.5, size=w.shape))
             weights.append(w)
     model.set_weights(weights)
     return model
@@ -249,7 +303,10 @@ def make_inputs(case, model, seed=0):
     masking: left, right, holes and all-masked rows mixed."""
     rng = np.random.default_rng(seed)
     batches = []
-    for T in (TIME, 1):
+    from ..validate import shortest_length
+
+    shortest = shortest_length(model)
+    for T in (max(TIME, shortest), shortest):
         n = BATCH if T > 1 else 3
         keep = np.ones((n, T), dtype=bool)
         for i in range(n):
