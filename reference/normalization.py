@@ -44,7 +44,7 @@ class BatchNormalization(Layer):
         shape = tuple(input_shape)
         if any(s is None for s in shape):
             raise ConfigError(f"layer {self.name}: BatchNormalization keeps weights of the full per-sample input "
-                              f"shape, which must be known; got {tuple('time' if s is None else s for s in shape)} "
+                              f"shape, which must be known; got ({', '.join('time' if s is None else str(s) for s in shape)}) "
                               "(give the first layer an input_length / input_shape with the sequence length)")
         return [("gamma", shape, "uniform"), ("beta", shape, "zero"),
                 ("running_mean", shape, "zero"), ("running_std", shape, "one")]
