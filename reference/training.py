@@ -3,9 +3,12 @@ evaluate, predict_classes / predict_proba. `Sequential`'s methods of the same na
 call these functions.
 
 One training step is: forward in training mode (Dropout draws its masks from the
-model's rng), the batch loss of `reference.losses.weighted_loss` and its gradient
-with respect to the output, `model.backward`, the optimizer's update, and only then
-the new weights are put in place, at once (a Ctrl-C arriving during that short
+model's rng), the batch loss of `reference.losses.weighted_loss` plus the layers'
+regularization terms (reference/regularizers.py: 0.2.0 added them to the training
+loss) and its gradient, `model.backward`, the optimizer's update of the trainable
+weights with each weight's constraint applied to the result, the running statistics
+of BatchNormalization from the batch (0.2.0's `updates`, not optimizer params), all
+from the pre-step values, and only then the new weights are put in place, at once (a Ctrl-C arriving during that short
 assignment is held back until it is done). A batch whose loss or updated weights are
 not finite is never applied: fit stops with `NonFiniteLossError`, naming the epoch
 and batch, and the model keeps the weights of the last finite step. Ctrl-C
