@@ -156,6 +156,8 @@ AROUND_LAYERS.update({
     "MaxPooling1D": [
         ("pool2", "none", [("MaxPooling1D", {"input_shape": _SEQ})]),
         ("pool3-stride1", "none", [("MaxPooling1D", {"pool_length": 3, "stride": 1, "input_shape": _SEQ})]),
+        ("pool3-stride2-partial", "none", [("MaxPooling1D", {"pool_length": 3, "stride": 2, "ignore_border": False,
+                                                             "input_shape": _SEQ})]),
         ("conv-pool-lstm", "none", [("Convolution1D", {"nb_filter": 4, "filter_length": 3, "activation": "relu",
                                                        "input_shape": _SEQ}), ("MaxPooling1D", {"pool_length": 2}),
                                     ("LSTM", {"return_sequences": False}), ("Dense", {"output_dim": 2})]),

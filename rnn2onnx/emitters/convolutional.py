@@ -9,7 +9,6 @@ and MaxPool do not), the sequence length stays dynamic, and no transposes are ne
 import numpy as np
 
 from ..emitters.normalization import refuse_mask
-from ..errors import ExportError
 from ..graph import emit_activation
 from . import register
 
@@ -42,9 +41,29 @@ def emit_convolution1d(layer, ctx, x, mask):
 @register("MaxPooling1D")
 def emit_max_pooling1d(layer, ctx, x, mask):
     refuse_mask(layer, mask)
-    if not layer.ignore_border:
-        raise ExportError(f"layer {layer.name}: MaxPooling1D(ignore_border=False) has no ONNX form yet "
-                          "(its partial last windows depend on the sequence length); the reference predicts it")
-    g, name, p = ctx.g, layer.name, layer.pool_length
-    taps = [_tap(g, x, k, p, layer.stride, name) for k in range(p)]
+    g, name, p, st = ctx.g, layer.name, layer.pool_length, layer.stride
+    if layer.ignore_border:
+        taps = [_tap(g, x, k, p, st, name) for k in range(p)]
+    else:
+        taps = _partial_window_taps(g, x, p, st, name)
     return (taps[0] if p == 1 else g.node("Max", taps, f"{name}/Max")), None
+
+
+def _partial_window_taps(g, x, p, st, name):
+    """ignore_border=False: Theano's windows start at 0, st, ... (count in
+    reference/convolutional.py); the last ones may overrun the sequence. X is padded
+    at the end with p-1 steps of -inf (never a max: every window starts inside the
+    sequence) and tap k is X[:, k : k + E : st] with E = (max(0, L-1-q) // st) * st + 1,
+    q = 0 if st >= p else p - st (the count's two cases in one formula, on L >= 1)."""
+    if p > 1:
+        x = g.node("Pad", [x, g.const([0, 0, 0, 0, p - 1, 0]), g.scalar(-np.inf)], f"{name}/Pad")
+    q = 0 if st >= p else p - st
+    length = g.node("Gather", [g.node("Shape", [x], f"{name}/Shape"), g.const([1])], f"{name}/padded_length")
+    # L - 1 - q with L = padded length - (p - 1)
+    span = g.node("Max", [g.node("Sub", [length, g.const([p + q])], f"{name}/Sub"), g.const([0])], f"{name}/span")
+    whole = g.node("Mul", [g.node("Div", [span, g.const([st])], f"{name}/Div"), g.const([st])], f"{name}/whole")
+    taps = []
+    for k in range(p):
+        end = g.node("Add", [whole, g.const([k + 1])], f"{name}/end{k}")
+        taps.append(g.node("Slice", [x, g.const([k]), end, g.const([1]), g.const([st])], f"{name}/tap{k}"))
+    return taps

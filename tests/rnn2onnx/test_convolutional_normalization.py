@@ -65,10 +65,20 @@ def test_float64_batchnorm_mode_1_stays_float64(runtime):
     assert report.outputs[0].max_rel_error <= 1e-13, report.format_table()
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("pool,stride", [(3, 2), (2, 3), (4, 1), (1, 2)])
+def test_pooling_with_partial_windows_at_every_length(pool, stride, dtype):
+    """ignore_border=False: the window count depends on the length, computed in the graph."""
+    model = R.Sequential([R.MaxPooling1D(pool, stride, ignore_border=False, input_shape=(None, 2))], dtype=dtype)
+    proto = rnn2onnx.export(model, validate=False, opset=13)
+    run = runtimes.load("onnxruntime", proto)
+    for L in range(1, 9):
+        X = np.random.default_rng(L).normal(size=(2, L, 2)).astype(dtype)
+        (got,) = run({"input": X})
+        np.testing.assert_array_equal(got, model.predict(X))
+
+
 def test_exports_refuse_what_they_cannot_write_in_one_sentence(tmp_path):
-    model = R.Sequential([R.MaxPooling1D(3, 2, ignore_border=False, input_shape=(None, 2))])
-    with pytest.raises(ExportError, match="MaxPooling1D\\(ignore_border=False\\) has no ONNX form yet"):
-        rnn2onnx.export(model, tmp_path / "m.onnx")
     masked = R.Sequential([R.Embedding(5, 3, mask_zero=True, input_length=4), R.BatchNormalization()])
     with pytest.raises(ExportError, match="BatchNormalization cannot follow a layer with a mask"):
         rnn2onnx.export(masked, tmp_path / "m.onnx")
