@@ -189,3 +189,25 @@ def test_activity_regularization_is_the_identity_at_prediction():
     X = np.random.default_rng(0).normal(size=(2, 4, 3))
     np.testing.assert_array_equal(model.predict(X), X)
     assert model.get_weights() == []
+
+
+def test_regularized_models_round_trip_through_json_yaml_and_hdf5(tmp_path):
+    model = _regularized_model()
+    model.add(R.BatchNormalization(mode=1))
+    X, _ = _data()
+    config = json.loads(model.to_json())
+    assert config["layers"][3] == {"name": "ActivityRegularization", "l1": 0.1, "l2": 0.2}
+    assert config["layers"][1]["W_regularizer"] == {"name": "WeightRegularizer", "l1": 0.01, "l2": 0.01}
+    for text, load in ((model.to_json(), legacy.model_from_json), (model.to_yaml(), legacy.model_from_yaml),
+                       (model.to_yaml(default_flow_style=False), legacy.model_from_yaml)):
+        again = load(text, dtype="float64")
+        assert json.loads(again.to_json()) == config
+    path = tmp_path / "w.h5"
+    model.save_weights(path)
+    import h5py
+    with h5py.File(path, "r") as f:
+        assert [int(f[f"layer_{k}"].attrs["nb_params"]) for k in range(7)] == [1, 2, 2, 0, 12, 2, 4]
+    again = legacy.model_from_json(model.to_json())
+    again.load_weights(path)
+    assert again.dtype == np.float64
+    np.testing.assert_array_equal(again.predict(X), model.predict(X))
