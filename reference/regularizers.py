@@ -54,7 +54,7 @@ class _L1L2(Regularizer):
 
 
 class WeightRegularizer(_L1L2):
-    kind = "weight"
+    kind = "weight"  # of a weight (W_regularizer, b_regularizer)
 
     def penalty(self, p):
         return self.l1 * np.sum(np.abs(p)) + self.l2 * np.sum(p ** 2)
@@ -64,7 +64,7 @@ class WeightRegularizer(_L1L2):
 
 
 class ActivityRegularizer(_L1L2):
-    kind = "activity"
+    kind = "activity"  # of a layer's output (activity_regularizer)
 
     def penalty(self, Y):
         return self.l1 * np.sum(np.mean(np.abs(Y), axis=0)) + self.l2 * np.sum(np.mean(Y ** 2, axis=0))
@@ -132,9 +132,10 @@ def get(identifier, kind, where):
     W_/b_regularizer, "activity" for activity_regularizer); None stays None."""
     reg = identifier if isinstance(identifier, Regularizer) else _from_table(NAMES, "regularizer", identifier, where)
     if reg is not None and reg.kind not in (kind, "identity"):
-        accepted = [n for n, f in NAMES.items() if (f().kind if n != "Regularizer" else "identity") in (kind, "identity")]
-        raise ConfigError(f"{where}: {type(reg).__name__} is an {reg.kind} regularizer, not a {kind} one; "
-                          f"accepted: {', '.join(accepted)}")
+        accepted = [n for n, factory in NAMES.items() if factory().kind in (kind, "identity")]
+        what = {"weight": "a weight", "activity": "a layer's output"}[reg.kind]
+        raise ConfigError(f"{where}: {type(reg).__name__} regularizes {what}, this argument takes a "
+                          f"{kind} regularizer; accepted: {', '.join(accepted)}")
     return reg
 
 

@@ -172,7 +172,7 @@ def test_unknown_or_misplaced_regularizers_get_one_sentence():
         R.Dense(2, W_regularizer="l3")
     with pytest.raises(ConfigError, match="Dense b_constraint: unknown constraint 'positive'; accepted: MaxNorm, NonNeg"):
         R.Dense(2, b_constraint={"name": "positive"})
-    with pytest.raises(ConfigError, match="ActivityRegularizer is an activity regularizer, not a weight one"):
+    with pytest.raises(ConfigError, match="ActivityRegularizer regularizes a layer's output, this argument takes a weight regularizer"):
         R.Dense(2, W_regularizer="activity_l1")
     with pytest.raises(ConfigError, match="MaxNorm does not take the settings \\['n'\\]"):
         R.Dense(2, W_constraint={"name": "MaxNorm", "n": 3})
