@@ -1,6 +1,6 @@
 """An exact NumPy reference of the Keras 0.2.0 recurrent layers and Sequential model."""
 from .errors import ConfigError, InputError
-from .layers import Activation, Dense, Dropout, Embedding, Layer, Masking, TimeDistributedDense
+from .layers import Activation, Dense, Dropout, Embedding, Layer, Masking, RepeatVector, TimeDistributedDense
 from .models import Sequential
 from .recurrent import GRU, JZS1, JZS2, JZS3, LSTM, RECURRENT_LAYERS, Recurrent, SimpleDeepRNN, SimpleRNN
 from . import callbacks, losses, optimizers
@@ -19,3 +19,4 @@ from .containers import Merge
 from .legacy import LegacyFileError, model_from_json, model_from_yaml
 
 __all__ += ["Merge", "model_from_json", "model_from_yaml", "LegacyFileError"]
+__all__ += ["RepeatVector"]

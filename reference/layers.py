@@ -11,6 +11,7 @@ import numpy as np
 from . import activations, initializations
 from .errors import ConfigError, InputError
 from .registry import register_layer
+from .untrusted import quote
 
 
 #: the largest weight array a layer may declare (elements): 2**31 float32 is 8 GiB, far
@@ -47,6 +48,7 @@ class Layer:
         that takes no memory, and no initializer runs."""
         self.input_shape = tuple(input_shape)
         self.dtype = np.dtype(dtype)
+        self.output_shape(self.input_shape)  # a layer refuses an input shape it cannot take (ConfigError)
         self._specs = self.param_specs(self.input_shape)
         for pos, (name, shape, _) in enumerate(self._specs):
             size = int(np.prod(shape, dtype=object))
@@ -302,3 +304,47 @@ class Dropout(Layer):
 
     def backward(self, dY):
         return dY * self._scale, []
+
+
+# ---------------------------------------------------------------------------------------
+# the shape layers of 0.2.0's core.py: plain `Layer`s there, so none takes a masked input
+# (Keras refused to connect one after a layer with an output mask) and none hands a mask on
+
+
+def positive_int(value, layer, key):
+    """`value` as a positive int, or a ConfigError naming the layer class and the key."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ConfigError(f"{layer}: {key} must be a positive integer, got {quote(value)}")
+    return int(value)
+
+
+def refuse_mask(layer, mask):
+    if mask is not None:
+        raise InputError(f"layer {layer.name}: {type(layer).__name__} does not take a masked input "
+                         "(Keras 0.2.0 refused to connect it after a layer with an output mask)")
+
+
+@register_layer
+class RepeatVector(Layer):
+    """(batch, d) -> (batch, n, d): each vector repeated n times along a new time axis."""
+
+    config_keys = ("n",)
+
+    def __init__(self, n, **kwargs):
+        super().__init__(**kwargs)
+        self.n = positive_int(n, "RepeatVector", "n")
+
+    def output_shape(self, input_shape):
+        if len(input_shape) != 1:
+            raise ConfigError(f"layer {self.name}: RepeatVector takes (batch, features) input, "
+                              f"got per-sample shape {tuple(input_shape)}")
+        return (self.n, input_shape[0])
+
+    def forward(self, X, mask=None, train=False, rng=None):
+        refuse_mask(self, mask)
+        if X.ndim != 2:
+            raise InputError(f"layer {self.name}: RepeatVector takes (batch, features) input, got rank {X.ndim}")
+        return np.repeat(X[:, None, :], self.n, axis=1)
+
+    def backward(self, dY):
+        return dY.sum(axis=1), []

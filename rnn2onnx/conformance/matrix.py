@@ -76,7 +76,7 @@ def layer_label(kind, kwargs):
 
 
 def _case_id(case, variant=""):
-    names = "+".join(SHORT.get(k, k.lower()) for k, _ in case.layers if k in RECURRENT)
+    names = "+".join(SHORT.get(k, k.lower()) for k, _ in case.layers if k in RECURRENT) or "layers"
     parts = [names + (f"[{variant}]" if variant else ""), case.mask,
              "seq" if case.return_sequences else "last", "f32" if case.dtype == "float32" else "f64",
              case.strategy, "ort" if case.target == "onnxruntime" else "portable", f"op{case.opset}"]
@@ -127,6 +127,32 @@ STACKS = (
                          ("JZS2", {"return_sequences": False, "inner_activation": "hard_sigmoid"})]),
     ("stack6", "masking", [("LSTM", {"return_sequences": True}), ("LSTM", {"return_sequences": False})]),
 )
+
+
+# The layers around recurrent layers: class name -> [(row name, mask kind, layers)], each
+# layer alone (with what it needs before it) and in a recurrent stack. Every registered
+# layer that is not recurrent has a row (tests/rnn2onnx/test_conformance.py); the input
+# layers (Embedding, Masking) are the mask kinds' own.
+LAYER_ROWS = {
+    "Embedding": [("alone", "left", []), ("stack", "holes", [("LSTM", {})])],
+    "Masking": [("alone", "masking", []), ("stack", "masking", [("GRU", {"return_sequences": True})])],
+    "Dense": [("alone", "none", [("Dense", {"output_dim": 3, "activation": "tanh"})]),
+              ("stack", "holes", [("GRU", {}), ("Dense", {"output_dim": 3, "activation": "softmax"})])],
+    "TimeDistributedDense": [
+        ("alone", "none", [("TimeDistributedDense", {"output_dim": 3, "activation": "relu"})]),
+        ("stack", "holes", [("TimeDistributedDense", {"output_dim": 3, "activation": "sigmoid"}),
+                            ("JZS2", {"return_sequences": True})])],
+    "Activation": [("alone", "none", [("Activation", {"activation": "softplus"})]),
+                   ("stack", "right", [("SimpleRNN", {"return_sequences": True}),
+                                       ("Activation", {"activation": "softmax"}), ("JZS3", {})])],
+    "Dropout": [("alone", "none", [("Dropout", {"p": 0.3})]),
+                ("stack", "left", [("JZS1", {"return_sequences": True}), ("Dropout", {"p": 0.5}), ("LSTM", {})])],
+    "RepeatVector": [
+        ("alone", "none", [("Dense", {"output_dim": 3}), ("RepeatVector", {"n": 4})]),
+        # the encoder-decoder of Keras's examples/addition_rnn.py
+        ("stack", "holes", [("LSTM", {}), ("RepeatVector", {"n": 3}), ("JZS1", {"return_sequences": True}),
+                            ("TimeDistributedDense", {"output_dim": 4, "activation": "softmax"})])],
+}
 
 
 def build_matrix(quick=False, opsets=None):
@@ -204,6 +230,17 @@ def build_matrix(quick=False, opsets=None):
             chosen = [(DTYPES[si % 2], STRATEGIES[si // 2 % 2], TARGETS[(si + 1) % 2], opsets[si % len(opsets)])]
         for dtype, strategy, target, opset in chosen:
             add([(k, dict(kw)) for k, kw in layers], mask, dtype, strategy, target, opset, "stack", name)
+
+    # 5. the layers around recurrent layers: every row in both dtypes and targets (auto,
+    # middle opset); quick: each row once, dtype and target rotating
+    for ki, (kind, rows) in enumerate(LAYER_ROWS.items()):
+        for ri, (row, mask, layers) in enumerate(rows):
+            chosen = itertools.product(DTYPES, TARGETS)
+            if quick:
+                chosen = [(DTYPES[(ki + ri) % 2], TARGETS[ri % 2])]
+            for dtype, target in chosen:
+                add([(k, dict(kw)) for k, kw in layers], mask, dtype, "auto", target, middle, "layers",
+                    f"{kind}/{row}")
     return cases
 
 
@@ -230,13 +267,16 @@ def make_model(case, seed=0):
                 kwargs["input_dim"] = EMBED
             model.add(getattr(reference, kind)(output_dim, **kwargs))
         else:
+            if first:
+                kwargs.setdefault("input_shape", (None, EMBED))
             model.add(getattr(reference, kind)(**kwargs))
         first = False
     rng = np.random.default_rng(seed + 1)
     weights = []
     for layer in model.layers:
         for name, w in zip(layer.weight_names, layer.get_weights()):
-            if name.startswith("b"):  # biases start at zero (b_f at one): make them matter
+            if name.startswith("b") or np.ptp(w) == 0:  # biases start at zero (b_f at one), PReLU's
+                # alphas at zero, ParametricSoftplus's at constants: make them matter
                 w = w + rng.normal(0.0, 0.5, size=w.shape)
             weights.append(w)
     model.set_weights(weights)

@@ -1,6 +1,14 @@
 """Emitters of the non-recurrent layers."""
+from ..errors import ExportError
 from ..graph import emit_activation
 from . import register
+
+
+def refuse_mask(layer, mask):
+    """The shape layers of 0.2.0's core.py take no masked input (the reference refuses it too)."""
+    if mask is not None:
+        raise ExportError(f"layer {layer.name}: {type(layer).__name__} does not take a masked input "
+                          "(Keras 0.2.0 refused to connect it after a layer with an output mask)")
 
 
 @register("Embedding")
@@ -41,3 +49,13 @@ def emit_dropout(layer, ctx, x, mask):
     if layer.p == 0:
         return x, mask
     return ctx.g.node("Mul", [x, ctx.g.scalar(1.0 - layer.p)], f"{layer.name}/Mul"), mask
+
+
+@register("RepeatVector")
+def emit_repeat_vector(layer, ctx, x, mask):
+    g, name = ctx.g, layer.name
+    refuse_mask(layer, mask)
+    column = g.node("Unsqueeze", [x, g.const([1])], f"{name}/Unsqueeze")
+    # n copies side by side, not Expand or Tile: tract 0.23 fails to declutter a float64
+    # Tile/Expand feeding the next layer's MatMul ("running pass declutter")
+    return g.node("Concat", [column] * layer.n, f"{name}/Concat", axis=1), None

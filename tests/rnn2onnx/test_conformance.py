@@ -51,6 +51,21 @@ def test_quick_covers_every_layer_mask_and_dimension(quick):
         assert masks == set(conformance.MASKS), kind
 
 
+def test_every_registered_layer_that_is_not_recurrent_has_rows(quick):
+    """LAYER_ROWS derives from the one layer registry: a layer added there needs its rows,
+    alone and in a recurrent stack, and the quick run holds each row once."""
+    from reference.registry import LAYERS
+    from rnn2onnx.conformance.matrix import LAYER_ROWS
+
+    assert set(LAYER_ROWS) == set(LAYERS) - set(conformance.RECURRENT)
+    _, _, data = quick
+    run = {c["id"].split("[", 1)[1].split("]")[0] for c in data["cases"] if c["group"] == "layers"}
+    for kind, rows in LAYER_ROWS.items():
+        assert {"alone", "stack"} <= {row for row, _, _ in rows}, kind
+        assert run >= {f"{kind}/{row}" for row, _, _ in rows}, kind
+        assert any(k in conformance.RECURRENT for row, _, layers in rows for k, _ in layers), kind
+
+
 def test_rows_carry_forms_errors_and_tolerances(quick):
     _, _, data = quick
     for case in data["cases"]:

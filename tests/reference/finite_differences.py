@@ -1,0 +1,46 @@
+"""Central finite differences of a single layer: the independent check of its backward."""
+import numpy as np
+
+
+def check_layer_gradients(layer, X, mask=None, train=False, seed=0, eps=1e-6, rtol=1e-6, kinks=()):
+    """Compare `layer.backward` (built, float64) with central differences of
+    sum(forward(X) * G) in every input entry and every weight entry. In training mode the
+    layer draws from a fresh rng of the same seed at every call, so each difference sees
+    the same noise. `kinks`: input values where the layer is not differentiable; the
+    check asserts no input lies within eps of one (a difference would straddle it)."""
+    X = np.array(X, dtype=np.float64)
+    for kink in kinks:
+        assert np.min(np.abs(X - kink)) > 10 * eps, f"an input lies within {10 * eps} of the kink at {kink}"
+
+    def run(x):
+        return layer.forward(x, mask, train=train, rng=np.random.default_rng(seed))
+
+    G = np.random.default_rng(seed + 1).normal(size=run(X).shape)
+    dX, dW = layer.backward(G)
+
+    def loss(x):
+        return float(np.sum(run(x) * G))
+
+    if dX is not None:
+        fd = np.zeros_like(X)
+        for idx in np.ndindex(X.shape):
+            up, down = X.copy(), X.copy()
+            up[idx] += eps
+            down[idx] -= eps
+            fd[idx] = (loss(up) - loss(down)) / (2 * eps)
+        assert dX.shape == X.shape
+        assert np.max(np.abs(dX - fd)) <= rtol * max(1.0, np.max(np.abs(fd))), "input gradient"
+    weights = [np.array(w) for w in layer.get_weights()]
+    assert len(dW) == len(weights)
+    for k, (w, g) in enumerate(zip(weights, dW)):
+        fd = np.zeros_like(w)
+        for idx in np.ndindex(w.shape):
+            for sign in (1, -1):
+                shifted = [v.copy() for v in weights]
+                shifted[k][idx] += sign * eps
+                layer.set_weights(shifted)
+                fd[idx] += sign * loss(X) / (2 * eps)
+        layer.set_weights(weights)
+        assert g.shape == w.shape
+        assert np.max(np.abs(g - fd)) <= rtol * max(1.0, np.max(np.abs(fd))), f"weight {k} gradient"
+    return dX, dW
