@@ -76,7 +76,7 @@ def layer_label(kind, kwargs):
 
 
 def _case_id(case, variant=""):
-    names = "+".join(SHORT.get(k, k.lower()) for k, _ in case.layers if k in RECURRENT) or "layers"
+    names = "+".join(SHORT.get(k, k.lower()) for k, _ in case.layers if k in RECURRENT)
     parts = [names + (f"[{variant}]" if variant else ""), case.mask,
              "seq" if case.return_sequences else "last", "f32" if case.dtype == "float32" else "f64",
              case.strategy, "ort" if case.target == "onnxruntime" else "portable", f"op{case.opset}"]
@@ -129,30 +129,77 @@ STACKS = (
 )
 
 
-# The layers around recurrent layers: class name -> [(row name, mask kind, layers)], each
-# layer alone (with what it needs before it) and in a recurrent stack. Every registered
-# layer that is not recurrent has a row (tests/rnn2onnx/test_conformance.py); the input
-# layers (Embedding, Masking) are the mask kinds' own.
-LAYER_ROWS = {
-    "Embedding": [("alone", "left", []), ("stack", "holes", [("LSTM", {})])],
-    "Masking": [("alone", "masking", []), ("stack", "masking", [("GRU", {"return_sequences": True})])],
-    "Dense": [("alone", "none", [("Dense", {"output_dim": 3, "activation": "tanh"})]),
-              ("stack", "holes", [("GRU", {}), ("Dense", {"output_dim": 3, "activation": "softmax"})])],
+# ---------------------------------------------------------------------------------------
+# layers around the recurrent ones (issue 10), keyed by layer class name: [(variant,
+# mask, layers)], each layer alone (after a float input; a first layer gives its
+# input_shape) and in a recurrent stack. Cases: both dtypes and targets, middle opset.
+AROUND_LAYERS = {}
+
+# -- layers1 block: the layers of main before issue 10 (Embedding and Masking are the mask
+# kinds' inputs), core.py's shape layers, noise.py, advanced_activations.py
+_SEQ = (None, EMBED)
+_FIXED = (TIME, EMBED)  # a sequence of known length: Flatten, Reshape, PReLU, ParametricSoftplus
+AROUND_LAYERS.update({
+    "Embedding": [("embedding", "left", []), ("embedding-lstm", "holes", [("LSTM", {})])],
+    "Masking": [("masking", "masking", []), ("masking-gru", "masking", [("GRU", {"return_sequences": True})])],
+    "Dense": [("dense", "none", [("Dense", {"output_dim": 3, "activation": "tanh", "input_dim": EMBED})]),
+              ("gru-dense", "holes", [("GRU", {}), ("Dense", {"output_dim": 3, "activation": "softmax"})])],
     "TimeDistributedDense": [
-        ("alone", "none", [("TimeDistributedDense", {"output_dim": 3, "activation": "relu"})]),
-        ("stack", "holes", [("TimeDistributedDense", {"output_dim": 3, "activation": "sigmoid"}),
-                            ("JZS2", {"return_sequences": True})])],
-    "Activation": [("alone", "none", [("Activation", {"activation": "softplus"})]),
-                   ("stack", "right", [("SimpleRNN", {"return_sequences": True}),
-                                       ("Activation", {"activation": "softmax"}), ("JZS3", {})])],
-    "Dropout": [("alone", "none", [("Dropout", {"p": 0.3})]),
-                ("stack", "left", [("JZS1", {"return_sequences": True}), ("Dropout", {"p": 0.5}), ("LSTM", {})])],
+        ("tdd", "none", [("TimeDistributedDense", {"output_dim": 3, "activation": "relu", "input_dim": EMBED})]),
+        ("tdd-jzs2", "holes", [("TimeDistributedDense", {"output_dim": 3, "activation": "sigmoid"}),
+                               ("JZS2", {"return_sequences": True})])],
+    "Activation": [("activation", "none", [("Activation", {"activation": "softplus", "input_shape": _SEQ})]),
+                   ("rnn-activation-jzs3", "right", [("SimpleRNN", {"return_sequences": True}),
+                                                     ("Activation", {"activation": "softmax"}), ("JZS3", {})])],
+    "Dropout": [("dropout", "none", [("Dropout", {"p": 0.3, "input_shape": _SEQ})]),
+                ("jzs1-dropout-lstm", "left", [("JZS1", {"return_sequences": True}), ("Dropout", {"p": 0.5}),
+                                               ("LSTM", {})])],
     "RepeatVector": [
-        ("alone", "none", [("Dense", {"output_dim": 3}), ("RepeatVector", {"n": 4})]),
+        ("repeatvector", "none", [("Dense", {"output_dim": 3, "input_dim": EMBED}), ("RepeatVector", {"n": 4})]),
         # the encoder-decoder of Keras's examples/addition_rnn.py
-        ("stack", "holes", [("LSTM", {}), ("RepeatVector", {"n": 3}), ("JZS1", {"return_sequences": True}),
-                            ("TimeDistributedDense", {"output_dim": 4, "activation": "softmax"})])],
-}
+        ("lstm-repeatvector-jzs1", "holes", [("LSTM", {}), ("RepeatVector", {"n": 3}),
+                                             ("JZS1", {"return_sequences": True}),
+                                             ("TimeDistributedDense", {"output_dim": 4, "activation": "softmax"})])],
+    "Reshape": [("reshape", "none", [("Reshape", {"dims": (2, EMBED // 2, TIME), "input_shape": _FIXED})]),
+                ("lstm-reshape-gru", "none", [("LSTM", {"output_dim": 6}), ("Reshape", {"dims": (3, 2)}),
+                                              ("GRU", {"return_sequences": True})])],
+    "Permute": [("permute", "none", [("Permute", {"dims": (2, 1), "input_shape": _SEQ})]),
+                ("tdd-permute-lstm", "none", [("TimeDistributedDense", {"output_dim": 3, "input_dim": EMBED,
+                                                                        "input_length": TIME}),
+                                              ("Permute", {"dims": (2, 1)}), ("LSTM", {})])],
+    "Flatten": [("flatten", "none", [("Flatten", {"input_shape": _FIXED})]),
+                ("gru-flatten-dense", "none", [("GRU", {"return_sequences": True, "input_length": TIME}),
+                                               ("Flatten", {}), ("Dense", {"output_dim": 3})])],
+    "TimeDistributedMerge": [
+        ("tdmerge-sum", "none", [("TimeDistributedMerge", {"mode": "sum", "input_shape": _SEQ})]),
+        ("lstm-tdmerge-ave", "none", [("LSTM", {"return_sequences": True}), ("TimeDistributedMerge", {"mode": "ave"}),
+                                      ("Dense", {"output_dim": 2})])],
+    "MaxoutDense": [("maxout", "none", [("MaxoutDense", {"output_dim": 3, "nb_feature": 3, "input_dim": EMBED})]),
+                    ("gru-maxout", "holes", [("GRU", {}), ("MaxoutDense", {"output_dim": 3})])],
+    "GaussianNoise": [("gaussiannoise", "none", [("GaussianNoise", {"sigma": 0.5, "input_shape": _SEQ})]),
+                      ("gaussiannoise-lstm", "holes", [("GaussianNoise", {"sigma": 0.5}), ("LSTM", {})])],
+    "GaussianDropout": [("gaussiandropout", "none", [("GaussianDropout", {"p": 0.3, "input_shape": _SEQ})]),
+                        ("gru-gaussiandropout-jzs2", "right", [("GRU", {"return_sequences": True}),
+                                                               ("GaussianDropout", {"p": 0.3}), ("JZS2", {})])],
+    "LeakyReLU": [("leakyrelu", "none", [("LeakyReLU", {"alpha": 0.2, "input_shape": _SEQ})]),
+                  ("lstm-leakyrelu-gru", "holes", [("LSTM", {"return_sequences": True}), ("LeakyReLU", {}),
+                                                   ("GRU", {})])],
+    "PReLU": [("prelu", "none", [("PReLU", {"input_shape": _FIXED})]),
+              ("gru-prelu-lstm", "none", [("GRU", {"return_sequences": True, "input_length": TIME}),
+                                          ("PReLU", {}), ("LSTM", {})])],
+    "ParametricSoftplus": [
+        ("psoftplus", "none", [("ParametricSoftplus", {"alpha_init": 0.3, "beta_init": 2.0, "input_shape": _FIXED})]),
+        ("lstm-psoftplus", "none", [("LSTM", {}), ("ParametricSoftplus", {})])],
+    "ThresholdedLinear": [
+        ("thresholdedlinear", "none", [("ThresholdedLinear", {"theta": 0.5, "input_shape": _SEQ})]),
+        ("rnn-thresholdedlinear-jzs3", "left", [("SimpleRNN", {"return_sequences": True, "activation": "tanh"}),
+                                                ("ThresholdedLinear", {"theta": 0.1}), ("JZS3", {})])],
+    "ThresholdedReLU": [
+        ("thresholdedrelu", "none", [("ThresholdedReLU", {"theta": 0.2, "input_shape": _SEQ})]),
+        ("jzs3-thresholdedrelu-lstm", "holes", [("JZS3", {"return_sequences": True}),
+                                                ("ThresholdedReLU", {"theta": 0.05}), ("LSTM", {})])],
+})
+# -- end of layers1 block
 
 
 def build_matrix(quick=False, opsets=None):
@@ -231,16 +278,15 @@ def build_matrix(quick=False, opsets=None):
         for dtype, strategy, target, opset in chosen:
             add([(k, dict(kw)) for k, kw in layers], mask, dtype, strategy, target, opset, "stack", name)
 
-    # 5. the layers around recurrent layers: every row in both dtypes and targets (auto,
-    # middle opset); quick: each row once, dtype and target rotating
-    for ki, (kind, rows) in enumerate(LAYER_ROWS.items()):
-        for ri, (row, mask, layers) in enumerate(rows):
-            chosen = itertools.product(DTYPES, TARGETS)
-            if quick:
-                chosen = [(DTYPES[(ki + ri) % 2], TARGETS[ri % 2])]
-            for dtype, target in chosen:
-                add([(k, dict(kw)) for k, kw in layers], mask, dtype, "auto", target, middle, "layers",
-                    f"{kind}/{row}")
+    # 5. layers around the recurrent ones: alone and in stacks (both dtypes and targets,
+    # middle opset; quick: one of the four per entry, rotating)
+    rows = [row for kind in AROUND_LAYERS for row in AROUND_LAYERS[kind]]
+    for ri, (name, mask, layers) in enumerate(rows):
+        chosen = itertools.product(DTYPES, TARGETS)
+        if quick:
+            chosen = [(DTYPES[ri % 2], TARGETS[ri // 2 % 2])]
+        for dtype, target in chosen:
+            add([(k, dict(kw)) for k, kw in layers], mask, dtype, "auto", target, middle, "around", name)
     return cases
 
 
@@ -267,16 +313,15 @@ def make_model(case, seed=0):
                 kwargs["input_dim"] = EMBED
             model.add(getattr(reference, kind)(output_dim, **kwargs))
         else:
-            if first:
-                kwargs.setdefault("input_shape", (None, EMBED))
             model.add(getattr(reference, kind)(**kwargs))
         first = False
     rng = np.random.default_rng(seed + 1)
     weights = []
     for layer in model.layers:
         for name, w in zip(layer.weight_names, layer.get_weights()):
-            if name.startswith("b") or np.ptp(w) == 0:  # biases start at zero (b_f at one), PReLU's
-                # alphas at zero, ParametricSoftplus's at constants: make them matter
+            if name.startswith("b"):  # biases start at zero (b_f at one): make them matter
+                w = w + rng.normal(0.0, 0.5, size=w.shape)
+            elif name == "alphas":  # PReLU's start at zero, ParametricSoftplus's at a constant
                 w = w + rng.normal(0.0, 0.5, size=w.shape)
             weights.append(w)
     model.set_weights(weights)

@@ -52,18 +52,22 @@ def test_quick_covers_every_layer_mask_and_dimension(quick):
 
 
 def test_every_registered_layer_that_is_not_recurrent_has_rows(quick):
-    """LAYER_ROWS derives from the one layer registry: a layer added there needs its rows,
-    alone and in a recurrent stack, and the quick run holds each row once."""
+    """AROUND_LAYERS derives from the one layer registry: every layer that is not recurrent
+    has rows, alone (no recurrent layer) and in a recurrent stack, and the quick run
+    holds each row once."""
     from reference.registry import LAYERS
-    from rnn2onnx.conformance.matrix import LAYER_ROWS
+    from rnn2onnx.conformance.matrix import AROUND_LAYERS
 
-    assert set(LAYER_ROWS) == set(LAYERS) - set(conformance.RECURRENT)
+    assert set(AROUND_LAYERS) == set(LAYERS) - set(conformance.RECURRENT)
     _, _, data = quick
-    run = {c["id"].split("[", 1)[1].split("]")[0] for c in data["cases"] if c["group"] == "layers"}
-    for kind, rows in LAYER_ROWS.items():
-        assert {"alone", "stack"} <= {row for row, _, _ in rows}, kind
-        assert run >= {f"{kind}/{row}" for row, _, _ in rows}, kind
-        assert any(k in conformance.RECURRENT for row, _, layers in rows for k, _ in layers), kind
+    run = {c["id"].split("[", 1)[1].split("]")[0] for c in data["cases"] if c["group"] == "around"}
+    inputs = {"Embedding": ("left", "holes"), "Masking": ("masking",)}  # the mask kinds' input layers
+    for kind, rows in AROUND_LAYERS.items():
+        assert run >= {name for name, _, _ in rows}, kind
+        for name, mask, layers in rows:
+            assert kind in [k for k, _ in layers] or mask in inputs.get(kind, ()), (kind, name)
+        stacked = [any(k in conformance.RECURRENT for k, _ in layers) for _, _, layers in rows]
+        assert any(stacked) and not all(stacked), kind
 
 
 def test_rows_carry_forms_errors_and_tolerances(quick):

@@ -1,4 +1,4 @@
-"""Every row of the conformance matrix's LAYER_ROWS (each layer around recurrent layers,
+"""Every row of the conformance matrix's AROUND_LAYERS (each layer around recurrent layers,
 alone and in a recurrent stack) exported in float32 and float64 for both targets: it
 agrees with the reference on onnxruntime, and portable files on OpenVINO and tract."""
 import numpy as np
@@ -6,20 +6,20 @@ import pytest
 
 import rnn2onnx
 from rnn2onnx import runtimes
-from rnn2onnx.conformance.matrix import LAYER_ROWS, Case, make_inputs, make_model
+from rnn2onnx.conformance.matrix import AROUND_LAYERS, Case, make_inputs, make_model
 from rnn2onnx.export import DEFAULT_OPSET
 from rnn2onnx.validate import TOLERANCE, compare
 
-ROWS = [(kind, row, mask, layers) for kind, rows in LAYER_ROWS.items() for row, mask, layers in rows]
+ROWS = [(kind, row, mask, layers) for kind, rows in AROUND_LAYERS.items() for row, mask, layers in rows]
 
 
 def _case(mask, layers, dtype, target):
-    return Case([(k, dict(kw)) for k, kw in layers], mask, dtype, "auto", target, DEFAULT_OPSET, "layers")
+    return Case([(k, dict(kw)) for k, kw in layers], mask, dtype, "auto", target, DEFAULT_OPSET, "around")
 
 
 @pytest.mark.parametrize("target", ["onnxruntime", "portable"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("kind, row, mask, layers", ROWS, ids=[f"{k}-{r}" for k, r, _, _ in ROWS])
+@pytest.mark.parametrize("kind, row, mask, layers", ROWS, ids=[r for _, r, _, _ in ROWS])
 def test_layer_rows_agree_with_the_reference(kind, row, mask, layers, dtype, target):
     case = _case(mask, layers, dtype, target)
     model = make_model(case, seed=2)
