@@ -44,3 +44,27 @@ def check_layer_gradients(layer, X, mask=None, train=False, seed=0, eps=1e-6, rt
         assert g.shape == w.shape
         assert np.max(np.abs(g - fd)) <= rtol * max(1.0, np.max(np.abs(fd))), f"weight {k} gradient"
     return dX, dW
+
+
+def check_model_gradients(model, X, arrays=None, eps=1e-6, rtol=1e-6, atol=0.0, nonzero=False, seed=0):
+    """`model.gradients` against central differences of sum(predict(X) * G) at the largest
+    gradient entry of each weight array (`arrays`: their indices; default all). rtol is
+    relative to max(1, |fd|) when atol is 0, else to |fd|; `nonzero`: the difference must
+    not vanish (the weight reaches the output)."""
+    Y = model.predict(X)
+    G = np.random.default_rng(seed).normal(size=Y.shape)
+    grads = model.gradients(X, G)
+    weights = model.get_weights()
+    assert [g.shape for g in grads] == [w.shape for w in weights]
+    for k in range(len(weights)) if arrays is None else arrays:
+        idx = np.unravel_index(np.argmax(np.abs(grads[k])), grads[k].shape)
+        shifted = []
+        for sign in (1, -1):
+            ws = [w.copy() for w in weights]
+            ws[k][idx] += sign * eps
+            model.set_weights(ws)
+            shifted.append(np.sum(model.predict(X) * G))
+        model.set_weights(weights)
+        fd = (shifted[0] - shifted[1]) / (2 * eps)
+        bound = rtol * abs(fd) + atol if atol else rtol * max(1.0, abs(fd))
+        assert abs(fd - grads[k][idx]) <= bound and (abs(fd) > 1e-6 or not nonzero), (k, fd, grads[k][idx])

@@ -3,10 +3,10 @@ predictions written by the original Keras 0.2.0 (tests/fixtures/keras02, read th
 tests/reference/keras02.py): every config file (JSON, YAML block and flow style) with
 the HDF5 weights predicts Keras's output; the files written again are Keras's (the empty
 groups of weightless layers included); gradients through them match finite differences."""
-import numpy as np
 import pytest
 
 from . import keras02
+from .finite_differences import check_model_gradients
 
 # every fixture made of these layers and the ones before issue 10; a fixture that also
 # needs a class of the other half of issue 10 (ActivityRegularization) is skipped, naming
@@ -29,19 +29,4 @@ def test_files_written_again_are_keras_files(name, tmp_path):
 def test_gradients_through_the_layers_match_finite_differences(name):
     model = keras02.load(name)
     (X,), _ = keras02.data(name)
-    Y = model.predict(X)
-    G = np.random.default_rng(0).normal(size=Y.shape)
-    grads = model.gradients(X, G)
-    weights = model.get_weights()
-    eps = 1e-6
-    for k in range(len(weights)):  # every weight array, at its largest gradient entry
-        idx = np.unravel_index(np.argmax(np.abs(grads[k])), grads[k].shape)
-        values = []
-        for sign in (1, -1):
-            ws = [w.copy() for w in weights]
-            ws[k][idx] += sign * eps
-            model.set_weights(ws)
-            values.append(np.sum(model.predict(X) * G))
-        model.set_weights(weights)
-        fd = (values[0] - values[1]) / (2 * eps)
-        assert abs(fd - grads[k][idx]) <= 1e-6 * max(1.0, abs(fd)), (k, fd, grads[k][idx])
+    check_model_gradients(model, X)  # every weight array, at its largest gradient entry
