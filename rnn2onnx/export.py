@@ -174,6 +174,16 @@ def io_dims(model):
     return _named(built), _named(layers[-1].output_shape(layers[-1].input_shape))
 
 
+def fixed_length(model):
+    """The one sequence length the model takes (its exported input's time axis is
+    concrete: a Flatten, Reshape or Permute of the sequence, per-sample weights), or None."""
+    if not all(layer.built for layer in model.layers) or type(model.layers[0]).__name__ == "Merge":
+        return None
+    input_dims, _ = io_dims(model)
+    has_time = type(model.layers[0]).__name__ == "Embedding" or len(input_dims) >= 2
+    return input_dims[0] if has_time and isinstance(input_dims[0], int) else None
+
+
 def _named(shape):
     return ["time" if s is None else int(s) for s in shape]
 

@@ -8,7 +8,7 @@ import reference as R
 import rnn2onnx
 from rnn2onnx import ExportError, runtimes
 from rnn2onnx.conformance.matrix import AROUND_LAYERS, Case, make_inputs, make_model
-from rnn2onnx.export import DEFAULT_OPSET
+from rnn2onnx.export import DEFAULT_OPSET, fixed_length
 from rnn2onnx.validate import TOLERANCE, compare
 
 ROWS = [(kind, row, mask, layers) for kind, rows in AROUND_LAYERS.items() for row, mask, layers in rows]
@@ -64,3 +64,11 @@ def test_layers_that_take_no_mask_are_refused_after_one():
                            R.Flatten()])
     with pytest.raises(ExportError, match="layer flatten_1: Flatten cannot follow a layer with a mask"):
         rnn2onnx.export(model, validate=False)
+
+
+def test_a_model_that_takes_one_length_is_validated_with_it():
+    model = R.Sequential([R.Embedding(6, 3, input_length=5), R.GRU(4, return_sequences=True), R.Flatten(),
+                          R.MaxoutDense(2)])
+    assert rnn2onnx.validate(model, rnn2onnx.export(model, validate=False)).passed  # inputs of length 5
+    assert fixed_length(model) == 5
+    assert fixed_length(R.Sequential([R.Embedding(6, 3, input_length=5), R.GRU(4)])) is None
