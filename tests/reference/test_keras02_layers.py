@@ -3,7 +3,10 @@ predictions written by the original Keras 0.2.0 (tests/fixtures/keras02, read th
 tests/reference/keras02.py): every config file (JSON, YAML block and flow style) with
 the HDF5 weights predicts Keras's output; the files written again are Keras's (the empty
 groups of weightless layers included); gradients through them match finite differences."""
+import numpy as np
 import pytest
+
+import reference as r
 
 from . import keras02
 from .finite_differences import check_model_gradients
@@ -30,3 +33,15 @@ def test_gradients_through_the_layers_match_finite_differences(name):
     model = keras02.load(name)
     (X,), _ = keras02.data(name)
     check_model_gradients(model, X)  # every weight array, at its largest gradient entry
+
+
+@pytest.mark.parametrize("flow", [None, False], ids=["flow", "block"])
+def test_yaml_we_write_in_either_style_tags_dims_and_loads_back(flow):
+    model = keras02.load("reshape_permute")
+    text = model.to_yaml(default_flow_style=flow)
+    assert text.count("!!python/tuple") == 3  # the first layer's input_shape, Permute's and Reshape's dims
+    (X,), _ = keras02.data("reshape_permute")
+    again = r.model_from_yaml(text)
+    again.load_weights(keras02.path("reshape_permute.h5"))
+    assert [l.get_config() for l in again.layers] == [l.get_config() for l in model.layers]
+    assert np.array_equal(again.predict(X), model.predict(X))
