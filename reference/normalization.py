@@ -29,6 +29,7 @@ MODES = (0, 1)
 class BatchNormalization(Layer):
     config_keys = ("epsilon", "mode", "momentum")
     state_weights = ("running_mean", "running_std")
+    needs_length = True  # per-timestep weights on a sequence (rnn2onnx: io_dims)
 
     def __init__(self, epsilon=1e-6, mode=0, momentum=0.9, weights=None, **kwargs):
         super().__init__(weights=weights, **kwargs)

@@ -92,7 +92,13 @@ def generate_inputs(model, n=8, T=7, seed=0):
 def inputs_with_mask(model, keep, rng):
     """Random inputs of `model` whose masked steps are exactly where the (n, T) bool
     array `keep` is False: id 0 after an Embedding, Masking's value before a Masking
-    layer (floats of a model without either carry no mask)."""
+    layer (floats of a model without either carry no mask). A model that takes one
+    sequence length (export.fixed_length) gets it: `keep` cut, or extended unmasked."""
+    from .export import fixed_length
+
+    length = fixed_length(model)
+    if length is not None and keep.shape[1] != length:  # the model takes one length: cut or extend
+        keep = np.concatenate([keep[:, :length], np.ones((len(keep), max(0, length - keep.shape[1])), bool)], axis=1)
     n, T = keep.shape
     first = model.layers[0]
     if type(first).__name__ == "Embedding":
