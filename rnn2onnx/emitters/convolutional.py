@@ -3,14 +3,16 @@
 Both are written as one strided Slice per filter tap over the (batch, time, features)
 tensor: the convolution is sum_k Slice_k(X padded) @ W_k (W_k the flipped kernel's tap
 k, a (features, filters) matrix), the pooling max_k Slice_k(X). Slice, MatMul, Add and
-Max have float64 kernels in onnxruntime, OpenVINO and tract alike (onnxruntime's Conv
-and MaxPool do not), the sequence length stays dynamic, and no transposes are needed.
+Max have float64 kernels in onnxruntime, OpenVINO and tract alike (onnxruntime 1.32's Conv
+has none: "Could not find an implementation for Conv(11)"), the sequence length stays
+dynamic (also for ignore_border=False, whose window count the graph computes), no
+transposes are needed, and one form serves both dtypes.
 """
 import numpy as np
 
-from ..emitters.normalization import refuse_mask
 from ..graph import emit_activation
 from . import register
+from .layers import refuse_mask
 
 LAST = np.iinfo(np.int64).max  # a Slice end meaning "to the end"
 

@@ -2,15 +2,8 @@
 reference/layers.py): their prediction-mode formulas, op for op."""
 import numpy as np
 
-from ..errors import ExportError
 from . import register
-
-
-def refuse_mask(layer, mask):
-    """0.2.0's plain layers cannot follow a mask (the reference refuses it as well)."""
-    if mask is not None:
-        raise ExportError(f"layer {layer.name}: {type(layer).__name__} cannot follow a layer with a mask "
-                          "(Keras 0.2.0 refused to connect it)")
+from .layers import refuse_mask
 
 
 @register("BatchNormalization")
