@@ -320,6 +320,10 @@ def build_matrix(quick=False, opsets=None):
         chosen = itertools.product(DTYPES, TARGETS)
         if quick:
             chosen = [(DTYPES[ri % 2], TARGETS[ri // 2 % 2])]
+            if chosen[0] == ("float64", "onnxruntime") and sum(k in RECURRENT for k, _ in layers) > 1:
+                # OpenVINO's known wrong results on stacked Scans inside the empty-input
+                # guard (target="onnxruntime" files, README): quick holds OpenVINO to its rows
+                chosen = [("float64", "portable")]
         for dtype, target in chosen:
             add([(k, dict(kw)) for k, kw in layers], mask, dtype, "auto", target, middle, "around", name)
     return cases

@@ -25,8 +25,8 @@ from rnn2onnx import cli, runtimes
 from ..fixtures.legacy import make_fixtures as mf
 from .test_cli import ROOT, assert_clean_failure
 
-# characters of the one error line, besides the list of accepted layer types an unknown
-# type's sentence ends with (ours, not quoted input: it grows with the registry)
+# characters of the one error line; an unknown layer type's also lists every registered
+# layer class (the registry's names, not the input's: bounded by the registry)
 MAX_MESSAGE = 400 + len(registry.accepted_names())
 
 
