@@ -1,6 +1,12 @@
 """An exact NumPy reference of the Keras 0.2.0 recurrent layers and Sequential model."""
 from .errors import ConfigError, InputError
-from .layers import Activation, Dense, Dropout, Embedding, Layer, Masking, TimeDistributedDense
+from .layers import (ActivityRegularization, Activation, Dense, Dropout, Embedding, Flatten, Layer, Masking,
+                     MaxoutDense, Permute, RepeatVector, Reshape, TimeDistributedDense, TimeDistributedMerge)
+from .normalization import BatchNormalization
+from .convolutional import Convolution1D, MaxPooling1D
+from . import constraints, regularizers
+from .noise import GaussianDropout, GaussianNoise
+from .advanced_activations import LeakyReLU, ParametricSoftplus, PReLU, ThresholdedLinear, ThresholdedReLU
 from .models import Sequential
 from .recurrent import GRU, JZS1, JZS2, JZS3, LSTM, RECURRENT_LAYERS, Recurrent, SimpleDeepRNN, SimpleRNN
 from . import callbacks, losses, optimizers
@@ -15,9 +21,14 @@ __all__ = [
     "losses", "optimizers", "callbacks", "Callback", "History",
     "Optimizer", "SGD", "RMSprop", "Adagrad", "Adadelta", "Adam", "TrainingError", "NonFiniteLossError",
 ]
+__all__ += ["BatchNormalization", "Convolution1D", "MaxPooling1D", "ActivityRegularization",
+            "regularizers", "constraints"]
 from .containers import Graph, Merge
 from .legacy import LegacyFileError
 from .models import load_model, model_from_config, model_from_json, model_from_yaml
 
 __all__ += ["Graph", "Merge", "model_from_json", "model_from_yaml", "model_from_config", "load_model",
             "LegacyFileError"]
+__all__ += ["RepeatVector", "Reshape", "Permute", "Flatten", "TimeDistributedMerge", "MaxoutDense",
+            "GaussianNoise", "GaussianDropout", "LeakyReLU", "PReLU", "ParametricSoftplus", "ThresholdedLinear",
+            "ThresholdedReLU"]

@@ -46,6 +46,8 @@ from .errors import ConfigError
 from .files import atomic_write
 from .untrusted import MAX_CONFIG_CHARS, BoundedSafeLoader, ConfigLimitError, parse_json, parse_yaml, quote, shorten
 from .layers import Activation, Dense, Dropout, Embedding, Masking, TimeDistributedDense
+from . import advanced_activations, convolutional, noise, normalization  # noqa: F401  (their layers join the registry)
+from .regularizers import Regularized
 from .registry import LAYERS, accepted_keys, accepted_names
 from .dtypes import DTYPE_FROM_WEIGHTS, DTYPE_NOT_IN_WEIGHTS, DTYPE_UNDECIDED, DTYPES
 from .recurrent import GRU, JZS1, JZS2, JZS3, LSTM, RECURRENT_LAYERS, Recurrent, SimpleDeepRNN, SimpleRNN
@@ -75,6 +77,7 @@ ACTIVATION_ALIASES = {"time_distributed_softmax": "softmax"}
 # Keys whose only legal value here is "off": they change training, not prediction, or
 # belong to later Keras versions. None/0/False is accepted silently, anything else warns
 # (regularizers, constraints: prediction is unaffected) or fails (go_backwards, stateful).
+# A layer that took regularizers in 0.2.0 (`Regularized.regularizer_args`) builds them.
 REGULARIZER_KEYS = {"W_regularizer", "b_regularizer", "U_regularizer", "activity_regularizer",
                     "W_constraint", "b_constraint", "U_constraint"}
 MUST_BE_OFF_KEYS = {"go_backwards", "stateful"}
@@ -153,6 +156,9 @@ def _layer_kwargs(index, config, label=None):
                 warnings.warn(f"{where}: trainable=False is ignored (every weight is trained here)",
                               RuntimeWarning, stacklevel=4)
             continue
+        if key in getattr(cls, "regularizer_args", ()):
+            kwargs[key] = value  # the layer builds it (regularizers.get / constraints.get)
+            continue
         if key in REGULARIZER_KEYS:
             if value not in (None, {}, 0):
                 warnings.warn(f"{where}: {quote(key)}={quote(value)} is ignored; it only affects training",
@@ -190,7 +196,7 @@ def _layer_kwargs(index, config, label=None):
     elif cls is Activation:
         kwargs.pop("target", None), kwargs.pop("beta", None)  # unused by 0.2.0's forward pass
     elif cls is TimeDistributedDense:
-        length = kwargs.pop("input_length", None)
+        length = kwargs.get("input_length")
         if kwargs.get("input_dim") is not None:
             kwargs["input_shape"] = (length, kwargs["input_dim"])
     elif cls is Dense:
@@ -376,6 +382,12 @@ def _plain(value):
     return value
 
 
+def _regularizer_configs(layer):
+    """A Regularized layer's regularizers and constraints as 0.2.0's get_config wrote them."""
+    config = layer.get_config() if isinstance(layer, Regularized) else {}
+    return {key: config.get(key) for key in getattr(layer, "regularizer_args", ())}
+
+
 def layer_config(layer, first=False):
     """A layer's Keras 0.2.0 config; `first`: the model's first layer (a model built from
     data records the input shape it was built for)."""
@@ -398,17 +410,14 @@ def layer_config(layer, first=False):
                  input_dim=layer.input_dim, input_length=layer.input_length)
     elif isinstance(layer, Embedding):
         c.update(input_dim=layer.input_dim, output_dim=layer.output_dim, init=_name_of(layer.init, "init", layer),
-                 input_length=layer.input_length, mask_zero=layer.mask_zero,
-                 activity_regularizer=None, W_regularizer=None, W_constraint=None)
+                 input_length=layer.input_length, mask_zero=layer.mask_zero, **_regularizer_configs(layer))
         declared = (layer.input_dim,)  # sic: 0.2.0's Embedding set input_shape=(input_dim,)
     elif isinstance(layer, Dense):  # and TimeDistributedDense
         c.update(output_dim=layer.output_dim, init=_name_of(layer.init, "init", layer),
                  activation=_name_of(layer.activation, "activation", layer),
-                 W_regularizer=None, b_regularizer=None, activity_regularizer=None,
-                 W_constraint=None, b_constraint=None, input_dim=layer.input_dim)
+                 **_regularizer_configs(layer), input_dim=layer.input_dim)
         if isinstance(layer, TimeDistributedDense):
-            length = declared[0] if declared is not None and len(declared) == 2 else None
-            c["input_length"] = length
+            c["input_length"] = layer.input_length  # the argument: None after input_shape=(6, 3), as 0.2.0 wrote
             if declared is not None and len(declared) == 1:  # our TDD(input_dim=d) declares (d,)
                 declared = (None, declared[0])
     elif isinstance(layer, Activation):

@@ -184,12 +184,18 @@ class Sequential(Model):
         for layer in self.layers:
             X = layer.forward(X, mask, train=train, rng=self.rng)
             mask = layer.output_mask(mask)
+            if getattr(layer, "activity_regularizer", None) is not None:
+                # 0.2.0 penalised the training-mode output (reference/regularizers.py)
+                layer.activity_output = X if train else None
         return X, mask
 
     def backward(self, dY):
-        """Gradients of every weight (get_weights order) for the last forward."""
+        """Gradients of every weight (get_weights order) for the last forward; after a
+        training-mode forward they include the activity regularizers' terms."""
         grads = []
         for layer in reversed(self.layers):
+            if getattr(layer, "activity_output", None) is not None:
+                dY = dY + layer.activity_regularizer.gradient(layer.activity_output)
             dY, layer_grads = layer.backward(dY)
             grads[:0] = layer_grads
         return grads

@@ -3,9 +3,12 @@ evaluate, predict_classes / predict_proba. `Sequential`'s methods of the same na
 call these functions.
 
 One training step is: forward in training mode (Dropout draws its masks from the
-model's rng), the batch loss of `reference.losses.weighted_loss` and its gradient
-with respect to the output, `model.backward`, the optimizer's update, and only then
-the new weights are put in place, at once (a Ctrl-C arriving during that short
+model's rng), the batch loss of `reference.losses.weighted_loss` plus the layers'
+regularization terms (reference/regularizers.py: 0.2.0 added them to the training
+loss) and its gradient, `model.backward`, the optimizer's update of the trainable
+weights with each weight's constraint applied to the result, the running statistics
+of BatchNormalization from the batch (0.2.0's `updates`, not optimizer params), all
+from the pre-step values, and only then the new weights are put in place, at once (a Ctrl-C arriving during that short
 assignment is held back until it is done). A batch whose loss or updated weights are
 not finite is never applied: fit stops with `NonFiniteLossError`, naming the epoch
 and batch, and the model keeps the weights of the last finite step. Ctrl-C
@@ -25,7 +28,7 @@ import warnings
 import numpy as np
 
 from . import callbacks as cbks
-from . import losses, optimizers
+from . import losses, optimizers, regularizers
 from .errors import ConfigError, InputError
 
 CLASS_MODES = ("categorical", "binary")
@@ -242,14 +245,14 @@ def _hold_interrupt():
 def train_step(model, X, y, w, accuracy=False, where="train_on_batch", epoch=None, batch=None):
     """One update; returns (loss, acc or None). The loss is the one before the update."""
     value, dY, Y = _loss(model, X, y, w, train=True)
+    value += regularizers.penalty(model)  # 0.2.0's train loss includes every regularizer
     acc = losses.accuracy(y, Y, model.class_mode) if accuracy else None
     if not np.isfinite(value):
         raise NonFiniteLossError(
             f"non-finite loss ({value}) at {where}; the update was not applied and the model keeps "
             "the weights of the last finite step (try a lower learning rate, clipnorm, or check the data)",
             epoch, batch)
-    grads = model.backward(dY)
-    new_weights, state = model.optimizer.update(model.get_weights(), grads)
+    new_weights, state = _updated_weights(model, dY)
     if not all(np.all(np.isfinite(w_)) for w_ in new_weights):
         raise NonFiniteLossError(
             f"the update at {where} produced NaN/inf weights (loss {value:.6g}; the gradients overflowed); "
@@ -259,6 +262,28 @@ def train_step(model, X, y, w, accuracy=False, where="train_on_batch", epoch=Non
         model.set_weights(new_weights)  # the public path, so layers may keep derived caches
         model.optimizer.commit(state)
     return value, acc
+
+
+def _updated_weights(model, dY):
+    """(every weight after the step, the optimizer's new state), as 0.2.0's one
+    Theano function with simultaneous updates: the optimizer moves the trainable
+    weights (gradients include the weight regularizers) and applies their constraints
+    to the result; running statistics (a layer's `state_weights`) take the values the
+    layer computed from this batch; everything from the pre-step values."""
+    grads = regularizers.add_weight_gradients(model, model.backward(dY))
+    weights = model.get_weights()
+    roles = regularizers.weight_roles(model)
+    trainable = [i for i, (_, _, t) in enumerate(roles) if t]
+    new_params, state = model.optimizer.update([weights[i] for i in trainable], [grads[i] for i in trainable])
+    new_weights = list(weights)
+    for i, p in zip(trainable, new_params):
+        layer, name, _ = roles[i]
+        constraint = layer.weight_constraints().get(name) if hasattr(layer, "weight_constraints") else None
+        new_weights[i] = p if constraint is None else np.asarray(constraint(p), dtype=p.dtype)
+    for i, (layer, name, t) in enumerate(roles):
+        if not t:
+            new_weights[i] = layer.state_updates()[name]
+    return new_weights, state
 
 
 def evaluate_batches(model, X, y, w, batch_size=128, accuracy=False, verbose=0):

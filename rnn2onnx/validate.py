@@ -74,6 +74,13 @@ def padding_patterns(n, T, rng):
     return masks
 
 
+def shortest_length(model):
+    """The shortest sequence the model takes: 1, or more before a convolution or pooling."""
+    from reference.convolutional import shortest_input_length
+
+    return shortest_input_length(model.layers) or 1
+
+
 def generate_inputs(model, n=8, T=7, seed=0):
     """Inputs that exercise every mask kind: token ids with zeros placed left, right
     and in the middle after an Embedding; random floats (with Masking's value placed
@@ -85,7 +92,13 @@ def generate_inputs(model, n=8, T=7, seed=0):
 def inputs_with_mask(model, keep, rng):
     """Random inputs of `model` whose masked steps are exactly where the (n, T) bool
     array `keep` is False: id 0 after an Embedding, Masking's value before a Masking
-    layer (floats of a model without either carry no mask)."""
+    layer (floats of a model without either carry no mask). A model that takes one
+    sequence length (export.fixed_length) gets it: `keep` cut, or extended unmasked."""
+    from .export import fixed_length
+
+    length = fixed_length(model)
+    if length is not None and keep.shape[1] != length:  # the model takes one length: cut or extend
+        keep = np.concatenate([keep[:, :length], np.ones((len(keep), max(0, length - keep.shape[1])), bool)], axis=1)
     n, T = keep.shape
     first = model.layers[0]
     if type(first).__name__ == "Embedding":
@@ -162,8 +175,9 @@ def validate(model, onnx_model_or_path, inputs=None, n=8, runtime="onnxruntime",
     generated ones of lengths 7 and 1 are used. Returns a Report; raises
     ValidationError carrying it on failure."""
     dtype = str(model.dtype)
-    batches = [inputs] if inputs is not None else [generate_inputs(model, n=n, T=7),
-                                                   generate_inputs(model, n=2, T=1, seed=1)]
+    shortest = shortest_length(model)
+    batches = [inputs] if inputs is not None else [generate_inputs(model, n=n, T=max(7, shortest)),
+                                                   generate_inputs(model, n=2, T=shortest, seed=1)]
     check_interface(model, onnx_model_or_path)
     run = runtimes.load(runtime, onnx_model_or_path)
     worst = None

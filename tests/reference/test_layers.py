@@ -345,7 +345,8 @@ def test_embedding_defaults():
     E = model.get_weights()[0]
     assert np.max(np.abs(E)) <= 0.05 and np.max(np.abs(E)) > 0.049
     assert layer.get_config() == {"name": "Embedding", "input_dim": 200, "output_dim": 30, "init": "uniform",
-                                  "input_length": 5, "mask_zero": False}
+                                  "input_length": 5, "mask_zero": False, "activity_regularizer": None,
+                                  "W_regularizer": None, "W_constraint": None}
     assert model.predict(np.zeros((2, 5), int)).shape == (2, 5, 30)
 
 

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from rnn2onnx import cli
 
 from ..fixtures.legacy import make_fixtures as mf
+from .test_hostile import MAX_MESSAGE
 
 QUICK, SLOW = 20, 500
 TIME_LIMIT_S, MEMORY_LIMIT = 60.0, 512 << 20  # generous: CI machines are shared
@@ -111,7 +112,7 @@ def _run(argv, inputs, out_path):
     if code == 1:
         lines = err.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("rnn2onnx: error: "), err
-        assert len(lines[0]) < 400 and "unexpected" not in lines[0], lines[0]
+        assert len(lines[0]) < MAX_MESSAGE and "unexpected" not in lines[0], lines[0]
         assert out_path is None or not os.path.exists(out_path)
     elif out_path is not None:
         assert os.path.exists(out_path)

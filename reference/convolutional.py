@@ -1,0 +1,210 @@
+"""Keras 0.2.0's Convolution1D and MaxPooling1D (keras/layers/convolutional.py), over
+(batch, time, features) input.
+
+Convolution1D(nb_filter, filter_length): W of shape (nb_filter, input_dim,
+filter_length, 1), b (nb_filter,). It is Theano's conv2d, a TRUE convolution (the
+kernel flipped along time): with K = filter_length and Wk = W[:, :, K-1-k, 0].T,
+`valid` gives out[t] = sum_k X[t+k] @ Wk (L-K+1 steps); `full` the same over X padded
+with K-1 zeros on both sides (L+K-1 steps); `same` is `full` cropped from (K-1)//2
+(L steps; 0.2.0 asserted subsample_length == 1 with it). subsample_length s keeps
+steps 0, s, 2s, ... of that; then `activation(out + b)`.
+
+MaxPooling1D(pool_length=2, stride=None, ignore_border=True): stride defaults to the
+pool length; windows start at 0, stride, ...; ignore_border=True keeps whole windows
+only ((L-p)//stride + 1 steps), ignore_border=False also the last partial ones
+(Theano's DownsampleFactorMax: (L-1)//stride + 1 steps when stride >= p, else
+max(0, (L-1-p)//stride + 1) + 1). Its gradient goes to every element equal to its
+window's max (Theano's).
+
+Neither takes a masked input (0.2.0 refused to connect them after a mask) nor hands
+one on.
+"""
+import numpy as np
+
+from . import activations, initializations
+from .errors import ConfigError, InputError
+from .layers import Layer, refuse_mask
+from .regularizers import Regularized
+from .registry import register_layer
+
+BORDER_MODES = ("valid", "same", "full")
+
+
+def _positive_int(value, key, where):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ConfigError(f"layer {where}: {key} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+@register_layer
+class Convolution1D(Regularized, Layer):
+    config_keys = ("nb_filter", "filter_length", "init", "activation", "border_mode", "subsample_length") \
+        + Regularized.regularizer_args + ("input_dim", "input_length")
+
+    def __init__(self, nb_filter, filter_length, init="uniform", activation="linear", weights=None,
+                 border_mode="valid", subsample_length=1, W_regularizer=None, b_regularizer=None,
+                 activity_regularizer=None, W_constraint=None, b_constraint=None, input_dim=None,
+                 input_length=None, **kwargs):
+        if border_mode not in BORDER_MODES:
+            raise ConfigError(f"layer Convolution1D: unknown border_mode {border_mode!r}; "
+                              f"accepted: {', '.join(BORDER_MODES)}")
+        if input_dim:  # 0.2.0: input_dim (with input_length) sets the input shape
+            kwargs["input_shape"] = (input_length, input_dim)
+        super().__init__(weights=weights, **kwargs)
+        self.nb_filter = _positive_int(nb_filter, "nb_filter", "Convolution1D")
+        self.filter_length = _positive_int(filter_length, "filter_length", "Convolution1D")
+        self.subsample_length = _positive_int(subsample_length, "subsample_length", "Convolution1D")
+        if border_mode == "same" and self.subsample_length != 1:
+            raise ConfigError("layer Convolution1D: border_mode 'same' takes subsample_length 1 only "
+                              f"(Keras 0.2.0 asserted it), got {self.subsample_length}")
+        self.init, self.border_mode = init, border_mode
+        self.activation = activations.get(activation)
+        initializations.get(init)
+        self.input_dim, self.input_length = input_dim, input_length
+        self.init_regularizers(W_regularizer=W_regularizer, b_regularizer=b_regularizer,
+                               activity_regularizer=activity_regularizer, W_constraint=W_constraint,
+                               b_constraint=b_constraint)
+
+    def param_specs(self, input_shape):
+        if len(input_shape) != 2:
+            raise ConfigError(f"layer {self.name}: Convolution1D takes (time, features) per sample, "
+                              f"got per-sample shape {tuple(input_shape)}")
+        if self.output_length(input_shape[0]) == 0:
+            raise ConfigError(f"layer {self.name}: a sequence of {input_shape[0]} steps is shorter than the "
+                              f"filter_length {self.filter_length} of this '{self.border_mode}' convolution")
+        return [("W", (self.nb_filter, input_shape[-1], self.filter_length, 1), self.init),
+                ("b", (self.nb_filter,), "zero")]
+
+    @property
+    def pads(self):
+        """(left, right) zero padding that makes every border mode a valid convolution."""
+        K = self.filter_length
+        if self.border_mode == "valid":
+            return 0, 0
+        if self.border_mode == "full":
+            return K - 1, K - 1
+        shift = (K - 1) // 2  # same: full cropped from shift, for L steps
+        return K - 1 - shift, shift
+
+    def output_length(self, L):
+        if L is None:
+            return None
+        left, right = self.pads
+        full = L + left + right - self.filter_length + 1
+        return (full + self.subsample_length - 1) // self.subsample_length if full > 0 else 0
+
+    def output_shape(self, input_shape):
+        return (self.output_length(input_shape[0]), self.nb_filter)
+
+    def forward(self, X, mask=None, train=False, rng=None):
+        refuse_mask(self, mask)
+        if X.ndim != 3 or X.shape[-1] != self.params["W"].shape[1]:
+            raise InputError(f"layer {self.name}: Convolution1D takes (batch, time, {self.params['W'].shape[1]}) "
+                             f"input, got shape {X.shape}")
+        K, s = self.filter_length, self.subsample_length
+        if self.output_length(X.shape[1]) < 1:
+            raise InputError(f"layer {self.name}: a sequence of {X.shape[1]} steps is shorter than the "
+                             f"filter_length {K} of this '{self.border_mode}' convolution")
+        left, right = self.pads
+        Xp = np.pad(X, ((0, 0), (left, right), (0, 0))) if left or right else X
+        windows = np.lib.stride_tricks.sliding_window_view(Xp, K, axis=1)[:, ::s]  # (n, T', d, K)
+        kernel = self.params["W"][:, :, ::-1, 0]  # flipped: true convolution, (f, d, K)
+        self._Xp, self._windows = Xp, windows
+        self._A = np.einsum("ntdk,fdk->ntf", windows, kernel) + self.params["b"]
+        self._Y = self.activation(self._A)
+        return self._Y
+
+    def backward(self, dY):
+        K, s = self.filter_length, self.subsample_length
+        dA = self.activation.backward(self._A, self._Y, dY)
+        kernel = self.params["W"][:, :, ::-1, 0]
+        dkernel = np.einsum("ntdk,ntf->fdk", self._windows, dA)
+        dW = np.ascontiguousarray(dkernel[:, :, ::-1])[..., None]
+        dXp = np.zeros_like(self._Xp)
+        contrib = np.einsum("ntf,fdk->ntdk", dA, kernel)
+        T = dA.shape[1]
+        for k in range(K):
+            dXp[:, k:k + s * (T - 1) + 1:s] += contrib[:, :, :, k]
+        left, right = self.pads
+        dX = dXp[:, left:dXp.shape[1] - right]
+        return dX, [dW, dA.sum(axis=(0, 1))]
+
+
+@register_layer
+class MaxPooling1D(Layer):
+    config_keys = ("stride", "pool_length", "ignore_border")
+
+    def __init__(self, pool_length=2, stride=None, ignore_border=True, **kwargs):
+        super().__init__(**kwargs)
+        self.pool_length = _positive_int(pool_length, "pool_length", "MaxPooling1D")
+        self.stride = self.pool_length if stride is None else _positive_int(stride, "stride", "MaxPooling1D")
+        if not isinstance(ignore_border, (bool, np.bool_)):
+            raise ConfigError(f"layer MaxPooling1D: ignore_border must be true or false, got {ignore_border!r}")
+        self.ignore_border = bool(ignore_border)
+
+    def param_specs(self, input_shape):
+        if len(input_shape) != 2:
+            raise ConfigError(f"layer {self.name}: MaxPooling1D takes (time, features) per sample, "
+                              f"got per-sample shape {tuple(input_shape)}")
+        if self.output_length(input_shape[0]) == 0:
+            raise ConfigError(self._too_short(input_shape[0]))
+        return []
+
+    def _too_short(self, L):
+        return (f"layer {self.name}: pool_length {self.pool_length} is longer than the sequence "
+                f"({L} steps); with ignore_border=True no window fits")
+
+    def output_length(self, L):
+        if L is None:
+            return None
+        p, st = self.pool_length, self.stride
+        if self.ignore_border:
+            return max((L - p) // st + 1, 0)
+        if L == 0:
+            return 0
+        return (L - 1) // st + 1 if st >= p else max(0, (L - 1 - p) // st + 1) + 1
+
+    def output_shape(self, input_shape):
+        return (self.output_length(input_shape[0]), input_shape[1])
+
+    def forward(self, X, mask=None, train=False, rng=None):
+        refuse_mask(self, mask)
+        if X.ndim != 3:
+            raise InputError(f"layer {self.name}: MaxPooling1D takes (batch, time, features) input, got shape {X.shape}")
+        L, p, st = X.shape[1], self.pool_length, self.stride
+        T = self.output_length(L)
+        if T < 1:
+            raise InputError(self._too_short(L))
+        # pad the partial last windows (ignore_border=False) with -inf: never a max
+        need = (T - 1) * st + p
+        Xp = np.pad(X, ((0, 0), (0, max(need - L, 0)), (0, 0)), constant_values=-np.inf) if need > L else X
+        windows = np.lib.stride_tricks.sliding_window_view(Xp, p, axis=1)[:, ::st][:, :T]  # (n, T, d, p)
+        Y = windows.max(axis=-1)
+        self._shape, self._windows, self._Y = X.shape, windows, Y
+        return Y
+
+    def backward(self, dY):
+        p, st = self.pool_length, self.stride
+        hit = self._windows == self._Y[..., None]  # every element equal to the max (Theano)
+        T = dY.shape[1]
+        dXp = np.zeros((self._shape[0], max((T - 1) * st + p, self._shape[1]), self._shape[2]), dtype=dY.dtype)
+        for k in range(p):
+            dXp[:, k:k + st * (T - 1) + 1:st] += hit[..., k] * dY
+        return dXp[:, :self._shape[1]], []
+
+
+def shortest_input_length(layers, longest=64):
+    """The fewest timesteps every layer of `layers` accepts (convolutions and pooling
+    shorten a sequence), or None when a model takes no sequence."""
+    for L in range(1, longest + 1):
+        n, ok = L, True
+        for layer in layers:
+            step = getattr(layer, "output_length", None)
+            if step is not None:
+                n = step(n)
+                if n < 1:
+                    ok = False
+                    break
+        if ok:
+            return L
+    return None
