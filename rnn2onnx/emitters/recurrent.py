@@ -79,6 +79,6 @@ EMIT = {"native": lambda layer, ctx, x, mask: emit_native(layer, ctx, x),
 @register(*RECURRENT)
 def emit_recurrent(layer, ctx, x, mask):
     form, reason = choose_form(layer, ctx, mask is not None)
-    ctx.forms[layer.name] = (form, reason)
+    ctx.forms[ctx.key] = (form, reason)
     y = EMIT[form](layer, ctx, x, mask)
     return y, layer.output_mask(mask)
