@@ -123,11 +123,3 @@ def test_merge_config_errors_name_the_branch():
     config["layers"][0]["layers"][1]["layers"][0]["name"] = "BiLSTM"
     with pytest.raises(legacy.LegacyFileError, match=r"layer 0 \(Merge\) branch 1: layer 0 .*unknown layer type"):
         r.model_from_json(json.dumps(config))
-
-
-def test_merge_models_are_refused_by_the_exporter_in_one_sentence():
-    import rnn2onnx
-    from rnn2onnx.errors import ExportError
-
-    with pytest.raises(ExportError, match="Merge models cannot be exported yet"):
-        rnn2onnx.export(_load("merge_sum"))
