@@ -47,6 +47,7 @@ class Case:
     peer: dict = field(default=None, repr=False)  # peer vectors: make(dtype), feeds, expected, postprocess
     labels: list = None          # layer labels for the report (default: from `layers`)
     loop_op: str = "scan"        # the ONNX op of the loop form: scan | loop
+    container: str = None        # a CONTAINERS entry (group "container"): the model is that container
 
     @property
     def return_sequences(self):
@@ -129,6 +130,76 @@ STACKS = (
 )
 
 
+def _branch(*layers, dtype, first=None):
+    """A Sequential branch: an optional Embedding(mask_zero)/Masking, then `layers`
+    ([(class name, kwargs)]; the first reads EMBED features, or `first` given as input_shape)."""
+    import reference
+
+    b = reference.Sequential(dtype=dtype)
+    if first == "embedding":
+        b.add(reference.Embedding(VOCAB, EMBED, mask_zero=True))
+    elif first == "masking":
+        b.add(reference.Masking(0.0, input_shape=(None, EMBED)))
+    for i, (kind, kwargs) in enumerate(layers):
+        kwargs = dict(kwargs)
+        if i == 0 and first is None:
+            kwargs.setdefault("input_shape", (None, EMBED))
+        b.add(getattr(reference, kind)(kwargs.pop("output_dim", UNITS), **kwargs))
+    return b
+
+
+def _merge(branches, mode, concat_axis=-1):
+    import reference
+
+    return reference.Merge(branches, mode=mode, concat_axis=concat_axis)
+
+
+def _merge_model(merge, *layers, dtype):
+    import reference
+
+    model = reference.Sequential(dtype=dtype)
+    model.add(merge)
+    for kind, kwargs in layers:
+        kwargs = dict(kwargs)
+        model.add(getattr(reference, kind)(kwargs.pop("output_dim", 3), **kwargs))
+    return model
+
+
+SEQ = {"return_sequences": True}
+# Container rows (issue 9): Merge-first Sequentials with every merge mode, concat on the
+# feature and the time axis, masked (Embedding(mask_zero), Masking) and unmasked branches,
+# a nested Merge. name -> (label, builder(dtype) -> model, time length per input or None)
+CONTAINERS = {
+    "merge-sum": ("Merge(sum)[Embedding->GRU, LSTM] -> Dense", lambda dt: _merge_model(
+        _merge([_branch(("GRU", {}), dtype=dt, first="embedding"), _branch(("LSTM", {}), dtype=dt)], "sum"),
+        ("Dense", {}), dtype=dt), None),
+    "merge-mul": ("Merge(mul)[Masking->SimpleRNN, JZS1] -> Dense", lambda dt: _merge_model(
+        _merge([_branch(("SimpleRNN", {}), dtype=dt, first="masking"), _branch(("JZS1", {}), dtype=dt)], "mul"),
+        ("Dense", {}), dtype=dt), (TIME, TIME - 3)),
+    "merge-ave": ("Merge(ave)[GRU, Embedding->JZS2, Dense] -> Dense", lambda dt: _merge_model(
+        _merge([_branch(("GRU", {}), dtype=dt), _branch(("JZS2", {}), dtype=dt, first="embedding"),
+                _branch(("Dense", {"input_shape": (EMBED,)}), dtype=dt)], "ave"),
+        ("Dense", {"activation": "tanh"}), dtype=dt), None),
+    "merge-concat": ("Merge(concat -1)[LSTM, Embedding->SimpleDeepRNN] -> Dense(softmax)", lambda dt: _merge_model(
+        _merge([_branch(("LSTM", {}), dtype=dt), _branch(("SimpleDeepRNN", {"depth": 2}), dtype=dt, first="embedding")],
+               "concat"), ("Dense", {"activation": "softmax"}), dtype=dt), None),
+    "merge-concat-seq": ("Merge(concat -1)[LSTM(seq), GRU(seq)] -> JZS3", lambda dt: _merge_model(
+        _merge([_branch(("LSTM", SEQ), dtype=dt), _branch(("GRU", SEQ), dtype=dt)], "concat"),
+        ("JZS3", {}), dtype=dt), None),
+    "merge-concat-time": ("Merge(concat time)[Embedding->LSTM(seq), GRU(seq)] -> JZS3 -> Dense", lambda dt: _merge_model(
+        _merge([_branch(("LSTM", SEQ), dtype=dt, first="embedding"), _branch(("GRU", SEQ), dtype=dt)], "concat", 1),
+        ("JZS3", {"output_dim": UNITS}), ("Dense", {}), dtype=dt), (TIME, TIME - 3)),
+    "merge-nested": ("Merge(concat)[Merge(sum)[LSTM, GRU], Embedding->SimpleRNN] -> Dense", lambda dt: _merge_model(
+        _merge([_merge([_branch(("LSTM", {}), dtype=dt), _branch(("GRU", {}), dtype=dt)], "sum"),
+                _branch(("SimpleRNN", {}), dtype=dt, first="embedding")], "concat"), ("Dense", {}), dtype=dt), None),
+    "merge-nested-seq": ("Merge(ave)[Merge(mul)[JZS1, Embedding->JZS3] -> Dense, LSTM] -> Dense", lambda dt: _merge_model(
+        _merge([_merge_model(_merge([_branch(("JZS1", {}), dtype=dt),
+                                     _branch(("JZS3", {}), dtype=dt, first="embedding")], "mul"),
+                             ("Dense", {"output_dim": UNITS, "activation": "tanh"}), dtype=dt),
+                _branch(("LSTM", {}), dtype=dt)], "ave"), ("Dense", {}), dtype=dt), None),
+}
+
+
 def build_matrix(quick=False, opsets=None):
     """The list of Cases. Full: every layer x mask x return_sequences x dtype x strategy x
     target x opset (Keras default activations), activation variants at the middle opset,
@@ -204,6 +275,18 @@ def build_matrix(quick=False, opsets=None):
             chosen = [(DTYPES[si % 2], STRATEGIES[si // 2 % 2], TARGETS[(si + 1) % 2], opsets[si % len(opsets)])]
         for dtype, strategy, target, opset in chosen:
             add([(k, dict(kw)) for k, kw in layers], mask, dtype, strategy, target, opset, "stack", name)
+
+    # 5. containers: every dtype x target x strategy (middle opset); masked inputs with holes
+    for ci, name in enumerate(CONTAINERS):
+        chosen = itertools.product(DTYPES, TARGETS, STRATEGIES)
+        if quick:  # every container once, each dtype and target in turn
+            chosen = [(DTYPES[ci % 2], TARGETS[ci // 2 % 2], STRATEGIES[ci // 4 % 2])]
+        for dtype, target, strategy in chosen:
+            case = Case([], "holes", dtype, strategy, target, middle, "container", container=name,
+                        labels=[CONTAINERS[name][0]])
+            case.id = "-".join([name, "holes", "f32" if dtype == "float32" else "f64", strategy,
+                                "ort" if target == "onnxruntime" else "portable", f"op{middle}"])
+            cases.append(case)
     return cases
 
 
@@ -212,9 +295,11 @@ def build_matrix(quick=False, opsets=None):
 
 
 def make_model(case, seed=0):
-    """The reference Sequential of a case, with random weights (biases too)."""
+    """The reference model of a case, with random weights (biases too)."""
     import reference
 
+    if case.container is not None:
+        return _randomise_biases(CONTAINERS[case.container][1](case.dtype), seed)
     model = reference.Sequential(dtype=case.dtype, seed=seed)
     if case.input_kind == "embedding":
         model.add(reference.Embedding(VOCAB, EMBED, mask_zero=True))
@@ -232,11 +317,16 @@ def make_model(case, seed=0):
         else:
             model.add(getattr(reference, kind)(**kwargs))
         first = False
+    return _randomise_biases(model, seed)
+
+
+def _randomise_biases(model, seed):
+    """Biases start at zero (b_f at one): make them matter."""
     rng = np.random.default_rng(seed + 1)
     weights = []
     for layer in model.layers:
         for name, w in zip(layer.weight_names, layer.get_weights()):
-            if name.startswith("b"):  # biases start at zero (b_f at one): make them matter
+            if name.startswith("b"):
                 w = w + rng.normal(0.0, 0.5, size=w.shape)
             weights.append(w)
     model.set_weights(weights)
@@ -244,26 +334,40 @@ def make_model(case, seed=0):
 
 
 def make_inputs(case, model, seed=0):
-    """[(T=7 batch), (T=1 batch)] for the case's mask kind. Left/right: every row
-    padded by 0..T-1 steps; holes: random masked steps anywhere plus an all-masked row;
-    masking: left, right, holes and all-masked rows mixed."""
+    """[(T=7 batch), (T=1 batch)] for the case's mask kind: what model.predict takes. Left/right:
+    every row padded by 0..T-1 steps; holes: random masked steps anywhere plus an
+    all-masked row; masking: left, right, holes and all-masked rows mixed. A container
+    gets one array per input (its own time length where the case gives one)."""
+    from ..structure import model_inputs, predict_style
+
     rng = np.random.default_rng(seed)
+    ports = model_inputs(model)
+    lengths = CONTAINERS[case.container][2] if case.container is not None else None
     batches = []
     for T in (TIME, 1):
         n = BATCH if T > 1 else 3
-        keep = np.ones((n, T), dtype=bool)
-        for i in range(n):
-            pad = i % T
-            kind = case.mask if case.mask != "masking" else ("left", "right", "holes", "all")[i % 4]
-            if kind == "left":
-                keep[i, :pad] = False
-            elif kind == "right":
-                keep[i, T - pad:] = False
-            elif kind == "holes":
-                keep[i] = rng.random(T) < 0.6
-                if i == n - 1:
-                    keep[i] = False  # one all-masked row
-            elif kind == "all":
-                keep[i] = False
-        batches.append(inputs_with_mask(model, keep, rng))
+        arrays = []
+        for i, port in enumerate(ports):
+            t = lengths[i] if lengths and T > 1 else T
+            arrays.append(inputs_with_mask(port.chain, _keep(case.mask, n, t, rng), rng))
+        batches.append(predict_style(model, arrays))
     return batches
+
+
+def _keep(mask, n, T, rng):
+    """(n, T) bool: the steps a mask keeps, for the case's mask kind."""
+    keep = np.ones((n, T), dtype=bool)
+    for i in range(n):
+        pad = i % T
+        kind = mask if mask != "masking" else ("left", "right", "holes", "all")[i % 4]
+        if kind == "left":
+            keep[i, :pad] = False
+        elif kind == "right":
+            keep[i, T - pad:] = False
+        elif kind == "holes":
+            keep[i] = rng.random(T) < 0.6
+            if i == n - 1:
+                keep[i] = False  # one all-masked row
+        elif kind == "all":
+            keep[i] = False
+    return keep
