@@ -15,7 +15,7 @@ __all__ = [
     "losses", "optimizers", "callbacks", "Callback", "History",
     "Optimizer", "SGD", "RMSprop", "Adagrad", "Adadelta", "Adam", "TrainingError", "NonFiniteLossError",
 ]
-from .containers import Merge
+from .containers import Graph, Merge
 from .legacy import LegacyFileError, model_from_json, model_from_yaml
 
-__all__ += ["Merge", "model_from_json", "model_from_yaml", "LegacyFileError"]
+__all__ += ["Graph", "Merge", "model_from_json", "model_from_yaml", "LegacyFileError"]

@@ -37,6 +37,7 @@ from .files import atomic_write
 from .untrusted import MAX_CONFIG_CHARS, BoundedSafeLoader, ConfigLimitError, parse_json, parse_yaml, quote, shorten
 from .layers import Activation, Dense, Dropout, Embedding, Masking, TimeDistributedDense
 from .registry import LAYERS, accepted_keys, accepted_names
+from .containers import NOT_KERAS_PARAMS, Graph, Merge
 from .models import DTYPE_FROM_WEIGHTS, DTYPE_NOT_IN_WEIGHTS, DTYPE_UNDECIDED, DTYPES, Sequential
 from .recurrent import GRU, JZS1, JZS2, JZS3, LSTM, RECURRENT_LAYERS, Recurrent, SimpleDeepRNN, SimpleRNN
 
@@ -115,18 +116,20 @@ def _int_or_none(value, key, where):
     return value
 
 
-def _layer_kwargs(index, config):
-    """(class, constructor kwargs, inline weights or None) for one layer config."""
+def _layer_kwargs(index, config, label=None):
+    """(class, constructor kwargs, inline weights or None) for one layer config; `label`
+    names it in errors (default "layer {index}")."""
+    label = f"layer {index}" if label is None else label
     if not isinstance(config, dict):
-        raise LegacyFileError(f"layer {index}: a layer config must be a mapping, got {type(config).__name__}")
+        raise LegacyFileError(f"{label}: a layer config must be a mapping, got {type(config).__name__}")
     name = config.get("name")
     if not isinstance(name, str):
-        raise LegacyFileError(f"layer {index}: the layer type ('name') must be a string such as \"LSTM\", "
+        raise LegacyFileError(f"{label}: the layer type ('name') must be a string such as \"LSTM\", "
                               f"got {type(name).__name__} {quote(name)}")
-    where = f"layer {index} ({shorten(name, 60)})"
+    where = f"{label} ({shorten(name, 60)})"
     if name in ("Sequential", "Graph", "Merge", "AutoEncoder"):
-        raise LegacyFileError(f"{where}: nested {name} containers are not supported; "
-                              f"a model must be a flat Sequential of: {_accepted_layers()}")
+        raise LegacyFileError(f"{where}: a {name} container is not supported here (a Merge only as a "
+                              f"Sequential's first layer); layers accepted: {_accepted_layers()}")
     if name not in LAYER_CLASSES:
         raise LegacyFileError(f"{where}: unknown layer type {quote(name)}; accepted: {_accepted_layers()}")
     cls = LAYER_CLASSES[name]
@@ -242,9 +245,11 @@ def model_from_config(config, dtype=None, seed=None, compile=True, initialise=Tr
     name = config.get("name")
     if name is None:
         raise LegacyFileError('the config does not name its model type (Keras 0.x writes "name": "Sequential" '
-                              "at the top level); only Sequential models can be loaded")
+                              'or "Graph" at the top level)')
+    if name == "Graph":
+        return graph_from_config(config, dtype=dtype, seed=seed, compile=compile, initialise=initialise)
     if name != "Sequential":
-        raise LegacyFileError(f"model type {quote(name)} is not supported; only Sequential models can be loaded")
+        raise LegacyFileError(f"model type {quote(name)} is not supported; accepted: Sequential, Graph")
     layers = config.get("layers")
     if not isinstance(layers, list) or not layers:
         raise LegacyFileError("the config's 'layers' must be a non-empty list")
@@ -288,8 +293,6 @@ MERGE_KEYS = ("name", "layers", "mode", "concat_axis")
 def _merge_from_config(config, where, seed, initialise):
     """A Merge from its 0.2.0 config: branches are Sequential or Merge configs. Its
     concat_axis is honoured (0.2.0's own loader dropped it)."""
-    from .containers import Merge
-
     unknown = [k for k in config if k not in MERGE_KEYS]
     if unknown:
         raise LegacyFileError(f"{where}: unknown config key {quote(unknown[0])}; Merge accepts: {', '.join(MERGE_KEYS)}")
@@ -315,6 +318,118 @@ def _merge_from_config(config, where, seed, initialise):
         raise LegacyFileError(f"{where}: {shorten(exc, 300)}") from None
 
 
+GRAPH_KEYS = ("name", "input_config", "node_config", "output_config", "input_order", "output_order", "nodes",
+              "optimizer", "loss", "theano_mode")
+GRAPH_INPUT_KEYS = ("name", "input_shape", "dtype")
+GRAPH_NODE_KEYS = ("name", "input", "inputs", "merge_mode", "concat_axis", "create_output")
+GRAPH_OUTPUT_KEYS = ("name", "input", "inputs", "merge_mode", "concat_axis")
+
+
+def _entries(config, key, accepted):
+    """config[key]: a list of mappings holding only `accepted` keys and a string name."""
+    entries = config.get(key)
+    if not isinstance(entries, list):
+        raise LegacyFileError(f"the Graph config's {key!r} must be a list, got {quote(entries)}")
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+            raise LegacyFileError(f"the Graph config's {key}[{i}] must be a mapping with a 'name', got {quote(entry)}")
+        unknown = [k for k in entry if k not in accepted]
+        if unknown:
+            raise LegacyFileError(f"the Graph config's {key} entry {quote(entry['name'])}: unknown key "
+                                  f"{quote(unknown[0])}; accepted: {', '.join(accepted)}")
+    return entries
+
+
+def _graph_order_check(node_config):
+    """A node fed by a node added after it: a cycle (named) or an order Keras cannot build."""
+    position = {entry["name"]: i for i, entry in enumerate(node_config)}
+    feeds = {entry["name"]: [n for n in ([entry.get("input")] + list(entry.get("inputs") or []))
+                             if isinstance(n, str) and n in position] for entry in node_config}
+    for i, entry in enumerate(node_config):
+        for n in feeds[entry["name"]]:
+            if position[n] < i:
+                continue
+            path, seen = [entry["name"], n], {entry["name"], n}  # follow n's feeds back to entry?
+            stack = [(n, [entry["name"], n])]
+            while stack:
+                cur, path = stack.pop()
+                for nxt in feeds[cur]:
+                    if nxt == entry["name"]:
+                        raise LegacyFileError(f"the Graph config has a cycle: {' -> '.join(reversed(path + [nxt]))}"
+                                              " (each node must be fed by inputs or nodes added before it)")
+                    if nxt not in seen:
+                        seen.add(nxt)
+                        stack.append((nxt, path + [nxt]))
+            raise LegacyFileError(f"Graph node {quote(entry['name'])} is fed by node {quote(n)}, which node_config "
+                                  "adds after it; a node may only use inputs and nodes added before it")
+
+
+def graph_from_config(config, dtype=None, seed=None, compile=True, initialise=True):
+    """A reference `Graph` from a Keras 0.2.0 Graph config (input_config, node_config,
+    output_config, nodes). An output made by create_output=True is listed in node_config
+    and output_config alike: it is added once (0.2.0's own loader added it twice and failed)."""
+    from .containers import Graph
+
+    unknown = [k for k in config if k not in GRAPH_KEYS]
+    if unknown:
+        raise LegacyFileError(f"the Graph config has an unknown key {quote(unknown[0])}; accepted: {', '.join(GRAPH_KEYS)}")
+    inputs = _entries(config, "input_config", GRAPH_INPUT_KEYS)
+    node_config = _entries(config, "node_config", GRAPH_NODE_KEYS)
+    outputs = _entries(config, "output_config", GRAPH_OUTPUT_KEYS)
+    nodes = config.get("nodes")
+    if not isinstance(nodes, dict):
+        raise LegacyFileError(f"the Graph config's 'nodes' must map node names to layer configs, got {quote(nodes)}")
+    names = [e["name"] for e in inputs + node_config]
+    twice = [n for i, n in enumerate(names) if n in names[:i]]
+    if twice:
+        raise LegacyFileError(f"the Graph config has a duplicate name {quote(twice[0])}: each input and node needs its own")
+    extra = [k for k in nodes if k not in {e["name"] for e in node_config}]
+    if extra:
+        raise LegacyFileError(f"the Graph config's 'nodes' holds {quote(extra[0])}, which node_config does not add")
+    _graph_order_check(node_config)
+    graph = Graph(dtype="float32" if dtype is None else dtype, seed=seed, initialise=initialise)
+    if dtype is None:
+        graph.dtype_from = DTYPE_UNDECIDED
+    try:
+        for entry in inputs:
+            shape = entry.get("input_shape")
+            graph.add_input(entry["name"], tuple(shape) if isinstance(shape, list) else shape,
+                            entry.get("dtype", "float"))
+        for entry in node_config:
+            name = entry["name"]
+            label = f"Graph node {quote(name)}"
+            if name not in nodes:
+                raise LegacyFileError(f"{label}: its layer config is missing from 'nodes'")
+            cls, kwargs, weights = _layer_kwargs(None, nodes[name], label)
+            try:
+                layer = cls(**kwargs)
+            except ConfigError as exc:
+                raise LegacyFileError(f"{label} ({cls.__name__}): {shorten(exc, 300)}") from None
+            except (TypeError, ValueError, OverflowError) as exc:
+                raise LegacyFileError(f"{label} ({cls.__name__}): bad config ({shorten(exc, 160)})") from None
+            if weights is not None:
+                layer.initial_weights = weights
+            graph.add_node(layer, **{k: v for k, v in entry.items() if k in GRAPH_NODE_KEYS})
+        for entry in outputs:
+            made = entry["name"] in graph.outputs
+            if made and graph.output_config[graph.output_order.index(entry["name"])] == \
+                    {k: entry.get(k, d) for k, d in (("name", None), ("input", None), ("inputs", []),
+                                                     ("merge_mode", "concat"), ("concat_axis", -1))}:
+                continue  # made by its node's create_output=True
+            graph.add_output(**entry)
+    except LegacyFileError:
+        raise
+    except ConfigError as exc:
+        raise LegacyFileError(shorten(exc, 400)) from None
+    for key, order in (("input_order", graph.input_order), ("output_order", graph.output_order)):
+        if key in config and config[key] != order:
+            raise LegacyFileError(f"the Graph config's {key} {quote(config[key])} disagrees with its "
+                                  f"{key.split('_')[0]}_config ({quote(order)})")
+    if compile and "optimizer" in config:
+        _compile_from_config(graph, config)
+    return graph
+
+
 def _compile_from_config(model, config):
     from . import losses, optimizers  # imported here: loading never needs training support
 
@@ -335,14 +450,16 @@ def _compile_from_config(model, config):
     except (TypeError, ValueError) as exc:
         raise LegacyFileError(f"optimizer {quote(opt['name'])}: bad settings ({shorten(exc, 160)})") from None
     loss = config.get("loss")
-    if isinstance(loss, dict):
-        raise LegacyFileError("a per-output loss mapping belongs to a Graph model; only Sequential is supported")
-    if not isinstance(loss, str):
+    graph = config.get("name") == "Graph"
+    if graph and not isinstance(loss, dict):
+        raise LegacyFileError(f"a Graph config's loss must map output names to objective names, got {quote(loss)}")
+    if not graph and not isinstance(loss, str):
         raise LegacyFileError(f"the config's loss must be an objective name, got {quote(loss)}")
-    try:
-        losses.get(loss)
-    except ConfigError as exc:
-        raise LegacyFileError(f"the config's loss: {exc}") from None
+    for value in (loss.values() if graph else [loss]):
+        try:
+            losses.get(value)
+        except ConfigError as exc:
+            raise LegacyFileError(f"the config's loss: {exc}") from None
     kwargs = {}
     if config.get("class_mode") is not None:
         kwargs["class_mode"] = config["class_mode"]
@@ -471,7 +588,22 @@ def _plain(value):
     return value
 
 
+def _merge_config(merge):
+    """A Merge as 0.2.0's Merge.get_config wrote it: its branches' configs in order."""
+    branches = [_merge_config(b) if isinstance(b, Merge) else _sequential_config(b) for b in merge.layers]
+    return {"name": "Merge", "layers": branches, "mode": merge.mode, "concat_axis": merge.concat_axis}
+
+
+def _sequential_config(model):
+    """{"name": "Sequential", "layers": [...]}: a model's (or a Merge branch's) layers."""
+    if not model.layers:
+        raise ConfigError("the model has no layers")
+    return {"name": "Sequential", "layers": [_layer_config(i, layer) for i, layer in enumerate(model.layers)]}
+
+
 def _layer_config(index, layer):
+    if isinstance(layer, Merge):
+        return _merge_config(layer)
     name = type(layer).__name__
     if name not in LAYER_CLASSES:
         raise ConfigError(f"layer {layer.name}: {name} has no Keras 0.2.0 config; supported: {_accepted_layers()}")
@@ -526,23 +658,48 @@ def _full_loss_name(loss):
     return losses.get(loss).name
 
 
-def get_config(model):
-    """The Keras 0.2.0 config dict of a reference `Sequential` (tuples for shapes)."""
-    if not model.layers:
-        raise ConfigError("the model has no layers")
-    config = {"name": "Sequential", "layers": [_layer_config(i, layer) for i, layer in enumerate(model.layers)]}
+def _compiled_config(model, config):
+    """Add what 0.2.0's compiled model wrote: theano_mode, optimizer, loss (and class_mode
+    for a Sequential, before them)."""
     optimizer = getattr(model, "optimizer", None)
-    if optimizer is not None:
+    if optimizer is None:
+        return config
+    if config["name"] == "Sequential":
         config["class_mode"] = getattr(model, "class_mode", "categorical")
-        config["theano_mode"] = None
-        opt = {k: _plain(v) for k, v in optimizer.get_config().items()}
-        if model.dtype == np.float32:
-            for key in SHARED_SCALAR_SETTINGS.get(opt.get("name"), ()):
-                if isinstance(opt.get(key), float):
-                    opt[key] = float(np.float32(opt[key]))
-        config["optimizer"] = opt
+    config["theano_mode"] = None
+    opt = {k: _plain(v) for k, v in optimizer.get_config().items()}
+    if model.dtype == np.float32:
+        for key in SHARED_SCALAR_SETTINGS.get(opt.get("name"), ()):
+            if isinstance(opt.get(key), float):
+                opt[key] = float(np.float32(opt[key]))
+    config["optimizer"] = opt
+    if isinstance(model.loss, dict):  # a Graph: {output name: objective}, as compile was given it
+        config["loss"] = dict(model.loss)
+    else:
         config["loss"] = _full_loss_name(model.loss)
     return config
+
+
+def _graph_config(graph):
+    """0.2.0's Graph.get_config: the add_* calls' arguments and each node's layer config.
+    An empty `inputs` is one list object per section, as 0.2.0's mutable default `inputs=[]`
+    of add_node and of add_output was: its YAML writes it once with an anchor (&id001)."""
+    def entries(configs):
+        shared = []
+        return [dict(c, inputs=shared) if c.get("inputs") == [] else dict(c) for c in configs]
+
+    return {"name": "Graph",
+            "input_config": [dict(c) for c in graph.input_config],
+            "node_config": entries(graph.node_config),
+            "output_config": entries(graph.output_config),
+            "input_order": list(graph.input_order), "output_order": list(graph.output_order),
+            "nodes": {name: _layer_config(None, layer) for name, layer in zip(graph.nodes, graph.layers)}}
+
+
+def get_config(model):
+    """The Keras 0.2.0 config dict of a reference `Sequential` or `Graph` (tuples for shapes)."""
+    config = _graph_config(model) if isinstance(model, Graph) else _sequential_config(model)
+    return _compiled_config(model, config)
 
 
 def _listify(value):
@@ -580,6 +737,8 @@ def save_weights(model, path, overwrite=False):
     if not overwrite and os.path.exists(path):
         raise LegacyFileError(f"{path} already exists; pass overwrite=True to replace it")
     model._require_built()
+    if isinstance(model, Graph):
+        return _save_graph_weights(model, path)
     per_layer = [[np.asarray(w) for w in layer.get_weights()] for layer in model.layers]
 
     def write(tmp):
@@ -590,6 +749,34 @@ def save_weights(model, path, overwrite=False):
                 g.attrs["nb_params"] = len(weights)
                 for j, w in enumerate(weights):
                     dset = g.create_dataset(f"param_{j}", w.shape, dtype=w.dtype)
+                    dset[...] = w
+
+    try:
+        atomic_write(path, write)
+    except OSError as exc:
+        raise LegacyFileError(f"cannot write weights file {path}: {exc.strerror or exc}") from None
+
+
+def _keras_params(layer):
+    """[(is a Keras param, name, weight)] of a layer: 0.2.0's Graph saved only its params."""
+    return [(name not in NOT_KERAS_PARAMS, name, np.asarray(w)) for name, w in zip(layer.weight_names, layer.get_weights())]
+
+
+def _save_graph_weights(graph, path):
+    """0.2.0's Graph.save_weights: one group `graph`, `param_{n}` in add_node order, attribute
+    nb_params. Weights 0.2.0 left out (BatchNormalization's running statistics) follow as
+    `state_{i}`, which 0.2.0's load_weights never reads, so the file stays Keras's."""
+    h5py = _h5py()
+    params = [w for layer in graph.layers for keep, _, w in _keras_params(layer) if keep]
+    states = [w for layer in graph.layers for keep, _, w in _keras_params(layer) if not keep]
+
+    def write(tmp):
+        with h5py.File(tmp, "w") as f:
+            g = f.create_group("graph")
+            g.attrs["nb_params"] = len(params)
+            for prefix, arrays in (("param", params), ("state", states)):
+                for n, w in enumerate(arrays):
+                    dset = g.create_dataset(f"{prefix}_{n}", w.shape, dtype=w.dtype)
                     dset[...] = w
 
     try:
@@ -671,9 +858,13 @@ def load_weights(model, path):
             model.set_dtype(model.dtype, DTYPE_NOT_IN_WEIGHTS)
         else:
             model.set_dtype(decided, DTYPE_FROM_WEIGHTS)
-    for layer, (layer_shape, _) in zip(model.layers, arrays["specs"]):
+    for layer, (layer_shape, _), ws in zip(model.layers, arrays["specs"], arrays["weights"]):
         if not layer.built:
             layer.build(layer_shape, model.dtype, model.rng, initialise=False)
+        missing = [j for j, w in enumerate(ws) if w is None]
+        if missing:  # a Graph file without running statistics: as Keras's reload, their initial values
+            for j, w in _initial_values(layer, missing, model.dtype, model.rng).items():
+                ws[j] = w
     model.set_weights([w for ws in arrays["weights"] for w in ws])
 
 
@@ -693,9 +884,62 @@ def _member(parent, key, cls, where, label, h5py):
     return member
 
 
+def _read_graph_weights(graph, f, path, h5py):
+    """{"specs", "weights"} per node, as _read_weights; a running statistic the file does
+    not hold (0.2.0's Graph files never do) is None: it keeps its initial value."""
+    if "nb_layers" in f.attrs:
+        raise LegacyFileError(f"{path} holds a Sequential model's weights (attribute nb_layers, groups layer_k), "
+                              "but the model is a Graph (one group 'graph')")
+    groups = list(f.keys())
+    if groups != ["graph"]:
+        raise LegacyFileError(f"{path} holds {len(groups)} groups ({', '.join(quote(k) for k in groups[:5]) or 'none'}); "
+                              "a Keras Graph weights file holds exactly one group 'graph'")
+    g = _member(f, "graph", h5py.Group, path, f"'graph' of {path}", h5py)
+    nb_params = _count_attr(g, "nb_params", f"{path}: group 'graph'")
+    per_node = [_keras_params(layer) for layer in graph.layers]
+    expected = sum(keep for node in per_node for keep, _, _ in node)
+    if nb_params != expected:
+        counts = ", ".join(f"{name}: {sum(k for k, _, _ in node)}" for name, node in zip(graph.nodes, per_node))
+        raise LegacyFileError(f"{path}: group 'graph' has nb_params={nb_params}, but the Graph's nodes have "
+                              f"{expected} weight arrays in add_node order ({counts})")
+    n = i = 0
+    specs, weights = [], []
+    for (name, node), layer_params in zip(graph.nodes.items(), per_node):
+        layer = node["layer"]
+        where = f"Graph node {quote(name)} ({type(layer).__name__})"
+        specs.append((layer.input_shape, [(pname, w.shape) for _, pname, w in layer_params]))
+        layer_weights = []
+        for keep, pname, w in layer_params:
+            key = f"param_{n}" if keep else f"state_{i}"
+            if not keep and key not in g:
+                layer_weights.append(None)
+                i += 1
+                continue
+            d = _member(g, key, h5py.Dataset, where, f"'{key}' ({pname})", h5py)
+            if d.external or d.is_virtual:
+                raise LegacyFileError(f"{where}: '{key}' ({pname}) keeps its data outside the file; refused")
+            if d.dtype.kind != "f":
+                raise LegacyFileError(f"{where}: '{key}' ({pname}) has dtype {d.dtype}, expected floating point")
+            if tuple(d.shape) != tuple(w.shape):
+                raise LegacyFileError(f"{where}: '{key}' ({pname}) has shape {tuple(d.shape)} in the file, "
+                                      f"but the layer expects {tuple(w.shape)}")
+            layer_weights.append(np.array(d[()]))
+            n, i = (n + 1, i) if keep else (n, i + 1)
+        weights.append(layer_weights)
+    return {"specs": specs, "weights": weights}
+
+
+def _initial_values(layer, missing, dtype, rng):
+    """The initial value of each weight of `layer` whose position is in `missing`."""
+    specs = layer.param_specs(layer.input_shape)
+    return {j: np.asarray(initializations.get(specs[j][2])(rng, specs[j][1]), dtype=dtype) for j in missing}
+
+
 def _read_weights(model, f, path, h5py):
+    if isinstance(model, Graph):
+        return _read_graph_weights(model, f, path, h5py)
     if "graph" in f and "nb_layers" not in f.attrs:
-        raise LegacyFileError(f"{path} holds a Graph model's weights; only Sequential models are supported")
+        raise LegacyFileError(f"{path} holds a Graph model's weights (group 'graph'), but the model is a Sequential")
     nb_layers = _count_attr(f, "nb_layers", f"{path}")
     if nb_layers != len(model.layers):
         raise LegacyFileError(
@@ -752,12 +996,18 @@ def _read_weights(model, f, path, h5py):
 def _file_dtype(model, arrays, path):
     """The one dtype of every dataset in the file (None if it holds none); datasets that
     disagree, or a dtype the reference does not compute in, are refused, naming the layer."""
+    names = list(model.nodes) if isinstance(model, Graph) else None
+
     def where(k):
+        if names is not None:
+            return f"Graph node {quote(names[k])} ({type(model.layers[k]).__name__})"
         return f"layer {k} ({type(model.layers[k]).__name__})"
 
     first = None
     for k, (layer_weights, (_, layer_specs)) in enumerate(zip(arrays["weights"], arrays["specs"])):
         for j, (w, (pname, _)) in enumerate(zip(layer_weights, layer_specs)):
+            if w is None:
+                continue
             if first is None:
                 first = (w.dtype, k, j, pname)
                 if str(w.dtype) not in DTYPES:

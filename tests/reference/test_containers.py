@@ -123,3 +123,67 @@ def test_merge_config_errors_name_the_branch():
     config["layers"][0]["layers"][1]["layers"][0]["name"] = "BiLSTM"
     with pytest.raises(legacy.LegacyFileError, match=r"layer 0 \(Merge\) branch 1: layer 0 .*unknown layer type"):
         r.model_from_json(json.dumps(config))
+
+
+def _cce(y, p, eps=1e-9):  # SPEC "Training": predictions clipped to [eps, 1-eps] and renormalised
+    p = np.clip(p, eps, 1 - eps)
+    p = p / p.sum(axis=-1, keepdims=True)
+    return float(np.mean(-np.sum(y * np.log(p), axis=-1)))
+
+
+def test_merge_first_models_train_with_one_array_per_branch():
+    """train_on_batch([X0, X1], y): the loss before the step is the closed form of the
+    predictions and each weight moves by -lr times the loss's finite-difference gradient;
+    fit/evaluate take the same list (Keras 0.2.0: `fit([X0, X1], y)`)."""
+    X, _ = _data("babi_rnn_f64")
+    y = np.eye(10)[[1, 4, 7, 9]]
+    model = _load("babi_rnn_f64")
+    lr, eps = 0.1, 1e-6
+    model.compile(r.SGD(lr=lr), "categorical_crossentropy")
+    weights = model.get_weights()
+    loss0 = _cce(y, model.predict(X))
+    assert model.evaluate(X, y, verbose=0) == pytest.approx(loss0, rel=1e-12)
+    assert model.train_on_batch(X, y) == pytest.approx(loss0, rel=1e-12)
+    after = model.get_weights()
+    for k in range(len(weights)):  # every array, at the entry that moved most
+        idx = np.unravel_index(np.argmax(np.abs(after[k] - weights[k])), weights[k].shape)
+        shifted = []
+        for sign in (1, -1):
+            ws = [w.copy() for w in weights]
+            ws[k][idx] += sign * eps
+            model.set_weights(ws)
+            shifted.append(_cce(y, model.predict(X)))
+        g = (shifted[0] - shifted[1]) / (2 * eps)
+        assert abs(g) > 1e-5, k
+        assert after[k][idx] - weights[k][idx] == pytest.approx(-lr * g, rel=1e-6), k
+    # fit: one full batch without shuffling is that same step; the validation split is per array
+    other = _load("babi_rnn_f64")
+    other.compile(r.SGD(lr=lr), "categorical_crossentropy")
+    history = other.fit(X + [], y, batch_size=4, nb_epoch=1, shuffle=False, verbose=0)
+    assert history.history["loss"] == [pytest.approx(loss0, rel=1e-12)]
+    assert all(np.allclose(a, b, rtol=0, atol=1e-15) for a, b in zip(other.get_weights(), after))
+    other = _load("babi_rnn_f64")
+    other.compile(r.SGD(lr=lr), "categorical_crossentropy")
+    history = other.fit(X, y, batch_size=4, nb_epoch=1, shuffle=False, verbose=0, validation_split=0.5)
+    held_out = _cce(y[2:], other.predict([x[2:] for x in X]))
+    assert history.history["val_loss"] == [pytest.approx(held_out, rel=1e-12)]
+    with pytest.raises(InputError, match="X has 4 samples but y has 3"):
+        other.train_on_batch(X, y[:3])
+    with pytest.raises(InputError, match=r"takes a list of 2 arrays"):
+        other.fit(X[0], y, verbose=0)
+
+
+def test_merge_first_configs_are_written_as_keras_wrote_them():
+    """to_json/to_yaml of a loaded Merge-first model: Keras 0.2.0's own text (JSON equal as
+    data; YAML byte for byte, block and 2015 flow style)."""
+    import yaml
+
+    for name in MERGE_FIXTURES:
+        files = MANIFEST[name]["files"]
+        model = _load(name)
+        with open(os.path.join(FX, files["config_json"])) as f:
+            assert json.loads(model.to_json()) == json.load(f), name
+        for kind, flow in (("config_yaml_block", False), ("config_yaml_flow", None)):
+            if kind in files:
+                with open(os.path.join(FX, files[kind])) as f:
+                    assert model.to_yaml(default_flow_style=flow) == f.read(), (name, kind)
