@@ -1,7 +1,7 @@
 """The `rnn2onnx` command: Keras 0.x model files in, validated ONNX out.
 
     rnn2onnx convert CONFIG WEIGHTS -o MODEL.onnx   legacy config + HDF5 weights -> ONNX, validated
-    rnn2onnx inspect CONFIG [WEIGHTS]               model summary, structure (branches, merges) and
+    rnn2onnx inspect CONFIG [WEIGHTS]               model summary, structure (branches, nodes, merges) and
                                                     what each layer becomes in ONNX
     rnn2onnx validate MODEL.onnx CONFIG WEIGHTS     compare an ONNX file with the reference model
     rnn2onnx demo | bench | conformance [...]       train-export-validate demo, benchmarks, conformance
@@ -106,11 +106,11 @@ def cmd_convert(args, out, err):
 
 
 def _inputs_text(model):
-    """'Embedding input', or 'inputs input_1 (int64), input_2 (float64)' for several."""
-    from rnn2onnx.structure import model_inputs
+    """'Embedding input', or 'inputs input_1 (int64), input_2 (float64)' for a container."""
+    from rnn2onnx.structure import is_graph, model_inputs
 
     ports = model_inputs(model)
-    if len(ports) == 1:
+    if len(ports) == 1 and not is_graph(model):
         return f"{type(model.layers[0]).__name__} input"
     return "inputs " + ", ".join(f"{p.name} ({'int64' if p.ids else model.dtype})" for p in ports)
 
@@ -140,14 +140,14 @@ def _export(rnn2onnx, model, args, target):
 
 def cmd_inspect(args, out, err):
     import rnn2onnx
-    from rnn2onnx.structure import describe, model_inputs
+    from rnn2onnx.structure import describe, is_graph, model_inputs
 
     model = _load(args.config, args.weights, args.dtype)
     _require_built(model, "summarised", args.weights)
     print(_dtype_line(model), file=out)
     model.summary(print_fn=lambda text: print(text, file=out))
     plan = rnn2onnx.plan(model, strategy=args.strategy, target=args.target, opset=args.opset, loop_op=args.loop_op)
-    if len(model_inputs(model)) > 1:  # a container: show its branches and merges
+    if is_graph(model) or len(model_inputs(model)) > 1:  # a container: its branches, nodes and merges
         print("", file=out)
         print("Structure (as exported):", file=out)
         for line in describe(model, plan):

@@ -1,4 +1,4 @@
-"""The model as the exporter walks it: named inputs, a tree of layer chains and merges,
+"""The model as the exporter walks it: named inputs, layer chains, merges and nodes,
 named outputs (SPEC, "The public contract, continued").
 
 A plain Sequential is the one-branch case: one input `input`, one chain, one output
@@ -6,15 +6,19 @@ A plain Sequential is the one-branch case: one input `input`, one chain, one out
 (`input_1`, `input_2`, ... in the order `predict([X0, X1, ...])` takes the arrays, a
 nested Merge's inputs flattened in place); each branch is a chain (or a Merge) walked the
 same way, and the merge drops the masks, as Keras 0.2.0's `Merge.get_output_mask` does.
+A `Graph` has its own input names (add_input order) and output names (add_output
+order); its nodes are walked in add_node order: a node with one `input` receives that
+input's mask, a node fed by `inputs=[...]` a merge of them and no mask.
 
-`emit_model` is the one builder path: every layer of every branch goes through the
-same emitters (rnn2onnx/emitters), and every merge through `emit_merge`.
+`emit_model` is the one builder path: every layer of every branch or node goes through
+the same emitters (rnn2onnx/emitters), and every merge through `emit_merge`.
 """
 from dataclasses import dataclass
 
 import numpy as np
 import onnx
 
+from reference.containers import Graph as GraphModel
 from reference.containers import Merge
 
 from .emitters import EMITTERS
@@ -24,17 +28,23 @@ from .errors import ExportError
 
 @dataclass
 class Port:
-    """One graph input or output: its name, per-sample shape (None: dynamic), whether it
-    holds int64 token ids, and (inputs) the chain that reads it."""
+    """One graph input or output: its name and per-sample shape (None: dynamic). An input
+    also says what valid data for it is: int64 token ids below `vocab`, or floats (where a
+    Masking layer reads it, its `mask_value` marks the masked steps)."""
 
     name: str
     shape: tuple
     ids: bool = False
-    chain: object = None
+    vocab: int = None
+    mask_value: float = None
 
 
 def is_merge(layer):
     return isinstance(layer, Merge)
+
+
+def is_graph(model):
+    return isinstance(model, GraphModel)
 
 
 def _leaf_chains(node):
@@ -48,32 +58,61 @@ def _leaf_chains(node):
         yield node
 
 
-def _input_port(name, chain):
-    if type(chain.layers[0]).__name__ == "Embedding":
-        return Port(name, (None,), ids=True, chain=chain)
-    return Port(name, tuple(chain.input_shape), chain=chain)
+def chain_port(name, chain):
+    """The input port of a Sequential that reads one input."""
+    first = chain.layers[0]
+    if type(first).__name__ == "Embedding":
+        return Port(name, (None,), ids=True, vocab=first.input_dim)
+    masking = [layer for layer in chain.layers if type(layer).__name__ == "Masking"]
+    return Port(name, tuple(chain.input_shape), mask_value=masking[0].mask_value if masking else None)
+
+
+def _graph_port(model, name):
+    shape, kind = model.inputs[name]
+    readers = [node["layer"] for node in model.nodes.values() if name in node["sources"]]
+    if kind == "int":  # token ids: valid for every Embedding that reads them
+        return Port(name, (None,), ids=True, vocab=min(layer.input_dim for layer in readers))
+    masking = [layer for layer in readers if type(layer).__name__ == "Masking"]
+    return Port(name, tuple(shape), mask_value=masking[0].mask_value if masking else None)
 
 
 def model_inputs(model):
     """[Port] of the model's inputs, in the order its predict takes them."""
+    if is_graph(model):
+        return [_graph_port(model, name) for name in model.input_order]
     if not model.layers or not is_merge(model.layers[0]):
-        return [_input_port("input", model)]
-    return [_input_port(f"input_{i + 1}", chain) for i, chain in enumerate(_leaf_chains(model))]
+        return [chain_port("input", model)]
+    return [chain_port(f"input_{i + 1}", chain) for i, chain in enumerate(_leaf_chains(model))]
 
 
 def model_outputs(model):
-    """[Port] of the model's outputs."""
+    """[Port] of the model's outputs, in the order of its outputs (a Graph's add_output order)."""
+    if is_graph(model):
+        return [Port(name, tuple(shape)) for name, shape in model.output_shape.items()]
     return [Port("output", tuple(model.output_shape))]
 
 
 def as_list(model, inputs):
-    """The arrays of predict-style `inputs` (one array, or a list per branch), in input order."""
+    """The arrays of predict-style `inputs` (one array, a list per branch, a Graph's
+    {input name: array}), in input order."""
     ports = model_inputs(model)
+    if is_graph(model):
+        if not isinstance(inputs, dict) or sorted(inputs) != sorted(p.name for p in ports):
+            got = sorted(inputs) if isinstance(inputs, dict) else type(inputs).__name__
+            raise ExportError(f"the Graph takes a dict of its inputs {[p.name for p in ports]}, got {got}")
+        return [inputs[p.name] for p in ports]
     arrays = list(inputs) if len(ports) > 1 else [inputs]
     if len(arrays) != len(ports):
         raise ExportError(f"the model takes {len(ports)} input arrays "
                           f"({', '.join(p.name for p in ports)}), got {len(arrays)}")
     return arrays
+
+
+def predict_style(model, arrays):
+    """What predict takes, from the list of arrays in input order."""
+    if is_graph(model):
+        return {p.name: x for p, x in zip(model_inputs(model), arrays)}
+    return list(arrays) if len(model_inputs(model)) > 1 else arrays[0]
 
 
 def feeds(model, inputs):
@@ -86,13 +125,8 @@ def feeds(model, inputs):
 
 def predict_outputs(model, inputs):
     """The reference's outputs for predict-style `inputs`, as a list in output order."""
-    arrays = [np.asarray(x) for x in as_list(model, inputs)]
-    return [model.predict(arrays if len(arrays) > 1 else arrays[0])]
-
-
-def predict_style(model, arrays):
-    """What predict takes, from the list of arrays in input order."""
-    return list(arrays) if len(model_inputs(model)) > 1 else arrays[0]
+    Y = model.predict(predict_style(model, [np.asarray(x) for x in as_list(model, inputs)]))
+    return [Y[p.name] for p in model_outputs(model)] if is_graph(model) else [Y]
 
 
 def onnx_dims(shape, time):
@@ -134,8 +168,10 @@ def emit_model(model, ctx):
         g.inputs.append(onnx.helper.make_tensor_value_info(port.name, elem or g.elem,
                                                            ["batch"] + onnx_dims(port.shape, time)))
         tensors.append(port.name)
-    y, _ = _emit_chain(model, ctx, iter(tensors), "")
-    results = [y]
+    if is_graph(model):
+        results = _emit_graph(model, ctx, dict(zip(model.input_order, tensors)))
+    else:
+        results = [_emit_chain(model, ctx, iter(tensors), "")[0]]
     for port, tensor in zip(outs, results):
         _name_output(g, tensor, port.name)
         g.add_output(port.name, ["batch"] + onnx_dims(port.shape, _output_time(len(ins))))
@@ -169,6 +205,28 @@ def _emit_merge_layer(merge, ctx, inputs, key):
     ctx.configs[key] = {"name": "Merge", "mode": merge.mode, "concat_axis": merge.concat_axis,
                         "branches": len(outs)}
     return y
+
+
+def _emit_graph(model, ctx, tensors):
+    """The Graph's nodes in add_node order, then its outputs; [output tensors]."""
+    values = {name: (tensor, None) for name, tensor in tensors.items()}  # name -> (tensor, mask)
+    for name, node in model.nodes.items():
+        x, mask = _emit_sources(node, values, ctx, f"{name}/merge")
+        values[name] = emit_layer(node["layer"], ctx, x, mask, name)
+    return [_emit_sources(model.outputs[name], values, ctx, f"output {name}/merge")[0] for name in model.output_order]
+
+
+def _emit_sources(spec, values, ctx, key):
+    """(tensor, mask) a Graph node or output reads: its one source as it is (mask kept),
+    or the merge of several (no mask)."""
+    if spec["mode"] is None:
+        return values[spec["sources"][0]]
+    y = emit_merge(ctx.g, [values[n][0] for n in spec["sources"]], spec["mode"], spec["concat_axis"], key)
+    ctx.forms[key] = (_merge_form(spec["mode"], spec["concat_axis"], len(spec["sources"])),
+                      f"merges {', '.join(spec['sources'])}; a merge drops the masks")
+    ctx.configs[key] = {"name": "merge", "mode": spec["mode"], "concat_axis": spec["concat_axis"],
+                        "inputs": list(spec["sources"])}
+    return y, None
 
 
 def _merge_form(mode, concat_axis, n):
@@ -215,8 +273,8 @@ def _name_output(g, tensor, name):
 
 
 def describe(model, plan=()):
-    """Lines showing the model's structure: its inputs, branches, merges and outputs, with
-    each layer's ONNX form when `plan` (rnn2onnx.plan's rows) is given."""
+    """Lines showing the model's structure: its inputs, branches or nodes, merges and
+    outputs, with each layer's ONNX form when `plan` (rnn2onnx.plan's rows) is given."""
     forms = {key: (form, reason) for key, form, reason in plan}
     ins = iter(model_inputs(model))
     lines = []
@@ -252,9 +310,25 @@ def describe(model, plan=()):
     def dims(port, time):
         return ", ".join(str(d) for d in ["batch"] + onnx_dims(port.shape, time or "?"))
 
+    def source(spec, key):
+        if spec["mode"] is None:
+            return spec["sources"][0]
+        form = forms.get(key, (None,))[0]
+        axis = f", concat_axis={spec['concat_axis']}" if spec["mode"] == "concat" else ""
+        return (f"{spec['mode']}({', '.join(spec['sources'])}{axis})" + (f" [{form}]" if form else "")
+                + ", masks dropped")
+
     ports = model_inputs(model)
     for port, time in zip(ports, _time_names(len(ports))):
         lines.append(f"input {port.name}: {'int64 token ids' if port.ids else model.dtype} ({dims(port, time)})")
+    if is_graph(model):
+        for name, node in model.nodes.items():
+            lines.append(f"node {layer_text(node['layer'], name)} <- {source(node, f'{name}/merge')}")
+        for port in model_outputs(model):
+            spec = model.outputs[port.name]
+            lines.append(f"output {port.name}: {model.dtype} ({dims(port, _output_time(len(ports)))}) <- "
+                         f"{source(spec, f'output {port.name}/merge')}")
+        return lines
     chain(model, "", 0)
     for port in model_outputs(model):
         lines[-1] += f" -> {port.name}"

@@ -77,32 +77,34 @@ def padding_patterns(n, T, rng):
 def generate_inputs(model, n=8, T=7, seed=0):
     """Inputs that exercise every mask kind: token ids with zeros placed left, right
     and in the middle after an Embedding; random floats (with Masking's value placed
-    the same way when the model has a Masking layer) otherwise. What `model.predict`
-    takes: one array, or a list of one per model input (each with its own padding)."""
+    the same way where a Masking layer reads them) otherwise. What `model.predict`
+    takes: one array, a list per branch, or a Graph's dict (each input its own padding)."""
     rng = np.random.default_rng(seed)
-    arrays = [inputs_with_mask(port.chain, padding_patterns(n, T, rng), rng) for port in structure.model_inputs(model)]
+    arrays = [port_inputs(port, padding_patterns(n, T, rng), rng, model.dtype) for port in structure.model_inputs(model)]
     return structure.predict_style(model, arrays)
 
 
 def inputs_with_mask(model, keep, rng):
-    """Random inputs of `model` (a Sequential reading one input) whose masked steps are exactly where the (n, T) bool
-    array `keep` is False: id 0 after an Embedding, Masking's value before a Masking
-    layer (floats of a model without either carry no mask)."""
+    """Random inputs of `model` (a Sequential reading one input) whose masked steps are
+    exactly where the (n, T) bool array `keep` is False (see port_inputs)."""
+    return port_inputs(structure.chain_port("input", model), keep, rng, model.dtype)
+
+
+def port_inputs(port, keep, rng, dtype):
+    """Random data for input `port` (structure.Port) whose masked steps are exactly where
+    the (n, T) bool array `keep` is False: id 0 for token ids, the Masking layer's value
+    for floats it reads (other floats carry no mask)."""
     n, T = keep.shape
-    first = model.layers[0]
-    if type(first).__name__ == "Embedding":
-        vocab = first.input_dim
-        ids = rng.integers(1, vocab, size=(n, T)) if vocab > 1 else np.zeros((n, T), np.int64)
+    if port.ids:
+        ids = rng.integers(1, port.vocab, size=(n, T)) if port.vocab > 1 else np.zeros((n, T), np.int64)
         return np.where(keep, ids, 0).astype(np.int64)
-    shape = list(model.input_shape)
+    shape = list(port.shape)
     if len(shape) == 2:  # (time, features): time is dynamic in every export, whatever input_length says
         shape[0] = T
-    shape = (n,) + tuple(T if s is None else s for s in shape)
-    X = rng.normal(0.0, 1.0, size=shape)
-    masking = [layer for layer in model.layers if type(layer).__name__ == "Masking"]
-    if masking and X.ndim == 3:
-        X[~keep] = masking[0].mask_value
-    return X.astype(model.dtype)
+    X = rng.normal(0.0, 1.0, size=(n,) + tuple(T if s is None else s for s in shape))
+    if port.mask_value is not None and X.ndim == 3:
+        X[~keep] = port.mask_value
+    return X.astype(dtype)
 
 
 def compare(reference, actual, name, dtype):
@@ -180,7 +182,7 @@ def validate(model, onnx_model_or_path, inputs=None, n=8, runtime="onnxruntime",
     for X in batches:
         feed = structure.feeds(model, X)
         samples += len(next(iter(feed.values())))
-        expected = structure.predict_outputs(model, list(feed.values()) if len(feed) > 1 else next(iter(feed.values())))
+        expected = structure.predict_outputs(model, structure.predict_style(model, list(feed.values())))
         actual = run(feed)
         for i, (port, e, a) in enumerate(zip(outputs, expected, actual)):
             result = compare(e, a, port.name, dtype)

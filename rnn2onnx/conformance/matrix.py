@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..validate import inputs_with_mask
+from ..validate import port_inputs
 
 RECURRENT = ("SimpleRNN", "SimpleDeepRNN", "GRU", "LSTM", "JZS1", "JZS2", "JZS3")
 MASKS = ("none", "left", "right", "holes", "masking")
@@ -349,7 +349,7 @@ def make_inputs(case, model, seed=0):
         arrays = []
         for i, port in enumerate(ports):
             t = lengths[i] if lengths and T > 1 else T
-            arrays.append(inputs_with_mask(port.chain, _keep(case.mask, n, t, rng), rng))
+            arrays.append(port_inputs(port, _keep(case.mask, n, t, rng), rng, model.dtype))
         batches.append(predict_style(model, arrays))
     return batches
 
