@@ -189,12 +189,13 @@ def cmd_validate(args, out, err):
 
 
 def _onnx_dtype(path):
-    """float32 or float64: the element type of the ONNX file's output."""
+    """float32 or float64: the element type of the ONNX file's (first float) output."""
     import onnx
 
     try:
         proto = onnx.load(path, load_external_data=False)
-        elem = proto.graph.output[0].type.tensor_type.elem_type
+        elems = [o.type.tensor_type.elem_type for o in proto.graph.output]
+        elem = next((e for e in elems if e in (onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE)), elems[0])
     except Exception as exc:  # noqa: BLE001 - protobuf's DecodeError and friends
         raise CommandError(f"{path} is not a readable ONNX file ({_one_line(exc) or type(exc).__name__})") from None
     return "float64" if elem == onnx.TensorProto.DOUBLE else "float32"

@@ -87,9 +87,15 @@ def model_inputs(model):
 
 def model_outputs(model):
     """[Port] of the model's outputs, in the order of its outputs (a Graph's add_output order)."""
-    if is_graph(model):
-        return [Port(name, tuple(shape)) for name, shape in model.output_shape.items()]
+    if is_graph(model):  # an output that is an 'int' input as it is holds its token ids
+        return [Port(name, tuple(shape), ids=_passes_ids(model, model.outputs[name]))
+                for name, shape in model.output_shape.items()]
     return [Port("output", tuple(model.output_shape))]
+
+
+def _passes_ids(model, spec):
+    source = spec["sources"][0]
+    return spec["mode"] is None and source in model.inputs and model.inputs[source][1] == "int"
 
 
 def as_list(model, inputs):
@@ -172,9 +178,12 @@ def emit_model(model, ctx):
         results = _emit_graph(model, ctx, dict(zip(model.input_order, tensors)))
     else:
         results = [_emit_chain(model, ctx, iter(tensors), "")[0]]
+    renamed = {}  # tensor -> the output name it took (one tensor may be several outputs)
     for port, tensor in zip(outs, results):
-        _name_output(g, tensor, port.name)
-        g.add_output(port.name, ["batch"] + onnx_dims(port.shape, _output_time(len(ins))))
+        _name_output(g, renamed.get(tensor, tensor), port.name)
+        renamed.setdefault(tensor, port.name)
+        g.add_output(port.name, ["batch"] + onnx_dims(port.shape, _output_time(len(ins))),
+                     elem=onnx.TensorProto.INT64 if port.ids else None)
 
 
 def _emit_chain(seq, ctx, inputs, prefix):

@@ -145,7 +145,7 @@ def check_interface(model, onnx_model_or_path):
     elem = TensorProto.DOUBLE if str(model.dtype) == "float64" else TensorProto.FLOAT
     want = {
         "input": [(p.name, TensorProto.INT64 if p.ids else elem, 1 + len(p.shape)) for p in structure.model_inputs(model)],
-        "output": [(p.name, elem, 1 + len(p.shape)) for p in structure.model_outputs(model)],
+        "output": [(p.name, TensorProto.INT64 if p.ids else elem, 1 + len(p.shape)) for p in structure.model_outputs(model)],
     }
     initializers = {t.name for t in proto.graph.initializer}
     have = {"input": [v for v in proto.graph.input if v.name not in initializers], "output": list(proto.graph.output)}

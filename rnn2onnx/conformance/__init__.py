@@ -8,7 +8,8 @@ return_sequences; float32/float64; strategies auto and loop; targets onnxruntime
 portable; the smallest, middle and largest supported opsets; activation variants; the
 loop form as ONNX Loop; a few stacked models; containers: Merge-first Sequentials with
 every merge mode, concat on the feature and time axes, masked and unmasked branches and
-a nested Merge, their inputs of different lengths where the merge allows), exports each with ``validate=False``,
+a nested Merge, and Graphs with two inputs and two or more outputs; inputs of different
+lengths where the merge allows), exports each with ``validate=False``,
 runs the file on onnxruntime and, where installed, OpenVINO (f32 precision hint) and
 tract (concrete input shapes, in a worker process), compares with ``model.predict``
 and writes ``conformance.md`` and ``conformance.json`` (atomically) to ``--out``.

@@ -165,6 +165,28 @@ def _merge_model(merge, *layers, dtype):
     return model
 
 
+def _graph(dtype, inputs, nodes, outputs):
+    """A reference Graph: inputs [(name, shape, 'float'|'int')], nodes [(name, class name,
+    kwargs, add_node options)], outputs [(name, add_output options)]."""
+    import reference
+
+    g = reference.Graph(dtype=dtype)
+    for name, shape, kind in inputs:
+        g.add_input(name, shape, dtype=kind)
+    for name, kind, kwargs, options in nodes:
+        kwargs = dict(kwargs)
+        if kind == "Embedding":
+            layer = reference.Embedding(VOCAB, EMBED, mask_zero=True)
+        elif kind == "Masking":
+            layer = reference.Masking(0.0)
+        else:
+            layer = getattr(reference, kind)(kwargs.pop("output_dim", UNITS), **kwargs)
+        g.add_node(layer, name, **options)
+    for name, options in outputs:
+        g.add_output(name, **options)
+    return g
+
+
 SEQ = {"return_sequences": True}
 # Container rows (issue 9): Merge-first Sequentials with every merge mode, concat on the
 # feature and the time axis, masked (Embedding(mask_zero), Masking) and unmasked branches,
@@ -197,6 +219,22 @@ CONTAINERS = {
                                      _branch(("JZS3", {}), dtype=dt, first="embedding")], "mul"),
                              ("Dense", {"output_dim": UNITS, "activation": "tanh"}), dtype=dt),
                 _branch(("LSTM", {}), dtype=dt)], "ave"), ("Dense", {}), dtype=dt), None),
+    # Graphs: two inputs (float, int), two outputs, masked single-input nodes, merged nodes
+    "graph-two-io": ("Graph(x, tok -> Embedding; LSTM(seq), GRU(seq) -> concat TDD, sum SimpleRNN; "
+                     "outputs seq, sum(JZS1, SimpleRNN))", lambda dt: _graph(
+        dt, [("x", (None, EMBED), "float"), ("tok", (None,), "int")],
+        [("emb", "Embedding", {}, {"input": "tok"}), ("r1", "LSTM", SEQ, {"input": "x"}),
+         ("r2", "GRU", SEQ, {"input": "emb"}), ("cat", "TimeDistributedDense", {"output_dim": 3}, {"inputs": ["r1", "r2"]}),
+         ("sum", "SimpleRNN", {}, {"inputs": ["r1", "r2"], "merge_mode": "sum"}), ("last", "JZS1", {}, {"input": "r2"})],
+        [("seq", {"input": "cat"}), ("pair", {"inputs": ["last", "sum"], "merge_mode": "sum"})]), None),
+    "graph-create-output": ("Graph(x -> Masking -> LSTM(seq), tok -> Embedding -> GRU(seq); concat time -> "
+                            "JZS2 (create_output) -> Dense (create_output); output GRU seq)", lambda dt: _graph(
+        dt, [("x", (None, EMBED), "float"), ("tok", (None,), "int")],
+        [("m", "Masking", {}, {"input": "x"}), ("r1", "LSTM", SEQ, {"input": "m"}), ("emb", "Embedding", {}, {"input": "tok"}),
+         ("r2", "GRU", SEQ, {"input": "emb"}),
+         ("t", "JZS2", {}, {"inputs": ["r1", "r2"], "concat_axis": 1, "create_output": True}),
+         ("d", "Dense", {"output_dim": 3, "activation": "softmax"}, {"input": "t", "create_output": True})],
+        [("h", {"input": "r2"})]), (TIME, TIME - 3)),
 }
 
 
@@ -276,11 +314,12 @@ def build_matrix(quick=False, opsets=None):
         for dtype, strategy, target, opset in chosen:
             add([(k, dict(kw)) for k, kw in layers], mask, dtype, strategy, target, opset, "stack", name)
 
-    # 5. containers: every dtype x target x strategy (middle opset); masked inputs with holes
+    # 5. containers (Merge-first Sequentials, Graphs): every dtype x target x strategy
+    # (middle opset); masked inputs with holes
     for ci, name in enumerate(CONTAINERS):
         chosen = itertools.product(DTYPES, TARGETS, STRATEGIES)
         if quick:  # every container once, each dtype and target in turn
-            chosen = [(DTYPES[ci % 2], TARGETS[ci // 2 % 2], STRATEGIES[ci // 4 % 2])]
+            chosen = [(DTYPES[ci % 2], TARGETS[(ci // 2 + ci // 8) % 2], STRATEGIES[ci // 4 % 2])]
         for dtype, target, strategy in chosen:
             case = Case([], "holes", dtype, strategy, target, middle, "container", container=name,
                         labels=[CONTAINERS[name][0]])

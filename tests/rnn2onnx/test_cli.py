@@ -365,6 +365,35 @@ def test_convert_inspect_validate_a_merge_first_file(tmp_path):
     assert "dtype float64 (from the ONNX file)" in out and "PASS" in out
 
 
+def test_convert_inspect_validate_a_graph_file(tmp_path):
+    """graph_two_io as Keras 0.2.0 wrote it: inputs x1, x2; outputs o1, o2, o3."""
+    import json
+
+    fx = os.path.join(ROOT, "tests", "fixtures", "keras02")
+    cfg, h5 = os.path.join(fx, "graph_two_io.json"), os.path.join(fx, "graph_two_io.h5")
+    code, out, err = run("inspect", cfg, h5, "--target", "portable", cwd=tmp_path)
+    assert code == 0, err
+    assert "input x1: float64 (batch, time_1, 3)" in out and "node r1 (LSTM: loop) <- x1" in out
+    assert "output o2: float64 (batch, 3) <- sum(sum, catT) [Add of 2], masks dropped" in out
+    assert "catT/merge" in out and "Concat(axis=1)" in out
+
+    code, out, err = run("convert", cfg, h5, "-o", "graph.onnx", cwd=tmp_path)
+    assert code == 0, err
+    assert "inputs x1 (float64), x2 (float64)" in out
+    for name in ("o1", "o2", "o3"):
+        assert any(line.startswith(name + " ") and line.rstrip().endswith("pass") for line in out.splitlines()), name
+    manifest = json.load(open(os.path.join(fx, "MANIFEST.json")))["fixtures"]["graph_two_io"]
+    data = np.load(os.path.join(fx, "graph_two_io.npz"))
+    session = onnxruntime.InferenceSession(str(tmp_path / "graph.onnx"), providers=["CPUExecutionProvider"])
+    outs = session.run(None, {k[2:]: data[k] for k in manifest["input_keys"]})
+    for k, got in zip(manifest["output_keys"], outs):  # Keras's own predictions, in add_output order
+        assert np.max(np.abs(got - data[k])) <= 1e-10 * np.max(np.abs(data[k])), k
+
+    code, out, err = run("validate", "graph.onnx", cfg, h5, cwd=tmp_path)
+    assert code == 0, err
+    assert "PASS" in out and sorted(os.listdir(tmp_path)) == ["graph.onnx"]
+
+
 def test_validate_refuses_a_single_input_file_for_a_merge_model(fx, tmp_path):
     kx = os.path.join(ROOT, "tests", "fixtures", "keras02")
     code, out, err = run("convert", os.path.join(fx, "every_recurrent.json"), os.path.join(fx, "every_recurrent.h5"),

@@ -62,6 +62,9 @@ def test_quick_has_container_rows_on_every_runtime(quick):
     assert {"Add of 2", "Mul of 2", "Add+Div of 3", "Concat(axis=-1)", "Concat(axis=1)"} <= forms
     assert any("/branch_1/branch_" in key for c in rows for key in c["forms"])
     assert any(key.endswith("embedding_1") for c in rows for key in c["forms"])
+    graphs = [c for c in rows if c["id"].startswith("graph-")]
+    assert {c["target"] for c in graphs} == {"portable"} and {c["dtype"] for c in graphs} == set(conformance.DTYPES)
+    assert any(key.endswith("/merge") for c in graphs for key in c["forms"])
     for c in rows:
         assert c["passed"], (c["id"], c["reasons"])
         assert set(c["runtimes"]) == set(runtimes.available())

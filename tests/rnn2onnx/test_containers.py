@@ -1,5 +1,6 @@
-"""Export of containers (rnn2onnx/structure.py): Merge-first Sequentials, against the
-predictions the original Keras 0.2.0 stored with its own files (tests/fixtures/keras02)."""
+"""Export of containers (rnn2onnx/structure.py): Merge-first Sequentials and Graphs,
+against the predictions the original Keras 0.2.0 stored with its own files
+(tests/fixtures/keras02)."""
 import json
 import os
 
@@ -9,6 +10,7 @@ import onnxruntime
 import pytest
 
 import reference as r
+from reference.registry import LAYERS
 import rnn2onnx
 from rnn2onnx import runtimes
 from rnn2onnx.structure import describe, model_inputs
@@ -17,6 +19,7 @@ from rnn2onnx.validate import InterfaceError, check_interface, generate_inputs
 FX = os.path.join(os.path.dirname(__file__), "..", "fixtures", "keras02")
 MANIFEST = json.load(open(os.path.join(FX, "MANIFEST.json")))["fixtures"]
 MERGE_FIXTURES = sorted(n for n in MANIFEST if n.startswith(("merge_", "babi_rnn_")))
+GRAPH_FIXTURES = sorted(n for n in MANIFEST if n.startswith("graph_"))
 TOLERANCE = {"float32": 1e-5, "float64": 1e-10}  # max |onnx - Keras| / max |Keras|
 
 
@@ -179,3 +182,118 @@ def test_portable_merge_files_run_on_the_other_runtimes(runtime):
         report = rnn2onnx.validate(model, proto, runtime=runtime)
         assert report.passed, report.format_table()
         assert len(model_inputs(model)) == 2
+
+
+# ---------------------------------------------------------------------------------------
+# Graph
+
+
+def graph_data(name):
+    """({input name: X}, {output name: Y}) as Keras's predict got and returned them."""
+    data = np.load(os.path.join(FX, MANIFEST[name]["files"]["data_npz"]))
+    return ({k[2:]: data[k] for k in MANIFEST[name]["input_keys"]},
+            {k[2:]: data[k] for k in MANIFEST[name]["output_keys"]})
+
+
+def load_graph(name, dtype=None):
+    layers = [n["name"] for n in json.load(open(os.path.join(FX, MANIFEST[name]["files"]["config_json"])))["nodes"].values()]
+    missing = sorted(set(layers) - set(LAYERS))
+    if missing:  # graph_bn: BatchNormalization comes with another branch (layers2)
+        pytest.skip(f"{name} needs {', '.join(missing)}, not in this reference yet")
+    return load(name, dtype)
+
+
+def run_graph(proto, X):
+    session = onnxruntime.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    types = {"tensor(int64)": np.int64, "tensor(double)": np.float64, "tensor(float)": np.float32}
+    feeds = {i.name: X[i.name].astype(types[i.type]) for i in session.get_inputs()}
+    return dict(zip([o.name for o in session.get_outputs()], session.run(None, feeds)))
+
+
+@pytest.mark.parametrize("target", ["onnxruntime", "portable"])
+@pytest.mark.parametrize("name", GRAPH_FIXTURES)
+def test_exports_of_keras_graph_files_reproduce_keras(name, target):
+    model = load_graph(name)
+    floatx = MANIFEST[name]["floatX"]
+    assert str(model.dtype) == floatx
+    X, Y = graph_data(name)
+    errors = {}
+    for strategy in ("auto", "loop"):
+        got = run_graph(rnn2onnx.export(model, strategy=strategy, target=target), X)  # validated inside
+        assert list(got) == list(Y)  # every output, named and ordered as Keras's add_output
+        for out in Y:
+            errors[f"{strategy}/{out}"] = relative_error(got[out], Y[out])
+    assert max(errors.values()) <= TOLERANCE[floatx], errors
+    print(f"{name} {floatx} {target}: " + ", ".join(f"{k} {v:.1e}" for k, v in errors.items()))
+
+
+@pytest.mark.parametrize("name", [n for n in GRAPH_FIXTURES if MANIFEST[n]["floatX"] == "float64"])
+def test_float32_exports_of_float64_graph_files(name):
+    model = load_graph(name, dtype="float32")
+    X, Y = graph_data(name)
+    got = run_graph(rnn2onnx.export(model), X)
+    assert all(relative_error(got[out], Y[out]) <= TOLERANCE["float32"] for out in Y)
+
+
+def test_graph_inputs_and_outputs_are_named_and_ordered_as_spec_says():
+    model = load_graph("graph_two_io")  # add_input x1, x2; add_output o1, o2, o3
+    proto = rnn2onnx.export(model)
+    shapes = lambda values: [(v.name, v.type.tensor_type.elem_type,  # noqa: E731
+                              [d.dim_param or d.dim_value or None for d in v.type.tensor_type.shape.dim])
+                             for v in values]
+    assert shapes(proto.graph.input) == [("x1", onnx.TensorProto.DOUBLE, ["batch", "time_1", 3]),
+                                         ("x2", onnx.TensorProto.DOUBLE, ["batch", "time_2", 4])]
+    assert shapes(proto.graph.output) == [("o1", onnx.TensorProto.DOUBLE, ["batch", 2]),
+                                          ("o2", onnx.TensorProto.DOUBLE, ["batch", 3]),
+                                          ("o3", onnx.TensorProto.DOUBLE, ["batch", None, 3])]
+    model = load_graph("graph_embed_f32")  # one int input; outputs td, cls (create_output nodes), h
+    proto = rnn2onnx.export(model)
+    assert shapes(proto.graph.input) == [("tok", onnx.TensorProto.INT64, ["batch", "time"])]
+    assert [v.name for v in proto.graph.output] == ["td", "cls", "h"]
+
+
+def _masked_graph(**node_options):
+    g = r.Graph(dtype="float32")
+    g.add_input("a", (None,), dtype="int")
+    g.add_input("b", (None,), dtype="int")
+    g.add_node(r.Embedding(7, 3, mask_zero=True), "ea", input="a")
+    g.add_node(r.Embedding(9, 3, mask_zero=True), "eb", input="b")
+    g.add_node(r.LSTM(4, return_sequences=True, inner_activation="sigmoid"), "la", input="ea")
+    g.add_node(r.LSTM(4, return_sequences=True, inner_activation="sigmoid"), "lb", input="eb")
+    g.add_node(r.GRU(3, inner_activation="sigmoid"), "merged", inputs=["la", "lb"], **node_options)
+    g.add_node(r.GRU(3, inner_activation="sigmoid"), "single", input="la")
+    g.add_output("merged", input="merged")
+    g.add_output("single", input="single")
+    g.add_output("same", input="single")  # one tensor, two outputs
+    g.add_output("ids", input="a")        # an input as an output
+    return g
+
+
+@pytest.mark.parametrize("options", [{}, {"merge_mode": "sum"}, {"merge_mode": "concat", "concat_axis": 1}])
+def test_a_single_input_node_keeps_the_mask_and_a_merge_drops_it(options):
+    model = _masked_graph(**options)
+    forms = {key: form for key, form, _ in rnn2onnx.plan(model, strategy="native")}
+    assert forms["la"].startswith("native-") and forms["single"].startswith("native-")  # masked forms
+    assert forms["merged"] == "native"  # no mask after the merge
+    proto = rnn2onnx.export(model, strategy="native")
+    assert [v.name for v in proto.graph.output] == ["merged", "single", "same", "ids"]
+    report = rnn2onnx.validate(model, proto)
+    assert report.passed and [o.name for o in report.outputs] == ["merged", "single", "same", "ids"]
+    X = generate_inputs(model, n=5, T=6, seed=2)
+    assert sorted(X) == ["a", "b"] and X["a"].max() < 7 and X["b"].max() < 9  # each Embedding's vocabulary
+    assert (X["a"] == 0).any() and (X["b"] == 0).any()
+
+
+def test_graph_validation_refuses_wrong_dicts_and_files():
+    model = load_graph("graph_two_io")
+    proto = rnn2onnx.export(model)
+    X, _ = graph_data("graph_two_io")
+    with pytest.raises(rnn2onnx.ExportError, match=r"takes a dict of its inputs \['x1', 'x2'\], got \['x1'\]"):
+        rnn2onnx.validate(model, proto, inputs={"x1": X["x1"]})
+    other = load_graph("graph_embed_f64")
+    swapped = rnn2onnx.export(other, validate=False)  # graph_embed's input, graph_two_io's outputs
+    del swapped.graph.output[:]
+    swapped.graph.output.extend(proto.graph.output)
+    with pytest.raises(InterfaceError, match=r"outputs \['o1', 'o2', 'o3'\], but .* has outputs \['td', 'cls', 'h'\]"):
+        check_interface(other, swapped)
+    assert rnn2onnx.validate(model, proto, inputs=X).passed
