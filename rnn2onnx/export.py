@@ -133,8 +133,9 @@ def plan(model, strategy="auto", target="onnxruntime", opset=None, loop_op="scan
 
 def export(model, path=None, *, opset=None, strategy="auto", target="onnxruntime", loop_op="scan",
            validate=True):
-    """Compile `model` to ONNX; validate it against `model.predict` in onnxruntime; write
-    it to `path` (atomically, only after validation passed). Returns the ModelProto.
+    """Compile `model` (a Sequential, one starting with a Merge, or a Graph) to ONNX;
+    validate every output against `model.predict` in onnxruntime; write it to `path`
+    (atomically, only after validation passed). Returns the ModelProto.
     `loop_op="loop"` wraps the loop form in ONNX `Loop` instead of `Scan`, for consumers
     that lack Scan (slower: see `rnn2onnx bench`)."""
     proto, _ = build(model, opset=opset, strategy=strategy, target=target, loop_op=loop_op)
