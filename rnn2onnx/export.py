@@ -1,4 +1,4 @@
-"""export(): a reference model (a Sequential, one starting with a Merge) -> a validated
+"""export(): a reference model (a Sequential, one starting with a Merge, a Graph) -> a validated
 onnx.ModelProto (and file). rnn2onnx/structure.py walks the model."""
 import json
 import os

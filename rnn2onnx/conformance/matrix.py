@@ -130,12 +130,23 @@ STACKS = (
 )
 
 
-def _branch(*layers, dtype, first=None):
+class _Make:
+    """What a container builder needs: the dtype, and a fresh seed per model it builds
+    (so every run of a case has the same weights)."""
+
+    def __init__(self, dtype, seed):
+        self.dtype, self._seeds = dtype, itertools.count(seed)
+
+    def seed(self):
+        return next(self._seeds)
+
+
+def _branch(*layers, m, first=None):
     """A Sequential branch: an optional Embedding(mask_zero)/Masking, then `layers`
     ([(class name, kwargs)]; the first reads EMBED features, or `first` given as input_shape)."""
     import reference
 
-    b = reference.Sequential(dtype=dtype)
+    b = reference.Sequential(dtype=m.dtype, seed=m.seed())
     if first == "embedding":
         b.add(reference.Embedding(VOCAB, EMBED, mask_zero=True))
     elif first == "masking":
@@ -154,10 +165,10 @@ def _merge(branches, mode, concat_axis=-1):
     return reference.Merge(branches, mode=mode, concat_axis=concat_axis)
 
 
-def _merge_model(merge, *layers, dtype):
+def _merge_model(merge, *layers, m):
     import reference
 
-    model = reference.Sequential(dtype=dtype)
+    model = reference.Sequential(dtype=m.dtype, seed=m.seed())
     model.add(merge)
     for kind, kwargs in layers:
         kwargs = dict(kwargs)
@@ -165,12 +176,12 @@ def _merge_model(merge, *layers, dtype):
     return model
 
 
-def _graph(dtype, inputs, nodes, outputs):
+def _graph(m, inputs, nodes, outputs):
     """A reference Graph: inputs [(name, shape, 'float'|'int')], nodes [(name, class name,
     kwargs, add_node options)], outputs [(name, add_output options)]."""
     import reference
 
-    g = reference.Graph(dtype=dtype)
+    g = reference.Graph(dtype=m.dtype, seed=m.seed())
     for name, shape, kind in inputs:
         g.add_input(name, shape, dtype=kind)
     for name, kind, kwargs, options in nodes:
@@ -190,46 +201,46 @@ def _graph(dtype, inputs, nodes, outputs):
 SEQ = {"return_sequences": True}
 # Container rows (issue 9): Merge-first Sequentials with every merge mode, concat on the
 # feature and the time axis, masked (Embedding(mask_zero), Masking) and unmasked branches,
-# a nested Merge. name -> (label, builder(dtype) -> model, time length per input or None)
+# a nested Merge. name -> (label, builder(_Make) -> model, time length per input or None)
 CONTAINERS = {
-    "merge-sum": ("Merge(sum)[Embedding->GRU, LSTM] -> Dense", lambda dt: _merge_model(
-        _merge([_branch(("GRU", {}), dtype=dt, first="embedding"), _branch(("LSTM", {}), dtype=dt)], "sum"),
-        ("Dense", {}), dtype=dt), None),
-    "merge-mul": ("Merge(mul)[Masking->SimpleRNN, JZS1] -> Dense", lambda dt: _merge_model(
-        _merge([_branch(("SimpleRNN", {}), dtype=dt, first="masking"), _branch(("JZS1", {}), dtype=dt)], "mul"),
-        ("Dense", {}), dtype=dt), (TIME, TIME - 3)),
-    "merge-ave": ("Merge(ave)[GRU, Embedding->JZS2, Dense] -> Dense", lambda dt: _merge_model(
-        _merge([_branch(("GRU", {}), dtype=dt), _branch(("JZS2", {}), dtype=dt, first="embedding"),
-                _branch(("Dense", {"input_shape": (EMBED,)}), dtype=dt)], "ave"),
-        ("Dense", {"activation": "tanh"}), dtype=dt), None),
-    "merge-concat": ("Merge(concat -1)[LSTM, Embedding->SimpleDeepRNN] -> Dense(softmax)", lambda dt: _merge_model(
-        _merge([_branch(("LSTM", {}), dtype=dt), _branch(("SimpleDeepRNN", {"depth": 2}), dtype=dt, first="embedding")],
-               "concat"), ("Dense", {"activation": "softmax"}), dtype=dt), None),
-    "merge-concat-seq": ("Merge(concat -1)[LSTM(seq), GRU(seq)] -> JZS3", lambda dt: _merge_model(
-        _merge([_branch(("LSTM", SEQ), dtype=dt), _branch(("GRU", SEQ), dtype=dt)], "concat"),
-        ("JZS3", {}), dtype=dt), None),
-    "merge-concat-time": ("Merge(concat time)[Embedding->LSTM(seq), GRU(seq)] -> JZS3 -> Dense", lambda dt: _merge_model(
-        _merge([_branch(("LSTM", SEQ), dtype=dt, first="embedding"), _branch(("GRU", SEQ), dtype=dt)], "concat", 1),
-        ("JZS3", {"output_dim": UNITS}), ("Dense", {}), dtype=dt), (TIME, TIME - 3)),
-    "merge-nested": ("Merge(concat)[Merge(sum)[LSTM, GRU], Embedding->SimpleRNN] -> Dense", lambda dt: _merge_model(
-        _merge([_merge([_branch(("LSTM", {}), dtype=dt), _branch(("GRU", {}), dtype=dt)], "sum"),
-                _branch(("SimpleRNN", {}), dtype=dt, first="embedding")], "concat"), ("Dense", {}), dtype=dt), None),
-    "merge-nested-seq": ("Merge(ave)[Merge(mul)[JZS1, Embedding->JZS3] -> Dense, LSTM] -> Dense", lambda dt: _merge_model(
-        _merge([_merge_model(_merge([_branch(("JZS1", {}), dtype=dt),
-                                     _branch(("JZS3", {}), dtype=dt, first="embedding")], "mul"),
-                             ("Dense", {"output_dim": UNITS, "activation": "tanh"}), dtype=dt),
-                _branch(("LSTM", {}), dtype=dt)], "ave"), ("Dense", {}), dtype=dt), None),
+    "merge-sum": ("Merge(sum)[Embedding->GRU, LSTM] -> Dense", lambda m: _merge_model(
+        _merge([_branch(("GRU", {}), m=m, first="embedding"), _branch(("LSTM", {}), m=m)], "sum"),
+        ("Dense", {}), m=m), None),
+    "merge-mul": ("Merge(mul)[Masking->SimpleRNN, JZS1] -> Dense", lambda m: _merge_model(
+        _merge([_branch(("SimpleRNN", {}), m=m, first="masking"), _branch(("JZS1", {}), m=m)], "mul"),
+        ("Dense", {}), m=m), (TIME, TIME - 3)),
+    "merge-ave": ("Merge(ave)[GRU, Embedding->JZS2, Dense] -> Dense", lambda m: _merge_model(
+        _merge([_branch(("GRU", {}), m=m), _branch(("JZS2", {}), m=m, first="embedding"),
+                _branch(("Dense", {"input_shape": (EMBED,)}), m=m)], "ave"),
+        ("Dense", {"activation": "tanh"}), m=m), None),
+    "merge-concat": ("Merge(concat -1)[LSTM, Embedding->SimpleDeepRNN] -> Dense(softmax)", lambda m: _merge_model(
+        _merge([_branch(("LSTM", {}), m=m), _branch(("SimpleDeepRNN", {"depth": 2}), m=m, first="embedding")],
+               "concat"), ("Dense", {"activation": "softmax"}), m=m), None),
+    "merge-concat-seq": ("Merge(concat -1)[LSTM(seq), GRU(seq)] -> JZS3", lambda m: _merge_model(
+        _merge([_branch(("LSTM", SEQ), m=m), _branch(("GRU", SEQ), m=m)], "concat"),
+        ("JZS3", {}), m=m), None),
+    "merge-concat-time": ("Merge(concat time)[Embedding->LSTM(seq), GRU(seq)] -> JZS3 -> Dense", lambda m: _merge_model(
+        _merge([_branch(("LSTM", SEQ), m=m, first="embedding"), _branch(("GRU", SEQ), m=m)], "concat", 1),
+        ("JZS3", {"output_dim": UNITS}), ("Dense", {}), m=m), (TIME, TIME - 3)),
+    "merge-nested": ("Merge(concat)[Merge(sum)[LSTM, GRU], Embedding->SimpleRNN] -> Dense", lambda m: _merge_model(
+        _merge([_merge([_branch(("LSTM", {}), m=m), _branch(("GRU", {}), m=m)], "sum"),
+                _branch(("SimpleRNN", {}), m=m, first="embedding")], "concat"), ("Dense", {}), m=m), None),
+    "merge-nested-seq": ("Merge(ave)[Merge(mul)[JZS1, Embedding->JZS3] -> Dense, LSTM] -> Dense", lambda m: _merge_model(
+        _merge([_merge_model(_merge([_branch(("JZS1", {}), m=m),
+                                     _branch(("JZS3", {}), m=m, first="embedding")], "mul"),
+                             ("Dense", {"output_dim": UNITS, "activation": "tanh"}), m=m),
+                _branch(("LSTM", {}), m=m)], "ave"), ("Dense", {}), m=m), None),
     # Graphs: two inputs (float, int), two outputs, masked single-input nodes, merged nodes
     "graph-two-io": ("Graph(x, tok -> Embedding; LSTM(seq), GRU(seq) -> concat TDD, sum SimpleRNN; "
-                     "outputs seq, sum(JZS1, SimpleRNN))", lambda dt: _graph(
-        dt, [("x", (None, EMBED), "float"), ("tok", (None,), "int")],
+                     "outputs seq, sum(JZS1, SimpleRNN))", lambda m: _graph(
+        m, [("x", (None, EMBED), "float"), ("tok", (None,), "int")],
         [("emb", "Embedding", {}, {"input": "tok"}), ("r1", "LSTM", SEQ, {"input": "x"}),
          ("r2", "GRU", SEQ, {"input": "emb"}), ("cat", "TimeDistributedDense", {"output_dim": 3}, {"inputs": ["r1", "r2"]}),
          ("sum", "SimpleRNN", {}, {"inputs": ["r1", "r2"], "merge_mode": "sum"}), ("last", "JZS1", {}, {"input": "r2"})],
         [("seq", {"input": "cat"}), ("pair", {"inputs": ["last", "sum"], "merge_mode": "sum"})]), None),
     "graph-create-output": ("Graph(x -> Masking -> LSTM(seq), tok -> Embedding -> GRU(seq); concat time -> "
-                            "JZS2 (create_output) -> Dense (create_output); output GRU seq)", lambda dt: _graph(
-        dt, [("x", (None, EMBED), "float"), ("tok", (None,), "int")],
+                            "JZS2 (create_output) -> Dense (create_output); output GRU seq)", lambda m: _graph(
+        m, [("x", (None, EMBED), "float"), ("tok", (None,), "int")],
         [("m", "Masking", {}, {"input": "x"}), ("r1", "LSTM", SEQ, {"input": "m"}), ("emb", "Embedding", {}, {"input": "tok"}),
          ("r2", "GRU", SEQ, {"input": "emb"}),
          ("t", "JZS2", {}, {"inputs": ["r1", "r2"], "concat_axis": 1, "create_output": True}),
@@ -338,7 +349,7 @@ def make_model(case, seed=0):
     import reference
 
     if case.container is not None:
-        return _randomise_biases(CONTAINERS[case.container][1](case.dtype), seed)
+        return _randomise_biases(CONTAINERS[case.container][1](_Make(case.dtype, seed)), seed)
     model = reference.Sequential(dtype=case.dtype, seed=seed)
     if case.input_kind == "embedding":
         model.add(reference.Embedding(VOCAB, EMBED, mask_zero=True))
