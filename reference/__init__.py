@@ -16,6 +16,8 @@ __all__ = [
     "Optimizer", "SGD", "RMSprop", "Adagrad", "Adadelta", "Adam", "TrainingError", "NonFiniteLossError",
 ]
 from .containers import Graph, Merge
-from .legacy import LegacyFileError, model_from_json, model_from_yaml
+from .legacy import LegacyFileError
+from .models import load_model, model_from_config, model_from_json, model_from_yaml
 
-__all__ += ["Graph", "Merge", "model_from_json", "model_from_yaml", "LegacyFileError"]
+__all__ += ["Graph", "Merge", "model_from_json", "model_from_yaml", "model_from_config", "load_model",
+            "LegacyFileError"]

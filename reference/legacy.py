@@ -13,10 +13,20 @@ What Keras 0.2.0 wrote, and what this module reads and writes:
   tuples `!!python/tuple`; we read it with a safe loader that knows that one tag only.
 - Keras 0.1.x configs name the same layers but every layer carries `input_dim` (it was
   a required first argument) and there is no `input_shape`/`input_length`.
+- A Merge first layer is `{"name": "Merge", "layers": [branch configs], "mode",
+  "concat_axis"}`; a Graph is `{"name": "Graph", "input_config", "node_config",
+  "output_config", "input_order", "output_order", "nodes": {name: layer config}}` and
+  its `loss` maps output names to objectives (as compile was given them).
 - `save_weights(path)`: HDF5, root attribute `nb_layers`; one group `layer_{k}` per layer
-  (weightless layers too) with attribute `nb_params` and datasets `param_{j}` in
-  get_weights order, stored in the model's dtype. Parameters are read by index up to
-  `nb_params` (h5py lists `param_10` before `param_2`).
+  (weightless layers too; a top-level Merge is one group holding all its branches'
+  weights) with attribute `nb_params` and datasets `param_{j}` in get_weights order,
+  stored in the model's dtype. Parameters are read by index up to `nb_params` (h5py
+  lists `param_10` before `param_2`). A Graph: one group `graph`, `param_{n}` over every
+  node in add_node order, without BatchNormalization's running statistics.
+
+This module reads and writes; it builds no model. `Sequential.from_config`,
+`Merge.from_config`, `Graph.from_config` and `model_from_config`/`_json`/`_yaml`/
+`load_model` live beside the models (reference/models.py, reference/containers.py).
 
 Nothing is trusted: every size read from a file is checked against the model before any
 data is read, every problem is a `LegacyFileError` (a `ConfigError`) naming the layer,
@@ -37,8 +47,7 @@ from .files import atomic_write
 from .untrusted import MAX_CONFIG_CHARS, BoundedSafeLoader, ConfigLimitError, parse_json, parse_yaml, quote, shorten
 from .layers import Activation, Dense, Dropout, Embedding, Masking, TimeDistributedDense
 from .registry import LAYERS, accepted_keys, accepted_names
-from .containers import NOT_KERAS_PARAMS, Graph, Merge
-from .models import DTYPE_FROM_WEIGHTS, DTYPE_NOT_IN_WEIGHTS, DTYPE_UNDECIDED, DTYPES, Sequential
+from .dtypes import DTYPE_FROM_WEIGHTS, DTYPE_NOT_IN_WEIGHTS, DTYPE_UNDECIDED, DTYPES
 from .recurrent import GRU, JZS1, JZS2, JZS3, LSTM, RECURRENT_LAYERS, Recurrent, SimpleDeepRNN, SimpleRNN
 
 
@@ -215,222 +224,8 @@ def _inline_parameters(value, where):
     return arrays
 
 
-def _check_chain(model):
-    """A layer that declares its input width (0.1.x: every layer) must match what it gets."""
-    for index, layer in enumerate(model.layers[1:], start=1):
-        declared = layer.declared_input_shape
-        if declared is None or isinstance(layer, Embedding) or not layer.built:
-            continue
-        got = layer.input_shape[-1]
-        if declared[-1] is not None and got is not None and declared[-1] != got:
-            raise LegacyFileError(
-                f"layer {index} ({type(layer).__name__}): the config says its input width is {declared[-1]}, "
-                f"but the layer before it outputs width {got}"
-            )
-
-
-def model_from_config(config, dtype=None, seed=None, compile=True, initialise=True):
-    """A reference `Sequential` from a Keras 0.1.x/0.2.0 model config (a dict).
-
-    dtype=None: the model computes in the dtype of the weights file `load_weights`
-    reads (Keras 0.2.0 saved its weights in Theano's floatX, float64 by default), and
-    in float32 until then; an explicit dtype is kept whatever the file holds.
-
-    A compiled model's config (`optimizer`, `loss`, `class_mode`) is compiled the same
-    way, optimizer settings restored, unless `compile=False` (prediction/export only).
-    initialise=False: shapes only, no weight initialised (they will be loaded).
-    """
-    if not isinstance(config, dict):
-        raise LegacyFileError(f"a model config must be a mapping, got {type(config).__name__}")
-    name = config.get("name")
-    if name is None:
-        raise LegacyFileError('the config does not name its model type (Keras 0.x writes "name": "Sequential" '
-                              'or "Graph" at the top level)')
-    if name == "Graph":
-        return graph_from_config(config, dtype=dtype, seed=seed, compile=compile, initialise=initialise)
-    if name != "Sequential":
-        raise LegacyFileError(f"model type {quote(name)} is not supported; accepted: Sequential, Graph")
-    layers = config.get("layers")
-    if not isinstance(layers, list) or not layers:
-        raise LegacyFileError("the config's 'layers' must be a non-empty list")
-    model = Sequential(dtype="float32" if dtype is None else dtype, seed=seed, initialise=initialise)
-    if dtype is None:
-        model.dtype_from = DTYPE_UNDECIDED
-    inline = []
-    for index, layer_config in enumerate(layers):
-        if index == 0 and isinstance(layer_config, dict) and layer_config.get("name") == "Merge":
-            model.add(_merge_from_config(layer_config, "layer 0 (Merge)", seed, initialise))
-            inline.append(None)
-            continue
-        cls, kwargs, weights = _layer_kwargs(index, layer_config)
-        where = f"layer {index} ({cls.__name__})"
-        try:
-            layer = cls(**kwargs)
-            model.add(layer)
-        except ConfigError as exc:
-            raise LegacyFileError(f"{where}: {shorten(exc, 300)}") from None
-        except (TypeError, ValueError, OverflowError) as exc:
-            raise LegacyFileError(f"{where}: bad config ({shorten(exc, 160)})") from None
-        inline.append(weights)
-    _check_chain(model)
-    if any(w is not None for w in inline):
-        if not all(layer.built for layer in model.layers):
-            raise LegacyFileError("the config holds inline parameters but not the model's input shape")
-        for index, (layer, weights) in enumerate(zip(model.layers, inline)):
-            if weights is not None:
-                try:
-                    layer.set_weights(weights)
-                except ConfigError as exc:
-                    raise LegacyFileError(f"layer {index} ({type(layer).__name__}): {exc}") from None
-    if compile and "optimizer" in config:
-        _compile_from_config(model, config)
-    return model
-
-
-MERGE_KEYS = ("name", "layers", "mode", "concat_axis")
-
-
-def _merge_from_config(config, where, seed, initialise):
-    """A Merge from its 0.2.0 config: branches are Sequential or Merge configs. Its
-    concat_axis is honoured (0.2.0's own loader dropped it)."""
-    unknown = [k for k in config if k not in MERGE_KEYS]
-    if unknown:
-        raise LegacyFileError(f"{where}: unknown config key {quote(unknown[0])}; Merge accepts: {', '.join(MERGE_KEYS)}")
-    branches = config.get("layers")
-    if not isinstance(branches, list):
-        raise LegacyFileError(f"{where}: 'layers' must be a list of branch configs, got {quote(branches)}")
-    built = []
-    for i, branch in enumerate(branches):
-        here = f"{where} branch {i}"
-        kind = branch.get("name") if isinstance(branch, dict) else None
-        try:
-            if kind == "Merge":
-                built.append(_merge_from_config(branch, here, seed, initialise))
-            elif kind == "Sequential":
-                built.append(model_from_config(branch, seed=seed, compile=False, initialise=initialise))
-            else:
-                raise LegacyFileError(f"a branch must be a Sequential or a Merge config, got {quote(kind)}")
-        except LegacyFileError as exc:
-            raise LegacyFileError(f"{here}: {exc}") from None
-    try:
-        return Merge(built, mode=config.get("mode", "sum"), concat_axis=config.get("concat_axis", -1))
-    except ConfigError as exc:
-        raise LegacyFileError(f"{where}: {shorten(exc, 300)}") from None
-
-
-GRAPH_KEYS = ("name", "input_config", "node_config", "output_config", "input_order", "output_order", "nodes",
-              "optimizer", "loss", "theano_mode")
-GRAPH_INPUT_KEYS = ("name", "input_shape", "dtype")
-GRAPH_NODE_KEYS = ("name", "input", "inputs", "merge_mode", "concat_axis", "create_output")
-GRAPH_OUTPUT_KEYS = ("name", "input", "inputs", "merge_mode", "concat_axis")
-
-
-def _entries(config, key, accepted):
-    """config[key]: a list of mappings holding only `accepted` keys and a string name."""
-    entries = config.get(key)
-    if not isinstance(entries, list):
-        raise LegacyFileError(f"the Graph config's {key!r} must be a list, got {quote(entries)}")
-    for i, entry in enumerate(entries):
-        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
-            raise LegacyFileError(f"the Graph config's {key}[{i}] must be a mapping with a 'name', got {quote(entry)}")
-        unknown = [k for k in entry if k not in accepted]
-        if unknown:
-            raise LegacyFileError(f"the Graph config's {key} entry {quote(entry['name'])}: unknown key "
-                                  f"{quote(unknown[0])}; accepted: {', '.join(accepted)}")
-    return entries
-
-
-def _graph_order_check(node_config):
-    """A node fed by a node added after it: a cycle (named) or an order Keras cannot build."""
-    position = {entry["name"]: i for i, entry in enumerate(node_config)}
-    feeds = {entry["name"]: [n for n in ([entry.get("input")] + list(entry.get("inputs") or []))
-                             if isinstance(n, str) and n in position] for entry in node_config}
-    for i, entry in enumerate(node_config):
-        for n in feeds[entry["name"]]:
-            if position[n] < i:
-                continue
-            path, seen = [entry["name"], n], {entry["name"], n}  # follow n's feeds back to entry?
-            stack = [(n, [entry["name"], n])]
-            while stack:
-                cur, path = stack.pop()
-                for nxt in feeds[cur]:
-                    if nxt == entry["name"]:
-                        raise LegacyFileError(f"the Graph config has a cycle: {' -> '.join(reversed(path + [nxt]))}"
-                                              " (each node must be fed by inputs or nodes added before it)")
-                    if nxt not in seen:
-                        seen.add(nxt)
-                        stack.append((nxt, path + [nxt]))
-            raise LegacyFileError(f"Graph node {quote(entry['name'])} is fed by node {quote(n)}, which node_config "
-                                  "adds after it; a node may only use inputs and nodes added before it")
-
-
-def graph_from_config(config, dtype=None, seed=None, compile=True, initialise=True):
-    """A reference `Graph` from a Keras 0.2.0 Graph config (input_config, node_config,
-    output_config, nodes). An output made by create_output=True is listed in node_config
-    and output_config alike: it is added once (0.2.0's own loader added it twice and failed)."""
-    from .containers import Graph
-
-    unknown = [k for k in config if k not in GRAPH_KEYS]
-    if unknown:
-        raise LegacyFileError(f"the Graph config has an unknown key {quote(unknown[0])}; accepted: {', '.join(GRAPH_KEYS)}")
-    inputs = _entries(config, "input_config", GRAPH_INPUT_KEYS)
-    node_config = _entries(config, "node_config", GRAPH_NODE_KEYS)
-    outputs = _entries(config, "output_config", GRAPH_OUTPUT_KEYS)
-    nodes = config.get("nodes")
-    if not isinstance(nodes, dict):
-        raise LegacyFileError(f"the Graph config's 'nodes' must map node names to layer configs, got {quote(nodes)}")
-    names = [e["name"] for e in inputs + node_config]
-    twice = [n for i, n in enumerate(names) if n in names[:i]]
-    if twice:
-        raise LegacyFileError(f"the Graph config has a duplicate name {quote(twice[0])}: each input and node needs its own")
-    extra = [k for k in nodes if k not in {e["name"] for e in node_config}]
-    if extra:
-        raise LegacyFileError(f"the Graph config's 'nodes' holds {quote(extra[0])}, which node_config does not add")
-    _graph_order_check(node_config)
-    graph = Graph(dtype="float32" if dtype is None else dtype, seed=seed, initialise=initialise)
-    if dtype is None:
-        graph.dtype_from = DTYPE_UNDECIDED
-    try:
-        for entry in inputs:
-            shape = entry.get("input_shape")
-            graph.add_input(entry["name"], tuple(shape) if isinstance(shape, list) else shape,
-                            entry.get("dtype", "float"))
-        for entry in node_config:
-            name = entry["name"]
-            label = f"Graph node {quote(name)}"
-            if name not in nodes:
-                raise LegacyFileError(f"{label}: its layer config is missing from 'nodes'")
-            cls, kwargs, weights = _layer_kwargs(None, nodes[name], label)
-            try:
-                layer = cls(**kwargs)
-            except ConfigError as exc:
-                raise LegacyFileError(f"{label} ({cls.__name__}): {shorten(exc, 300)}") from None
-            except (TypeError, ValueError, OverflowError) as exc:
-                raise LegacyFileError(f"{label} ({cls.__name__}): bad config ({shorten(exc, 160)})") from None
-            if weights is not None:
-                layer.initial_weights = weights
-            graph.add_node(layer, **{k: v for k, v in entry.items() if k in GRAPH_NODE_KEYS})
-        for entry in outputs:
-            made = entry["name"] in graph.outputs
-            if made and graph.output_config[graph.output_order.index(entry["name"])] == \
-                    {k: entry.get(k, d) for k, d in (("name", None), ("input", None), ("inputs", []),
-                                                     ("merge_mode", "concat"), ("concat_axis", -1))}:
-                continue  # made by its node's create_output=True
-            graph.add_output(**entry)
-    except LegacyFileError:
-        raise
-    except ConfigError as exc:
-        raise LegacyFileError(shorten(exc, 400)) from None
-    for key, order in (("input_order", graph.input_order), ("output_order", graph.output_order)):
-        if key in config and config[key] != order:
-            raise LegacyFileError(f"the Graph config's {key} {quote(config[key])} disagrees with its "
-                                  f"{key.split('_')[0]}_config ({quote(order)})")
-    if compile and "optimizer" in config:
-        _compile_from_config(graph, config)
-    return graph
-
-
-def _compile_from_config(model, config):
+def compile_from_config(model, config):
+    """Compile `model` as its config's optimizer/loss (and class_mode) say."""
     from . import losses, optimizers  # imported here: loading never needs training support
 
     opt = config.get("optimizer")
@@ -480,15 +275,14 @@ def _decode(text):
     return text
 
 
-def model_from_json(text, dtype=None, seed=None, compile=True, initialise=True):
-    """A reference `Sequential` from `model.to_json()` text of Keras 0.1.x/0.2.0 (or ours)."""
+def config_from_json(text):
+    """The config dict of `model.to_json()` text of Keras 0.1.x/0.2.0 (or ours)."""
     try:
-        config = parse_json(_decode(text))
+        return parse_json(_decode(text))
     except json.JSONDecodeError as exc:
         raise LegacyFileError(f"the config is not valid JSON: {shorten(exc, 160)}") from None
     except ConfigLimitError as exc:
         raise LegacyFileError(str(exc)) from None
-    return model_from_config(config, dtype=dtype, seed=seed, compile=compile, initialise=initialise)
 
 
 class LegacyYamlLoader(BoundedSafeLoader):
@@ -514,10 +308,10 @@ def _represent_tuple(dumper, data):
 LegacyYamlDumper.add_representer(tuple, _represent_tuple)
 
 
-def model_from_yaml(text, dtype=None, seed=None, compile=True, initialise=True):
-    """A reference `Sequential` from `model.to_yaml()` text (safe loader; `!!python/tuple` allowed)."""
+def config_from_yaml(text):
+    """The config dict of `model.to_yaml()` text (safe loader; `!!python/tuple` allowed)."""
     try:
-        config = parse_yaml(_decode(text), LegacyYamlLoader)
+        return parse_yaml(_decode(text), LegacyYamlLoader)
     except ConfigLimitError as exc:
         raise LegacyFileError(str(exc)) from None
     except yaml.constructor.ConstructorError as exc:
@@ -528,7 +322,6 @@ def model_from_yaml(text, dtype=None, seed=None, compile=True, initialise=True):
         ) from None
     except yaml.YAMLError as exc:
         raise LegacyFileError(f"the config is not valid YAML: {shorten(exc, 240)}") from None
-    return model_from_config(config, dtype=dtype, seed=seed, compile=compile, initialise=initialise)
 
 
 def read_config_file(path):
@@ -547,19 +340,6 @@ def read_config_file(path):
     if kind is None:
         kind = "json" if text.lstrip()[:1] in ("{", "[") else "yaml"
     return kind, text
-
-
-def load_model(config_path, weights_path=None, dtype=None, seed=None, compile=True, initialise=None):
-    """Config file (+ optional HDF5 weights file) -> reference `Sequential`; with no
-    dtype it computes in the weights file's (float32 without one)."""
-    kind, text = read_config_file(config_path)
-    if initialise is None:  # weights about to be loaded: nothing to initialise (or allocate) first
-        initialise = weights_path is None
-    model = (model_from_json if kind == "json" else model_from_yaml)(text, dtype=dtype, seed=seed, compile=compile,
-                                                                     initialise=initialise)
-    if weights_path is not None:
-        load_weights(model, weights_path)
-    return model
 
 
 # ---------------------------------------------------------------------------------------
@@ -588,22 +368,9 @@ def _plain(value):
     return value
 
 
-def _merge_config(merge):
-    """A Merge as 0.2.0's Merge.get_config wrote it: its branches' configs in order."""
-    branches = [_merge_config(b) if isinstance(b, Merge) else _sequential_config(b) for b in merge.layers]
-    return {"name": "Merge", "layers": branches, "mode": merge.mode, "concat_axis": merge.concat_axis}
-
-
-def _sequential_config(model):
-    """{"name": "Sequential", "layers": [...]}: a model's (or a Merge branch's) layers."""
-    if not model.layers:
-        raise ConfigError("the model has no layers")
-    return {"name": "Sequential", "layers": [_layer_config(i, layer) for i, layer in enumerate(model.layers)]}
-
-
-def _layer_config(index, layer):
-    if isinstance(layer, Merge):
-        return _merge_config(layer)
+def layer_config(layer, first=False):
+    """A layer's Keras 0.2.0 config; `first`: the model's first layer (a model built from
+    data records the input shape it was built for)."""
     name = type(layer).__name__
     if name not in LAYER_CLASSES:
         raise ConfigError(f"layer {layer.name}: {name} has no Keras 0.2.0 config; supported: {_accepted_layers()}")
@@ -644,7 +411,7 @@ def _layer_config(index, layer):
         c["mask_value"] = layer.mask_value
     else:  # a layer whose own get_config() is what 0.2.0 wrote
         c.update(layer.get_config())
-    if declared is None and index == 0 and layer.built:
+    if declared is None and first and layer.built:
         declared = tuple(layer.input_shape)  # the model was built from data: record its input
     if declared is not None:
         c["input_shape"] = tuple(declared)
@@ -658,7 +425,7 @@ def _full_loss_name(loss):
     return losses.get(loss).name
 
 
-def _compiled_config(model, config):
+def compiled_config(model, config):
     """Add what 0.2.0's compiled model wrote: theano_mode, optimizer, loss (and class_mode
     for a Sequential, before them)."""
     optimizer = getattr(model, "optimizer", None)
@@ -680,26 +447,9 @@ def _compiled_config(model, config):
     return config
 
 
-def _graph_config(graph):
-    """0.2.0's Graph.get_config: the add_* calls' arguments and each node's layer config.
-    An empty `inputs` is one list object per section, as 0.2.0's mutable default `inputs=[]`
-    of add_node and of add_output was: its YAML writes it once with an anchor (&id001)."""
-    def entries(configs):
-        shared = []
-        return [dict(c, inputs=shared) if c.get("inputs") == [] else dict(c) for c in configs]
-
-    return {"name": "Graph",
-            "input_config": [dict(c) for c in graph.input_config],
-            "node_config": entries(graph.node_config),
-            "output_config": entries(graph.output_config),
-            "input_order": list(graph.input_order), "output_order": list(graph.output_order),
-            "nodes": {name: _layer_config(None, layer) for name, layer in zip(graph.nodes, graph.layers)}}
-
-
 def get_config(model):
-    """The Keras 0.2.0 config dict of a reference `Sequential` or `Graph` (tuples for shapes)."""
-    config = _graph_config(model) if isinstance(model, Graph) else _sequential_config(model)
-    return _compiled_config(model, config)
+    """The Keras 0.2.0 config dict of a reference model (its get_config(); tuples for shapes)."""
+    return model.get_config()
 
 
 def _listify(value):
@@ -712,13 +462,13 @@ def _listify(value):
 
 def to_json(model, **kwargs):
     """Keras 0.2.0's `model.to_json()`; keyword arguments go to `json.dumps`."""
-    return json.dumps(_listify(get_config(model)), **kwargs)
+    return json.dumps(_listify(model.get_config()), **kwargs)
 
 
 def to_yaml(model, **kwargs):
     """Keras 0.2.0's `model.to_yaml()` (shapes tagged `!!python/tuple`); kwargs go to `yaml.dump`."""
     kwargs.setdefault("default_flow_style", None)
-    return yaml.dump(get_config(model), Dumper=LegacyYamlDumper, **kwargs)
+    return yaml.dump(model.get_config(), Dumper=LegacyYamlDumper, **kwargs)
 
 
 # ---------------------------------------------------------------------------------------
@@ -732,29 +482,52 @@ def _h5py():
 
 def save_weights(model, path, overwrite=False):
     """Write the weights in Keras 0.2.0's HDF5 layout (atomically; refuses to overwrite unless asked)."""
-    h5py = _h5py()
     path = os.fspath(path)
     if not overwrite and os.path.exists(path):
         raise LegacyFileError(f"{path} already exists; pass overwrite=True to replace it")
     model._require_built()
-    if isinstance(model, Graph):
+    if _is_graph(model):
         return _save_graph_weights(model, path)
     per_layer = [[np.asarray(w) for w in layer.get_weights()] for layer in model.layers]
 
+    def fill(f):
+        f.attrs["nb_layers"] = len(model.layers)
+        for k, weights in enumerate(per_layer):
+            g = f.create_group(f"layer_{k}")
+            g.attrs["nb_params"] = len(weights)
+            _write_datasets(g, "param", weights)
+
+    _write_h5(path, fill)
+
+
+def _write_datasets(group, prefix, arrays):
+    for j, w in enumerate(arrays):
+        dset = group.create_dataset(f"{prefix}_{j}", w.shape, dtype=w.dtype)
+        dset[...] = w
+
+
+def _write_h5(path, fill):
+    """A new HDF5 file at `path` holding what fill(file) puts in it, written atomically."""
+    h5py = _h5py()
+
     def write(tmp):
         with h5py.File(tmp, "w") as f:
-            f.attrs["nb_layers"] = len(model.layers)
-            for k, weights in enumerate(per_layer):
-                g = f.create_group(f"layer_{k}")
-                g.attrs["nb_params"] = len(weights)
-                for j, w in enumerate(weights):
-                    dset = g.create_dataset(f"param_{j}", w.shape, dtype=w.dtype)
-                    dset[...] = w
+            fill(f)
 
     try:
         atomic_write(path, write)
     except OSError as exc:
         raise LegacyFileError(f"cannot write weights file {path}: {exc.strerror or exc}") from None
+
+
+# Weights a layer keeps that Keras 0.2.0 updated outside its `params` (BatchNormalization's
+# running statistics): 0.2.0's Graph.get_weights, hence Graph.save_weights, left them out.
+NOT_KERAS_PARAMS = ("running_mean", "running_std")
+
+
+def _is_graph(model):
+    """0.2.0 stored a Graph's weights in one group 'graph', a Sequential's per layer."""
+    return getattr(model, "hdf5_layout", "layers") == "graph"
 
 
 def _keras_params(layer):
@@ -766,23 +539,16 @@ def _save_graph_weights(graph, path):
     """0.2.0's Graph.save_weights: one group `graph`, `param_{n}` in add_node order, attribute
     nb_params. Weights 0.2.0 left out (BatchNormalization's running statistics) follow as
     `state_{i}`, which 0.2.0's load_weights never reads, so the file stays Keras's."""
-    h5py = _h5py()
     params = [w for layer in graph.layers for keep, _, w in _keras_params(layer) if keep]
     states = [w for layer in graph.layers for keep, _, w in _keras_params(layer) if not keep]
 
-    def write(tmp):
-        with h5py.File(tmp, "w") as f:
-            g = f.create_group("graph")
-            g.attrs["nb_params"] = len(params)
-            for prefix, arrays in (("param", params), ("state", states)):
-                for n, w in enumerate(arrays):
-                    dset = g.create_dataset(f"{prefix}_{n}", w.shape, dtype=w.dtype)
-                    dset[...] = w
+    def fill(f):
+        g = f.create_group("graph")
+        g.attrs["nb_params"] = len(params)
+        _write_datasets(g, "param", params)
+        _write_datasets(g, "state", states)
 
-    try:
-        atomic_write(path, write)
-    except OSError as exc:
-        raise LegacyFileError(f"cannot write weights file {path}: {exc.strerror or exc}") from None
+    _write_h5(path, fill)
 
 
 def _count_attr(node, key, where):
@@ -936,7 +702,7 @@ def _initial_values(layer, missing, dtype, rng):
 
 
 def _read_weights(model, f, path, h5py):
-    if isinstance(model, Graph):
+    if _is_graph(model):
         return _read_graph_weights(model, f, path, h5py)
     if "graph" in f and "nb_layers" not in f.attrs:
         raise LegacyFileError(f"{path} holds a Graph model's weights (group 'graph'), but the model is a Sequential")
@@ -996,7 +762,7 @@ def _read_weights(model, f, path, h5py):
 def _file_dtype(model, arrays, path):
     """The one dtype of every dataset in the file (None if it holds none); datasets that
     disagree, or a dtype the reference does not compute in, are refused, naming the layer."""
-    names = list(model.nodes) if isinstance(model, Graph) else None
+    names = list(model.nodes) if _is_graph(model) else None
 
     def where(k):
         if names is not None:
@@ -1021,3 +787,16 @@ def _file_dtype(model, arrays, path):
                     "model's dtype is ambiguous: pass dtype= to choose one")
     return None if first is None else first[0]
 
+
+
+# Building models from configs moved beside the models (reference/models.py: model_from_config,
+# model_from_json, model_from_yaml, load_model) so that this module, the file formats, imports
+# no model. These names still answer here for callers written before the move.
+MOVED_TO_MODELS = ("model_from_config", "model_from_json", "model_from_yaml", "load_model")
+
+
+def __getattr__(name):
+    if name in MOVED_TO_MODELS:
+        from . import models
+        return getattr(models, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
