@@ -1,7 +1,8 @@
 """The `rnn2onnx` command: Keras 0.x model files in, validated ONNX out.
 
     rnn2onnx convert CONFIG WEIGHTS -o MODEL.onnx   legacy config + HDF5 weights -> ONNX, validated
-    rnn2onnx inspect CONFIG [WEIGHTS]               model summary and what each layer becomes in ONNX
+    rnn2onnx inspect CONFIG [WEIGHTS]               model summary, structure (branches, nodes, merges) and
+                                                    what each layer becomes in ONNX
     rnn2onnx validate MODEL.onnx CONFIG WEIGHTS     compare an ONNX file with the reference model
     rnn2onnx demo | bench | conformance [...]       train-export-validate demo, benchmarks, conformance
 
@@ -94,7 +95,7 @@ def cmd_convert(args, out, err):
         print(exc.report.format_table(), file=out)
         raise CommandError(_failure_sentence(exc.report) + f"; {args.output} was not written") from None
 
-    print(f"wrote {args.output} ({type(model.layers[0]).__name__} input, {len(model.layers)} layers, "
+    print(f"wrote {args.output} ({_inputs_text(model)}, {len(model.layers)} layers, "
           f"{model.dtype}, strategy {args.strategy}, target {args.target})", file=out)
     print(_dtype_line(model), file=out)
     if report is None:
@@ -102,6 +103,16 @@ def cmd_convert(args, out, err):
     else:
         print(report.format_table(), file=out)
     return EXIT_OK
+
+
+def _inputs_text(model):
+    """'Embedding input', or 'inputs input_1 (int64), input_2 (float64)' for a container."""
+    from rnn2onnx.structure import is_graph, model_inputs
+
+    ports = model_inputs(model)
+    if len(ports) == 1 and not is_graph(model):
+        return f"{type(model.layers[0]).__name__} input"
+    return "inputs " + ", ".join(f"{p.name} ({'int64' if p.ids else model.dtype})" for p in ports)
 
 
 def _export(rnn2onnx, model, args, target):
@@ -129,15 +140,20 @@ def _export(rnn2onnx, model, args, target):
 
 def cmd_inspect(args, out, err):
     import rnn2onnx
+    from rnn2onnx.structure import describe, is_graph, model_inputs
 
     model = _load(args.config, args.weights, args.dtype)
     _require_built(model, "summarised", args.weights)
     print(_dtype_line(model), file=out)
     model.summary(print_fn=lambda text: print(text, file=out))
+    plan = rnn2onnx.plan(model, strategy=args.strategy, target=args.target, opset=args.opset, loop_op=args.loop_op)
+    if is_graph(model) or len(model_inputs(model)) > 1:  # a container: its branches, nodes and merges
+        print("", file=out)
+        print("Structure (as exported):", file=out)
+        for line in describe(model, plan):
+            print("  " + line, file=out)
     rows = [("Layer", "ONNX form", "Why")]
-    rows += [(name, form, reason or "-") for name, form, reason in
-             rnn2onnx.plan(model, strategy=args.strategy, target=args.target, opset=args.opset,
-                           loop_op=args.loop_op)]
+    rows += [(name, form, reason or "-") for name, form, reason in plan]
     widths = [max(len(str(r[i])) for r in rows) for i in range(2)]
     print("", file=out)
     print(f"ONNX plan (strategy {args.strategy}, target {args.target}):", file=out)
@@ -173,12 +189,13 @@ def cmd_validate(args, out, err):
 
 
 def _onnx_dtype(path):
-    """float32 or float64: the element type of the ONNX file's output."""
+    """float32 or float64: the element type of the ONNX file's (first float) output."""
     import onnx
 
     try:
         proto = onnx.load(path, load_external_data=False)
-        elem = proto.graph.output[0].type.tensor_type.elem_type
+        elems = [o.type.tensor_type.elem_type for o in proto.graph.output]
+        elem = next((e for e in elems if e in (onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE)), elems[0])
     except Exception as exc:  # noqa: BLE001 - protobuf's DecodeError and friends
         raise CommandError(f"{path} is not a readable ONNX file ({_one_line(exc) or type(exc).__name__})") from None
     return "float64" if elem == onnx.TensorProto.DOUBLE else "float32"

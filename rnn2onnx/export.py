@@ -1,4 +1,5 @@
-"""export(): a reference Sequential -> a validated onnx.ModelProto (and file)."""
+"""export(): a reference model (a Sequential, one starting with a Merge, a Graph) -> a validated
+onnx.ModelProto (and file). rnn2onnx/structure.py walks the model."""
 import json
 import os
 import shutil
@@ -11,11 +12,11 @@ from reference.errors import ConfigError
 from reference.files import check_output_path, temporary_beside
 
 from . import __version__
-from .emitters import EMITTERS
 from .emitters.loop import LOOP_OPS
 from .errors import ExportError
 from .graph import Graph, finish_model
 from .passes import guard_empty, pad_empty
+from .structure import emit_model
 
 STRATEGIES = ("auto", "loop", "native")
 #: rewrites of the finished graph per target, in order (runtime quirks; see rnn2onnx/passes.py).
@@ -73,7 +74,9 @@ class Context:
 
     def __init__(self, g, strategy, target, loop_op="scan"):
         self.g, self.strategy, self.target, self.loop_op = g, strategy, target, loop_op
-        self.forms = {}
+        self.forms = {}    # layer key -> (form, reason), in the order the walk emits them
+        self.configs = {}  # layer key -> its config (for the file's metadata)
+        self.key = None    # the key of the layer being emitted (a path inside a container)
 
 
 def _check_options(model, opset, strategy, target, loop_op="scan"):
@@ -87,14 +90,8 @@ def _check_options(model, opset, strategy, target, loop_op="scan"):
     opset = DEFAULT_OPSET if opset is None else opset
     if not isinstance(opset, (int, np.integer)) or opset not in opsets:
         raise ExportError(f"opset {opset!r} is not supported; use an opset from {opsets.start} to {opsets.stop - 1}")
-    if type(model).__name__ == "Graph":
-        raise ExportError("Graph models cannot be exported yet (issue 9): the reference predicts them, "
-                          "but the exporter writes one-input chains only")
     if not getattr(model, "layers", None):
         raise ExportError("the model has no layers")
-    if type(model.layers[0]).__name__ == "Merge":
-        raise ExportError("Merge models cannot be exported yet (issue 9): the reference predicts them, "
-                          "but the exporter writes one-input chains only")
     if not all(layer.built for layer in model.layers):
         raise ExportError("the model's input shape is unknown: give the first layer input_dim or "
                           "input_shape, or call predict once before exporting")
@@ -110,25 +107,7 @@ def build(model, opset=None, strategy="auto", target="onnxruntime", loop_op="sca
     opset = _check_options(model, opset, strategy, target, loop_op)
     g = Graph("rnn2onnx", model.dtype, opset, target=target, shapes_only=shapes_only)
     ctx = Context(g, strategy, target, loop_op)
-    first = model.layers[0]
-    input_dims, output_dims = io_dims(model)
-    if type(first).__name__ == "Embedding":
-        x = g.add_input("input", ["batch"] + input_dims, elem=onnx.TensorProto.INT64)
-    else:
-        x = g.add_input("input", ["batch"] + input_dims)
-    mask = None
-    for layer in model.layers:
-        kind = type(layer).__name__
-        if kind not in EMITTERS:
-            raise ExportError(f"layer {layer.name} ({kind}) has no ONNX emitter; "
-                              f"exportable layers: {', '.join(sorted(EMITTERS))}")
-        before = len(g.nodes)
-        x, mask = EMITTERS[kind](layer, ctx, x, mask)
-        if layer.name not in ctx.forms:
-            ops = sorted({n.op_type for n in g.nodes[before:]})
-            ctx.forms[layer.name] = ("+".join(ops) or "nothing (identity)", "")
-    _name_output(g, x)
-    g.add_output("output", ["batch"] + output_dims)
+    emit_model(model, ctx)
     metadata = {
         "producer": f"rnn2onnx {__version__}",
         "rnn2onnx.dtype": str(model.dtype),
@@ -136,9 +115,9 @@ def build(model, opset=None, strategy="auto", target="onnxruntime", loop_op="sca
         "rnn2onnx.target": target,
         "rnn2onnx.loop_op": loop_op,
     }
-    for layer in model.layers:
-        config = dict(layer.get_config(), onnx_form=ctx.forms[layer.name][0])
-        metadata[f"rnn2onnx.layer.{layer.name}"] = json.dumps(config, default=str)
+    for key, (form, _) in ctx.forms.items():
+        config = dict(ctx.configs[key], onnx_form=form)
+        metadata[f"rnn2onnx.layer.{key}"] = json.dumps(config, default=str)
     proto = finish_model(g, opset, metadata)
     proto.producer_version = __version__
     for rewrite in LATE_PASSES[target] if passes is None else passes:
@@ -146,78 +125,19 @@ def build(model, opset=None, strategy="auto", target="onnxruntime", loop_op="sca
     return proto, ctx.forms
 
 
-def io_dims(model):
-    """Per-sample dims of the graph's input and output ("time" for a dynamic axis).
-
-    The input's time axis is dynamic, even when the model was built with an input_length,
-    as long as every layer takes the same per-sample shape whatever the sequence length
-    (only a sequence's first axis, time, may change). A layer that needs the length
-    fixes it to the built one: Flatten of a sequence, Reshape of one (`needs_length`),
-    Permute moving time into the features. Output axes that follow the input's time are
-    "time"; the others (RepeatVector's n, Reshape's dims) are concrete."""
-    layers = model.layers
-    embedding = type(layers[0]).__name__ == "Embedding"
-    built = tuple(layers[0].input_shape)
-    if embedding or len(built) >= 2:
-        free = (None,) + built[1:]
-        shape = free
-        try:
-            for index, layer in enumerate(layers):
-                had = tuple(layer.input_shape)
-                time_axis = index == 0 and embedding or len(had) >= 2
-                if len(shape) != len(had) or any(s != h for i, (s, h) in enumerate(zip(shape, had))
-                                                 if not (i == 0 and time_axis and s is None)):
-                    raise ConfigError("the layer's per-sample shape depends on the sequence length")
-                if getattr(layer, "needs_length", False) and None in shape:
-                    raise ConfigError("the layer needs the sequence length")
-                shape = layer.output_shape(shape)
-        except ConfigError:
-            pass
-        else:
-            return _named(free), _named(shape)
-    return _named(built), _named(layers[-1].output_shape(layers[-1].input_shape))
-
-
-def fixed_length(model):
-    """The one sequence length the model takes (its exported input's time axis is
-    concrete: a Flatten, Reshape or Permute of the sequence, per-sample weights), or None."""
-    if not all(layer.built for layer in model.layers) or type(model.layers[0]).__name__ == "Merge":
-        return None
-    input_dims, _ = io_dims(model)
-    has_time = type(model.layers[0]).__name__ == "Embedding" or len(input_dims) >= 2
-    return input_dims[0] if has_time and isinstance(input_dims[0], int) else None
-
-
-def _named(shape):
-    return ["time" if s is None else int(s) for s in shape]
-
-
-def _name_output(g, tensor):
-    """Make the last tensor the graph output 'output' (an Identity only if it is the input)."""
-    producers = [n for n in g.nodes if tensor in n.output]
-    if not producers:
-        g.node("Identity", [tensor], "output")
-        g.nodes[-1].output[0] = "output"
-        return
-    for node in g.nodes:
-        for i, name in enumerate(node.output):
-            if name == tensor:
-                node.output[i] = "output"
-        for i, name in enumerate(node.input):
-            if name == tensor:
-                node.input[i] = "output"
-
-
 def plan(model, strategy="auto", target="onnxruntime", opset=None, loop_op="scan"):
-    """[(layer name, ONNX form, reason)] — what each layer becomes, without validating."""
+    """[(layer key, ONNX form, reason)] — what each layer (and merge) becomes, in the order
+    the model is walked, without validating. A layer's key is its name, prefixed inside a
+    Merge by the branch it is in (`merge_1/branch_2/gru_1`)."""
     _, forms = build(model, opset=opset, strategy=strategy, target=target, loop_op=loop_op, shapes_only=True)
-    return [(layer.name, *forms[layer.name]) for layer in model.layers]
+    return [(key, *form) for key, form in forms.items()]
 
 
 def export(model, path=None, *, opset=None, strategy="auto", target="onnxruntime", loop_op="scan",
            validate=True):
-    """Compile `model` to ONNX; validate it against `model.predict` in onnxruntime; write
-    it to `path` (atomically, only after validation passed). Returns the ModelProto.
+    """Compile `model` (a Sequential, one starting with a Merge, or a Graph) to ONNX;
+    validate every output against `model.predict` in onnxruntime; write it to `path`
+    (atomically, only after validation passed). Returns the ModelProto.
     `loop_op="loop"` wraps the loop form in ONNX `Loop` instead of `Scan`, for consumers
     that lack Scan (slower: see `rnn2onnx bench`)."""
     proto, _ = build(model, opset=opset, strategy=strategy, target=target, loop_op=loop_op)

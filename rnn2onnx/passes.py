@@ -106,8 +106,10 @@ class _Names:
 
 def _elem_types(node, graph):
     """Element type of each output of `node`: the graph's float type (an exported graph
-    computes in one float dtype, its output's)."""
-    return [graph.output[0].type.tensor_type.elem_type] * len(node.output)
+    computes in one float dtype, its float outputs'; a Graph may also pass token ids out)."""
+    floats = (TensorProto.FLOAT, TensorProto.DOUBLE)
+    elem = next(o.type.tensor_type.elem_type for o in graph.output if o.type.tensor_type.elem_type in floats)
+    return [elem] * len(node.output)
 
 
 def _attr(node, name, default=None):

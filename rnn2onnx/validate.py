@@ -3,7 +3,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from . import runtimes
+from . import runtimes, structure
 from reference.untrusted import quote
 
 from .errors import ExportError, ValidationError
@@ -84,33 +84,38 @@ def shortest_length(model):
 def generate_inputs(model, n=8, T=7, seed=0):
     """Inputs that exercise every mask kind: token ids with zeros placed left, right
     and in the middle after an Embedding; random floats (with Masking's value placed
-    the same way when the model has a Masking layer) otherwise."""
+    the same way where a Masking layer reads them) otherwise. What `model.predict`
+    takes: one array, a list per branch, or a Graph's dict (each input its own padding)."""
     rng = np.random.default_rng(seed)
-    return inputs_with_mask(model, padding_patterns(n, T, rng), rng)
+    arrays = [port_inputs(port, padding_patterns(n, T, rng), rng, model.dtype) for port in structure.model_inputs(model)]
+    return structure.predict_style(model, arrays)
 
 
 def inputs_with_mask(model, keep, rng):
-    """Random inputs of `model` whose masked steps are exactly where the (n, T) bool
-    array `keep` is False: id 0 after an Embedding, Masking's value before a Masking
-    layer (floats of a model without either carry no mask). A model that takes one
-    sequence length (export.fixed_length) gets it: `keep` cut, or extended unmasked."""
-    from .export import fixed_length
+    """Random inputs of `model` (a Sequential reading one input) whose masked steps are
+    exactly where the (n, T) bool array `keep` is False (see port_inputs)."""
+    return port_inputs(structure.chain_port("input", model), keep, rng, model.dtype)
 
-    length = fixed_length(model)
-    if length is not None and keep.shape[1] != length:  # the model takes one length: cut or extend
-        keep = np.concatenate([keep[:, :length], np.ones((len(keep), max(0, length - keep.shape[1])), bool)], axis=1)
+
+def port_inputs(port, keep, rng, dtype):
+    """Random data for input `port` (structure.Port) whose masked steps are exactly where
+    the (n, T) bool array `keep` is False: id 0 for token ids, the Masking layer's value
+    for floats it reads (other floats carry no mask). An input that takes one sequence
+    length (`port.length`) gets it: `keep` cut, or extended unmasked."""
+    if port.length is not None and keep.shape[1] != port.length:
+        extra = np.ones((len(keep), max(0, port.length - keep.shape[1])), bool)
+        keep = np.concatenate([keep[:, :port.length], extra], axis=1)
     n, T = keep.shape
-    first = model.layers[0]
-    if type(first).__name__ == "Embedding":
-        vocab = first.input_dim
-        ids = rng.integers(1, vocab, size=(n, T)) if vocab > 1 else np.zeros((n, T), np.int64)
+    if port.ids:
+        ids = rng.integers(1, port.vocab, size=(n, T)) if port.vocab > 1 else np.zeros((n, T), np.int64)
         return np.where(keep, ids, 0).astype(np.int64)
-    shape = (n,) + tuple(T if s is None else s for s in model.input_shape)
-    X = rng.normal(0.0, 1.0, size=shape)
-    masking = [layer for layer in model.layers if type(layer).__name__ == "Masking"]
-    if masking and X.ndim == 3:
-        X[~keep] = masking[0].mask_value
-    return X.astype(model.dtype)
+    shape = list(port.shape)
+    if len(shape) == 2:  # (time, features): time is dynamic in every export, whatever input_length says
+        shape[0] = T
+    X = rng.normal(0.0, 1.0, size=(n,) + tuple(T if s is None else s for s in shape))
+    if port.mask_value is not None and X.ndim == 3:
+        X[~keep] = port.mask_value
+    return X.astype(dtype)
 
 
 def compare(reference, actual, name, dtype):
@@ -135,9 +140,10 @@ def compare(reference, actual, name, dtype):
 
 
 def check_interface(model, onnx_model_or_path):
-    """Raise InterfaceError unless the ONNX model takes and gives what `model`
-    does: one input 'input' and one output 'output', their ranks and element types.
-    Checked before running it, so a mismatched file gets a sentence, not a runtime dump."""
+    """Raise InterfaceError unless the ONNX model takes and gives what `model` does: its
+    inputs and outputs by name and in order (structure.model_inputs/model_outputs), their
+    ranks and element types. Checked before running it, so a mismatched file gets a
+    sentence, not a runtime dump."""
     import onnx
     from onnx import TensorProto
 
@@ -148,48 +154,53 @@ def check_interface(model, onnx_model_or_path):
         except Exception:  # noqa: BLE001 - protobuf's DecodeError and friends
             raise InterfaceError(f"{onnx_model_or_path} is not a readable ONNX file") from None
     elem = TensorProto.DOUBLE if str(model.dtype) == "float64" else TensorProto.FLOAT
-    first = model.layers[0]
-    embedding = type(first).__name__ == "Embedding"
     want = {
-        "input": (TensorProto.INT64 if embedding else elem, 1 + (1 if embedding else len(model.input_shape))),
-        "output": (elem, 1 + len(model.output_shape)),
+        "input": [(p.name, TensorProto.INT64 if p.ids else elem, 1 + len(p.shape)) for p in structure.model_inputs(model)],
+        "output": [(p.name, TensorProto.INT64 if p.ids else elem, 1 + len(p.shape)) for p in structure.model_outputs(model)],
     }
     initializers = {t.name for t in proto.graph.initializer}
     have = {"input": [v for v in proto.graph.input if v.name not in initializers], "output": list(proto.graph.output)}
-    for kind, (elem_type, rank) in want.items():
+    for kind, ports in want.items():
         values = have[kind]
-        if [v.name for v in values] != [kind]:
+        names = [name for name, _, _ in ports]
+        if [v.name for v in values] != names:
             raise InterfaceError(f"the ONNX file has {kind}s {quote([v.name for v in values])}, but a file exported "
-                                 f"from this model has one {kind} named '{kind}'")
-        t = values[0].type.tensor_type
-        got_elem = TensorProto.DataType.Name(t.elem_type) if t.elem_type else "unknown"
-        if t.elem_type != elem_type:
-            raise InterfaceError(f"the ONNX file's {kind} has element type {got_elem}, but the model's is "
-                                 f"{TensorProto.DataType.Name(elem_type)}")
-        if t.HasField("shape") and len(t.shape.dim) != rank:
-            raise InterfaceError(f"the ONNX file's {kind} has rank {len(t.shape.dim)}, but the model's has rank {rank}")
+                                 f"from this model has {kind}s {quote(names)}")
+        for (name, elem_type, rank), value in zip(ports, values):
+            t = value.type.tensor_type
+            got_elem = TensorProto.DataType.Name(t.elem_type) if t.elem_type else "unknown"
+            if t.elem_type != elem_type:
+                raise InterfaceError(f"the ONNX file's {kind} {name!r} has element type {got_elem}, but the "
+                                     f"model's is {TensorProto.DataType.Name(elem_type)}")
+            if t.HasField("shape") and len(t.shape.dim) != rank:
+                raise InterfaceError(f"the ONNX file's {kind} {name!r} has rank {len(t.shape.dim)}, but the "
+                                     f"model's has rank {rank}")
 
 
 def validate(model, onnx_model_or_path, inputs=None, n=8, runtime="onnxruntime", raise_on_failure=True):
-    """Compare `runtime` on the exported model with `model.predict`. With no inputs,
-    generated ones of lengths 7 and 1 are used. Returns a Report; raises
-    ValidationError carrying it on failure."""
+    """Compare `runtime` on the exported model with `model.predict`, every output. `inputs`:
+    what `model.predict` takes (one array, or a list per input); with none, generated
+    ones of lengths 7 and 1 are used. Returns a Report (the worst batch per output);
+    raises ValidationError carrying it on failure."""
     dtype = str(model.dtype)
     shortest = shortest_length(model)
     batches = [inputs] if inputs is not None else [generate_inputs(model, n=n, T=max(7, shortest)),
                                                    generate_inputs(model, n=2, T=shortest, seed=1)]
     check_interface(model, onnx_model_or_path)
     run = runtimes.load(runtime, onnx_model_or_path)
-    worst = None
+    outputs = structure.model_outputs(model)
+    worst = [None] * len(outputs)
+    samples = 0
     for X in batches:
-        X = np.asarray(X)
-        feed = X.astype(np.int64) if type(model.layers[0]).__name__ == "Embedding" else X.astype(model.dtype)
-        expected = model.predict(feed)
-        (actual,) = run({"input": feed})
-        result = compare(expected, actual, "output", dtype)
-        if worst is None or not result.max_rel_error <= worst.max_rel_error:  # NaN counts as worst
-            worst = result
-    report = Report(runtime, dtype, int(sum(len(b) for b in batches)), [worst])
+        feed = structure.feeds(model, X)
+        samples += len(next(iter(feed.values())))
+        expected = structure.predict_outputs(model, structure.predict_style(model, list(feed.values())))
+        actual = run(feed)
+        for i, (port, e, a) in enumerate(zip(outputs, expected, actual)):
+            result = compare(e, a, port.name, dtype)
+            if worst[i] is None or not result.max_rel_error <= worst[i].max_rel_error:  # NaN counts as worst
+                worst[i] = result
+    report = Report(runtime, dtype, int(samples), worst)
     if raise_on_failure and not report.passed:
         raise ValidationError(report)
     return report

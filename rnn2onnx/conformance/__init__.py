@@ -6,7 +6,10 @@
 Builds a matrix of models (every recurrent layer; masks none/left/right/holes/masking;
 return_sequences; float32/float64; strategies auto and loop; targets onnxruntime and
 portable; the smallest, middle and largest supported opsets; activation variants; the
-loop form as ONNX Loop; a few stacked models), exports each with ``validate=False``,
+loop form as ONNX Loop; a few stacked models; containers: Merge-first Sequentials with
+every merge mode, concat on the feature and time axes, masked and unmasked branches and
+a nested Merge, and Graphs with two inputs and two or more outputs; inputs of different
+lengths where the merge allows), exports each with ``validate=False``,
 runs the file on onnxruntime and, where installed, OpenVINO (f32 precision hint) and
 tract (concrete input shapes, in a worker process), compares with ``model.predict``
 and writes ``conformance.md`` and ``conformance.json`` (atomically) to ``--out``.
@@ -34,13 +37,13 @@ import sys
 import time
 
 from .. import runtimes
-from .matrix import DTYPES, MASKS, RECURRENT, STRATEGIES, TARGETS, Case, build_matrix, opset_choices
+from .matrix import CONTAINERS, DTYPES, MASKS, RECURRENT, STRATEGIES, TARGETS, Case, build_matrix, opset_choices
 from .peers import peer_cases
 from .report import format_error, write_reports
 from .runner import Progress, run, short_message
 
 __all__ = ["main", "build_matrix", "peer_cases", "run", "write_reports", "Case", "Progress", "short_message",
-           "opset_choices", "RECURRENT", "MASKS", "DTYPES", "STRATEGIES", "TARGETS"]
+           "opset_choices", "RECURRENT", "MASKS", "DTYPES", "STRATEGIES", "TARGETS", "CONTAINERS"]
 
 
 def main(argv=None):

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..validate import inputs_with_mask
+from ..validate import port_inputs
 
 RECURRENT = ("SimpleRNN", "SimpleDeepRNN", "GRU", "LSTM", "JZS1", "JZS2", "JZS3")
 MASKS = ("none", "left", "right", "holes", "masking")
@@ -47,6 +47,7 @@ class Case:
     peer: dict = field(default=None, repr=False)  # peer vectors: make(dtype), feeds, expected, postprocess
     labels: list = None          # layer labels for the report (default: from `layers`)
     loop_op: str = "scan"        # the ONNX op of the loop form: scan | loop
+    container: str = None        # a CONTAINERS entry (group "container"): the model is that container
 
     @property
     def return_sequences(self):
@@ -237,6 +238,125 @@ AROUND_LAYERS.update({
 # -- end of layers1 block
 
 
+class _Make:
+    """What a container builder needs: the dtype, and a fresh seed per model it builds
+    (so every run of a case has the same weights)."""
+
+    def __init__(self, dtype, seed):
+        self.dtype, self._seeds = dtype, itertools.count(seed)
+
+    def seed(self):
+        return next(self._seeds)
+
+
+def _branch(*layers, m, first=None):
+    """A Sequential branch: an optional Embedding(mask_zero)/Masking, then `layers`
+    ([(class name, kwargs)]; the first reads EMBED features, or `first` given as input_shape)."""
+    import reference
+
+    b = reference.Sequential(dtype=m.dtype, seed=m.seed())
+    if first == "embedding":
+        b.add(reference.Embedding(VOCAB, EMBED, mask_zero=True))
+    elif first == "masking":
+        b.add(reference.Masking(0.0, input_shape=(None, EMBED)))
+    for i, (kind, kwargs) in enumerate(layers):
+        kwargs = dict(kwargs)
+        if i == 0 and first is None:
+            kwargs.setdefault("input_shape", (None, EMBED))
+        b.add(getattr(reference, kind)(kwargs.pop("output_dim", UNITS), **kwargs))
+    return b
+
+
+def _merge(branches, mode, concat_axis=-1):
+    import reference
+
+    return reference.Merge(branches, mode=mode, concat_axis=concat_axis)
+
+
+def _merge_model(merge, *layers, m):
+    import reference
+
+    model = reference.Sequential(dtype=m.dtype, seed=m.seed())
+    model.add(merge)
+    for kind, kwargs in layers:
+        kwargs = dict(kwargs)
+        model.add(getattr(reference, kind)(kwargs.pop("output_dim", 3), **kwargs))
+    return model
+
+
+def _graph(m, inputs, nodes, outputs):
+    """A reference Graph: inputs [(name, shape, 'float'|'int')], nodes [(name, class name,
+    kwargs, add_node options)], outputs [(name, add_output options)]."""
+    import reference
+
+    g = reference.Graph(dtype=m.dtype, seed=m.seed())
+    for name, shape, kind in inputs:
+        g.add_input(name, shape, dtype=kind)
+    for name, kind, kwargs, options in nodes:
+        kwargs = dict(kwargs)
+        if kind == "Embedding":
+            layer = reference.Embedding(VOCAB, EMBED, mask_zero=True)
+        elif kind == "Masking":
+            layer = reference.Masking(0.0)
+        else:
+            layer = getattr(reference, kind)(kwargs.pop("output_dim", UNITS), **kwargs)
+        g.add_node(layer, name, **options)
+    for name, options in outputs:
+        g.add_output(name, **options)
+    return g
+
+
+SEQ = {"return_sequences": True}
+# Container rows (issue 9): Merge-first Sequentials with every merge mode, concat on the
+# feature and the time axis, masked (Embedding(mask_zero), Masking) and unmasked branches,
+# a nested Merge. name -> (label, builder(_Make) -> model, time length per input or None)
+CONTAINERS = {
+    "merge-sum": ("Merge(sum)[Embedding->GRU, LSTM] -> Dense", lambda m: _merge_model(
+        _merge([_branch(("GRU", {}), m=m, first="embedding"), _branch(("LSTM", {}), m=m)], "sum"),
+        ("Dense", {}), m=m), None),
+    "merge-mul": ("Merge(mul)[Masking->SimpleRNN, JZS1] -> Dense", lambda m: _merge_model(
+        _merge([_branch(("SimpleRNN", {}), m=m, first="masking"), _branch(("JZS1", {}), m=m)], "mul"),
+        ("Dense", {}), m=m), (TIME, TIME - 3)),
+    "merge-ave": ("Merge(ave)[GRU, Embedding->JZS2, Dense] -> Dense", lambda m: _merge_model(
+        _merge([_branch(("GRU", {}), m=m), _branch(("JZS2", {}), m=m, first="embedding"),
+                _branch(("Dense", {"input_shape": (EMBED,)}), m=m)], "ave"),
+        ("Dense", {"activation": "tanh"}), m=m), None),
+    "merge-concat": ("Merge(concat -1)[LSTM, Embedding->SimpleDeepRNN] -> Dense(softmax)", lambda m: _merge_model(
+        _merge([_branch(("LSTM", {}), m=m), _branch(("SimpleDeepRNN", {"depth": 2}), m=m, first="embedding")],
+               "concat"), ("Dense", {"activation": "softmax"}), m=m), None),
+    "merge-concat-seq": ("Merge(concat -1)[LSTM(seq), GRU(seq)] -> JZS3", lambda m: _merge_model(
+        _merge([_branch(("LSTM", SEQ), m=m), _branch(("GRU", SEQ), m=m)], "concat"),
+        ("JZS3", {}), m=m), None),
+    "merge-concat-time": ("Merge(concat time)[Embedding->LSTM(seq), GRU(seq)] -> JZS3 -> Dense", lambda m: _merge_model(
+        _merge([_branch(("LSTM", SEQ), m=m, first="embedding"), _branch(("GRU", SEQ), m=m)], "concat", 1),
+        ("JZS3", {"output_dim": UNITS}), ("Dense", {}), m=m), (TIME, TIME - 3)),
+    "merge-nested": ("Merge(concat)[Merge(sum)[LSTM, GRU], Embedding->SimpleRNN] -> Dense", lambda m: _merge_model(
+        _merge([_merge([_branch(("LSTM", {}), m=m), _branch(("GRU", {}), m=m)], "sum"),
+                _branch(("SimpleRNN", {}), m=m, first="embedding")], "concat"), ("Dense", {}), m=m), None),
+    "merge-nested-seq": ("Merge(ave)[Merge(mul)[JZS1, Embedding->JZS3] -> Dense, LSTM] -> Dense", lambda m: _merge_model(
+        _merge([_merge_model(_merge([_branch(("JZS1", {}), m=m),
+                                     _branch(("JZS3", {}), m=m, first="embedding")], "mul"),
+                             ("Dense", {"output_dim": UNITS, "activation": "tanh"}), m=m),
+                _branch(("LSTM", {}), m=m)], "ave"), ("Dense", {}), m=m), None),
+    # Graphs: two inputs (float, int), two outputs, masked single-input nodes, merged nodes
+    "graph-two-io": ("Graph(x, tok -> Embedding; LSTM(seq), GRU(seq) -> concat TDD, sum SimpleRNN; "
+                     "outputs seq, sum(JZS1, SimpleRNN))", lambda m: _graph(
+        m, [("x", (None, EMBED), "float"), ("tok", (None,), "int")],
+        [("emb", "Embedding", {}, {"input": "tok"}), ("r1", "LSTM", SEQ, {"input": "x"}),
+         ("r2", "GRU", SEQ, {"input": "emb"}), ("cat", "TimeDistributedDense", {"output_dim": 3}, {"inputs": ["r1", "r2"]}),
+         ("sum", "SimpleRNN", {}, {"inputs": ["r1", "r2"], "merge_mode": "sum"}), ("last", "JZS1", {}, {"input": "r2"})],
+        [("seq", {"input": "cat"}), ("pair", {"inputs": ["last", "sum"], "merge_mode": "sum"})]), None),
+    "graph-create-output": ("Graph(x -> Masking -> LSTM(seq), tok -> Embedding -> GRU(seq); concat time -> "
+                            "JZS2 (create_output) -> Dense (create_output); output GRU seq)", lambda m: _graph(
+        m, [("x", (None, EMBED), "float"), ("tok", (None,), "int")],
+        [("m", "Masking", {}, {"input": "x"}), ("r1", "LSTM", SEQ, {"input": "m"}), ("emb", "Embedding", {}, {"input": "tok"}),
+         ("r2", "GRU", SEQ, {"input": "emb"}),
+         ("t", "JZS2", {}, {"inputs": ["r1", "r2"], "concat_axis": 1, "create_output": True}),
+         ("d", "Dense", {"output_dim": 3, "activation": "softmax"}, {"input": "t", "create_output": True})],
+        [("h", {"input": "r2"})]), (TIME, TIME - 3)),
+}
+
+
 def build_matrix(quick=False, opsets=None):
     """The list of Cases. Full: every layer x mask x return_sequences x dtype x strategy x
     target x opset (Keras default activations), activation variants at the middle opset,
@@ -326,6 +446,19 @@ def build_matrix(quick=False, opsets=None):
                 chosen = [("float64", "portable")]
         for dtype, target in chosen:
             add([(k, dict(kw)) for k, kw in layers], mask, dtype, "auto", target, middle, "around", name)
+
+    # 6. containers (Merge-first Sequentials, Graphs): every dtype x target x strategy
+    # (middle opset); masked inputs with holes
+    for ci, name in enumerate(CONTAINERS):
+        chosen = itertools.product(DTYPES, TARGETS, STRATEGIES)
+        if quick:  # every container once, each dtype and target in turn
+            chosen = [(DTYPES[ci % 2], TARGETS[(ci // 2 + ci // 8) % 2], STRATEGIES[ci // 4 % 2])]
+        for dtype, target, strategy in chosen:
+            case = Case([], "holes", dtype, strategy, target, middle, "container", container=name,
+                        labels=[CONTAINERS[name][0]])
+            case.id = "-".join([name, "holes", "f32" if dtype == "float32" else "f64", strategy,
+                                "ort" if target == "onnxruntime" else "portable", f"op{middle}"])
+            cases.append(case)
     return cases
 
 
@@ -334,9 +467,11 @@ def build_matrix(quick=False, opsets=None):
 
 
 def make_model(case, seed=0):
-    """The reference Sequential of a case, with random weights (biases too)."""
+    """The reference model of a case, with random weights (biases too)."""
     import reference
 
+    if case.container is not None:
+        return _randomise_biases(CONTAINERS[case.container][1](_Make(case.dtype, seed)), seed)
     model = reference.Sequential(dtype=case.dtype, seed=seed)
     if case.input_kind == "embedding":
         model.add(reference.Embedding(VOCAB, EMBED, mask_zero=True))
@@ -354,11 +489,16 @@ def make_model(case, seed=0):
         else:
             model.add(getattr(reference, kind)(**kwargs))
         first = False
+    return _randomise_biases(model, seed)
+
+
+def _randomise_biases(model, seed):
+    """Biases start at zero (b_f at one): make them matter."""
     rng = np.random.default_rng(seed + 1)
     weights = []
     for layer in model.layers:
         for name, w in zip(layer.weight_names, layer.get_weights()):
-            if name.startswith("b"):  # biases start at zero (b_f at one): make them matter
+            if name.startswith("b"):
                 w = w + rng.normal(0.0, 0.5, size=w.shape)
             elif name in ("gamma", "running_mean"):  # BatchNormalization: scale and statistics too
                 w = w + rng.normal(0.0, 0.5, size=w.shape) + (name == "gamma")
@@ -372,29 +512,43 @@ def make_model(case, seed=0):
 
 
 def make_inputs(case, model, seed=0):
-    """[(T=7 batch), (T=1 batch)] for the case's mask kind. Left/right: every row
-    padded by 0..T-1 steps; holes: random masked steps anywhere plus an all-masked row;
-    masking: left, right, holes and all-masked rows mixed."""
+    """[(T=7 batch), (T=1 batch)] for the case's mask kind: what model.predict takes. Left/right:
+    every row padded by 0..T-1 steps; holes: random masked steps anywhere plus an
+    all-masked row; masking: left, right, holes and all-masked rows mixed. A container
+    gets one array per input (its own time length where the case gives one)."""
+    from ..structure import model_inputs, predict_style
+
     rng = np.random.default_rng(seed)
+    ports = model_inputs(model)
+    lengths = CONTAINERS[case.container][2] if case.container is not None else None
     batches = []
     from ..validate import shortest_length
 
     shortest = shortest_length(model)
     for T in (max(TIME, shortest), shortest):
         n = BATCH if T > 1 else 3
-        keep = np.ones((n, T), dtype=bool)
-        for i in range(n):
-            pad = i % T
-            kind = case.mask if case.mask != "masking" else ("left", "right", "holes", "all")[i % 4]
-            if kind == "left":
-                keep[i, :pad] = False
-            elif kind == "right":
-                keep[i, T - pad:] = False
-            elif kind == "holes":
-                keep[i] = rng.random(T) < 0.6
-                if i == n - 1:
-                    keep[i] = False  # one all-masked row
-            elif kind == "all":
-                keep[i] = False
-        batches.append(inputs_with_mask(model, keep, rng))
+        arrays = []
+        for i, port in enumerate(ports):
+            t = lengths[i] if lengths and T > 1 else T
+            arrays.append(port_inputs(port, _keep(case.mask, n, t, rng), rng, model.dtype))
+        batches.append(predict_style(model, arrays))
     return batches
+
+
+def _keep(mask, n, T, rng):
+    """(n, T) bool: the steps a mask keeps, for the case's mask kind."""
+    keep = np.ones((n, T), dtype=bool)
+    for i in range(n):
+        pad = i % T
+        kind = mask if mask != "masking" else ("left", "right", "holes", "all")[i % 4]
+        if kind == "left":
+            keep[i, :pad] = False
+        elif kind == "right":
+            keep[i, T - pad:] = False
+        elif kind == "holes":
+            keep[i] = rng.random(T) < 0.6
+            if i == n - 1:
+                keep[i] = False  # one all-masked row
+        elif kind == "all":
+            keep[i] = False
+    return keep

@@ -7,7 +7,7 @@ import traceback
 
 import numpy as np
 
-from .. import runtimes
+from .. import runtimes, structure
 from ..validate import TOLERANCE, compare
 from .matrix import layer_label, make_inputs, make_model
 
@@ -61,7 +61,8 @@ def _judge(runtime, case, result, expected, actual):
 
 
 def _compare_all(case, pairs, runtime):
-    """Worst comparison over (expected, actual) pairs, then its (status, note)."""
+    """Worst comparison over (expected, actual) pairs (every output of every batch), then
+    its (status, note)."""
     worst = None
     for expected, actual in pairs:
         result = compare(expected, actual, "output", case.dtype)
@@ -74,9 +75,16 @@ def _compare_all(case, pairs, runtime):
             "tolerance": result.tolerance, "message": note}
 
 
+def _pairs(expected, outputs, post):
+    """(expected, actual) of every output of every batch; `expected` holds one list of
+    outputs per batch, `outputs` what the runtime returned per batch."""
+    return [(e, post(y)) for es, ys in zip(expected, outputs) for e, y in zip(es, ys)]
+
+
 def run_runtime(runtime, proto, case, feeds, expected, postprocess=None):
-    """{status, max_abs_error, max_rel_error, tolerance, message} of one runtime; the
-    runtime's output goes through `postprocess` (peer vectors) before the comparison."""
+    """{status, max_abs_error, max_rel_error, tolerance, message} of one runtime. `feeds`:
+    one {input name: array} per batch; `expected`: one list of outputs per batch. The
+    runtime's outputs go through `postprocess` (peer vectors) before the comparison."""
     entry = {"status": None, "max_abs_error": None, "max_rel_error": None,
              "tolerance": TOLERANCE[case.dtype], "message": ""}
     post = postprocess or (lambda y: y)
@@ -84,14 +92,14 @@ def run_runtime(runtime, proto, case, feeds, expected, postprocess=None):
     try:
         run = runtimes.load(runtime, proto, threads=1)
         stage = "run"
-        outputs = [run({"input": X})[0] for X in feeds]
+        outputs = [run(feed) for feed in feeds]
     except Exception as exc:  # noqa: BLE001 - recorded (a crash of tract's worker process too)
         entry.update(status="rejected", message=f"{stage}: {short_message(exc)}", full_message=str(exc))
         workaround = runtimes.get(runtime)().workaround(str(exc))
         if workaround is not None:
             entry["workaround"] = _retry_with(runtime, workaround, proto, case, feeds, expected, post)
         return entry
-    entry.update(_compare_all(case, [(e, post(y)) for e, y in zip(expected, outputs)], runtime))
+    entry.update(_compare_all(case, _pairs(expected, outputs, post), runtime))
     return entry
 
 
@@ -100,10 +108,10 @@ def _retry_with(runtime, workaround, proto, case, feeds, expected, post):
     options, label = workaround
     try:
         run = runtimes.load(runtime, proto, **options)
-        outputs = [run({"input": X})[0] for X in feeds]
+        outputs = [run(feed) for feed in feeds]
     except Exception as exc:  # noqa: BLE001
         return f"also rejected with {label}: {short_message(exc)}"
-    result = _compare_all(case, [(e, post(y)) for e, y in zip(expected, outputs)], runtime)
+    result = _compare_all(case, _pairs(expected, outputs, post), runtime)
     return f"runs with {label}: max rel err {result['max_rel_error']:.1e}, {result['status']}"
 
 
@@ -144,13 +152,15 @@ def run_case(case, runtime_names, keep_dir=None, keep_all=False):
     try:
         if case.peer is not None:
             model = case.peer["make"](case.dtype)
-            feeds, expected = case.peer["feeds"](case.dtype), case.peer["expected"](case.dtype)
-            pairs = [(e, case.peer["postprocess"](model.predict(X))) for X, e in zip(feeds, expected)]
+            inputs, expected = case.peer["feeds"](case.dtype), case.peer["expected"](case.dtype)
+            pairs = [(e, case.peer["postprocess"](model.predict(X))) for X, e in zip(inputs, expected)]
             record["reference"] = _compare_all(case, pairs, "reference")
+            expected = [[e] for e in expected]
         else:
             model = make_model(case)
-            feeds = make_inputs(case, model)
-            expected = [model.predict(X) for X in feeds]
+            inputs = make_inputs(case, model)
+            expected = [structure.predict_outputs(model, X) for X in inputs]
+        feeds = [structure.feeds(model, X) for X in inputs]
         options = dict(strategy=case.strategy, target=case.target, opset=case.opset, loop_op=case.loop_op)
         for name, form, reason in plan(model, **options):
             record["forms"][name] = {"form": form, "reason": reason}

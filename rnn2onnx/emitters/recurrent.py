@@ -79,7 +79,7 @@ EMIT = {"native": lambda layer, ctx, x, mask: emit_native(layer, ctx, x),
 @register(*RECURRENT)
 def emit_recurrent(layer, ctx, x, mask):
     form, reason = choose_form(layer, ctx, mask is not None)
-    ctx.forms[layer.name] = (form, reason)
+    ctx.forms[ctx.key] = (form, reason)
     if ctx.g.shapes_only:
         # a plan (rnn2onnx.plan, `inspect`) needs the form, not the nodes: emitting them
         # would compute the ONNX weights (concatenated, transposed: 576 MB for one

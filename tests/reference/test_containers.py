@@ -114,14 +114,6 @@ def test_merge_config_errors_name_the_branch():
         r.model_from_json(json.dumps(config))
 
 
-def test_merge_models_are_refused_by_the_exporter_in_one_sentence():
-    import rnn2onnx
-    from rnn2onnx.errors import ExportError
-
-    with pytest.raises(ExportError, match="Merge models cannot be exported yet"):
-        rnn2onnx.export(_load("merge_sum"))
-
-
 def _cce(y, p):
     return float(np.mean(cce_entries(y, p)))
 

@@ -318,14 +318,6 @@ def test_wrong_weight_files_are_refused_and_the_model_is_unchanged(tmp_path):
     assert os.path.getsize(target) == 0 and sorted(os.listdir(tmp_path)) == ["exists.h5", "extra.h5", "short.h5"]
 
 
-def test_graph_models_are_refused_by_the_exporter_in_one_sentence():
-    import rnn2onnx
-    from rnn2onnx.errors import ExportError
-
-    with pytest.raises(ExportError, match="Graph models cannot be exported yet"):
-        rnn2onnx.export(_load("graph_two_io"))
-
-
 # -- training: closed forms and finite differences ------------------------------------------
 
 def _mse_entries(y, p):

@@ -337,8 +337,68 @@ def test_convert_and_inspect_take_the_weights_files_dtype_and_say_why(tmp_path):
     assert "dtype float32 (default: no weights file)" in out
 
 
-def test_convert_refuses_a_merge_model_in_one_sentence(tmp_path):
+def test_convert_inspect_validate_a_merge_first_file(tmp_path):
+    """babi_rnn as Keras 0.2.0 wrote it: two int inputs, no dtype named (the file's float64)."""
+    import json
+
     fx = os.path.join(ROOT, "tests", "fixtures", "keras02")
-    assert_clean_failure(*run("convert", os.path.join(fx, "babi_rnn_f64.json"), os.path.join(fx, "babi_rnn_f64.h5"),
-                              "-o", "babi.onnx", cwd=tmp_path), "Merge models cannot be exported yet")
-    assert os.listdir(tmp_path) == []
+    cfg, h5 = os.path.join(fx, "babi_rnn_f64.json"), os.path.join(fx, "babi_rnn_f64.h5")
+    code, out, err = run("inspect", cfg, h5, cwd=tmp_path)
+    assert code == 0, err
+    assert "input input_1: int64 token ids (batch, time_1)" in out
+    assert "merge_1: Merge mode=concat concat_axis=-1" in out and "masks dropped" in out
+    assert "merge_1/branch_1/gru_1" in out and "merge_1/branch_2/embedding_1" in out
+
+    code, out, err = run("convert", cfg, h5, "-o", "babi.onnx", "--target", "portable", cwd=tmp_path)
+    assert code == 0, err
+    assert "inputs input_1 (int64), input_2 (int64)" in out and "PASS" in out
+    assert sorted(os.listdir(tmp_path)) == ["babi.onnx"]
+    manifest = json.load(open(os.path.join(fx, "MANIFEST.json")))["fixtures"]["babi_rnn_f64"]
+    data = np.load(os.path.join(fx, "babi_rnn_f64.npz"))
+    session = onnxruntime.InferenceSession(str(tmp_path / "babi.onnx"), providers=["CPUExecutionProvider"])
+    feeds = {f"input_{i + 1}": data[k].astype(np.int64) for i, k in enumerate(manifest["input_keys"])}
+    Y = session.run(None, feeds)[0]
+    assert np.max(np.abs(Y - data["Y"])) <= 1e-10 * np.max(np.abs(data["Y"]))  # Keras's own predictions
+
+    code, out, err = run("validate", "babi.onnx", cfg, h5, "--runtime", "onnxruntime", cwd=tmp_path)
+    assert code == 0, err
+    assert "dtype float64 (from the ONNX file)" in out and "PASS" in out
+
+
+def test_convert_inspect_validate_a_graph_file(tmp_path):
+    """graph_two_io as Keras 0.2.0 wrote it: inputs x1, x2; outputs o1, o2, o3."""
+    import json
+
+    fx = os.path.join(ROOT, "tests", "fixtures", "keras02")
+    cfg, h5 = os.path.join(fx, "graph_two_io.json"), os.path.join(fx, "graph_two_io.h5")
+    code, out, err = run("inspect", cfg, h5, "--target", "portable", cwd=tmp_path)
+    assert code == 0, err
+    assert "input x1: float64 (batch, time_1, 3)" in out and "node r1 (LSTM: loop) <- x1" in out
+    assert "output o2: float64 (batch, 3) <- sum(sum, catT) [Add of 2], masks dropped" in out
+    assert "catT/merge" in out and "Concat(axis=1)" in out
+
+    code, out, err = run("convert", cfg, h5, "-o", "graph.onnx", cwd=tmp_path)
+    assert code == 0, err
+    assert "inputs x1 (float64), x2 (float64)" in out
+    for name in ("o1", "o2", "o3"):
+        assert any(line.startswith(name + " ") and line.rstrip().endswith("pass") for line in out.splitlines()), name
+    manifest = json.load(open(os.path.join(fx, "MANIFEST.json")))["fixtures"]["graph_two_io"]
+    data = np.load(os.path.join(fx, "graph_two_io.npz"))
+    session = onnxruntime.InferenceSession(str(tmp_path / "graph.onnx"), providers=["CPUExecutionProvider"])
+    outs = session.run(None, {k[2:]: data[k] for k in manifest["input_keys"]})
+    for k, got in zip(manifest["output_keys"], outs):  # Keras's own predictions, in add_output order
+        assert np.max(np.abs(got - data[k])) <= 1e-10 * np.max(np.abs(data[k])), k
+
+    code, out, err = run("validate", "graph.onnx", cfg, h5, cwd=tmp_path)
+    assert code == 0, err
+    assert "PASS" in out and sorted(os.listdir(tmp_path)) == ["graph.onnx"]
+
+
+def test_validate_refuses_a_single_input_file_for_a_merge_model(fx, tmp_path):
+    kx = os.path.join(ROOT, "tests", "fixtures", "keras02")
+    code, out, err = run("convert", os.path.join(fx, "every_recurrent.json"), os.path.join(fx, "every_recurrent.h5"),
+                         "-o", "one.onnx", cwd=tmp_path)
+    assert code == 0, err
+    assert_clean_failure(*run("validate", "one.onnx", os.path.join(kx, "merge_sum.json"),
+                              os.path.join(kx, "merge_sum.h5"), cwd=tmp_path),
+                         "inputs ['input'], but a file exported from this model has inputs ['input_1', 'input_2']")

@@ -70,6 +70,27 @@ def test_every_registered_layer_that_is_not_recurrent_has_rows(quick):
         assert any(stacked) and not all(stacked), kind
 
 
+def test_quick_has_container_rows_on_every_runtime(quick):
+    _, _, data = quick
+    rows = [c for c in data["cases"] if c["group"] == "container"]
+    assert {c["id"].split("-holes-")[0] for c in rows} == set(conformance.CONTAINERS)
+    assert {c["dtype"] for c in rows} == set(conformance.DTYPES)
+    assert {c["target"] for c in rows} == set(conformance.TARGETS)
+    # every merge mode, concat on the feature and the time axis, a nested merge, masked branches
+    forms = {f["form"] for c in rows for f in c["forms"].values()}
+    assert {"Add of 2", "Mul of 2", "Add+Div of 3", "Concat(axis=-1)", "Concat(axis=1)"} <= forms
+    assert any("/branch_1/branch_" in key for c in rows for key in c["forms"])
+    assert any(key.endswith("embedding_1") for c in rows for key in c["forms"])
+    graphs = [c for c in rows if c["id"].startswith("graph-")]
+    assert {c["target"] for c in graphs} == {"portable"} and {c["dtype"] for c in graphs} == set(conformance.DTYPES)
+    assert any(key.endswith("/merge") for c in graphs for key in c["forms"])
+    for c in rows:
+        assert c["passed"], (c["id"], c["reasons"])
+        assert set(c["runtimes"]) == set(runtimes.available())
+        if c["target"] == "portable":  # made to run everywhere
+            assert {e["status"] for e in c["runtimes"].values()} <= {"pass", "f32-only"}, c["id"]
+
+
 def test_rows_carry_forms_errors_and_tolerances(quick):
     _, _, data = quick
     for case in data["cases"]:
@@ -124,7 +145,9 @@ def test_openvino_rows(quick):
         ov = case["runtimes"]["openvino"]
         if case["target"] == "portable" and case["dtype"] == "float32":
             assert ov["status"] == "pass", (case["id"], ov)
-        if case["dtype"] == "float64":  # the CPU plugin computes f64 models in f32
+        # the CPU plugin computes f64 models in f32 (a guarded time-axis concat of target
+        # "onnxruntime" is a known wrong result: OpenVINO.known_issues)
+        if case["dtype"] == "float64" and not (case["group"] == "container" and case["target"] == "onnxruntime"):
             assert ov["status"] in ("pass", "f32-only", "rejected"), case["id"]
     # the issue's claim: hard_sigmoid inside a native LSTM is rejected by OpenVINO, recorded
     # as a rejection of a target="onnxruntime" file, not a failure

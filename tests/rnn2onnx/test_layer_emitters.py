@@ -8,7 +8,8 @@ import reference as R
 import rnn2onnx
 from rnn2onnx import ExportError, runtimes
 from rnn2onnx.conformance.matrix import AROUND_LAYERS, Case, make_inputs, make_model
-from rnn2onnx.export import DEFAULT_OPSET, fixed_length
+from rnn2onnx.export import DEFAULT_OPSET
+from rnn2onnx.structure import fixed_length
 from rnn2onnx.validate import TOLERANCE, compare
 
 ROWS = [(kind, row, mask, layers) for kind, rows in AROUND_LAYERS.items() for row, mask, layers in rows]
