@@ -269,7 +269,12 @@ def pad_empty(model):
     no `If` (see the module docstring). The dims the graph's input and output name "batch"
     and "time" (the exporter's contract) say which axes are padded and sliced back."""
     graph = model.graph
-    (source,) = graph.input  # the exporter writes one-input graphs
+    if len(graph.input) != 1:
+        # a container's inputs each have their own time axis, and which loop reads which
+        # input's time would need a data-flow analysis this pass does not do yet: portable
+        # container files are left unguarded (README, "Empty input")
+        return model
+    (source,) = graph.input
     axes = _named_axes(source)
     if not axes:
         return model
@@ -424,10 +429,13 @@ def _slice_back(output, axes, dims, graph, names):
     if not keep:
         return
     padded = names(f"{output.name}/padded")
-    for node in graph.node:
-        for i, name in enumerate(node.output):
+    for node in graph.node:  # the graph's own readers of the tensor (a Graph output read by
+        for i, name in enumerate(node.output):  # another node) keep reading the padded one
             if name == output.name:
                 node.output[i] = padded
+        for i, name in enumerate(node.input):
+            if name == output.name:
+                node.input[i] = padded
     build = _Builder(graph, f"{output.name}/slice", names)
     current = padded
     for k, name in enumerate(keep):

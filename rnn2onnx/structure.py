@@ -188,7 +188,9 @@ def io_dims(model):
         except ConfigError:
             pass
         else:
-            return _named(free), _named(shape)
+            # a convolution or pooling changes the length: the output's time is its own
+            changes = any(hasattr(layer, "output_length") for layer in layers)
+            return _named(free), _named(shape, "out_time" if changes else "time")
     return _named(built), _named(layers[-1].output_shape(layers[-1].input_shape))
 
 
@@ -202,8 +204,8 @@ def fixed_length(model):
     return input_dims[0] if has_time and isinstance(input_dims[0], int) else None
 
 
-def _named(shape):
-    return ["time" if s is None else int(s) for s in shape]
+def _named(shape, time="time"):
+    return [time if s is None else int(s) for s in shape]
 
 
 # ---------------------------------------------------------------------------------------
