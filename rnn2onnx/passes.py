@@ -30,6 +30,8 @@ The reference follows Keras 0.2.0 instead, which refuses an empty sequence (Thea
 scan: "We didn't implemented yet the case where scan do 0 iteration"): `predict` raises
 InputError for 0 timesteps or an empty batch.
 """
+import re
+
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
@@ -269,23 +271,25 @@ def pad_empty(model):
     no `If` (see the module docstring). The dims the graph's input and output name "batch"
     and "time" (the exporter's contract) say which axes are padded and sliced back."""
     graph = model.graph
-    if len(graph.input) != 1:
-        # a container's inputs each have their own time axis, and which loop reads which
-        # input's time would need a data-flow analysis this pass does not do yet: portable
-        # container files are left unguarded (README, "Empty input")
-        return model
-    (source,) = graph.input
-    axes = _named_axes(source)
-    if not axes:
+    # a container's inputs (input_1, ...; a Graph's names) each have a time axis of their
+    # own (time_1, ...): each is padded on its own, and a result that drops time is
+    # answered by the "time > 0" of the one input it depends on
+    sources = [(source, _input_axes(source)) for source in graph.input]
+    sources = [(source, axes) for source, axes in sources if axes]
+    if not sources:
         return model
     build = _Builder(graph, "input/pad")
     elem = graph.output[0].type.tensor_type.elem_type  # an exported graph computes in one float dtype
     nodes = list(graph.node)
-    padded, dims, time_positive = _padding(source, axes, build)
-    for node in nodes:  # every reader of the input reads the padded input
-        for i, name in enumerate(node.input):
-            if name == source.name:
-                node.input[i] = padded
+    axes, dims, positive = _named_axes(sources[0][0]), None, {}
+    for source, its_axes in sources:
+        padded, its_dims, positive[padded] = _padding(source, its_axes, build)
+        dims = dims or its_dims  # every input has the same batch; one input: its time too
+        for node in nodes:  # every reader of the input reads the padded input
+            for i, name in enumerate(node.input):
+                if name == source.name:
+                    node.input[i] = padded
+    time_positive_of = _time_positive_per_node(nodes, positive)
     read = {name for node in nodes for name in node.input} | {out.name for out in graph.output}
     del graph.node[:]
     graph.node.extend(build.nodes)
@@ -293,6 +297,7 @@ def pad_empty(model):
     zeros = {node.output[0] for node in nodes if node.op_type == "ConstantOfShape" and _all_zero(node)}
     for node in nodes:
         after = _Builder(graph, "", build.names)
+        time_positive = time_positive_of[id(node)]
         if not node.domain and time_positive is not None:
             for i, initial in _final_states(node):
                 if initial in zeros:
@@ -334,6 +339,26 @@ def _named_axes(value_info):
     """{"batch": axis, "time": axis} of a graph input or output, from its dim names."""
     dims = value_info.type.tensor_type.shape.dim
     return {d.dim_param: i for i, d in enumerate(dims) if d.dim_param in ("batch", "time")}
+
+
+def _input_axes(value_info):
+    """{"batch": axis, "time": axis} of a graph input: its time may be named time_1, ..."""
+    dims = value_info.type.tensor_type.shape.dim
+    return {("time" if re.fullmatch(r"time(_\d+)?", d.dim_param) else d.dim_param): i for i, d in enumerate(dims)
+            if re.fullmatch(r"batch|time(_\d+)?", d.dim_param)}
+
+
+def _time_positive_per_node(nodes, positive):
+    """{id(node): the "time > 0" of the one padded input the node depends on, or None}
+    (`positive`: padded input -> its "time > 0"; nodes in topological order)."""
+    depends = {name: {name} for name in positive}
+    out = {}
+    for node in nodes:
+        found = set().union(*(depends.get(name, set()) for name in node.input))
+        for name in node.output:
+            depends[name] = found
+        out[id(node)] = positive[next(iter(found))] if len(found) == 1 else None
+    return out
 
 
 def _padding(source, axes, build):

@@ -276,3 +276,19 @@ def test_graph_validation_refuses_wrong_dicts_and_files():
     with pytest.raises(InterfaceError, match=r"outputs \['o1', 'o2', 'o3'\], but .* has outputs \['td', 'cls', 'h'\]"):
         check_interface(other, swapped)
     assert rnn2onnx.validate(model, proto, inputs=X).passed
+
+
+def test_portable_merge_files_answer_empty_batches_and_empty_inputs(tmp_path):
+    """target="portable" (no If): each input is padded on its own. An empty batch gives
+    no rows; an input with zero timesteps is answered (Keras itself refuses empty
+    sequences), never a dead process."""
+    from .test_passes import run_isolated
+
+    model = load("babi_rnn_f64")  # two int inputs of their own lengths, concatenated features
+    path = str(tmp_path / "babi.onnx")
+    rnn2onnx.export(model, path, target="portable")
+    shapes = [(0, 5, 3), (2, 0, 3), (2, 5, 0), (0, 0, 0)]
+    cases = [{"path": path, "feeds": {"input_1": [[B, T1], "int64"], "input_2": [[B, T2], "int64"]}}
+             for B, T1, T2 in shapes]
+    out = run_isolated(tmp_path, cases)
+    assert [y.shape for y in out.values()] == [(B, model.output_shape[-1]) for B, _, _ in shapes]
