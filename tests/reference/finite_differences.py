@@ -47,15 +47,25 @@ def check_layer_gradients(layer, X, mask=None, train=False, seed=0, eps=1e-6, rt
 
 
 def check_model_gradients(model, X, arrays=None, eps=1e-6, rtol=1e-6, atol=0.0, nonzero=False, seed=0):
-    """`model.gradients` against central differences of sum(predict(X) * G) at the largest
-    gradient entry of each weight array (`arrays`: their indices; default all). rtol is
-    relative to max(1, |fd|) when atol is 0, else to |fd|; `nonzero`: the difference must
-    not vanish (the weight reaches the output)."""
+    """`model.gradients` against central differences of sum(predict(X) * G) (a Graph: summed
+    over its outputs) at the largest gradient entry of each weight array (`arrays`: their
+    indices; default all). rtol is relative to max(1, |fd|) when atol is 0, else to |fd|;
+    `nonzero`: the difference must not vanish (the weight reaches the output). Returns the
+    worst relative gap."""
     Y = model.predict(X)
-    G = np.random.default_rng(seed).normal(size=Y.shape)
+    rng = np.random.default_rng(seed)
+    if isinstance(Y, dict):  # a Graph: one G per output, the objective summed over them
+        G = {k: rng.normal(size=v.shape) for k, v in Y.items()}
+        def objective():
+            return sum(np.sum(model.predict(X)[k] * G[k]) for k in G)
+    else:
+        G = rng.normal(size=Y.shape)
+        def objective():
+            return np.sum(model.predict(X) * G)
     grads = model.gradients(X, G)
     weights = model.get_weights()
     assert [g.shape for g in grads] == [w.shape for w in weights]
+    worst = 0.0
     for k in range(len(weights)) if arrays is None else arrays:
         idx = np.unravel_index(np.argmax(np.abs(grads[k])), grads[k].shape)
         shifted = []
@@ -63,8 +73,10 @@ def check_model_gradients(model, X, arrays=None, eps=1e-6, rtol=1e-6, atol=0.0, 
             ws = [w.copy() for w in weights]
             ws[k][idx] += sign * eps
             model.set_weights(ws)
-            shifted.append(np.sum(model.predict(X) * G))
+            shifted.append(objective())
         model.set_weights(weights)
         fd = (shifted[0] - shifted[1]) / (2 * eps)
         bound = rtol * abs(fd) + atol if atol else rtol * max(1.0, abs(fd))
+        worst = max(worst, abs(fd - grads[k][idx]) / max(abs(fd), 1e-300))
         assert abs(fd - grads[k][idx]) <= bound and (abs(fd) > 1e-6 or not nonzero), (k, fd, grads[k][idx])
+    return worst
