@@ -14,6 +14,19 @@ def export_onnx(model, path):
     return proto
 
 
+def check_export(model, path, inputs):
+    """Run the exported file on the example's own held-out `inputs` in onnxruntime and
+    compare with model.predict (rnn2onnx.validate: max |onnx - reference| / max |reference|
+    within 1e-5 in float32); prints and returns the report (raises if it fails)."""
+    from rnn2onnx.validate import validate
+
+    report = validate(model, path, inputs=inputs)
+    worst = report.outputs[0]
+    print(f"ONNX vs reference on {report.samples} held-out inputs: max rel error {worst.max_rel_error:.2e} "
+          f"(tolerance {worst.tolerance:.0e})")
+    return report
+
+
 def main(run, doc, default_onnx, argv=None):
     """Parse --epochs/--seed/--verbose/--onnx and call run()."""
     parser = argparse.ArgumentParser(description=doc.strip().splitlines()[0])
