@@ -1,6 +1,9 @@
 """An exact NumPy reference of the Keras 0.2.0 recurrent layers and Sequential model."""
 from .errors import ConfigError, InputError
-from .layers import Activation, Dense, Dropout, Embedding, Layer, Masking, TimeDistributedDense
+from .layers import (Activation, Dense, Dropout, Embedding, Flatten, Layer, Masking, MaxoutDense, Permute, RepeatVector,
+                     Reshape, TimeDistributedDense, TimeDistributedMerge)
+from .noise import GaussianDropout, GaussianNoise
+from .advanced_activations import LeakyReLU, ParametricSoftplus, PReLU, ThresholdedLinear, ThresholdedReLU
 from .models import Sequential
 from .recurrent import GRU, JZS1, JZS2, JZS3, LSTM, RECURRENT_LAYERS, Recurrent, SimpleDeepRNN, SimpleRNN
 from . import callbacks, losses, optimizers
@@ -19,3 +22,6 @@ from .containers import Merge
 from .legacy import LegacyFileError, model_from_json, model_from_yaml
 
 __all__ += ["Merge", "model_from_json", "model_from_yaml", "LegacyFileError"]
+__all__ += ["RepeatVector", "Reshape", "Permute", "Flatten", "TimeDistributedMerge", "MaxoutDense",
+            "GaussianNoise", "GaussianDropout", "LeakyReLU", "PReLU", "ParametricSoftplus", "ThresholdedLinear",
+            "ThresholdedReLU"]

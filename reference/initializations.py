@@ -10,8 +10,9 @@ def _fans(shape):
         return shape[0], shape[1]
     if len(shape) == 1:
         return shape[0], shape[0]
-    receptive = int(np.prod(shape[2:]))
-    return shape[1] * receptive, shape[0] * receptive
+    # 0.2.0's get_fans for more axes: fan_in = prod(shape[1:]), fan_out = shape[0]
+    # (MaxoutDense's W (nb_feature, input_dim, output_dim), Convolution1D's 4-D W)
+    return int(np.prod(shape[1:])), shape[0]
 
 
 def _uniform(rng, shape, scale):

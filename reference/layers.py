@@ -11,6 +11,7 @@ import numpy as np
 from . import activations, initializations
 from .errors import ConfigError, InputError
 from .registry import register_layer
+from .untrusted import quote
 
 
 #: the largest weight array a layer may declare (elements): 2**31 float32 is 8 GiB, far
@@ -47,6 +48,7 @@ class Layer:
         that takes no memory, and no initializer runs."""
         self.input_shape = tuple(input_shape)
         self.dtype = np.dtype(dtype)
+        self.output_shape(self.input_shape)  # a layer refuses an input shape it cannot take (ConfigError)
         self._specs = self.param_specs(self.input_shape)
         for pos, (name, shape, _) in enumerate(self._specs):
             size = int(np.prod(shape, dtype=object))
@@ -302,3 +304,240 @@ class Dropout(Layer):
 
     def backward(self, dY):
         return dY * self._scale, []
+
+
+# ---------------------------------------------------------------------------------------
+# the shape layers of 0.2.0's core.py: plain `Layer`s there, so none takes a masked input
+# (Keras refused to connect one after a layer with an output mask) and none hands a mask on
+
+
+def positive_int(value, layer, key):
+    """`value` as a positive int, or a ConfigError naming the layer class and the key."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ConfigError(f"{layer}: {key} must be a positive integer, got {quote(value)}")
+    return int(value)
+
+
+def refuse_mask(layer, mask):
+    """0.2.0 refused to connect a plain Layer (not a MaskedLayer) after a layer with an
+    output mask ("Cannot connect non-masking layer to layer with masked output")."""
+    if mask is not None:
+        raise InputError(f"layer {layer.name}: {type(layer).__name__} cannot follow a layer with a mask "
+                         "(Embedding(mask_zero=True), Masking or a masked sequence); Keras 0.2.0 refused "
+                         "to connect it too")
+
+
+def _dims(value, layer):
+    """Reshape's/Permute's `dims` as a tuple of positive ints (a JSON list, a YAML tuple)."""
+    if not isinstance(value, (list, tuple)) or not value:
+        raise ConfigError(f"{layer}: dims must be a non-empty list of positive integers, got {quote(value)}")
+    return tuple(positive_int(v, layer, "each of dims") for v in value)
+
+
+def _size(shape):
+    return int(np.prod(shape, dtype=object))
+
+
+@register_layer
+class RepeatVector(Layer):
+    """(batch, d) -> (batch, n, d): each vector repeated n times along a new time axis."""
+
+    config_keys = ("n",)
+
+    def __init__(self, n, **kwargs):
+        super().__init__(**kwargs)
+        self.n = positive_int(n, "RepeatVector", "n")
+
+    def output_shape(self, input_shape):
+        if len(input_shape) != 1:
+            raise ConfigError(f"layer {self.name}: RepeatVector takes (batch, features) input, "
+                              f"got per-sample shape {tuple(input_shape)}")
+        return (self.n, input_shape[0])
+
+    def forward(self, X, mask=None, train=False, rng=None):
+        refuse_mask(self, mask)
+        if X.ndim != 2:
+            raise InputError(f"layer {self.name}: RepeatVector takes (batch, features) input, got rank {X.ndim}")
+        return np.repeat(X[:, None, :], self.n, axis=1)
+
+    def backward(self, dY):
+        return dY.sum(axis=1), []
+
+
+@register_layer
+class Reshape(Layer):
+    """(batch, *input shape) -> (batch, *dims), C order. 0.2.0 checked nothing before
+    running; here a per-sample size that differs is refused when the layer is built (or,
+    for a sequence of unknown length, at run time)."""
+
+    config_keys = ("dims",)
+    needs_length = True  # a sequence's length decides whether it fits (rnn2onnx: io_dims)
+
+    def __init__(self, dims, **kwargs):
+        super().__init__(**kwargs)
+        self.dims = _dims(dims, "Reshape")
+
+    def output_shape(self, input_shape):
+        if None not in input_shape and _size(input_shape) != _size(self.dims):
+            raise ConfigError(f"layer {self.name}: Reshape cannot turn per-sample shape {tuple(input_shape)} "
+                              f"({_size(input_shape)} values) into {self.dims} ({_size(self.dims)} values)")
+        return self.dims
+
+    def forward(self, X, mask=None, train=False, rng=None):
+        refuse_mask(self, mask)
+        if _size(X.shape[1:]) != _size(self.dims):
+            raise InputError(f"layer {self.name}: Reshape cannot turn per-sample shape {X.shape[1:]} "
+                             f"({_size(X.shape[1:])} values) into {self.dims} ({_size(self.dims)} values)")
+        self._shape = X.shape
+        return X.reshape((X.shape[0],) + self.dims)
+
+    def backward(self, dY):
+        return dY.reshape(self._shape), []
+
+
+@register_layer
+class Permute(Layer):
+    """Axes of each sample reordered: `dims` are 1-based (the samples axis excluded), a
+    permutation of 1..rank; Permute((2, 1)) swaps time and features."""
+
+    config_keys = ("dims",)
+
+    def __init__(self, dims, **kwargs):
+        super().__init__(**kwargs)
+        self.dims = _dims(dims, "Permute")
+        if len(set(self.dims)) != len(self.dims):
+            raise ConfigError(f"Permute: dims {self.dims} name an axis twice; they must be a permutation of "
+                              f"1..{len(self.dims)}")
+
+    def output_shape(self, input_shape):
+        if sorted(self.dims) != list(range(1, len(input_shape) + 1)):
+            raise ConfigError(f"layer {self.name}: Permute dims {self.dims} are not a permutation of the axes "
+                              f"1..{len(input_shape)} of its per-sample input shape {tuple(input_shape)}")
+        return tuple(input_shape[d - 1] for d in self.dims)
+
+    def forward(self, X, mask=None, train=False, rng=None):
+        refuse_mask(self, mask)
+        if X.ndim != len(self.dims) + 1:
+            raise InputError(f"layer {self.name}: Permute{self.dims} takes rank {len(self.dims) + 1} input, "
+                             f"got rank {X.ndim}")
+        return X.transpose((0,) + self.dims)
+
+    def backward(self, dY):
+        return dY.transpose(np.argsort((0,) + self.dims)), []
+
+
+@register_layer
+class Flatten(Layer):
+    """(batch, ...) -> (batch, size). 0.2.0's get_config writes the name only."""
+
+    config_keys = ()
+    needs_length = True
+
+    def output_shape(self, input_shape):
+        if None in input_shape:
+            raise ConfigError(f"layer {self.name}: Flatten needs the per-sample shape, got {tuple(input_shape)} "
+                              "(a sequence of unknown length): give the first layer input_length or an "
+                              "input_shape with the length (Keras 0.2.0 could not build it either)")
+        return (_size(input_shape),)
+
+    def forward(self, X, mask=None, train=False, rng=None):
+        refuse_mask(self, mask)
+        if self.built and X.shape[1:] != self.input_shape:
+            raise InputError(f"layer {self.name}: Flatten was built for per-sample shape {self.input_shape}, "
+                             f"got {X.shape[1:]}")
+        self._shape = X.shape
+        return X.reshape(X.shape[0], -1)
+
+    def backward(self, dY):
+        return dY.reshape(self._shape), []
+
+
+@register_layer
+class TimeDistributedMerge(Layer):
+    """(batch, time, features) -> (batch, features): the sum over time, or its mean
+    ('ave': the sum divided by the length, as 0.2.0 computed it)."""
+
+    config_keys = ("mode",)
+    MODES = ("sum", "ave")
+
+    def __init__(self, mode="sum", **kwargs):
+        super().__init__(**kwargs)
+        if mode == "mul":
+            raise ConfigError("TimeDistributedMerge: mode 'mul' is refused: Keras 0.2.0 could not build it "
+                              "(its T.mul(X, axis=1) fails in Theano), so no 0.2.0 model has one; "
+                              f"accepted: {', '.join(self.MODES)}")
+        if mode not in self.MODES:
+            raise ConfigError(f"TimeDistributedMerge: unknown mode {quote(mode)}; accepted: {', '.join(self.MODES)}")
+        self.mode = mode
+
+    def output_shape(self, input_shape):
+        if len(input_shape) != 2:
+            raise ConfigError(f"layer {self.name}: TimeDistributedMerge takes (batch, time, features) input, "
+                              f"got per-sample shape {tuple(input_shape)}")
+        return (input_shape[1],)
+
+    def forward(self, X, mask=None, train=False, rng=None):
+        refuse_mask(self, mask)
+        if X.ndim != 3:
+            raise InputError(f"layer {self.name}: TimeDistributedMerge takes (batch, time, features) input, "
+                             f"got rank {X.ndim}")
+        self._T = X.shape[1]
+        Y = X.sum(axis=1)
+        return Y / X.dtype.type(self._T) if self.mode == "ave" else Y
+
+    def backward(self, dY):
+        if self.mode == "ave":
+            dY = dY / dY.dtype.type(self._T)
+        return np.repeat(dY[:, None, :], self._T, axis=1), []
+
+
+@register_layer
+class MaxoutDense(Layer):
+    """max over nb_feature pieces of X . W[f] + b[f]; W (nb_feature, input_dim,
+    output_dim) initialised with fans (input_dim * output_dim, nb_feature) as 0.2.0's
+    get_fans computes them for a 3-D shape; b zeros (nb_feature, output_dim). Its
+    regularizers and constraints are written back as given (None here: files' values
+    are taken out by reference/legacy.py, training-only)."""
+
+    config_keys = ("output_dim", "init", "nb_feature", "W_regularizer", "b_regularizer", "activity_regularizer",
+                   "W_constraint", "b_constraint", "input_dim")
+
+    def __init__(self, output_dim, nb_feature=4, init="glorot_uniform", weights=None, W_regularizer=None,
+                 b_regularizer=None, activity_regularizer=None, W_constraint=None, b_constraint=None,
+                 input_dim=None, **kwargs):
+        if input_dim is not None:
+            kwargs.setdefault("input_shape", (input_dim,))
+        super().__init__(weights=weights, **kwargs)
+        self.output_dim = positive_int(output_dim, "MaxoutDense", "output_dim")
+        self.nb_feature = positive_int(nb_feature, "MaxoutDense", "nb_feature")
+        self.init, self.input_dim = init, input_dim
+        initializations.get(init)
+        self.W_regularizer, self.b_regularizer, self.activity_regularizer = W_regularizer, b_regularizer, \
+            activity_regularizer
+        self.W_constraint, self.b_constraint = W_constraint, b_constraint
+
+    def param_specs(self, input_shape):
+        return [("W", (self.nb_feature, input_shape[-1], self.output_dim), self.init),
+                ("b", (self.nb_feature, self.output_dim), "zero")]
+
+    def output_shape(self, input_shape):
+        if len(input_shape) != 1:
+            raise ConfigError(f"layer {self.name}: MaxoutDense takes (batch, features) input, "
+                              f"got per-sample shape {tuple(input_shape)}")
+        return (self.output_dim,)
+
+    def forward(self, X, mask=None, train=False, rng=None):
+        refuse_mask(self, mask)
+        if X.ndim != 2:
+            raise InputError(f"layer {self.name}: MaxoutDense takes (batch, features) input, got rank {X.ndim}")
+        _check_input_width(self, X, self.params["W"].shape[1])
+        # (n, d) . (f, d, k) -> (n, f, k), as Theano's T.dot of a matrix and a 3-D tensor
+        A = np.einsum("nd,fdk->nfk", X, self.params["W"]) + self.params["b"]
+        self._X, self._arg = X, A.argmax(axis=1)
+        return np.take_along_axis(A, self._arg[:, None, :], axis=1)[:, 0, :]
+
+    def backward(self, dY):
+        dA = np.zeros((dY.shape[0], self.nb_feature, dY.shape[1]), dtype=dY.dtype)
+        np.put_along_axis(dA, self._arg[:, None, :], dY[:, None, :], axis=1)
+        dX = np.einsum("nfk,fdk->nd", dA, self.params["W"])
+        return dX, [np.einsum("nd,nfk->fdk", self._X, dA), dA.sum(axis=0)]

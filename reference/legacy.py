@@ -36,6 +36,7 @@ from .errors import ConfigError
 from .files import atomic_write
 from .untrusted import MAX_CONFIG_CHARS, BoundedSafeLoader, ConfigLimitError, parse_json, parse_yaml, quote, shorten
 from .layers import Activation, Dense, Dropout, Embedding, Masking, TimeDistributedDense
+from . import advanced_activations, noise  # noqa: F401  (their layers join the registry)
 from .registry import LAYERS, accepted_keys, accepted_names
 from .models import DTYPE_FROM_WEIGHTS, DTYPE_NOT_IN_WEIGHTS, DTYPE_UNDECIDED, DTYPES, Sequential
 from .recurrent import GRU, JZS1, JZS2, JZS3, LSTM, RECURRENT_LAYERS, Recurrent, SimpleDeepRNN, SimpleRNN
@@ -178,7 +179,7 @@ def _layer_kwargs(index, config):
     elif cls is Activation:
         kwargs.pop("target", None), kwargs.pop("beta", None)  # unused by 0.2.0's forward pass
     elif cls is TimeDistributedDense:
-        length = kwargs.pop("input_length", None)
+        length = kwargs.get("input_length")
         if kwargs.get("input_dim") is not None:
             kwargs["input_shape"] = (length, kwargs["input_dim"])
     elif cls is Dense:
@@ -500,8 +501,7 @@ def _layer_config(index, layer):
                  W_regularizer=None, b_regularizer=None, activity_regularizer=None,
                  W_constraint=None, b_constraint=None, input_dim=layer.input_dim)
         if isinstance(layer, TimeDistributedDense):
-            length = declared[0] if declared is not None and len(declared) == 2 else None
-            c["input_length"] = length
+            c["input_length"] = layer.input_length  # the argument: None after input_shape=(6, 3), as 0.2.0 wrote
             if declared is not None and len(declared) == 1:  # our TDD(input_dim=d) declares (d,)
                 declared = (None, declared[0])
     elif isinstance(layer, Activation):

@@ -7,6 +7,7 @@ import tempfile
 import numpy as np
 import onnx
 
+from reference.errors import ConfigError
 from reference.files import check_output_path, temporary_beside
 
 from . import __version__
@@ -106,10 +107,11 @@ def build(model, opset=None, strategy="auto", target="onnxruntime", loop_op="sca
     g = Graph("rnn2onnx", model.dtype, opset, target=target, shapes_only=shapes_only)
     ctx = Context(g, strategy, target, loop_op)
     first = model.layers[0]
+    input_dims, output_dims = io_dims(model)
     if type(first).__name__ == "Embedding":
-        x = g.add_input("input", ["batch", "time"], elem=onnx.TensorProto.INT64)
+        x = g.add_input("input", ["batch"] + input_dims, elem=onnx.TensorProto.INT64)
     else:
-        x = g.add_input("input", ["batch"] + _dims(model.input_shape))
+        x = g.add_input("input", ["batch"] + input_dims)
     mask = None
     for layer in model.layers:
         kind = type(layer).__name__
@@ -122,7 +124,7 @@ def build(model, opset=None, strategy="auto", target="onnxruntime", loop_op="sca
             ops = sorted({n.op_type for n in g.nodes[before:]})
             ctx.forms[layer.name] = ("+".join(ops) or "nothing (identity)", "")
     _name_output(g, x)
-    g.add_output("output", ["batch"] + _dims(model.output_shape))
+    g.add_output("output", ["batch"] + output_dims)
     metadata = {
         "producer": f"rnn2onnx {__version__}",
         "rnn2onnx.dtype": str(model.dtype),
@@ -140,12 +142,39 @@ def build(model, opset=None, strategy="auto", target="onnxruntime", loop_op="sca
     return proto, ctx.forms
 
 
-def _dims(shape):
-    """Per-sample dims of a tensor: time (the first of two) always dynamic, even when the
-    model was built with an input_length."""
-    shape = list(shape)
-    if len(shape) == 2:
-        shape[0] = None
+def io_dims(model):
+    """Per-sample dims of the graph's input and output ("time" for a dynamic axis).
+
+    The input's time axis is dynamic, even when the model was built with an input_length,
+    as long as every layer takes the same per-sample shape whatever the sequence length
+    (only a sequence's first axis, time, may change). A layer that needs the length
+    fixes it to the built one: Flatten of a sequence, Reshape of one (`needs_length`),
+    Permute moving time into the features. Output axes that follow the input's time are
+    "time"; the others (RepeatVector's n, Reshape's dims) are concrete."""
+    layers = model.layers
+    embedding = type(layers[0]).__name__ == "Embedding"
+    built = tuple(layers[0].input_shape)
+    if embedding or len(built) >= 2:
+        free = (None,) + built[1:]
+        shape = free
+        try:
+            for index, layer in enumerate(layers):
+                had = tuple(layer.input_shape)
+                time_axis = index == 0 and embedding or len(had) >= 2
+                if len(shape) != len(had) or any(s != h for i, (s, h) in enumerate(zip(shape, had))
+                                                 if not (i == 0 and time_axis and s is None)):
+                    raise ConfigError("the layer's per-sample shape depends on the sequence length")
+                if getattr(layer, "needs_length", False) and None in shape:
+                    raise ConfigError("the layer needs the sequence length")
+                shape = layer.output_shape(shape)
+        except ConfigError:
+            pass
+        else:
+            return _named(free), _named(shape)
+    return _named(built), _named(layers[-1].output_shape(layers[-1].input_shape))
+
+
+def _named(shape):
     return ["time" if s is None else int(s) for s in shape]
 
 

@@ -66,10 +66,14 @@ class Graph:
     def reduce_max(self, x, axes, name, keepdims=0):
         """ReduceMax over `axes` (None: all), whichever way the opset takes them (an
         input from opset 18, an attribute before)."""
+        return self.reduce("ReduceMax", x, axes, name, keepdims)
+
+    def reduce(self, op, x, axes, name, keepdims=0):
+        """A Reduce* op (not ReduceSum, whose axes became an input at opset 13) over `axes`."""
         if self.opset >= 18:
-            return self.node("ReduceMax", [x] + ([self.const(axes)] if axes is not None else []), name,
+            return self.node(op, [x] + ([self.const(axes)] if axes is not None else []), name,
                              keepdims=keepdims)
-        return self.node("ReduceMax", [x], name, keepdims=keepdims, **({"axes": axes} if axes is not None else {}))
+        return self.node(op, [x], name, keepdims=keepdims, **({"axes": axes} if axes is not None else {}))
 
     def add_input(self, name, shape, elem=None):
         name = self.unique(name)

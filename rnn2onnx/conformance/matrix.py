@@ -129,6 +129,79 @@ STACKS = (
 )
 
 
+# ---------------------------------------------------------------------------------------
+# layers around the recurrent ones (issue 10), keyed by layer class name: [(variant,
+# mask, layers)], each layer alone (after a float input; a first layer gives its
+# input_shape) and in a recurrent stack. Cases: both dtypes and targets, middle opset.
+AROUND_LAYERS = {}
+
+# -- layers1 block: the layers of main before issue 10 (Embedding and Masking are the mask
+# kinds' inputs), core.py's shape layers, noise.py, advanced_activations.py
+_SEQ = (None, EMBED)
+_FIXED = (TIME, EMBED)  # a sequence of known length: Flatten, Reshape, PReLU, ParametricSoftplus
+AROUND_LAYERS.update({
+    "Embedding": [("embedding", "left", []), ("embedding-lstm", "holes", [("LSTM", {})])],
+    "Masking": [("masking", "masking", []), ("masking-gru", "masking", [("GRU", {"return_sequences": True})])],
+    "Dense": [("dense", "none", [("Dense", {"output_dim": 3, "activation": "tanh", "input_dim": EMBED})]),
+              ("gru-dense", "holes", [("GRU", {}), ("Dense", {"output_dim": 3, "activation": "softmax"})])],
+    "TimeDistributedDense": [
+        ("tdd", "none", [("TimeDistributedDense", {"output_dim": 3, "activation": "relu", "input_dim": EMBED})]),
+        ("tdd-jzs2", "holes", [("TimeDistributedDense", {"output_dim": 3, "activation": "sigmoid"}),
+                               ("JZS2", {"return_sequences": True})])],
+    "Activation": [("activation", "none", [("Activation", {"activation": "softplus", "input_shape": _SEQ})]),
+                   ("rnn-activation-jzs3", "right", [("SimpleRNN", {"return_sequences": True}),
+                                                     ("Activation", {"activation": "softmax"}), ("JZS3", {})])],
+    "Dropout": [("dropout", "none", [("Dropout", {"p": 0.3, "input_shape": _SEQ})]),
+                ("jzs1-dropout-lstm", "left", [("JZS1", {"return_sequences": True}), ("Dropout", {"p": 0.5}),
+                                               ("LSTM", {})])],
+    "RepeatVector": [
+        ("repeatvector", "none", [("Dense", {"output_dim": 3, "input_dim": EMBED}), ("RepeatVector", {"n": 4})]),
+        # the encoder-decoder of Keras's examples/addition_rnn.py
+        ("lstm-repeatvector-jzs1", "holes", [("LSTM", {}), ("RepeatVector", {"n": 3}),
+                                             ("JZS1", {"return_sequences": True}),
+                                             ("TimeDistributedDense", {"output_dim": 4, "activation": "softmax"})])],
+    "Reshape": [("reshape", "none", [("Reshape", {"dims": (2, EMBED // 2, TIME), "input_shape": _FIXED})]),
+                ("lstm-reshape-gru", "none", [("LSTM", {"output_dim": 6}), ("Reshape", {"dims": (3, 2)}),
+                                              ("GRU", {"return_sequences": True})])],
+    "Permute": [("permute", "none", [("Permute", {"dims": (2, 1), "input_shape": _SEQ})]),
+                ("tdd-permute-lstm", "none", [("TimeDistributedDense", {"output_dim": 3, "input_dim": EMBED,
+                                                                        "input_length": TIME}),
+                                              ("Permute", {"dims": (2, 1)}), ("LSTM", {})])],
+    "Flatten": [("flatten", "none", [("Flatten", {"input_shape": _FIXED})]),
+                ("gru-flatten-dense", "none", [("GRU", {"return_sequences": True, "input_length": TIME}),
+                                               ("Flatten", {}), ("Dense", {"output_dim": 3})])],
+    "TimeDistributedMerge": [
+        ("tdmerge-sum", "none", [("TimeDistributedMerge", {"mode": "sum", "input_shape": _SEQ})]),
+        ("lstm-tdmerge-ave", "none", [("LSTM", {"return_sequences": True}), ("TimeDistributedMerge", {"mode": "ave"}),
+                                      ("Dense", {"output_dim": 2})])],
+    "MaxoutDense": [("maxout", "none", [("MaxoutDense", {"output_dim": 3, "nb_feature": 3, "input_dim": EMBED})]),
+                    ("gru-maxout", "holes", [("GRU", {}), ("MaxoutDense", {"output_dim": 3})])],
+    "GaussianNoise": [("gaussiannoise", "none", [("GaussianNoise", {"sigma": 0.5, "input_shape": _SEQ})]),
+                      ("gaussiannoise-lstm", "holes", [("GaussianNoise", {"sigma": 0.5}), ("LSTM", {})])],
+    "GaussianDropout": [("gaussiandropout", "none", [("GaussianDropout", {"p": 0.3, "input_shape": _SEQ})]),
+                        ("gru-gaussiandropout-jzs2", "right", [("GRU", {"return_sequences": True}),
+                                                               ("GaussianDropout", {"p": 0.3}), ("JZS2", {})])],
+    "LeakyReLU": [("leakyrelu", "none", [("LeakyReLU", {"alpha": 0.2, "input_shape": _SEQ})]),
+                  ("lstm-leakyrelu-gru", "holes", [("LSTM", {"return_sequences": True}), ("LeakyReLU", {}),
+                                                   ("GRU", {})])],
+    "PReLU": [("prelu", "none", [("PReLU", {"input_shape": _FIXED})]),
+              ("gru-prelu-lstm", "none", [("GRU", {"return_sequences": True, "input_length": TIME}),
+                                          ("PReLU", {}), ("LSTM", {})])],
+    "ParametricSoftplus": [
+        ("psoftplus", "none", [("ParametricSoftplus", {"alpha_init": 0.3, "beta_init": 2.0, "input_shape": _FIXED})]),
+        ("lstm-psoftplus", "none", [("LSTM", {}), ("ParametricSoftplus", {})])],
+    "ThresholdedLinear": [
+        ("thresholdedlinear", "none", [("ThresholdedLinear", {"theta": 0.5, "input_shape": _SEQ})]),
+        ("rnn-thresholdedlinear-jzs3", "left", [("SimpleRNN", {"return_sequences": True, "activation": "tanh"}),
+                                                ("ThresholdedLinear", {"theta": 0.1}), ("JZS3", {})])],
+    "ThresholdedReLU": [
+        ("thresholdedrelu", "none", [("ThresholdedReLU", {"theta": 0.2, "input_shape": _SEQ})]),
+        ("jzs3-thresholdedrelu-lstm", "holes", [("JZS3", {"return_sequences": True}),
+                                                ("ThresholdedReLU", {"theta": 0.05}), ("LSTM", {})])],
+})
+# -- end of layers1 block
+
+
 def build_matrix(quick=False, opsets=None):
     """The list of Cases. Full: every layer x mask x return_sequences x dtype x strategy x
     target x opset (Keras default activations), activation variants at the middle opset,
@@ -204,6 +277,16 @@ def build_matrix(quick=False, opsets=None):
             chosen = [(DTYPES[si % 2], STRATEGIES[si // 2 % 2], TARGETS[(si + 1) % 2], opsets[si % len(opsets)])]
         for dtype, strategy, target, opset in chosen:
             add([(k, dict(kw)) for k, kw in layers], mask, dtype, strategy, target, opset, "stack", name)
+
+    # 5. layers around the recurrent ones: alone and in stacks (both dtypes and targets,
+    # middle opset; quick: one of the four per entry, rotating)
+    rows = [row for kind in AROUND_LAYERS for row in AROUND_LAYERS[kind]]
+    for ri, (name, mask, layers) in enumerate(rows):
+        chosen = itertools.product(DTYPES, TARGETS)
+        if quick:
+            chosen = [(DTYPES[ri % 2], TARGETS[ri // 2 % 2])]
+        for dtype, target in chosen:
+            add([(k, dict(kw)) for k, kw in layers], mask, dtype, "auto", target, middle, "around", name)
     return cases
 
 
@@ -237,6 +320,8 @@ def make_model(case, seed=0):
     for layer in model.layers:
         for name, w in zip(layer.weight_names, layer.get_weights()):
             if name.startswith("b"):  # biases start at zero (b_f at one): make them matter
+                w = w + rng.normal(0.0, 0.5, size=w.shape)
+            elif name == "alphas":  # PReLU's start at zero, ParametricSoftplus's at a constant
                 w = w + rng.normal(0.0, 0.5, size=w.shape)
             weights.append(w)
     model.set_weights(weights)

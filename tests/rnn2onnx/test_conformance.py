@@ -51,6 +51,25 @@ def test_quick_covers_every_layer_mask_and_dimension(quick):
         assert masks == set(conformance.MASKS), kind
 
 
+def test_every_registered_layer_that_is_not_recurrent_has_rows(quick):
+    """AROUND_LAYERS derives from the one layer registry: every layer that is not recurrent
+    has rows, alone (no recurrent layer) and in a recurrent stack, and the quick run
+    holds each row once."""
+    from reference.registry import LAYERS
+    from rnn2onnx.conformance.matrix import AROUND_LAYERS
+
+    assert set(AROUND_LAYERS) == set(LAYERS) - set(conformance.RECURRENT)
+    _, _, data = quick
+    run = {c["id"].split("[", 1)[1].split("]")[0] for c in data["cases"] if c["group"] == "around"}
+    inputs = {"Embedding": ("left", "holes"), "Masking": ("masking",)}  # the mask kinds' input layers
+    for kind, rows in AROUND_LAYERS.items():
+        assert run >= {name for name, _, _ in rows}, kind
+        for name, mask, layers in rows:
+            assert kind in [k for k, _ in layers] or mask in inputs.get(kind, ()), (kind, name)
+        stacked = [any(k in conformance.RECURRENT for k, _ in layers) for _, _, layers in rows]
+        assert any(stacked) and not all(stacked), kind
+
+
 def test_rows_carry_forms_errors_and_tolerances(quick):
     _, _, data = quick
     for case in data["cases"]:

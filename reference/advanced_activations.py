@@ -1,0 +1,161 @@
+"""Keras 0.2.0's advanced_activations.py: LeakyReLU, PReLU, ParametricSoftplus,
+ThresholdedLinear, ThresholdedReLU.
+
+All are MaskedLayers in 0.2.0 (the mask passes through, unapplied) and act elementwise.
+PReLU's and ParametricSoftplus's weights have the full per-sample input shape (per
+timestep *and* feature after a sequence), so they need a known sequence length.
+Formulas and gradients follow the Theano graphs 0.2.0 built: LeakyReLU is Theano's
+relu(x, alpha) = 0.5 (1 + alpha) x + 0.5 (1 - alpha) |x| (slope 0.5 (1 + alpha) at 0),
+PReLU's positive part 0.5 (x + |x|).
+"""
+import numpy as np
+
+from . import activations, initializations
+from .errors import ConfigError, InputError
+from .layers import Layer
+from .noise import _real
+from .registry import register_layer
+
+_SOFTPLUS = activations.ACTIVATIONS["softplus"]
+_SIGMOID = activations.ACTIVATIONS["sigmoid"]
+
+
+class _Elementwise(Layer):
+    """A weightless elementwise layer that hands the mask on."""
+
+    def output_mask(self, mask):
+        return mask
+
+    def forward(self, X, mask=None, train=False, rng=None):
+        self._X = X
+        return self.function(X)
+
+    def backward(self, dY):
+        return dY * self.slope(self._X), []
+
+
+@register_layer
+class LeakyReLU(_Elementwise):
+    config_keys = ("alpha",)
+
+    def __init__(self, alpha=0.3, **kwargs):
+        super().__init__(**kwargs)
+        self.alpha = _real(alpha, "LeakyReLU", "alpha", -np.inf)
+
+    def function(self, X):
+        return X.dtype.type(0.5 * (1 + self.alpha)) * X + X.dtype.type(0.5 * (1 - self.alpha)) * np.abs(X)
+
+    def slope(self, X):
+        return X.dtype.type(0.5 * (1 + self.alpha)) + X.dtype.type(0.5 * (1 - self.alpha)) * np.sign(X)
+
+
+@register_layer
+class ThresholdedLinear(_Elementwise):
+    """0 where |x| < theta, x elsewhere."""
+
+    config_keys = ("theta",)
+
+    def __init__(self, theta=1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.theta = _real(theta, "ThresholdedLinear", "theta", -np.inf)
+
+    def function(self, X):
+        return np.where(np.abs(X) < self.theta, X.dtype.type(0), X)
+
+    def slope(self, X):
+        return (np.abs(X) >= self.theta).astype(X.dtype)
+
+
+@register_layer
+class ThresholdedReLU(_Elementwise):
+    """x where x > theta, 0 elsewhere."""
+
+    config_keys = ("theta",)
+
+    def __init__(self, theta=1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.theta = _real(theta, "ThresholdedReLU", "theta", -np.inf)
+
+    def function(self, X):
+        return np.where(X > self.theta, X, X.dtype.type(0))
+
+    def slope(self, X):
+        return (X > self.theta).astype(X.dtype)
+
+
+class _PerSample(Layer):
+    """A layer whose weights have its full per-sample input shape."""
+
+    needs_length = True
+
+    def output_mask(self, mask):
+        return mask
+
+    def output_shape(self, input_shape):
+        if None in input_shape:
+            raise ConfigError(f"layer {self.name}: {type(self).__name__} has weights of the full per-sample "
+                              f"input shape, got {tuple(input_shape)} (a sequence of unknown length): give the "
+                              "first layer input_length or an input_shape with the length")
+        return input_shape
+
+    def _check(self, X):
+        if X.shape[1:] != self.input_shape:
+            raise InputError(f"layer {self.name}: {type(self).__name__} was built for per-sample shape "
+                             f"{self.input_shape}, got {X.shape[1:]}")
+
+
+@register_layer
+class PReLU(_PerSample):
+    """relu(x) + alphas * (x - |x|) / 2, alphas (init 'zero') of the per-sample input shape."""
+
+    config_keys = ("init",)
+
+    def __init__(self, init="zero", weights=None, **kwargs):
+        super().__init__(weights=weights, **kwargs)
+        initializations.get(init)
+        self.init = init
+
+    def param_specs(self, input_shape):
+        return [("alphas", tuple(input_shape), self.init)]
+
+    def forward(self, X, mask=None, train=False, rng=None):
+        self._check(X)
+        self._X = X
+        half = X.dtype.type(0.5)
+        return half * (X + np.abs(X)) + self.params["alphas"] * (X - np.abs(X)) * half
+
+    def backward(self, dY):
+        X, half = self._X, dY.dtype.type(0.5)
+        sign = np.sign(X)
+        dX = dY * (half * (1 + sign) + self.params["alphas"] * (1 - sign) * half)
+        return dX, [np.sum(dY * (X - np.abs(X)) * half, axis=0)]
+
+
+@register_layer
+class ParametricSoftplus(_PerSample):
+    """alphas * softplus(betas * x); alphas and betas of the per-sample input shape start at
+    alpha_init and beta_init. (0.2.0's own build() of it fails: it assigns the read-only
+    input_shape; the weights it had made by then are these.)"""
+
+    config_keys = ("alpha_init", "beta_init")
+
+    def __init__(self, alpha_init=0.2, beta_init=5.0, weights=None, **kwargs):
+        super().__init__(weights=weights, **kwargs)
+        self.alpha_init = _real(alpha_init, "ParametricSoftplus", "alpha_init", -np.inf)
+        self.beta_init = _real(beta_init, "ParametricSoftplus", "beta_init", -np.inf)
+
+    def param_specs(self, input_shape):
+        return [("alphas", tuple(input_shape), lambda rng, s: self.alpha_init * np.ones(s)),
+                ("betas", tuple(input_shape), lambda rng, s: self.beta_init * np.ones(s))]
+
+    def forward(self, X, mask=None, train=False, rng=None):
+        self._check(X)
+        self._X = X
+        self._A = self.params["betas"] * X
+        self._S = _SOFTPLUS(self._A)
+        return self._S * self.params["alphas"]
+
+    def backward(self, dY):
+        slope = _SIGMOID(self._A)
+        dA = dY * self.params["alphas"] * slope
+        return dA * self.params["betas"], [np.sum(dY * self._S, axis=0), np.sum(dA * self._X, axis=0)]

@@ -1,0 +1,68 @@
+"""Keras 0.2.0's noise.py: GaussianNoise and GaussianDropout.
+
+Both are MaskedLayers in 0.2.0: the mask passes through unchanged. In training the
+noise is drawn from the model's rng (as Dropout's masks are); at prediction both are
+the identity.
+"""
+import numpy as np
+
+from .errors import ConfigError
+from .layers import Layer
+from .registry import register_layer
+from .untrusted import quote
+
+
+def _real(value, layer, key, low, high=None):
+    """`value` as a finite float in [low, high) (high None: no upper bound), or a ConfigError."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not np.isfinite(value) or value < low or (high is not None and value >= high):
+        where = f"in [{low}, {high})" if high is not None else f">= {low}" if low > -np.inf else "(finite)"
+        raise ConfigError(f"{layer}: {key} must be a number {where}, got {quote(value)}")
+    return float(value)
+
+
+@register_layer
+class GaussianNoise(Layer):
+    """Training: X + N(0, sigma^2) noise, drawn anew at every step; prediction: X."""
+
+    config_keys = ("sigma",)
+
+    def __init__(self, sigma, **kwargs):
+        super().__init__(**kwargs)
+        self.sigma = _real(sigma, "GaussianNoise", "sigma", 0.0)
+
+    def output_mask(self, mask):
+        return mask
+
+    def forward(self, X, mask=None, train=False, rng=None):
+        if not train or self.sigma == 0:
+            return X
+        return X + rng.normal(0.0, self.sigma, size=X.shape).astype(X.dtype)
+
+    def backward(self, dY):
+        return dY, []
+
+
+@register_layer
+class GaussianDropout(Layer):
+    """Training: X times N(1, p / (1 - p)) noise (p is the drop probability, as Dropout's);
+    prediction: X."""
+
+    config_keys = ("p",)
+
+    def __init__(self, p, **kwargs):
+        super().__init__(**kwargs)
+        self.p = _real(p, "GaussianDropout", "p", 0.0, 1.0)
+
+    def output_mask(self, mask):
+        return mask
+
+    def forward(self, X, mask=None, train=False, rng=None):
+        if not train:
+            self._scale = None
+            return X
+        self._scale = rng.normal(1.0, np.sqrt(self.p / (1.0 - self.p)), size=X.shape).astype(X.dtype)
+        return X * self._scale
+
+    def backward(self, dY):
+        return (dY if self._scale is None else dY * self._scale), []

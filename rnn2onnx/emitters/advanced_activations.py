@@ -1,0 +1,48 @@
+"""Emitters of Keras 0.2.0's advanced activations (reference/advanced_activations.py):
+the reference's formulas op for op, with scalars in the graph's dtype (ONNX's LeakyRelu
+takes its alpha as a float32 attribute: inexact in a float64 graph). All hand the mask on."""
+from ..graph import emit_activation
+from reference.activations import ACTIVATIONS
+from . import register
+
+
+@register("LeakyReLU")
+def emit_leaky_relu(layer, ctx, x, mask):
+    g, name = ctx.g, layer.name
+    linear = g.node("Mul", [x, g.scalar(0.5 * (1 + layer.alpha))], f"{name}/Mul")
+    absolute = g.node("Mul", [g.node("Abs", [x], f"{name}/Abs"), g.scalar(0.5 * (1 - layer.alpha))], f"{name}/Mul")
+    return g.node("Add", [linear, absolute], f"{name}/Add"), mask
+
+
+@register("PReLU")
+def emit_prelu(layer, ctx, x, mask):
+    g, name = ctx.g, layer.name
+    half = g.scalar(0.5)
+    absolute = g.node("Abs", [x], f"{name}/Abs")
+    positive = g.node("Mul", [half, g.node("Add", [x, absolute], f"{name}/Add")], f"{name}/Mul")
+    negative = g.node("Mul", [g.initializer(f"{name}/alphas", layer.params["alphas"]),
+                              g.node("Sub", [x, absolute], f"{name}/Sub")], f"{name}/Mul")
+    negative = g.node("Mul", [negative, half], f"{name}/Mul")
+    return g.node("Add", [positive, negative], f"{name}/Add"), mask
+
+
+@register("ParametricSoftplus")
+def emit_parametric_softplus(layer, ctx, x, mask):
+    g, name = ctx.g, layer.name
+    scaled = g.node("Mul", [g.initializer(f"{name}/betas", layer.params["betas"]), x], f"{name}/Mul")
+    soft = emit_activation(g, ACTIVATIONS["softplus"], scaled, name)
+    return g.node("Mul", [soft, g.initializer(f"{name}/alphas", layer.params["alphas"])], f"{name}/Mul"), mask
+
+
+@register("ThresholdedLinear")
+def emit_thresholded_linear(layer, ctx, x, mask):
+    g, name = ctx.g, layer.name
+    below = g.node("Less", [g.node("Abs", [x], f"{name}/Abs"), g.scalar(layer.theta)], f"{name}/Less")
+    return g.node("Where", [below, g.scalar(0.0), x], f"{name}/Where"), mask
+
+
+@register("ThresholdedReLU")
+def emit_thresholded_relu(layer, ctx, x, mask):
+    g, name = ctx.g, layer.name
+    above = g.node("Greater", [x, g.scalar(layer.theta)], f"{name}/Greater")
+    return g.node("Where", [above, x, g.scalar(0.0)], f"{name}/Where"), mask
