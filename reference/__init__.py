@@ -18,10 +18,12 @@ __all__ = [
     "losses", "optimizers", "callbacks", "Callback", "History",
     "Optimizer", "SGD", "RMSprop", "Adagrad", "Adadelta", "Adam", "TrainingError", "NonFiniteLossError",
 ]
-from .containers import Merge
-from .legacy import LegacyFileError, model_from_json, model_from_yaml
+from .containers import Graph, Merge
+from .legacy import LegacyFileError
+from .models import load_model, model_from_config, model_from_json, model_from_yaml
 
-__all__ += ["Merge", "model_from_json", "model_from_yaml", "LegacyFileError"]
 __all__ += ["RepeatVector", "Reshape", "Permute", "Flatten", "TimeDistributedMerge", "MaxoutDense",
             "GaussianNoise", "GaussianDropout", "LeakyReLU", "PReLU", "ParametricSoftplus", "ThresholdedLinear",
             "ThresholdedReLU"]
+__all__ += ["Graph", "Merge", "model_from_json", "model_from_yaml", "model_from_config", "load_model",
+            "LegacyFileError"]

@@ -13,10 +13,20 @@ What Keras 0.2.0 wrote, and what this module reads and writes:
   tuples `!!python/tuple`; we read it with a safe loader that knows that one tag only.
 - Keras 0.1.x configs name the same layers but every layer carries `input_dim` (it was
   a required first argument) and there is no `input_shape`/`input_length`.
+- A Merge first layer is `{"name": "Merge", "layers": [branch configs], "mode",
+  "concat_axis"}`; a Graph is `{"name": "Graph", "input_config", "node_config",
+  "output_config", "input_order", "output_order", "nodes": {name: layer config}}` and
+  its `loss` maps output names to objectives (as compile was given them).
 - `save_weights(path)`: HDF5, root attribute `nb_layers`; one group `layer_{k}` per layer
-  (weightless layers too) with attribute `nb_params` and datasets `param_{j}` in
-  get_weights order, stored in the model's dtype. Parameters are read by index up to
-  `nb_params` (h5py lists `param_10` before `param_2`).
+  (weightless layers too; a top-level Merge is one group holding all its branches'
+  weights) with attribute `nb_params` and datasets `param_{j}` in get_weights order,
+  stored in the model's dtype. Parameters are read by index up to `nb_params` (h5py
+  lists `param_10` before `param_2`). A Graph: one group `graph`, `param_{n}` over every
+  node in add_node order, without BatchNormalization's running statistics.
+
+This module reads and writes; it builds no model. `Sequential.from_config`,
+`Merge.from_config`, `Graph.from_config` and `model_from_config`/`_json`/`_yaml`/
+`load_model` live beside the models (reference/models.py, reference/containers.py).
 
 Nothing is trusted: every size read from a file is checked against the model before any
 data is read, every problem is a `LegacyFileError` (a `ConfigError`) naming the layer,
@@ -38,7 +48,7 @@ from .untrusted import MAX_CONFIG_CHARS, BoundedSafeLoader, ConfigLimitError, pa
 from .layers import Activation, Dense, Dropout, Embedding, Masking, TimeDistributedDense
 from . import advanced_activations, noise  # noqa: F401  (their layers join the registry)
 from .registry import LAYERS, accepted_keys, accepted_names
-from .models import DTYPE_FROM_WEIGHTS, DTYPE_NOT_IN_WEIGHTS, DTYPE_UNDECIDED, DTYPES, Sequential
+from .dtypes import DTYPE_FROM_WEIGHTS, DTYPE_NOT_IN_WEIGHTS, DTYPE_UNDECIDED, DTYPES
 from .recurrent import GRU, JZS1, JZS2, JZS3, LSTM, RECURRENT_LAYERS, Recurrent, SimpleDeepRNN, SimpleRNN
 
 
@@ -116,18 +126,20 @@ def _int_or_none(value, key, where):
     return value
 
 
-def _layer_kwargs(index, config):
-    """(class, constructor kwargs, inline weights or None) for one layer config."""
+def _layer_kwargs(index, config, label=None):
+    """(class, constructor kwargs, inline weights or None) for one layer config; `label`
+    names it in errors (default "layer {index}")."""
+    label = f"layer {index}" if label is None else label
     if not isinstance(config, dict):
-        raise LegacyFileError(f"layer {index}: a layer config must be a mapping, got {type(config).__name__}")
+        raise LegacyFileError(f"{label}: a layer config must be a mapping, got {type(config).__name__}")
     name = config.get("name")
     if not isinstance(name, str):
-        raise LegacyFileError(f"layer {index}: the layer type ('name') must be a string such as \"LSTM\", "
+        raise LegacyFileError(f"{label}: the layer type ('name') must be a string such as \"LSTM\", "
                               f"got {type(name).__name__} {quote(name)}")
-    where = f"layer {index} ({shorten(name, 60)})"
+    where = f"{label} ({shorten(name, 60)})"
     if name in ("Sequential", "Graph", "Merge", "AutoEncoder"):
-        raise LegacyFileError(f"{where}: nested {name} containers are not supported; "
-                              f"a model must be a flat Sequential of: {_accepted_layers()}")
+        raise LegacyFileError(f"{where}: a {name} container is not supported here (a Merge only as a "
+                              f"Sequential's first layer); layers accepted: {_accepted_layers()}")
     if name not in LAYER_CLASSES:
         raise LegacyFileError(f"{where}: unknown layer type {quote(name)}; accepted: {_accepted_layers()}")
     cls = LAYER_CLASSES[name]
@@ -213,110 +225,8 @@ def _inline_parameters(value, where):
     return arrays
 
 
-def _check_chain(model):
-    """A layer that declares its input width (0.1.x: every layer) must match what it gets."""
-    for index, layer in enumerate(model.layers[1:], start=1):
-        declared = layer.declared_input_shape
-        if declared is None or isinstance(layer, Embedding) or not layer.built:
-            continue
-        got = layer.input_shape[-1]
-        if declared[-1] is not None and got is not None and declared[-1] != got:
-            raise LegacyFileError(
-                f"layer {index} ({type(layer).__name__}): the config says its input width is {declared[-1]}, "
-                f"but the layer before it outputs width {got}"
-            )
-
-
-def model_from_config(config, dtype=None, seed=None, compile=True, initialise=True):
-    """A reference `Sequential` from a Keras 0.1.x/0.2.0 model config (a dict).
-
-    dtype=None: the model computes in the dtype of the weights file `load_weights`
-    reads (Keras 0.2.0 saved its weights in Theano's floatX, float64 by default), and
-    in float32 until then; an explicit dtype is kept whatever the file holds.
-
-    A compiled model's config (`optimizer`, `loss`, `class_mode`) is compiled the same
-    way, optimizer settings restored, unless `compile=False` (prediction/export only).
-    initialise=False: shapes only, no weight initialised (they will be loaded).
-    """
-    if not isinstance(config, dict):
-        raise LegacyFileError(f"a model config must be a mapping, got {type(config).__name__}")
-    name = config.get("name")
-    if name is None:
-        raise LegacyFileError('the config does not name its model type (Keras 0.x writes "name": "Sequential" '
-                              "at the top level); only Sequential models can be loaded")
-    if name != "Sequential":
-        raise LegacyFileError(f"model type {quote(name)} is not supported; only Sequential models can be loaded")
-    layers = config.get("layers")
-    if not isinstance(layers, list) or not layers:
-        raise LegacyFileError("the config's 'layers' must be a non-empty list")
-    model = Sequential(dtype="float32" if dtype is None else dtype, seed=seed, initialise=initialise)
-    if dtype is None:
-        model.dtype_from = DTYPE_UNDECIDED
-    inline = []
-    for index, layer_config in enumerate(layers):
-        if index == 0 and isinstance(layer_config, dict) and layer_config.get("name") == "Merge":
-            model.add(_merge_from_config(layer_config, "layer 0 (Merge)", seed, initialise))
-            inline.append(None)
-            continue
-        cls, kwargs, weights = _layer_kwargs(index, layer_config)
-        where = f"layer {index} ({cls.__name__})"
-        try:
-            layer = cls(**kwargs)
-            model.add(layer)
-        except ConfigError as exc:
-            raise LegacyFileError(f"{where}: {shorten(exc, 300)}") from None
-        except (TypeError, ValueError, OverflowError) as exc:
-            raise LegacyFileError(f"{where}: bad config ({shorten(exc, 160)})") from None
-        inline.append(weights)
-    _check_chain(model)
-    if any(w is not None for w in inline):
-        if not all(layer.built for layer in model.layers):
-            raise LegacyFileError("the config holds inline parameters but not the model's input shape")
-        for index, (layer, weights) in enumerate(zip(model.layers, inline)):
-            if weights is not None:
-                try:
-                    layer.set_weights(weights)
-                except ConfigError as exc:
-                    raise LegacyFileError(f"layer {index} ({type(layer).__name__}): {exc}") from None
-    if compile and "optimizer" in config:
-        _compile_from_config(model, config)
-    return model
-
-
-MERGE_KEYS = ("name", "layers", "mode", "concat_axis")
-
-
-def _merge_from_config(config, where, seed, initialise):
-    """A Merge from its 0.2.0 config: branches are Sequential or Merge configs. Its
-    concat_axis is honoured (0.2.0's own loader dropped it)."""
-    from .containers import Merge
-
-    unknown = [k for k in config if k not in MERGE_KEYS]
-    if unknown:
-        raise LegacyFileError(f"{where}: unknown config key {quote(unknown[0])}; Merge accepts: {', '.join(MERGE_KEYS)}")
-    branches = config.get("layers")
-    if not isinstance(branches, list):
-        raise LegacyFileError(f"{where}: 'layers' must be a list of branch configs, got {quote(branches)}")
-    built = []
-    for i, branch in enumerate(branches):
-        here = f"{where} branch {i}"
-        kind = branch.get("name") if isinstance(branch, dict) else None
-        try:
-            if kind == "Merge":
-                built.append(_merge_from_config(branch, here, seed, initialise))
-            elif kind == "Sequential":
-                built.append(model_from_config(branch, seed=seed, compile=False, initialise=initialise))
-            else:
-                raise LegacyFileError(f"a branch must be a Sequential or a Merge config, got {quote(kind)}")
-        except LegacyFileError as exc:
-            raise LegacyFileError(f"{here}: {exc}") from None
-    try:
-        return Merge(built, mode=config.get("mode", "sum"), concat_axis=config.get("concat_axis", -1))
-    except ConfigError as exc:
-        raise LegacyFileError(f"{where}: {shorten(exc, 300)}") from None
-
-
-def _compile_from_config(model, config):
+def compile_from_config(model, config):
+    """Compile `model` as its config's optimizer/loss (and class_mode) say."""
     from . import losses, optimizers  # imported here: loading never needs training support
 
     opt = config.get("optimizer")
@@ -336,14 +246,16 @@ def _compile_from_config(model, config):
     except (TypeError, ValueError) as exc:
         raise LegacyFileError(f"optimizer {quote(opt['name'])}: bad settings ({shorten(exc, 160)})") from None
     loss = config.get("loss")
-    if isinstance(loss, dict):
-        raise LegacyFileError("a per-output loss mapping belongs to a Graph model; only Sequential is supported")
-    if not isinstance(loss, str):
+    graph = config.get("name") == "Graph"
+    if graph and not isinstance(loss, dict):
+        raise LegacyFileError(f"a Graph config's loss must map output names to objective names, got {quote(loss)}")
+    if not graph and not isinstance(loss, str):
         raise LegacyFileError(f"the config's loss must be an objective name, got {quote(loss)}")
-    try:
-        losses.get(loss)
-    except ConfigError as exc:
-        raise LegacyFileError(f"the config's loss: {exc}") from None
+    for value in (loss.values() if graph else [loss]):
+        try:
+            losses.get(value)
+        except ConfigError as exc:
+            raise LegacyFileError(f"the config's loss: {exc}") from None
     kwargs = {}
     if config.get("class_mode") is not None:
         kwargs["class_mode"] = config["class_mode"]
@@ -364,15 +276,14 @@ def _decode(text):
     return text
 
 
-def model_from_json(text, dtype=None, seed=None, compile=True, initialise=True):
-    """A reference `Sequential` from `model.to_json()` text of Keras 0.1.x/0.2.0 (or ours)."""
+def config_from_json(text):
+    """The config dict of `model.to_json()` text of Keras 0.1.x/0.2.0 (or ours)."""
     try:
-        config = parse_json(_decode(text))
+        return parse_json(_decode(text))
     except json.JSONDecodeError as exc:
         raise LegacyFileError(f"the config is not valid JSON: {shorten(exc, 160)}") from None
     except ConfigLimitError as exc:
         raise LegacyFileError(str(exc)) from None
-    return model_from_config(config, dtype=dtype, seed=seed, compile=compile, initialise=initialise)
 
 
 class LegacyYamlLoader(BoundedSafeLoader):
@@ -398,10 +309,10 @@ def _represent_tuple(dumper, data):
 LegacyYamlDumper.add_representer(tuple, _represent_tuple)
 
 
-def model_from_yaml(text, dtype=None, seed=None, compile=True, initialise=True):
-    """A reference `Sequential` from `model.to_yaml()` text (safe loader; `!!python/tuple` allowed)."""
+def config_from_yaml(text):
+    """The config dict of `model.to_yaml()` text (safe loader; `!!python/tuple` allowed)."""
     try:
-        config = parse_yaml(_decode(text), LegacyYamlLoader)
+        return parse_yaml(_decode(text), LegacyYamlLoader)
     except ConfigLimitError as exc:
         raise LegacyFileError(str(exc)) from None
     except yaml.constructor.ConstructorError as exc:
@@ -412,7 +323,6 @@ def model_from_yaml(text, dtype=None, seed=None, compile=True, initialise=True):
         ) from None
     except yaml.YAMLError as exc:
         raise LegacyFileError(f"the config is not valid YAML: {shorten(exc, 240)}") from None
-    return model_from_config(config, dtype=dtype, seed=seed, compile=compile, initialise=initialise)
 
 
 def read_config_file(path):
@@ -431,19 +341,6 @@ def read_config_file(path):
     if kind is None:
         kind = "json" if text.lstrip()[:1] in ("{", "[") else "yaml"
     return kind, text
-
-
-def load_model(config_path, weights_path=None, dtype=None, seed=None, compile=True, initialise=None):
-    """Config file (+ optional HDF5 weights file) -> reference `Sequential`; with no
-    dtype it computes in the weights file's (float32 without one)."""
-    kind, text = read_config_file(config_path)
-    if initialise is None:  # weights about to be loaded: nothing to initialise (or allocate) first
-        initialise = weights_path is None
-    model = (model_from_json if kind == "json" else model_from_yaml)(text, dtype=dtype, seed=seed, compile=compile,
-                                                                     initialise=initialise)
-    if weights_path is not None:
-        load_weights(model, weights_path)
-    return model
 
 
 # ---------------------------------------------------------------------------------------
@@ -472,7 +369,9 @@ def _plain(value):
     return value
 
 
-def _layer_config(index, layer):
+def layer_config(layer, first=False):
+    """A layer's Keras 0.2.0 config; `first`: the model's first layer (a model built from
+    data records the input shape it was built for)."""
     name = type(layer).__name__
     if name not in LAYER_CLASSES:
         raise ConfigError(f"layer {layer.name}: {name} has no Keras 0.2.0 config; supported: {_accepted_layers()}")
@@ -512,7 +411,7 @@ def _layer_config(index, layer):
         c["mask_value"] = layer.mask_value
     else:  # a layer whose own get_config() is what 0.2.0 wrote
         c.update(layer.get_config())
-    if declared is None and index == 0 and layer.built:
+    if declared is None and first and layer.built:
         declared = tuple(layer.input_shape)  # the model was built from data: record its input
     if declared is not None:
         c["input_shape"] = tuple(declared)
@@ -526,23 +425,31 @@ def _full_loss_name(loss):
     return losses.get(loss).name
 
 
-def get_config(model):
-    """The Keras 0.2.0 config dict of a reference `Sequential` (tuples for shapes)."""
-    if not model.layers:
-        raise ConfigError("the model has no layers")
-    config = {"name": "Sequential", "layers": [_layer_config(i, layer) for i, layer in enumerate(model.layers)]}
+def compiled_config(model, config):
+    """Add what 0.2.0's compiled model wrote: theano_mode, optimizer, loss (and class_mode
+    for a Sequential, before them)."""
     optimizer = getattr(model, "optimizer", None)
-    if optimizer is not None:
+    if optimizer is None:
+        return config
+    if config["name"] == "Sequential":
         config["class_mode"] = getattr(model, "class_mode", "categorical")
-        config["theano_mode"] = None
-        opt = {k: _plain(v) for k, v in optimizer.get_config().items()}
-        if model.dtype == np.float32:
-            for key in SHARED_SCALAR_SETTINGS.get(opt.get("name"), ()):
-                if isinstance(opt.get(key), float):
-                    opt[key] = float(np.float32(opt[key]))
-        config["optimizer"] = opt
+    config["theano_mode"] = None
+    opt = {k: _plain(v) for k, v in optimizer.get_config().items()}
+    if model.dtype == np.float32:
+        for key in SHARED_SCALAR_SETTINGS.get(opt.get("name"), ()):
+            if isinstance(opt.get(key), float):
+                opt[key] = float(np.float32(opt[key]))
+    config["optimizer"] = opt
+    if isinstance(model.loss, dict):  # a Graph: {output name: objective}, as compile was given it
+        config["loss"] = dict(model.loss)
+    else:
         config["loss"] = _full_loss_name(model.loss)
     return config
+
+
+def get_config(model):
+    """The Keras 0.2.0 config dict of a reference model (its get_config(); tuples for shapes)."""
+    return model.get_config()
 
 
 def _listify(value):
@@ -555,13 +462,13 @@ def _listify(value):
 
 def to_json(model, **kwargs):
     """Keras 0.2.0's `model.to_json()`; keyword arguments go to `json.dumps`."""
-    return json.dumps(_listify(get_config(model)), **kwargs)
+    return json.dumps(_listify(model.get_config()), **kwargs)
 
 
 def to_yaml(model, **kwargs):
     """Keras 0.2.0's `model.to_yaml()` (shapes tagged `!!python/tuple`); kwargs go to `yaml.dump`."""
     kwargs.setdefault("default_flow_style", None)
-    return yaml.dump(get_config(model), Dumper=LegacyYamlDumper, **kwargs)
+    return yaml.dump(model.get_config(), Dumper=LegacyYamlDumper, **kwargs)
 
 
 # ---------------------------------------------------------------------------------------
@@ -575,27 +482,73 @@ def _h5py():
 
 def save_weights(model, path, overwrite=False):
     """Write the weights in Keras 0.2.0's HDF5 layout (atomically; refuses to overwrite unless asked)."""
-    h5py = _h5py()
     path = os.fspath(path)
     if not overwrite and os.path.exists(path):
         raise LegacyFileError(f"{path} already exists; pass overwrite=True to replace it")
     model._require_built()
+    if _is_graph(model):
+        return _save_graph_weights(model, path)
     per_layer = [[np.asarray(w) for w in layer.get_weights()] for layer in model.layers]
+
+    def fill(f):
+        f.attrs["nb_layers"] = len(model.layers)
+        for k, weights in enumerate(per_layer):
+            g = f.create_group(f"layer_{k}")
+            g.attrs["nb_params"] = len(weights)
+            _write_datasets(g, "param", weights)
+
+    _write_h5(path, fill)
+
+
+def _write_datasets(group, prefix, arrays):
+    for j, w in enumerate(arrays):
+        dset = group.create_dataset(f"{prefix}_{j}", w.shape, dtype=w.dtype)
+        dset[...] = w
+
+
+def _write_h5(path, fill):
+    """A new HDF5 file at `path` holding what fill(file) puts in it, written atomically."""
+    h5py = _h5py()
 
     def write(tmp):
         with h5py.File(tmp, "w") as f:
-            f.attrs["nb_layers"] = len(model.layers)
-            for k, weights in enumerate(per_layer):
-                g = f.create_group(f"layer_{k}")
-                g.attrs["nb_params"] = len(weights)
-                for j, w in enumerate(weights):
-                    dset = g.create_dataset(f"param_{j}", w.shape, dtype=w.dtype)
-                    dset[...] = w
+            fill(f)
 
     try:
         atomic_write(path, write)
     except OSError as exc:
         raise LegacyFileError(f"cannot write weights file {path}: {exc.strerror or exc}") from None
+
+
+# Weights a layer keeps that Keras 0.2.0 updated outside its `params` (BatchNormalization's
+# running statistics): 0.2.0's Graph.get_weights, hence Graph.save_weights, left them out.
+NOT_KERAS_PARAMS = ("running_mean", "running_std")
+
+
+def _is_graph(model):
+    """0.2.0 stored a Graph's weights in one group 'graph', a Sequential's per layer."""
+    return getattr(model, "hdf5_layout", "layers") == "graph"
+
+
+def _keras_params(layer):
+    """[(is a Keras param, name, weight)] of a layer: 0.2.0's Graph saved only its params."""
+    return [(name not in NOT_KERAS_PARAMS, name, np.asarray(w)) for name, w in zip(layer.weight_names, layer.get_weights())]
+
+
+def _save_graph_weights(graph, path):
+    """0.2.0's Graph.save_weights: one group `graph`, `param_{n}` in add_node order, attribute
+    nb_params. Weights 0.2.0 left out (BatchNormalization's running statistics) follow as
+    `state_{i}`, which 0.2.0's load_weights never reads, so the file stays Keras's."""
+    params = [w for layer in graph.layers for keep, _, w in _keras_params(layer) if keep]
+    states = [w for layer in graph.layers for keep, _, w in _keras_params(layer) if not keep]
+
+    def fill(f):
+        g = f.create_group("graph")
+        g.attrs["nb_params"] = len(params)
+        _write_datasets(g, "param", params)
+        _write_datasets(g, "state", states)
+
+    _write_h5(path, fill)
 
 
 def _count_attr(node, key, where):
@@ -671,9 +624,13 @@ def load_weights(model, path):
             model.set_dtype(model.dtype, DTYPE_NOT_IN_WEIGHTS)
         else:
             model.set_dtype(decided, DTYPE_FROM_WEIGHTS)
-    for layer, (layer_shape, _) in zip(model.layers, arrays["specs"]):
+    for layer, (layer_shape, _), ws in zip(model.layers, arrays["specs"], arrays["weights"]):
         if not layer.built:
             layer.build(layer_shape, model.dtype, model.rng, initialise=False)
+        missing = [j for j, w in enumerate(ws) if w is None]
+        if missing:  # a Graph file without running statistics: as Keras's reload, their initial values
+            for j, w in _initial_values(layer, missing, model.dtype, model.rng).items():
+                ws[j] = w
     model.set_weights([w for ws in arrays["weights"] for w in ws])
 
 
@@ -693,9 +650,62 @@ def _member(parent, key, cls, where, label, h5py):
     return member
 
 
+def _read_graph_weights(graph, f, path, h5py):
+    """{"specs", "weights"} per node, as _read_weights; a running statistic the file does
+    not hold (0.2.0's Graph files never do) is None: it keeps its initial value."""
+    if "nb_layers" in f.attrs:
+        raise LegacyFileError(f"{path} holds a Sequential model's weights (attribute nb_layers, groups layer_k), "
+                              "but the model is a Graph (one group 'graph')")
+    groups = list(f.keys())
+    if groups != ["graph"]:
+        raise LegacyFileError(f"{path} holds {len(groups)} groups ({', '.join(quote(k) for k in groups[:5]) or 'none'}); "
+                              "a Keras Graph weights file holds exactly one group 'graph'")
+    g = _member(f, "graph", h5py.Group, path, f"'graph' of {path}", h5py)
+    nb_params = _count_attr(g, "nb_params", f"{path}: group 'graph'")
+    per_node = [_keras_params(layer) for layer in graph.layers]
+    expected = sum(keep for node in per_node for keep, _, _ in node)
+    if nb_params != expected:
+        counts = ", ".join(f"{name}: {sum(k for k, _, _ in node)}" for name, node in zip(graph.nodes, per_node))
+        raise LegacyFileError(f"{path}: group 'graph' has nb_params={nb_params}, but the Graph's nodes have "
+                              f"{expected} weight arrays in add_node order ({counts})")
+    n = i = 0
+    specs, weights = [], []
+    for (name, node), layer_params in zip(graph.nodes.items(), per_node):
+        layer = node["layer"]
+        where = f"Graph node {quote(name)} ({type(layer).__name__})"
+        specs.append((layer.input_shape, [(pname, w.shape) for _, pname, w in layer_params]))
+        layer_weights = []
+        for keep, pname, w in layer_params:
+            key = f"param_{n}" if keep else f"state_{i}"
+            if not keep and key not in g:
+                layer_weights.append(None)
+                i += 1
+                continue
+            d = _member(g, key, h5py.Dataset, where, f"'{key}' ({pname})", h5py)
+            if d.external or d.is_virtual:
+                raise LegacyFileError(f"{where}: '{key}' ({pname}) keeps its data outside the file; refused")
+            if d.dtype.kind != "f":
+                raise LegacyFileError(f"{where}: '{key}' ({pname}) has dtype {d.dtype}, expected floating point")
+            if tuple(d.shape) != tuple(w.shape):
+                raise LegacyFileError(f"{where}: '{key}' ({pname}) has shape {tuple(d.shape)} in the file, "
+                                      f"but the layer expects {tuple(w.shape)}")
+            layer_weights.append(np.array(d[()]))
+            n, i = (n + 1, i) if keep else (n, i + 1)
+        weights.append(layer_weights)
+    return {"specs": specs, "weights": weights}
+
+
+def _initial_values(layer, missing, dtype, rng):
+    """The initial value of each weight of `layer` whose position is in `missing`."""
+    specs = layer.param_specs(layer.input_shape)
+    return {j: np.asarray(initializations.get(specs[j][2])(rng, specs[j][1]), dtype=dtype) for j in missing}
+
+
 def _read_weights(model, f, path, h5py):
+    if _is_graph(model):
+        return _read_graph_weights(model, f, path, h5py)
     if "graph" in f and "nb_layers" not in f.attrs:
-        raise LegacyFileError(f"{path} holds a Graph model's weights; only Sequential models are supported")
+        raise LegacyFileError(f"{path} holds a Graph model's weights (group 'graph'), but the model is a Sequential")
     nb_layers = _count_attr(f, "nb_layers", f"{path}")
     if nb_layers != len(model.layers):
         raise LegacyFileError(
@@ -752,12 +762,18 @@ def _read_weights(model, f, path, h5py):
 def _file_dtype(model, arrays, path):
     """The one dtype of every dataset in the file (None if it holds none); datasets that
     disagree, or a dtype the reference does not compute in, are refused, naming the layer."""
+    names = list(model.nodes) if _is_graph(model) else None
+
     def where(k):
+        if names is not None:
+            return f"Graph node {quote(names[k])} ({type(model.layers[k]).__name__})"
         return f"layer {k} ({type(model.layers[k]).__name__})"
 
     first = None
     for k, (layer_weights, (_, layer_specs)) in enumerate(zip(arrays["weights"], arrays["specs"])):
         for j, (w, (pname, _)) in enumerate(zip(layer_weights, layer_specs)):
+            if w is None:
+                continue
             if first is None:
                 first = (w.dtype, k, j, pname)
                 if str(w.dtype) not in DTYPES:
@@ -771,3 +787,16 @@ def _file_dtype(model, arrays, path):
                     "model's dtype is ambiguous: pass dtype= to choose one")
     return None if first is None else first[0]
 
+
+
+# Building models from configs moved beside the models (reference/models.py: model_from_config,
+# model_from_json, model_from_yaml, load_model) so that this module, the file formats, imports
+# no model. These names still answer here for callers written before the move.
+MOVED_TO_MODELS = ("model_from_config", "model_from_json", "model_from_yaml", "load_model")
+
+
+def __getattr__(name):
+    if name in MOVED_TO_MODELS:
+        from . import models
+        return getattr(models, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,28 +1,85 @@
-"""Sequential: a stack of layers with Keras 0.2.0's prediction, weights and gradients."""
+"""Sequential: a stack of layers with Keras 0.2.0's prediction, weights and gradients; and
+building any model from a Keras 0.x config (`model_from_config`/`_json`/`_yaml`,
+`load_model`), as keras/models.py did. The files themselves (config text, layer configs,
+HDF5 weights) are reference/legacy.py's; the containers (Merge, Graph) build themselves
+(reference/containers.py) and register here.
+"""
 import numpy as np
 
+from . import legacy
+from .legacy import LegacyFileError, _layer_kwargs
+from .dtypes import (DTYPE_FROM_ARGUMENT, DTYPE_FROM_WEIGHTS, DTYPE_NOT_IN_WEIGHTS,  # noqa: F401 (re-exported)
+                     DTYPE_UNDECIDED, DTYPES, check_dtype)
 from .errors import ConfigError, InputError
 from .layers import Embedding, Layer
-from .untrusted import quote
+from .untrusted import quote, shorten
 
-DTYPES = ("float32", "float64")
-
-# Where a model's dtype came from (`Sequential.dtype_from`). A model loaded from a config
-# with no dtype named computes in float32 only until a weights file decides (SPEC: "Which
-# dtype a loaded model computes in"); Keras 0.2.0 wrote its weights in Theano's floatX.
-DTYPE_FROM_ARGUMENT = "dtype argument"
-DTYPE_FROM_WEIGHTS = "from the weights file"
-DTYPE_UNDECIDED = "default: no weights file"
-DTYPE_NOT_IN_WEIGHTS = "default: the weights file holds no weights"
+#: config "name" -> container class (Sequential, Merge, Graph), each with from_config and
+#: get_config: what a config may build besides a registered layer (keras's container_from_config)
+CONTAINERS = {}
 
 
-def check_dtype(dtype):
-    if str(dtype) not in DTYPES:
-        raise ConfigError(f"dtype must be one of {', '.join(DTYPES)}, got {quote(dtype)}")
-    return np.dtype(dtype)
+def register_container(cls):
+    CONTAINERS[cls.__name__] = cls
+    return cls
 
 
-class Sequential:
+def is_container(layer):
+    return type(layer).__name__ in CONTAINERS
+
+
+class Model:
+    """What Sequential and Graph share: `self.layers` (a Graph's nodes, in add_node order)
+    hold the weights, the dtype, and the Keras 0.2.0 file methods (reference/legacy.py)."""
+
+    def set_dtype(self, dtype, dtype_from=DTYPE_FROM_ARGUMENT):
+        """Compute in `dtype` from now on (every built layer's weights are cast);
+        `dtype_from` records why (see DTYPE_FROM_*)."""
+        self.dtype = check_dtype(dtype)
+        self.dtype_from = dtype_from
+        for layer in self.layers:
+            layer.set_dtype(self.dtype)  # an unbuilt layer only records it (a Merge passes it on)
+
+    @property
+    def dtype_decided(self):
+        """False for a loaded model whose dtype a weights file may still decide."""
+        return self.dtype_from != DTYPE_UNDECIDED
+
+    def get_weights(self):
+        """Every layer's weights, layer by layer in Keras order."""
+        self._require_built()
+        return [w for layer in self.layers for w in layer.get_weights()]
+
+    def set_weights(self, weights):
+        self._require_built()
+        weights = list(weights)
+        counts = [len(layer.weight_names) for layer in self.layers]
+        if len(weights) != sum(counts):
+            per_layer = ", ".join(f"{layer.name}: {c}" for layer, c in zip(self.layers, counts))
+            raise ConfigError(f"the model has {sum(counts)} weight arrays ({per_layer}), got {len(weights)}")
+        start = 0
+        for layer, count in zip(self.layers, counts):
+            layer.set_weights(weights[start:start + count])
+            start += count
+
+    def count_params(self):
+        return sum(layer.count_params() for layer in self.layers)
+
+    def to_json(self, **kwargs):
+        return legacy.to_json(self, **kwargs)
+
+    def to_yaml(self, **kwargs):
+        return legacy.to_yaml(self, **kwargs)
+
+    def save_weights(self, path, overwrite=False):
+        return legacy.save_weights(self, path, overwrite=overwrite)
+
+    def load_weights(self, path):
+        return legacy.load_weights(self, path)
+
+
+@register_container
+class Sequential(Model):
     def __init__(self, layers=None, dtype="float32", seed=None, initialise=True):
         """initialise=False: layers get shapes only (see Layer.build) until weights are
         set, for a model whose weights will be loaded or never read."""
@@ -70,19 +127,6 @@ class Sequential:
                 layer.build(shape, self.dtype, self.rng, self.initialise)
             shape = layer.output_shape(shape)
 
-    def set_dtype(self, dtype, dtype_from=DTYPE_FROM_ARGUMENT):
-        """Compute in `dtype` from now on (every built layer's weights are cast);
-        `dtype_from` records why (see DTYPE_FROM_*)."""
-        self.dtype = check_dtype(dtype)
-        self.dtype_from = dtype_from
-        for layer in self.layers:
-            layer.set_dtype(self.dtype)  # an unbuilt layer only records it (a Merge passes it on)
-
-    @property
-    def dtype_decided(self):
-        """False for a loaded model whose dtype a weights file may still decide."""
-        return self.dtype_from != DTYPE_UNDECIDED
-
     # -- weights ---------------------------------------------------------------------------
     def _require_built(self):
         if not self.layers:
@@ -92,25 +136,6 @@ class Sequential:
                 "the model's input shape is unknown: give the first layer input_dim or input_shape, "
                 "or call predict once"
             )
-
-    def get_weights(self):
-        self._require_built()
-        return [w for layer in self.layers for w in layer.get_weights()]
-
-    def set_weights(self, weights):
-        self._require_built()
-        weights = list(weights)
-        expected = sum(len(layer.weight_names) for layer in self.layers)
-        if len(weights) != expected:
-            raise ConfigError(f"the model has {expected} weight arrays, got {len(weights)}")
-        start = 0
-        for layer in self.layers:
-            count = len(layer.weight_names)
-            layer.set_weights(weights[start:start + count])
-            start += count
-
-    def count_params(self):
-        return sum(layer.count_params() for layer in self.layers)
 
     def summary(self, print_fn=print):
         self._require_built()
@@ -189,22 +214,67 @@ class Sequential:
             raise InputError(f"G must have the output's shape {Y.shape}, got {G.shape}")
         return self.backward(G)
 
-    # -- legacy Keras 0.x files (see reference/legacy.py) --------------------------------------
-    def to_json(self, **kwargs):
-        from . import legacy
-        return legacy.to_json(self, **kwargs)
+    # -- Keras 0.x configs and files (reference/legacy.py) ----------------------------------
+    @classmethod
+    def from_config(cls, config, dtype=None, seed=None, compile=True, initialise=True):
+        """A Sequential from its Keras 0.1.x/0.2.0 config (see model_from_config)."""
+        layers = config.get("layers")
+        if not isinstance(layers, list) or not layers:
+            raise LegacyFileError("the config's 'layers' must be a non-empty list")
+        model = cls(dtype="float32" if dtype is None else dtype, seed=seed, initialise=initialise)
+        if dtype is None:
+            model.dtype_from = DTYPE_UNDECIDED
+        inline = []
+        for index, layer_config in enumerate(layers):
+            if index == 0 and isinstance(layer_config, dict) and layer_config.get("name") == "Merge":
+                model.add(CONTAINERS["Merge"].from_config(layer_config, "layer 0 (Merge)", seed, initialise))
+                inline.append(None)
+                continue
+            layer_cls, kwargs, weights = _layer_kwargs(index, layer_config)
+            where = f"layer {index} ({layer_cls.__name__})"
+            try:
+                layer = layer_cls(**kwargs)
+                model.add(layer)
+            except ConfigError as exc:
+                raise LegacyFileError(f"{where}: {shorten(exc, 300)}") from None
+            except (TypeError, ValueError, OverflowError) as exc:
+                raise LegacyFileError(f"{where}: bad config ({shorten(exc, 160)})") from None
+            inline.append(weights)
+        model._check_chain()
+        if any(w is not None for w in inline):
+            if not all(layer.built for layer in model.layers):
+                raise LegacyFileError("the config holds inline parameters but not the model's input shape")
+            for index, (layer, weights) in enumerate(zip(model.layers, inline)):
+                if weights is not None:
+                    try:
+                        layer.set_weights(weights)
+                    except ConfigError as exc:
+                        raise LegacyFileError(f"layer {index} ({type(layer).__name__}): {exc}") from None
+        if compile and "optimizer" in config:
+            legacy.compile_from_config(model, config)
+        return model
 
-    def to_yaml(self, **kwargs):
-        from . import legacy
-        return legacy.to_yaml(self, **kwargs)
+    def _check_chain(self):
+        """A layer that declares its input width (0.1.x: every layer) must match what it gets."""
+        for index, layer in enumerate(self.layers[1:], start=1):
+            declared = layer.declared_input_shape
+            if declared is None or isinstance(layer, Embedding) or not layer.built:
+                continue
+            got = layer.input_shape[-1]
+            if declared[-1] is not None and got is not None and declared[-1] != got:
+                raise LegacyFileError(
+                    f"layer {index} ({type(layer).__name__}): the config says its input width is {declared[-1]}, "
+                    f"but the layer before it outputs width {got}"
+                )
 
-    def save_weights(self, path, overwrite=False):
-        from . import legacy
-        return legacy.save_weights(self, path, overwrite=overwrite)
-
-    def load_weights(self, path):
-        from . import legacy
-        return legacy.load_weights(self, path)
+    def get_config(self):
+        """Keras 0.2.0's config: {"name": "Sequential", "layers": [...]} (plus the compile
+        settings of a compiled model); a Merge first layer writes its branches."""
+        if not self.layers:
+            raise ConfigError("the model has no layers")
+        layers = [layer.get_config() if is_container(layer) else legacy.layer_config(layer, first=index == 0)
+                  for index, layer in enumerate(self.layers)]
+        return legacy.compiled_config(self, {"name": "Sequential", "layers": layers})
 
     # -- training (Keras 0.2.0 compile/fit; see reference/training.py) ------------------------
     def compile(self, optimizer, loss, class_mode="categorical", theano_mode=None, masked_loss="keras"):
@@ -253,3 +323,54 @@ class Sequential:
     def predict_classes(self, X, batch_size=128, verbose=1):
         from . import training
         return training.predict_classes(self, X, batch_size=batch_size, verbose=verbose)
+
+
+# -- models from configs (keras/models.py model_from_config at 0.2.0) ---------------------------
+MODEL_TYPES = ("Sequential", "Graph")
+
+
+def model_from_config(config, dtype=None, seed=None, compile=True, initialise=True):
+    """A reference `Sequential` or `Graph` from a Keras 0.1.x/0.2.0 model config (a dict).
+
+    dtype=None: the model computes in the dtype of the weights file `load_weights`
+    reads (Keras 0.2.0 saved its weights in Theano's floatX, float64 by default), and
+    in float32 until then; an explicit dtype is kept whatever the file holds.
+
+    A compiled model's config (`optimizer`, `loss`, `class_mode`) is compiled the same
+    way, optimizer settings restored, unless `compile=False` (prediction/export only).
+    initialise=False: shapes only, no weight initialised (they will be loaded).
+    """
+    if not isinstance(config, dict):
+        raise LegacyFileError(f"a model config must be a mapping, got {type(config).__name__}")
+    name = config.get("name")
+    if name is None:
+        raise LegacyFileError('the config does not name its model type (Keras 0.x writes "name": "Sequential" '
+                              'or "Graph" at the top level)')
+    if name not in MODEL_TYPES:
+        raise LegacyFileError(f"model type {quote(name)} is not supported; accepted: {', '.join(MODEL_TYPES)}")
+    return CONTAINERS[name].from_config(config, dtype=dtype, seed=seed, compile=compile, initialise=initialise)
+
+
+def model_from_json(text, dtype=None, seed=None, compile=True, initialise=True):
+    """A reference `Sequential` or `Graph` from `model.to_json()` text of Keras 0.1.x/0.2.0 (or ours)."""
+    return model_from_config(legacy.config_from_json(text), dtype=dtype, seed=seed, compile=compile,
+                             initialise=initialise)
+
+
+def model_from_yaml(text, dtype=None, seed=None, compile=True, initialise=True):
+    """A reference `Sequential` or `Graph` from `model.to_yaml()` text (safe loader; `!!python/tuple` allowed)."""
+    return model_from_config(legacy.config_from_yaml(text), dtype=dtype, seed=seed, compile=compile,
+                             initialise=initialise)
+
+
+def load_model(config_path, weights_path=None, dtype=None, seed=None, compile=True, initialise=None):
+    """Config file (+ optional HDF5 weights file) -> reference `Sequential` or `Graph`; with
+    no dtype it computes in the weights file's (float32 without one)."""
+    kind, text = legacy.read_config_file(config_path)
+    if initialise is None:  # weights about to be loaded: nothing to initialise (or allocate) first
+        initialise = weights_path is None
+    model = (model_from_json if kind == "json" else model_from_yaml)(text, dtype=dtype, seed=seed, compile=compile,
+                                                                     initialise=initialise)
+    if weights_path is not None:
+        model.load_weights(weights_path)
+    return model

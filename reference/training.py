@@ -67,11 +67,27 @@ def compile(model, optimizer, loss, class_mode="categorical", theano_mode=None, 
 
 
 def _require_compiled(model, what):
-    if getattr(model, "optimizer", None) is None or getattr(model, "loss_function", None) is None:
+    loss = getattr(model, "loss_functions", None) or getattr(model, "loss_function", None)  # Graph, Sequential
+    if getattr(model, "optimizer", None) is None or loss is None:
         raise ConfigError(f"{what} needs a compiled model: call model.compile(optimizer, loss) first")
 
 
 # -- data ------------------------------------------------------------------------------------
+
+def nb_samples(X):
+    """How many samples X holds: an array, a list of arrays (a Merge-first model) or a
+    dict of arrays (a Graph)."""
+    if isinstance(X, dict):
+        return len(next(iter(X.values())))
+    return len(X[0]) if isinstance(X, list) else len(X)
+
+
+def take(X, index):
+    """X[index] for an array, or per array of a list or dict (Keras 0.2.0's slice_X)."""
+    if isinstance(X, dict):
+        return {k: x[index] for k, x in X.items()}
+    return [x[index] for x in X] if isinstance(X, list) else X[index]
+
 
 def standardize_y(y):
     y = np.asarray(y)
@@ -81,8 +97,10 @@ def standardize_y(y):
 
 
 def _expected_output_shape(model, X):
+    """The output's per-sample shape; an unknown time length is X's (None, matching any
+    length, when a Merge-first model's branches take several inputs)."""
     shape = model.output_shape
-    T = X.shape[1] if X.ndim >= 2 else None
+    T = None if isinstance(X, list) else X.shape[1] if X.ndim >= 2 else None
     return tuple(T if s is None else s for s in shape)
 
 
@@ -96,18 +114,18 @@ def check_data(model, X, y, what="fit"):
     if y.dtype.kind not in "biuf":
         raise InputError(f"{what}: targets must be numeric, got dtype {y.dtype}")
     y = standardize_y(y)
-    if len(X) != len(y):
-        raise InputError(f"{what}: X has {len(X)} samples but y has {len(y)}; they must match")
+    if nb_samples(X) != len(y):
+        raise InputError(f"{what}: X has {nb_samples(X)} samples but y has {len(y)}; they must match")
     expected = _expected_output_shape(model, X)
-    if y.shape[1:] != expected:
+    if len(y.shape[1:]) != len(expected) or any(e is not None and e != g for e, g in zip(expected, y.shape[1:])):
         hint = ""
         if len(expected) == 2 and y.ndim == 2:
             hint = " (the model outputs a sequence: give one target vector per timestep)"
         elif len(expected) == 1 and y.ndim == 3:
             hint = " (the model outputs one vector per sample: use return_sequences=False or per-sample targets)"
-        elif expected[-1] > 1 and y.shape[-1] == 1 and model.loss in ("categorical_crossentropy",):
+        elif (expected[-1] or 0) > 1 and y.shape[-1] == 1 and model.loss in ("categorical_crossentropy",):
             hint = " (categorical_crossentropy wants one-hot targets: convert class indices with to_categorical)"
-        shown = ", ".join(str(s) for s in expected)
+        shown = ", ".join("time" if s is None else str(s) for s in expected)
         raise InputError(
             f"{what}: targets must have shape (n, {shown}) to match the model's output, got {y.shape}{hint}"
         )
@@ -179,6 +197,15 @@ def make_batches(size, batch_size):
 # -- one batch ---------------------------------------------------------------------------
 
 def _loss(model, X, y, w, train):
+    if isinstance(y, dict):  # a Graph: 0.2.0 summed the outputs' weighted losses
+        outs = model.forward(X, train=train)
+        eps = losses.epsilon_for(model.dtype)
+        total, dY = 0.0, {}
+        for name, (Y, mask) in outs.items():
+            value, dY[name] = losses.weighted_loss(model.loss_functions[name], y[name], Y, w[name], mask,
+                                                   model.masked_loss, eps=eps)
+            total += float(value)
+        return total, dY, {name: Y for name, (Y, _) in outs.items()}
     Y, mask = model.forward(X, train=train)
     value, dY = losses.weighted_loss(model.loss_function, y, Y, w, mask, model.masked_loss,
                                      eps=losses.epsilon_for(model.dtype))
@@ -236,11 +263,12 @@ def train_step(model, X, y, w, accuracy=False, where="train_on_batch", epoch=Non
 
 def evaluate_batches(model, X, y, w, batch_size=128, accuracy=False, verbose=0):
     """(loss, acc or None): per-batch values averaged with the batch sizes, as 0.2.0."""
-    n = len(X)
+    n = nb_samples(X)
     total_loss, total_acc = 0.0, 0.0
     progbar = cbks.Progbar(n) if verbose == 1 else None
     for start, end in make_batches(n, batch_size):
-        value, _, Y = _loss(model, X[start:end], y[start:end], w[start:end], train=False)
+        part = slice(start, end)
+        value, _, Y = _loss(model, take(X, part), take(y, part), take(w, part), train=False)
         total_loss += value * (end - start)
         if accuracy:
             total_acc += losses.accuracy(y[start:end], Y, model.class_mode) * (end - start)
@@ -314,46 +342,59 @@ def _validation(model, X, y, validation_split, validation_data, sample_weight):
         return X, y, sample_weight, None
     if not 0 < float(validation_split) < 1:
         raise InputError(f"validation_split must lie in [0, 1), got {validation_split}")
-    split_at = int(len(X) * (1 - validation_split))
-    if split_at == 0 or split_at == len(X):
+    n = nb_samples(X)
+    split_at = int(n * (1 - validation_split))
+    if split_at == 0 or split_at == n:
         raise InputError(
-            f"validation_split={validation_split} of {len(X)} samples leaves "
-            f"{split_at} for training and {len(X) - split_at} for validation; both must be > 0"
+            f"validation_split={validation_split} of {n} samples leaves "
+            f"{split_at} for training and {n - split_at} for validation; both must be > 0"
         )
     sw_val = None
     if sample_weight is not None:
         sample_weight = np.asarray(sample_weight)
-        if len(sample_weight) != len(X):
-            raise InputError(f"fit: sample_weight has {len(sample_weight)} entries for {len(X)} samples")
+        if len(sample_weight) != n:
+            raise InputError(f"fit: sample_weight has {len(sample_weight)} entries for {n} samples")
         sample_weight, sw_val = sample_weight[:split_at], sample_weight[split_at:]
     y_val = y[split_at:]
     w_val = standardize_weights(y_val, sw_val, None, "fit (validation split)")
-    return X[:split_at], y[:split_at], sample_weight, (X[split_at:], y_val, w_val)
+    return (take(X, slice(None, split_at)), y[:split_at], sample_weight,
+            (take(X, slice(split_at, None)), y_val, w_val))
 
 
-def fit(model, X, y, batch_size=128, nb_epoch=100, verbose=1, callbacks=(), validation_split=0.,
-        validation_data=None, shuffle=True, show_accuracy=False, class_weight=None, sample_weight=None):
-    _require_compiled(model, "fit")
+def _check_fit_arguments(batch_size, nb_epoch, verbose):
     batch_size = _check_batch_size(batch_size)
     if isinstance(nb_epoch, bool) or not isinstance(nb_epoch, (int, np.integer)) or nb_epoch < 0:
         raise ConfigError(f"nb_epoch must be a non-negative integer, got {nb_epoch!r}")
     if verbose not in (0, 1, 2):
         raise ConfigError(f"verbose must be 0, 1 or 2, got {verbose!r}")
+    return batch_size
+
+
+def fit(model, X, y, batch_size=128, nb_epoch=100, verbose=1, callbacks=(), validation_split=0.,
+        validation_data=None, shuffle=True, show_accuracy=False, class_weight=None, sample_weight=None):
+    _require_compiled(model, "fit")
+    batch_size = _check_fit_arguments(batch_size, nb_epoch, verbose)
     X, y = check_data(model, X, y, "fit")
     X, y, sample_weight, val = _validation(model, X, y, validation_split, validation_data, sample_weight)
     w = standardize_weights(y, sample_weight, class_weight, "fit")
+    return _fit_loop(model, X, y, w, val, batch_size, nb_epoch, verbose, callbacks, shuffle, show_accuracy,
+                     ["loss", "acc", "val_loss", "val_acc"])
 
-    n = len(X)
+
+def _fit_loop(model, X, y, w, val, batch_size, nb_epoch, verbose, callbacks, shuffle, show_accuracy, metrics):
+    """0.2.0's Model._fit: epochs of (shuffled) batches, each one train_step, validation
+    after each epoch; X, y, w are arrays, lists (Merge-first) or dicts (Graph) alike."""
+    n = nb_samples(X)
     history = cbks.History()
     callback_list = [history] + ([cbks.BaseLogger()] if verbose else []) + list(callbacks or [])
     callback_list = cbks.CallbackList(callback_list)
     callback_list._set_model(model)
     callback_list._set_params({
         "batch_size": batch_size, "nb_epoch": int(nb_epoch), "nb_sample": n, "verbose": verbose,
-        "do_validation": val is not None, "metrics": ["loss", "acc", "val_loss", "val_acc"],
+        "do_validation": val is not None, "metrics": metrics,
     })
     if val is not None and verbose:
-        print(f"Train on {n} samples, validate on {len(val[0])} samples")
+        print(f"Train on {n} samples, validate on {nb_samples(val[0])} samples")
     callback_list.on_train_begin()
     model.stop_training = False
     index = np.arange(n)
@@ -372,7 +413,7 @@ def fit(model, X, y, batch_size=128, nb_epoch=100, verbose=1, callbacks=(), vali
                 logs = {"batch": batch, "size": len(ids)}
                 callback_list.on_batch_begin(batch, logs)
                 where = f"epoch {epoch + 1}/{nb_epoch}, batch {batch + 1}/{len(batches)} (positions {start}-{end - 1} in this epoch's sample order)"
-                value, acc = train_step(model, X[ids], y[ids], w[ids], show_accuracy, where, epoch, batch)
+                value, acc = train_step(model, take(X, ids), take(y, ids), take(w, ids), show_accuracy, where, epoch, batch)
                 logs["loss"] = value
                 if show_accuracy:
                     logs["acc"] = acc
@@ -400,3 +441,108 @@ def fit(model, X, y, batch_size=128, nb_epoch=100, verbose=1, callbacks=(), vali
         raise
     callback_list.on_train_end()
     return history
+
+
+# -- Graph (keras/models.py Graph at 0.2.0): one dict holds the inputs and the outputs --------
+
+def compile_graph(graph, optimizer, loss, theano_mode=None, masked_loss="keras"):
+    """loss: {output name: objective name}, one per output; the training loss is their sum."""
+    if not isinstance(loss, dict):
+        raise ConfigError(f"a Graph compiles with one loss per output, {{output name: loss}} for "
+                          f"{', '.join(graph.output_order)}; got {type(loss).__name__}")
+    missing = [name for name in graph.output_order if name not in loss]
+    unknown = [name for name in loss if name not in graph.outputs]
+    if missing or unknown:
+        what = f"output {missing[0]!r} has no loss" if missing else f"{unknown[0]!r} is not an output"
+        raise ConfigError(f"Graph.compile: {what}; the outputs are {', '.join(graph.output_order)}")
+    if masked_loss not in losses.MASKED_LOSS_RULES:
+        raise ConfigError(f"masked_loss must be one of {', '.join(losses.MASKED_LOSS_RULES)}, got {masked_loss!r}")
+    functions = {name: losses.get(loss[name]) for name in graph.output_order}
+    optimizer = optimizers.get(optimizer)
+    optimizer.reset()
+    graph.optimizer = optimizer
+    graph.loss_functions = functions
+    graph.loss = {name: loss[name] if isinstance(loss[name], str) else functions[name].name
+                  for name in graph.output_order}  # as given: 0.2.0 wrote the dict compile got
+    graph.theano_mode = theano_mode
+    graph.masked_loss = masked_loss
+    graph.stop_training = False
+
+
+def check_graph_data(graph, data, what="fit"):
+    """({input name: X}, {output name: y}) from one dict holding both (0.2.0's Graph data)."""
+    X = graph.check_input(data, what)
+    n = nb_samples(X)
+    y = {}
+    for name in graph.output_order:
+        if name not in data:
+            raise InputError(f"{what}: output {name!r} has no targets in the data (a Graph takes one dict "
+                             f"with its inputs {', '.join(graph.input_order)} and outputs {', '.join(graph.output_order)})")
+        target = np.asarray(data[name])
+        if target.dtype.kind not in "biuf":
+            raise InputError(f"{what}: targets of output {name!r} must be numeric, got dtype {target.dtype}")
+        target = standardize_y(target)
+        expected = graph.output_shape[name]
+        if len(target) != n:
+            raise InputError(f"{what}: the inputs have {n} samples but the targets of output {name!r} have {len(target)}")
+        if target.ndim != len(expected) + 1 or target.shape[-1] != expected[-1]:
+            shown = ", ".join("time" if s is None else str(s) for s in expected)
+            raise InputError(f"{what}: targets of output {name!r} must have shape (n, {shown}), got {target.shape}")
+        target = target.astype(graph.dtype, copy=False)
+        if not np.all(np.isfinite(target)):
+            raise InputError(f"{what}: targets of output {name!r} contain NaN or inf")
+        y[name] = target
+    return X, y
+
+
+def _graph_weights(graph, y, sample_weight, class_weight, what):
+    for key, value in (("sample_weight", sample_weight), ("class_weight", class_weight)):
+        if not isinstance(value, dict) or any(k not in graph.outputs for k in value):
+            raise InputError(f"{what}: a Graph's {key} is a dict {{output name: weights}} over "
+                             f"{', '.join(graph.output_order)}, got {value!r:.80}")
+    return {name: standardize_weights(y[name], sample_weight.get(name), class_weight.get(name),
+                                      f"{what} (output {name!r})") for name in graph.output_order}
+
+
+def graph_train_on_batch(graph, data, class_weight={}, sample_weight={}):
+    _require_compiled(graph, "train_on_batch")
+    X, y = check_graph_data(graph, data, "train_on_batch")
+    return train_step(graph, X, y, _graph_weights(graph, y, sample_weight, class_weight, "train_on_batch"))[0]
+
+
+def graph_test_on_batch(graph, data, sample_weight={}):
+    _require_compiled(graph, "test_on_batch")
+    X, y = check_graph_data(graph, data, "test_on_batch")
+    return _loss(graph, X, y, _graph_weights(graph, y, sample_weight, {}, "test_on_batch"), train=False)[0]
+
+
+def graph_evaluate(graph, data, batch_size=128, verbose=0, sample_weight={}):
+    _require_compiled(graph, "evaluate")
+    X, y = check_graph_data(graph, data, "evaluate")
+    w = _graph_weights(graph, y, sample_weight, {}, "evaluate")
+    return evaluate_batches(graph, X, y, w, _check_batch_size(batch_size), verbose=verbose)[0]
+
+
+def graph_fit(graph, data, batch_size=128, nb_epoch=100, verbose=1, callbacks=(), validation_split=0.,
+              validation_data=None, shuffle=True, class_weight={}, sample_weight={}):
+    _require_compiled(graph, "fit")
+    batch_size = _check_fit_arguments(batch_size, nb_epoch, verbose)
+    X, y = check_graph_data(graph, data, "fit")
+    w = _graph_weights(graph, y, sample_weight, class_weight, "fit")
+    val = None
+    if validation_data is not None:  # 0.2.0: no sample weights for validation data
+        X_val, y_val = check_graph_data(graph, validation_data, "validation_data")
+        val = (X_val, y_val, _graph_weights(graph, y_val, {}, {}, "validation_data"))
+    elif validation_split:
+        n = nb_samples(X)
+        if not 0 < float(validation_split) < 1:
+            raise InputError(f"validation_split must lie in [0, 1), got {validation_split}")
+        split_at = int(n * (1 - validation_split))
+        if split_at == 0 or split_at == n:
+            raise InputError(f"validation_split={validation_split} of {n} samples leaves {split_at} for "
+                             f"training and {n - split_at} for validation; both must be > 0")
+        head, tail = slice(None, split_at), slice(split_at, None)
+        val = (take(X, tail), take(y, tail), take(w, tail))
+        X, y, w = take(X, head), take(y, head), take(w, head)
+    return _fit_loop(graph, X, y, w, val, batch_size, nb_epoch, verbose, callbacks, shuffle, False,
+                     ["loss", "val_loss"])

@@ -86,6 +86,9 @@ def _check_options(model, opset, strategy, target, loop_op="scan"):
     opset = DEFAULT_OPSET if opset is None else opset
     if not isinstance(opset, (int, np.integer)) or opset not in opsets:
         raise ExportError(f"opset {opset!r} is not supported; use an opset from {opsets.start} to {opsets.stop - 1}")
+    if type(model).__name__ == "Graph":
+        raise ExportError("Graph models cannot be exported yet (issue 9): the reference predicts them, "
+                          "but the exporter writes one-input chains only")
     if not getattr(model, "layers", None):
         raise ExportError("the model has no layers")
     if type(model.layers[0]).__name__ == "Merge":

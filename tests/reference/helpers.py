@@ -470,3 +470,31 @@ def reference_model(oracle, weights, input_dim=None, dtype="float64"):
         model.add(reference_layer(layer, input_dim, first=(i == 0)))
     model.set_weights(weights)
     return model
+
+
+def cce_entries(y, p, eps=1e-9):
+    """Categorical crossentropy per entry (SPEC "Training"): predictions clipped to
+    [eps, 1-eps] and renormalised."""
+    p = np.clip(p, eps, 1 - eps)
+    p = p / p.sum(axis=-1, keepdims=True)
+    return -np.sum(y * np.log(p), axis=-1)
+
+
+def sgd_step_error(model, before, after, loss, lr, eps=1e-6):
+    """The worst relative gap between an SGD step (weights `before` -> `after`) and
+    -lr times the central difference of loss() at each weight array's most-moved entry;
+    asserts each such gradient is far from zero. Leaves `before` set on the model."""
+    worst = 0.0
+    for k in range(len(before)):
+        idx = np.unravel_index(np.argmax(np.abs(after[k] - before[k])), before[k].shape)
+        shifted = []
+        for sign in (1, -1):
+            ws = [w.copy() for w in before]
+            ws[k][idx] += sign * eps
+            model.set_weights(ws)
+            shifted.append(loss())
+        g = (shifted[0] - shifted[1]) / (2 * eps)
+        assert abs(g) > 1e-5, (k, g)
+        worst = max(worst, abs(after[k][idx] - before[k][idx] + lr * g) / abs(lr * g))
+    model.set_weights(before)
+    return worst

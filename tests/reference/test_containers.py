@@ -12,6 +12,7 @@ from reference import legacy
 from reference.errors import ConfigError, InputError
 
 from .finite_differences import check_model_gradients
+from .helpers import cce_entries, record, sgd_step_error
 
 FX = os.path.join(os.path.dirname(__file__), "..", "fixtures", "keras02")
 MANIFEST = json.load(open(os.path.join(FX, "MANIFEST.json")))["fixtures"]
@@ -22,8 +23,8 @@ TOLERANCE = {"float64": 1e-12, "float32": 1e-5}  # relative to max |Y|
 
 
 def _load(name, kind="json", **kwargs):
-    return legacy.load_model(os.path.join(FX, MANIFEST[name]["files"][f"config_{kind}"]),
-                             os.path.join(FX, f"{name}.h5"), **kwargs)
+    return r.load_model(os.path.join(FX, MANIFEST[name]["files"][f"config_{kind}"]),
+                        os.path.join(FX, f"{name}.h5"), **kwargs)
 
 
 def _data(name):
@@ -41,7 +42,8 @@ def test_merge_models_reproduce_keras(name):
         assert model.dtype == np.dtype(floatx)
         got = model.predict(X)
         assert got.dtype == np.dtype(floatx) and got.shape == Y.shape
-        assert np.max(np.abs(got - Y)) <= TOLERANCE[floatx] * np.max(np.abs(Y)), kind
+        error = record(f"keras02 {name} ({kind})", float(np.max(np.abs(got - Y)) / np.max(np.abs(Y))))
+        assert error <= TOLERANCE[floatx], kind
 
 
 def test_merge_weights_are_the_branches_in_order_as_keras_stored_them(tmp_path):
@@ -118,3 +120,57 @@ def test_merge_models_are_refused_by_the_exporter_in_one_sentence():
 
     with pytest.raises(ExportError, match="Merge models cannot be exported yet"):
         rnn2onnx.export(_load("merge_sum"))
+
+
+def _cce(y, p):
+    return float(np.mean(cce_entries(y, p)))
+
+
+def test_merge_first_models_train_with_one_array_per_branch():
+    """train_on_batch([X0, X1], y): the loss before the step is the closed form of the
+    predictions and each weight moves by -lr times the loss's finite-difference gradient;
+    fit/evaluate take the same list (Keras 0.2.0: `fit([X0, X1], y)`)."""
+    X, _ = _data("babi_rnn_f64")
+    y = np.eye(10)[[1, 4, 7, 9]]
+    model = _load("babi_rnn_f64")
+    lr = 0.1
+    model.compile(r.SGD(lr=lr), "categorical_crossentropy")
+    weights = model.get_weights()
+    loss0 = _cce(y, model.predict(X))
+    assert model.evaluate(X, y, verbose=0) == pytest.approx(loss0, rel=1e-12)
+    assert model.train_on_batch(X, y) == pytest.approx(loss0, rel=1e-12)
+    after = model.get_weights()
+    error = record("FD training step Merge babi_rnn_f64", sgd_step_error(model, weights, after,
+                                                                        lambda: _cce(y, model.predict(X)), lr))
+    assert error <= 1e-6
+    # fit: one full batch without shuffling is that same step; the validation split is per array
+    other = _load("babi_rnn_f64")
+    other.compile(r.SGD(lr=lr), "categorical_crossentropy")
+    history = other.fit(X + [], y, batch_size=4, nb_epoch=1, shuffle=False, verbose=0)
+    assert history.history["loss"] == [pytest.approx(loss0, rel=1e-12)]
+    assert all(np.allclose(a, b, rtol=0, atol=1e-15) for a, b in zip(other.get_weights(), after))
+    other = _load("babi_rnn_f64")
+    other.compile(r.SGD(lr=lr), "categorical_crossentropy")
+    history = other.fit(X, y, batch_size=4, nb_epoch=1, shuffle=False, verbose=0, validation_split=0.5)
+    held_out = _cce(y[2:], other.predict([x[2:] for x in X]))
+    assert history.history["val_loss"] == [pytest.approx(held_out, rel=1e-12)]
+    with pytest.raises(InputError, match="X has 4 samples but y has 3"):
+        other.train_on_batch(X, y[:3])
+    with pytest.raises(InputError, match=r"takes a list of 2 arrays"):
+        other.fit(X[0], y, verbose=0)
+
+
+def test_merge_first_configs_are_written_as_keras_wrote_them():
+    """to_json/to_yaml of a loaded Merge-first model: Keras 0.2.0's own text (JSON equal as
+    data; YAML byte for byte, block and 2015 flow style)."""
+    import yaml
+
+    for name in MERGE_FIXTURES:
+        files = MANIFEST[name]["files"]
+        model = _load(name)
+        with open(os.path.join(FX, files["config_json"])) as f:
+            assert json.loads(model.to_json()) == json.load(f), name
+        for kind, flow in (("config_yaml_block", False), ("config_yaml_flow", None)):
+            if kind in files:
+                with open(os.path.join(FX, files[kind])) as f:
+                    assert model.to_yaml(default_flow_style=flow) == f.read(), (name, kind)

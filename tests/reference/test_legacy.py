@@ -520,10 +520,11 @@ def test_unknown_layer_lists_accepted(fx):
 @pytest.mark.parametrize("text, pattern", [
     ("{not json", "not valid JSON"),
     ("[1, 2]", "must be a mapping"),
-    ('{"name": "Graph", "input_config": []}', "'Graph' is not supported; only Sequential"),
+    ('{"name": "Keras", "layers": []}', "'Keras' is not supported; accepted: Sequential, Graph"),
     ('{"layers": [{"name": "GRU", "output_dim": 3}]}', 'does not name its model type .*"name": "Sequential"'),
     ('{"name": "Sequential", "layers": []}', "non-empty list"),
-    ('{"name": "Sequential", "layers": [{"name": "Sequential", "layers": []}]}', "nested Sequential"),
+    ('{"name": "Sequential", "layers": [{"name": "Sequential", "layers": []}]}',
+     r"layer 0 \(Sequential\): a Sequential container is not supported here"),
     ('{"name": "Sequential", "layers": [{"name": "LSTM", "output_dim": 3, "peepholes": true}]}',
      r"layer 0 \(LSTM\): unknown config key 'peepholes'"),
     ('{"name": "Sequential", "layers": [{"name": "GRU", "output_dim": 3, "activation": "swish"}]}',
