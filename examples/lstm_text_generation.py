@@ -145,7 +145,7 @@ def generate(model, seed_text, chars, rng, diversity, length=120):
     return generated
 
 
-def run(epochs=8, seed=0, verbose=1, n_train_chars=30000, n_test_chars=6000, sample_length=120,
+def run(epochs=15, seed=0, verbose=1, n_train_chars=30000, n_test_chars=6000, sample_length=120,
         onnx_path=DEFAULT_ONNX):
     """Train on fresh text; returns {"test_accuracy", "unigram_accuracy", "bigram_accuracy",
     "samples", "model", "history", "export"}."""

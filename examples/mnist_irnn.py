@@ -79,7 +79,7 @@ def to_categorical(y, nb_classes=NB_CLASSES):
     return Y
 
 
-def build_model(seed=0, dtype="float32", lr=3e-4, timesteps=SIDE * SIDE):
+def build_model(seed=0, dtype="float32", lr=5e-4, timesteps=SIDE * SIDE):
     model = Sequential(dtype=dtype, seed=seed)
     model.add(SimpleRNN(output_dim=HIDDEN_UNITS,
                         init=lambda rng, shape: rng.normal(0.0, 0.001, size=shape),  # normal(shape, scale=0.001)
@@ -91,7 +91,7 @@ def build_model(seed=0, dtype="float32", lr=3e-4, timesteps=SIDE * SIDE):
     return model
 
 
-def run(epochs=12, seed=0, verbose=1, n_train=3000, n_test=1000, lr=3e-4, onnx_path=DEFAULT_ONNX):
+def run(epochs=80, seed=0, verbose=1, n_train=3000, n_test=1000, lr=5e-4, onnx_path=DEFAULT_ONNX):
     """Train on fresh images; returns {"test_accuracy", "test_loss", "model", "history", "export"}."""
     rng = np.random.default_rng(seed)
     X_train, y_train = make_data(n_train, rng)
