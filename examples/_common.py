@@ -1,5 +1,17 @@
-"""What the examples share: exporting the trained model and the command line."""
+"""What the examples share: padding, exporting the trained model and the command line."""
 import argparse
+
+import numpy as np
+
+
+def pad_sequences(sequences, maxlen, value=0):
+    """Keras's pad_sequences defaults: pad and truncate at the front."""
+    out = np.full((len(sequences), maxlen), value, dtype=np.int64)
+    for i, s in enumerate(sequences):
+        s = list(s)[-maxlen:]
+        if s:
+            out[i, maxlen - len(s):] = s
+    return out
 
 
 def export_onnx(model, path):

@@ -39,7 +39,7 @@ except ImportError:  # run from a checkout without installing
     sys.path.insert(0, os.path.join(HERE, ".."))
     import reference
 
-from _common import check_export, export_onnx, main as example_main
+from _common import check_export, export_onnx, main as example_main, pad_sequences
 
 from reference import GRU, Dense, Embedding, Merge, Sequential
 
@@ -71,16 +71,6 @@ def make_vocab():
     words = set(PEOPLE) | set(PLACES) | {w for m in MOVES for w in m.split()} | {"the", ".", "Where", "is", "?"}
     vocab = sorted(words)
     return {w: i + 1 for i, w in enumerate(vocab)}  # 0 is reserved for padding (the mask)
-
-
-def pad_sequences(sequences, maxlen):
-    """Keras's pad_sequences defaults: pad and truncate at the front, with 0."""
-    out = np.zeros((len(sequences), maxlen), dtype=np.int64)
-    for i, s in enumerate(sequences):
-        s = list(s)[-maxlen:]
-        if s:
-            out[i, maxlen - len(s):] = s
-    return out
 
 
 def vectorize_stories(data, word_idx, story_maxlen, query_maxlen):
