@@ -15,8 +15,8 @@ What is shrunk so it trains in well under a minute on 2 cores:
 - the original's 199 iterations of one epoch (printing 10 validation samples after each)
   become 80 epochs, with the samples printed once at the end.
 
-Held-out accuracy of whole answers (all 3 characters right): ADD_RANGE over seeds 0-2
-with the defaults below, per character ADD_CHAR (the test asserts whole answers >= 0.85 on
+Held-out accuracy of whole answers (all 3 characters right): 0.92-0.94 over seeds 0-2
+with the defaults below, per character 0.97-0.98 (the test asserts whole answers >= 0.85 on
 seed 0); about 22 s of CPU. Chance per answer is about 1 in 200.
 
     python examples/addition_rnn.py      # trains, prints held-out accuracy and samples, exports ONNX

@@ -17,7 +17,7 @@ What is shrunk so it trains in well under a minute on 2 cores, with no download:
 - training: 60 iterations of one epoch become 15 epochs; the samples written are 120
   characters long instead of 400.
 
-Held-out next-character accuracy: TEXT_RANGE over seeds 0-2 with the defaults below (the
+Held-out next-character accuracy: 0.79-0.82 over seeds 0-2 with the defaults below (the
 test asserts >= 0.70 on seed 0, and 0.15 above the bigram table), against 0.23 for always
 predicting the most common character (the space) and 0.47-0.49 for the best next
 character given only the previous one (a bigram table counted on the training text); about

@@ -1,5 +1,6 @@
 """The examples learn: each one, seeded, on a small budget, reaches a held-out score well
 beyond chance (fast); the full scripts reach their stated scores and export ONNX (slow)."""
+import contextlib
 import importlib.util
 import os
 import re
@@ -122,9 +123,19 @@ def test_addition_rnn_questions_are_sums():
 
 
 def run_shipped(name, tmp_path, **kwargs):
-    """Run the example with its defaults, exporting when the exporter is installed."""
+    """Run the example with its defaults, exporting when the exporter is installed. With one
+    BLAS thread when threadpoolctl is there: these small matrices gain nothing from more,
+    and on a busy machine extra OpenBLAS threads spin (25x the CPU time of one measured for
+    lstm_text_generation); one thread is also how the stated figures were measured."""
     path = tmp_path / f"{name}.onnx" if has_exporter() else None
-    result = load(name).run(seed=0, verbose=0, onnx_path=None if path is None else str(path), **kwargs)
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        limits = contextlib.nullcontext()
+    else:
+        limits = threadpool_limits(limits=1, user_api="blas")
+    with limits:
+        result = load(name).run(seed=0, verbose=0, onnx_path=None if path is None else str(path), **kwargs)
     return result, path
 
 
