@@ -1,5 +1,17 @@
-"""What the examples share: exporting the trained model and the command line."""
+"""What the examples share: padding, exporting the trained model and the command line."""
 import argparse
+
+import numpy as np
+
+
+def pad_sequences(sequences, maxlen, value=0):
+    """Keras's pad_sequences defaults: pad and truncate at the front."""
+    out = np.full((len(sequences), maxlen), value, dtype=np.int64)
+    for i, s in enumerate(sequences):
+        s = list(s)[-maxlen:]
+        if s:
+            out[i, maxlen - len(s):] = s
+    return out
 
 
 def export_onnx(model, path):
@@ -12,6 +24,19 @@ def export_onnx(model, path):
     proto = export(model, path)
     print(f"exported the trained model to {path} (checked against onnxruntime)")
     return proto
+
+
+def check_export(model, path, inputs):
+    """Run the exported file on the example's own held-out `inputs` in onnxruntime and
+    compare with model.predict (rnn2onnx.validate: max |onnx - reference| / max |reference|
+    within 1e-5 in float32); prints and returns the report (raises if it fails)."""
+    from rnn2onnx.validate import validate
+
+    report = validate(model, path, inputs=inputs)
+    worst = max(report.outputs, key=lambda o: o.max_rel_error)
+    print(f"ONNX vs reference on {report.samples} held-out inputs: max rel error {worst.max_rel_error:.2e} "
+          f"(tolerance {worst.tolerance:.0e})")
+    return report
 
 
 def main(run, doc, default_onnx, argv=None):

@@ -22,23 +22,13 @@ except ImportError:  # run from a checkout without installing
     sys.path.insert(0, os.path.join(HERE, ".."))
     import reference
 
-from _common import export_onnx, main as example_main
+from _common import export_onnx, main as example_main, pad_sequences
 
 from reference import LSTM, Activation, Dense, Embedding, Sequential
 
 VOCAB, MAXLEN = 60, 40
 POSITIVE, NEGATIVE, NEUTRAL = range(1, 10), range(10, 20), range(20, VOCAB)
 DEFAULT_ONNX = os.path.join(HERE, "sentiment_lstm.onnx")
-
-
-def pad_sequences(sequences, maxlen, value=0):
-    """Keras's pad_sequences defaults: pad and truncate at the front."""
-    out = np.full((len(sequences), maxlen), value, dtype=np.int64)
-    for i, s in enumerate(sequences):
-        s = list(s)[-maxlen:]
-        if s:
-            out[i, maxlen - len(s):] = s
-    return out
 
 
 def make_data(n, rng):
