@@ -178,6 +178,4 @@ def test_keras_addition_rnn(tmp_path):
 def test_keras_babi_rnn(tmp_path):
     result, path = run_shipped("babi_rnn", tmp_path)
     assert result["test_accuracy"] >= BABI_MIN
-    if path is not None and result["export"] is None:
-        pytest.skip("the exporter does not handle Merge-first models yet (issue 9, item 4)")
     assert_export_agrees(result, path)
