@@ -1,6 +1,8 @@
 """Central finite differences of a single layer: the independent check of its backward."""
 import numpy as np
 
+from .helpers import central_differences
+
 
 def check_layer_gradients(layer, X, mask=None, train=False, seed=0, eps=1e-6, rtol=1e-6, kinks=()):
     """Compare `layer.backward` (built, float64) with central differences of
@@ -22,24 +24,17 @@ def check_layer_gradients(layer, X, mask=None, train=False, seed=0, eps=1e-6, rt
         return float(np.sum(run(x) * G))
 
     if dX is not None:
-        fd = np.zeros_like(X)
-        for idx in np.ndindex(X.shape):
-            up, down = X.copy(), X.copy()
-            up[idx] += eps
-            down[idx] -= eps
-            fd[idx] = (loss(up) - loss(down)) / (2 * eps)
+        fd = central_differences(loss, X, eps)
         assert dX.shape == X.shape
         assert np.max(np.abs(dX - fd)) <= rtol * max(1.0, np.max(np.abs(fd))), "input gradient"
     weights = [np.array(w) for w in layer.get_weights()]
     assert len(dW) == len(weights)
     for k, (w, g) in enumerate(zip(weights, dW)):
-        fd = np.zeros_like(w)
-        for idx in np.ndindex(w.shape):
-            for sign in (1, -1):
-                shifted = [v.copy() for v in weights]
-                shifted[k][idx] += sign * eps
-                layer.set_weights(shifted)
-                fd[idx] += sign * loss(X) / (2 * eps)
+        def loss_at(v, k=k):
+            layer.set_weights(weights[:k] + [v] + weights[k + 1:])
+            return loss(X)
+
+        fd = central_differences(loss_at, w, eps)
         layer.set_weights(weights)
         assert g.shape == w.shape
         assert np.max(np.abs(g - fd)) <= rtol * max(1.0, np.max(np.abs(fd))), f"weight {k} gradient"
