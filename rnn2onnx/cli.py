@@ -41,12 +41,12 @@ def _one_line(text):
 
 # -- loading ---------------------------------------------------------------------------------
 def _load(config, weights=None, dtype=None):
-    from reference import legacy
+    from reference import models
 
     # compile=False: the optimizer of a compiled config plays no part in prediction or export
     # initialise=False: weights are loaded (after their shapes are checked) or never read
     # dtype=None: the weights file's dtype (Keras 0.2.0 saved in floatX, float64 by default)
-    return legacy.load_model(config, weights, dtype=dtype, compile=False, initialise=False)
+    return models.load_model(config, weights, dtype=dtype, compile=False, initialise=False)
 
 
 def _dtype_line(model, flag="--dtype"):

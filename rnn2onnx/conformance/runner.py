@@ -138,7 +138,9 @@ def _verdict(case, record):
 
 def run_case(case, runtime_names, keep_dir=None, keep_all=False):
     """Export, run and compare one case; returns its record (a JSON-able dict)."""
-    from ..export import export, plan
+    import onnx
+
+    from ..export import build
 
     started = time.perf_counter()
     record = {
@@ -162,9 +164,10 @@ def run_case(case, runtime_names, keep_dir=None, keep_all=False):
             expected = [structure.predict_outputs(model, X) for X in inputs]
         feeds = [structure.feeds(model, X) for X in inputs]
         options = dict(strategy=case.strategy, target=case.target, opset=case.opset, loop_op=case.loop_op)
-        for name, form, reason in plan(model, **options):
+        proto, forms = build(model, **options)  # one build gives the file and each layer's form
+        for name, (form, reason) in forms.items():
             record["forms"][name] = {"form": form, "reason": reason}
-        proto = export(model, validate=False, **options)
+        onnx.checker.check_model(proto, full_check=True)
     except Exception as exc:  # noqa: BLE001 - recorded as a failure of the case
         record["export_error"] = f"{type(exc).__name__}: {exc}"
         record["traceback"] = traceback.format_exc()

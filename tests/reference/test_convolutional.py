@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import reference as R
-from reference import legacy
+from reference import legacy, models
 from reference.errors import ConfigError, InputError
 
 from . import keras02
@@ -132,4 +132,4 @@ def test_bad_convolutions_and_poolings_get_one_sentence(tmp_path):
     config = {"name": "Sequential", "layers": [
         {"name": "Convolution1D", "input_shape": [7, 3], "nb_filter": 2, "filter_length": 3, "border_mode": "causal"}]}
     with pytest.raises(legacy.LegacyFileError, match=r"layer 0 \(Convolution1D\).*unknown border_mode"):
-        legacy.model_from_json(json.dumps(config))
+        models.model_from_json(json.dumps(config))

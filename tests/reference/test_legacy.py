@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import reference as r
-from reference import legacy
+from reference import legacy, models
 from reference.errors import ConfigError
 
 from ..fixtures.legacy import make_fixtures as mf
@@ -92,7 +92,7 @@ def _inputs(name):
 @pytest.mark.parametrize("ext", ["json", "yaml"])
 @pytest.mark.parametrize("name", sorted(mf.MODELS))
 def test_fixture_loads_as_the_api_model(fx, name, ext):
-    model = legacy.load_model(_path(fx, f"{name}.{ext}"), _path(fx, f"{name}.h5"))
+    model = models.load_model(_path(fx, f"{name}.{ext}"), _path(fx, f"{name}.h5"))
     expected = _api_model(name)
     assert [type(l).__name__ for l in model.layers] == [type(l).__name__ for l in expected.layers]
     _assert_same_weights(model, expected)
@@ -108,7 +108,7 @@ def test_h5py_lists_param_10_before_param_2_and_we_read_by_index(fx):
         names = list(f["layer_4"].keys())
         assert names.index("param_10") < names.index("param_2")  # the trap
         assert list(f.keys()).index("layer_10") < list(f.keys()).index("layer_2")
-    model = legacy.load_model(_path(fx, "every_recurrent.json"), _path(fx, "every_recurrent.h5"))
+    model = models.load_model(_path(fx, "every_recurrent.json"), _path(fx, "every_recurrent.h5"))
     lstm = model.layers[4]
     assert lstm.weight_names[10:] == ["U_o", "b_o"]
     assert np.array_equal(lstm.params["U_o"], mf.arrays("every_recurrent")[4][10])
@@ -119,9 +119,9 @@ def test_h5py_lists_param_10_before_param_2_and_we_read_by_index(fx):
 def test_to_json_reproduces_a_0_2_0_config_exactly(fx, name):
     with open(_path(fx, f"{name}.json")) as f:
         original = json.load(f)
-    model = legacy.load_model(_path(fx, f"{name}.json"))
+    model = models.load_model(_path(fx, f"{name}.json"))
     assert json.loads(model.to_json()) == original
-    assert legacy.model_from_yaml(model.to_yaml()).get_weights is not None
+    assert models.model_from_yaml(model.to_yaml()).get_weights is not None
     assert legacy.LegacyYamlLoader is not None
     import yaml
     assert _listify(yaml.load(model.to_yaml(), Loader=legacy.LegacyYamlLoader)) == original
@@ -136,7 +136,7 @@ def _listify(value):
 
 
 def test_yaml_written_like_0_2_0_tags_tuples(fx):
-    text = legacy.load_model(_path(fx, "masking_float.yaml")).to_yaml()
+    text = models.load_model(_path(fx, "masking_float.yaml")).to_yaml()
     assert "input_shape: !!python/tuple [null, 3]" in text
     with open(_path(fx, "masking_float.yaml")) as f:
         assert "!!python/tuple" in f.read()
@@ -327,7 +327,7 @@ def test_save_weights_is_atomic(tmp_path, monkeypatch):
 # Keras 0.1.x configs and compiled configs
 # -------------------------------------------------------------------------------------------
 def test_keras01_config_maps_positional_input_dim(fx):
-    model = legacy.load_model(_path(fx, "keras01.json"), _path(fx, "keras01.h5"))
+    model = models.load_model(_path(fx, "keras01.json"), _path(fx, "keras01.h5"))
     assert model.layers[2].activation.name == "softmax"  # 0.1.x's time_distributed_softmax
     assert model.layers[1].input_shape == (None, 3)
     # a float-input 0.1.x model: its first layer's input_dim is the model's input width
@@ -352,12 +352,12 @@ def test_keras01_input_dim_mismatch_is_named():
 
 def test_compiled_config_restores_the_optimizer(fx):
     for ext in ("json", "yaml"):
-        model = legacy.load_model(_path(fx, f"compiled.{ext}"), _path(fx, "compiled.h5"))
+        model = models.load_model(_path(fx, f"compiled.{ext}"), _path(fx, "compiled.h5"))
         assert model.optimizer.get_config() == {"name": "SGD", "lr": float(np.float32(0.05)),
                                                 "momentum": float(np.float32(0.9)),
                                                 "decay": float(np.float32(1e-4)), "nesterov": True}
         assert model.loss == "categorical_crossentropy" and model.class_mode == "categorical"
-    assert getattr(legacy.load_model(_path(fx, "compiled.json"), compile=False), "optimizer", None) is None
+    assert getattr(models.load_model(_path(fx, "compiled.json"), compile=False), "optimizer", None) is None
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -408,7 +408,7 @@ BROKEN = {
 
 @pytest.mark.parametrize("variant", sorted(BROKEN))
 def test_broken_weights(fx, variant):
-    model = legacy.load_model(_path(fx, "keras01.json"), _path(fx, "keras01.h5"))
+    model = models.load_model(_path(fx, "keras01.json"), _path(fx, "keras01.h5"))
     before = [w.copy() for w in model.get_weights()]
     with pytest.raises(legacy.LegacyFileError, match=BROKEN[variant]):
         model.load_weights(_path(fx, f"broken_{variant}.h5"))
@@ -416,7 +416,7 @@ def test_broken_weights(fx, variant):
 
 
 def test_broken_weights_more(tmp_path, fx):
-    model = legacy.load_model(_path(fx, "keras01.json"))
+    model = models.load_model(_path(fx, "keras01.json"))
     with pytest.raises(legacy.LegacyFileError, match="does not exist"):
         model.load_weights(str(tmp_path / "nope.h5"))
     path = str(tmp_path / "attr.h5")
@@ -442,7 +442,7 @@ def test_broken_weights_more(tmp_path, fx):
 
 def test_data_outside_the_file_is_refused(tmp_path, fx):
     """Links and external storage could make a weights file read other files on the machine."""
-    model = legacy.load_model(_path(fx, "keras01.json"))
+    model = models.load_model(_path(fx, "keras01.json"))
     secret = tmp_path / "secret.bin"
     secret.write_bytes(np.arange(12, dtype=np.float32).tobytes())
     path = str(tmp_path / "w.h5")
@@ -509,7 +509,7 @@ def test_weights_reveal_the_input_width_of_an_unbuilt_config(tmp_path):
 # -------------------------------------------------------------------------------------------
 def test_unknown_layer_lists_accepted(fx):
     with pytest.raises(legacy.LegacyFileError) as info:
-        legacy.load_model(_path(fx, "broken_unknown_layer.json"))
+        models.load_model(_path(fx, "broken_unknown_layer.json"))
     message = str(info.value)
     assert "layer 1 (BiLSTM): unknown layer type 'BiLSTM'" in message
     for name in ("Embedding", "Masking", "Dense", "TimeDistributedDense", "Activation", "Dropout",
@@ -590,11 +590,11 @@ def test_config_file_sniffing(tmp_path, fx):
     (tmp_path / "model.cfg").write_text(text)
     (tmp_path / "model.txt").write_text(json.dumps(mf.config("keras01")))
     for name in ("model.cfg", "model.txt"):
-        model = legacy.load_model(str(tmp_path / name), _path(fx, "keras01.h5"))
+        model = models.load_model(str(tmp_path / name), _path(fx, "keras01.h5"))
         _assert_same_weights(model, _api_model("keras01"))
     (tmp_path / "bin.json").write_bytes(b"\xff\xfe{")
     with pytest.raises(legacy.LegacyFileError, match="not UTF-8"):
-        legacy.load_model(str(tmp_path / "bin.json"))
+        models.load_model(str(tmp_path / "bin.json"))
 
 
 # -- which dtype a loaded model computes in (SPEC "Which dtype a loaded model computes in") --
@@ -617,7 +617,7 @@ def test_a_loaded_model_computes_in_its_weights_files_dtype(tmp_path, dtype, how
     path, arrays = _weights_in(dtype, tmp_path)
     cfg = mf.config("keras01")
     if how == "load_model":
-        model = legacy.load_model(_write_cfg(tmp_path), path)
+        model = models.load_model(_write_cfg(tmp_path), path)
     else:
         model = r.model_from_json(json.dumps(cfg)) if how == "json" else r.model_from_yaml(mf.to_yaml_text(cfg))
         assert (model.dtype, model.dtype_from) == (np.float32, "default: no weights file")
@@ -647,7 +647,7 @@ def test_an_explicit_dtype_wins_and_python_models_default_to_float32(tmp_path):
 def test_a_later_weights_file_decides_again(tmp_path):
     path64, _ = _weights_in("float64", tmp_path)
     path32, _ = _weights_in("float32", tmp_path)
-    model = legacy.load_model(_write_cfg(tmp_path), path64)
+    model = models.load_model(_write_cfg(tmp_path), path64)
     assert model.dtype == np.float64
     model.load_weights(path32)
     assert model.dtype == np.float32 and all(w.dtype == np.float32 for w in model.get_weights())
@@ -671,8 +671,8 @@ def test_a_file_of_mixed_float_widths_is_refused_without_a_dtype(tmp_path, odd):
 def test_a_float16_file_needs_a_dtype(tmp_path):
     path, _ = _weights_in("float16", tmp_path)
     with pytest.raises(legacy.LegacyFileError, match=r"layer 0 \(Embedding\) param 0 \(E\) is stored as float16"):
-        legacy.load_model(_write_cfg(tmp_path), path)
-    assert legacy.load_model(_write_cfg(tmp_path), path, dtype="float64").dtype == np.float64
+        models.load_model(_write_cfg(tmp_path), path)
+    assert models.load_model(_write_cfg(tmp_path), path, dtype="float64").dtype == np.float64
 
 
 def test_keras_float64_file_loaded_without_a_dtype_reproduces_keras():
@@ -680,7 +680,7 @@ def test_keras_float64_file_loaded_without_a_dtype_reproduces_keras():
     fx = os.path.join(os.path.dirname(__file__), "..", "fixtures", "keras02")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # its regularizers/constraints: training only
-        model = legacy.load_model(os.path.join(fx, "regularizers_nonneg_config.json"),
+        model = models.load_model(os.path.join(fx, "regularizers_nonneg_config.json"),
                                   os.path.join(fx, "regularizers_nonneg_config.h5"))
     data = np.load(os.path.join(fx, "regularizers_nonneg_config.npz"))
     assert model.dtype == np.float64

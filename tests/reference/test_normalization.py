@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import reference as R
-from reference import legacy
+from reference import legacy, models
 from reference.errors import ConfigError, InputError
 
 from . import keras02
@@ -108,4 +108,4 @@ def test_batchnorm_config_and_refusals():
     config = {"name": "Sequential", "layers": [{"name": "Dense", "input_dim": 3, "output_dim": 2},
                                                {"name": "BatchNormalization", "mode": 3}]}
     with pytest.raises(legacy.LegacyFileError, match=r"layer 1 \(BatchNormalization\).*mode must be 0"):
-        legacy.model_from_json(json.dumps(config))
+        models.model_from_json(json.dumps(config))

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import reference as R
-from reference import constraints, legacy, regularizers
+from reference import constraints, legacy, models, regularizers
 from reference.errors import ConfigError
 
 from . import keras02
@@ -181,7 +181,7 @@ def test_unknown_or_misplaced_regularizers_get_one_sentence():
         {"name": "TimeDistributedDense", "output_dim": 2, "W_regularizer": {"name": "L2Penalty", "l": 0.1}}]}
     with pytest.raises(legacy.LegacyFileError,
                        match=r"layer 1 \(TimeDistributedDense\).*unknown regularizer 'L2Penalty'; accepted: WeightRegularizer"):
-        legacy.model_from_json(json.dumps(config))
+        models.model_from_json(json.dumps(config))
 
 
 def test_activity_regularization_is_the_identity_at_prediction():
@@ -198,8 +198,8 @@ def test_regularized_models_round_trip_through_json_yaml_and_hdf5(tmp_path):
     config = json.loads(model.to_json())
     assert config["layers"][3] == {"name": "ActivityRegularization", "l1": 0.1, "l2": 0.2}
     assert config["layers"][1]["W_regularizer"] == {"name": "WeightRegularizer", "l1": 0.01, "l2": 0.01}
-    for text, load in ((model.to_json(), legacy.model_from_json), (model.to_yaml(), legacy.model_from_yaml),
-                       (model.to_yaml(default_flow_style=False), legacy.model_from_yaml)):
+    for text, load in ((model.to_json(), models.model_from_json), (model.to_yaml(), models.model_from_yaml),
+                       (model.to_yaml(default_flow_style=False), models.model_from_yaml)):
         again = load(text, dtype="float64")
         assert json.loads(again.to_json()) == config
     path = tmp_path / "w.h5"
@@ -207,7 +207,7 @@ def test_regularized_models_round_trip_through_json_yaml_and_hdf5(tmp_path):
     import h5py
     with h5py.File(path, "r") as f:
         assert [int(f[f"layer_{k}"].attrs["nb_params"]) for k in range(7)] == [1, 2, 2, 0, 12, 2, 4]
-    again = legacy.model_from_json(model.to_json())
+    again = models.model_from_json(model.to_json())
     again.load_weights(path)
     assert again.dtype == np.float64
     np.testing.assert_array_equal(again.predict(X), model.predict(X))

@@ -18,7 +18,7 @@ import pytest
 
 import reference as r
 import rnn2onnx
-from reference import legacy, registry
+from reference import legacy, models, registry
 from reference.errors import InputError
 from rnn2onnx import cli, runtimes
 
@@ -89,7 +89,7 @@ def test_yaml_alias_bomb_is_refused_quickly(tmp_path, call, where, levels):
 
 def test_a_few_aliases_still_load(tmp_path):
     text = "shape: &s [null, 3]\nname: Sequential\nlayers:\n- {name: GRU, output_dim: 2, input_shape: *s}\n"
-    assert legacy.model_from_yaml(text).input_shape == (None, 3)
+    assert models.model_from_yaml(text).input_shape == (None, 3)
 
 
 # 2. -o equal to an input -------------------------------------------------------------------
@@ -178,7 +178,7 @@ def test_load_model_with_weights_initialises_nothing(fx, monkeypatch):
     def refuse(*args):
         raise AssertionError("an initializer ran although the weights are loaded")
     monkeypatch.setattr(initializations, "get", lambda name: refuse)
-    model = legacy.load_model(os.path.join(fx, "keras01.json"), os.path.join(fx, "keras01.h5"))
+    model = models.load_model(os.path.join(fx, "keras01.json"), os.path.join(fx, "keras01.h5"))
     np.testing.assert_array_equal(model.get_weights()[0], mf.arrays("keras01")[0][0].astype(np.float32))
 
 
@@ -271,7 +271,7 @@ def test_unwritable_folder_is_named_not_the_temporary_file(fx, tmp_path, call, m
     code, _, err = call("convert", os.path.join(fx, "keras01.json"), os.path.join(fx, "keras01.h5"), "-o", out)
     assert_clean_failure(code, "", err, f"folder {out.parent} is not writable")
     assert ".tmp" not in err
-    model = legacy.load_model(os.path.join(fx, "keras01.json"), os.path.join(fx, "keras01.h5"))
+    model = models.load_model(os.path.join(fx, "keras01.json"), os.path.join(fx, "keras01.h5"))
     with pytest.raises(r.ConfigError, match="is not writable"):
         model.save_weights(str(out.parent / "w.h5"))
 

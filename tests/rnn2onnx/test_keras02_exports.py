@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import rnn2onnx
-from reference import legacy
+from reference import legacy, models
 from rnn2onnx import cli, runtimes
 
 from ..reference import keras02
@@ -67,7 +67,7 @@ def test_bad_files_get_one_sentence_naming_the_layer_and_nothing_is_written(name
                                                                              capsys):
     config = _edited(name, index, tmp_path, **changes)
     with pytest.raises(legacy.LegacyFileError) as info:
-        legacy.load_model(config, keras02.path(f"{name}.h5"))
+        models.load_model(config, keras02.path(f"{name}.h5"))
     assert message in str(info.value) and "\n" not in str(info.value)
     out = tmp_path / "out.onnx"
     assert cli.main(["convert", config, keras02.path(f"{name}.h5"), "-o", str(out)]) == 1
