@@ -26,10 +26,13 @@ def export_onnx(model, path):
     return proto
 
 
-def check_export(model, path, inputs):
-    """Run the exported file on the example's own held-out `inputs` in onnxruntime and
-    compare with model.predict (rnn2onnx.validate: max |onnx - reference| / max |reference|
-    within 1e-5 in float32); prints and returns the report (raises if it fails)."""
+def export_and_check(model, path, inputs):
+    """Export to `path` (export_onnx), then run the file on the example's own held-out
+    `inputs` in onnxruntime and compare with model.predict (rnn2onnx.validate: max |onnx -
+    reference| / max |reference| within 1e-5 in float32); prints and returns the report
+    (raises if it fails). None when there is no path or no compiler."""
+    if not path or export_onnx(model, path) is None:
+        return None
     from rnn2onnx.validate import validate
 
     report = validate(model, path, inputs=inputs)

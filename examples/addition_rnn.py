@@ -34,7 +34,7 @@ except ImportError:  # run from a checkout without installing
     sys.path.insert(0, os.path.join(HERE, ".."))
     import reference
 
-from _common import check_export, export_onnx, main as example_main
+from _common import export_and_check, main as example_main
 
 from reference import JZS1, Activation, RepeatVector, Sequential, TimeDistributedDense
 
@@ -139,9 +139,7 @@ def run(epochs=80, seed=0, verbose=1, training_size=TRAINING_SIZE, onnx_path=DEF
     for row in range(min(10, len(X_val))):
         q, correct, guess = ctable.decode(X_val[row]), ctable.decode(y_val[row]), ctable.decode(predicted[row], False)
         print(f"Q {q[::-1] if INVERT else q}  T {correct}  {'ok ' if correct == guess else 'bad'} {guess}")
-    report = None
-    if onnx_path and export_onnx(model, onnx_path) is not None:
-        report = check_export(model, onnx_path, X_val[:100])
+    report = export_and_check(model, onnx_path, X_val[:100])
     return {"test_answer_accuracy": answers, "test_char_accuracy": characters, "model": model,
             "history": history, "export": report}
 

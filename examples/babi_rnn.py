@@ -39,7 +39,7 @@ except ImportError:  # run from a checkout without installing
     sys.path.insert(0, os.path.join(HERE, ".."))
     import reference
 
-from _common import check_export, export_onnx, main as example_main, pad_sequences
+from _common import export_and_check, main as example_main, pad_sequences
 
 from reference import GRU, Dense, Embedding, Merge, Sequential
 
@@ -123,10 +123,8 @@ def run(epochs=20, seed=0, verbose=1, n_train=1000, n_test=1000, onnx_path=DEFAU
     loss, acc = model.evaluate([tX, tXq], tY, batch_size=BATCH_SIZE, show_accuracy=True, verbose=0)
     baseline = last_place_accuracy(test)
     print(f"held-out accuracy: {acc:.4f} (loss {loss:.4f}; answering the story's last place: {baseline:.4f})")
-    report = None
-    if onnx_path:  # two graph inputs, input_1 (story) and input_2 (question)
-        export_onnx(model, onnx_path)
-        report = check_export(model, onnx_path, [tX[:100], tXq[:100]])
+    # two graph inputs, input_1 (story) and input_2 (question)
+    report = export_and_check(model, onnx_path, [tX[:100], tXq[:100]])
     return {"test_accuracy": acc, "test_loss": loss, "last_place_accuracy": baseline, "model": model,
             "history": history, "export": report}
 

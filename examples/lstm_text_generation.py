@@ -39,7 +39,7 @@ except ImportError:  # run from a checkout without installing
     sys.path.insert(0, os.path.join(HERE, ".."))
     import reference
 
-from _common import check_export, export_onnx, main as example_main
+from _common import export_and_check, main as example_main
 
 from reference import LSTM, Activation, Dense, Dropout, Sequential
 
@@ -173,9 +173,7 @@ def run(epochs=15, seed=0, verbose=1, n_train_chars=30000, n_test_chars=6000, sa
         for diversity in DIVERSITIES:
             samples[diversity] = generate(model, seed_text, chars, rng, diversity, sample_length)
             print(f"----- diversity {diversity}: {seed_text}{samples[diversity]}")
-    report = None
-    if onnx_path and export_onnx(model, onnx_path) is not None:
-        report = check_export(model, onnx_path, X_test[:100])
+    report = export_and_check(model, onnx_path, X_test[:100])
     return {"test_accuracy": test_accuracy, "unigram_accuracy": unigram, "bigram_accuracy": bigram,
             "samples": samples, "model": model, "history": history, "export": report}
 

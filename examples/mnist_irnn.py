@@ -39,7 +39,7 @@ except ImportError:  # run from a checkout without installing
     sys.path.insert(0, os.path.join(HERE, ".."))
     import reference
 
-from _common import check_export, export_onnx, main as example_main
+from _common import export_and_check, main as example_main
 
 from reference import Activation, Dense, RMSprop, Sequential, SimpleRNN
 
@@ -106,9 +106,7 @@ def run(epochs=80, seed=0, verbose=1, n_train=3000, n_test=1000, lr=5e-4, onnx_p
                         verbose=verbose, validation_data=(X_test[:200], Y_test[:200]))
     test_loss, test_accuracy = model.evaluate(X_test, Y_test, show_accuracy=True, verbose=0)
     print(f"IRNN held-out accuracy: {test_accuracy:.4f} (loss {test_loss:.4f}; chance 0.10)")
-    report = None
-    if onnx_path and export_onnx(model, onnx_path) is not None:
-        report = check_export(model, onnx_path, X_test[:100])
+    report = export_and_check(model, onnx_path, X_test[:100])
     return {"test_accuracy": test_accuracy, "test_loss": test_loss, "model": model, "history": history,
             "export": report}
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from .errors import ConfigError
 from .untrusted import quote
+from .registry import from_table
 
 
 class Constraint:
@@ -64,6 +65,4 @@ def get(identifier, where):
     """The constraint `identifier` (name, {"name": …} mapping, instance) names; None stays None."""
     if identifier is None or isinstance(identifier, Constraint):
         return identifier
-    from .regularizers import _from_table
-
-    return _from_table(NAMES, "constraint", identifier, where)
+    return from_table(NAMES, "constraint", identifier, where)

@@ -33,3 +33,26 @@ def accepted_keys(cls):
     """Config keys a file may give for `cls`: what its get_config writes, `input_shape`,
     and keys 0.2.0 wrote that do not change the computation (`config_keys_ignored`)."""
     return tuple(cls.config_keys) + ("input_shape",) + tuple(getattr(cls, "config_keys_ignored", ()))
+
+
+def from_table(table, what, identifier, where):
+    """An object from `table` (name -> constructor) for a name, a {"name": …, settings}
+    mapping or None (regularizers, constraints: the names a config may hold)."""
+    if identifier is None:
+        return None
+    if isinstance(identifier, dict):
+        settings = dict(identifier)
+        name = settings.pop("name", None)
+    elif isinstance(identifier, str):
+        name, settings = identifier, {}
+    else:
+        raise ConfigError(f"{where}: a {what} is a name or a {{\"name\": …}} mapping, got {quote(identifier)}; "
+                          f"accepted names: {', '.join(table)}")
+    if not isinstance(name, str) or name not in table:
+        raise ConfigError(f"{where}: unknown {what} {quote(name)}; accepted: {', '.join(table)}")
+    try:
+        return table[name](**settings)
+    except TypeError:
+        raise ConfigError(f"{where}: {what} {name} does not take the settings {quote(sorted(settings))}") from None
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None

@@ -23,6 +23,7 @@ import numpy as np
 from . import constraints
 from .errors import ConfigError
 from .untrusted import quote
+from .registry import from_table
 
 
 class Regularizer:
@@ -105,32 +106,10 @@ NAMES = {"WeightRegularizer": WeightRegularizer, "ActivityRegularizer": Activity
          "activity_l1": activity_l1, "activity_l2": activity_l2, "activity_l1l2": activity_l1l2}
 
 
-def _from_table(table, what, identifier, where):
-    """An object from a name, a {"name": …, settings} mapping, an instance or None."""
-    if identifier is None:
-        return None
-    if isinstance(identifier, dict):
-        settings = dict(identifier)
-        name = settings.pop("name", None)
-    elif isinstance(identifier, str):
-        name, settings = identifier, {}
-    else:
-        raise ConfigError(f"{where}: a {what} is a name or a {{\"name\": …}} mapping, got {quote(identifier)}; "
-                          f"accepted names: {', '.join(table)}")
-    if not isinstance(name, str) or name not in table:
-        raise ConfigError(f"{where}: unknown {what} {quote(name)}; accepted: {', '.join(table)}")
-    try:
-        return table[name](**settings)
-    except TypeError:
-        raise ConfigError(f"{where}: {what} {name} does not take the settings {quote(sorted(settings))}") from None
-    except ConfigError as exc:
-        raise ConfigError(f"{where}: {exc}") from None
-
-
 def get(identifier, kind, where):
     """The regularizer `identifier` names, which must be of `kind` ("weight" for
     W_/b_regularizer, "activity" for activity_regularizer); None stays None."""
-    reg = identifier if isinstance(identifier, Regularizer) else _from_table(NAMES, "regularizer", identifier, where)
+    reg = identifier if isinstance(identifier, Regularizer) else from_table(NAMES, "regularizer", identifier, where)
     if reg is not None and reg.kind not in (kind, "identity"):
         accepted = [n for n, factory in NAMES.items() if factory().kind in (kind, "identity")]
         what = {"weight": "a weight", "activity": "a layer's output"}[reg.kind]
