@@ -63,6 +63,20 @@ class Graph:
         self.nodes.append(helper.make_node(op, list(inputs), out, name=node_name, **attrs))
         return out[0] if outputs == 1 else out
 
+    def batch_zeros(self, x, batch_axis, widths, name, lead=()):
+        """One zero tensor (*lead, batch, w) per width, batch read from axis `batch_axis`
+        of `x`: the zero initial states of loops and native ops."""
+        batch = self.node("Slice", [self.node("Shape", [x], f"{name}/Shape"), self.const([batch_axis]),
+                                    self.const([batch_axis + 1])], f"{name}/batch")
+        zeros = []
+        for w in widths:
+            parts = ([self.const(list(lead))] if lead else []) + [batch, self.const([w])]
+            shape = self.node("Concat", parts,
+                              f"{name}/state_shape", axis=0)
+            zeros.append(self.node("ConstantOfShape", [shape], f"{name}/zeros",
+                                   value=helper.make_tensor("value", self.elem, [1], [0.0])))
+        return zeros
+
     def reduce_max(self, x, axes, name, keepdims=0):
         """ReduceMax over `axes` (None: all), whichever way the opset takes them (an
         input from opset 18, an attribute before)."""

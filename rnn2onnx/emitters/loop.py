@@ -135,17 +135,6 @@ def _value_infos(step, g, names, widths):
     return [helper.make_tensor_value_info(n, g.elem, [batch, w]) for n, w in zip(names, widths)]
 
 
-def _zero_states(g, name, x, widths):
-    batch = g.node("Shape", [x], f"{name}/Shape")
-    batch = g.node("Slice", [batch, g.const([0]), g.const([1])], f"{name}/batch")
-    initial = []
-    for w in widths:
-        shape = g.node("Concat", [batch, g.const([w])], f"{name}/state_shape", axis=0)
-        initial.append(g.node("ConstantOfShape", [shape], f"{name}/zeros",
-                              value=helper.make_tensor("value", g.elem, [1], [0.0])))
-    return initial
-
-
 def wrap_scan(step, g, name, initial, step_inputs):
     """Scan over axis 1 of `step_inputs` from states `initial`: (final states, per-step
     outputs (batch, time, k), time axis)."""
@@ -195,7 +184,7 @@ def emit_loop(layer, ctx, x, mask):
     g, name = ctx.g, layer.name
     xs = emit_projection(layer, g, x)
     step = build_step(layer, g, len(xs), mask is not None)
-    initial = _zero_states(g, name, x, step.state_widths)
+    initial = g.batch_zeros(x, 0, step.state_widths, name)
     step_inputs = list(xs)
     if mask is not None:
         step_inputs.append(g.node("Unsqueeze", [mask, g.const([-1])], f"{name}/mask"))

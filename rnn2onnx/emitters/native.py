@@ -131,15 +131,6 @@ def why_not_masked_native(target):
     return None
 
 
-def _zero_initial_states(g, name, xt, k, count):
-    """Zero initial_h (and initial_c), shape (1, batch, k) for time-major `xt`: the op's
-    default, given explicitly because tract panics on a symbolic batch without them."""
-    batch = g.node("Slice", [g.node("Shape", [xt], f"{name}/Shape"), g.const([1]), g.const([2])], f"{name}/batch")
-    shape = g.node("Concat", [g.const([1]), batch, g.const([k])], f"{name}/state_shape", axis=0)
-    zeros = g.node("ConstantOfShape", [shape], f"{name}/zeros", value=helper.make_tensor("value", g.elem, [1], [0.0]))
-    return [zeros] * count
-
-
 def native_node(layer, g, xt, W, R, B, seq_lens=None, outputs=("Y",)):
     """Append the layer's native op reading time-major `xt` with weights (W, R, B): arrays,
     or names of initializers already made (and per-row `seq_lens`, int32). Returns the
@@ -162,7 +153,9 @@ def native_node(layer, g, xt, W, R, B, seq_lens=None, outputs=("Y",)):
     if seq_lens is not None or g.target == "portable":
         inputs.append(seq_lens or "")
     if g.target == "portable":  # for tract; costs onnxruntime ~2% at batch 1, so only here
-        inputs += _zero_initial_states(g, name, xt, layer.output_dim, 2 if op == "LSTM" else 1)
+        # zero initial_h (and initial_c), (1, batch, k): the op's default, given explicitly
+        # because tract panics on a symbolic batch without them
+        inputs += g.batch_zeros(xt, 1, [layer.output_dim], name, lead=(1,)) * (2 if op == "LSTM" else 1)
     node_name = g.unique(f"{name}/{op}")
     out = {o: g.unique(f"{node_name}:{o}") for o in outputs}
     g.nodes.append(helper.make_node(op, inputs, [out.get("Y", ""), out.get("Y_h", "")], name=node_name, **attrs))
