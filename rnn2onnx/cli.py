@@ -22,9 +22,6 @@ DELEGATED = {
     "conformance": "run the conformance suite",
 }
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
-#: above this many bytes of weights the exporter may use external data named after the
-#: output file, so the file is exported in place (the exporter itself writes atomically)
-LARGE_WEIGHTS_BYTES = 1 << 29
 
 
 class CommandError(Exception):
@@ -90,7 +87,7 @@ def cmd_convert(args, out, err):
     target = os.path.abspath(args.output)
 
     try:
-        report = _export(rnn2onnx, model, args, target)
+        report = _export(model, args, target)
     except rnn2onnx.ValidationError as exc:
         print(exc.report.format_table(), file=out)
         raise CommandError(_failure_sentence(exc.report) + f"; {args.output} was not written") from None
@@ -115,26 +112,15 @@ def _inputs_text(model):
     return "inputs " + ", ".join(f"{p.name} ({'int64' if p.ids else model.dtype})" for p in ports)
 
 
-def _export(rnn2onnx, model, args, target):
-    """Export (and validate) into `target`; the validation report, or None with --no-validate."""
-    from rnn2onnx.export import write_model
+def _export(model, args, target):
+    """Export (and validate, once) into `target`; the validation report, or None with
+    --no-validate. The exporter validates in a staging folder beside `target` and renames
+    into place only after validation passed (a model with external data included)."""
+    from rnn2onnx.export import export_with_report
 
-    options = dict(opset=args.opset, strategy=args.strategy, target=args.target, loop_op=args.loop_op)
-    large = sum(w.nbytes for w in model.get_weights()) > LARGE_WEIGHTS_BYTES
-    if large:  # weights go to external data named after the final path: export in place
-        rnn2onnx.export(model, target, validate=not args.no_validate, **options)
-        report = None
-        if not args.no_validate:  # export() validated it already; this run is for the table
-            report = rnn2onnx.validate(model, target, n=args.n, raise_on_failure=False)
-            if not report.passed:
-                for leftover in (target, target + ".data"):
-                    if os.path.exists(leftover):
-                        os.unlink(leftover)
-                raise rnn2onnx.ValidationError(report)
-    else:  # validate in memory, then write atomically
-        proto = rnn2onnx.export(model, validate=False, **options)
-        report = None if args.no_validate else rnn2onnx.validate(model, proto, n=args.n)
-        write_model(proto, target, inputs=[args.config, args.weights])
+    _, report = export_with_report(model, target, opset=args.opset, strategy=args.strategy, target=args.target,
+                                   loop_op=args.loop_op, validate=not args.no_validate, n=args.n,
+                                   inputs=[args.config, args.weights])
     return report
 
 

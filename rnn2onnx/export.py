@@ -28,6 +28,7 @@ LATE_PASSES = {"onnxruntime": (guard_empty,), "portable": (pad_empty,)}
 TARGETS = ("onnxruntime", "portable")
 MIN_OPSET, DEFAULT_OPSET = 13, 21
 EXTERNAL_DATA_THRESHOLD = 1 << 30  # protobuf cannot serialize 2 GiB; keep well below
+EXTERNAL_TENSOR_BYTES = 1024  # with external data, tensors of at least this many bytes go to the .data file
 
 
 def max_opset():
@@ -140,6 +141,16 @@ def export(model, path=None, *, opset=None, strategy="auto", target="onnxruntime
     (atomically, only after validation passed). Returns the ModelProto.
     `loop_op="loop"` wraps the loop form in ONNX `Loop` instead of `Scan`, for consumers
     that lack Scan (slower: see `rnn2onnx bench`)."""
+    proto, _ = export_with_report(model, path, opset=opset, strategy=strategy, target=target, loop_op=loop_op,
+                                  validate=validate)
+    return proto
+
+
+def export_with_report(model, path=None, *, opset=None, strategy="auto", target="onnxruntime", loop_op="scan",
+                       validate=True, n=8, inputs=()):
+    """export(), also handing back the validation Report (None when not validated) for
+    callers that print it (the CLI), so the model is validated once. `n`: generated
+    validation samples; `inputs`: files the output must not be (check_output_path)."""
     proto, _ = build(model, opset=opset, strategy=strategy, target=target, loop_op=loop_op)
     large = sum(t.ByteSize() for t in proto.graph.initializer) > EXTERNAL_DATA_THRESHOLD
     if large and path is None:
@@ -147,18 +158,20 @@ def export(model, path=None, *, opset=None, strategy="auto", target="onnxruntime
     if not large:
         onnx.checker.check_model(proto, full_check=True)
     if path is None:
+        report = None
         if validate:
             from .validate import validate as run_validation
-            run_validation(model, proto)
-        return proto
-    write_model(proto, path, large=large, check=(model if validate else None))
-    return proto
+            report = run_validation(model, proto, n=n)
+        return proto, report
+    report = write_model(proto, path, large=large, check=(model if validate else None), n=n, inputs=inputs)
+    return proto, report
 
 
-def write_model(proto, path, large=False, check=None, inputs=()):
-    """Write into a temporary folder beside `path`, validate there if `check` is a model,
-    then rename into place; nothing is left behind on failure. `inputs`: files the
-    output (or its .data file) must not be (reference.files.check_output_path)."""
+def write_model(proto, path, large=False, check=None, n=8, inputs=()):
+    """Write into a temporary folder beside `path`, validate there (`n` samples) if `check`
+    is a model, then rename into place; nothing is left behind on failure. Returns the
+    validation Report, or None. `inputs`: files the output (or its .data file) must not
+    be (reference.files.check_output_path)."""
     path = os.fspath(path)
     check_output_path(path, inputs)
     directory = os.path.dirname(os.path.abspath(path))
@@ -168,16 +181,18 @@ def write_model(proto, path, large=False, check=None, inputs=()):
         tmp = os.path.join(staging, "model.onnx")
         if large:
             onnx.save_model(proto, tmp, save_as_external_data=True, all_tensors_to_one_file=True,
-                            location=data_name, size_threshold=1024)
+                            location=data_name, size_threshold=EXTERNAL_TENSOR_BYTES)
             onnx.checker.check_model(tmp, full_check=True)
         else:
             with open(tmp, "wb") as f:
                 f.write(proto.SerializeToString())
+        report = None
         if check is not None:
             from .validate import validate as run_validation
-            run_validation(check, tmp)
+            report = run_validation(check, tmp, n=n)
         if large:
             os.replace(os.path.join(staging, data_name), os.path.join(directory, data_name))
         os.replace(tmp, path)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    return report

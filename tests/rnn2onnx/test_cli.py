@@ -11,10 +11,15 @@ import numpy as np
 import onnxruntime
 import pytest
 
+import rnn2onnx
 from reference import legacy, models
 from rnn2onnx import cli
 
 from ..fixtures.legacy import make_fixtures as mf
+
+# the submodules (the package's `export` and `validate` attributes are the functions)
+export_module = sys.modules["rnn2onnx.export"]
+validate_module = sys.modules["rnn2onnx.validate"]
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
@@ -170,19 +175,17 @@ def test_convert_failures_in_process(fx, tmp_path, capsys):
 
 def test_validation_failure_is_reported_and_nothing_written(fx, tmp_path, monkeypatch, capsys):
     """A model whose export disagrees with the reference: table printed, exit 1, no file."""
-    import rnn2onnx
+    real_build = export_module.build
 
-    real_export = rnn2onnx.export
-
-    def sabotaged(model, path=None, **kwargs):  # export a model with one weight changed
+    def sabotaged(model, *args, **kwargs):  # build the graph from a model with one weight changed
         weights = model.get_weights()
         model.set_weights([w + 0.5 if i == 1 else w for i, w in enumerate(weights)])
         try:
-            return real_export(model, path, **kwargs)
+            return real_build(model, *args, **kwargs)
         finally:
             model.set_weights(weights)
 
-    monkeypatch.setattr(rnn2onnx, "export", sabotaged)
+    monkeypatch.setattr(export_module, "build", sabotaged)
     out_path = tmp_path / "bad.onnx"
     code = cli.main(["convert", os.path.join(fx, "keras01.json"), os.path.join(fx, "keras01.h5"),
                      "-o", str(out_path)])
@@ -249,31 +252,48 @@ def test_delegated_commands(tmp_path):
 
 
 def test_large_model_path_exports_in_place(fx, tmp_path, monkeypatch, capsys):
-    """Models big enough for external data are exported straight to the target by export()."""
-    monkeypatch.setattr(cli, "LARGE_WEIGHTS_BYTES", 0)
+    """Models big enough for external data are validated once, in the staging folder, and
+    then renamed into place with their .data file; on failure neither is left behind."""
+    monkeypatch.setattr(export_module, "EXTERNAL_DATA_THRESHOLD", 0)
+    # the weights to the .data file; shape constants (a few int64) stay inline, as in a real
+    # large model (onnx's shape inference reads them)
+    monkeypatch.setattr(export_module, "EXTERNAL_TENSOR_BYTES", 100)
+    real_validate = validate_module.validate
+    calls = []
+
+    def counted_validate(model, path, **kwargs):
+        calls.append(path)
+        return real_validate(model, path, **kwargs)
+
+    monkeypatch.setattr(validate_module, "validate", counted_validate)  # what export() calls
+    monkeypatch.setattr(rnn2onnx, "validate", counted_validate)  # the public name
     j, h = os.path.join(fx, "keras01.json"), os.path.join(fx, "keras01.h5")
-    code = cli.main(["convert", j, h, "-o", str(tmp_path / "big.onnx")])
+    code = cli.main(["convert", j, h, "-o", str(tmp_path / "big.onnx"), "--n", "3"])
     captured = capsys.readouterr()
     assert code == 0, captured.err
-    assert "PASS" in captured.out and os.listdir(tmp_path) == ["big.onnx"]
+    assert "PASS" in captured.out and sorted(os.listdir(tmp_path)) == ["big.onnx", "big.onnx.data"]
+    assert len(calls) == 1  # the table printed is that of the one validation, of --n 3 (+2) samples
+    assert "5 samples" in captured.out
 
-    import rnn2onnx
-    real_validate = rnn2onnx.validate
-
-    def failing_validate(model, path, **kwargs):  # export() passed; a second opinion disagrees
+    def failing_validate(model, path, **kwargs):  # the one validation disagrees
+        calls.append(path)
         report = real_validate(model, path, **kwargs)
         report.outputs[0].max_rel_error = 1.0
-        return report
+        raise rnn2onnx.ValidationError(report)
 
+    monkeypatch.setattr(validate_module, "validate", failing_validate)
     monkeypatch.setattr(rnn2onnx, "validate", failing_validate)
+    calls.clear()
     code = cli.main(["convert", j, h, "-o", str(tmp_path / "big2.onnx")])
     captured = capsys.readouterr()
     assert_clean_failure(code, captured.out, captured.err, "validation failed", "big2.onnx was not written")
-    assert "FAIL" in captured.out and os.listdir(tmp_path) == ["big.onnx"]
+    assert "FAIL" in captured.out and sorted(os.listdir(tmp_path)) == ["big.onnx", "big.onnx.data"]
+    assert len(calls) == 1
     code = cli.main(["convert", j, h, "-o", str(tmp_path / "big2.onnx"), "--no-validate"])
     captured = capsys.readouterr()
     assert code == 0 and "validation skipped" in captured.out
-    assert sorted(os.listdir(tmp_path)) == ["big.onnx", "big2.onnx"]
+    assert len(calls) == 1
+    assert sorted(os.listdir(tmp_path)) == ["big.onnx", "big.onnx.data", "big2.onnx", "big2.onnx.data"]
 
 
 def test_unexpected_errors_are_one_sentence_unless_traceback_asked(fx, monkeypatch, capsys):
