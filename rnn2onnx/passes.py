@@ -144,13 +144,9 @@ def _guarded(node, graph, names, empty):
     """The If replacing `node`, on the bool tensor `empty`."""
     base = node.name or node.op_type
     elems = _elem_types(node, graph)
-    then_nodes = []
-    then_outputs = []
-    builder = _EmptyResult(node, names, graph)
-    for i, out in enumerate(node.output):
-        if not out:
-            continue
-        then_outputs.append(builder.output(i, then_nodes))
+    build = _Builder(graph, f"{base}/empty", names)
+    empty_result = _EmptyResult(node, graph, build)
+    then_outputs = [empty_result.output(i) for i, out in enumerate(node.output) if out]
     outputs = [o for o in node.output if o]
     inner = onnx.NodeProto()
     inner.CopyFrom(node)
@@ -163,7 +159,7 @@ def _guarded(node, graph, names, empty):
     else_graph = helper.make_graph([inner], f"{base}/run", [],
                                    [helper.make_tensor_value_info(o, e, [None] * r)
                                     for o, e, r in zip([o for o in inner.output if o], elems, ranks)])
-    then_graph = helper.make_graph(then_nodes, f"{base}/empty", [],
+    then_graph = helper.make_graph(build.nodes, f"{base}/empty", [],
                                    [helper.make_tensor_value_info(o, e, [None] * r)
                                     for o, e, r in zip(then_outputs, elems, ranks)])
     return helper.make_node("If", [empty], outputs, name=names(f"{base}/guard"),
@@ -171,85 +167,76 @@ def _guarded(node, graph, names, empty):
 
 
 class _EmptyResult:
-    """Nodes computing one output of `node` for an empty input (then-branch)."""
+    """What each output of `node` is for an empty input: nodes (into `build`, the
+    then-branch's _Builder) computing it."""
 
-    def __init__(self, node, names, graph):
-        self.node, self.names, self.graph = node, names, graph
+    def __init__(self, node, graph, build):
+        self.node, self.graph, self.build = node, graph, build
 
-    def _n(self, nodes, op, inputs, **attrs):
-        out = self.names(f"{self.node.name or self.node.op_type}/empty/{op}")
-        nodes.append(helper.make_node(op, list(inputs), [out], name=out, **attrs))
-        return out
+    def _dim(self, tensor, axis):
+        build = self.build
+        shape = build("Shape", [tensor], "Shape")
+        return build("Slice", [shape, build.const([axis]), build.const([axis + 1])], "Slice")
 
-    def _const(self, nodes, values):
-        out = self.names(f"{self.node.name or self.node.op_type}/empty/const")
-        nodes.append(helper.make_node("Constant", [], [out], name=out,
-                                      value=helper.make_tensor("value", TensorProto.INT64, [len(values)], values)))
-        return out
+    def _zeros(self, dims, elem):
+        shape = self.build("Concat", dims, "Concat", axis=0)
+        zero = helper.make_tensor("value", elem, [1], [0])
+        return self.build("ConstantOfShape", [shape], "ConstantOfShape", value=zero)
 
-    def _dim(self, nodes, tensor, axis):
-        shape = self._n(nodes, "Shape", [tensor])
-        return self._n(nodes, "Slice", [shape, self._const(nodes, [axis]), self._const(nodes, [axis + 1])])
-
-    def _zeros(self, nodes, dims, elem):
-        shape = self._n(nodes, "Concat", dims, axis=0)
-        return self._n(nodes, "ConstantOfShape", [shape], value=helper.make_tensor("value", elem, [1], [0]))
-
-    def output(self, i, nodes):
+    def output(self, i):
         elem = _elem_types(self.node, self.graph)[i]
         if self.node.op_type == "Scan":
-            return self._scan_output(i, nodes, elem)
+            return self._scan_output(i, elem)
         if self.node.op_type == "Loop":
-            return self._loop_output(i, nodes, elem)
-        return self._native_output(i, nodes, elem)
+            return self._loop_output(i, elem)
+        return self._native_output(i, elem)
 
-    def _native_output(self, i, nodes, elem):
-        node = self.node
+    def _native_output(self, i, elem):
+        node, build = self.node, self.build
         if _attr(node, "layout", 0) != 0:
             raise ExportError(f"guard_empty: {node.name}: only layout 0 is guarded")
         x = node.input[0]
         directions = 2 if _attr(node, "direction", b"forward") in (b"bidirectional", "bidirectional") else 1
-        hidden = self._const(nodes, [_attr(node, "hidden_size")])
-        D = self._const(nodes, [directions])
-        T, B = self._dim(nodes, x, 0), self._dim(nodes, x, 1)
+        hidden = build.const([_attr(node, "hidden_size")])
+        D = build.const([directions])
+        T, B = self._dim(x, 0), self._dim(x, 1)
         if i == 0:  # Y (T, D, B, H): empty either way
-            return self._zeros(nodes, [T, D, B, hidden], elem)
+            return self._zeros([T, D, B, hidden], elem)
         initial = 5 + (i - 1)  # Y_h <- initial_h (input 5), Y_c <- initial_c (input 6)
         if len(node.input) > initial and node.input[initial]:
-            return self._n(nodes, "Identity", [node.input[initial]])
-        return self._zeros(nodes, [D, B, hidden], elem)
+            return build("Identity", [node.input[initial]], "Identity")
+        return self._zeros([D, B, hidden], elem)
 
-    def _loop_output(self, i, nodes, elem):
+    def _loop_output(self, i, elem):
         """A Loop over the time steps (our loop_op="loop" form): the final states are the
         initial ones; a per-step output is (M, per-step shape), its symbolic dims (our
         bodies: the batch) read from the first state at the same position."""
-        node = self.node
+        node, build = self.node, self.build
         n_states = len(node.input) - 2
         if i < n_states:
-            return self._n(nodes, "Identity", [node.input[2 + i]])
+            return build("Identity", [node.input[2 + i]], "Identity")
         per_step = _attr(node, "body").output[1 + i].type.tensor_type.shape.dim
         if not per_step or n_states == 0:
             raise ExportError(f"guard_empty: {node.name}: loop output {i} has no declared shape or no state")
-        trips = self._n(nodes, "Reshape", [node.input[0], self._const(nodes, [1])])
+        trips = build("Reshape", [node.input[0], build.const([1])], "Reshape")
         dims = [trips]
         for pos, d in enumerate(per_step):
-            dims.append(self._const(nodes, [d.dim_value]) if d.HasField("dim_value")
-                        else self._dim(nodes, node.input[2], pos))
-        return self._zeros(nodes, dims, elem)
+            dims.append(build.const([d.dim_value]) if d.HasField("dim_value") else self._dim(node.input[2], pos))
+        return self._zeros(dims, elem)
 
-    def _scan_output(self, i, nodes, elem):
-        node = self.node
+    def _scan_output(self, i, elem):
+        node, build = self.node, self.build
         n_scan = _attr(node, "num_scan_inputs")
         n_states = len(node.input) - n_scan
         if i < n_states:  # the final state after zero steps is the initial state
-            return self._n(nodes, "Identity", [node.input[i]])
+            return build("Identity", [node.input[i]], "Identity")
         k = i - n_states
         body = _attr(node, "body")
         scan_inputs = _scan_inputs(node)
         in_axes = _attr(node, "scan_input_axes", [0] * n_scan)
         out_axes = _attr(node, "scan_output_axes", [0] * (len(node.output) - n_states))
         first, in_axis = scan_inputs[0], in_axes[0]
-        T = self._dim(nodes, first, in_axis)
+        T = self._dim(first, in_axis)
         # per-step shape from the body's output type; a symbolic dim (our bodies: batch)
         # is read from the first scan input's per-step shape at the same position
         dims = []
@@ -258,12 +245,12 @@ class _EmptyResult:
             raise ExportError(f"guard_empty: {node.name}: scan output {k} has no declared shape")
         for pos, d in enumerate(per_step):
             if d.HasField("dim_value"):
-                dims.append(self._const(nodes, [d.dim_value]))
+                dims.append(build.const([d.dim_value]))
             else:
-                dims.append(self._dim(nodes, first, pos if pos < in_axis else pos + 1))
+                dims.append(self._dim(first, pos if pos < in_axis else pos + 1))
         axis = out_axes[k] if out_axes[k] >= 0 else out_axes[k] + len(dims) + 1
         dims.insert(axis, T)
-        return self._zeros(nodes, dims, elem)
+        return self._zeros(dims, elem)
 
 
 def pad_empty(model):
