@@ -53,17 +53,29 @@ class NonFiniteLossError(TrainingError, FloatingPointError):
 def compile(model, optimizer, loss, class_mode="categorical", theano_mode=None, masked_loss="keras"):
     if class_mode not in CLASS_MODES:
         raise ConfigError(f"class_mode must be one of {', '.join(CLASS_MODES)}, got {class_mode!r}")
+
+    def loss_attributes():
+        loss_function = losses.get(loss)
+        # loss: the name 0.2.0's get_config stored
+        return {"loss_function": loss_function, "loss": loss_function.name, "class_mode": class_mode}
+
+    _compile(model, optimizer, theano_mode, masked_loss, loss_attributes)
+
+
+def _compile(model, optimizer, theano_mode, masked_loss, loss_attributes):
+    """What compile does for a Sequential and a Graph alike once their own arguments are
+    checked: `loss_attributes()` resolves the losses into {model attribute: value}; then
+    a fresh optimizer. Nothing is set on the model unless everything was accepted."""
     if masked_loss not in losses.MASKED_LOSS_RULES:
         raise ConfigError(
             f"masked_loss must be one of {', '.join(losses.MASKED_LOSS_RULES)}, got {masked_loss!r}"
         )
-    loss_function = losses.get(loss)
+    attributes = loss_attributes()
     optimizer = optimizers.get(optimizer)
     optimizer.reset()
     model.optimizer = optimizer
-    model.loss_function = loss_function
-    model.loss = loss_function.name  # the name 0.2.0's get_config stored
-    model.class_mode = class_mode
+    for name, value in attributes.items():
+        setattr(model, name, value)
     model.theano_mode = theano_mode
     model.masked_loss = masked_loss
     model.stop_training = False
@@ -363,27 +375,40 @@ def _validation(model, X, y, validation_split, validation_data, sample_weight):
         X_val, y_val = check_data(model, validation_data[0], validation_data[1], "validation_data")
         sw_val = validation_data[2] if len(validation_data) == 3 else None
         return X, y, sample_weight, (X_val, y_val, standardize_weights(y_val, sw_val, None, "validation_data"))
-    if validation_split is None or validation_split == 0:
+    n = nb_samples(X)
+    split_at = _split_point(n, validation_split)
+    if split_at is None:
         return X, y, sample_weight, None
+    if sample_weight is not None:  # split as given (0.2.0): standardized per part
+        sample_weight = np.asarray(sample_weight)
+        if len(sample_weight) != n:
+            raise InputError(f"fit: sample_weight has {len(sample_weight)} entries for {n} samples")
+    (X, y, sample_weight), (X_val, y_val, sw_val) = _split(split_at, X, y, sample_weight)
+    w_val = standardize_weights(y_val, sw_val, None, "fit (validation split)")
+    return X, y, sample_weight, (X_val, y_val, w_val)
+
+
+def _split_point(n, validation_split):
+    """Where fit's validation_split cuts n samples (the last ones validate), or None."""
+    if not validation_split:
+        return None
     if not 0 < float(validation_split) < 1:
         raise InputError(f"validation_split must lie in [0, 1), got {validation_split}")
-    n = nb_samples(X)
     split_at = int(n * (1 - validation_split))
     if split_at == 0 or split_at == n:
         raise InputError(
             f"validation_split={validation_split} of {n} samples leaves "
             f"{split_at} for training and {n - split_at} for validation; both must be > 0"
         )
-    sw_val = None
-    if sample_weight is not None:
-        sample_weight = np.asarray(sample_weight)
-        if len(sample_weight) != n:
-            raise InputError(f"fit: sample_weight has {len(sample_weight)} entries for {n} samples")
-        sample_weight, sw_val = sample_weight[:split_at], sample_weight[split_at:]
-    y_val = y[split_at:]
-    w_val = standardize_weights(y_val, sw_val, None, "fit (validation split)")
-    return (take(X, slice(None, split_at)), y[:split_at], sample_weight,
-            (take(X, slice(split_at, None)), y_val, w_val))
+    return split_at
+
+
+def _split(split_at, *parts):
+    """([each part's samples before split_at], [those from it]): arrays, lists and dicts
+    of them (take), None staying None."""
+    head, tail = slice(None, split_at), slice(split_at, None)
+    return (tuple(None if p is None else take(p, head) for p in parts),
+            tuple(None if p is None else take(p, tail) for p in parts))
 
 
 def _check_fit_arguments(batch_size, nb_epoch, verbose):
@@ -480,18 +505,15 @@ def compile_graph(graph, optimizer, loss, theano_mode=None, masked_loss="keras")
     if missing or unknown:
         what = f"output {missing[0]!r} has no loss" if missing else f"{unknown[0]!r} is not an output"
         raise ConfigError(f"Graph.compile: {what}; the outputs are {', '.join(graph.output_order)}")
-    if masked_loss not in losses.MASKED_LOSS_RULES:
-        raise ConfigError(f"masked_loss must be one of {', '.join(losses.MASKED_LOSS_RULES)}, got {masked_loss!r}")
-    functions = {name: losses.get(loss[name]) for name in graph.output_order}
-    optimizer = optimizers.get(optimizer)
-    optimizer.reset()
-    graph.optimizer = optimizer
-    graph.loss_functions = functions
-    graph.loss = {name: loss[name] if isinstance(loss[name], str) else functions[name].name
-                  for name in graph.output_order}  # as given: 0.2.0 wrote the dict compile got
-    graph.theano_mode = theano_mode
-    graph.masked_loss = masked_loss
-    graph.stop_training = False
+
+    def loss_attributes():
+        functions = {name: losses.get(loss[name]) for name in graph.output_order}
+        # loss as given: 0.2.0 wrote the dict compile got
+        return {"loss_functions": functions,
+                "loss": {name: loss[name] if isinstance(loss[name], str) else functions[name].name
+                         for name in graph.output_order}}
+
+    _compile(graph, optimizer, theano_mode, masked_loss, loss_attributes)
 
 
 def check_graph_data(graph, data, what="fit"):
@@ -558,16 +580,9 @@ def graph_fit(graph, data, batch_size=128, nb_epoch=100, verbose=1, callbacks=()
     if validation_data is not None:  # 0.2.0: no sample weights for validation data
         X_val, y_val = check_graph_data(graph, validation_data, "validation_data")
         val = (X_val, y_val, _graph_weights(graph, y_val, {}, {}, "validation_data"))
-    elif validation_split:
-        n = nb_samples(X)
-        if not 0 < float(validation_split) < 1:
-            raise InputError(f"validation_split must lie in [0, 1), got {validation_split}")
-        split_at = int(n * (1 - validation_split))
-        if split_at == 0 or split_at == n:
-            raise InputError(f"validation_split={validation_split} of {n} samples leaves {split_at} for "
-                             f"training and {n - split_at} for validation; both must be > 0")
-        head, tail = slice(None, split_at), slice(split_at, None)
-        val = (take(X, tail), take(y, tail), take(w, tail))
-        X, y, w = take(X, head), take(y, head), take(w, head)
+    else:
+        split_at = _split_point(nb_samples(X), validation_split)
+        if split_at is not None:  # w holds class_weight already (a Sequential's validation part has none)
+            (X, y, w), val = _split(split_at, X, y, w)
     return _fit_loop(graph, X, y, w, val, batch_size, nb_epoch, verbose, callbacks, shuffle, False,
                      ["loss", "val_loss"])
