@@ -79,6 +79,7 @@ def _compile(model, optimizer, theano_mode, masked_loss, loss_attributes):
     model.theano_mode = theano_mode
     model.masked_loss = masked_loss
     model.stop_training = False
+    model._weight_constraints = {}  # each layer's, read at its first update (_constraints)
 
 
 def _require_compiled(model, what):
@@ -290,12 +291,24 @@ def _updated_weights(model, dY):
     new_weights = list(weights)
     for i, p in zip(trainable, new_params):
         layer, name, _ = roles[i]
-        constraint = layer.weight_constraints().get(name) if hasattr(layer, "weight_constraints") else None
+        constraint = _constraints(model, layer).get(name)
         new_weights[i] = p if constraint is None else np.asarray(constraint(p), dtype=p.dtype)
     for i, (layer, name, t) in enumerate(roles):
         if not t:
             new_weights[i] = layer.state_updates()[name]
     return new_weights, state
+
+
+def _constraints(model, layer):
+    """{weight name: constraint} of `layer`, built once per compile and kept on the model
+    (0.2.0 fixed them in the update function compile built); a layer added or built
+    after compile gets its entry at its first update."""
+    cache = model.__dict__.setdefault("_weight_constraints", {})
+    entry = cache.get(id(layer))
+    if entry is None or entry[0] is not layer:
+        found = layer.weight_constraints() if hasattr(layer, "weight_constraints") else {}
+        entry = cache[id(layer)] = (layer, found)
+    return entry[1]
 
 
 def evaluate_batches(model, X, y, w, batch_size=128, accuracy=False, verbose=0):
