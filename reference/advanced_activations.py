@@ -13,8 +13,8 @@ import numpy as np
 from . import activations, initializations
 from .errors import ConfigError, InputError
 from .layers import Layer
-from .noise import _real
 from .registry import register_layer
+from .validators import real
 
 _SOFTPLUS = activations.ACTIVATIONS["softplus"]
 _SIGMOID = activations.ACTIVATIONS["sigmoid"]
@@ -40,7 +40,7 @@ class LeakyReLU(_Elementwise):
 
     def __init__(self, alpha=0.3, **kwargs):
         super().__init__(**kwargs)
-        self.alpha = _real(alpha, "LeakyReLU", "alpha", -np.inf)
+        self.alpha = real(alpha, "LeakyReLU", "alpha")
 
     def function(self, X):
         return X.dtype.type(0.5 * (1 + self.alpha)) * X + X.dtype.type(0.5 * (1 - self.alpha)) * np.abs(X)
@@ -57,7 +57,7 @@ class ThresholdedLinear(_Elementwise):
 
     def __init__(self, theta=1.0, **kwargs):
         super().__init__(**kwargs)
-        self.theta = _real(theta, "ThresholdedLinear", "theta", -np.inf)
+        self.theta = real(theta, "ThresholdedLinear", "theta")
 
     def function(self, X):
         return np.where(np.abs(X) < self.theta, X.dtype.type(0), X)
@@ -74,7 +74,7 @@ class ThresholdedReLU(_Elementwise):
 
     def __init__(self, theta=1.0, **kwargs):
         super().__init__(**kwargs)
-        self.theta = _real(theta, "ThresholdedReLU", "theta", -np.inf)
+        self.theta = real(theta, "ThresholdedReLU", "theta")
 
     def function(self, X):
         return np.where(X > self.theta, X, X.dtype.type(0))
@@ -141,8 +141,8 @@ class ParametricSoftplus(_PerSample):
 
     def __init__(self, alpha_init=0.2, beta_init=5.0, weights=None, **kwargs):
         super().__init__(weights=weights, **kwargs)
-        self.alpha_init = _real(alpha_init, "ParametricSoftplus", "alpha_init", -np.inf)
-        self.beta_init = _real(beta_init, "ParametricSoftplus", "beta_init", -np.inf)
+        self.alpha_init = real(alpha_init, "ParametricSoftplus", "alpha_init")
+        self.beta_init = real(beta_init, "ParametricSoftplus", "beta_init")
 
     def param_specs(self, input_shape):
         return [("alphas", tuple(input_shape), lambda rng, s: self.alpha_init * np.ones(s)),

@@ -14,9 +14,8 @@ Configs write `{"name": "MaxNorm", "m": …}`, `{"name": "NonNeg"}`, `{"name": "
 """
 import numpy as np
 
-from .errors import ConfigError
-from .untrusted import quote
 from .registry import from_table
+from .validators import real
 
 
 class Constraint:
@@ -32,8 +31,7 @@ class Constraint:
 
 class MaxNorm(Constraint):
     def __init__(self, m=2):
-        if isinstance(m, bool) or not isinstance(m, (int, float, np.integer, np.floating)) or not m >= 0:
-            raise ConfigError(f"MaxNorm: m must be a number >= 0, got {quote(m)}")
+        real(m, "MaxNorm", "m", 0.0)  # kept as given (get_config writes it back)
         self.m = m
 
     def __call__(self, p):

@@ -20,6 +20,7 @@ from .layers import Layer
 from .legacy import LegacyFileError, _layer_kwargs
 from .models import Model, Sequential, register_container
 from .untrusted import quote, shorten
+from .validators import positive_int
 
 MERGE_MODES = ("sum", "mul", "ave", "concat")
 
@@ -583,8 +584,7 @@ class Graph(Model):
 
     def predict(self, data, batch_size=128, verbose=0):
         """{output name: Y} in add_output order (Keras 0.2.0's Graph.predict)."""
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise InputError(f"batch_size must be a positive integer, got {quote(batch_size)}")
+        batch_size = positive_int(batch_size, "predict", "batch_size", InputError)
         data = self.check_input(data)
         n = len(next(iter(data.values())))
         parts = [self.forward({k: x[i:i + batch_size] for k, x in data.items()})

@@ -26,14 +26,9 @@ from .errors import ConfigError, InputError
 from .layers import Layer, refuse_mask
 from .regularizers import Regularized
 from .registry import register_layer
+from .validators import positive_int
 
 BORDER_MODES = ("valid", "same", "full")
-
-
-def _positive_int(value, key, where):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ConfigError(f"layer {where}: {key} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 @register_layer
@@ -51,9 +46,9 @@ class Convolution1D(Regularized, Layer):
         if input_dim:  # 0.2.0: input_dim (with input_length) sets the input shape
             kwargs["input_shape"] = (input_length, input_dim)
         super().__init__(weights=weights, **kwargs)
-        self.nb_filter = _positive_int(nb_filter, "nb_filter", "Convolution1D")
-        self.filter_length = _positive_int(filter_length, "filter_length", "Convolution1D")
-        self.subsample_length = _positive_int(subsample_length, "subsample_length", "Convolution1D")
+        self.nb_filter = positive_int(nb_filter, "Convolution1D", "nb_filter")
+        self.filter_length = positive_int(filter_length, "Convolution1D", "filter_length")
+        self.subsample_length = positive_int(subsample_length, "Convolution1D", "subsample_length")
         if border_mode == "same" and self.subsample_length != 1:
             raise ConfigError("layer Convolution1D: border_mode 'same' takes subsample_length 1 only "
                               f"(Keras 0.2.0 asserted it), got {self.subsample_length}")
@@ -136,8 +131,8 @@ class MaxPooling1D(Layer):
 
     def __init__(self, pool_length=2, stride=None, ignore_border=True, **kwargs):
         super().__init__(**kwargs)
-        self.pool_length = _positive_int(pool_length, "pool_length", "MaxPooling1D")
-        self.stride = self.pool_length if stride is None else _positive_int(stride, "stride", "MaxPooling1D")
+        self.pool_length = positive_int(pool_length, "MaxPooling1D", "pool_length")
+        self.stride = self.pool_length if stride is None else positive_int(stride, "MaxPooling1D", "stride")
         if not isinstance(ignore_border, (bool, np.bool_)):
             raise ConfigError(f"layer MaxPooling1D: ignore_border must be true or false, got {ignore_border!r}")
         self.ignore_border = bool(ignore_border)

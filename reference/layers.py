@@ -13,6 +13,7 @@ from .errors import ConfigError, InputError
 from .regularizers import ActivityRegularizer, Regularized
 from .registry import register_layer
 from .untrusted import quote
+from .validators import positive_int, real
 
 
 #: the largest weight array a layer may declare (elements): 2**31 float32 is 8 GiB, far
@@ -303,9 +304,7 @@ class Dropout(Layer):
 
     def __init__(self, p, **kwargs):
         super().__init__(**kwargs)
-        if not 0.0 <= float(p) < 1.0:
-            raise ConfigError(f"Dropout: p must lie in [0, 1), got {p}")
-        self.p = float(p)
+        self.p = real(p, "Dropout", "p", 0.0, 1.0)
 
     def output_mask(self, mask):
         return mask
@@ -345,13 +344,6 @@ class ActivityRegularization(Layer):
 # ---------------------------------------------------------------------------------------
 # the shape layers of 0.2.0's core.py: plain `Layer`s there, so none takes a masked input
 # (Keras refused to connect one after a layer with an output mask) and none hands a mask on
-
-
-def positive_int(value, layer, key):
-    """`value` as a positive int, or a ConfigError naming the layer class and the key."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ConfigError(f"{layer}: {key} must be a positive integer, got {quote(value)}")
-    return int(value)
 
 
 def refuse_mask(layer, mask):

@@ -13,6 +13,7 @@ from .dtypes import (DTYPE_FROM_ARGUMENT, DTYPE_FROM_WEIGHTS, DTYPE_NOT_IN_WEIGH
 from .errors import ConfigError, InputError
 from .layers import Embedding, Layer
 from .untrusted import quote, shorten
+from .validators import positive_int
 
 #: config "name" -> container class (Sequential, Merge, Graph), each with from_config and
 #: get_config: what a config may build besides a registered layer (keras's container_from_config)
@@ -201,8 +202,7 @@ class Sequential(Model):
         return grads
 
     def predict(self, X, batch_size=128, verbose=0):
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise InputError(f"batch_size must be a positive integer, got {quote(batch_size)}")
+        batch_size = positive_int(batch_size, "predict", "batch_size", InputError)
         X = self.check_input(X)
         self._require_built()
         n = len(X[0]) if isinstance(X, list) else len(X)  # a Merge-first model takes a list

@@ -6,19 +6,9 @@ the identity.
 """
 import numpy as np
 
-from .errors import ConfigError
 from .layers import Layer
 from .registry import register_layer
-from .untrusted import quote
-
-
-def _real(value, layer, key, low, high=None):
-    """`value` as a finite float in [low, high) (high None: no upper bound), or a ConfigError."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not np.isfinite(value) or value < low or (high is not None and value >= high):
-        where = f"in [{low}, {high})" if high is not None else f">= {low}" if low > -np.inf else "(finite)"
-        raise ConfigError(f"{layer}: {key} must be a number {where}, got {quote(value)}")
-    return float(value)
+from .validators import real
 
 
 @register_layer
@@ -29,7 +19,7 @@ class GaussianNoise(Layer):
 
     def __init__(self, sigma, **kwargs):
         super().__init__(**kwargs)
-        self.sigma = _real(sigma, "GaussianNoise", "sigma", 0.0)
+        self.sigma = real(sigma, "GaussianNoise", "sigma", 0.0)
 
     def output_mask(self, mask):
         return mask
@@ -52,7 +42,7 @@ class GaussianDropout(Layer):
 
     def __init__(self, p, **kwargs):
         super().__init__(**kwargs)
-        self.p = _real(p, "GaussianDropout", "p", 0.0, 1.0)
+        self.p = real(p, "GaussianDropout", "p", 0.0, 1.0)
 
     def output_mask(self, mask):
         return mask

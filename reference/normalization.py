@@ -21,6 +21,7 @@ import numpy as np
 from .errors import ConfigError, InputError
 from .layers import Layer, refuse_mask
 from .registry import register_layer
+from .validators import real
 
 MODES = (0, 1)
 
@@ -36,9 +37,7 @@ class BatchNormalization(Layer):
         if mode not in MODES or isinstance(mode, bool):
             raise ConfigError(f"layer BatchNormalization: mode must be 0 (featurewise) or 1 (samplewise), got {mode!r}")
         for key, value in (("epsilon", epsilon), ("momentum", momentum)):
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-                    or not np.isfinite(value):
-                raise ConfigError(f"layer BatchNormalization: {key} must be a finite number, got {value!r}")
+            real(value, "BatchNormalization", key)  # kept as given (get_config writes it back)
         self.epsilon, self.mode, self.momentum = epsilon, int(mode), momentum
 
     def param_specs(self, input_shape):

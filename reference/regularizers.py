@@ -22,8 +22,8 @@ import numpy as np
 
 from . import constraints
 from .errors import ConfigError
-from .untrusted import quote
 from .registry import from_table
+from .validators import real
 
 
 class Regularizer:
@@ -45,9 +45,7 @@ class Regularizer:
 class _L1L2(Regularizer):
     def __init__(self, l1=0., l2=0.):
         for key, value in (("l1", l1), ("l2", l2)):
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-                    or not np.isfinite(value):
-                raise ConfigError(f"{type(self).__name__}: {key} must be a finite number, got {quote(value)}")
+            real(value, type(self).__name__, key)  # kept as given (get_config writes it back)
         self.l1, self.l2 = l1, l2
 
     def get_config(self):

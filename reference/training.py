@@ -30,6 +30,7 @@ import numpy as np
 from . import callbacks as cbks
 from . import losses, optimizers, regularizers
 from .errors import ConfigError, InputError
+from .validators import non_negative_int, positive_int
 
 CLASS_MODES = ("categorical", "binary")
 
@@ -349,7 +350,8 @@ def evaluate(model, X, y, batch_size=128, show_accuracy=False, verbose=1, sample
     _require_compiled(model, "evaluate")
     X, y = check_data(model, X, y, "evaluate")
     w = standardize_weights(y, sample_weight, None, "evaluate")
-    value, acc = evaluate_batches(model, X, y, w, _check_batch_size(batch_size), show_accuracy, verbose)
+    value, acc = evaluate_batches(model, X, y, w, positive_int(batch_size, "evaluate", "batch_size"), show_accuracy,
+                                  verbose)
     return [value, acc] if show_accuracy else value
 
 
@@ -370,12 +372,6 @@ def predict_classes(model, X, batch_size=128, verbose=1):
     if class_mode == "categorical":
         return proba.argmax(axis=-1)
     return (proba > 0.5).astype("int32")
-
-
-def _check_batch_size(batch_size):
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
-    return int(batch_size)
 
 
 def _validation(model, X, y, validation_split, validation_data, sample_weight):
@@ -425,9 +421,8 @@ def _split(split_at, *parts):
 
 
 def _check_fit_arguments(batch_size, nb_epoch, verbose):
-    batch_size = _check_batch_size(batch_size)
-    if isinstance(nb_epoch, bool) or not isinstance(nb_epoch, (int, np.integer)) or nb_epoch < 0:
-        raise ConfigError(f"nb_epoch must be a non-negative integer, got {nb_epoch!r}")
+    batch_size = positive_int(batch_size, "fit", "batch_size")
+    non_negative_int(nb_epoch, "fit", "nb_epoch")
     if verbose not in (0, 1, 2):
         raise ConfigError(f"verbose must be 0, 1 or 2, got {verbose!r}")
     return batch_size
@@ -580,7 +575,7 @@ def graph_evaluate(graph, data, batch_size=128, verbose=0, sample_weight={}):
     _require_compiled(graph, "evaluate")
     X, y = check_graph_data(graph, data, "evaluate")
     w = _graph_weights(graph, y, sample_weight, {}, "evaluate")
-    return evaluate_batches(graph, X, y, w, _check_batch_size(batch_size), verbose=verbose)[0]
+    return evaluate_batches(graph, X, y, w, positive_int(batch_size, "evaluate", "batch_size"), verbose=verbose)[0]
 
 
 def graph_fit(graph, data, batch_size=128, nb_epoch=100, verbose=1, callbacks=(), validation_split=0.,

@@ -1,0 +1,34 @@
+"""The checks of the numbers layers, models and training take, one per kind: each returns
+the value as a Python number or raises one sentence, "{where}: {key} must be ..., got
+{value}" (the value quoted, bounded), as a ConfigError unless the caller says otherwise
+(predict's batch_size is an InputError, SPEC.md)."""
+import numpy as np
+
+from .errors import ConfigError
+from .untrusted import quote
+
+
+def positive_int(value, where, key, error=ConfigError):
+    """`value` as an int >= 1 (a bool is not one)."""
+    return _integer(value, where, key, 1, "a positive integer", error)
+
+
+def non_negative_int(value, where, key, error=ConfigError):
+    """`value` as an int >= 0 (a bool is not one)."""
+    return _integer(value, where, key, 0, "a non-negative integer", error)
+
+
+def _integer(value, where, key, low, what, error):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise error(f"{where}: {key} must be {what}, got {quote(value)}")
+    return int(value)
+
+
+def real(value, where, key, low=-np.inf, high=None, error=ConfigError):
+    """`value` as a finite float in [low, high) (high None: no upper bound; a bool or a
+    string is not a number)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not np.isfinite(value) or value < low or (high is not None and value >= high):
+        bounds = f"in [{low}, {high})" if high is not None else f">= {low}" if low > -np.inf else "(finite)"
+        raise error(f"{where}: {key} must be a number {bounds}, got {quote(value)}")
+    return float(value)
