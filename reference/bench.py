@@ -7,7 +7,11 @@ backward, input gradient included). When PyTorch is importable (it is not a
 dependency), torch.nn.LSTM / torch.nn.GRU forward+backward on the same shapes, with
 the same thread count as NumPy's BLAS, is timed too and the ratio ours/torch printed.
 For LSTM it also times the matrix products alone (projection, the two recurrent
-products per step, the weight and input gradients): the floor of any NumPy LSTM.
+products per step, the weight and input gradients): the floor of any NumPy LSTM;
+`lstm_fewest_calls`, the same LSTM written for the fewest NumPy calls (the floor of one
+computed op by op); and, with more than one BLAS thread and threadpoolctl installed, the
+reference on two Python threads, half the batch each (whether threads can spread NumPy's
+single-threaded elementwise work over the cores; the GIL decides).
 For a single-thread comparison run it with OPENBLAS_NUM_THREADS=1.
 
 Runs are interleaved in one process: in each round every contender gets a pause (so
@@ -116,6 +120,97 @@ def _lstm_matmuls(n, T, d, k, dtype, rng):
     return run
 
 
+def lstm_fewest_calls(X, G, W, U, b):
+    """An LSTM forward+backward in NumPy written for the fewest ufunc calls, into buffers
+    allocated once per call: Keras's default gates (hard_sigmoid) and activation (tanh),
+    no mask, every step's output given gradient G. W (d, 4k), U (k, 4k) and b (4k,) hold
+    the gates in the order i, f, o, c. Returns (Y, dX, dW, dU, db).
+
+    It exists to bound the reference: it does the same matrix products as the reference
+    and the elementwise work a step needs, one NumPy call per operation and nothing else
+    (no op set, no per-step caches, no mask or truncation logic); the reference's forward
+    equals its forward bit for bit."""
+    n, T, d = X.shape
+    k, dt = U.shape[0], X.dtype
+    X2 = np.ascontiguousarray(X.transpose(1, 0, 2)).reshape(T * n, d)
+    A = X2 @ W
+    A += b
+    A = A.reshape(T, n, 4 * k)
+    IFO, CC, FC = np.empty((T, n, 3 * k), dt), np.empty((T, n, k), dt), np.empty((T, n, k), dt)
+    C, H = np.zeros((T + 1, n, k), dt), np.zeros((T + 1, n, k), dt)
+    tmp, rec = np.empty((n, k), dt), np.empty((n, 4 * k), dt)
+    for t in range(T):
+        np.matmul(H[t], U, out=rec)
+        a, ifo, cc, c = A[t], IFO[t], CC[t], C[t + 1]
+        a += rec
+        np.multiply(a[:, :3 * k], 0.2, out=ifo)
+        ifo += 0.5
+        ifo.clip(0.0, 1.0, out=ifo)
+        np.tanh(a[:, 3 * k:], out=cc)
+        np.multiply(ifo[:, k:2 * k], C[t], out=c)
+        np.multiply(ifo[:, :k], cc, out=tmp)
+        c += tmp
+        np.tanh(c, out=FC[t])
+        np.multiply(ifo[:, 2 * k:], FC[t], out=H[t + 1])
+    dH = np.ascontiguousarray(G.transpose(1, 0, 2))
+    UF, DA = np.asfortranarray(U), np.empty((T, n, 4 * k), dt)
+    dh, dc, dc_next, d_tanh = np.zeros((n, k), dt), np.empty((n, k), dt), np.zeros((n, k), dt), np.empty((n, k), dt)
+    for t in range(T - 1, -1, -1):
+        ifo, fc, cc, da = IFO[t], FC[t], CC[t], DA[t]
+        dh += dH[t]
+        np.multiply(fc, fc, out=d_tanh)
+        np.subtract(1.0, d_tanh, out=d_tanh)
+        d_tanh *= ifo[:, 2 * k:]
+        np.multiply(dh, d_tanh, out=dc)
+        dc += dc_next
+        np.multiply(dc, cc, out=da[:, :k])
+        np.multiply(dc, C[t], out=da[:, k:2 * k])
+        np.multiply(dh, fc, out=da[:, 2 * k:3 * k])
+        np.multiply(dc, ifo[:, :k], out=da[:, 3 * k:])
+        gates = da[:, :3 * k]
+        np.multiply(gates, np.less_equal(np.abs(A[t][:, :3 * k]), 2.5), out=gates)
+        gates *= 0.2
+        np.multiply(cc, cc, out=d_tanh)
+        np.subtract(1.0, d_tanh, out=d_tanh)
+        da[:, 3 * k:] *= d_tanh
+        np.multiply(dc, ifo[:, k:2 * k], out=dc_next)
+        np.matmul(da, UF.T, out=dh)
+    DA2 = DA.reshape(T * n, 4 * k)
+    dU = H[:-1].reshape(T * n, k).T @ DA2
+    dX = (DA2 @ W.T).reshape(T, n, d).transpose(1, 0, 2)
+    return H[1:].transpose(1, 0, 2), dX, X2.T @ DA2, dU, DA2.sum(axis=0)
+
+
+def _lstm_fewest_calls(n, T, d, k, dtype, rng):
+    W = (0.1 * rng.normal(size=(d, 4 * k))).astype(dtype)
+    U = (0.1 * rng.normal(size=(k, 4 * k))).astype(dtype)
+    b = np.zeros(4 * k, dtype)
+    X = rng.normal(size=(n, T, d)).astype(dtype)
+    G = rng.normal(size=(n, T, k)).astype(dtype)
+    return lambda: lstm_fewest_calls(X, G, W, U, b)
+
+
+def _lstm_two_threads(n, T, d, k, dtype, rng):
+    """The reference LSTM's forward+backward on two Python threads, each on half the
+    batch, one BLAS thread each: whether threads could run the elementwise work (NumPy
+    runs each ufunc on one core) in parallel. None without threadpoolctl."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return None
+    from concurrent.futures import ThreadPoolExecutor
+
+    halves = [_ours("LSTM", n // 2, T, d, k, dtype, rng)["forward+backward"] for _ in range(2)]
+    pool = ThreadPoolExecutor(2)
+
+    def run():
+        with threadpool_limits(1, user_api="blas"):
+            for future in [pool.submit(half) for half in halves]:
+                future.result()
+
+    return run
+
+
 def measure(contenders, rounds, calls, pause, clock=time.perf_counter):
     """{name: fn} -> {name: median seconds}, interleaved."""
     times = {name: [] for name in contenders}
@@ -165,6 +260,11 @@ def main(argv=None):
         theirs = None
         if cell == "LSTM":
             contenders["matmuls", "forward+backward"] = _lstm_matmuls(n, T, d, k, args.dtype, rng)
+            contenders["fewest calls", "forward+backward"] = _lstm_fewest_calls(n, T, d, k, args.dtype, rng)
+            if threads > 1 and n > 1:
+                two_threads = _lstm_two_threads(n, T, d, k, args.dtype, rng)
+                if two_threads is not None:
+                    contenders["two threads", "forward+backward"] = two_threads
         if not args.no_torch and cell in TORCH_EQUIVALENT:
             theirs = _torch(cell, n, T, d, k, args.dtype, rng, threads)
             if theirs is None:
@@ -183,12 +283,17 @@ def main(argv=None):
                      f"{m['ours', 'forward'] / m['torch', 'forward']:>10.2f}x"
                      f"{m['ours', 'forward+backward'] / m['torch', 'forward+backward']:>10.2f}x")
         print(line)
+    lines = {"matmuls": "matrix products alone (the floor of a NumPy LSTM)",
+             "fewest calls": "written for the fewest NumPy calls (bench.lstm_fewest_calls)",
+             "two threads": "reference on two Python threads, half the batch each, 1 BLAS thread each"}
     for cell, m in rows:
-        if ("matmuls", "forward+backward") in m:
-            floor = m["matmuls", "forward+backward"]
-            line = f"{cell} matrix products alone (the floor of a NumPy LSTM): {1e3 * floor:.2f} ms"
+        for key, what in lines.items():
+            if (key, "forward+backward") not in m:
+                continue
+            took = m[key, "forward+backward"]
+            line = f"{cell} {what}: {1e3 * took:.2f} ms"
             if ("torch", "forward+backward") in m:
-                line += f" = {floor / m['torch', 'forward+backward']:.2f}x torch's forward+backward"
+                line += f" = {took / m['torch', 'forward+backward']:.2f}x torch's forward+backward"
             print(line)
     if torch_note:
         print(torch_note)

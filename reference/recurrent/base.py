@@ -198,7 +198,9 @@ class Recurrent(Layer):
             dH[-1] = dY
         first = 0 if self.truncate_gradient < 0 else max(0, T - self.truncate_gradient)
         # the step reads U as `d @ U.T`: Fortran-ordered copies make that a plain matmul
-        pb = {name: np.asfortranarray(v) if v.ndim == 2 else v for name, v in p.items()}
+        # (of the recurrent matrices only: the projection weights are read after the loop)
+        projected = {W for group in self.projection for W, _, _ in group}
+        pb = {name: np.asfortranarray(v) if v.ndim == 2 and name not in projected else v for name, v in p.items()}
         g = StepGradients(p, T)
         dproj = [np.empty((T, n, W_g.shape[1]), self.dtype) for W_g, _, _ in groups]
         dstates = tuple(np.zeros_like(s) for s in self.initial_states(n))
@@ -227,11 +229,15 @@ class Recurrent(Layer):
             dXW = buf[first:].reshape(-1, W_g.shape[1])
             db = dXW.sum(axis=0)  # pairwise summation: more accurate in float32 than a BLAS product
             start = 0
-            for (width, pre), (W, b, _) in zip(entries, group):
+            for width, pre in entries:
                 if pre is not None:
                     z, y = next(pre_iter)
                     dXW[:, start:start + width] = pre.backward(z[rows], y[rows], dXW[:, start:start + width])
-                g[W] += X2[rows].T @ dXW[:, start:start + width]
+                start += width
+            dW_g = X2[rows].T @ dXW  # one product for the group's weights, split below
+            start = 0
+            for (width, _), (W, b, _) in zip(entries, group):
+                g[W] += dW_g[:, start:start + width]
                 g[b] += db[start:start + width]
                 start += width
             if dX_rows is None:

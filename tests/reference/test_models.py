@@ -159,16 +159,3 @@ def test_summary():
     total = 55 + lstm_params + gru_params + 8
     assert f"Total params: {total}" in text
     assert model.count_params() == total
-
-
-def test_bench_command_runs(capsys):
-    from reference import bench
-
-    bench.main(["--cells", "LSTM", "JZS1", "--batch", "2", "--timesteps", "3", "--input-dim", "4", "--hidden", "5",
-                "--rounds", "1", "--calls", "1", "--pause", "0", "--no-torch"])
-    out = capsys.readouterr().out
-    rows = [line.split() for line in out.splitlines() if line.startswith(("LSTM ", "JZS1 "))]
-    table = [r for r in rows if len(r) == 3]
-    assert [r[0] for r in table] == ["LSTM", "JZS1"]
-    assert all(float(r[1]) > 0 and float(r[2]) > 0 for r in table)
-    assert any("matrix products alone" in line for line in out.splitlines())
