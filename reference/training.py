@@ -583,14 +583,22 @@ def graph_fit(graph, data, batch_size=128, nb_epoch=100, verbose=1, callbacks=()
     _require_compiled(graph, "fit")
     batch_size = _check_fit_arguments(batch_size, nb_epoch, verbose)
     X, y = check_graph_data(graph, data, "fit")
-    w = _graph_weights(graph, y, sample_weight, class_weight, "fit")
+    _graph_weights(graph, y, {}, class_weight, "fit")  # refuses a malformed class_weight all the same
+    if any(class_weight.values()):
+        # 0.2.0's Graph.fit standardizes the sample weights first (ones when none are
+        # given) and passes them with class_weight to standardize_weights, where a sample
+        # weight wins: class_weight never takes effect (checked on Keras 0.2.0 itself:
+        # the same weights after fitting with and without it); train_on_batch applies it
+        warnings.warn("Graph.fit ignores class_weight, as Keras 0.2.0's does; pass per-sample weights as "
+                      "sample_weight, or train with train_on_batch, which applies class_weight", stacklevel=3)
+    w = _graph_weights(graph, y, sample_weight, {}, "fit")
     val = None
     if validation_data is not None:  # 0.2.0: no sample weights for validation data
         X_val, y_val = check_graph_data(graph, validation_data, "validation_data")
         val = (X_val, y_val, _graph_weights(graph, y_val, {}, {}, "validation_data"))
     else:
         split_at = _split_point(nb_samples(X), validation_split)
-        if split_at is not None:  # w holds class_weight already (a Sequential's validation part has none)
+        if split_at is not None:
             (X, y, w), val = _split(split_at, X, y, w)
     return _fit_loop(graph, X, y, w, val, batch_size, nb_epoch, verbose, callbacks, shuffle, False,
                      ["loss", "val_loss"])

@@ -355,6 +355,27 @@ def test_graph_fit_takes_one_dict_with_inputs_and_outputs():
     assert history.history["val_loss"] == [pytest.approx(_two_io_loss(model, data, slice(2, None)), rel=1e-12)]
 
 
+def test_graph_fit_ignores_class_weight_as_0_2_0_and_says_so():
+    """Keras 0.2.0's Graph.fit never applies class_weight (its default sample weights win
+    in standardize_weights; run on Keras 0.2.0: the same weights after fitting with and
+    without it), while its train_on_batch does."""
+    data = _two_io_data()
+    class_weight = {"o1": {0: 5.0, 1: 0.1, 2: 1.0}}
+    plain = _compiled_two_io()
+    plain.fit(data, batch_size=4, nb_epoch=2, shuffle=False, verbose=0, validation_split=0.5)
+    model = _compiled_two_io()
+    with pytest.warns(UserWarning, match="Graph.fit ignores class_weight, as Keras 0.2.0's does"):
+        model.fit(data, batch_size=4, nb_epoch=2, shuffle=False, verbose=0, validation_split=0.5,
+                  class_weight=class_weight)
+    assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), plain.get_weights()))
+    stepped, weighted = _compiled_two_io(), _compiled_two_io()
+    stepped.train_on_batch(data)
+    weighted.train_on_batch(data, class_weight=class_weight)
+    assert not all(np.array_equal(a, b) for a, b in zip(weighted.get_weights(), stepped.get_weights()))
+    with pytest.raises(InputError, match=r"fit: a Graph's class_weight is a dict"):
+        model.fit(data, verbose=0, class_weight={"nope": {}})
+
+
 def test_graph_loss_weights_and_masks_follow_0_2_0():
     """A sequence output that keeps a mask (td: Embedding(mask_zero) -> GRU -> TDD) divides
     by sum(mask * w) but sums every entry (SPEC "Training"); sample_weight per output."""
