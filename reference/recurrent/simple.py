@@ -1,9 +1,8 @@
 """SimpleRNN and SimpleDeepRNN."""
 import numpy as np
 
-from ..errors import ConfigError
 from ..registry import register_layer
-from ..untrusted import quote
+from ..validators import positive_int
 from .base import Recurrent, unmask
 
 
@@ -62,9 +61,7 @@ class SimpleDeepRNN(Recurrent):
     def __init__(self, output_dim, depth=3, init="glorot_uniform", inner_init="orthogonal", activation=None,
                  inner_activation=None, weights=None, truncate_gradient=-1, return_sequences=False,
                  input_dim=None, input_length=None, **kwargs):
-        if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 1:
-            raise ConfigError(f"SimpleDeepRNN: depth must be an integer >= 1, got {quote(depth)}")
-        self.depth = int(depth)
+        self.depth = positive_int(depth, "SimpleDeepRNN", "depth")
         super().__init__(output_dim, init=init, inner_init=inner_init, activation=activation,
                          inner_activation=inner_activation, weights=weights, truncate_gradient=truncate_gradient,
                          return_sequences=return_sequences, input_dim=input_dim, input_length=input_length,
