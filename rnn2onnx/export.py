@@ -8,7 +8,6 @@ import tempfile
 import numpy as np
 import onnx
 
-from reference.errors import ConfigError
 from reference.files import check_output_path, temporary_beside
 
 from . import __version__

@@ -75,7 +75,7 @@ def main():
     protocol = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # native prints must not corrupt the protocol stream
     stdin = sys.stdin.buffer
-    models, next_id = {}, 0
+    models = {}
     with tempfile.TemporaryDirectory(prefix="rnn2onnx-tract-") as folder:
         return serve(stdin, protocol, models, folder)
 
