@@ -39,6 +39,9 @@ from .errors import ExportError
 from .graph import walk_nodes
 
 NATIVE_RECURRENT = ("LSTM", "GRU", "RNN")
+#: doc_string of an If branch that runs on non-empty input only (the batch-size dispatch's
+#: native branch, emitters/dispatch.py): its nodes need no guard
+NON_EMPTY_BRANCH = "runs on non-empty input only"
 GUARDED = NATIVE_RECURRENT + ("Scan", "Loop")
 LOOPS = ("Scan", "Loop")
 
@@ -64,7 +67,7 @@ def _guard_nodes(nodes, out, graph, names, sources, conditions, main):
     for node in nodes:
         if node.op_type == "If" and not node.domain:
             for attr in node.attribute:
-                if attr.type == onnx.AttributeProto.GRAPH:
+                if attr.type == onnx.AttributeProto.GRAPH and attr.g.doc_string != NON_EMPTY_BRANCH:
                     inner = list(attr.g.node)
                     del attr.g.node[:]
                     _guard_nodes(inner, attr.g.node, graph, names, sources, conditions, main)

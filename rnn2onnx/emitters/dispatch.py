@@ -20,6 +20,8 @@ import copy
 
 from onnx import helper
 
+from ..passes import NON_EMPTY_BRANCH
+
 
 def emit_dispatch(native, loop, max_batch, layer, ctx, x, mask):
     """The If: `native(layer, ctx, x, mask)` for 1..max_batch rows, `loop(...)` otherwise."""
@@ -41,5 +43,6 @@ def emit_dispatch(native, loop, max_batch, layer, ctx, x, mask):
             y = branch.node("Identity", [y], f"{prefix}/{tag}/out")
         branch.outputs = [helper.make_tensor_value_info(y, g.elem, [None] * rank)]
         branches.append(branch.make_graph())
+    branches[0].doc_string = NON_EMPTY_BRANCH  # the condition excludes empty input: no guard inside
     return g.node("If", [condition], prefix, then_branch=branches[0], else_branch=branches[1])
 
