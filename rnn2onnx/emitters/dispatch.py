@@ -28,9 +28,10 @@ def emit_dispatch(native, loop, max_batch, layer, ctx, x, mask):
     g, name = ctx.g, layer.name
     prefix = f"{name}/dispatch"
     node = lambda op, inputs, **kw: g.node(op, inputs, f"{prefix}/{op}", **kw)  # noqa: E731
-    rows = node("Gather", [node("Shape", [mask]), g.const(0)], axis=0)
+    # x is (batch, time, features): empty iff batch or time is 0
+    rows = node("Gather", [node("Shape", [x]), g.const(0)], axis=0)
     small = node("LessOrEqual", [rows, g.const(max_batch)])
-    non_empty = node("Greater", [node("Size", [mask]), g.const(0)])
+    non_empty = node("Greater", [node("Size", [x]), g.const(0)])
     condition = node("And", [small, non_empty])
     rank = 3 if layer.return_sequences else 2
     branches = []
