@@ -225,14 +225,19 @@ def test_stacked_dispatches(mask):
         check(model, keep, strategy="auto")
 
 
-def test_dispatch_file_structure():
-    """One If per layer; weights only in the main graph; the Scan (loop branch, which
-    also takes empty input) guarded against empty input, the native branch (non-empty
-    input only) not; the full onnx check passes."""
+@pytest.mark.parametrize("cell,return_sequences", [("GRU", False), ("GRU-tanh", True)])
+def test_dispatch_file_structure(cell, return_sequences):
+    """One If per layer; weights only in the main graph, none stored twice (the reset
+    form's single steps and the loop branch read one projection); the Scan (loop branch,
+    which also takes empty input) guarded against empty input, the native branch
+    (non-empty input only) not; the full onnx check passes."""
     import onnx
+    from onnx import numpy_helper
 
-    proto = rnn2onnx.export(make("GRU", False), validate=False)
+    proto = rnn2onnx.export(make(cell, return_sequences), validate=False)
     onnx.checker.check_model(proto, full_check=True)
+    contents = [(a.dtype.str, a.shape, a.tobytes()) for a in map(numpy_helper.to_array, proto.graph.initializer)]
+    assert len(set(contents)) == len(contents)
     (dispatch_if,) = [n for n in proto.graph.node if n.op_type == "If" and n.name.endswith("/dispatch")]
     branches = {a.name: a.g for a in dispatch_if.attribute}
     assert not any(g.initializer for g in branches.values())
