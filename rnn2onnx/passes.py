@@ -114,7 +114,8 @@ class _Names:
     """Fresh tensor/node names that collide with nothing in the graph."""
 
     def __init__(self, graph):
-        self.used = {n for node in walk_nodes(graph) for n in list(node.input) + list(node.output) + [node.name]}
+        self.used = {n for node in walk_nodes(graph)  # (If branches: the dispatch's)
+                     for n in list(node.input) + list(node.output) + [node.name]}
         self.used |= {t.name for t in graph.initializer} | {v.name for v in graph.input}
 
     def __call__(self, base):

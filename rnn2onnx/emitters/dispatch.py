@@ -46,4 +46,3 @@ def emit_dispatch(native, loop, max_batch, layer, ctx, x, mask):
         branches.append(branch.make_graph())
     branches[0].doc_string = NON_EMPTY_BRANCH  # the condition excludes empty input: no guard inside
     return g.node("If", [condition], prefix, then_branch=branches[0], else_branch=branches[1])
-
