@@ -48,7 +48,7 @@ DISPATCHED = {("native-segment", "GRU"), ("native-reset", "GRU")}
 # rows form's op batch grows with the number of mask segments, so no batch-size rule makes it safe
 LEFT_TO_NATIVE = {
     ("native-rows", "GRU"): ("each mask segment becomes a row: 0.9-1.3x the Scan already at batch 1-2 "
-                             "with holes (T 100), 1.4-7x at batch 4"),
+                             "with holes (T 100), 1.0-7x at batch 4"),
     ("native-rows", "LSTM"): "each mask segment becomes a row: 1.4-7x the Scan at batch 4 with holes",
 }
 
