@@ -9,7 +9,9 @@ one process (absolute times drift between runs on shared machines; ratios do not
 (d) the time to export and validate a 3-layer model;
 (e) masked models (Embedding(mask_zero=True) -> LSTM/GRU, left-padded) in their masked
     native form (strategy="native") vs the same model unmasked (native op) and vs the
-    Scan (strategy="loop"); * marks the forms auto uses.
+    Scan (strategy="loop"); * marks the forms auto uses; where auto uses another (the
+    GRU op's batch-size dispatch: the native form up to a batch size, the Scan above),
+    auto's export too.
 (f) the loop form wrapped in ONNX Loop (loop_op="loop") vs Scan, and the portable
     target's Scan (bodies tract accepts) vs the onnxruntime target's, in onnxruntime.
 (g) the empty-input guards (rnn2onnx/passes.py): the same export with and without it,
@@ -84,6 +86,12 @@ def median_ratio(fa, fb, repeats, warmup=3):
     return float(np.median(ratios)), float(np.median(ta)), float(np.median(tb))
 
 
+def _session(model, **options):
+    """onnxruntime on the model's export (built once, not validated: the suite checks the
+    numbers; a benchmark times them)."""
+    return runtimes.load("onnxruntime", build(model, **options)[0])
+
+
 def _model(cls, d, k, seed=0, **kw):
     from reference import Sequential
 
@@ -118,7 +126,7 @@ def run(shapes=SHAPES, repeats=30, print_fn=print, masked_shapes=None):
         for cls, kw in [(SimpleRNN, {}), (SimpleDeepRNN, {"depth": 2}), (SimpleDeepRNN, {"depth": 3}), (GRU, {}),
                         (LSTM, {}), (JZS1, {}), (JZS2, {}), (JZS3, {})]:
             model = _model(cls, d, k, **kw)
-            exported = export(model, strategy="loop")
+            exported = build(model, strategy="loop")[0]
             session = runtimes.load("onnxruntime", exported)
             ratio, ta, tb = median_ratio(lambda: session({"input": X}), baseline, reps)
             label = cls.__name__ + (f"({kw['depth']})" if kw else "")
@@ -127,12 +135,12 @@ def run(shapes=SHAPES, repeats=30, print_fn=print, masked_shapes=None):
         lstm = _model(LSTM, d, k)
         W, R, B, _ = lstm_weights(lstm.layers[0])
         direct = runtimes.load("onnxruntime", _direct_model("LSTM", W, R, B, d, k))
-        ours = runtimes.load("onnxruntime", export(lstm, strategy="native"))
+        ours = _session(lstm, strategy="native")
         ratio, ta, tb = median_ratio(lambda: ours({"input": X}), lambda: direct({"X": Xt}), reps)
         rows.append(("b", "LSTM native export vs direct LSTM op", (n, T, d, k), ta, tb, ratio))
         for cls in (LSTM, GRU, JZS3):
             model = _model(cls, d, k)
-            session = runtimes.load("onnxruntime", export(model))
+            session = _session(model)
             ratio, ta, tb = median_ratio(lambda: session({"input": X}), lambda: model.predict(X), max(5, reps // 5))
             rows.append(("c", f"{cls.__name__} onnxruntime (auto) vs model.predict", (n, T, d, k), ta, tb, ratio))
         rows += _wrapper_rows((n, T, d, k), X, reps)
@@ -144,11 +152,11 @@ def run(shapes=SHAPES, repeats=30, print_fn=print, masked_shapes=None):
         rows += _portable_guard_rows((n, T, d, k), X, reps)
     rows.append(_export_time())
     rows += masked_rows(repeats, masked_shapes or MASKED_SHAPES)
-    header = f"{'':2} {'comparison':58} {'batch,time,in,hidden':22} {'ours ms':>9} {'base ms':>9} {'ratio':>7}"
+    header = f"{'':2} {'comparison':74} {'batch,time,in,hidden':22} {'ours ms':>9} {'base ms':>9} {'ratio':>7}"
     print_fn(header)
     print_fn("-" * len(header))
     for part, what, shape, ta, tb, ratio in rows:
-        print_fn(f"{part:2} {what:58} {str(shape):22} {ta * 1e3:9.3f} {tb * 1e3:9.3f} {ratio:7.2f}")
+        print_fn(f"{part:2} {what:74} {str(shape):22} {ta * 1e3:9.3f} {tb * 1e3:9.3f} {ratio:7.2f}")
     print_fn("(a) nodes: the Scan body's nodes as emitted / as onnxruntime runs them after its fusions")
     print_fn("ratio = ours / baseline, median over interleaved rounds; (a) goal <= 1.0 at batch 32, "
              "<= 3 at batch 1; (b) goal 1.0; (c) is the speed-up of deploying (baseline/ours = 1/ratio); "
@@ -174,11 +182,10 @@ def masked_inputs(n, T, seed=0):
 
 
 def masked_rows(repeats, shapes=MASKED_SHAPES, rounds=3):
-    """(e) rows: the masked native export / the unmasked native export, and / the Scan;
-    each the median of `rounds` interleaved medians."""
+    """(e) rows: the masked native export (strategy="native") / the unmasked native export,
+    and / the Scan; where auto's form is another (the GRU op's batch-size dispatch), auto's
+    export likewise. Each the median of `rounds` interleaved medians; each export built once."""
     import reference
-
-    from .export import plan
 
     rows = []
     for n, T, d, k in shapes:
@@ -189,17 +196,21 @@ def masked_rows(repeats, shapes=MASKED_SHAPES, rounds=3):
                 masked, unmasked = (_embedded_model(getattr(reference, cell), d, k, mask_zero=mask_zero,
                                                     return_sequences=rs, **kw) for mask_zero in (True, False))
                 unmasked.set_weights(masked.get_weights())
-                form = plan(masked, strategy="native")[1][1]
-                run = {key: runtimes.load("onnxruntime", export(m, strategy=strategy, validate=False))
-                       for key, m, strategy in (("masked", masked, "native"), ("unmasked", unmasked, "auto"),
-                                                ("scan", masked, "loop"))}
-                call = {key: (lambda r=r: r({"input": X})) for key, r in run.items()}
-                auto = "*" if plan(masked)[1][1] == form else ""
-                name = f"{cell}{'(' + kw['activation'] + ')' if kw else ''} rs={'T' if rs else 'F'} [{form}{auto}]"
-                for base in ("unmasked", "scan"):
-                    results = [median_ratio(call["masked"], call[base], reps) for _ in range(rounds)]
-                    ratio, ta, tb = (float(np.median([r[i] for r in results])) for i in range(3))
-                    rows.append(("e", f"{name} vs {base}", (n, T, d, k), ta, tb, ratio))
+                built = {key: build(m, strategy=strategy)
+                         for key, m, strategy in (("native", masked, "native"), ("auto", masked, "auto"),
+                                                  ("unmasked", unmasked, "auto"), ("scan", masked, "loop"))}
+                call = {key: (lambda r=runtimes.load("onnxruntime", proto): r({"input": X}))
+                        for key, (proto, _) in built.items()}
+                form, auto = (list(built[key][1].values())[-1][0] for key in ("native", "auto"))  # the cell's
+                name = f"{cell}{'(' + kw['activation'] + ')' if kw else ''} rs={'T' if rs else 'F'}"
+                measured = [("native", f"{form}{'*' if auto == form else ''}")]
+                if auto not in (form, "loop"):
+                    measured.append(("auto", f"auto: {auto}"))
+                for key, label in measured:
+                    for base in ("unmasked", "scan"):
+                        results = [median_ratio(call[key], call[base], reps) for _ in range(rounds)]
+                        ratio, ta, tb = (float(np.median([r[i] for r in results])) for i in range(3))
+                        rows.append(("e", f"{name} [{label}] vs {base}", (n, T, d, k), ta, tb, ratio))
     return rows
 
 
@@ -214,14 +225,14 @@ def _wrapper_rows(shape, X, reps):
     rows = []
     for cls, kw in [(GRU, {}), (LSTM, {}), (SimpleDeepRNN, {"depth": 2})]:
         model = _model(cls, d, k, **kw)
-        scan = runtimes.load("onnxruntime", export(model, strategy="loop"))
-        loop = runtimes.load("onnxruntime", export(model, strategy="loop", loop_op="loop"))
+        scan = _session(model, strategy="loop")
+        loop = _session(model, strategy="loop", loop_op="loop")
         ratio, ta, tb = median_ratio(lambda: loop({"input": X}), lambda: scan({"input": X}), reps)
         rows.append(("f", f"{cls.__name__} Loop vs Scan", shape, ta, tb, ratio))
     for cls in (GRU, LSTM):
         for what, model, feed in (("", _model(cls, d, k), X), (" masked", _embedded_model(cls, d, k), ids)):
-            ours = runtimes.load("onnxruntime", export(model, strategy="loop", target="portable"))
-            base = runtimes.load("onnxruntime", export(model, strategy="loop"))
+            ours = _session(model, strategy="loop", target="portable")
+            base = _session(model, strategy="loop")
             ratio, ta, tb = median_ratio(lambda: ours({"input": feed}), lambda: base({"input": feed}), reps)
             rows.append(("f", f"{cls.__name__}{what} portable vs ort-target Scan", shape, ta, tb, ratio))
     return rows

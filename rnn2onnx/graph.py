@@ -1,6 +1,8 @@
 """A thin builder over onnx.helper: unique names, initializers, constants, subgraphs,
 and `OnnxOps`, the op set the reference cells' `step` functions are written against,
 emitting nodes instead of computing arrays."""
+import hashlib
+
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
@@ -23,7 +25,7 @@ class Graph:
         self.root = root or self
         self.nodes, self.inputs, self.outputs = [], [], []
         if root is None:
-            self.initializers, self.used_names, self._consts = [], set(), {}
+            self.initializers, self.used_names, self._consts, self._by_content = [], set(), {}, {}
 
     def unique(self, name):
         used, candidate, i = self.root.used_names, name, 1
@@ -34,12 +36,18 @@ class Graph:
         return candidate
 
     def initializer(self, name, array, dtype=None):
-        name = self.unique(name)
+        """An initializer of the root graph named after `name`. The same name asked for
+        twice with the same content is one initializer (the two branches of a batch-size
+        dispatch, emitters/dispatch.py, each emit the layer's loop-form projection)."""
         if self.shapes_only:
-            return name
+            return self.unique(name)
         array = np.asarray(array, dtype=dtype or self.dtype)
-        self.root.initializers.append(numpy_helper.from_array(array, name))
-        return name
+        key = (name, array.dtype.str, array.shape, hashlib.sha256(np.ascontiguousarray(array)).digest())
+        stored = self.root._by_content.get(key)
+        if stored is None:
+            stored = self.root._by_content[key] = self.unique(name)
+            self.root.initializers.append(numpy_helper.from_array(array, stored))
+        return stored
 
     def const(self, values, dtype="int64"):
         """A shared constant (shape arguments, scalars); deduplicated by value."""

@@ -36,23 +36,43 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from .errors import ExportError
+from .graph import walk_nodes
 
 NATIVE_RECURRENT = ("LSTM", "GRU", "RNN")
+#: doc_string of an If branch that runs on non-empty input only (the batch-size dispatch's
+#: native branch, emitters/dispatch.py): its nodes need no guard
+NON_EMPTY_BRANCH = "runs on non-empty input only"
 GUARDED = NATIVE_RECURRENT + ("Scan", "Loop")
 LOOPS = ("Scan", "Loop")
 
 
 def guard_empty(model):
     """Rewrite `model` (an onnx.ModelProto) in place: every node of type GUARDED in the
-    main graph runs inside an If that answers an empty input without running it."""
+    main graph, or in a branch of an `If` there (the batch-size dispatch,
+    emitters/dispatch.py), runs inside an If that answers an empty input without running it."""
     graph = model.graph
     names = _Names(graph)
-    nodes = list(graph.node)
     sources = _graph_inputs_behind(graph)
-    conditions = {}  # graph input -> its "is empty" tensor, made once
+    conditions = {}  # tested tensor -> its "is empty" tensor, made once (in the main graph)
+    nodes = list(graph.node)
     del graph.node[:]
+    _guard_nodes(nodes, graph.node, graph, names, sources, conditions, graph.node)
+    return model
+
+
+def _guard_nodes(nodes, out, graph, names, sources, conditions, main):
+    """Append `nodes` to `out` (a node list of `graph` or of an If branch in it), each
+    GUARDED node replaced by its guard; conditions on graph inputs go to `main`, before
+    the node that needs them."""
     for node in nodes:
-        if node.op_type in GUARDED and not node.domain:
+        if node.op_type == "If" and not node.domain:
+            for attr in node.attribute:
+                if attr.type == onnx.AttributeProto.GRAPH and attr.g.doc_string != NON_EMPTY_BRANCH:
+                    inner = list(attr.g.node)
+                    del attr.g.node[:]
+                    _guard_nodes(inner, attr.g.node, graph, names, sources, conditions, main)
+            out.append(node)
+        elif node.op_type in GUARDED and not node.domain:
             # (a Loop's trip count is computed from the sequence it reads)
             data = _scan_inputs(node)[0] if node.op_type == "Scan" else node.input[0]
             behind = sources.get(data, set())
@@ -61,19 +81,19 @@ def guard_empty(model):
             # OpenVINO 2026.4 mis-evaluates Size() of an If's output (stacked guards then
             # take the empty branch on real input)
             tested = next(iter(behind)) if len(behind) == 1 else data
-            if tested not in conditions:
-                conditions[tested], condition_nodes = _empty_condition(tested, names)
-                graph.node.extend(condition_nodes)
-            graph.node.append(_guarded(node, graph, names, conditions[tested]))
+            key = tested if len(behind) == 1 else (id(out), data)  # a tensor of a branch is tested there
+            if key not in conditions:
+                conditions[key], condition_nodes = _empty_condition(tested, names)
+                (main if len(behind) == 1 else out).extend(condition_nodes)
+            out.append(_guarded(node, graph, names, conditions[key]))
         else:
-            graph.node.append(node)
-    return model
+            out.append(node)
 
 
 def _graph_inputs_behind(graph):
     """{tensor: set of graph inputs it is computed from} (nodes are in topological order)."""
     behind = {v.name: {v.name} for v in graph.input}
-    for node in graph.node:
+    for node in walk_nodes(graph):  # If branches too (they read the outer scope)
         found = set().union(*(behind.get(i, set()) for i in node.input if i))
         for out in node.output:
             behind[out] = found
@@ -94,7 +114,8 @@ class _Names:
     """Fresh tensor/node names that collide with nothing in the graph."""
 
     def __init__(self, graph):
-        self.used = {n for node in graph.node for n in list(node.input) + list(node.output) + [node.name]}
+        self.used = {n for node in walk_nodes(graph)  # (If branches: the dispatch's)
+                     for n in list(node.input) + list(node.output) + [node.name]}
         self.used |= {t.name for t in graph.initializer} | {v.name for v in graph.input}
 
     def __call__(self, base):

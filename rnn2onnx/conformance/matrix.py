@@ -404,7 +404,8 @@ def build_matrix(quick=False, opsets=None):
                 add([(kind, kwargs)], mask, dtype, strategy, target, middle, "activations", name)
 
     # 3. masked native forms: every mask kind, float32 (the only dtype they exist in),
-    # strategies auto (which may switch on the batch size) and native
+    # strategies auto (the GRU op's forms: a dispatch on the batch size, run on both sides
+    # of it by make_inputs) and native
     for vi, (name, kind, act, inner, rss) in enumerate(MASKED_NATIVE):
         full = itertools.product(MASKS, rss, ("auto", "native"), opsets)
         if quick:  # each variant with two mask kinds, both forms
@@ -512,7 +513,8 @@ def _randomise_biases(model, seed):
 
 
 def make_inputs(case, model, seed=0):
-    """[(T=7 batch), (T=1 batch)] for the case's mask kind: what model.predict takes. Left/right:
+    """[(T=7 batch of 8), (T=1 batch of 3)] (masked native cases: and a T=7 batch below the
+    dispatch's threshold) for the case's mask kind: what model.predict takes. Left/right:
     every row padded by 0..T-1 steps; holes: random masked steps anywhere plus an
     all-masked row; masking: left, right, holes and all-masked rows mixed. A container
     gets one array per input (its own time length where the case gives one)."""
@@ -525,8 +527,14 @@ def make_inputs(case, model, seed=0):
     from ..validate import shortest_length
 
     shortest = shortest_length(model)
-    for T in (max(TIME, shortest), shortest):
-        n = BATCH if T > 1 else 3
+    sizes = [(max(TIME, shortest), BATCH), (shortest, 3 if shortest == 1 else BATCH)]
+    if case.group == "masked-native":
+        # auto's batch-size dispatch (emitters/dispatch.py) runs the native form up to
+        # DISPATCH_MAX_BATCH rows and the Scan above: full-length batches on both sides
+        from ..emitters.recurrent import DISPATCH_MAX_BATCH
+
+        sizes.append((max(TIME, shortest), DISPATCH_MAX_BATCH))
+    for T, n in sizes:
         arrays = []
         for i, port in enumerate(ports):
             t = lengths[i] if lengths and T > 1 else T

@@ -24,19 +24,30 @@ def _versions():
 
 
 def case_form(record):
-    """What the case's recurrent layers became: native ops by name (and masked form), Scan or Loop."""
+    """What the case's recurrent layers became: native ops by name (and masked form), Scan
+    or Loop, or a batch-size dispatch between a masked native form and the loop form."""
     forms = []
     for f in record["forms"].values():
-        if f["form"].startswith("native"):  # reason: "exact as ONNX LSTM[ with ...]"
-            op = f["reason"].replace("exact as ONNX ", "").split()[0]
-            form = f"native {op}" + f["form"][len("native"):]
-        elif f["form"] == "loop":
-            form = "Loop" if record.get("loop_op") == "loop" else "Scan"
-        else:
-            continue
-        if form not in forms:
+        form = _form_name(f, record, "native {op}{variant}")
+        if form is not None and form not in forms:
             forms.append(form)
     return " + ".join(forms) or "—"
+
+
+def _form_name(f, record, native):
+    """A recurrent layer's form for the report (None for other layers): `native` formats a
+    native one from its op (in the reason: "exact as ONNX GRU[ ...]") and its variant
+    ("", "-segment", ...); a dispatch is "dispatch(<native> | <loop>, batch <= N)"."""
+    loop = "Loop" if record.get("loop_op") == "loop" else "Scan"
+    form = f["form"]
+    if form.startswith("dispatch("):  # dispatch(native-segment | loop, batch <= 4)
+        inner, rule = form[len("dispatch("):-1].split(", ")
+        native_form = inner.split(" | ")[0]
+        return f"dispatch({_form_name(dict(f, form=native_form), record, native)} | {loop}, {rule})"
+    if form.startswith("native"):
+        op = f["reason"].replace("exact as ONNX ", "").split()[0]
+        return native.format(op=op, variant=form[len("native"):], form=form)
+    return loop if form == "loop" else None
 
 
 def compatibility(records, runtime_names):
@@ -118,15 +129,8 @@ def _cell(entry):
 
 
 def _forms_cell(record):
-    parts = []
-    for name, f in record["forms"].items():
-        form = f["form"]
-        if form.startswith("native"):
-            op = f["reason"].replace("exact as ONNX ", "").split()[0]
-            parts.append(f"{form} {op}")
-        elif form == "loop":
-            parts.append("Loop" if record.get("loop_op") == "loop" else "Scan")
-    return ", ".join(parts) or "—"
+    parts = [_form_name(f, record, "{form} {op}") for f in record["forms"].values()]
+    return ", ".join(p for p in parts if p) or "—"
 
 
 def _compatibility_lines(records, summary, runtime_names):

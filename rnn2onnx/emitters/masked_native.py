@@ -109,11 +109,27 @@ class _Index:
         shape = self("Shape", [m])
         return self("Gather", [shape, self.c(0)]), self("Gather", [shape, self.c(1)])
 
+    def range(self, end):
+        """0, 1, ..., end - 1."""
+        return self("Range", [self.c(0), end, self.c(1)])
+
+    def singles(self, mask):
+        """How the return_sequences=True forms split the steps: (m, Z, n, T, single, packed,
+        is_packed), (n, T) int64 but is_packed (bool): `single` masked steps with a zero
+        incoming state (one step from zero state each), `packed` every other step (on the op)."""
+        m, Z = self.zero_incoming(mask)
+        n, T = self.dims(m)
+        single = self("Mul", [Z, self("Sub", [self.c(1), m])])
+        packed = self("Sub", [self.c(1), single])
+        return m, Z, n, T, single, packed, self("Cast", [packed], to=TensorProto.BOOL)
+
 
 def _inputs(layer, g, x):
-    """The op's input (batch-major, augmented for JZS1) and its ONNX weights."""
+    """The op's input rows (batch*time, d): x, batch-major, augmented for JZS1, flattened;
+    and its ONNX weights."""
     W, R, B, augment = NATIVE[type(layer).__name__][1](layer)
-    return (x if augment is None else augment(g, x)), W, R, B
+    x = x if augment is None else augment(g, x)
+    return g.node("Reshape", [x, g.const([-1, W.shape[2]])], f"{layer.name}/Reshape"), W, R, B
 
 
 def _step_from_zero(layer, g, rows):
@@ -130,18 +146,17 @@ def emit_masked_last(layer, ctx, x, mask):
     """The "segment" form (return_sequences=False); see the module docstring."""
     g, name = ctx.g, layer.name
     ix = _Index(g, f"{name}/segment")
-    x, W, R, B = _inputs(layer, g, x)
+    flat, W, R, B = _inputs(layer, g, x)
     m, Z = ix.zero_incoming(mask)
     s = ix("ArgMax", [Z], axis=1, keepdims=0, select_last_index=1)  # the last segment's first step
     n, T = ix.dims(m)
     lens = ix("Cast", [ix("Sub", [T, s])], to=TensorProto.INT32)
-    t = ix("Unsqueeze", [ix("Range", [ix.c(0), T, ix.c(1)]), ix.c([1])])  # (T, 1)
-    rows = ix("Range", [ix.c(0), n, ix.c(1)])                               # (n,)
+    t = ix("Unsqueeze", [ix.range(T), ix.c([1])])  # (T, 1)
+    rows = ix.range(n)                             # (n,)
     row_start = ix("Mul", [rows, T])
     # x[i, s_i + t] for t < T - s_i (later steps are past the row's length: any valid index)
     step = ix("Min", [ix("Add", [t, s]), ix("Sub", [T, ix.c(1)])])
     index = ix("Add", [step, row_start])                                   # (T, n)
-    flat = g.node("Reshape", [x, g.const([-1, W.shape[2]])], f"{name}/Reshape")
     xt = g.node("Gather", [flat, index], f"{name}/Gather")
     # Y at each row's last step rather than Y_h: OpenVINO 2026.4's Y_h is not the state at
     # the row's own last step when sequence_lens < T (onnxruntime's is)
@@ -155,13 +170,9 @@ def emit_masked_sequences(layer, ctx, x, mask):
     """The "reset" form (return_sequences=True); see the module docstring."""
     g, name, k = ctx.g, layer.name, layer.output_dim
     ix = _Index(g, f"{name}/reset")
-    raw = x
-    x, W, R, B = _inputs(layer, g, x)
+    flat, W, R, B = _inputs(layer, g, x)
     d = W.shape[2]
-    m, Z = ix.zero_incoming(mask)
-    n, T = ix.dims(m)
-    single = ix("Mul", [Z, ix("Sub", [ix.c(1), m])])   # masked, zero incoming state
-    packed = ix("Sub", [ix.c(1), single])
+    m, Z, n, T, single, packed, is_packed = ix.singles(mask)
     seen = ix("CumSum", [packed, ix.c(1)])            # packed steps so far, this one included
     # a reset before a segment start that follows earlier packed steps of the row
     reset = ix("Mul", [ix("Mul", [Z, packed]), ix("Min", [ix("Sub", [seen, ix.c(1)]), ix.c(1)])])
@@ -169,12 +180,10 @@ def emit_masked_sequences(layer, ctx, x, mask):
     pos = ix("Sub", [slots, ix.c(1)])                 # packed position of each packed step
     length = ix("Max", [ix.reduce_max(slots, [1]), ix.c(1)])  # >= 1: all-single rows run one idle step
     width = ix.reduce_max(length, None)               # T'
-    is_packed = ix("Cast", [packed], to=TensorProto.BOOL)
-    t_row = ix("Range", [ix.c(0), T, ix.c(1)])        # (T,)
-    rows = ix("Unsqueeze", [ix("Range", [ix.c(0), n, ix.c(1)]), ix.c([1])])  # (n, 1)
+    t_row = ix.range(T)                               # (T,)
+    rows = ix("Unsqueeze", [ix.range(n), ix.c([1])])  # (n, 1)
 
     # packed input: row 0 of `source` is the reset step, row 1 + i*T + t is x[i, t]
-    flat = g.node("Reshape", [x, g.const([-1, d])], f"{name}/Reshape")
     source = g.node("Concat", [g.initializer(f"{name}/reset_step", np.eye(1, d + 1, d)),
                                g.node("Pad", [flat, g.const([0, 0, 0, 1])], f"{name}/Pad")],
                     f"{name}/Concat", axis=0)
@@ -194,19 +203,15 @@ def emit_masked_sequences(layer, ctx, x, mask):
                        seq_lens=ix("Cast", [length], to=TensorProto.INT32))
 
     y_row = ix("Add", [ix("Mul", [pos, n]), rows])  # packed step -> its row of Y, (T' * n, k)
-    return _assemble(layer, g, ix, raw, m, single, is_packed, y, y_row, ix("Mul", [width, n]))
+    return _assemble(layer, g, ix, x, m, single, is_packed, y, y_row, ix("Mul", [width, n]))
 
 
 def emit_masked_rows(layer, ctx, x, mask):
     """The "rows" form (return_sequences=True); see the module docstring."""
     g, name = ctx.g, layer.name
     ix = _Index(g, f"{name}/rows")
-    raw = x
-    x, W, R, B = _inputs(layer, g, x)
-    m, Z = ix.zero_incoming(mask)
-    n, T = ix.dims(m)
-    single = ix("Mul", [Z, ix("Sub", [ix.c(1), m])])   # masked, zero incoming state
-    packed = ix("Sub", [ix.c(1), single])
+    flat, W, R, B = _inputs(layer, g, x)
+    m, Z, n, T, single, packed, is_packed = ix.singles(mask)
     start = ix("Mul", [Z, packed])                     # first step of a segment of packed steps
     goes_on = ix("Sub", [packed, start])               # packed, continuing the segment before it
     goes_on_next = ix("Pad", [ix("Slice", [goes_on, ix.c([1]), ix.c([np.iinfo(np.int64).max]), ix.c([1])]),
@@ -219,21 +224,18 @@ def emit_masked_rows(layer, ctx, x, mask):
                               ix.c([0, 1])]) for f in (start, end))
     length = ix("Add", [ix("Sub", [last, first]), ix.c(1)])   # (n',)
     width = ix.reduce_max(length, None)                       # T'
-    p = ix("Unsqueeze", [ix("Range", [ix.c(0), width, ix.c(1)]), ix.c([1])])  # (T', 1)
+    p = ix("Unsqueeze", [ix.range(width), ix.c([1])])  # (T', 1)
     # (T', n'): a segment's steps are consecutive in the flattened input
     table = ix("Add", [first, ix("Min", [p, ix("Sub", [length, ix.c(1)])])])
-    flat = g.node("Reshape", [x, g.const([-1, W.shape[2]])], f"{name}/Reshape")
     xp = g.node("Gather", [flat, table], f"{name}/Gather")
     (y,) = native_node(layer, g, xp, W, R, B, seq_lens=ix("Cast", [length], to=TensorProto.INT32))
 
     segment = ix("Reshape", [ix("Sub", [ix("CumSum", [start_flat, ix.c(0)]), ix.c(1)]), ix("Shape", [m])])
-    t_row = ix("Range", [ix.c(0), T, ix.c(1)])
-    step = ix("Add", [ix("Mul", [ix("Unsqueeze", [ix("Range", [ix.c(0), n, ix.c(1)]), ix.c([1])]), T]), t_row])
+    step = ix("Add", [ix("Mul", [ix("Unsqueeze", [ix.range(n), ix.c([1])]), T]), ix.range(T)])
     pos = ix("Sub", [step, ix("Gather", [first, ix("Max", [segment, ix.c(0)])])])  # position in its segment
     count = ix("Gather", [ix("Shape", [first]), ix.c(0)])                          # n'
-    is_packed = ix("Cast", [packed], to=TensorProto.BOOL)
     y_row = ix("Add", [ix("Mul", [pos, count]), segment])
-    return _assemble(layer, g, ix, raw, m, single, is_packed, y, y_row, ix("Mul", [width, count]))
+    return _assemble(layer, g, ix, x, m, single, is_packed, y, y_row, ix("Mul", [width, count]))
 
 
 def _assemble(layer, g, ix, raw, m, single, is_packed, y, y_row, y_rows):

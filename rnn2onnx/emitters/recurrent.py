@@ -6,10 +6,15 @@ but ONNX's default ones: see native.PORTABLE_ACTIVATIONS) are not native. Keras'
 rule (the previous step's mask resets the carried state) has no native attribute, but it
 can be lowered exactly around the op (masked_native.py): "native-segment" for
 return_sequences=False; with return_sequences=True "native-reset" when a reset step can
-zero the state exactly, else "native-rows".
+zero the state exactly, else "native-rows". Where a masked native form wins only at
+small batches, auto exports a dispatch (dispatch.py): an If on the batch size between
+that form and the loop form.
 """
+from functools import partial
+
 from ..errors import ExportError
 from . import register
+from .dispatch import emit_dispatch
 from .loop import emit_loop
 from .masked_native import emit_masked_last, emit_masked_rows, emit_masked_sequences, why_not_reset
 from .native import NATIVE, emit_native, why_not_masked_native, why_not_native
@@ -18,26 +23,45 @@ RECURRENT = ("SimpleRNN", "SimpleDeepRNN", "GRU", "LSTM", "JZS1", "JZS2", "JZS3"
 
 # The masked native forms auto uses: those never slower than the Scan they replace at
 # any batch size measured (`rnn2onnx bench` (e), and masked/Scan ratios at batch 1-64 with
-# left padding and holes; batch-independent rules). The others beat the Scan at batch 1
-# (0.2-0.5x) but lose at larger batches (onnxruntime's native GRU is slower than the Scan
-# from batch 8-16; the rows form grows with the number of segments): strategy="native"
-# uses them. (An `If` on the batch size would pick both ways, but OpenVINO 2026.4
-# computes some graphs holding such an `If` wrongly: If -> Mul -> MatMul -> Scan.)
+# left padding and holes; batch-independent rules).
 AUTO_MASKED = {
     ("native-segment", "LSTM"): "0.2x the Scan at batch 1, 0.7-0.9x at batch 16-64",
     ("native-reset", "LSTM"): "0.3x the Scan at batch 1, 0.7-1.0x at batch 8-64",
 }
-SLOWER_AT_LARGE_BATCH = {
-    ("native-segment", "GRU"): "onnxruntime's GRU op is slower than the Scan from batch 8-16",
-    ("native-reset", "GRU"): "onnxruntime's GRU op is slower than the Scan from batch 8-16",
-    ("native-rows", "GRU"): "each mask segment becomes a row: 1.4-7x the Scan at batch 4 with holes",
+# The masked native forms of the GRU op (GRU, and JZS1/JZS2 lowered onto it) beat the Scan
+# at small batches only (onnxruntime's GRU op is slower than the Scan from batch 8-16,
+# masked or not), so for target="onnxruntime" auto exports them as a batch-size dispatch
+# (dispatch.py): an If running the native form for 1..DISPATCH_MAX_BATCH rows and the
+# Scan above. Measured (masked/Scan, onnxruntime 1.32, Embedding -> GRU, T 50 32->64 and
+# T 100 64->128, rows left-padded by 0-40% of T or with 20% holes; min-max of five
+# same-process medians, a busy 2-core machine):
+#   batch                  1          2          4          8
+#   native-segment, left   0.33-0.54  0.30-0.61  0.47-0.91  0.68-1.77
+#   native-segment, holes  0.10-0.14  0.08-0.13  0.10-0.21  0.03-0.24
+#   native-reset, left     0.45-0.57  0.38-0.46  0.56-0.68  0.77-1.81
+#   native-reset, holes    0.51-0.69  0.48-0.58  0.65-0.84  0.84-1.08
+# JZS1's segment form (GRU op on [X, tanh(X.P)]): 0.48-0.79 at batch 1, 0.63-0.85 at 4,
+# 0.98-1.02 at 8 (left padding). So: the native form up to batch 4.
+DISPATCH_MAX_BATCH = 4
+DISPATCHED = {("native-segment", "GRU"), ("native-reset", "GRU")}
+# the masked native forms auto leaves to strategy="native" (the loop form otherwise): the
+# rows form's op batch grows with the number of mask segments, so no batch-size rule makes it safe
+LEFT_TO_NATIVE = {
+    ("native-rows", "GRU"): ("each mask segment becomes a row: 0.9-1.3x the Scan already at batch 1-2 "
+                             "with holes (T 100), 1.0-7x at batch 4"),
     ("native-rows", "LSTM"): "each mask segment becomes a row: 1.4-7x the Scan at batch 4 with holes",
 }
 
 
+def dispatch_form(form):
+    """The name of the dispatch form over masked native form `form` (plan, metadata)."""
+    return f"dispatch({form} | loop, batch <= {DISPATCH_MAX_BATCH})"
+
+
 def choose_form(layer, ctx, masked):
     """(form, reason) for this layer under ctx.strategy and ctx.target; form is 'native',
-    'native-segment', 'native-reset', 'native-rows' or 'loop'."""
+    'native-segment', 'native-reset', 'native-rows', 'loop', or a dispatch between a masked
+    native form and 'loop' (dispatch_form)."""
     if ctx.strategy == "loop":
         return "loop", "strategy='loop'"
     kind = type(layer).__name__
@@ -62,8 +86,11 @@ def choose_form(layer, ctx, masked):
             form, how = "native-rows", "with each mask segment as a row of its own"
         if ctx.strategy == "native" or (form, op) in AUTO_MASKED:
             return form, f"exact as ONNX {op} {how}"
+        if (form, op) in DISPATCHED:
+            return dispatch_form(form), (f"exact as ONNX {op} {how} up to batch {DISPATCH_MAX_BATCH}; "
+                                         "the loop form above, where the native op is slower (measured)")
         reason = (f"a mask reaches it, and its exact native form ({form}, strategy='native') is slower than "
-                  f"the loop form at larger batches: {SLOWER_AT_LARGE_BATCH[(form, op)]} (measured)")
+                  f"the loop form: {LEFT_TO_NATIVE[(form, op)]} (measured)")
         return "loop", reason
     if ctx.strategy == "native":
         raise ExportError(f"layer {layer.name} ({kind}) cannot be exported natively: {reason}; "
@@ -74,6 +101,8 @@ def choose_form(layer, ctx, masked):
 EMIT = {"native": lambda layer, ctx, x, mask: emit_native(layer, ctx, x),
         "native-segment": emit_masked_last, "native-reset": emit_masked_sequences, "native-rows": emit_masked_rows,
         "loop": emit_loop}
+EMIT.update({dispatch_form(form): partial(emit_dispatch, EMIT[form], emit_loop, DISPATCH_MAX_BATCH)
+             for form, _ in DISPATCHED})
 
 
 @register(*RECURRENT)

@@ -266,3 +266,8 @@ def test_full_matrix_on_onnxruntime(tmp_path):
     data = json.loads((tmp_path / "conformance.json").read_text())
     assert [c["id"] for c in data["cases"] if not c["passed"]] == []
     assert status == 0
+    # auto's batch-size dispatch (masked GRU-op layers), named with its op in the report
+    dispatched = [c for c in data["cases"] if c["strategy"] == "auto" and c["group"] == "masked-native"
+                  and any(f["form"].startswith("dispatch(") for f in c["forms"].values())]
+    assert dispatched
+    assert "dispatch(native GRU-segment | Scan, batch <= 4)" in (tmp_path / "conformance.md").read_text()

@@ -35,8 +35,11 @@ def test_bench_prints_every_comparison():
     assert {row[0] for row in rows} == {"a", "b", "c", "d", "e", "f", "g"}
     masked = [row[1] for row in rows if row[0] == "e"]
     for cell in ("LSTM rs=F [native-segment*]", "LSTM rs=T [native-reset*]", "GRU rs=F [native-segment]",
-                 "GRU rs=T [native-rows]", "GRU(tanh) rs=T [native-reset]"):
+                 "GRU rs=T [native-rows]", "GRU(tanh) rs=T [native-reset]",
+                 "GRU rs=F [auto: dispatch(native-segment | loop, batch <= 4)]",
+                 "GRU(tanh) rs=T [auto: dispatch(native-reset | loop, batch <= 4)]"):
         assert f"{cell} vs unmasked" in masked and f"{cell} vs scan" in masked
+    assert not any("GRU rs=T [auto" in row for row in masked)  # auto's form is the Scan there
     assert {row[1] for row in rows if row[0] == "f"} >= {"GRU Loop vs Scan", "LSTM masked portable vs ort-target Scan"}
     assert all(row[-1] > 0 for row in rows)
     assert "ratio" in lines[0]

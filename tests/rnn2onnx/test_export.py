@@ -17,9 +17,11 @@ from .models import CELLS, MASK_SOURCES, build
 
 NATIVE_WHEN_EXACT = {"GRU", "LSTM", "JZS1", "JZS2"}  # SimpleRNN: loop measured faster
 # auto's form for a masked float32 layer with Keras's default activations, by
-# (cell, return_sequences): LSTM's masked native forms; the GRU ones are slower than the
-# Scan at larger batches (strategy="native" uses them)
-MASKED_AUTO = {("LSTM", False): "native-segment", ("LSTM", True): "native-reset"}
+# (cell, return_sequences): LSTM's masked native forms; the GRU op's segment form (GRU,
+# JZS1, JZS2) up to a batch size, the Scan above (the batch-size dispatch); the rows form
+# (their defaults with return_sequences=True) is slower than the Scan (strategy="native" uses it)
+MASKED_AUTO = {("LSTM", False): "native-segment", ("LSTM", True): "native-reset",
+               **{(cell, False): "dispatch(native-segment | loop, batch <= 4)" for cell in ("GRU", "JZS1", "JZS2")}}
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])

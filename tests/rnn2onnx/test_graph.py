@@ -94,3 +94,15 @@ def test_loop_body_node_counts(cell):
     model.add(getattr(reference, name)(8, input_shape=(None, 4), **({"depth": int(depth)} if depth else {})))
     _, fused = body_nodes(export(model, strategy="loop"))
     assert fused <= BODY_NODES[cell]
+
+
+def test_an_initializer_asked_for_twice_with_the_same_content_is_stored_once():
+    from rnn2onnx.graph import Graph
+
+    g = Graph("g", "float32", 21)
+    a = g.initializer("layer/W", np.arange(6.0).reshape(2, 3))
+    assert g.subgraph("branch").initializer("layer/W", np.arange(6.0).reshape(2, 3)) == a
+    assert g.initializer("layer/W", np.arange(6.0).reshape(3, 2)) != a  # another shape
+    assert g.initializer("layer/W", np.arange(1.0, 7.0).reshape(2, 3)) != a  # other values
+    assert g.initializer("other/W", np.arange(6.0).reshape(2, 3)) != a  # another name
+    assert len(g.initializers) == 4 and len({t.name for t in g.initializers}) == 4

@@ -103,11 +103,9 @@ def test_random_masks_long_sequences(cell, return_sequences):
         check(model, rng.random((6, 40)) < p, seed=int(p * 10))
 
 
-@pytest.mark.parametrize("cell,return_sequences,form", [
-    ("GRU", False, "native-segment"), ("GRU-tanh", True, "native-reset"), ("GRU", True, "native-rows"),
-    ("LSTM-tanh-gates", True, "native-rows")])
-def test_auto_keeps_the_loop_where_the_native_form_loses_at_large_batches(cell, return_sequences, form):
-    model = make(cell, return_sequences)
+@pytest.mark.parametrize("cell,form", [("GRU", "native-rows"), ("LSTM-tanh-gates", "native-rows")])
+def test_auto_keeps_the_loop_where_the_native_form_loses(cell, form):
+    model = make(cell, True)
     assert forms(model, strategy="native") == [form]
     (_, chosen, why), = rnn2onnx.plan(model)[1:]
     assert chosen == "loop" and f"its exact native form ({form}, strategy='native') is slower" in why
@@ -163,3 +161,100 @@ def test_masked_forms_run_on_openvino(cell, return_sequences, mask):
     check(model, MASKS[mask], runtime="openvino")
 
 
+
+
+# ---------------------------------------------------------------------------------------
+# the batch-size dispatch (emitters/dispatch.py): auto's form for the GRU op's masked
+# native forms, the native form up to DISPATCH_MAX_BATCH rows and the Scan above
+
+from rnn2onnx.emitters.recurrent import DISPATCH_MAX_BATCH  # noqa: E402
+
+DISPATCHED = {  # cell, return_sequences -> the native form in the dispatch
+    ("GRU", False): "native-segment", ("GRU-tanh", True): "native-reset", ("GRU-linear", True): "native-reset",
+    ("JZS1", False): "native-segment", ("JZS1-hard", True): "native-reset", ("JZS2", False): "native-segment",
+    ("JZS2", True): "native-reset",
+}
+
+
+def dispatch(form):
+    return f"dispatch({form} | loop, batch <= {DISPATCH_MAX_BATCH})"
+
+
+def sides(keep):
+    """The (n, T) pattern at a batch the native branch takes and one the loop branch takes:
+    its rows repeated (a row of each pattern kept on both sides)."""
+    small = np.resize(keep, (min(len(keep), DISPATCH_MAX_BATCH), keep.shape[1]))
+    return {"native": small, "loop": np.resize(keep, (DISPATCH_MAX_BATCH + 1 + len(keep), keep.shape[1]))}
+
+
+def runs(model, **kw):
+    return runtimes.load("onnxruntime", rnn2onnx.export(model, validate=False, **kw))
+
+
+@pytest.mark.parametrize("cell,return_sequences", sorted(DISPATCHED))
+def test_auto_dispatches_the_gru_op_forms_on_the_batch_size(cell, return_sequences):
+    model = make(cell, return_sequences)
+    assert forms(model) == [dispatch(DISPATCHED[cell, return_sequences])]
+    assert forms(model, strategy="native") == [DISPATCHED[cell, return_sequences]]
+    assert forms(model, strategy="loop") == ["loop"]
+    assert forms(model, target="portable") == ["loop"]
+    assert forms(make(cell, return_sequences, dtype="float64")) == ["loop"]
+
+
+@pytest.mark.parametrize("mask", sorted(MASKS))
+@pytest.mark.parametrize("cell,return_sequences", [("GRU", False), ("GRU-tanh", True), ("JZS1", False),
+                                                   ("JZS2", True)])
+def test_dispatch_matches_the_reference_on_both_sides_of_the_threshold(cell, return_sequences, mask):
+    """Against model.predict (validate: float32, 1e-5 relative); and, to show which branch
+    ran, bit for bit the strategy="native" file below the threshold, the loop file above."""
+    model = make(cell, return_sequences)
+    auto, native, loop = runs(model), runs(model, strategy="native"), runs(model, strategy="loop")
+    for side, keep in sides(MASKS[mask]).items():
+        check(model, keep, strategy="auto")
+        X = {"input": inputs_with_mask(model, keep, np.random.default_rng(1))}
+        np.testing.assert_array_equal(auto(X)[0], (native if side == "native" else loop)(X)[0])
+
+
+@pytest.mark.parametrize("mask", ["holes", "right", "all_masked_rows", "length_1"])
+def test_stacked_dispatches(mask):
+    """Three GRUs, each a dispatch (reset, reset, segment): the second and third see the
+    first's nonzero outputs at masked steps."""
+    model = make("GRU-tanh", False, layers=3)
+    assert forms(model) == [dispatch("native-reset")] * 2 + [dispatch("native-segment")]
+    for keep in sides(MASKS[mask]).values():
+        check(model, keep, strategy="auto")
+
+
+@pytest.mark.parametrize("cell,return_sequences", [("GRU", False), ("GRU-tanh", True)])
+def test_dispatch_file_structure(cell, return_sequences):
+    """One If per layer; weights only in the main graph, none stored twice (the reset
+    form's single steps and the loop branch read one projection); the Scan (loop branch,
+    which also takes empty input) guarded against empty input, the native branch
+    (non-empty input only) not; the full onnx check passes."""
+    import onnx
+    from onnx import numpy_helper
+
+    proto = rnn2onnx.export(make(cell, return_sequences), validate=False)
+    onnx.checker.check_model(proto, full_check=True)
+    contents = [(a.dtype.str, a.shape, a.tobytes()) for a in map(numpy_helper.to_array, proto.graph.initializer)]
+    assert len(set(contents)) == len(contents)
+    (dispatch_if,) = [n for n in proto.graph.node if n.op_type == "If" and n.name.endswith("/dispatch")]
+    branches = {a.name: a.g for a in dispatch_if.attribute}
+    assert not any(g.initializer for g in branches.values())
+    native_ops = [n.op_type for n in walk_nodes(branches["then_branch"])]
+    loop_ops = [n.op_type for n in walk_nodes(branches["else_branch"])]
+    assert "GRU" in native_ops and "If" not in native_ops and "Scan" not in native_ops
+    assert "Scan" in loop_ops and "If" in loop_ops and "GRU" not in loop_ops
+    assert "Scan" not in [n.op_type for n in branches["else_branch"].node]  # inside the guard
+
+
+@pytest.mark.parametrize("cell,return_sequences", [("GRU", False), ("GRU-tanh", True)])
+def test_dispatch_answers_empty_input_as_the_loop_form(cell, return_sequences):
+    model = make(cell, return_sequences)
+    auto, loop = runs(model), runs(model, strategy="loop")
+    for n, T in ((0, 5), (2, 0), (0, 0), (DISPATCH_MAX_BATCH + 2, 0)):
+        X = {"input": np.zeros((n, T), np.int64)}
+        got, expected = auto(X)[0], loop(X)[0]
+        assert got.shape == expected.shape == ((n, T, 5) if return_sequences else (n, 5))
+        np.testing.assert_array_equal(got, expected)
+        assert not got.any()  # zero steps: the zero initial state (or nothing)
