@@ -155,7 +155,8 @@ def _compatibility_lines(records, summary, runtime_names):
         return ", ".join(parts).replace("agrees", "agree")
 
     for (name, dtype, target, form), masks in sorted(table.items()):
-        lines.append(f"| {name} | {dtype} | {target} | {form} | " + " | ".join(cell(masks.get(m)) for m in MASKS) + " |")
+        # a dispatch form's name holds a "|": escaped, or the row gets a column too many
+        lines.append(f"| {name} | {dtype} | {target} | {_md(form)} | " + " | ".join(cell(masks.get(m)) for m in MASKS) + " |")
     lines += ["", "What each runtime is known to refuse or get wrong (`known_issues` of its class in "
               "`rnn2onnx/runtimes.py`; the portable target avoids each of them):", ""]
     for name in runtime_names:
@@ -252,7 +253,7 @@ def format_markdown(records, summary, runtime_names, coverage, meta):
         if r.get("export_error"):
             notes.append(r["export_error"].splitlines()[0])
         row = [f"`{r['id']}`", " + ".join(r["layers"]), r["mask"], "yes" if r["return_sequences"] else "no",
-               r["dtype"], r["strategy"], r["target"], str(r["opset"]), _forms_cell(r),
+               r["dtype"], r["strategy"], r["target"], str(r["opset"]), _md(_forms_cell(r)),
                _cell(r["reference"]) if r["reference"] else "oracle"]
         row += [_cell(r["runtimes"].get(name)) for name in rt]
         row += ["pass" if r["passed"] else "**FAIL**", _md("; ".join(notes))]

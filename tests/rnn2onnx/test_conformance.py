@@ -14,6 +14,19 @@ HAS_OPENVINO = "openvino" in runtimes.available()
 HAS_TRACT = "tract" in runtimes.available()
 
 
+def assert_tables_keep_their_columns(md):
+    """Every row of each Markdown table has its header's number of cells (a "|" inside a
+    cell, as in a dispatch form's name, is escaped)."""
+    columns = None
+    for line in md.splitlines():
+        if not line.startswith("|"):
+            columns = None
+            continue
+        cells = len(re.split(r"(?<!\\)\|", line))
+        columns = columns or cells
+        assert cells == columns, line
+
+
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory):
     """One --quick run through main(), shared by the tests below."""
@@ -32,6 +45,7 @@ def test_quick_run_passes_and_writes_reports(quick):
     assert data["summary"]["failed"] == 0 and data["summary"]["cases"] == len(data["cases"])
     md = (out / "conformance.md").read_text(encoding="utf-8")
     assert md.startswith("# rnn2onnx conformance")
+    assert_tables_keep_their_columns(md)
     for case in data["cases"]:
         assert f"`{case['id']}`" in md
     assert not [name for name in os.listdir(out) if name.startswith(".")]  # no temp files left
@@ -270,4 +284,6 @@ def test_full_matrix_on_onnxruntime(tmp_path):
     dispatched = [c for c in data["cases"] if c["strategy"] == "auto" and c["group"] == "masked-native"
                   and any(f["form"].startswith("dispatch(") for f in c["forms"].values())]
     assert dispatched
-    assert "dispatch(native GRU-segment | Scan, batch <= 4)" in (tmp_path / "conformance.md").read_text()
+    md = (tmp_path / "conformance.md").read_text()
+    assert "dispatch(native GRU-segment \\| Scan, batch <= 4)" in md
+    assert_tables_keep_their_columns(md)
