@@ -1,7 +1,7 @@
 """Central finite differences of a single layer: the independent check of its backward."""
 import numpy as np
 
-from .helpers import central_differences
+from .helpers import central_differences, entry_difference
 
 
 def check_layer_gradients(layer, X, mask=None, train=False, seed=0, eps=1e-6, rtol=1e-6, kinks=()):
@@ -63,14 +63,7 @@ def check_model_gradients(model, X, arrays=None, eps=1e-6, rtol=1e-6, atol=0.0, 
     worst = 0.0
     for k in range(len(weights)) if arrays is None else arrays:
         idx = np.unravel_index(np.argmax(np.abs(grads[k])), grads[k].shape)
-        shifted = []
-        for sign in (1, -1):
-            ws = [w.copy() for w in weights]
-            ws[k][idx] += sign * eps
-            model.set_weights(ws)
-            shifted.append(objective())
-        model.set_weights(weights)
-        fd = (shifted[0] - shifted[1]) / (2 * eps)
+        fd = entry_difference(model, weights, k, idx, objective, eps)
         bound = rtol * abs(fd) + atol if atol else rtol * max(1.0, abs(fd))
         worst = max(worst, abs(fd - grads[k][idx]) / max(abs(fd), 1e-300))
         assert abs(fd - grads[k][idx]) <= bound and (abs(fd) > 1e-6 or not nonzero), (k, fd, grads[k][idx])

@@ -480,6 +480,19 @@ def cce_entries(y, p, eps=1e-9):
     return -np.sum(y * np.log(p), axis=-1)
 
 
+def entry_difference(model, weights, k, idx, loss, eps=1e-6):
+    """The central difference of loss() in entry `idx` of weight array k, the model's
+    weights being `weights` otherwise (and again afterwards)."""
+    shifted = []
+    for sign in (1, -1):
+        ws = [w.copy() for w in weights]
+        ws[k][idx] += sign * eps
+        model.set_weights(ws)
+        shifted.append(loss())
+    model.set_weights(weights)
+    return (shifted[0] - shifted[1]) / (2 * eps)
+
+
 def sgd_step_error(model, before, after, loss, lr, eps=1e-6):
     """The worst relative gap between an SGD step (weights `before` -> `after`) and
     -lr times the central difference of loss() at each weight array's most-moved entry;
@@ -487,13 +500,7 @@ def sgd_step_error(model, before, after, loss, lr, eps=1e-6):
     worst = 0.0
     for k in range(len(before)):
         idx = np.unravel_index(np.argmax(np.abs(after[k] - before[k])), before[k].shape)
-        shifted = []
-        for sign in (1, -1):
-            ws = [w.copy() for w in before]
-            ws[k][idx] += sign * eps
-            model.set_weights(ws)
-            shifted.append(loss())
-        g = (shifted[0] - shifted[1]) / (2 * eps)
+        g = entry_difference(model, before, k, idx, loss, eps)
         assert abs(g) > 1e-5, (k, g)
         worst = max(worst, abs(after[k][idx] - before[k][idx] + lr * g) / abs(lr * g))
     model.set_weights(before)
