@@ -1,7 +1,15 @@
-"""What the examples share: padding, exporting the trained model and the command line."""
+"""What the examples share: finding `reference`, padding, exporting the trained model and
+the command line."""
 import argparse
+import os
+import sys
 
 import numpy as np
+
+try:
+    import reference  # noqa: F401
+except ImportError:  # an example run from a checkout without installing
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 
 def pad_sequences(sequences, maxlen, value=0):

@@ -15,13 +15,7 @@ import sys
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)  # _common.py, also when loaded by path (tests)
-try:
-    import reference
-except ImportError:  # run from a checkout without installing
-    sys.path.insert(0, os.path.join(HERE, ".."))
-    import reference
-
+sys.path.insert(0, HERE)  # _common.py (which finds `reference` in a checkout too), also when loaded by path (tests)
 from _common import export_onnx, main as example_main, pad_sequences
 
 from reference import LSTM, Activation, Dense, Embedding, Sequential
