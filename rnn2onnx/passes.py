@@ -127,12 +127,16 @@ class _Names:
         return candidate
 
 
-def _elem_types(node, graph):
-    """Element type of each output of `node`: the graph's float type (an exported graph
-    computes in one float dtype, its float outputs'; a Graph may also pass token ids out)."""
+def _float_elem(graph):
+    """The graph's float type: an exported graph computes in one float dtype, its float
+    outputs' (a Graph may also pass token ids out, even as its first output)."""
     floats = (TensorProto.FLOAT, TensorProto.DOUBLE)
-    elem = next(o.type.tensor_type.elem_type for o in graph.output if o.type.tensor_type.elem_type in floats)
-    return [elem] * len(node.output)
+    return next(o.type.tensor_type.elem_type for o in graph.output if o.type.tensor_type.elem_type in floats)
+
+
+def _elem_types(node, graph):
+    """Element type of each output of `node`: the graph's float type."""
+    return [_float_elem(graph)] * len(node.output)
 
 
 def _attr(node, name, default=None):
@@ -287,7 +291,7 @@ def pad_empty(model):
     if not sources:
         return model
     build = _Builder(graph, "input/pad")
-    elem = graph.output[0].type.tensor_type.elem_type  # an exported graph computes in one float dtype
+    elem = _float_elem(graph)
     nodes = list(graph.node)
     axes, dims, positive = _named_axes(sources[0][0]), None, {}
     for source, its_axes in sources:
