@@ -92,7 +92,8 @@ def _guard_nodes(nodes, out, graph, names, sources, conditions, main):
 
 def _graph_inputs_behind(graph):
     """{tensor: set of graph inputs it is computed from}."""
-    return _behind(walk_nodes(graph), [v.name for v in graph.input])  # If branches too (they read the outer scope)
+    # If branches too (they read the outer scope)
+    return _behind(walk_nodes(graph), [v.name for v in graph.input])
 
 
 def _behind(nodes, starts):
