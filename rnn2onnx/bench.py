@@ -144,12 +144,7 @@ def run(shapes=SHAPES, repeats=30, print_fn=print, masked_shapes=None):
             ratio, ta, tb = median_ratio(lambda: session({"input": X}), lambda: model.predict(X), max(5, reps // 5))
             rows.append(("c", f"{cls.__name__} onnxruntime (auto) vs model.predict", (n, T, d, k), ta, tb, ratio))
         rows += _wrapper_rows((n, T, d, k), X, reps)
-        for strategy in ("native", "loop"):
-            guarded = runtimes.load("onnxruntime", build(lstm, strategy=strategy)[0])
-            plain = runtimes.load("onnxruntime", build(lstm, strategy=strategy, passes=())[0])
-            ratio, ta, tb = median_ratio(lambda: guarded({"input": X}), lambda: plain({"input": X}), reps)
-            rows.append(("g", f"LSTM {strategy}: empty-input guard vs none", (n, T, d, k), ta, tb, ratio))
-        rows += _portable_guard_rows((n, T, d, k), X, reps)
+        rows += _guard_rows((n, T, d, k), X, reps, lstm)
     rows.append(_export_time())
     rows += masked_rows(repeats, masked_shapes or MASKED_SHAPES)
     header = f"{'':2} {'comparison':74} {'batch,time,in,hidden':22} {'ours ms':>9} {'base ms':>9} {'ratio':>7}"
@@ -238,21 +233,27 @@ def _wrapper_rows(shape, X, reps):
     return rows
 
 
-def _portable_guard_rows(shape, X, reps):
-    """(g) rows for target="portable": the If-free guard (passes.pad_empty) vs none, on the
-    native ops (ONNX's default activations, which portable files keep native) and the Scan."""
+def _guard_rows(shape, X, reps, lstm):
+    """(g) rows: the same export with its target's empty-input guard vs none. target=
+    "onnxruntime" (passes.guard_empty, an If) on `lstm` native and as a Scan; target=
+    "portable" (passes.pad_empty, no If) on the native ops (ONNX's default activations,
+    which portable files keep native) and the Scans."""
     from reference import GRU, LSTM
 
     n, T, d, k = shape
     rows = []
-    for label, model, strategy in (
-            ("LSTM native", _model(LSTM, d, k, inner_activation="sigmoid"), "native"),
-            ("GRU native", _model(GRU, d, k, inner_activation="sigmoid", activation="tanh"), "native"),
-            ("LSTM Scan", _model(LSTM, d, k), "loop"), ("GRU Scan", _model(GRU, d, k), "loop")):
-        guarded, plain = (runtimes.load("onnxruntime", build(model, strategy=strategy, target="portable", **kw)[0])
-                          for kw in ({}, {"passes": ()}))
+    for label, model, strategy, target in (
+            ("LSTM native: empty-input guard", lstm, "native", "onnxruntime"),
+            ("LSTM loop: empty-input guard", lstm, "loop", "onnxruntime"),
+            ("portable LSTM native: padding guard", _model(LSTM, d, k, inner_activation="sigmoid"),
+             "native", "portable"),
+            ("portable GRU native: padding guard", _model(GRU, d, k, inner_activation="sigmoid", activation="tanh"),
+             "native", "portable"),
+            ("portable LSTM Scan: padding guard", _model(LSTM, d, k), "loop", "portable"),
+            ("portable GRU Scan: padding guard", _model(GRU, d, k), "loop", "portable")):
+        guarded, plain = (_session(model, strategy=strategy, target=target, **kw) for kw in ({}, {"passes": ()}))
         ratio, ta, tb = median_ratio(lambda: guarded({"input": X}), lambda: plain({"input": X}), reps)
-        rows.append(("g", f"portable {label}: padding guard vs none", shape, ta, tb, ratio))
+        rows.append(("g", f"{label} vs none", shape, ta, tb, ratio))
     return rows
 
 

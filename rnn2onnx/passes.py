@@ -91,12 +91,19 @@ def _guard_nodes(nodes, out, graph, names, sources, conditions, main):
 
 
 def _graph_inputs_behind(graph):
-    """{tensor: set of graph inputs it is computed from} (nodes are in topological order)."""
-    behind = {v.name: {v.name} for v in graph.input}
-    for node in walk_nodes(graph):  # If branches too (they read the outer scope)
+    """{tensor: set of graph inputs it is computed from}."""
+    # If branches too (they read the outer scope)
+    return _behind(walk_nodes(graph), [v.name for v in graph.input])
+
+
+def _behind(nodes, starts):
+    """{tensor: set of the tensors `starts` it is computed from} (`nodes` in topological order)."""
+    behind = {name: {name} for name in starts}
+    for node in nodes:
         found = set().union(*(behind.get(i, set()) for i in node.input if i))
         for out in node.output:
-            behind[out] = found
+            if out:  # (an omitted output: "", as an omitted input)
+                behind[out] = found
     return behind
 
 
@@ -127,12 +134,16 @@ class _Names:
         return candidate
 
 
-def _elem_types(node, graph):
-    """Element type of each output of `node`: the graph's float type (an exported graph
-    computes in one float dtype, its float outputs'; a Graph may also pass token ids out)."""
+def _float_elem(graph):
+    """The graph's float type: an exported graph computes in one float dtype, its float
+    outputs' (a Graph may also pass token ids out, even as its first output)."""
     floats = (TensorProto.FLOAT, TensorProto.DOUBLE)
-    elem = next(o.type.tensor_type.elem_type for o in graph.output if o.type.tensor_type.elem_type in floats)
-    return [elem] * len(node.output)
+    return next(o.type.tensor_type.elem_type for o in graph.output if o.type.tensor_type.elem_type in floats)
+
+
+def _elem_types(node, graph):
+    """Element type of each output of `node`: the graph's float type."""
+    return [_float_elem(graph)] * len(node.output)
 
 
 def _attr(node, name, default=None):
@@ -287,7 +298,7 @@ def pad_empty(model):
     if not sources:
         return model
     build = _Builder(graph, "input/pad")
-    elem = graph.output[0].type.tensor_type.elem_type  # an exported graph computes in one float dtype
+    elem = _float_elem(graph)
     nodes = list(graph.node)
     axes, dims, positive = _named_axes(sources[0][0]), None, {}
     for source, its_axes in sources:
@@ -359,14 +370,10 @@ def _input_axes(value_info):
 def _time_positive_per_node(nodes, positive):
     """{id(node): the "time > 0" of the one padded input the node depends on, or None}
     (`positive`: padded input -> its "time > 0"; nodes in topological order)."""
-    depends = {name: {name} for name in positive}
-    out = {}
-    for node in nodes:
-        found = set().union(*(depends.get(name, set()) for name in node.input))
-        for name in node.output:
-            depends[name] = found
-        out[id(node)] = positive[next(iter(found))] if len(found) == 1 else None
-    return out
+    behind = _behind(nodes, positive)
+    # a node's outputs share one set
+    found = {id(node): behind.get(next((o for o in node.output if o), None), set()) for node in nodes}
+    return {key: positive[next(iter(f))] if len(f) == 1 else None for key, f in found.items()}
 
 
 def _padding(source, axes, build):

@@ -146,7 +146,7 @@ def onnx_dims(shape, time):
     shape = list(shape)
     if len(shape) == 2:
         shape[0] = None
-    return [time if s is None else int(s) for s in shape]
+    return _named(shape, time)
 
 
 def _time_names(n_inputs):

@@ -168,7 +168,7 @@ def emit_masked_last(layer, ctx, x, mask):
 
 def emit_masked_sequences(layer, ctx, x, mask):
     """The "reset" form (return_sequences=True); see the module docstring."""
-    g, name, k = ctx.g, layer.name, layer.output_dim
+    g, name = ctx.g, layer.name
     ix = _Index(g, f"{name}/reset")
     flat, W, R, B = _inputs(layer, g, x)
     d = W.shape[2]

@@ -231,3 +231,21 @@ def test_the_guard_leaves_nothing_unguarded_and_keeps_other_nodes():
     (guard,) = [n for n in guarded.graph.node if n.op_type == "If"]
     else_branch = helper.get_attribute_value([a for a in guard.attribute if a.name == "else_branch"][0])
     assert [n.op_type for n in else_branch.node][0] == "GRU"
+
+
+@pytest.mark.parametrize("strategy", ["native", "loop"])
+def test_the_portable_guard_takes_the_float_type_when_token_ids_are_the_first_output(strategy):
+    """A Graph may pass its token ids out first: pad_empty's zero states still take the
+    graph's float type (it read the first output's, int64, and the file failed to build)."""
+    import reference as r
+
+    g = r.Graph(dtype="float32")
+    g.add_input("a", (None,), dtype="int")
+    g.add_node(r.Embedding(7, 3), "ea", input="a")
+    g.add_node(r.GRU(3, inner_activation="sigmoid", activation="tanh"), "h", input="ea")
+    g.add_output("ids", input="a")
+    g.add_output("h", input="h")
+    proto = rnn2onnx.export(g, strategy=strategy, target="portable")  # validated against predict
+    run = runtimes.load("onnxruntime", proto)
+    ids, h = run({"a": np.zeros((2, 0), np.int64)})
+    assert ids.shape == (2, 0) and h.shape == (2, 3) and not h.any()  # zero steps: the zero initial state
