@@ -12,7 +12,7 @@ import numpy as np
 
 from . import activations, initializations
 from .errors import ConfigError, InputError
-from .layers import Layer
+from .layers import MaskedLayer
 from .registry import register_layer
 from .validators import real
 
@@ -20,11 +20,8 @@ _SOFTPLUS = activations.ACTIVATIONS["softplus"]
 _SIGMOID = activations.ACTIVATIONS["sigmoid"]
 
 
-class _Elementwise(Layer):
-    """A weightless elementwise layer that hands the mask on."""
-
-    def output_mask(self, mask):
-        return mask
+class _Elementwise(MaskedLayer):
+    """A weightless elementwise layer."""
 
     def forward(self, X, mask=None, train=False, rng=None):
         self._X = X
@@ -83,13 +80,10 @@ class ThresholdedReLU(_Elementwise):
         return (X > self.theta).astype(X.dtype)
 
 
-class _PerSample(Layer):
+class _PerSample(MaskedLayer):
     """A layer whose weights have its full per-sample input shape."""
 
     needs_length = True
-
-    def output_mask(self, mask):
-        return mask
 
     def output_shape(self, input_shape):
         if None in input_shape:

@@ -136,6 +136,13 @@ class Layer:
         raise NotImplementedError
 
 
+class MaskedLayer(Layer):
+    """0.2.0's MaskedLayer: hands the mask it gets on to the next layer, unapplied."""
+
+    def output_mask(self, mask):
+        return mask
+
+
 def _check_input_width(layer, X, axis_size):
     if X.shape[-1] != axis_size:
         raise InputError(f"layer {layer.name}: input has width {X.shape[-1]}, expected {axis_size}")
@@ -251,7 +258,7 @@ class Dense(Regularized, Layer):
 
 
 @register_layer
-class TimeDistributedDense(Dense):
+class TimeDistributedDense(MaskedLayer, Dense):
     config_keys = Dense.config_keys + ("input_length",)
 
     def __init__(self, output_dim, init="glorot_uniform", activation="linear", weights=None,
@@ -262,9 +269,6 @@ class TimeDistributedDense(Dense):
         super().__init__(output_dim, init, activation, weights, W_regularizer, b_regularizer,
                          activity_regularizer, W_constraint, b_constraint, **kwargs)
         self.input_dim, self.input_length = input_dim, input_length
-
-    def output_mask(self, mask):
-        return mask
 
     def forward(self, X, mask=None, train=False, rng=None):
         if X.ndim != 3:
@@ -277,16 +281,13 @@ class TimeDistributedDense(Dense):
 
 
 @register_layer
-class Activation(Layer):
+class Activation(MaskedLayer):
     config_keys = ("activation",)
     config_keys_ignored = ("target", "beta")  # 0.2.0 wrote them; its forward pass never read them
 
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
         self.activation = activations.get(activation)
-
-    def output_mask(self, mask):
-        return mask
 
     def forward(self, X, mask=None, train=False, rng=None):
         self._X, self._Y = X, self.activation(X)
@@ -297,7 +298,7 @@ class Activation(Layer):
 
 
 @register_layer
-class Dropout(Layer):
+class Dropout(MaskedLayer):
     """Old-style dropout: a Bernoulli(1-p) draw in training, a fixed (1-p) scale at prediction."""
 
     config_keys = ("p",)
@@ -305,9 +306,6 @@ class Dropout(Layer):
     def __init__(self, p, **kwargs):
         super().__init__(**kwargs)
         self.p = real(p, "Dropout", "p", 0.0, 1.0)
-
-    def output_mask(self, mask):
-        return mask
 
     def forward(self, X, mask=None, train=False, rng=None):
         if train and self.p > 0:
