@@ -46,15 +46,19 @@ class LeakyReLU(_Elementwise):
         return X.dtype.type(0.5 * (1 + self.alpha)) + X.dtype.type(0.5 * (1 - self.alpha)) * np.sign(X)
 
 
-@register_layer
-class ThresholdedLinear(_Elementwise):
-    """0 where |x| < theta, x elsewhere."""
+class _Thresholded(_Elementwise):
+    """An elementwise layer with one threshold, theta."""
 
     config_keys = ("theta",)
 
     def __init__(self, theta=1.0, **kwargs):
         super().__init__(**kwargs)
-        self.theta = real(theta, "ThresholdedLinear", "theta")
+        self.theta = real(theta, type(self).__name__, "theta")
+
+
+@register_layer
+class ThresholdedLinear(_Thresholded):
+    """0 where |x| < theta, x elsewhere."""
 
     def function(self, X):
         return np.where(np.abs(X) < self.theta, X.dtype.type(0), X)
@@ -64,14 +68,8 @@ class ThresholdedLinear(_Elementwise):
 
 
 @register_layer
-class ThresholdedReLU(_Elementwise):
+class ThresholdedReLU(_Thresholded):
     """x where x > theta, 0 elsewhere."""
-
-    config_keys = ("theta",)
-
-    def __init__(self, theta=1.0, **kwargs):
-        super().__init__(**kwargs)
-        self.theta = real(theta, "ThresholdedReLU", "theta")
 
     def function(self, X):
         return np.where(X > self.theta, X, X.dtype.type(0))
