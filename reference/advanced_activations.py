@@ -11,8 +11,8 @@ PReLU's positive part 0.5 (x + |x|).
 import numpy as np
 
 from . import activations, initializations
-from .errors import ConfigError, InputError
-from .layers import MaskedLayer
+from .errors import ConfigError
+from .layers import MaskedLayer, check_sample_shape
 from .registry import register_layer
 from .validators import real
 
@@ -90,11 +90,6 @@ class _PerSample(MaskedLayer):
                               "first layer input_length or an input_shape with the length")
         return input_shape
 
-    def _check(self, X):
-        if X.shape[1:] != self.input_shape:
-            raise InputError(f"layer {self.name}: {type(self).__name__} was built for per-sample shape "
-                             f"{self.input_shape}, got {X.shape[1:]}")
-
 
 @register_layer
 class PReLU(_PerSample):
@@ -111,7 +106,7 @@ class PReLU(_PerSample):
         return [("alphas", tuple(input_shape), self.init)]
 
     def forward(self, X, mask=None, train=False, rng=None):
-        self._check(X)
+        check_sample_shape(self, X)
         self._X = X
         half = X.dtype.type(0.5)
         return half * (X + np.abs(X)) + self.params["alphas"] * (X - np.abs(X)) * half
@@ -141,7 +136,7 @@ class ParametricSoftplus(_PerSample):
                 ("betas", tuple(input_shape), lambda rng, s: self.beta_init * np.ones(s))]
 
     def forward(self, X, mask=None, train=False, rng=None):
-        self._check(X)
+        check_sample_shape(self, X)
         self._X = X
         self._A = self.params["betas"] * X
         self._S = _SOFTPLUS(self._A)

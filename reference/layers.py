@@ -143,6 +143,14 @@ class MaskedLayer(Layer):
         return mask
 
 
+def check_sample_shape(layer, X):
+    """A layer built for one per-sample shape (per-sample weights, a flattened
+    size) refuses input of any other."""
+    if X.shape[1:] != layer.input_shape:
+        raise InputError(f"layer {layer.name}: {type(layer).__name__} was built for per-sample shape "
+                         f"{layer.input_shape}, got {X.shape[1:]}")
+
+
 def _check_input_width(layer, X, axis_size):
     if X.shape[-1] != axis_size:
         raise InputError(f"layer {layer.name}: input has width {X.shape[-1]}, expected {axis_size}")
@@ -468,9 +476,8 @@ class Flatten(Layer):
 
     def forward(self, X, mask=None, train=False, rng=None):
         refuse_mask(self, mask)
-        if self.built and X.shape[1:] != self.input_shape:
-            raise InputError(f"layer {self.name}: Flatten was built for per-sample shape {self.input_shape}, "
-                             f"got {X.shape[1:]}")
+        if self.built:
+            check_sample_shape(self, X)
         self._shape = X.shape
         return X.reshape(X.shape[0], -1)
 
