@@ -121,21 +121,24 @@ class Convolution1D(Regularized, _Temporal):
         left, right = self.pads
         Xp = np.pad(X, ((0, 0), (left, right), (0, 0))) if left or right else X
         windows = np.lib.stride_tricks.sliding_window_view(Xp, K, axis=1)[:, ::s]  # (n, T', d, K)
-        kernel = self.params["W"][:, :, ::-1, 0]  # flipped: true convolution, (f, d, K)
-        self._Xp, self._windows = Xp, windows
-        self._A = np.einsum("ntdk,fdk->ntf", windows, kernel) + self.params["b"]
+        (n, T, d, _), f = windows.shape, self.nb_filter
+        # one matrix product over the windows laid out (n*T', d*K) (einsum would call no BLAS)
+        self._cols = windows.reshape(n * T, d * K)
+        self._kernel = self.params["W"][:, :, ::-1, 0].reshape(f, d * K)  # flipped: true convolution
+        self._padded_shape = Xp.shape
+        self._A = (self._cols @ self._kernel.T).reshape(n, T, f) + self.params["b"]
         self._Y = self.activation(self._A)
         return self._Y
 
     def backward(self, dY):
         K, s = self.filter_length, self.subsample_length
         dA = self.activation.backward(self._A, self._Y, dY)
-        kernel = self.params["W"][:, :, ::-1, 0]
-        dkernel = np.einsum("ntdk,ntf->fdk", self._windows, dA)
+        (n, T, f), d = dA.shape, self._padded_shape[2]
+        dA2 = dA.reshape(n * T, f)
+        dkernel = (dA2.T @ self._cols).reshape(f, d, K)
         dW = np.ascontiguousarray(dkernel[:, :, ::-1])[..., None]
-        dXp = np.zeros_like(self._Xp)
-        contrib = np.einsum("ntf,fdk->ntdk", dA, kernel)
-        T = dA.shape[1]
+        dXp = np.zeros(self._padded_shape, dA.dtype)
+        contrib = (dA2 @ self._kernel).reshape(n, T, d, K)
         for k in range(K):
             dXp[:, k:k + s * (T - 1) + 1:s] += contrib[:, :, :, k]
         left, right = self.pads
