@@ -11,8 +11,8 @@ PReLU's positive part 0.5 (x + |x|).
 import numpy as np
 
 from . import activations, initializations
-from .errors import ConfigError, InputError
-from .layers import Layer
+from .errors import ConfigError
+from .layers import MaskedLayer, check_sample_shape
 from .registry import register_layer
 from .validators import real
 
@@ -20,11 +20,8 @@ _SOFTPLUS = activations.ACTIVATIONS["softplus"]
 _SIGMOID = activations.ACTIVATIONS["sigmoid"]
 
 
-class _Elementwise(Layer):
-    """A weightless elementwise layer that hands the mask on."""
-
-    def output_mask(self, mask):
-        return mask
+class _Elementwise(MaskedLayer):
+    """A weightless elementwise layer."""
 
     def forward(self, X, mask=None, train=False, rng=None):
         self._X = X
@@ -49,15 +46,19 @@ class LeakyReLU(_Elementwise):
         return X.dtype.type(0.5 * (1 + self.alpha)) + X.dtype.type(0.5 * (1 - self.alpha)) * np.sign(X)
 
 
-@register_layer
-class ThresholdedLinear(_Elementwise):
-    """0 where |x| < theta, x elsewhere."""
+class _Thresholded(_Elementwise):
+    """An elementwise layer with one threshold, theta."""
 
     config_keys = ("theta",)
 
     def __init__(self, theta=1.0, **kwargs):
         super().__init__(**kwargs)
-        self.theta = real(theta, "ThresholdedLinear", "theta")
+        self.theta = real(theta, type(self).__name__, "theta")
+
+
+@register_layer
+class ThresholdedLinear(_Thresholded):
+    """0 where |x| < theta, x elsewhere."""
 
     def function(self, X):
         return np.where(np.abs(X) < self.theta, X.dtype.type(0), X)
@@ -67,14 +68,8 @@ class ThresholdedLinear(_Elementwise):
 
 
 @register_layer
-class ThresholdedReLU(_Elementwise):
+class ThresholdedReLU(_Thresholded):
     """x where x > theta, 0 elsewhere."""
-
-    config_keys = ("theta",)
-
-    def __init__(self, theta=1.0, **kwargs):
-        super().__init__(**kwargs)
-        self.theta = real(theta, "ThresholdedReLU", "theta")
 
     def function(self, X):
         return np.where(X > self.theta, X, X.dtype.type(0))
@@ -83,13 +78,10 @@ class ThresholdedReLU(_Elementwise):
         return (X > self.theta).astype(X.dtype)
 
 
-class _PerSample(Layer):
+class _PerSample(MaskedLayer):
     """A layer whose weights have its full per-sample input shape."""
 
     needs_length = True
-
-    def output_mask(self, mask):
-        return mask
 
     def output_shape(self, input_shape):
         if None in input_shape:
@@ -97,11 +89,6 @@ class _PerSample(Layer):
                               f"input shape, got {tuple(input_shape)} (a sequence of unknown length): give the "
                               "first layer input_length or an input_shape with the length")
         return input_shape
-
-    def _check(self, X):
-        if X.shape[1:] != self.input_shape:
-            raise InputError(f"layer {self.name}: {type(self).__name__} was built for per-sample shape "
-                             f"{self.input_shape}, got {X.shape[1:]}")
 
 
 @register_layer
@@ -119,7 +106,7 @@ class PReLU(_PerSample):
         return [("alphas", tuple(input_shape), self.init)]
 
     def forward(self, X, mask=None, train=False, rng=None):
-        self._check(X)
+        check_sample_shape(self, X)
         self._X = X
         half = X.dtype.type(0.5)
         return half * (X + np.abs(X)) + self.params["alphas"] * (X - np.abs(X)) * half
@@ -149,7 +136,7 @@ class ParametricSoftplus(_PerSample):
                 ("betas", tuple(input_shape), lambda rng, s: self.beta_init * np.ones(s))]
 
     def forward(self, X, mask=None, train=False, rng=None):
-        self._check(X)
+        check_sample_shape(self, X)
         self._X = X
         self._A = self.params["betas"] * X
         self._S = _SOFTPLUS(self._A)

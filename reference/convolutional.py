@@ -31,8 +31,30 @@ from .validators import positive_int
 BORDER_MODES = ("valid", "same", "full")
 
 
+class _Temporal(Layer):
+    """A layer over (time, features) samples whose output length `output_length(L)`
+    may be 0: such an input shape is refused when the layer is built (`output_shape`),
+    and such an input at run time (`check_length`)."""
+
+    def output_shape(self, input_shape):
+        if len(input_shape) != 2:
+            raise ConfigError(f"layer {self.name}: {type(self).__name__} takes (time, features) per sample, "
+                              f"got per-sample shape {tuple(input_shape)}")
+        T = self.output_length(input_shape[0])
+        if T == 0:
+            raise ConfigError(self._too_short(input_shape[0]))
+        return (T, self.output_features(input_shape[1]))
+
+    def check_length(self, X):
+        """The output length for input X (batch, time, features)."""
+        T = self.output_length(X.shape[1])
+        if T < 1:
+            raise InputError(self._too_short(X.shape[1]))
+        return T
+
+
 @register_layer
-class Convolution1D(Regularized, Layer):
+class Convolution1D(Regularized, _Temporal):
     config_keys = ("nb_filter", "filter_length", "init", "activation", "border_mode", "subsample_length") \
         + Regularized.regularizer_args + ("input_dim", "input_length")
 
@@ -61,12 +83,6 @@ class Convolution1D(Regularized, Layer):
                                b_constraint=b_constraint)
 
     def param_specs(self, input_shape):
-        if len(input_shape) != 2:
-            raise ConfigError(f"layer {self.name}: Convolution1D takes (time, features) per sample, "
-                              f"got per-sample shape {tuple(input_shape)}")
-        if self.output_length(input_shape[0]) == 0:
-            raise ConfigError(f"layer {self.name}: a sequence of {input_shape[0]} steps is shorter than the "
-                              f"filter_length {self.filter_length} of this '{self.border_mode}' convolution")
         return [("W", (self.nb_filter, input_shape[-1], self.filter_length, 1), self.init),
                 ("b", (self.nb_filter,), "zero")]
 
@@ -88,36 +104,41 @@ class Convolution1D(Regularized, Layer):
         full = L + left + right - self.filter_length + 1
         return (full + self.subsample_length - 1) // self.subsample_length if full > 0 else 0
 
-    def output_shape(self, input_shape):
-        return (self.output_length(input_shape[0]), self.nb_filter)
+    def output_features(self, input_dim):
+        return self.nb_filter
+
+    def _too_short(self, L):
+        return (f"layer {self.name}: a sequence of {L} steps is shorter than the "
+                f"filter_length {self.filter_length} of this '{self.border_mode}' convolution")
 
     def forward(self, X, mask=None, train=False, rng=None):
         refuse_mask(self, mask)
         if X.ndim != 3 or X.shape[-1] != self.params["W"].shape[1]:
             raise InputError(f"layer {self.name}: Convolution1D takes (batch, time, {self.params['W'].shape[1]}) "
                              f"input, got shape {X.shape}")
+        self.check_length(X)
         K, s = self.filter_length, self.subsample_length
-        if self.output_length(X.shape[1]) < 1:
-            raise InputError(f"layer {self.name}: a sequence of {X.shape[1]} steps is shorter than the "
-                             f"filter_length {K} of this '{self.border_mode}' convolution")
         left, right = self.pads
         Xp = np.pad(X, ((0, 0), (left, right), (0, 0))) if left or right else X
         windows = np.lib.stride_tricks.sliding_window_view(Xp, K, axis=1)[:, ::s]  # (n, T', d, K)
-        kernel = self.params["W"][:, :, ::-1, 0]  # flipped: true convolution, (f, d, K)
-        self._Xp, self._windows = Xp, windows
-        self._A = np.einsum("ntdk,fdk->ntf", windows, kernel) + self.params["b"]
+        (n, T, d, _), f = windows.shape, self.nb_filter
+        # one matrix product over the windows laid out (n*T', d*K) (einsum would call no BLAS)
+        self._cols = windows.reshape(n * T, d * K)
+        self._kernel = self.params["W"][:, :, ::-1, 0].reshape(f, d * K)  # flipped: true convolution
+        self._padded_shape = Xp.shape
+        self._A = (self._cols @ self._kernel.T).reshape(n, T, f) + self.params["b"]
         self._Y = self.activation(self._A)
         return self._Y
 
     def backward(self, dY):
         K, s = self.filter_length, self.subsample_length
         dA = self.activation.backward(self._A, self._Y, dY)
-        kernel = self.params["W"][:, :, ::-1, 0]
-        dkernel = np.einsum("ntdk,ntf->fdk", self._windows, dA)
+        (n, T, f), d = dA.shape, self._padded_shape[2]
+        dA2 = dA.reshape(n * T, f)
+        dkernel = (dA2.T @ self._cols).reshape(f, d, K)
         dW = np.ascontiguousarray(dkernel[:, :, ::-1])[..., None]
-        dXp = np.zeros_like(self._Xp)
-        contrib = np.einsum("ntf,fdk->ntdk", dA, kernel)
-        T = dA.shape[1]
+        dXp = np.zeros(self._padded_shape, dA.dtype)
+        contrib = (dA2 @ self._kernel).reshape(n, T, d, K)
         for k in range(K):
             dXp[:, k:k + s * (T - 1) + 1:s] += contrib[:, :, :, k]
         left, right = self.pads
@@ -126,7 +147,7 @@ class Convolution1D(Regularized, Layer):
 
 
 @register_layer
-class MaxPooling1D(Layer):
+class MaxPooling1D(_Temporal):
     config_keys = ("stride", "pool_length", "ignore_border")
 
     def __init__(self, pool_length=2, stride=None, ignore_border=True, **kwargs):
@@ -136,14 +157,6 @@ class MaxPooling1D(Layer):
         if not isinstance(ignore_border, (bool, np.bool_)):
             raise ConfigError(f"layer MaxPooling1D: ignore_border must be true or false, got {ignore_border!r}")
         self.ignore_border = bool(ignore_border)
-
-    def param_specs(self, input_shape):
-        if len(input_shape) != 2:
-            raise ConfigError(f"layer {self.name}: MaxPooling1D takes (time, features) per sample, "
-                              f"got per-sample shape {tuple(input_shape)}")
-        if self.output_length(input_shape[0]) == 0:
-            raise ConfigError(self._too_short(input_shape[0]))
-        return []
 
     def _too_short(self, L):
         return (f"layer {self.name}: pool_length {self.pool_length} is longer than the sequence "
@@ -159,17 +172,15 @@ class MaxPooling1D(Layer):
             return 0
         return (L - 1) // st + 1 if st >= p else max(0, (L - 1 - p) // st + 1) + 1
 
-    def output_shape(self, input_shape):
-        return (self.output_length(input_shape[0]), input_shape[1])
+    def output_features(self, input_dim):
+        return input_dim
 
     def forward(self, X, mask=None, train=False, rng=None):
         refuse_mask(self, mask)
         if X.ndim != 3:
             raise InputError(f"layer {self.name}: MaxPooling1D takes (batch, time, features) input, got shape {X.shape}")
         L, p, st = X.shape[1], self.pool_length, self.stride
-        T = self.output_length(L)
-        if T < 1:
-            raise InputError(self._too_short(L))
+        T = self.check_length(X)
         # pad the partial last windows (ignore_border=False) with -inf: never a max
         need = (T - 1) * st + p
         Xp = np.pad(X, ((0, 0), (0, max(need - L, 0)), (0, 0)), constant_values=-np.inf) if need > L else X

@@ -6,13 +6,13 @@ the identity.
 """
 import numpy as np
 
-from .layers import Layer
+from .layers import MaskedLayer
 from .registry import register_layer
 from .validators import real
 
 
 @register_layer
-class GaussianNoise(Layer):
+class GaussianNoise(MaskedLayer):
     """Training: X + N(0, sigma^2) noise, drawn anew at every step; prediction: X."""
 
     config_keys = ("sigma",)
@@ -20,9 +20,6 @@ class GaussianNoise(Layer):
     def __init__(self, sigma, **kwargs):
         super().__init__(**kwargs)
         self.sigma = real(sigma, "GaussianNoise", "sigma", 0.0)
-
-    def output_mask(self, mask):
-        return mask
 
     def forward(self, X, mask=None, train=False, rng=None):
         if not train or self.sigma == 0:
@@ -34,7 +31,7 @@ class GaussianNoise(Layer):
 
 
 @register_layer
-class GaussianDropout(Layer):
+class GaussianDropout(MaskedLayer):
     """Training: X times N(1, p / (1 - p)) noise (p is the drop probability, as Dropout's);
     prediction: X."""
 
@@ -43,9 +40,6 @@ class GaussianDropout(Layer):
     def __init__(self, p, **kwargs):
         super().__init__(**kwargs)
         self.p = real(p, "GaussianDropout", "p", 0.0, 1.0)
-
-    def output_mask(self, mask):
-        return mask
 
     def forward(self, X, mask=None, train=False, rng=None):
         if not train:

@@ -18,8 +18,8 @@ group (a Sequential's `save_weights` wrote them).
 """
 import numpy as np
 
-from .errors import ConfigError, InputError
-from .layers import Layer, refuse_mask
+from .errors import ConfigError
+from .layers import Layer, check_sample_shape, refuse_mask
 from .registry import register_layer
 from .validators import real
 
@@ -52,9 +52,7 @@ class BatchNormalization(Layer):
     def forward(self, X, mask=None, train=False, rng=None):
         refuse_mask(self, mask)
         p = self.params
-        if X.shape[1:] != p["gamma"].shape:
-            raise InputError(f"layer {self.name}: BatchNormalization was built for per-sample shape "
-                             f"{p['gamma'].shape}, got input of shape {X.shape}")
+        check_sample_shape(self, X)
         eps = X.dtype.type(self.epsilon)
         if self.mode == 0:
             self._d = p["running_std"] + eps

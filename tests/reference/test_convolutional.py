@@ -120,6 +120,9 @@ def test_bad_convolutions_and_poolings_get_one_sentence(tmp_path):
         R.Sequential([R.Convolution1D(2, 2, input_shape=(5, 3)), R.MaxPooling1D(5)])
     with pytest.raises(ConfigError, match="shorter than the filter_length 4"):
         R.Sequential([R.Convolution1D(2, 4, input_shape=(3, 3))])
+    with pytest.raises(ConfigError, match=r"MaxPooling1D takes \(time, features\) per sample, got per-sample "
+                                          r"shape \(4,\)"):  # once an IndexError from its output_shape
+        R.Sequential([R.MaxPooling1D(2, input_shape=(4,))])
     model = R.Sequential([R.Convolution1D(2, 3, input_shape=(None, 3)), R.MaxPooling1D(3)])
     with pytest.raises(InputError, match="pool_length 3 is longer than the sequence \\(2 steps\\)"):
         model.predict(np.zeros((1, 4, 3)))
