@@ -667,6 +667,21 @@ def _member(parent, key, cls, where, label, h5py):
     return member
 
 
+def _read_dataset(group, key, label, pname, shape, where, h5py):
+    """group[key], weight `pname` of the layer `where`, as an array in the file's dtype
+    (it may decide the model's): stored in the file, floating point, of `shape`, or a
+    LegacyFileError naming it by `label`."""
+    d = _member(group, key, h5py.Dataset, where, f"'{key}' ({pname})", h5py)
+    if d.external or d.is_virtual:
+        raise LegacyFileError(f"{where}: '{key}' ({pname}) keeps its data outside the file; refused")
+    if d.dtype.kind != "f":
+        raise LegacyFileError(f"{where}: {label} ({pname}) has dtype {d.dtype}, expected floating point")
+    if tuple(d.shape) != shape:
+        raise LegacyFileError(f"{where}: {label} ({pname}) has shape {tuple(d.shape)} in the file, "
+                              f"but the layer expects {shape}")
+    return np.array(d[()])
+
+
 def _read_graph_weights(graph, f, path, h5py):
     """{"specs", "weights"} per node, as _read_weights; a running statistic the file does
     not hold (0.2.0's Graph files never do) is None: it keeps its initial value."""
@@ -698,15 +713,7 @@ def _read_graph_weights(graph, f, path, h5py):
                 layer_weights.append(None)
                 i += 1
                 continue
-            d = _member(g, key, h5py.Dataset, where, f"'{key}' ({pname})", h5py)
-            if d.external or d.is_virtual:
-                raise LegacyFileError(f"{where}: '{key}' ({pname}) keeps its data outside the file; refused")
-            if d.dtype.kind != "f":
-                raise LegacyFileError(f"{where}: '{key}' ({pname}) has dtype {d.dtype}, expected floating point")
-            if tuple(d.shape) != tuple(w.shape):
-                raise LegacyFileError(f"{where}: '{key}' ({pname}) has shape {tuple(d.shape)} in the file, "
-                                      f"but the layer expects {tuple(w.shape)}")
-            layer_weights.append(np.array(d[()]))
+            layer_weights.append(_read_dataset(g, key, f"'{key}'", pname, tuple(w.shape), where, h5py))
             n, i = (n + 1, i) if keep else (n, i + 1)
         weights.append(layer_weights)
     return {"specs": specs, "weights": weights}
@@ -758,20 +765,7 @@ def _read_weights(model, f, path, h5py):
             )
         layer_weights = []
         for j, (pname, shape) in enumerate(layer_specs):
-            key = f"param_{j}"
-            d = _member(g, key, h5py.Dataset, where, f"'{key}' ({pname})", h5py)
-            if d.external or d.is_virtual:
-                raise LegacyFileError(f"{where}: '{key}' ({pname}) keeps its data outside the file; refused")
-            if d.dtype.kind != "f":
-                raise LegacyFileError(
-                    f"{where}: param {j} ({pname}) has dtype {d.dtype}, expected floating point"
-                )
-            if tuple(d.shape) != shape:
-                raise LegacyFileError(
-                    f"{where}: param {j} ({pname}) has shape {tuple(d.shape)} in the file, "
-                    f"but the layer expects {shape}"
-                )
-            layer_weights.append(np.array(d[()]))  # the file's dtype: it may decide the model's
+            layer_weights.append(_read_dataset(g, f"param_{j}", f"param {j}", pname, shape, where, h5py))
         weights.append(layer_weights)
     return {"specs": specs, "weights": weights}
 
