@@ -14,10 +14,10 @@ split_merge_gradient).
 import numpy as np
 
 from . import legacy
-from .dtypes import DTYPE_FROM_ARGUMENT, DTYPE_UNDECIDED, check_dtype
+from .dtypes import check_dtype
 from .errors import ConfigError, InputError
 from .layers import Layer
-from .legacy import LegacyFileError, _layer_kwargs
+from .legacy import LegacyFileError
 from .models import Model, Sequential, register_container
 from .untrusted import quote, shorten
 from .validators import positive_int
@@ -342,10 +342,7 @@ class Graph(Model):
     """
 
     def __init__(self, dtype="float32", seed=None, initialise=True):
-        self.dtype = check_dtype(dtype)
-        self.dtype_from = DTYPE_FROM_ARGUMENT
-        self.rng = np.random.default_rng(seed)
-        self.initialise = initialise
+        super().__init__(dtype, seed, initialise)
         self.namespace = set()
         self.inputs, self.input_order, self.input_config = {}, [], []
         self.nodes, self.node_config = {}, []
@@ -632,9 +629,7 @@ class Graph(Model):
         if extra:
             raise LegacyFileError(f"the Graph config's 'nodes' holds {quote(extra[0])}, which node_config does not add")
         _graph_order_check(node_config)
-        graph = cls(dtype="float32" if dtype is None else dtype, seed=seed, initialise=initialise)
-        if dtype is None:
-            graph.dtype_from = DTYPE_UNDECIDED
+        graph = cls._for_config(dtype, seed, initialise)
         try:
             for entry in inputs:
                 shape = entry.get("input_shape")
@@ -645,13 +640,7 @@ class Graph(Model):
                 label = f"Graph node {quote(name)}"
                 if name not in nodes:
                     raise LegacyFileError(f"{label}: its layer config is missing from 'nodes'")
-                cls, kwargs, weights = _layer_kwargs(None, nodes[name], label)
-                try:
-                    layer = cls(**kwargs)
-                except ConfigError as exc:
-                    raise LegacyFileError(f"{label} ({cls.__name__}): {shorten(exc, 300)}") from None
-                except (TypeError, ValueError, OverflowError) as exc:
-                    raise LegacyFileError(f"{label} ({cls.__name__}): bad config ({shorten(exc, 160)})") from None
+                layer, weights = legacy.layer_from_config(None, nodes[name], label)
                 if weights is not None:
                     layer.initial_weights = weights
                 graph.add_node(layer, **{k: v for k, v in entry.items() if k in GRAPH_NODE_KEYS})

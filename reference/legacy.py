@@ -212,6 +212,23 @@ def _layer_kwargs(index, config, label=None):
     return cls, kwargs, weights
 
 
+def layer_from_config(index, config, label=None, place=None):
+    """(layer, inline weights or None) from one layer config (see _layer_kwargs for
+    `label`); `place(layer)` (a Sequential's add) runs under the same error mapping:
+    a refused setting is a LegacyFileError naming the layer."""
+    layer_cls, kwargs, weights = _layer_kwargs(index, config, label)
+    where = f"{f'layer {index}' if label is None else label} ({layer_cls.__name__})"
+    try:
+        layer = layer_cls(**kwargs)
+        if place is not None:
+            place(layer)
+    except ConfigError as exc:
+        raise LegacyFileError(f"{where}: {shorten(exc, 300)}") from None
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise LegacyFileError(f"{where}: bad config ({shorten(exc, 160)})") from None
+    return layer, weights
+
+
 def _inline_parameters(value, where):
     if not isinstance(value, list):
         raise LegacyFileError(f"{where}: 'parameters' must be a list of {{data, shape}} entries")

@@ -7,12 +7,12 @@ HDF5 weights) are reference/legacy.py's; the containers (Merge, Graph) build the
 import numpy as np
 
 from . import legacy
-from .legacy import LegacyFileError, _layer_kwargs
+from .legacy import LegacyFileError
 from .dtypes import (DTYPE_FROM_ARGUMENT, DTYPE_FROM_WEIGHTS, DTYPE_NOT_IN_WEIGHTS,  # noqa: F401 (re-exported)
                      DTYPE_UNDECIDED, DTYPES, check_dtype)
 from .errors import ConfigError, InputError
 from .layers import Embedding, Layer
-from .untrusted import quote, shorten
+from .untrusted import quote
 from .validators import positive_int
 
 #: config "name" -> container class (Sequential, Merge, Graph), each with from_config and
@@ -32,6 +32,20 @@ def is_container(layer):
 class Model:
     """What Sequential and Graph share: `self.layers` (a Graph's nodes, in add_node order)
     hold the weights, the dtype, and the Keras 0.2.0 file methods (reference/legacy.py)."""
+
+    def __init__(self, dtype="float32", seed=None, initialise=True):
+        self.dtype = check_dtype(dtype)
+        self.dtype_from = DTYPE_FROM_ARGUMENT
+        self.rng = np.random.default_rng(seed)
+        self.initialise = initialise
+
+    @classmethod
+    def _for_config(cls, dtype, seed, initialise):
+        """An empty model for from_config; dtype None: float32 until a weights file decides."""
+        model = cls(dtype="float32" if dtype is None else dtype, seed=seed, initialise=initialise)
+        if dtype is None:
+            model.dtype_from = DTYPE_UNDECIDED
+        return model
 
     def set_dtype(self, dtype, dtype_from=DTYPE_FROM_ARGUMENT):
         """Compute in `dtype` from now on (every built layer's weights are cast);
@@ -84,10 +98,7 @@ class Sequential(Model):
     def __init__(self, layers=None, dtype="float32", seed=None, initialise=True):
         """initialise=False: layers get shapes only (see Layer.build) until weights are
         set, for a model whose weights will be loaded or never read."""
-        self.dtype = check_dtype(dtype)
-        self.dtype_from = DTYPE_FROM_ARGUMENT
-        self.rng = np.random.default_rng(seed)
-        self.initialise = initialise
+        super().__init__(dtype, seed, initialise)
         self.layers = []
         self._counts = {}
         for layer in layers or []:
@@ -227,25 +238,14 @@ class Sequential(Model):
         layers = config.get("layers")
         if not isinstance(layers, list) or not layers:
             raise LegacyFileError("the config's 'layers' must be a non-empty list")
-        model = cls(dtype="float32" if dtype is None else dtype, seed=seed, initialise=initialise)
-        if dtype is None:
-            model.dtype_from = DTYPE_UNDECIDED
+        model = cls._for_config(dtype, seed, initialise)
         inline = []
         for index, layer_config in enumerate(layers):
             if index == 0 and isinstance(layer_config, dict) and layer_config.get("name") == "Merge":
                 model.add(CONTAINERS["Merge"].from_config(layer_config, "layer 0 (Merge)", seed, initialise))
                 inline.append(None)
                 continue
-            layer_cls, kwargs, weights = _layer_kwargs(index, layer_config)
-            where = f"layer {index} ({layer_cls.__name__})"
-            try:
-                layer = layer_cls(**kwargs)
-                model.add(layer)
-            except ConfigError as exc:
-                raise LegacyFileError(f"{where}: {shorten(exc, 300)}") from None
-            except (TypeError, ValueError, OverflowError) as exc:
-                raise LegacyFileError(f"{where}: bad config ({shorten(exc, 160)})") from None
-            inline.append(weights)
+            inline.append(legacy.layer_from_config(index, layer_config, place=model.add)[1])
         model._check_chain()
         if any(w is not None for w in inline):
             if not all(layer.built for layer in model.layers):
