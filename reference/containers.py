@@ -18,7 +18,7 @@ from .dtypes import check_dtype
 from .errors import ConfigError, InputError
 from .layers import Layer
 from .legacy import LegacyFileError
-from .models import Model, Sequential, register_container
+from .models import Model, Sequential, backward_layer, forward_layer, register_container
 from .untrusted import quote, shorten
 from .validators import positive_int
 
@@ -315,7 +315,7 @@ def _graph_order_check(node_config):
         for n in feeds[entry["name"]]:
             if position[n] < i:
                 continue
-            path, seen = [entry["name"], n], {entry["name"], n}  # follow n's feeds back to entry?
+            seen = {entry["name"], n}  # follow n's feeds back to entry?
             stack = [(n, [entry["name"], n])]
             while stack:
                 cur, path = stack.pop()
@@ -544,7 +544,7 @@ class Graph(Model):
         for name, node in self.nodes.items():
             X, mask = self._merge(node, values)
             layer = node["layer"]
-            Y = layer.forward(X, mask, train=train, rng=self.rng)
+            Y = forward_layer(layer, X, mask, train, self.rng)
             values[name] = (Y, layer.output_mask(mask))
         self._values = values
         return {name: self._merge(self.outputs[name], values) for name in self.output_order}
@@ -570,10 +570,12 @@ class Graph(Model):
         for name, node in reversed(list(self.nodes.items())):
             layer = node["layer"]
             g = grads.pop(name, None)
+            if g is None and getattr(layer, "activity_output", None) is not None:
+                g = np.zeros_like(layer.activity_output)  # no output depends on it, its activity penalty does
             if g is None:  # nothing downstream reaches an output: its weights do not matter
                 per_node.append([np.zeros_like(w) for w in layer.get_weights()])
                 continue
-            dX, layer_grads = layer.backward(g)
+            dX, layer_grads = backward_layer(layer, g)
             per_node.append(layer_grads)
             if dX is not None:
                 send(node, dX)

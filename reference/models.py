@@ -29,6 +29,23 @@ def is_container(layer):
     return type(layer).__name__ in CONTAINERS
 
 
+def forward_layer(layer, X, mask, train, rng):
+    """layer.forward, keeping the training-mode output of a layer with an activity
+    regularizer: 0.2.0 penalised it (reference/regularizers.py), in any model."""
+    Y = layer.forward(X, mask, train=train, rng=rng)
+    if getattr(layer, "activity_regularizer", None) is not None:
+        layer.activity_output = Y if train else None
+    return Y
+
+
+def backward_layer(layer, dY):
+    """layer.backward of dY plus, after a training-mode forward, the gradient of the
+    layer's activity penalty with respect to its output."""
+    if getattr(layer, "activity_output", None) is not None:
+        dY = dY + layer.activity_regularizer.gradient(layer.activity_output)
+    return layer.backward(dY)
+
+
 class Model:
     """What Sequential and Graph share: `self.layers` (a Graph's nodes, in add_node order)
     hold the weights, the dtype, and the Keras 0.2.0 file methods (reference/legacy.py)."""
@@ -194,11 +211,8 @@ class Sequential(Model):
         """(output, output mask) of the whole stack; layers keep what backward needs."""
         mask = None
         for layer in self.layers:
-            X = layer.forward(X, mask, train=train, rng=self.rng)
+            X = forward_layer(layer, X, mask, train, self.rng)
             mask = layer.output_mask(mask)
-            if getattr(layer, "activity_regularizer", None) is not None:
-                # 0.2.0 penalised the training-mode output (reference/regularizers.py)
-                layer.activity_output = X if train else None
         return X, mask
 
     def backward(self, dY):
@@ -206,9 +220,7 @@ class Sequential(Model):
         training-mode forward they include the activity regularizers' terms."""
         grads = []
         for layer in reversed(self.layers):
-            if getattr(layer, "activity_output", None) is not None:
-                dY = dY + layer.activity_regularizer.gradient(layer.activity_output)
-            dY, layer_grads = layer.backward(dY)
+            dY, layer_grads = backward_layer(layer, dY)
             grads[:0] = layer_grads
         return grads
 
