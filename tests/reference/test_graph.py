@@ -411,6 +411,8 @@ def test_graph_training_input_errors_get_one_sentence():
         model.fit({k: v for k, v in data.items() if k != "o2"}, verbose=0)
     with pytest.raises(InputError, match=r"train_on_batch: targets of output 'o3' must have shape \(n, 5, 3\), got \(4, 5, 2\)"):
         model.train_on_batch(dict(data, o3=np.ones((4, 5, 2))))
+    with pytest.raises(InputError, match=r"fit: targets of output 'o3' must have shape \(n, 5, 3\), got \(4, 6, 3\)"):
+        model.fit(dict(data, o3=np.ones((4, 6, 3))), verbose=0)  # the time axis too, not only the last
     with pytest.raises(InputError, match=r"evaluate: a Graph's sample_weight is a dict \{output name: weights\} over o1, o2, o3"):
         model.evaluate(data, sample_weight={"x1": np.ones(4)})
     with pytest.raises(InputError, match=r"the inputs have 4 samples but the targets of output 'o1' have 3"):
