@@ -18,7 +18,7 @@ from .dtypes import check_dtype
 from .errors import ConfigError, InputError
 from .layers import Layer
 from .legacy import LegacyFileError
-from .models import Model, Sequential, backward_layer, forward_layer, register_container
+from .models import Model, Sequential, backward_layer, forward_layer, register_container, shape_text
 from .untrusted import quote, shorten
 from .validators import positive_int
 
@@ -280,10 +280,6 @@ def _check_name(name, what):
     return name
 
 
-def _shape_text(shape):
-    return str(("batch",) + tuple("time" if s is None else s for s in shape)).replace("'", "")
-
-
 GRAPH_KEYS = ("name", "input_config", "node_config", "output_config", "input_order", "output_order", "nodes",
               "optimizer", "loss", "theano_mode")
 GRAPH_INPUT_KEYS = ("name", "input_shape", "dtype")
@@ -481,15 +477,15 @@ class Graph(Model):
         self._require_outputs()
         rows = [("Node", "Type", "Input", "Output shape", "Params")]
         for name in self.input_order:
-            rows.append((name, f"input ({self.inputs[name][1]})", "", _shape_text(self._shapes[name]), "0"))
+            rows.append((name, f"input ({self.inputs[name][1]})", "", shape_text(self._shapes[name]), "0"))
         for name, node in self.nodes.items():
             src = node["sources"][0] if node["mode"] is None else f"{node['mode']}({', '.join(node['sources'])})"
-            rows.append((name, type(node["layer"]).__name__, src, _shape_text(self._shapes[name]),
+            rows.append((name, type(node["layer"]).__name__, src, shape_text(self._shapes[name]),
                          str(node["layer"].count_params())))
         for name in self.output_order:
             out = self.outputs[name]
             src = out["sources"][0] if out["mode"] is None else f"{out['mode']}({', '.join(out['sources'])})"
-            rows.append((name, "output", src, _shape_text(out["shape"]), ""))
+            rows.append((name, "output", src, shape_text(out["shape"]), ""))
         widths = [max(len(r[i]) for r in rows) for i in range(5)]
         lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
         lines.insert(1, "-" * max(len(line) for line in lines))
@@ -518,7 +514,7 @@ class Graph(Model):
             X = np.asarray(data[name])
             where = f"{what}: input {quote(name)}"
             if X.ndim != len(shape) + 1 or X.shape[0] == 0:
-                raise InputError(f"{where} must have shape {_shape_text(shape)}, got {X.shape}")
+                raise InputError(f"{where} must have shape {shape_text(shape)}, got {X.shape}")
             if kind == "int":
                 if X.dtype.kind not in "iu" and not (X.dtype.kind == "f" and np.all(X == np.round(X))):
                     raise InputError(f"{where} holds token ids and must be integers, got dtype {X.dtype}")

@@ -29,6 +29,11 @@ def is_container(layer):
     return type(layer).__name__ in CONTAINERS
 
 
+def shape_text(shape):
+    """A per-sample shape as summaries and errors show it: (batch, time, 3)."""
+    return str(("batch",) + tuple("time" if s is None else s for s in shape)).replace("'", "")
+
+
 def forward_layer(layer, X, mask, train, rng):
     """layer.forward, keeping the training-mode output of a layer with an activity
     regularizer: 0.2.0 penalised it (reference/regularizers.py), in any model."""
@@ -170,8 +175,8 @@ class Sequential(Model):
         self._require_built()
         rows = [("Layer", "Type", "Output shape", "Params")]
         for layer in self.layers:
-            shape = ("batch",) + tuple("time" if s is None else s for s in layer.output_shape(layer.input_shape))
-            rows.append((layer.name, type(layer).__name__, str(shape).replace("'", ""), str(layer.count_params())))
+            rows.append((layer.name, type(layer).__name__, shape_text(layer.output_shape(layer.input_shape)),
+                         str(layer.count_params())))
         widths = [max(len(r[i]) for r in rows) for i in range(4)]
         lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
         lines.insert(1, "-" * len(lines[0]))
