@@ -14,11 +14,11 @@ split_merge_gradient).
 import numpy as np
 
 from . import legacy
-from .dtypes import DTYPE_FROM_ARGUMENT, DTYPE_UNDECIDED, check_dtype
+from .dtypes import check_dtype
 from .errors import ConfigError, InputError
 from .layers import Layer
-from .legacy import LegacyFileError, _layer_kwargs
-from .models import Model, Sequential, register_container
+from .legacy import LegacyFileError
+from .models import Model, Sequential, backward_layer, forward_layer, register_container, shape_text
 from .untrusted import quote, shorten
 from .validators import positive_int
 
@@ -280,10 +280,6 @@ def _check_name(name, what):
     return name
 
 
-def _shape_text(shape):
-    return str(("batch",) + tuple("time" if s is None else s for s in shape)).replace("'", "")
-
-
 GRAPH_KEYS = ("name", "input_config", "node_config", "output_config", "input_order", "output_order", "nodes",
               "optimizer", "loss", "theano_mode")
 GRAPH_INPUT_KEYS = ("name", "input_shape", "dtype")
@@ -315,7 +311,7 @@ def _graph_order_check(node_config):
         for n in feeds[entry["name"]]:
             if position[n] < i:
                 continue
-            path, seen = [entry["name"], n], {entry["name"], n}  # follow n's feeds back to entry?
+            seen = {entry["name"], n}  # follow n's feeds back to entry?
             stack = [(n, [entry["name"], n])]
             while stack:
                 cur, path = stack.pop()
@@ -342,10 +338,7 @@ class Graph(Model):
     """
 
     def __init__(self, dtype="float32", seed=None, initialise=True):
-        self.dtype = check_dtype(dtype)
-        self.dtype_from = DTYPE_FROM_ARGUMENT
-        self.rng = np.random.default_rng(seed)
-        self.initialise = initialise
+        super().__init__(dtype, seed, initialise)
         self.namespace = set()
         self.inputs, self.input_order, self.input_config = {}, [], []
         self.nodes, self.node_config = {}, []
@@ -484,15 +477,15 @@ class Graph(Model):
         self._require_outputs()
         rows = [("Node", "Type", "Input", "Output shape", "Params")]
         for name in self.input_order:
-            rows.append((name, f"input ({self.inputs[name][1]})", "", _shape_text(self._shapes[name]), "0"))
+            rows.append((name, f"input ({self.inputs[name][1]})", "", shape_text(self._shapes[name]), "0"))
         for name, node in self.nodes.items():
             src = node["sources"][0] if node["mode"] is None else f"{node['mode']}({', '.join(node['sources'])})"
-            rows.append((name, type(node["layer"]).__name__, src, _shape_text(self._shapes[name]),
+            rows.append((name, type(node["layer"]).__name__, src, shape_text(self._shapes[name]),
                          str(node["layer"].count_params())))
         for name in self.output_order:
             out = self.outputs[name]
             src = out["sources"][0] if out["mode"] is None else f"{out['mode']}({', '.join(out['sources'])})"
-            rows.append((name, "output", src, _shape_text(out["shape"]), ""))
+            rows.append((name, "output", src, shape_text(out["shape"]), ""))
         widths = [max(len(r[i]) for r in rows) for i in range(5)]
         lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
         lines.insert(1, "-" * max(len(line) for line in lines))
@@ -521,7 +514,7 @@ class Graph(Model):
             X = np.asarray(data[name])
             where = f"{what}: input {quote(name)}"
             if X.ndim != len(shape) + 1 or X.shape[0] == 0:
-                raise InputError(f"{where} must have shape {_shape_text(shape)}, got {X.shape}")
+                raise InputError(f"{where} must have shape {shape_text(shape)}, got {X.shape}")
             if kind == "int":
                 if X.dtype.kind not in "iu" and not (X.dtype.kind == "f" and np.all(X == np.round(X))):
                     raise InputError(f"{where} holds token ids and must be integers, got dtype {X.dtype}")
@@ -547,7 +540,7 @@ class Graph(Model):
         for name, node in self.nodes.items():
             X, mask = self._merge(node, values)
             layer = node["layer"]
-            Y = layer.forward(X, mask, train=train, rng=self.rng)
+            Y = forward_layer(layer, X, mask, train, self.rng)
             values[name] = (Y, layer.output_mask(mask))
         self._values = values
         return {name: self._merge(self.outputs[name], values) for name in self.output_order}
@@ -573,10 +566,12 @@ class Graph(Model):
         for name, node in reversed(list(self.nodes.items())):
             layer = node["layer"]
             g = grads.pop(name, None)
+            if g is None and getattr(layer, "activity_output", None) is not None:
+                g = np.zeros_like(layer.activity_output)  # no output depends on it, its activity penalty does
             if g is None:  # nothing downstream reaches an output: its weights do not matter
                 per_node.append([np.zeros_like(w) for w in layer.get_weights()])
                 continue
-            dX, layer_grads = layer.backward(g)
+            dX, layer_grads = backward_layer(layer, g)
             per_node.append(layer_grads)
             if dX is not None:
                 send(node, dX)
@@ -632,9 +627,7 @@ class Graph(Model):
         if extra:
             raise LegacyFileError(f"the Graph config's 'nodes' holds {quote(extra[0])}, which node_config does not add")
         _graph_order_check(node_config)
-        graph = cls(dtype="float32" if dtype is None else dtype, seed=seed, initialise=initialise)
-        if dtype is None:
-            graph.dtype_from = DTYPE_UNDECIDED
+        graph = cls._for_config(dtype, seed, initialise)
         try:
             for entry in inputs:
                 shape = entry.get("input_shape")
@@ -645,13 +638,7 @@ class Graph(Model):
                 label = f"Graph node {quote(name)}"
                 if name not in nodes:
                     raise LegacyFileError(f"{label}: its layer config is missing from 'nodes'")
-                cls, kwargs, weights = _layer_kwargs(None, nodes[name], label)
-                try:
-                    layer = cls(**kwargs)
-                except ConfigError as exc:
-                    raise LegacyFileError(f"{label} ({cls.__name__}): {shorten(exc, 300)}") from None
-                except (TypeError, ValueError, OverflowError) as exc:
-                    raise LegacyFileError(f"{label} ({cls.__name__}): bad config ({shorten(exc, 160)})") from None
+                layer, weights = legacy.layer_from_config(None, nodes[name], label)
                 if weights is not None:
                     layer.initial_weights = weights
                 graph.add_node(layer, **{k: v for k, v in entry.items() if k in GRAPH_NODE_KEYS})

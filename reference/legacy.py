@@ -212,6 +212,23 @@ def _layer_kwargs(index, config, label=None):
     return cls, kwargs, weights
 
 
+def layer_from_config(index, config, label=None, place=None):
+    """(layer, inline weights or None) from one layer config (see _layer_kwargs for
+    `label`); `place(layer)` (a Sequential's add) runs under the same error mapping:
+    a refused setting is a LegacyFileError naming the layer."""
+    layer_cls, kwargs, weights = _layer_kwargs(index, config, label)
+    where = f"{f'layer {index}' if label is None else label} ({layer_cls.__name__})"
+    try:
+        layer = layer_cls(**kwargs)
+        if place is not None:
+            place(layer)
+    except ConfigError as exc:
+        raise LegacyFileError(f"{where}: {shorten(exc, 300)}") from None
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise LegacyFileError(f"{where}: bad config ({shorten(exc, 160)})") from None
+    return layer, weights
+
+
 def _inline_parameters(value, where):
     if not isinstance(value, list):
         raise LegacyFileError(f"{where}: 'parameters' must be a list of {{data, shape}} entries")
@@ -667,6 +684,21 @@ def _member(parent, key, cls, where, label, h5py):
     return member
 
 
+def _read_dataset(group, key, label, pname, shape, where, h5py):
+    """group[key], weight `pname` of the layer `where`, as an array in the file's dtype
+    (it may decide the model's): stored in the file, floating point, of `shape`, or a
+    LegacyFileError naming it by `label`."""
+    d = _member(group, key, h5py.Dataset, where, f"'{key}' ({pname})", h5py)
+    if d.external or d.is_virtual:
+        raise LegacyFileError(f"{where}: '{key}' ({pname}) keeps its data outside the file; refused")
+    if d.dtype.kind != "f":
+        raise LegacyFileError(f"{where}: {label} ({pname}) has dtype {d.dtype}, expected floating point")
+    if tuple(d.shape) != shape:
+        raise LegacyFileError(f"{where}: {label} ({pname}) has shape {tuple(d.shape)} in the file, "
+                              f"but the layer expects {shape}")
+    return np.array(d[()])
+
+
 def _read_graph_weights(graph, f, path, h5py):
     """{"specs", "weights"} per node, as _read_weights; a running statistic the file does
     not hold (0.2.0's Graph files never do) is None: it keeps its initial value."""
@@ -698,15 +730,7 @@ def _read_graph_weights(graph, f, path, h5py):
                 layer_weights.append(None)
                 i += 1
                 continue
-            d = _member(g, key, h5py.Dataset, where, f"'{key}' ({pname})", h5py)
-            if d.external or d.is_virtual:
-                raise LegacyFileError(f"{where}: '{key}' ({pname}) keeps its data outside the file; refused")
-            if d.dtype.kind != "f":
-                raise LegacyFileError(f"{where}: '{key}' ({pname}) has dtype {d.dtype}, expected floating point")
-            if tuple(d.shape) != tuple(w.shape):
-                raise LegacyFileError(f"{where}: '{key}' ({pname}) has shape {tuple(d.shape)} in the file, "
-                                      f"but the layer expects {tuple(w.shape)}")
-            layer_weights.append(np.array(d[()]))
+            layer_weights.append(_read_dataset(g, key, f"'{key}'", pname, tuple(w.shape), where, h5py))
             n, i = (n + 1, i) if keep else (n, i + 1)
         weights.append(layer_weights)
     return {"specs": specs, "weights": weights}
@@ -758,20 +782,7 @@ def _read_weights(model, f, path, h5py):
             )
         layer_weights = []
         for j, (pname, shape) in enumerate(layer_specs):
-            key = f"param_{j}"
-            d = _member(g, key, h5py.Dataset, where, f"'{key}' ({pname})", h5py)
-            if d.external or d.is_virtual:
-                raise LegacyFileError(f"{where}: '{key}' ({pname}) keeps its data outside the file; refused")
-            if d.dtype.kind != "f":
-                raise LegacyFileError(
-                    f"{where}: param {j} ({pname}) has dtype {d.dtype}, expected floating point"
-                )
-            if tuple(d.shape) != shape:
-                raise LegacyFileError(
-                    f"{where}: param {j} ({pname}) has shape {tuple(d.shape)} in the file, "
-                    f"but the layer expects {shape}"
-                )
-            layer_weights.append(np.array(d[()]))  # the file's dtype: it may decide the model's
+            layer_weights.append(_read_dataset(g, f"param_{j}", f"param {j}", pname, shape, where, h5py))
         weights.append(layer_weights)
     return {"specs": specs, "weights": weights}
 

@@ -7,12 +7,12 @@ HDF5 weights) are reference/legacy.py's; the containers (Merge, Graph) build the
 import numpy as np
 
 from . import legacy
-from .legacy import LegacyFileError, _layer_kwargs
+from .legacy import LegacyFileError
 from .dtypes import (DTYPE_FROM_ARGUMENT, DTYPE_FROM_WEIGHTS, DTYPE_NOT_IN_WEIGHTS,  # noqa: F401 (re-exported)
                      DTYPE_UNDECIDED, DTYPES, check_dtype)
 from .errors import ConfigError, InputError
 from .layers import Embedding, Layer
-from .untrusted import quote, shorten
+from .untrusted import quote
 from .validators import positive_int
 
 #: config "name" -> container class (Sequential, Merge, Graph), each with from_config and
@@ -29,9 +29,45 @@ def is_container(layer):
     return type(layer).__name__ in CONTAINERS
 
 
+def shape_text(shape):
+    """A per-sample shape as summaries and errors show it: (batch, time, 3)."""
+    return str(("batch",) + tuple("time" if s is None else s for s in shape)).replace("'", "")
+
+
+def forward_layer(layer, X, mask, train, rng):
+    """layer.forward, keeping the training-mode output of a layer with an activity
+    regularizer: 0.2.0 penalised it (reference/regularizers.py), in any model."""
+    Y = layer.forward(X, mask, train=train, rng=rng)
+    if getattr(layer, "activity_regularizer", None) is not None:
+        layer.activity_output = Y if train else None
+    return Y
+
+
+def backward_layer(layer, dY):
+    """layer.backward of dY plus, after a training-mode forward, the gradient of the
+    layer's activity penalty with respect to its output."""
+    if getattr(layer, "activity_output", None) is not None:
+        dY = dY + layer.activity_regularizer.gradient(layer.activity_output)
+    return layer.backward(dY)
+
+
 class Model:
     """What Sequential and Graph share: `self.layers` (a Graph's nodes, in add_node order)
     hold the weights, the dtype, and the Keras 0.2.0 file methods (reference/legacy.py)."""
+
+    def __init__(self, dtype="float32", seed=None, initialise=True):
+        self.dtype = check_dtype(dtype)
+        self.dtype_from = DTYPE_FROM_ARGUMENT
+        self.rng = np.random.default_rng(seed)
+        self.initialise = initialise
+
+    @classmethod
+    def _for_config(cls, dtype, seed, initialise):
+        """An empty model for from_config; dtype None: float32 until a weights file decides."""
+        model = cls(dtype="float32" if dtype is None else dtype, seed=seed, initialise=initialise)
+        if dtype is None:
+            model.dtype_from = DTYPE_UNDECIDED
+        return model
 
     def set_dtype(self, dtype, dtype_from=DTYPE_FROM_ARGUMENT):
         """Compute in `dtype` from now on (every built layer's weights are cast);
@@ -84,10 +120,7 @@ class Sequential(Model):
     def __init__(self, layers=None, dtype="float32", seed=None, initialise=True):
         """initialise=False: layers get shapes only (see Layer.build) until weights are
         set, for a model whose weights will be loaded or never read."""
-        self.dtype = check_dtype(dtype)
-        self.dtype_from = DTYPE_FROM_ARGUMENT
-        self.rng = np.random.default_rng(seed)
-        self.initialise = initialise
+        super().__init__(dtype, seed, initialise)
         self.layers = []
         self._counts = {}
         for layer in layers or []:
@@ -142,8 +175,8 @@ class Sequential(Model):
         self._require_built()
         rows = [("Layer", "Type", "Output shape", "Params")]
         for layer in self.layers:
-            shape = ("batch",) + tuple("time" if s is None else s for s in layer.output_shape(layer.input_shape))
-            rows.append((layer.name, type(layer).__name__, str(shape).replace("'", ""), str(layer.count_params())))
+            rows.append((layer.name, type(layer).__name__, shape_text(layer.output_shape(layer.input_shape)),
+                         str(layer.count_params())))
         widths = [max(len(r[i]) for r in rows) for i in range(4)]
         lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
         lines.insert(1, "-" * len(lines[0]))
@@ -183,11 +216,8 @@ class Sequential(Model):
         """(output, output mask) of the whole stack; layers keep what backward needs."""
         mask = None
         for layer in self.layers:
-            X = layer.forward(X, mask, train=train, rng=self.rng)
+            X = forward_layer(layer, X, mask, train, self.rng)
             mask = layer.output_mask(mask)
-            if getattr(layer, "activity_regularizer", None) is not None:
-                # 0.2.0 penalised the training-mode output (reference/regularizers.py)
-                layer.activity_output = X if train else None
         return X, mask
 
     def backward(self, dY):
@@ -195,9 +225,7 @@ class Sequential(Model):
         training-mode forward they include the activity regularizers' terms."""
         grads = []
         for layer in reversed(self.layers):
-            if getattr(layer, "activity_output", None) is not None:
-                dY = dY + layer.activity_regularizer.gradient(layer.activity_output)
-            dY, layer_grads = layer.backward(dY)
+            dY, layer_grads = backward_layer(layer, dY)
             grads[:0] = layer_grads
         return grads
 
@@ -227,25 +255,14 @@ class Sequential(Model):
         layers = config.get("layers")
         if not isinstance(layers, list) or not layers:
             raise LegacyFileError("the config's 'layers' must be a non-empty list")
-        model = cls(dtype="float32" if dtype is None else dtype, seed=seed, initialise=initialise)
-        if dtype is None:
-            model.dtype_from = DTYPE_UNDECIDED
+        model = cls._for_config(dtype, seed, initialise)
         inline = []
         for index, layer_config in enumerate(layers):
             if index == 0 and isinstance(layer_config, dict) and layer_config.get("name") == "Merge":
                 model.add(CONTAINERS["Merge"].from_config(layer_config, "layer 0 (Merge)", seed, initialise))
                 inline.append(None)
                 continue
-            layer_cls, kwargs, weights = _layer_kwargs(index, layer_config)
-            where = f"layer {index} ({layer_cls.__name__})"
-            try:
-                layer = layer_cls(**kwargs)
-                model.add(layer)
-            except ConfigError as exc:
-                raise LegacyFileError(f"{where}: {shorten(exc, 300)}") from None
-            except (TypeError, ValueError, OverflowError) as exc:
-                raise LegacyFileError(f"{where}: bad config ({shorten(exc, 160)})") from None
-            inline.append(weights)
+            inline.append(legacy.layer_from_config(index, layer_config, place=model.add)[1])
         model._check_chain()
         if any(w is not None for w in inline):
             if not all(layer.built for layer in model.layers):

@@ -121,6 +121,11 @@ def _expected_output_shape(model, X):
     return tuple(T if s is None else s for s in shape)
 
 
+def _fits(shape, expected):
+    """Whether the per-sample target shape is the output's `expected` (None: any size)."""
+    return len(shape) == len(expected) and all(e is None or e == g for e, g in zip(expected, shape))
+
+
 def check_data(model, X, y, what="fit"):
     """(X, y) checked against the model: same number of samples, y of the output's shape."""
     X = model.check_input(X)
@@ -134,7 +139,7 @@ def check_data(model, X, y, what="fit"):
     if nb_samples(X) != len(y):
         raise InputError(f"{what}: X has {nb_samples(X)} samples but y has {len(y)}; they must match")
     expected = _expected_output_shape(model, X)
-    if len(y.shape[1:]) != len(expected) or any(e is not None and e != g for e, g in zip(expected, y.shape[1:])):
+    if not _fits(y.shape[1:], expected):
         hint = ""
         if len(expected) == 2 and y.ndim == 2:
             hint = " (the model outputs a sequence: give one target vector per timestep)"
@@ -540,7 +545,7 @@ def check_graph_data(graph, data, what="fit"):
         expected = graph.output_shape[name]
         if len(target) != n:
             raise InputError(f"{what}: the inputs have {n} samples but the targets of output {name!r} have {len(target)}")
-        if target.ndim != len(expected) + 1 or target.shape[-1] != expected[-1]:
+        if not _fits(target.shape[1:], expected):
             shown = ", ".join("time" if s is None else str(s) for s in expected)
             raise InputError(f"{what}: targets of output {name!r} must have shape (n, {shown}), got {target.shape}")
         target = target.astype(graph.dtype, copy=False)

@@ -411,6 +411,8 @@ def test_graph_training_input_errors_get_one_sentence():
         model.fit({k: v for k, v in data.items() if k != "o2"}, verbose=0)
     with pytest.raises(InputError, match=r"train_on_batch: targets of output 'o3' must have shape \(n, 5, 3\), got \(4, 5, 2\)"):
         model.train_on_batch(dict(data, o3=np.ones((4, 5, 2))))
+    with pytest.raises(InputError, match=r"fit: targets of output 'o3' must have shape \(n, 5, 3\), got \(4, 6, 3\)"):
+        model.fit(dict(data, o3=np.ones((4, 6, 3))), verbose=0)  # the time axis too, not only the last
     with pytest.raises(InputError, match=r"evaluate: a Graph's sample_weight is a dict \{output name: weights\} over o1, o2, o3"):
         model.evaluate(data, sample_weight={"x1": np.ones(4)})
     with pytest.raises(InputError, match=r"the inputs have 4 samples but the targets of output 'o1' have 3"):
@@ -505,3 +507,37 @@ def test_running_statistics_stay_out_of_keras_params_and_are_kept_beside_them(tm
     again.load_weights(path)
     W, b = graph.nodes["d"]["layer"].get_weights()
     assert np.array_equal(again.predict(X)["s"], stats[0] * (X["x"] @ W + b) / (1 + 1e-6) + stats[1])
+
+
+def test_graph_activity_regularizers_join_the_training_loss_as_0_2_0s_graph_did():
+    """0.2.0's Graph.add_node collected every node's regularizers, activity ones included,
+    into the training loss: the loss before a step is the objective plus the closed-form
+    penalties (a node that feeds no output still pays its own), and each weight moves by
+    -lr times that loss's finite-difference gradient."""
+    lr = 0.1
+    graph = r.Graph(dtype="float64", seed=3)
+    graph.add_input("x", (3,))
+    graph.add_node(r.Dense(4, W_regularizer=r.regularizers.l2(0.03),
+                           activity_regularizer=r.regularizers.activity_l1l2(0.02, 0.05)), "h", input="x")
+    graph.add_node(r.Dense(2, activity_regularizer=r.regularizers.activity_l2(0.3)), "o", input="h",
+                   create_output=True)
+    graph.add_node(r.Dense(2, activity_regularizer=r.regularizers.activity_l1(0.1)), "dead", input="h")
+    graph.compile(r.SGD(lr=lr), {"o": "mse"})
+    rng = np.random.default_rng(7)
+    graph.set_weights([w + rng.normal(0, 0.3, size=w.shape) for w in graph.get_weights()])
+    data = {"x": rng.normal(size=(5, 3)), "o": rng.normal(size=(5, 2))}
+
+    def act(Y, l1, l2):
+        return l1 * np.sum(np.mean(np.abs(Y), axis=0)) + l2 * np.sum(np.mean(Y ** 2, axis=0))
+
+    def closed_form():
+        Wh, bh, Wo, bo, Wd, bd = graph.get_weights()
+        h = data["x"] @ Wh + bh
+        o, dead = h @ Wo + bo, h @ Wd + bd
+        return (np.mean((o - data["o"]) ** 2) + 0.03 * np.sum(Wh ** 2) + act(h, 0.02, 0.05) + act(o, 0, 0.3)
+                + act(dead, 0.1, 0))
+
+    weights, loss0 = graph.get_weights(), closed_form()
+    assert graph.train_on_batch(data) == pytest.approx(loss0, rel=1e-13)
+    error = sgd_step_error(graph, weights, graph.get_weights(), closed_form, lr)
+    assert record("FD training step Graph with activity regularizers", error) <= 1e-6
