@@ -153,10 +153,9 @@ def cmd_inspect(args, out, err):
 def cmd_validate(args, out, err):
     import rnn2onnx
 
-    if os.path.isdir(args.model):
-        raise CommandError(f"{args.model} is a directory, not an ONNX file")
-    if not os.path.isfile(args.model):
-        raise CommandError(f"ONNX file {args.model} does not exist")
+    from reference.files import check_input
+
+    check_input(args.model, "ONNX file")
     # the ONNX file fixes the dtype its inputs and outputs have: the reference follows it
     # (a file converted with --dtype float32 from float64 weights is validated in float32)
     dtype = args.dtype or _onnx_dtype(args.model)

@@ -8,7 +8,7 @@ import tempfile
 import numpy as np
 import onnx
 
-from reference.files import check_output_path, temporary_beside
+from reference.files import check_output_path, replace_output, temporary_beside
 
 from . import __version__
 from .emitters.loop import LOOP_OPS
@@ -150,6 +150,8 @@ def export_with_report(model, path=None, *, opset=None, strategy="auto", target=
     """export(), also handing back the validation Report (None when not validated) for
     callers that print it (the CLI), so the model is validated once. `n`: generated
     validation samples; `inputs`: files the output must not be (check_output_path)."""
+    if path is not None:  # refused before any export work
+        check_output_path(path, inputs)
     proto, _ = build(model, opset=opset, strategy=strategy, target=target, loop_op=loop_op)
     large = sum(t.ByteSize() for t in proto.graph.initializer) > EXTERNAL_DATA_THRESHOLD
     if large and path is None:
@@ -172,10 +174,10 @@ def write_model(proto, path, large=False, check=None, n=8, inputs=()):
     validation Report, or None. `inputs`: files the output (or its .data file) must not
     be (reference.files.check_output_path)."""
     path = os.fspath(path)
-    check_output_path(path, inputs)
-    directory = os.path.dirname(os.path.abspath(path))
-    data_name = os.path.basename(path) + ".data"
-    staging = temporary_beside(path, lambda d: tempfile.mkdtemp(prefix=".rnn2onnx-", dir=d))
+    target = check_output_path(path, inputs, companions=(".data",) if large else ())
+    directory = os.path.dirname(target)
+    data_name = os.path.basename(target) + ".data"
+    staging = temporary_beside(path, lambda d: tempfile.mkdtemp(prefix=".rnn2onnx-", dir=d), target)
     try:
         tmp = os.path.join(staging, "model.onnx")
         if large:
@@ -190,8 +192,8 @@ def write_model(proto, path, large=False, check=None, n=8, inputs=()):
             from .validate import validate as run_validation
             report = run_validation(check, tmp, n=n)
         if large:
-            os.replace(os.path.join(staging, data_name), os.path.join(directory, data_name))
-        os.replace(tmp, path)
+            replace_output(os.path.join(staging, data_name), os.path.join(directory, data_name), path + ".data")
+        replace_output(tmp, target, path)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return report

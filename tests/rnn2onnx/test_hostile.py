@@ -4,6 +4,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -23,7 +24,7 @@ from reference.errors import InputError
 from rnn2onnx import cli, runtimes
 
 from ..fixtures.legacy import make_fixtures as mf
-from .test_cli import ROOT, assert_clean_failure
+from .test_cli import ROOT, assert_clean_failure, export_module
 
 # characters of the one error line; an unknown layer type's also lists every registered
 # layer class (the registry's names, not the input's: bounded by the registry)
@@ -111,6 +112,54 @@ def test_output_whose_data_file_would_be_an_input_is_refused(fx, tmp_path):
     data.write_bytes(b"weights")
     with pytest.raises(OutputPathError, match="is the input file"):
         check_output_path(tmp_path / "m.onnx", [data])
+
+
+def test_an_output_that_is_not_a_regular_file_or_cannot_be_named_is_refused_before_loading(fx, tmp_path, call,
+                                                                                        monkeypatch):
+    from reference.files import check_output_path
+
+    os.mknod(tmp_path / "null", stat.S_IFCHR | 0o666, os.makedev(1, 3))  # a private /dev/null
+    os.mkfifo(tmp_path / "fifo")
+    os.symlink(tmp_path / "null", tmp_path / "stdout")
+    monkeypatch.setattr(models, "load_model", lambda *a, **k: pytest.fail("the model was loaded"))
+    j, h = os.path.join(fx, "keras01.json"), os.path.join(fx, "keras01.h5")
+    for output, fragment in (("null", "it is a character device, not a regular file"),
+                             ("fifo", "it is a FIFO (named pipe), not a regular file"),
+                             ("stdout", "it links to"),
+                             ("newdir/", "names a folder"),
+                             ("m" * 300 + ".onnx", "305 bytes long, more than the 255")):
+        code, out, err = call("convert", j, h, "-o", f"{tmp_path}/{output}")
+        assert_clean_failure(code, out, err, fragment)
+        assert ".tmp" not in err and ".rnn2onnx-" not in err
+    assert stat.S_ISCHR(os.lstat(tmp_path / "null").st_mode) and stat.S_ISFIFO(os.lstat(tmp_path / "fifo").st_mode)
+    assert os.path.islink(tmp_path / "stdout") and sorted(os.listdir(tmp_path)) == ["fifo", "null", "stdout"]
+    model = r.Sequential()  # the API: refused before the graph is built
+    model.add(r.GRU(2, input_dim=3))
+    monkeypatch.setattr(export_module, "build", lambda *a, **k: pytest.fail("the model was exported"))
+    with pytest.raises(r.ConfigError, match="not a regular file"):
+        rnn2onnx.export(model, tmp_path / "null")
+    assert check_output_path(tmp_path / "new.onnx") == str(tmp_path / "new.onnx")
+
+
+@pytest.mark.parametrize("role", ["config", "weights"])
+def test_a_fifo_given_as_an_input_is_refused_without_blocking(fx, tmp_path, call, role):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+
+    # a reader that blocked (the defect) is let go on after 20 s, to fail below: a writer in
+    # another process (h5py holds the GIL while it opens) opens and closes the FIFO, again
+    # and again, each time giving a waiting reader an end of file
+    writer = subprocess.Popen(["bash", "-c", f"sleep 20; while :; do : > '{fifo}'; sleep 0.2; done"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    j, h = os.path.join(fx, "keras01.json"), os.path.join(fx, "keras01.h5")
+    argv = ("inspect", fifo, h) if role == "config" else ("convert", j, fifo, "-o", tmp_path / "m.onnx")
+    try:
+        code, out, err = call(*argv)
+    finally:
+        writer.kill()
+        writer.wait()
+    assert_clean_failure(code, out, err, f"cannot read {role} file {fifo}: it is a FIFO (named pipe)")
+    assert sorted(os.listdir(tmp_path)) == ["fifo"]
 
 
 # 3. non-finite weights ---------------------------------------------------------------------
