@@ -4,6 +4,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -346,3 +347,112 @@ def test_piping_into_head_ends_quietly(fx):
     proc = subprocess.run(["bash", "-c", cmd], env=env, capture_output=True, text=True, timeout=120)
     assert proc.stdout.strip() == "status 0", proc.stdout + proc.stderr
     assert proc.stderr == ""
+
+
+# signals and the standard streams ---------------------------------------------------------------
+def _cli(*args, **kwargs):
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    env.pop("RNN2ONNX_TRACEBACK", None)
+    return subprocess.Popen([sys.executable, "-m", "rnn2onnx.cli", *map(str, args)], env=env, **kwargs)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_and_sighup_remove_the_staging_folder(fx, tmp_path, signum):
+    out = tmp_path / "out"
+    out.mkdir()
+    # many validation samples: the staging folder lives for seconds
+    proc = _cli("convert", os.path.join(fx, "every_recurrent.json"), os.path.join(fx, "every_recurrent.h5"),
+                "-o", out / "m.onnx", "--n", "20000", stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(6000):  # until the staging folder appears (or the process ends)
+            if os.listdir(out) or proc.poll() is not None:
+                break
+            time.sleep(0.02)
+        assert [name for name in os.listdir(out) if name.startswith(".rnn2onnx-")], os.listdir(out)
+        proc.send_signal(signum)
+        stdout, stderr = proc.communicate(timeout=300)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 128 + signum, (proc.returncode, stderr)
+    assert stderr == f"rnn2onnx: stopped by {signal.Signals(signum).name}; nothing was written\n"
+    assert os.listdir(out) == []
+
+
+@pytest.mark.parametrize("stdout", ["closed", "full"])
+@pytest.mark.parametrize("command", ["convert", "inspect"])
+def test_exit_status_matches_the_disk_when_stdout_fails(fx, tmp_path, stdout, command):
+    """convert's work is the file: written, exit 0, and stderr says the report was lost.
+    inspect's work is what it prints: exit 1 with one sentence."""
+    j, h = os.path.join(fx, "keras01.json"), os.path.join(fx, "keras01.h5")
+    argv = ("convert", j, h, "-o", tmp_path / "m.onnx") if command == "convert" else ("inspect", j, h)
+    with open("/dev/full", "w") if stdout == "full" else open(os.devnull, "w") as sink:
+        if stdout == "closed":
+            proc = _cli(*argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                        preexec_fn=lambda: os.close(1))
+        else:
+            proc = _cli(*argv, stdout=sink, stderr=subprocess.PIPE, text=True)
+        _, stderr = proc.communicate(timeout=300)
+    why = "it is closed" if stdout == "closed" else "No space left on device"
+    assert "Traceback" not in stderr
+    if command == "convert":
+        assert proc.returncode == 0 and (tmp_path / "m.onnx").is_file() and os.listdir(tmp_path) == ["m.onnx"]
+        assert stderr == f"rnn2onnx: warning: the report could not be printed (stdout: {why}); the command succeeded\n"
+    else:
+        assert_clean_failure(proc.returncode, "", stderr, f"the summary could not be printed (stdout: {why})")
+
+
+# names from files on the terminal -----------------------------------------------------------------
+HOSTILE_NAME = "x\x1b]0;owned\x07\x1b[2J\nonnxruntime, float32, 8 samples: PASS\u202e"
+
+
+def hostile_graph(name=HOSTILE_NAME, n_nodes=1):
+    model = r.Graph()
+    model.add_input("x1", input_shape=(5, 3))
+    model.add_node(r.LSTM(2), name=name, input="x1")
+    for i in range(1, n_nodes):
+        model.add_node(r.Dense(2), name=f"d{i}", input=name)
+    model.add_output("y", input=name)
+    return model
+
+
+def test_names_from_a_file_reach_the_terminal_escaped_and_bounded(tmp_path, call):
+    model = hostile_graph()
+    config = tmp_path / "g.json"
+    config.write_text(model.to_json())
+    code, out, err = call("inspect", config)
+    assert code == 0, err
+    assert "\x1b" not in out + err and "\x07" not in out and "\u202e" not in out
+    assert "x\\x1b]0;owned\\x07\\x1b[2J\\nonnxruntime" in out  # shown, visibly
+    assert not any(line.startswith("onnxruntime, float32") for line in out.splitlines())  # no forged line
+    # a name in an error message: escaped as well
+    model.save_weights(str(tmp_path / "w.h5"))
+    code, out, err = call("validate", tmp_path / "missing.onnx", config, tmp_path / "w.h5")
+    assert code == 1 and "\x1b" not in err
+    code, out, err = call("inspect", tmp_path / "x\x1b[2J.json")
+    assert_clean_failure(code, out, err, "x\\x1b[2J.json")
+
+
+def test_a_long_name_widens_no_column_past_the_cap(tmp_path, call):
+    from reference.untrusted import CELL_LIMIT
+
+    config = tmp_path / "g.json"
+    config.write_text(hostile_graph("n" * 200, n_nodes=300).to_json())
+    code, out, err = call("inspect", config)
+    assert code == 0, err
+    assert max(len(line) for line in out.splitlines()) < 3 * CELL_LIMIT + 60
+    # without the cap, each of the ~600 rows of the two tables was padded to the 200-character name
+    rows = [line for line in out.splitlines() if line.startswith("d17 ")]
+    assert len(rows) == 2 and all(len(row) < 2 * CELL_LIMIT + 40 for row in rows), rows
+
+
+def test_a_graph_name_too_long_to_export_is_refused(tmp_path, call):
+    from rnn2onnx.export import MAX_NAME_CHARS
+
+    config = tmp_path / "g.json"
+    config.write_text(hostile_graph("n" * 1_000_000).to_json())
+    # the million-character node name was written into every ONNX name it prefixes: 156 MB
+    assert_clean_failure(*call("inspect", config), "node name 'nnnn", f"more than {MAX_NAME_CHARS} characters")
+    with pytest.raises(rnn2onnx.ExportError, match="not exported"):
+        rnn2onnx.export(hostile_graph("n" * (MAX_NAME_CHARS + 1)), validate=False)
+    assert rnn2onnx.export(hostile_graph("n" * MAX_NAME_CHARS), validate=False).ByteSize() < 100 * MAX_NAME_CHARS
