@@ -3,6 +3,7 @@ exit 1 and one short sentence (or a correct result), inputs untouched, quickly."
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import stat
@@ -456,3 +457,34 @@ def test_a_graph_name_too_long_to_export_is_refused(tmp_path, call):
     with pytest.raises(rnn2onnx.ExportError, match="not exported"):
         rnn2onnx.export(hostile_graph("n" * (MAX_NAME_CHARS + 1)), validate=False)
     assert rnn2onnx.export(hostile_graph("n" * MAX_NAME_CHARS), validate=False).ByteSize() < 100 * MAX_NAME_CHARS
+
+
+def test_the_bad_input_page_quotes_the_sentences(fx, tmp_path, call, monkeypatch):
+    """docs/bad-input.md quotes each refusal as the command prints it (paths as OUT, IN, …)."""
+    page = open(os.path.join(ROOT, "docs", "bad-input.md")).read()
+    monkeypatch.chdir(tmp_path)
+    os.mknod("null", stat.S_IFCHR | 0o666, os.makedev(1, 3))  # a private /dev/null
+    os.mkfifo("fifo")
+    os.symlink("null", "link.onnx")
+    os.mkdir("dir")
+    j, h = "keras01.json", "keras01.h5"
+    for name in (j, h):
+        shutil.copy(os.path.join(fx, name), name)
+    (tmp_path / "g.json").write_text(hostile_graph("n" * 1000).to_json())
+    cases = [("convert", j, h, "-o", output) for output in
+             ("null", "fifo", "link.onnx", "dir", "newdir/", "m" * 300, "no/m.onnx", "keras01.h5")]
+    cases += [("inspect", "missing.json"), ("inspect", "fifo"), ("convert", j, "fifo", "-o", "m.onnx"),
+              ("validate", "dir", j, h), ("inspect", "g.json")]
+    for argv in cases:
+        code, out, err = call(*argv)
+        assert code == 1, (argv, err)
+        sentence = err.strip().removeprefix("rnn2onnx: error: ")
+        sentence = re.sub(r"m{70,}…", "OUT", sentence)
+        sentence = re.sub(r"\b\d{3,}\b(?= (bytes|characters) long)", "N", sentence)
+        sentence = re.sub(r"'n+…", "'nnnn…", sentence)
+        for path, name in ((f"{tmp_path}/null", "TARGET"), (f"{tmp_path}/no", "DIR"), ("newdir/", "OUT")):
+            sentence = sentence.replace(path, name)
+        if argv[0] == "convert" and argv[1:] != (j, "fifo", "-o", "m.onnx"):
+            sentence = sentence.replace(f" {argv[-1]}:", " OUT:").replace(f"output {argv[-1]} ", "output OUT ")
+        sentence = re.sub(r"(file) (missing\.json|fifo|dir|keras01\.h5)\b", r"\1 IN", sentence)
+        assert sentence in page, (argv, sentence)
