@@ -358,7 +358,8 @@ STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if 
 @contextlib.contextmanager
 def _signals_interrupt():
     """While the command runs, SIGTERM and SIGHUP raise Signalled (a second one while
-    cleaning up is ignored); the previous handlers come back afterwards."""
+    cleaning up is ignored), unless the caller ignores them; the previous handlers come
+    back afterwards."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -368,7 +369,9 @@ def _signals_interrupt():
             signal.signal(stop, signal.SIG_IGN)
         raise Signalled(signum)
 
-    previous = {stop: signal.signal(stop, handler) for stop in STOP_SIGNALS}
+    # a signal the caller ignores stays ignored (nohup ignores SIGHUP)
+    previous = {stop: signal.signal(stop, handler) for stop in STOP_SIGNALS
+                if signal.getsignal(stop) is not signal.SIG_IGN}
     try:
         yield
     finally:

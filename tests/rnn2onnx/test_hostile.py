@@ -380,6 +380,19 @@ def test_sigterm_and_sighup_remove_the_staging_folder(fx, tmp_path, signum):
     assert os.listdir(out) == []
 
 
+def test_a_signal_the_caller_ignores_stays_ignored(monkeypatch):
+    seen = {}
+    monkeypatch.setattr(cli, "_main", lambda argv, out, err: seen.update(
+        {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP)}) or 0)
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)  # as nohup leaves it
+    try:
+        assert cli.main(["inspect"]) == 0
+        assert seen[signal.SIGHUP] is signal.SIG_IGN and seen[signal.SIGTERM] is not signal.SIG_IGN
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGHUP, previous)
+
+
 @pytest.mark.parametrize("stdout", ["closed", "full"])
 @pytest.mark.parametrize("command", ["convert", "inspect"])
 def test_exit_status_matches_the_disk_when_stdout_fails(fx, tmp_path, stdout, command):
