@@ -156,6 +156,7 @@ def cmd_validate(args, out, err):
     import rnn2onnx
 
     from reference.files import check_input
+    from rnn2onnx.export import check_names
 
     check_input(args.model, "ONNX file")
     # the ONNX file fixes the dtype its inputs and outputs have: the reference follows it
@@ -163,6 +164,7 @@ def cmd_validate(args, out, err):
     dtype = args.dtype or _onnx_dtype(args.model)
     model = _load(args.config, args.weights, dtype)
     _require_built(model, "validated", args.weights)
+    check_names(model)  # the report's table holds them
     print(_dtype_line(model, "--dtype" if args.dtype else "from the ONNX file"), file=out)
     try:
         report = rnn2onnx.validate(model, args.model, n=args.n, runtime=args.runtime)

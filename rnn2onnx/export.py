@@ -97,11 +97,11 @@ def _check_options(model, opset, strategy, target, loop_op="scan"):
     if not all(layer.built for layer in model.layers):
         raise ExportError("the model's input shape is unknown: give the first layer input_dim or "
                           "input_shape, or call predict once before exporting")
-    _check_names(model)
+    check_names(model)
     return int(opset)
 
 
-def _check_names(model):
+def check_names(model):
     """Refuse a Graph whose input, node or output names (from its config) are longer than
     MAX_NAME_CHARS: each is written into the names of many ONNX nodes and values (a name of
     a million characters made a 156 MB file)."""

@@ -469,6 +469,11 @@ def test_a_graph_name_too_long_to_export_is_refused(tmp_path, call):
     assert_clean_failure(*call("inspect", config), "node name 'nnnn", f"more than {MAX_NAME_CHARS} characters")
     with pytest.raises(rnn2onnx.ExportError, match="not exported"):
         rnn2onnx.export(hostile_graph("n" * (MAX_NAME_CHARS + 1)), validate=False)
+    model = hostile_graph("n" * 1_000_000)  # validate prints the names in its table: refused too
+    model.save_weights(str(tmp_path / "w.h5"))
+    rnn2onnx.export(hostile_graph(), str(tmp_path / "m.onnx"), validate=False)
+    assert_clean_failure(*call("validate", tmp_path / "m.onnx", config, tmp_path / "w.h5"),
+                         f"more than {MAX_NAME_CHARS} characters")
     assert rnn2onnx.export(hostile_graph("n" * MAX_NAME_CHARS), validate=False).ByteSize() < 100 * MAX_NAME_CHARS
 
 
