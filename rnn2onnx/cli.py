@@ -9,8 +9,11 @@
 CONFIG is what Keras 0.1.x/0.2.0's `model.to_json()` or `to_yaml()` wrote (.json, .yaml or
 .yml; other names are sniffed), WEIGHTS what `model.save_weights()` wrote (HDF5).
 Exit status: 0 on success, 1 when the work failed (bad file, export error, validation
-mismatch), 2 on a usage error. Errors are one sentence on stderr; nothing is written
-unless the whole conversion succeeded.
+mismatch), 2 on a usage error, 128+N when stopped by signal N (SIGINT, SIGTERM, SIGHUP:
+the staging files are removed). Errors are one sentence on stderr; nothing is written
+unless the whole conversion succeeded. When only the report cannot be printed (stdout
+closed or full), convert and validate keep their status and say so on stderr; inspect
+fails. docs/bad-input.md lists what is refused and how.
 """
 import argparse
 import contextlib
@@ -282,8 +285,12 @@ def main(argv=None, out=None, err=None):
     out = Terminal(out or sys.stdout)
     err = Terminal(err or sys.stderr)
     argv = list(sys.argv[1:] if argv is None else argv)
-    with _signals_interrupt():
-        status = _main(argv, out, err)
+    try:
+        with _signals_interrupt():
+            status = _main(argv, out, err)
+    except Signalled as exc:  # the staging files are gone: the exception ran every cleanup
+        print(f"rnn2onnx: stopped by {signal.Signals(exc.signum).name}; nothing was written", file=err)
+        return 128 + exc.signum
     return _status_after_printing(status, argv, out, err)
 
 
@@ -330,9 +337,6 @@ def _run(parser, argv, out, err, debug):
     except KeyboardInterrupt:
         print("rnn2onnx: interrupted", file=err)
         return 130
-    except Signalled as exc:  # the staging files are gone: the exception ran every cleanup
-        print(f"rnn2onnx: stopped by {signal.Signals(exc.signum).name}; nothing was written", file=err)
-        return 128 + exc.signum
     except BrokenPipeError:  # the reader (e.g. `| head`) is gone: what it wanted, it got
         _silence_stdout()
         return EXIT_OK
