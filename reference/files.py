@@ -93,7 +93,7 @@ def _judge_existing(target, path):
         raise OutputPathError(f"cannot write {shorten(path)}: {exc.strerror or exc}") from None
     if stat.S_ISREG(mode):
         return
-    via = "" if os.path.abspath(target) == os.path.abspath(path) else f"it links to {shorten(target)}, which is "
+    via = f"it links to {shorten(target)}, which is " if os.path.islink(path) else ""
     what = kind_of(mode)
     if stat.S_ISDIR(mode):
         raise OutputPathError(f"cannot write {shorten(path)}: {via or 'it is '}{what}")
