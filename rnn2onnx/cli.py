@@ -134,10 +134,12 @@ def _export(model, args, target):
 def cmd_inspect(args, out, err):
     import rnn2onnx
     from reference.untrusted import CELL_LIMIT, printable, table
+    from rnn2onnx.export import check_names
     from rnn2onnx.structure import describe, is_graph, model_inputs
 
     model = _load(args.config, args.weights, args.dtype)
     _require_built(model, "summarised", args.weights)
+    check_names(model)  # before anything is printed
     print(_dtype_line(model), file=out)
     model.summary(print_fn=lambda text: print(text, file=out))
     plan = rnn2onnx.plan(model, strategy=args.strategy, target=args.target, opset=args.opset, loop_op=args.loop_op)
