@@ -19,7 +19,7 @@ from .errors import ConfigError, InputError
 from .layers import Layer
 from .legacy import LegacyFileError
 from .models import Model, Sequential, backward_layer, forward_layer, register_container, shape_text
-from .untrusted import quote, shorten
+from .untrusted import quote, shorten, table
 from .validators import positive_int
 
 MERGE_MODES = ("sum", "mul", "ave", "concat")
@@ -486,9 +486,7 @@ class Graph(Model):
             out = self.outputs[name]
             src = out["sources"][0] if out["mode"] is None else f"{out['mode']}({', '.join(out['sources'])})"
             rows.append((name, "output", src, shape_text(out["shape"]), ""))
-        widths = [max(len(r[i]) for r in rows) for i in range(5)]
-        lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
-        lines.insert(1, "-" * max(len(line) for line in lines))
+        lines = table(rows)
         lines.append(f"Total params: {self.count_params()}  (dtype {self.dtype})")
         text = "\n".join(lines)
         print_fn(text)

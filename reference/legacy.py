@@ -43,7 +43,7 @@ import yaml
 
 from . import activations, initializations
 from .errors import ConfigError
-from .files import atomic_write
+from .files import atomic_write, check_input, open_input
 from .untrusted import MAX_CONFIG_CHARS, BoundedSafeLoader, ConfigLimitError, parse_json, parse_yaml, quote, shorten
 from .layers import Activation, Dense, Dropout, Embedding, Masking, TimeDistributedDense
 from . import advanced_activations, convolutional, noise, normalization  # noqa: F401  (their layers join the registry)
@@ -350,7 +350,7 @@ def config_from_yaml(text):
 def read_config_file(path):
     """The config dict of a .json/.yaml/.yml file (other names: sniffed from the first character)."""
     try:
-        with open(path, "rb") as f:
+        with open_input(path, "config file") as f:
             # in chunks: read(n) allocates n bytes up front (64 MiB for every config)
             chunks, size = [], 0
             while size <= MAX_CONFIG_CHARS:
@@ -637,7 +637,7 @@ def load_weights(model, path):
     if not model.layers:
         raise ConfigError("the model has no layers")
     try:
-        f = h5py.File(path, "r")
+        f = h5py.File(check_input(path, "weights file"), "r")
     except OSError as exc:
         raise LegacyFileError(
             f"{path} is not a readable HDF5 file (truncated, corrupt or not HDF5): {' '.join(str(exc).split())}"

@@ -12,7 +12,7 @@ from .dtypes import (DTYPE_FROM_ARGUMENT, DTYPE_FROM_WEIGHTS, DTYPE_NOT_IN_WEIGH
                      DTYPE_UNDECIDED, DTYPES, check_dtype)
 from .errors import ConfigError, InputError
 from .layers import Embedding, Layer
-from .untrusted import quote
+from .untrusted import quote, table
 from .validators import positive_int
 
 #: config "name" -> container class (Sequential, Merge, Graph), each with from_config and
@@ -177,9 +177,7 @@ class Sequential(Model):
         for layer in self.layers:
             rows.append((layer.name, type(layer).__name__, shape_text(layer.output_shape(layer.input_shape)),
                          str(layer.count_params())))
-        widths = [max(len(r[i]) for r in rows) for i in range(4)]
-        lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
-        lines.insert(1, "-" * len(lines[0]))
+        lines = table(rows)
         lines.append(f"Total params: {self.count_params()}  (dtype {self.dtype})")
         text = "\n".join(lines)
         print_fn(text)

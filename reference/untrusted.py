@@ -1,5 +1,7 @@
 """Reading what a stranger wrote: bounded quoting, and config parsers with limits.
 
+- `printable(text)`: the one way a string from a file reaches a terminal (escaped
+  control characters, bounded); `table(rows)` formats names into bounded columns.
 - `quote(value)`: the one formatter for a value taken from a file (or any caller) into
   an error message: a bounded repr, never longer than QUOTE_LIMIT characters, that never
   walks more of a nested value than it shows (a 5-million-character name or an alias
@@ -18,6 +20,7 @@ import yaml
 from .errors import ConfigError
 
 QUOTE_LIMIT = 80
+CELL_LIMIT = 60                 # a table cell (a name in a summary); Keras's own names are ~25 characters
 MAX_CONFIG_CHARS = 64 << 20     # a Keras 0.2.0 config is kilobytes; inline weights of 0.1.x a few MB
 MAX_DEPTH = 64                  # Keras configs nest a handful of levels
 MAX_ALIAS_EXPANSION = 100_000   # values aliases may add to a YAML document, counted expanded
@@ -28,13 +31,37 @@ _repr.maxlist = _repr.maxtuple = _repr.maxdict = _repr.maxset = 6
 _repr.maxlong = 40
 
 
+def printable(text, limit=None):
+    """`text` as it may reach a terminal: every character that is not printable (ESC and
+    the other control characters that make escape sequences, line breaks, bidirectional
+    overrides) shown as its escape (`\\x1b`, `\\n`, `\\u202e`), cut to `limit` characters
+    with a trailing '…'. Every string from a file that is printed passes through here."""
+    text = str(text)
+    if limit is not None and len(text) > 4 * limit:  # do not escape a huge string just to cut it
+        text = text[:4 * limit]
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return text if limit is None or len(text) <= limit else text[:limit - 1] + "…"
+
+
 def shorten(text, limit=QUOTE_LIMIT):
-    """`text` on one line, cut to `limit` characters with a trailing '…'."""
+    """`text` on one line (runs of white space as one space), printable, cut to `limit`
+    characters with a trailing '…'."""
     text = str(text)
     if len(text) > 4 * limit:  # do not split a huge string just to cut it
         text = text[:4 * limit]
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[:limit - 1] + "…"
+    return printable(" ".join(text.split()), limit)
+
+
+def table(rows, cell_limit=CELL_LIMIT):
+    """The lines of a left-aligned text table (a dashed line under the first row): each
+    cell printable and at most `cell_limit` characters, so one long name widens its column
+    by no more than that."""
+    cells = [[printable(cell, cell_limit) for cell in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in cells]
+    lines.insert(1, "-" * max(len(line) for line in lines))
+    return lines
 
 
 def quote(value, limit=QUOTE_LIMIT):

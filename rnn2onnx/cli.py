@@ -9,12 +9,18 @@
 CONFIG is what Keras 0.1.x/0.2.0's `model.to_json()` or `to_yaml()` wrote (.json, .yaml or
 .yml; other names are sniffed), WEIGHTS what `model.save_weights()` wrote (HDF5).
 Exit status: 0 on success, 1 when the work failed (bad file, export error, validation
-mismatch), 2 on a usage error. Errors are one sentence on stderr; nothing is written
-unless the whole conversion succeeded.
+mismatch), 2 on a usage error, 128+N when stopped by signal N (SIGINT, SIGTERM, SIGHUP:
+the staging files are removed). Errors are one sentence on stderr; nothing is written
+unless the whole conversion succeeded. When only the report cannot be printed (stdout
+closed or full), convert and validate keep their status and say so on stderr; inspect
+fails. docs/bad-input.md lists what is refused and how.
 """
 import argparse
+import contextlib
 import os
+import signal
 import sys
+import threading
 
 DELEGATED = {
     "demo": "train a small masked model on built-in data, export it, validate it",
@@ -22,6 +28,7 @@ DELEGATED = {
     "conformance": "run the conformance suite",
 }
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+LINE_LIMIT = 200  # characters of a printed line that holds names from a file
 
 
 class CommandError(Exception):
@@ -126,10 +133,13 @@ def _export(model, args, target):
 
 def cmd_inspect(args, out, err):
     import rnn2onnx
+    from reference.untrusted import CELL_LIMIT, printable, table
+    from rnn2onnx.export import check_names
     from rnn2onnx.structure import describe, is_graph, model_inputs
 
     model = _load(args.config, args.weights, args.dtype)
     _require_built(model, "summarised", args.weights)
+    check_names(model)  # before anything is printed
     print(_dtype_line(model), file=out)
     model.summary(print_fn=lambda text: print(text, file=out))
     plan = rnn2onnx.plan(model, strategy=args.strategy, target=args.target, opset=args.opset, loop_op=args.loop_op)
@@ -137,31 +147,29 @@ def cmd_inspect(args, out, err):
         print("", file=out)
         print("Structure (as exported):", file=out)
         for line in describe(model, plan):
-            print("  " + line, file=out)
+            print("  " + printable(line, LINE_LIMIT), file=out)
     rows = [("Layer", "ONNX form", "Why")]
-    rows += [(name, form, reason or "-") for name, form, reason in plan]
-    widths = [max(len(str(r[i])) for r in rows) for i in range(2)]
+    rows += [(printable(name, CELL_LIMIT), form, reason or "-") for name, form, reason in plan]
     print("", file=out)
     print(f"ONNX plan (strategy {args.strategy}, target {args.target}):", file=out)
-    for i, (name, form, reason) in enumerate(rows):
-        print(f"{name:<{widths[0]}}  {form:<{widths[1]}}  {reason}", file=out)
-        if i == 0:
-            print("-" * (widths[0] + widths[1] + 4 + max(len(str(r[2])) for r in rows)), file=out)
+    for line in table(rows, cell_limit=LINE_LIMIT):  # the reasons are the exporter's own sentences
+        print(line, file=out)
     return EXIT_OK
 
 
 def cmd_validate(args, out, err):
     import rnn2onnx
 
-    if os.path.isdir(args.model):
-        raise CommandError(f"{args.model} is a directory, not an ONNX file")
-    if not os.path.isfile(args.model):
-        raise CommandError(f"ONNX file {args.model} does not exist")
+    from reference.files import check_input
+    from rnn2onnx.export import check_names
+
+    check_input(args.model, "ONNX file")
     # the ONNX file fixes the dtype its inputs and outputs have: the reference follows it
     # (a file converted with --dtype float32 from float64 weights is validated in float32)
     dtype = args.dtype or _onnx_dtype(args.model)
     model = _load(args.config, args.weights, dtype)
     _require_built(model, "validated", args.weights)
+    check_names(model)  # the report's table holds them
     print(_dtype_line(model, "--dtype" if args.dtype else "from the ONNX file"), file=out)
     try:
         report = rnn2onnx.validate(model, args.model, n=args.n, runtime=args.runtime)
@@ -275,9 +283,20 @@ def _delegate(name, argv):
 
 
 def main(argv=None, out=None, err=None):
-    out = out or sys.stdout
-    err = err or sys.stderr
+    _reserve_standard_fds()
+    out = Terminal(out or sys.stdout)
+    err = Terminal(err or sys.stderr)
     argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        with _signals_interrupt():
+            status = _main(argv, out, err)
+    except Signalled as exc:  # the staging files are gone: the exception ran every cleanup
+        print(f"rnn2onnx: stopped by {signal.Signals(exc.signum).name}; nothing was written", file=err)
+        return 128 + exc.signum
+    return _status_after_printing(status, argv, out, err)
+
+
+def _main(argv, out, err):
     debug = "--traceback" in argv
     if debug:
         argv.remove("--traceback")
@@ -297,10 +316,7 @@ def main(argv=None, out=None, err=None):
             for message in dict.fromkeys(str(w.message) for w in caught
                                          if issubclass(w.category, (RuntimeWarning, UserWarning))):
                 print(f"rnn2onnx: warning: {_one_line(message)}", file=err)
-        try:
-            out.flush()
-        except BrokenPipeError:  # the reader left before Python's final flush
-            _silence_stdout()
+        out.flush()
         return status
 
 
@@ -331,6 +347,113 @@ def _run(parser, argv, out, err, debug):
             raise
         print(f"rnn2onnx: error: {_describe(exc)}", file=err)
         return EXIT_FAIL
+
+
+# -- signals and the standard streams ---------------------------------------------------------
+class Signalled(BaseException):
+    """SIGTERM or SIGHUP, raised where the program is, so that every `finally` and
+    `except BaseException` runs (the staging folder beside the output is removed) as on
+    Ctrl-C."""
+
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum
+
+
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+@contextlib.contextmanager
+def _signals_interrupt():
+    """While the command runs, SIGTERM and SIGHUP raise Signalled (a second one while
+    cleaning up is ignored), unless the caller ignores them; the previous handlers come
+    back afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        for stop in STOP_SIGNALS:
+            signal.signal(stop, signal.SIG_IGN)
+        raise Signalled(signum)
+
+    # a signal the caller ignores stays ignored (nohup ignores SIGHUP)
+    previous = {stop: signal.signal(stop, handler) for stop in STOP_SIGNALS
+                if signal.getsignal(stop) is not signal.SIG_IGN}
+    try:
+        yield
+    finally:
+        for stop, old in previous.items():
+            signal.signal(stop, old)
+
+
+def _reserve_standard_fds():
+    """Open the null device on a closed stdin, stdout or stderr, so that no file the
+    command opens takes descriptor 0, 1 or 2 (where a library's own prints would land in
+    it). sys.stdout stays None: a closed stdout is reported, not written."""
+    for fd, flags in ((0, os.O_RDONLY), (1, os.O_WRONLY), (2, os.O_WRONLY)):
+        try:
+            os.fstat(fd)
+        except OSError:  # closed: the lowest free descriptor, which os.open takes, is this one
+            try:
+                os.open(os.devnull, flags)
+            except OSError:
+                pass
+
+
+class Terminal:
+    """A stream the command prints to. Every line written is made printable (escape
+    sequences and other control characters from a file never reach the terminal raw). A
+    write that fails (the stream is closed, its device is full, its reader left) is
+    remembered in `error` instead of raised: the command's work goes on, and the exit
+    status then says what happened (_status_after_printing)."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.error = "it is closed" if stream is None else None
+
+    def write(self, text):
+        if self.error is None:
+            from reference.untrusted import printable
+
+            self._attempt(lambda: self.stream.write("\n".join(printable(line) for line in text.split("\n"))))
+        return len(text)
+
+    def flush(self):
+        if self.error is None:
+            self._attempt(self.stream.flush)
+
+    def _attempt(self, call):
+        try:
+            call()
+        except BrokenPipeError:
+            self.error = BROKEN_PIPE
+        except (OSError, ValueError, AttributeError) as exc:  # ValueError: a closed file object
+            self.error = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+
+
+BROKEN_PIPE = "its reader left"
+
+
+def _status_after_printing(status, argv, out, err):
+    """The exit status once what was printed is known to have reached stdout or not.
+    A command whose work is a file or a verdict (convert, validate) keeps its status when
+    only its report could not be printed, and says so on stderr: the file is on disk
+    (exit 0) or was not written (exit 1, with the one sentence that says why). inspect's
+    work is what it prints: when that cannot be printed it fails (exit 1). A reader that
+    left (`| head`) got what it wanted: nothing is said."""
+    if out.error is None:
+        return status
+    if out.stream is sys.stdout and out.stream is not None:
+        _silence_stdout()  # Python's own flush at exit would fail again, with a traceback
+    if out.error == BROKEN_PIPE or status != EXIT_OK:
+        return status
+    if argv[:1] == ["inspect"]:
+        print(f"rnn2onnx: error: the summary could not be printed (stdout: {out.error})", file=err)
+        return EXIT_FAIL
+    print(f"rnn2onnx: warning: the report could not be printed (stdout: {out.error}); "
+          "the command succeeded", file=err)
+    return status
 
 
 def _silence_stdout():

@@ -8,14 +8,15 @@ import tempfile
 import numpy as np
 import onnx
 
-from reference.files import check_output_path, temporary_beside
+from reference.files import check_output_path, replace_output, temporary_beside
+from reference.untrusted import quote
 
 from . import __version__
 from .emitters.loop import LOOP_OPS
 from .errors import ExportError
 from .graph import Graph, finish_model
 from .passes import guard_empty, pad_empty
-from .structure import emit_model
+from .structure import emit_model, is_graph
 
 STRATEGIES = ("auto", "loop", "native")
 #: rewrites of the finished graph per target, in order (runtime quirks; see rnn2onnx/passes.py).
@@ -27,6 +28,7 @@ LATE_PASSES = {"onnxruntime": (guard_empty,), "portable": (pad_empty,)}
 TARGETS = ("onnxruntime", "portable")
 MIN_OPSET, DEFAULT_OPSET = 13, 21
 EXTERNAL_DATA_THRESHOLD = 1 << 30  # protobuf cannot serialize 2 GiB; keep well below
+MAX_NAME_CHARS = 256  # of a Graph's input, node or output name; Keras's own names are ~25 characters
 EXTERNAL_TENSOR_BYTES = 1024  # with external data, tensors of at least this many bytes go to the .data file
 
 
@@ -95,7 +97,21 @@ def _check_options(model, opset, strategy, target, loop_op="scan"):
     if not all(layer.built for layer in model.layers):
         raise ExportError("the model's input shape is unknown: give the first layer input_dim or "
                           "input_shape, or call predict once before exporting")
+    check_names(model)
     return int(opset)
+
+
+def check_names(model):
+    """Refuse a Graph whose input, node or output names (from its config) are longer than
+    MAX_NAME_CHARS: each is written into the names of many ONNX nodes and values (a name of
+    a million characters made a 156 MB file)."""
+    if not is_graph(model):  # a Sequential's layer names are its own (lstm_1, merge_1/branch_2/…)
+        return
+    for kind, names in (("input", model.input_order), ("node", model.nodes), ("output", model.output_order)):
+        for name in names:
+            if len(name) > MAX_NAME_CHARS:
+                raise ExportError(f"the Graph's {kind} name {quote(name)} is {len(name)} characters long; "
+                                  f"names of more than {MAX_NAME_CHARS} characters are not exported")
 
 
 def build(model, opset=None, strategy="auto", target="onnxruntime", loop_op="scan", passes=None,
@@ -150,6 +166,8 @@ def export_with_report(model, path=None, *, opset=None, strategy="auto", target=
     """export(), also handing back the validation Report (None when not validated) for
     callers that print it (the CLI), so the model is validated once. `n`: generated
     validation samples; `inputs`: files the output must not be (check_output_path)."""
+    if path is not None:  # refused before any export work
+        check_output_path(path, inputs)
     proto, _ = build(model, opset=opset, strategy=strategy, target=target, loop_op=loop_op)
     large = sum(t.ByteSize() for t in proto.graph.initializer) > EXTERNAL_DATA_THRESHOLD
     if large and path is None:
@@ -172,10 +190,10 @@ def write_model(proto, path, large=False, check=None, n=8, inputs=()):
     validation Report, or None. `inputs`: files the output (or its .data file) must not
     be (reference.files.check_output_path)."""
     path = os.fspath(path)
-    check_output_path(path, inputs)
-    directory = os.path.dirname(os.path.abspath(path))
-    data_name = os.path.basename(path) + ".data"
-    staging = temporary_beside(path, lambda d: tempfile.mkdtemp(prefix=".rnn2onnx-", dir=d))
+    target = check_output_path(path, inputs, companions=(".data",) if large else ())
+    directory = os.path.dirname(target)
+    data_name = os.path.basename(target) + ".data"
+    staging = temporary_beside(path, lambda d: tempfile.mkdtemp(prefix=".rnn2onnx-", dir=d), target)
     try:
         tmp = os.path.join(staging, "model.onnx")
         if large:
@@ -190,8 +208,8 @@ def write_model(proto, path, large=False, check=None, n=8, inputs=()):
             from .validate import validate as run_validation
             report = run_validation(check, tmp, n=n)
         if large:
-            os.replace(os.path.join(staging, data_name), os.path.join(directory, data_name))
-        os.replace(tmp, path)
+            replace_output(os.path.join(staging, data_name), os.path.join(directory, data_name), path + ".data")
+        replace_output(tmp, target, path)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return report

@@ -2,7 +2,7 @@
 or YAML) or an HDF5 weights file holds, `rnn2onnx` ends with exit 0 (and a validated
 file) or exit 1 and one short sentence: never a traceback or an "unexpected" error, never
 a changed input file, within a time and memory bound. A few dozen examples here; many
-more under the slow marker."""
+more under the slow marker, which draw afresh under HYPOTHESIS_PROFILE=explore (tests/conftest.py)."""
 import copy
 import hashlib
 import json
@@ -16,11 +16,12 @@ import h5py
 import numpy as np
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from rnn2onnx import cli
 
+from ..conftest import explore
 from ..fixtures.legacy import make_fixtures as mf
 from .test_hostile import MAX_MESSAGE
 
@@ -167,8 +168,19 @@ def check_weights(case):
         _run(["inspect", config, weights], [config, weights], None)
 
 
+def _rank1_input_shape():
+    """Found by chance: a first recurrent layer with a rank-1 input_shape, no input_dim."""
+    config = json.loads(json.dumps(mf.config("first_recurrent_input_dim")))
+    del config["layers"][0]["input_dim"]
+    config["layers"][0]["input_shape"] = [3]
+    return "first_recurrent_input_dim", "json", json.dumps(config)
+
+
+# every case a run ever found is kept here, whatever the seed draws
 @settings(max_examples=QUICK, **COMMON)
 @given(mutated_config())
+@example(_rank1_input_shape()).xfail(raises=AssertionError,
+                                     reason="ends in 'unexpected InferenceError' until the recurrent layers check the rank")
 def test_mutated_configs(case):
     check_config(case)
 
@@ -180,6 +192,7 @@ def test_mutated_weights(case):
 
 
 @pytest.mark.slow
+@explore
 @settings(max_examples=SLOW, **COMMON)
 @given(mutated_config())
 def test_mutated_configs_many(case):
@@ -187,6 +200,7 @@ def test_mutated_configs_many(case):
 
 
 @pytest.mark.slow
+@explore
 @settings(max_examples=SLOW, **COMMON)
 @given(mutated_weights())
 def test_mutated_weights_many(case):

@@ -3,7 +3,10 @@ exit 1 and one short sentence (or a correct result), inputs untouched, quickly."
 import hashlib
 import json
 import os
+import re
 import shutil
+import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -23,7 +26,7 @@ from reference.errors import InputError
 from rnn2onnx import cli, runtimes
 
 from ..fixtures.legacy import make_fixtures as mf
-from .test_cli import ROOT, assert_clean_failure
+from .test_cli import ROOT, assert_clean_failure, export_module
 
 # characters of the one error line; an unknown layer type's also lists every registered
 # layer class (the registry's names, not the input's: bounded by the registry)
@@ -111,6 +114,54 @@ def test_output_whose_data_file_would_be_an_input_is_refused(fx, tmp_path):
     data.write_bytes(b"weights")
     with pytest.raises(OutputPathError, match="is the input file"):
         check_output_path(tmp_path / "m.onnx", [data])
+
+
+def test_an_output_that_is_not_a_regular_file_or_cannot_be_named_is_refused_before_loading(fx, tmp_path, call,
+                                                                                        monkeypatch):
+    from reference.files import check_output_path
+
+    os.mknod(tmp_path / "null", stat.S_IFCHR | 0o666, os.makedev(1, 3))  # a private /dev/null
+    os.mkfifo(tmp_path / "fifo")
+    os.symlink(tmp_path / "null", tmp_path / "stdout")
+    monkeypatch.setattr(models, "load_model", lambda *a, **k: pytest.fail("the model was loaded"))
+    j, h = os.path.join(fx, "keras01.json"), os.path.join(fx, "keras01.h5")
+    for output, fragment in (("null", "it is a character device, not a regular file"),
+                             ("fifo", "it is a FIFO (named pipe), not a regular file"),
+                             ("stdout", "it links to"),
+                             ("newdir/", "names a folder"),
+                             ("m" * 300 + ".onnx", "305 bytes long, more than the 255")):
+        code, out, err = call("convert", j, h, "-o", f"{tmp_path}/{output}")
+        assert_clean_failure(code, out, err, fragment)
+        assert ".tmp" not in err and ".rnn2onnx-" not in err
+    assert stat.S_ISCHR(os.lstat(tmp_path / "null").st_mode) and stat.S_ISFIFO(os.lstat(tmp_path / "fifo").st_mode)
+    assert os.path.islink(tmp_path / "stdout") and sorted(os.listdir(tmp_path)) == ["fifo", "null", "stdout"]
+    model = r.Sequential()  # the API: refused before the graph is built
+    model.add(r.GRU(2, input_dim=3))
+    monkeypatch.setattr(export_module, "build", lambda *a, **k: pytest.fail("the model was exported"))
+    with pytest.raises(r.ConfigError, match="not a regular file"):
+        rnn2onnx.export(model, tmp_path / "null")
+    assert check_output_path(tmp_path / "new.onnx") == str(tmp_path / "new.onnx")
+
+
+@pytest.mark.parametrize("role", ["config", "weights"])
+def test_a_fifo_given_as_an_input_is_refused_without_blocking(fx, tmp_path, call, role):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+
+    # a reader that blocked (the defect) is let go on after 20 s, to fail below: a writer in
+    # another process (h5py holds the GIL while it opens) opens and closes the FIFO, again
+    # and again, each time giving a waiting reader an end of file
+    writer = subprocess.Popen(["bash", "-c", f"sleep 20; while :; do : > '{fifo}'; sleep 0.2; done"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    j, h = os.path.join(fx, "keras01.json"), os.path.join(fx, "keras01.h5")
+    argv = ("inspect", fifo, h) if role == "config" else ("convert", j, fifo, "-o", tmp_path / "m.onnx")
+    try:
+        code, out, err = call(*argv)
+    finally:
+        writer.kill()
+        writer.wait()
+    assert_clean_failure(code, out, err, f"cannot read {role} file {fifo}: it is a FIFO (named pipe)")
+    assert sorted(os.listdir(tmp_path)) == ["fifo"]
 
 
 # 3. non-finite weights ---------------------------------------------------------------------
@@ -297,3 +348,159 @@ def test_piping_into_head_ends_quietly(fx):
     proc = subprocess.run(["bash", "-c", cmd], env=env, capture_output=True, text=True, timeout=120)
     assert proc.stdout.strip() == "status 0", proc.stdout + proc.stderr
     assert proc.stderr == ""
+
+
+# signals and the standard streams ---------------------------------------------------------------
+def _cli(*args, **kwargs):
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    env.pop("RNN2ONNX_TRACEBACK", None)
+    return subprocess.Popen([sys.executable, "-m", "rnn2onnx.cli", *map(str, args)], env=env, **kwargs)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_and_sighup_remove_the_staging_folder(fx, tmp_path, signum):
+    out = tmp_path / "out"
+    out.mkdir()
+    # many validation samples: the staging folder lives for seconds
+    proc = _cli("convert", os.path.join(fx, "every_recurrent.json"), os.path.join(fx, "every_recurrent.h5"),
+                "-o", out / "m.onnx", "--n", "20000", stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(6000):  # until the staging folder appears (or the process ends)
+            if os.listdir(out) or proc.poll() is not None:
+                break
+            time.sleep(0.02)
+        assert [name for name in os.listdir(out) if name.startswith(".rnn2onnx-")], os.listdir(out)
+        proc.send_signal(signum)
+        stdout, stderr = proc.communicate(timeout=300)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 128 + signum, (proc.returncode, stderr)
+    assert stderr == f"rnn2onnx: stopped by {signal.Signals(signum).name}; nothing was written\n"
+    assert os.listdir(out) == []
+
+
+def test_a_signal_the_caller_ignores_stays_ignored(monkeypatch):
+    seen = {}
+    monkeypatch.setattr(cli, "_main", lambda argv, out, err: seen.update(
+        {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP)}) or 0)
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)  # as nohup leaves it
+    try:
+        assert cli.main(["inspect"]) == 0
+        assert seen[signal.SIGHUP] is signal.SIG_IGN and seen[signal.SIGTERM] is not signal.SIG_IGN
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGHUP, previous)
+
+
+@pytest.mark.parametrize("command, stdout", [("convert", "closed"), ("convert", "full"), ("inspect", "full")])
+def test_exit_status_matches_the_disk_when_stdout_fails(fx, tmp_path, command, stdout):
+    """convert's work is the file: written, exit 0, and stderr says the report was lost.
+    inspect's work is what it prints: exit 1 with one sentence."""
+    j, h = os.path.join(fx, "keras01.json"), os.path.join(fx, "keras01.h5")
+    argv = ("convert", j, h, "-o", tmp_path / "m.onnx") if command == "convert" else ("inspect", j, h)
+    with open("/dev/full", "w") if stdout == "full" else open(os.devnull, "w") as sink:
+        if stdout == "closed":
+            proc = _cli(*argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                        preexec_fn=lambda: os.close(1))
+        else:
+            proc = _cli(*argv, stdout=sink, stderr=subprocess.PIPE, text=True)
+        _, stderr = proc.communicate(timeout=300)
+    why = "it is closed" if stdout == "closed" else "No space left on device"
+    assert "Traceback" not in stderr
+    if command == "convert":
+        assert proc.returncode == 0 and (tmp_path / "m.onnx").is_file() and os.listdir(tmp_path) == ["m.onnx"]
+        assert stderr == f"rnn2onnx: warning: the report could not be printed (stdout: {why}); the command succeeded\n"
+    else:
+        assert_clean_failure(proc.returncode, "", stderr, f"the summary could not be printed (stdout: {why})")
+
+
+# names from files on the terminal -----------------------------------------------------------------
+HOSTILE_NAME = "x\x1b]0;owned\x07\x1b[2J\nonnxruntime, float32, 8 samples: PASS\u202e"
+
+
+def hostile_graph(name=HOSTILE_NAME, n_nodes=1):
+    model = r.Graph()
+    model.add_input("x1", input_shape=(5, 3))
+    model.add_node(r.LSTM(2), name=name, input="x1")
+    for i in range(1, n_nodes):
+        model.add_node(r.Dense(2), name=f"d{i}", input=name)
+    model.add_output("y", input=name)
+    return model
+
+
+def test_names_from_a_file_reach_the_terminal_escaped_and_bounded(tmp_path, call):
+    model = hostile_graph()
+    config = tmp_path / "g.json"
+    config.write_text(model.to_json())
+    code, out, err = call("inspect", config)
+    assert code == 0, err
+    assert "\x1b" not in out + err and "\x07" not in out and "\u202e" not in out
+    assert "x\\x1b]0;owned\\x07\\x1b[2J\\nonnxruntime" in out  # shown, visibly
+    assert not any(line.startswith("onnxruntime, float32") for line in out.splitlines())  # no forged line
+    # a path in an error message: escaped as well
+    code, out, err = call("inspect", tmp_path / "x\x1b[2J.json")
+    assert_clean_failure(code, out, err, "x\\x1b[2J.json")
+
+
+def test_a_long_name_widens_no_column_past_the_cap(tmp_path, call):
+    from reference.untrusted import CELL_LIMIT
+
+    config = tmp_path / "g.json"
+    config.write_text(hostile_graph("n" * 200, n_nodes=300).to_json())
+    code, out, err = call("inspect", config)
+    assert code == 0, err
+    assert max(len(line) for line in out.splitlines()) < 3 * CELL_LIMIT + 60
+    # without the cap, each of the ~600 rows of the two tables was padded to the 200-character name
+    rows = [line for line in out.splitlines() if line.startswith("d17 ")]
+    assert len(rows) == 2 and all(len(row) < 2 * CELL_LIMIT + 40 for row in rows), rows
+
+
+def test_a_graph_name_too_long_to_export_is_refused(tmp_path, call):
+    from rnn2onnx.export import MAX_NAME_CHARS
+
+    config = tmp_path / "g.json"
+    config.write_text(hostile_graph("n" * 100_000).to_json())
+    # a node name is written into every ONNX name it prefixes: a million characters made 156 MB
+    code, out, err = call("inspect", config)
+    assert_clean_failure(code, out, err, "node name 'nnnn", f"more than {MAX_NAME_CHARS} characters")
+    assert out == ""  # refused before the summary is printed
+    with pytest.raises(rnn2onnx.ExportError, match="not exported"):
+        rnn2onnx.export(hostile_graph("n" * (MAX_NAME_CHARS + 1)), validate=False)
+    model = hostile_graph("n" * 100_000)  # validate prints the names in its table: refused too
+    model.save_weights(str(tmp_path / "w.h5"))
+    rnn2onnx.export(hostile_graph(), str(tmp_path / "m.onnx"), validate=False)
+    assert_clean_failure(*call("validate", tmp_path / "m.onnx", config, tmp_path / "w.h5"),
+                         f"more than {MAX_NAME_CHARS} characters")
+    assert rnn2onnx.export(hostile_graph("n" * MAX_NAME_CHARS), validate=False).ByteSize() < 100 * MAX_NAME_CHARS
+
+
+def test_the_bad_input_page_quotes_the_sentences(fx, tmp_path, call, monkeypatch):
+    """docs/bad-input.md quotes each refusal as the command prints it (paths as OUT, IN, …)."""
+    page = open(os.path.join(ROOT, "docs", "bad-input.md")).read()
+    monkeypatch.chdir(tmp_path)
+    os.mknod("null", stat.S_IFCHR | 0o666, os.makedev(1, 3))  # a private /dev/null
+    os.mkfifo("fifo")
+    os.symlink("null", "link.onnx")
+    os.mkdir("dir")
+    j, h = "keras01.json", "keras01.h5"
+    for name in (j, h):
+        shutil.copy(os.path.join(fx, name), name)
+    (tmp_path / "g.json").write_text(hostile_graph("n" * 1000).to_json())
+    cases = [("convert", j, h, "-o", output) for output in
+             ("null", "fifo", "link.onnx", "dir", "newdir/", "m" * 300, "no/m.onnx", "keras01.h5")]
+    cases += [("inspect", "missing.json"), ("inspect", "fifo"), ("convert", j, "fifo", "-o", "m.onnx"),
+              ("validate", "dir", j, h), ("inspect", "g.json")]
+    for argv in cases:
+        code, out, err = call(*argv)
+        assert code == 1, (argv, err)
+        sentence = err.strip().removeprefix("rnn2onnx: error: ")
+        sentence = re.sub(r"m{70,}…", "OUT", sentence)
+        sentence = re.sub(r"\b\d{3,}\b(?= (bytes|characters) long)", "N", sentence)
+        sentence = re.sub(r"'n+…", "'nnnn…", sentence)
+        for path, name in ((f"{tmp_path}/null", "TARGET"), (f"{tmp_path}/no", "DIR"), ("newdir/", "OUT")):
+            sentence = sentence.replace(path, name)
+        if argv[0] == "convert" and argv[1:] != (j, "fifo", "-o", "m.onnx"):
+            sentence = sentence.replace(f" {argv[-1]}:", " OUT:").replace(f"output {argv[-1]} ", "output OUT ")
+        sentence = re.sub(r"(file) (missing\.json|fifo|dir|keras01\.h5)\b", r"\1 IN", sentence)
+        assert sentence in page, (argv, sentence)
