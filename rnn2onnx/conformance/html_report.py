@@ -79,14 +79,14 @@ body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
 h1 { margin: 0 0 4px; } h2 { margin-top: 32px; border-bottom: 1px solid #ddd; padding-bottom: 4px; }
 .meta { color: #555; } .summary { font-size: 16px; } .fail { color: #c92a2a; font-weight: 600; }
 nav a { margin-right: 14px; }
-table { border-collapse: collapse; margin: 8px 0; }
+table { border-collapse: collapse; margin: 8px 0; font-size: 13px; }
 th, td { border: 1px solid #ccc; padding: 3px 7px; text-align: left; vertical-align: top; }
 thead th { background: #f1f3f5; position: sticky; top: 0; }
 td.c { min-width: 80px; white-space: nowrap; } td.form { white-space: nowrap; }
 td.none { color: #aaa; text-align: center; }
 td.agrees { background: #b7e1c1; } td.rejected { background: #ffd591; } td.wrong { background: #f4a6a6; }
 td.not-held { background-image: repeating-linear-gradient(135deg, transparent 0 6px, rgba(0,0,0,.10) 6px 8px); }
-td.not-held::after { content: " (not held)"; color: #555; font-size: 12px; }
+td.not-held::after { content: "not held"; display: block; color: #555; font-size: 11px; }
 td[title] { cursor: help; }
 tr.runtime-start td { border-top: 2px solid #555; }
 .legend span { display: inline-block; padding: 2px 8px; margin-right: 8px; border: 1px solid #ccc; }
