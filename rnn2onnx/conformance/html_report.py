@@ -8,6 +8,7 @@ import html
 import importlib.util
 import json
 import math
+import os
 
 from reference.untrusted import quote, shorten
 
@@ -60,8 +61,9 @@ def load_bench(path):
     if not isinstance(rows, list):
         raise BenchFileError(f"the bench file {quote(path)} has no list of rows")
     for i, row in enumerate(rows):
+        # numbers: finite and positive (json reads NaN and Infinity; a log axis has no 0)
         bad = [k for k, t in fields.items() if not isinstance(row, dict) or not isinstance(row.get(k), t)
-               or isinstance(row.get(k), bool)]
+               or isinstance(row.get(k), bool) or (t is not str and not 0 < row[k] < math.inf)]
         if bad:
             raise BenchFileError(f"row {i} of the bench file {quote(path)} lacks a valid {', '.join(bad)}")
     if not isinstance(data.get("parts", {}), dict):
@@ -273,7 +275,7 @@ def _bench_figures(bench):
             shape = row.get("shape")
             label = row["comparison"] + (f"  [{','.join(str(s) for s in shape)}]" if isinstance(shape, list) else "")
             labels.append(_e(shorten(label, 110)))
-        ratios = [max(row["ratio"], 1e-6) for row in rows]
+        ratios = [row["ratio"] for row in rows]
         ticks, text, span = _ratio_ticks(ratios)
         fig = go.Figure(go.Bar(
             x=[r - 1 for r in ratios], base=[1.0] * len(ratios), y=labels, orientation="h",
@@ -356,8 +358,6 @@ def format_html(records, summary, runtime_names, meta, bench=None, bench_path=No
 
 def write_html(out_dir, records, summary, runtime_names, meta, bench=None, bench_path=None):
     """Write conformance.html into out_dir (atomically); returns its path."""
-    import os
-
     path = os.path.join(out_dir, "conformance.html")
     write_atomic(path, format_html(records, summary, runtime_names, meta, bench, bench_path))
     return path

@@ -146,6 +146,8 @@ def test_without_a_bench_file_the_page_says_how_to_add_one():
     ('{"format": "other"}', "is not a `rnn2onnx bench --json` file"),
     ('{"format": "rnn2onnx-bench/1", "rows": [{"part": "a", "comparison": "x", "ours_ms": 1, "base_ms": 1}]}',
      "row 0 of the bench file"),
+    ('{"format": "rnn2onnx-bench/1", "rows": [{"part": "a", "comparison": "x", "ours_ms": 1, "base_ms": 1, '
+     '"ratio": NaN}]}', "lacks a valid ratio"),
 ])
 def test_a_bad_bench_file_is_a_usage_error_before_the_run(tmp_path, content, says, capsys):
     path = tmp_path / "bench.json"
