@@ -20,6 +20,7 @@ one process (absolute times drift between runs on shared machines; ratios do not
 """
 import argparse
 import os
+import re
 import tempfile
 import time
 
@@ -272,13 +273,72 @@ def _export_time():
     return ("d", "export+validate, Embedding/LSTM/GRU/Dense", "-", elapsed, 2.0, elapsed / 2.0)
 
 
+JSON_FORMAT = "rnn2onnx-bench/1"
+
+
+def part_descriptions(doc=__doc__):
+    """{part letter: its paragraph of this module's docstring}: what each part compares."""
+    parts = {}
+    for block in re.split(r"\n(?=\([a-z]\) )", doc):
+        match = re.match(r"\(([a-z])\) (.*)", block, re.S)
+        if match:
+            parts[match.group(1)] = " ".join(match.group(2).split())
+    return parts
+
+
+def write_json(path, rows, repeats):
+    """The rows of run() as JSON (for `rnn2onnx conformance --bench PATH`), atomically:
+    {"format", "generated", "repeats", "versions", "parts": {letter: description},
+    "rows": [{"part", "comparison", "shape" ([batch, time, in, hidden] or null),
+    "ours_ms", "base_ms", "ratio"}]}."""
+    import datetime
+    import json
+    import platform
+
+    import onnxruntime
+    from reference.files import atomic_write
+
+    from . import __version__
+
+    data = {"format": JSON_FORMAT,
+            "generated": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "repeats": repeats,
+            "versions": {"rnn2onnx": __version__, "onnxruntime": onnxruntime.__version__, "numpy": np.__version__,
+                         "python": platform.python_version(), "machine": platform.machine(),
+                         "cpus": os.cpu_count()},
+            "parts": part_descriptions(),
+            "rows": [{"part": part, "comparison": what, "shape": list(shape) if isinstance(shape, tuple) else None,
+                      "ours_ms": ta * 1e3, "base_ms": tb * 1e3, "ratio": ratio}
+                     for part, what, shape, ta, tb, ratio in rows]}
+
+    def write(tmp):
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=1)
+            f.write("\n")
+
+    atomic_write(path, write)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="rnn2onnx bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=30, help="interleaved rounds per comparison")
     parser.add_argument("--quick", action="store_true", help="few rounds, for a smoke run")
+    parser.add_argument("--json", metavar="PATH", default=None,
+                        help="also write the rows as JSON (atomically), for `rnn2onnx conformance --bench PATH`")
     args = parser.parse_args(argv)
-    run(repeats=3 if args.quick else args.repeats)
+    if args.json:
+        from reference.files import OutputPathError, check_output_path
+
+        try:  # before the minutes of measuring, not after
+            check_output_path(args.json)
+        except OutputPathError as exc:
+            parser.error(str(exc))
+    repeats = 3 if args.quick else args.repeats
+    rows = run(repeats=repeats)
+    if args.json:
+        write_json(args.json, rows, repeats)
+        print(f"wrote {args.json}")
     return 0
 
 

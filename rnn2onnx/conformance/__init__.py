@@ -1,6 +1,6 @@
 """rnn2onnx conformance: one table of where exported models agree with the reference.
 
-    rnn2onnx conformance [--quick] [--out DIR] [--runtimes onnxruntime,openvino,tract]
+    rnn2onnx conformance [--quick] [--out DIR] [--runtimes onnxruntime,openvino,tract] [--bench BENCH.json]
     python -m rnn2onnx.conformance ...
 
 Builds a matrix of models (every recurrent layer; masks none/left/right/holes/masking;
@@ -12,7 +12,9 @@ a nested Merge, and Graphs with two inputs and two or more outputs; inputs of di
 lengths where the merge allows), exports each with ``validate=False``,
 runs the file on onnxruntime and, where installed, OpenVINO (f32 precision hint) and
 tract (concrete input shapes, in a worker process), compares with ``model.predict``
-and writes ``conformance.md`` and ``conformance.json`` (atomically) to ``--out``.
+and writes ``conformance.md`` and ``conformance.json`` (atomically) to ``--out``, and
+with plotly installed (the ``report`` extra) ``conformance.html``: the same report as one
+self-contained page with charts (and, given ``--bench``, ``rnn2onnx bench --json``'s ratios).
 
 It also runs the *peer vectors*: the LSTM/GRU/RNN cases of the ONNX backend node tests
 (``onnx.backend.test.case.node.lstm/gru/rnn``), converted to Keras layers, through the
@@ -39,7 +41,8 @@ import time
 from .. import runtimes
 from .matrix import CONTAINERS, DTYPES, MASKS, RECURRENT, STRATEGIES, TARGETS, Case, build_matrix, opset_choices
 from .peers import peer_cases
-from .report import format_error, write_reports
+from . import html_report
+from .report import complete_meta, format_error, write_reports
 from .runner import Progress, run, short_message
 
 __all__ = ["main", "build_matrix", "peer_cases", "run", "write_reports", "Case", "Progress", "short_message",
@@ -60,7 +63,15 @@ def main(argv=None):
     parser.add_argument("--keep-models", action="store_true",
                         help="save every exported file under OUT/models (default: only failing or rejected ones)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    parser.add_argument("--bench", metavar="PATH", default=None,
+                        help="a file written by `rnn2onnx bench --json PATH`: its ratios are charted in conformance.html")
     args = parser.parse_args(argv)
+    bench = None
+    if args.bench:
+        try:  # checked before the run, not after it
+            bench = html_report.load_bench(args.bench)
+        except html_report.BenchFileError as exc:
+            parser.error(str(exc))
 
     available = runtimes.available()
     if args.runtimes:
@@ -89,10 +100,16 @@ def main(argv=None):
     records = run(cases, runtime_names, progress=not args.no_progress,
                   keep_dir=os.path.join(args.out, "models"), keep_all=args.keep_models)
     command = "rnn2onnx conformance" + (" --quick" if args.quick else "")
-    meta = {"command": command, "seconds": time.perf_counter() - started, "quick": args.quick}
+    meta = complete_meta({"command": command, "seconds": time.perf_counter() - started, "quick": args.quick})
     md_path, json_path, summary = write_reports(args.out, records, runtime_names, coverage, meta)
+    written = f"{md_path} and {json_path}"
+    if html_report.available():
+        written = f"{md_path}, {json_path} and " + html_report.write_html(args.out, records, summary, runtime_names, meta,
+                                                                     bench, args.bench)
     print(f"{summary['cases']} cases: {summary['passed']} passed, {summary['failed']} failed "
-          f"({meta['seconds']:.0f} s); wrote {md_path} and {json_path}")
+          f"({meta['seconds']:.0f} s); wrote {written}")
+    if not html_report.available():
+        print(f"  (conformance.html needs plotly: {html_report.INSTALL_HINT})")
     for key, s in summary["worst"].items():
         print(f"  {key:28s} worst rel err {format_error(s['worst_rel'])}  abs {format_error(s['worst_abs'])}  "
               + ", ".join(f"{k} {v}" for k, v in sorted(s["statuses"].items())))

@@ -52,7 +52,9 @@ def _form_name(f, record, native):
 
 def compatibility(records, runtime_names):
     """{(runtime, dtype, target, form): {mask: Counter of agrees/rejected/wrong}} over the
-    model matrix (peer rows left out: their masks are ONNX's, not Keras's)."""
+    model matrix (peer rows left out: their masks are ONNX's, not Keras's); a cell's
+    "messages" are its rejections', "not_held" counts its rejected and wrong files that the
+    runtime is not held to (Runtime.known_limit)."""
     table = {}
     for r in records:
         if r["group"] == "peer":
@@ -64,6 +66,8 @@ def compatibility(records, runtime_names):
             outcome = {"pass": "agrees", "f32-only": "agrees", "rejected": "rejected"}.get(e["status"], "wrong")
             cell = table.setdefault((name, r["dtype"], r["target"], case_form(r)), {}).setdefault(r["mask"], {})
             cell[outcome] = cell.get(outcome, 0) + 1
+            if outcome != "agrees" and runtimes.get(name).known_limit(r["target"], r["dtype"], r.get("loop_op")):
+                cell["not_held"] = cell.get("not_held", 0) + 1
             if outcome == "rejected":
                 cell.setdefault("messages", set()).add(e["message"])
     return table
@@ -133,30 +137,38 @@ def _forms_cell(record):
     return ", ".join(p for p in parts if p) or "—"
 
 
+def rejection_index(summary):
+    """{(runtime, message): its row number in the Rejections table (from 1)}."""
+    return {(g["runtime"], g["message"]): i + 1 for i, g in enumerate(summary["rejections"])}
+
+
+def compatibility_cell(counts, runtime, index):
+    """The text of a compatibility() cell of `runtime`: "n agree, n wrong, n rejected [k]"
+    ([k]: rows of the Rejections table, from rejection_index), or "—"."""
+    if not counts:
+        return "—"
+    parts = [f"{counts[k]} {k}" for k in ("agrees", "wrong") if counts.get(k)]
+    if counts.get("rejected"):
+        refs = sorted(index.get((runtime, m), 0) for m in counts["messages"])
+        parts.append(f"{counts['rejected']} rejected " + "".join(f"[{i}]" for i in refs))
+    return ", ".join(parts).replace("agrees", "agree")
+
+
 def _compatibility_lines(records, summary, runtime_names):
     table = compatibility(records, runtime_names)
     if not table:
         return []
-    index = {(g["runtime"], g["message"]): i + 1 for i, g in enumerate(summary["rejections"])}
+    index = rejection_index(summary)
     lines = ["## Compatibility: runtime x form x mask", "",
              "Model-matrix cases per cell: `n agree` (within the tolerance; f32-only counts as agreeing), "
              "`n rejected [k]` (the runtime refused or crashed; [k] is the row of the Rejections table with its "
              "message), `n wrong` (ran, disagreed). Forms: the ONNX form of the case's recurrent layers.", "",
              "| runtime | dtype | target | form | " + " | ".join(MASKS) + " |",
              "|---|---|---|---|" + "---|" * len(MASKS)]
-
-    def cell(counts):
-        if not counts:
-            return "—"
-        parts = [f"{counts[k]} {k}" for k in ("agrees", "wrong") if counts.get(k)]
-        if counts.get("rejected"):
-            refs = sorted(index.get((name, m), 0) for m in counts["messages"])
-            parts.append(f"{counts['rejected']} rejected " + "".join(f"[{i}]" for i in refs))
-        return ", ".join(parts).replace("agrees", "agree")
-
     for (name, dtype, target, form), masks in sorted(table.items()):
         # a dispatch form's name holds a "|": escaped, or the row gets a column too many
-        lines.append(f"| {name} | {dtype} | {target} | {_md(form)} | " + " | ".join(cell(masks.get(m)) for m in MASKS) + " |")
+        lines.append(f"| {name} | {dtype} | {target} | {_md(form)} | "
+                     + " | ".join(compatibility_cell(masks.get(m), name, index) for m in MASKS) + " |")
     lines += ["", "What each runtime is known to refuse or get wrong (`known_issues` of its class in "
               "`rnn2onnx/runtimes.py`; the portable target avoids each of them):", ""]
     for name in runtime_names:
@@ -283,13 +295,19 @@ def write_atomic(path, text):
     atomic_write(path, write)
 
 
-def write_reports(out_dir, records, runtime_names, coverage=(), meta=None):
-    """Write conformance.md and conformance.json into out_dir; returns (md path, json path, summary)."""
+def complete_meta(meta=None):
+    """A copy of `meta` with the report's defaults: generated (now), command, seconds, versions."""
     meta = dict(meta or {})
     meta.setdefault("generated", datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
     meta.setdefault("command", "rnn2onnx conformance")
     meta.setdefault("seconds", 0.0)
     meta.setdefault("versions", _versions())
+    return meta
+
+
+def write_reports(out_dir, records, runtime_names, coverage=(), meta=None):
+    """Write conformance.md and conformance.json into out_dir; returns (md path, json path, summary)."""
+    meta = complete_meta(meta)
     summary = summarize(records, runtime_names)
     md_path, json_path = os.path.join(out_dir, "conformance.md"), os.path.join(out_dir, "conformance.json")
     data = {"meta": meta, "tolerance": TOLERANCE, "runtimes": list(runtime_names), "summary": summary,

@@ -1,8 +1,10 @@
 """The README's main job (`rnn2onnx demo`) and the benchmark command run end to end."""
+import json
 import os
 import tempfile
 
 import onnx
+import pytest
 
 from rnn2onnx import bench, demo
 
@@ -43,3 +45,23 @@ def test_bench_prints_every_comparison():
     assert {row[1] for row in rows if row[0] == "f"} >= {"GRU Loop vs Scan", "LSTM masked portable vs ort-target Scan"}
     assert all(row[-1] > 0 for row in rows)
     assert "ratio" in lines[0]
+
+
+def test_bench_json_holds_the_rows_and_each_part_s_description(tmp_path):
+    rows = [("a", "GRU loop vs native GRU", (1, 50, 32, 64), 0.003, 0.001, 3.0),
+            ("d", "export+validate", "-", 0.5, 2.0, 0.25)]
+    path = tmp_path / "bench.json"
+    bench.write_json(str(path), rows, repeats=7)
+    data = json.loads(path.read_text())
+    assert data["format"] == bench.JSON_FORMAT and data["repeats"] == 7
+    assert data["rows"][0] == {"part": "a", "comparison": "GRU loop vs native GRU", "shape": [1, 50, 32, 64],
+                               "ours_ms": 3.0, "base_ms": 1.0, "ratio": 3.0}
+    assert data["rows"][1]["shape"] is None
+    assert set(data["parts"]) == set("abcdefg") and data["parts"]["b"].startswith("our native LSTM export")
+    assert os.listdir(tmp_path) == ["bench.json"]  # written atomically: no temporary file left
+
+
+def test_bench_json_path_is_checked_before_measuring(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        bench.main(["--json", str(tmp_path)])  # a directory: refused at once, not after minutes
+    assert exc.value.code == 2 and "it is a directory" in capsys.readouterr().err
