@@ -1,7 +1,7 @@
-"""Keras 0.1.x/0.2.0 legacy files: configs (JSON/YAML) and HDF5 weights, both ways.
+"""Keras 0.1.x/0.2.0 files: configs (JSON/YAML) and HDF5 weights, both ways.
 
 Fixtures are written with h5py directly in the 0.2.0 layout by
-tests/fixtures/legacy/make_fixtures.py (not by reference.legacy).
+tests/fixtures/legacy/make_fixtures.py (not by reference.keras_files).
 """
 import json
 import os
@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 
 import reference as r
-from reference import legacy, models
+from reference import build, models
+from reference.keras_files import KerasFileError, text
 from reference.errors import ConfigError
 
-from ..fixtures.legacy import make_fixtures as mf
+from ...fixtures.legacy import make_fixtures as mf
 
 
 
@@ -92,7 +93,7 @@ def _inputs(name):
 @pytest.mark.parametrize("ext", ["json", "yaml"])
 @pytest.mark.parametrize("name", sorted(mf.MODELS))
 def test_fixture_loads_as_the_api_model(fx, name, ext):
-    model = models.load_model(_path(fx, f"{name}.{ext}"), _path(fx, f"{name}.h5"))
+    model = build.load_model(_path(fx, f"{name}.{ext}"), _path(fx, f"{name}.h5"))
     expected = _api_model(name)
     assert [type(l).__name__ for l in model.layers] == [type(l).__name__ for l in expected.layers]
     _assert_same_weights(model, expected)
@@ -108,7 +109,7 @@ def test_h5py_lists_param_10_before_param_2_and_we_read_by_index(fx):
         names = list(f["layer_4"].keys())
         assert names.index("param_10") < names.index("param_2")  # the trap
         assert list(f.keys()).index("layer_10") < list(f.keys()).index("layer_2")
-    model = models.load_model(_path(fx, "every_recurrent.json"), _path(fx, "every_recurrent.h5"))
+    model = build.load_model(_path(fx, "every_recurrent.json"), _path(fx, "every_recurrent.h5"))
     lstm = model.layers[4]
     assert lstm.weight_names[10:] == ["U_o", "b_o"]
     assert np.array_equal(lstm.params["U_o"], mf.arrays("every_recurrent")[4][10])
@@ -119,12 +120,12 @@ def test_h5py_lists_param_10_before_param_2_and_we_read_by_index(fx):
 def test_to_json_reproduces_a_0_2_0_config_exactly(fx, name):
     with open(_path(fx, f"{name}.json")) as f:
         original = json.load(f)
-    model = models.load_model(_path(fx, f"{name}.json"))
+    model = build.load_model(_path(fx, f"{name}.json"))
     assert json.loads(model.to_json()) == original
-    assert models.model_from_yaml(model.to_yaml()).get_weights is not None
-    assert legacy.LegacyYamlLoader is not None
+    assert build.model_from_yaml(model.to_yaml()).get_weights is not None
+    assert text.KerasYamlLoader is not None
     import yaml
-    assert _listify(yaml.load(model.to_yaml(), Loader=legacy.LegacyYamlLoader)) == original
+    assert _listify(yaml.load(model.to_yaml(), Loader=text.KerasYamlLoader)) == original
 
 
 def _listify(value):
@@ -136,7 +137,7 @@ def _listify(value):
 
 
 def test_yaml_written_like_0_2_0_tags_tuples(fx):
-    text = models.load_model(_path(fx, "masking_float.yaml")).to_yaml()
+    text = build.load_model(_path(fx, "masking_float.yaml")).to_yaml()
     assert "input_shape: !!python/tuple [null, 3]" in text
     with open(_path(fx, "masking_float.yaml")) as f:
         assert "!!python/tuple" in f.read()
@@ -291,7 +292,7 @@ def test_save_weights_refuses_existing_file_unless_overwrite(tmp_path):
     m, _ = _plain_model("float32")
     path = tmp_path / "w.h5"
     path.write_bytes(b"keep me")
-    with pytest.raises(legacy.LegacyFileError, match="already exists"):
+    with pytest.raises(KerasFileError, match="already exists"):
         m.save_weights(str(path))
     assert path.read_bytes() == b"keep me"
     m.save_weights(str(path), overwrite=True)
@@ -313,12 +314,12 @@ def test_save_weights_is_atomic(tmp_path, monkeypatch):
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(h5py.Group, "create_dataset", failing)
-    with pytest.raises(legacy.LegacyFileError, match="No space left"):
+    with pytest.raises(KerasFileError, match="No space left"):
         m.save_weights(str(path), overwrite=True)
     assert path.read_bytes() == b"old contents"
     assert sorted(os.listdir(tmp_path)) == ["w.h5"]  # no temp file left behind
     calls.clear()
-    with pytest.raises(legacy.LegacyFileError):
+    with pytest.raises(KerasFileError):
         m.save_weights(str(tmp_path / "new.h5"))
     assert sorted(os.listdir(tmp_path)) == ["w.h5"]
 
@@ -327,7 +328,7 @@ def test_save_weights_is_atomic(tmp_path, monkeypatch):
 # Keras 0.1.x configs and compiled configs
 # -------------------------------------------------------------------------------------------
 def test_keras01_config_maps_positional_input_dim(fx):
-    model = models.load_model(_path(fx, "keras01.json"), _path(fx, "keras01.h5"))
+    model = build.load_model(_path(fx, "keras01.json"), _path(fx, "keras01.h5"))
     assert model.layers[2].activation.name == "softmax"  # 0.1.x's time_distributed_softmax
     assert model.layers[1].input_shape == (None, 3)
     # a float-input 0.1.x model: its first layer's input_dim is the model's input width
@@ -346,18 +347,18 @@ def test_keras01_input_dim_mismatch_is_named():
     cfg = {"name": "Sequential", "layers": [
         {"name": "Embedding", "input_dim": 10, "output_dim": 3},
         {"name": "GRU", "input_dim": 5, "output_dim": 4}]}
-    with pytest.raises(legacy.LegacyFileError, match=r"layer 1 \(GRU\).*input width is 5.*outputs width 3"):
-        r.model_from_json(json.dumps(cfg))
+    with pytest.raises(KerasFileError, match=r"layer 1 \(GRU\).*input width is 5.*outputs width 3"):
+        r.model_from_json(json.dumps(cfg), keras_version="0.1.3")
 
 
 def test_compiled_config_restores_the_optimizer(fx):
     for ext in ("json", "yaml"):
-        model = models.load_model(_path(fx, f"compiled.{ext}"), _path(fx, "compiled.h5"))
+        model = build.load_model(_path(fx, f"compiled.{ext}"), _path(fx, "compiled.h5"))
         assert model.optimizer.get_config() == {"name": "SGD", "lr": float(np.float32(0.05)),
                                                 "momentum": float(np.float32(0.9)),
                                                 "decay": float(np.float32(1e-4)), "nesterov": True}
         assert model.loss == "categorical_crossentropy" and model.class_mode == "categorical"
-    assert getattr(models.load_model(_path(fx, "compiled.json"), compile=False), "optimizer", None) is None
+    assert getattr(build.load_model(_path(fx, "compiled.json"), compile=False), "optimizer", None) is None
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -379,11 +380,11 @@ def test_compiled_round_trip_widens_float32_settings(dtype):
 def test_compiled_config_errors():
     base = {"name": "Sequential", "layers": [{"name": "Dense", "output_dim": 2, "input_dim": 3}],
             "loss": "mse", "class_mode": "categorical"}
-    with pytest.raises(legacy.LegacyFileError, match="unknown optimizer 'Nadam'.*SGD"):
+    with pytest.raises(KerasFileError, match="unknown optimizer 'Nadam'.*SGD"):
         r.model_from_json(json.dumps(dict(base, optimizer={"name": "Nadam"})))
-    with pytest.raises(legacy.LegacyFileError, match="unexpected argument 'momentum'"):
+    with pytest.raises(KerasFileError, match="unexpected argument 'momentum'"):
         r.model_from_json(json.dumps(dict(base, optimizer={"name": "Adam", "momentum": 0.9})))
-    with pytest.raises(legacy.LegacyFileError, match="unknown loss 'huber'"):
+    with pytest.raises(KerasFileError, match="unknown loss 'huber'"):
         r.model_from_json(json.dumps(dict(base, optimizer={"name": "SGD"}, loss="huber")))
     # hand-written YAML: 1e-08 (no dot) is a string to YAML 1.1; the setting still loads
     text = ("name: Sequential\nlayers:\n- {name: Dense, output_dim: 2, input_dim: 3}\n"
@@ -408,26 +409,26 @@ BROKEN = {
 
 @pytest.mark.parametrize("variant", sorted(BROKEN))
 def test_broken_weights(fx, variant):
-    model = models.load_model(_path(fx, "keras01.json"), _path(fx, "keras01.h5"))
+    model = build.load_model(_path(fx, "keras01.json"), _path(fx, "keras01.h5"))
     before = [w.copy() for w in model.get_weights()]
-    with pytest.raises(legacy.LegacyFileError, match=BROKEN[variant]):
+    with pytest.raises(KerasFileError, match=BROKEN[variant]):
         model.load_weights(_path(fx, f"broken_{variant}.h5"))
     assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
 
 
 def test_broken_weights_more(tmp_path, fx):
-    model = models.load_model(_path(fx, "keras01.json"))
-    with pytest.raises(legacy.LegacyFileError, match="does not exist"):
+    model = build.load_model(_path(fx, "keras01.json"))
+    with pytest.raises(KerasFileError, match="does not exist"):
         model.load_weights(str(tmp_path / "nope.h5"))
     path = str(tmp_path / "attr.h5")
     mf.write_weights(path, mf.arrays("keras01"))
     with h5py.File(path, "a") as f:
         f.attrs["nb_layers"] = "three"
-    with pytest.raises(legacy.LegacyFileError, match="'nb_layers' must be one integer"):
+    with pytest.raises(KerasFileError, match="'nb_layers' must be one integer"):
         model.load_weights(path)
     with h5py.File(path, "w") as f:  # a Graph model's weights file
         f.create_group("graph").attrs["nb_params"] = 0
-    with pytest.raises(legacy.LegacyFileError, match="Graph"):
+    with pytest.raises(KerasFileError, match="Graph"):
         model.load_weights(path)
     # the data of a dataset is unreadable although the header is intact
     mf.write_weights(path, mf.arrays("keras01"))
@@ -436,13 +437,13 @@ def test_broken_weights_more(tmp_path, fx):
         size = f["layer_1/param_0"].id.get_storage_size()
     with open(path, "r+b") as f:
         f.truncate(offset + size // 2)
-    with pytest.raises(legacy.LegacyFileError, match="truncated|corrupt"):
+    with pytest.raises(KerasFileError, match="truncated|corrupt"):
         model.load_weights(path)
 
 
 def test_data_outside_the_file_is_refused(tmp_path, fx):
     """Links and external storage could make a weights file read other files on the machine."""
-    model = models.load_model(_path(fx, "keras01.json"))
+    model = build.load_model(_path(fx, "keras01.json"))
     secret = tmp_path / "secret.bin"
     secret.write_bytes(np.arange(12, dtype=np.float32).tobytes())
     path = str(tmp_path / "w.h5")
@@ -455,13 +456,13 @@ def test_data_outside_the_file_is_refused(tmp_path, fx):
 
     rewrite(lambda g: g.create_dataset("param_0", (3, 4), dtype=np.float32,
                                        external=[(str(secret), 0, 48)]))
-    with pytest.raises(legacy.LegacyFileError, match=r"layer 1 \(GRU gru_1\).*outside the file"):
+    with pytest.raises(KerasFileError, match=r"layer 1 \(GRU gru_1\).*outside the file"):
         model.load_weights(path)
     rewrite(lambda g: g.__setitem__("param_0", h5py.ExternalLink(_path(fx, "keras01.h5"), "layer_1/param_0")))
-    with pytest.raises(legacy.LegacyFileError, match="ExternalLink.*refused"):
+    with pytest.raises(KerasFileError, match="ExternalLink.*refused"):
         model.load_weights(path)
     rewrite(lambda g: g.__setitem__("param_0", h5py.SoftLink("/layer_1/param_1")))
-    with pytest.raises(legacy.LegacyFileError, match="SoftLink.*refused"):
+    with pytest.raises(KerasFileError, match="SoftLink.*refused"):
         model.load_weights(path)
 
 
@@ -490,7 +491,7 @@ def test_weights_reveal_the_input_width_of_an_unbuilt_config(tmp_path):
                [rng.normal(size=(4, 2)).astype(np.float32), np.zeros(2, np.float32)]]
     path = str(tmp_path / "w.h5")
     mf.write_weights(path, weights)
-    model = r.model_from_json(json.dumps(cfg))
+    model = r.model_from_json(json.dumps(cfg), keras_version="0.2.0")  # Masking: the release's mask rule
     assert not model.layers[1].built
     model.load_weights(path)
     assert model.input_shape == (None, 3)
@@ -498,8 +499,8 @@ def test_weights_reveal_the_input_width_of_an_unbuilt_config(tmp_path):
     # a bad shape there is still reported, and nothing gets built
     weights[1][4] = np.zeros((4, 5), np.float32)
     mf.write_weights(path, weights)
-    model = r.model_from_json(json.dumps(cfg))
-    with pytest.raises(legacy.LegacyFileError, match=r"param 4 \(U_c\) has shape \(4, 5\)"):
+    model = r.model_from_json(json.dumps(cfg), keras_version="0.2.0")
+    with pytest.raises(KerasFileError, match=r"param 4 \(U_c\) has shape \(4, 5\)"):
         model.load_weights(path)
     assert not any(layer.built for layer in model.layers)
 
@@ -508,8 +509,8 @@ def test_weights_reveal_the_input_width_of_an_unbuilt_config(tmp_path):
 # broken or hostile configs
 # -------------------------------------------------------------------------------------------
 def test_unknown_layer_lists_accepted(fx):
-    with pytest.raises(legacy.LegacyFileError) as info:
-        models.load_model(_path(fx, "broken_unknown_layer.json"))
+    with pytest.raises(KerasFileError) as info:
+        build.load_model(_path(fx, "broken_unknown_layer.json"))
     message = str(info.value)
     assert "layer 1 (BiLSTM): unknown layer type 'BiLSTM'" in message
     for name in ("Embedding", "Masking", "Dense", "TimeDistributedDense", "Activation", "Dropout",
@@ -538,7 +539,7 @@ def test_unknown_layer_lists_accepted(fx):
      "go_backwards"),
 ])
 def test_bad_json_configs(text, pattern):
-    with pytest.raises(legacy.LegacyFileError, match=pattern):
+    with pytest.raises(KerasFileError, match=pattern):
         r.model_from_json(text)
 
 
@@ -546,29 +547,28 @@ def test_yaml_loader_is_safe(tmp_path):
     marker = tmp_path / "pwned"
     hostile = ("name: Sequential\nlayers:\n- name: !!python/object/apply:os.system "
                f"['touch {marker}']\n  output_dim: 3\n")
-    with pytest.raises(legacy.LegacyFileError, match="tag that is not allowed"):
+    with pytest.raises(KerasFileError, match="tag that is not allowed"):
         r.model_from_yaml(hostile)
     assert not marker.exists()
-    with pytest.raises(legacy.LegacyFileError, match="tag that is not allowed"):
+    with pytest.raises(KerasFileError, match="tag that is not allowed"):
         r.model_from_yaml("name: !!python/name:os.system\nlayers: []\n")
-    with pytest.raises(legacy.LegacyFileError, match="not valid YAML"):
+    with pytest.raises(KerasFileError, match="not valid YAML"):
         r.model_from_yaml("name: [unclosed\n")
     # the safe loader was extended in a subclass only
     import yaml
     with pytest.raises(yaml.constructor.ConstructorError):
         yaml.safe_load("a: !!python/tuple [1, 2]")
-    assert yaml.load("a: !!python/tuple [1, 2]", Loader=legacy.LegacyYamlLoader) == {"a": (1, 2)}
+    assert yaml.load("a: !!python/tuple [1, 2]", Loader=text.KerasYamlLoader) == {"a": (1, 2)}
 
 
 def test_ignored_training_only_keys():
-    # a recurrent layer took no regularizer in 0.2.0 (later Keras versions wrote them): ignored
+    # a recurrent layer took no regularizer in 0.2.0 (0.3.3 wrote them): listed, without effect
     cfg = {"name": "Sequential", "layers": [
         {"name": "LSTM", "output_dim": 2, "input_dim": 3, "U_regularizer": {"name": "WeightRegularizer", "l2": 0.01},
          "trainable": True, "cache_enabled": True}]}
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        model = r.model_from_json(json.dumps(cfg))
-    assert any("U_regularizer" in str(w.message) and "only affects training" in str(w.message) for w in caught)
+    model = r.model_from_json(json.dumps(cfg))
+    assert model.keras_version == "0.3.3"
+    assert any("without effect at inference: U_regularizer, cache_enabled, trainable" in n for n in model.keras_notes)
     assert model.predict(np.ones((2, 4, 3))).shape == (2, 2)
 
 
@@ -580,7 +580,7 @@ def test_inline_parameters_of_early_configs():
     model = r.model_from_json(json.dumps(cfg), dtype="float64")
     assert np.array_equal(model.get_weights()[0], W) and np.array_equal(model.get_weights()[1], b)
     cfg["layers"][0]["parameters"][0]["shape"] = [2, 2]
-    with pytest.raises(legacy.LegacyFileError, match="6 values for shape"):
+    with pytest.raises(KerasFileError, match="6 values for shape"):
         r.model_from_json(json.dumps(cfg))
 
 
@@ -590,11 +590,11 @@ def test_config_file_sniffing(tmp_path, fx):
     (tmp_path / "model.cfg").write_text(text)
     (tmp_path / "model.txt").write_text(json.dumps(mf.config("keras01")))
     for name in ("model.cfg", "model.txt"):
-        model = models.load_model(str(tmp_path / name), _path(fx, "keras01.h5"))
+        model = build.load_model(str(tmp_path / name), _path(fx, "keras01.h5"))
         _assert_same_weights(model, _api_model("keras01"))
     (tmp_path / "bin.json").write_bytes(b"\xff\xfe{")
-    with pytest.raises(legacy.LegacyFileError, match="not UTF-8"):
-        models.load_model(str(tmp_path / "bin.json"))
+    with pytest.raises(KerasFileError, match="not UTF-8"):
+        build.load_model(str(tmp_path / "bin.json"))
 
 
 # -- which dtype a loaded model computes in (SPEC "Which dtype a loaded model computes in") --
@@ -617,7 +617,7 @@ def test_a_loaded_model_computes_in_its_weights_files_dtype(tmp_path, dtype, how
     path, arrays = _weights_in(dtype, tmp_path)
     cfg = mf.config("keras01")
     if how == "load_model":
-        model = models.load_model(_write_cfg(tmp_path), path)
+        model = build.load_model(_write_cfg(tmp_path), path)
     else:
         model = r.model_from_json(json.dumps(cfg)) if how == "json" else r.model_from_yaml(mf.to_yaml_text(cfg))
         assert (model.dtype, model.dtype_from) == (np.float32, "default: no weights file")
@@ -647,7 +647,7 @@ def test_an_explicit_dtype_wins_and_python_models_default_to_float32(tmp_path):
 def test_a_later_weights_file_decides_again(tmp_path):
     path64, _ = _weights_in("float64", tmp_path)
     path32, _ = _weights_in("float32", tmp_path)
-    model = models.load_model(_write_cfg(tmp_path), path64)
+    model = build.load_model(_write_cfg(tmp_path), path64)
     assert model.dtype == np.float64
     model.load_weights(path32)
     assert model.dtype == np.float32 and all(w.dtype == np.float32 for w in model.get_weights())
@@ -661,7 +661,7 @@ def test_a_file_of_mixed_float_widths_is_refused_without_a_dtype(tmp_path, odd):
     mf.write_weights(path, arrays)
     model = r.model_from_json(json.dumps(mf.config("keras01")))
     before = [w.copy() for w in model.get_weights()]
-    with pytest.raises(legacy.LegacyFileError, match=r"layer 2 \(Dense\) param 0 \(W\) is stored as "
+    with pytest.raises(KerasFileError, match=r"layer 2 \(Dense\) param 0 \(W\) is stored as "
                        + np.dtype(odd).name + r", but layer 0 \(Embedding\).*pass dtype="):
         model.load_weights(path)
     assert model.dtype_from == "default: no weights file"  # left unchanged
@@ -670,17 +670,17 @@ def test_a_file_of_mixed_float_widths_is_refused_without_a_dtype(tmp_path, odd):
 
 def test_a_float16_file_needs_a_dtype(tmp_path):
     path, _ = _weights_in("float16", tmp_path)
-    with pytest.raises(legacy.LegacyFileError, match=r"layer 0 \(Embedding\) param 0 \(E\) is stored as float16"):
-        models.load_model(_write_cfg(tmp_path), path)
-    assert models.load_model(_write_cfg(tmp_path), path, dtype="float64").dtype == np.float64
+    with pytest.raises(KerasFileError, match=r"layer 0 \(Embedding\) param 0 \(E\) is stored as float16"):
+        build.load_model(_write_cfg(tmp_path), path)
+    assert build.load_model(_write_cfg(tmp_path), path, dtype="float64").dtype == np.float64
 
 
 def test_keras_float64_file_loaded_without_a_dtype_reproduces_keras():
     """Oracle: Keras 0.2.0 on Theano (floatX=float64) wrote the file and its predictions."""
-    fx = os.path.join(os.path.dirname(__file__), "..", "fixtures", "keras02")
+    fx = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "keras02")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # its regularizers/constraints: training only
-        model = models.load_model(os.path.join(fx, "regularizers_nonneg_config.json"),
+        model = build.load_model(os.path.join(fx, "regularizers_nonneg_config.json"),
                                   os.path.join(fx, "regularizers_nonneg_config.h5"))
     data = np.load(os.path.join(fx, "regularizers_nonneg_config.npz"))
     assert model.dtype == np.float64

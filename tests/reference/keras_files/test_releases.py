@@ -1,0 +1,120 @@
+"""Telling Keras releases apart from their config keys, and each release's rules.
+
+Expected values: the key table page is compared with the table it is generated from; the
+0.1.x JZS files are compared with the same model built through the public API with the
+identity projection passed explicitly; every other figure comes from files the releases
+wrote (test_release_fixtures.py, tests/fixtures/keras02)."""
+import glob
+import json
+import os
+
+import numpy as np
+import pytest
+
+import reference as r
+from reference.keras_files import KerasFileError, keras0, releases
+
+from ...fixtures.legacy import make_fixtures as mf
+
+ROOT = os.path.join(os.path.dirname(__file__), "..", "..", "..")
+KERAS02 = os.path.join(ROOT, "tests", "fixtures", "keras02")
+
+
+def test_the_key_table_page_is_current():
+    page = open(os.path.join(ROOT, "docs", "keras-files.md")).read()
+    start = page.index("-->\n", page.index("<!-- key table")) + 4
+    end = page.index("<!-- end of key table -->")
+    assert page[start:end].strip() == releases.key_table_markdown()
+
+
+def test_every_keras_0_2_0_file_is_told_as_0_2_0():
+    configs = [c for c in sorted(glob.glob(os.path.join(KERAS02, "*.json"))) if not c.endswith("MANIFEST.json")]
+    assert len(configs) >= 30
+    for path in configs:
+        model = r.load_model(path)
+        assert model.keras_version == "0.2.0", (path, model.keras_release)
+        assert model.keras_release.startswith("Keras 0.2.0: config keys ")
+
+
+def test_a_named_release_the_keys_contradict_is_refused():
+    path = os.path.join(KERAS02, "addition_rnn_f64.json")
+    with pytest.raises(KerasFileError, match=r"not written by Keras 0\.3\.2: .*theano_mode \(its keys fit Keras 0\.2\.0\)"):
+        r.load_model(path, keras_version="0.3.2")
+    assert r.load_model(path, keras_version="0.2.0").keras_release == "Keras 0.2.0: named by the caller"
+
+
+def test_an_unknown_release_lists_the_accepted_ones():
+    with pytest.raises(KerasFileError, match=r"unknown Keras release '1\.2\.2'; accepted: 0\.1\.0, 0\.1\.1, .*0\.3\.3"):
+        r.load_model(os.path.join(KERAS02, "addition_rnn_f64.json"), keras_version="1.2.2")
+
+
+def _masked_lstm(**lstm_keys):
+    return {"name": "Sequential", "layers": [
+        {"name": "Embedding", "input_dim": 7, "output_dim": 4, "mask_zero": True},
+        dict({"name": "LSTM", "input_dim": 4, "output_dim": 5, "return_sequences": True}, **lstm_keys)]}
+
+
+def test_candidates_whose_numbers_differ_are_named_in_the_refusal():
+    # go_backwards: 0.3.0 on; no other telling key: 0.3.0-0.3.3, with three different mask rules
+    config = _masked_lstm(go_backwards=False)
+    with pytest.raises(KerasFileError, match=r"fit Keras 0\.3\.0–0\.3\.3, whose rules compute different numbers"):
+        r.model_from_json(json.dumps(config))
+    # the same model unmasked computes alike in every one of them
+    config["layers"][0]["mask_zero"] = False
+    model = r.model_from_json(json.dumps(config))
+    assert model.keras_version == "0.3.0–0.3.3"
+    assert any("edited by hand" in note for note in model.keras_notes)
+
+
+def test_keys_present_and_absent_narrow_the_release():
+    exact, present, why = keras0.candidates(_masked_lstm(go_backwards=False, stateful=False, cache_enabled=True))
+    assert exact == set() and present == releases.span("0.3.1")
+    full = {"trainable": True, "cache_enabled": True, "custom_name": "lstm", "go_backwards": False,
+            "stateful": False, "input_length": None, "init": "glorot_uniform", "inner_init": "orthogonal",
+            "forget_bias_init": "one", "activation": "tanh", "inner_activation": "hard_sigmoid"}
+    config = _masked_lstm(**full)
+    for layer in config["layers"]:
+        layer.update(trainable=True, cache_enabled=True, custom_name="x")
+    config["layers"][0].update(input_length=7, init="uniform")
+    exact, _, why = keras0.candidates(config)
+    assert exact == {"0.3.2"}
+    assert "no config key dropout" in why["0.3.3"]
+    assert why["0.3.1"].endswith("config key custom_name")
+
+
+def test_every_table_key_names_known_releases_and_an_effect():
+    for key in releases.KEYS:
+        assert key.always <= key.written <= releases.ALL, key.key
+        assert key.effect and (key.has_effect or key.effect.startswith("no effect at inference: ")), key.key
+
+
+def _jzs_keras01(tmp_path, kind, d, k):
+    """A 0.1.x JZS file: the config as 0.1.x's get_config wrote it, the weights without P."""
+    config = {"name": "Sequential", "layers": [
+        {"name": kind, "input_dim": d, "output_dim": k, "init": "glorot_uniform", "inner_init": "orthogonal",
+         "activation": "tanh", "inner_activation": "sigmoid", "truncate_gradient": -1, "return_sequences": True}]}
+    weights = [w.astype(np.float64) for w in mf._recurrent_weights(np.random.default_rng(3), kind, d, k)]
+    path = str(tmp_path / f"{kind}.h5")
+    mf.write_weights(path, [weights[:-1]])  # 0.1.x's params list ends before P
+    cfg = tmp_path / f"{kind}.json"
+    cfg.write_text(json.dumps(config))
+    return str(cfg), path, weights
+
+
+@pytest.mark.parametrize("kind", ["JZS1", "JZS2"])
+def test_keras01_jzs_files_take_the_identity_projection_they_computed_with(tmp_path, kind):
+    cfg, h5, weights = _jzs_keras01(tmp_path, kind, 4, 4)
+    model = r.load_model(cfg, h5)
+    assert model.keras_version == "0.1.2–0.1.3"
+    expected = r.Sequential(dtype="float64")
+    expected.add(getattr(r, kind)(4, input_dim=4, return_sequences=True, weights=weights[:-1] + [np.eye(4)]))
+    X = np.random.default_rng(0).normal(size=(3, 5, 4))
+    np.testing.assert_array_equal(model.predict(X), expected.predict(X))
+
+
+@pytest.mark.parametrize("kind", ["JZS1", "JZS2"])
+def test_keras01_jzs_files_with_a_random_projection_are_refused(tmp_path, kind):
+    cfg, h5, _ = _jzs_keras01(tmp_path, kind, 3, 4)
+    with pytest.raises(KerasFileError, match=rf"layer 0 \({kind}\): Keras 0\.1\.x did not save {kind}'s fixed "
+                                             r"projection P, a random matrix .* its values are lost"):
+        r.load_model(cfg, h5)
