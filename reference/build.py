@@ -46,6 +46,8 @@ def _layer(spec, place=None):
         layer = cls(**spec.arguments)
         if spec.file_omits:
             layer.file_omits, layer.derived_weights = spec.file_omits, dict(spec.derived_weights)
+        if spec.weight_scales:
+            layer.weight_scales = dict(spec.weight_scales)
         if place is not None:
             place(layer)
     except ConfigError as exc:

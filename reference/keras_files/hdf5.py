@@ -186,6 +186,8 @@ def load_weights(model, path):
         for j, (name, shape) in enumerate(layer_specs):
             if ws[j] is None and name in getattr(layer, "derived_weights", {}):
                 ws[j] = _derived_value(layer, name, shape, model.dtype)
+            elif name in getattr(layer, "weight_scales", {}):  # in the model's dtype, as the release computed
+                ws[j] = ws[j].astype(model.dtype) * np.asarray(layer.weight_scales[name], dtype=model.dtype)
         missing = [j for j, w in enumerate(ws) if w is None]
         if missing:  # a Graph file without running statistics: as Keras's reload, their initial values
             for j, w in _initial_values(layer, missing, model.dtype, model.rng).items():

@@ -18,7 +18,7 @@ import warnings
 from .. import activations
 from .. import advanced_activations, convolutional, noise, normalization  # noqa: F401  (their layers join the registry)
 from ..errors import ConfigError
-from ..layers import Activation, Dense, Embedding, Masking, TimeDistributedDense
+from ..layers import Activation, Dense, Dropout, Embedding, TimeDistributedDense
 from ..recurrent import RECURRENT_LAYERS, Recurrent, SimpleRNN
 from ..registry import LAYERS, accepted_keys, accepted_names
 from ..untrusted import quote, shorten
@@ -263,6 +263,7 @@ def _sequential(layers, context, prefix):
 def _merge(config, where, context):
     """A Merge's spec: branches are Sequential or Merge configs; its concat_axis is honoured
     (0.2.0's own loader dropped it)."""
+    _checked_container("Merge", where, context)
     unknown = [k for k in config if k not in MERGE_KEYS + BASE_KEYS]
     if unknown:
         raise KerasFileError(f"{where}: unknown config key {quote(unknown[0])}; Merge accepts: {', '.join(MERGE_KEYS)}")
@@ -325,7 +326,14 @@ def _graph_order_check(node_config):
                                  "adds after it; a node may only use inputs and nodes added before it")
 
 
+def _checked_container(kind, where, context):
+    if context["release"] in releases.span("0.3.0"):
+        raise KerasFileError(f"{where}: a Keras {context['release']} {kind} is not read (its computation was not "
+                             "checked against 0.3.x's); refused rather than computing 0.2.0's numbers")
+
+
 def _graph(config, context):
+    _checked_container("Graph", "the Graph config", context)
     inputs = _entries(config, "input_config", GRAPH_INPUT_KEYS)
     node_config = _entries(config, "node_config", GRAPH_NODE_KEYS)
     outputs = _entries(config, "output_config", GRAPH_OUTPUT_KEYS)
@@ -392,6 +400,10 @@ def _layer(config, label, context):
     accepted = ACCEPTED_KEYS[name]
     table = keys_for(name)
     release = context["release"]
+    if release in releases.span("0.3.0") and name not in releases.CHECKED_IN_0_3:
+        raise KerasFileError(f"{where}: a Keras {release} {name} layer is not read (only "
+                             f"{', '.join(sorted(releases.CHECKED_IN_0_3))} were checked against 0.3.x's "
+                             "computation); refused rather than computing 0.2.0's numbers")
     kwargs, weights, without_effect = {}, None, []
     for key, value in config.items():
         if key in BOOLEAN_KEYS[name] and not isinstance(value, bool) \
@@ -454,9 +466,19 @@ def _layer(config, label, context):
         if kwargs.get("input_dim") is None:
             raise KerasFileError(f"{where}: input_dim (the vocabulary size) is missing")
         if "mask_zero" not in config and release in releases.span("0.1.2", "0.1.3"):
-            context["warnings"].append(f"{where}: Keras {release} did not write mask_zero; loaded unmasked, as "
+            context["warnings"].append(f"{where}: Keras 0.1.x did not write mask_zero; loaded unmasked, as "
                                     "Keras reloads the file")
         _probability(config, "dropout", where)
+        if config.get("dropout"):  # 0.3.3 multiplies the embedding rows by 1 - dropout at inference
+            spec.weight_scales = {"E": 1.0 - config["dropout"]}
+            context["notes"].append(f"{where}: dropout={config['dropout']} read as its weights scaled by "
+                                    f"{1.0 - config['dropout']:g}, as Keras {release} predicts")
+    elif cls is Dropout and release in releases.span("0.3.0"):
+        # 0.3.x's Dropout is inverted (scaled in training): the identity at inference
+        if kwargs.get("p"):
+            context["notes"].append(f"{where}: Keras {release}'s Dropout(p={kwargs['p']}) is the identity at "
+                                    "inference; read as Dropout(p=0)")
+        kwargs["p"] = 0.0
     elif cls is Activation:
         kwargs.pop("target", None), kwargs.pop("beta", None)  # unused by 0.2.0's forward pass
     elif cls is TimeDistributedDense:

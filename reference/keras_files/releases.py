@@ -34,6 +34,7 @@ KINDS = {
     "SimpleDeepRNN": span("0.1.0", "0.2.0"),                     # removed in 0.3.0
     "JZS1": span("0.1.2", "0.2.0"), "JZS2": span("0.1.2", "0.2.0"), "JZS3": span("0.1.2", "0.2.0"),
     "TimeDistributed": span("0.3.3"),
+    "Masking": span("0.1.3"),                                    # masks came in 0.1.2, Masking in 0.1.3
 }
 
 
@@ -94,7 +95,7 @@ KEYS = (
         "index 0 is padding: masks the following layers (0.1.2/0.1.3 did not write it: "
         "Keras reloads such a file unmasked, and so do we)"),
     Key("dropout", ("Embedding",), span("0.3.3"), span("0.3.3"),
-        "no effect at inference: word dropout, applied in training only"),
+        "at inference the embedding rows are multiplied by 1 - dropout (read as weights scaled by it)"),
     # TimeDistributed (0.3.3)
     Key("layer", ("TimeDistributed",), span("0.3.3"), span("0.3.3"),
         "the wrapped layer: a Dense is read as TimeDistributedDense (the same numbers); others are refused"),
@@ -110,6 +111,13 @@ KEYS = (
     Key("loss_weights", ("model",), span("0.3.3"), NONE,
         "no effect at inference: the outputs' weights in the training loss (a compiled Graph)"),
 )
+
+
+#: the layer kinds whose 0.3.x computation was checked against 0.2.0's (and translated where
+#: it differs: Dropout is the identity at inference, Embedding's dropout scales its rows);
+#: other kinds, a Merge and a Graph written by 0.3.x are refused
+CHECKED_IN_0_3 = frozenset(("SimpleRNN", "GRU", "LSTM", "Embedding", "Dense", "TimeDistributedDense",
+                            "Activation", "Masking", "Dropout"))
 
 
 def keys_for(kind):
@@ -180,3 +188,19 @@ def key_table_markdown():
             "recurrent layers" if k.layers == RECURRENT else ", ".join(k.layers)
         lines.append(f"| `{k.key}` | {layers} | {span_text(k.written)} | {span_text(k.always) or '-'} | {k.effect} |")
     return "\n".join(lines)
+
+
+def write_key_table(path):
+    """Rewrite the generated key table of the docs page at `path`:
+    python -m reference.keras_files.releases docs/keras-files.md"""
+    page = open(path).read()
+    start = page.index("-->\n", page.index("<!-- key table")) + 4
+    end = page.index("<!-- end of key table -->")
+    with open(path, "w") as f:
+        f.write(page[:start] + key_table_markdown() + "\n" + page[end:])
+
+
+if __name__ == "__main__":
+    import sys
+
+    write_key_table(sys.argv[1])

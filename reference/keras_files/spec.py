@@ -27,6 +27,9 @@ class LayerSpec:
     # by the rule in `derived_weights` ("identity")
     file_omits: tuple = ()
     derived_weights: dict = field(default_factory=dict)
+    # weight name -> factor the release multiplied it by before computing (0.3.3's Embedding
+    # dropout at inference): the loaded weight is the stored one times the factor
+    weight_scales: dict = field(default_factory=dict)
 
 
 @dataclass
