@@ -114,44 +114,57 @@ def _layer_configs(config):
 def candidates(config):
     """(releases whose files hold exactly these keys, releases whose files may hold every
     key present, {release: why it is excluded})."""
-    present_ok, exact, why = set(RELEASES), set(RELEASES), {}
+    exact, present_ok, why, _ = _tell(config)
+    return exact, present_ok, why
 
-    def exclude(releases_out, text, by_absence=False):
+
+def _tell(config):
+    """candidates(), plus the evidence: [(what, releases it excludes, by absence)]."""
+    present_ok, exact, why, evidence = set(RELEASES), set(RELEASES), {}, []
+
+    def exclude(releases_out, text, what, by_absence=False):
+        releases_out = set(releases_out)
         for r in releases_out:
             why.setdefault(r, text)
         exact.difference_update(releases_out)
         if not by_absence:
             present_ok.difference_update(releases_out)
+        if releases_out:
+            evidence.append((what, frozenset(releases_out), by_absence))
 
     for key, k in keys_for("model").items():
         if key in config:
-            exclude(set(RELEASES) - k.written, f"the config's top-level key {key}")
+            exclude(set(RELEASES) - k.written, f"the config's top-level key {key}", key)
     for label, layer in _layer_configs(config):
         kind = layer.get("name")
         if isinstance(kind, str) and kind in releases.KINDS:
-            exclude(set(RELEASES) - releases.KINDS[kind], f"{label}: layer type {kind}")
+            exclude(set(RELEASES) - releases.KINDS[kind], f"{label}: layer type {kind}", f"layer {kind}")
         table = keys_for(kind) if isinstance(kind, str) else {}
         for key, k in table.items():
             if key in layer:
-                exclude(set(RELEASES) - k.written, f"{label}: config key {key}")
+                exclude(set(RELEASES) - k.written, f"{label}: config key {key}", key)
             elif not (key == "input_dim" and layer.get("stateful")):  # 0.3.2+: stateful layers omit it
-                exclude(k.always, f"{label}: no config key {key}", by_absence=True)
-    return exact, present_ok, why
+                exclude(k.always, f"{label}: no config key {key}", key, by_absence=True)
+    return exact, present_ok, why, evidence
 
 
-def _evidence(config, releases_found):
-    """The keys that tell `releases_found` apart from the rest: 'config keys custom_name, trainable'."""
-    told = set()
-    for key, k in keys_for("model").items():
-        if key in config and k.written != releases.ALL:
-            told.add(key)
-    for _, layer in _layer_configs(config):
-        for key, k in keys_for(layer.get("name")).items():
-            if key in layer and k.written != releases.ALL:
-                told.add(key)
-    if told:
-        return "config keys " + ", ".join(sorted(told))
-    return "no config key only some releases write"
+def _evidence(config, found):
+    """The fewest keys that tell `found` from every other release, as the reason a model
+    shows: 'config keys custom_name, trainable; without dropout_W' (greedy cover)."""
+    _, _, _, evidence = _tell(config)
+    todo = set(RELEASES) - set(found)
+    chosen = []
+    while todo:
+        what, out, absent = max(evidence, key=lambda e: (len(e[1] & todo), not e[2]))
+        if not out & todo:
+            break
+        chosen.append((what, absent))
+        todo -= out
+    present = sorted({w for w, a in chosen if not a})
+    absent = sorted({w for w, a in chosen if a})
+    parts = (["config keys " + ", ".join(present)] if present else []) + \
+        (["without " + ", ".join(absent)] if absent else [])
+    return "; ".join(parts) or "no config key only some releases write"
 
 
 # ---------------------------------------------------------------------------------------
