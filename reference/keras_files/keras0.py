@@ -341,7 +341,7 @@ def _graph_order_check(node_config):
 
 def _checked_container(kind, where, context):
     if context["release"] in releases.span("0.3.0"):
-        raise KerasFileError(f"{where}: a Keras {context['release']} {kind} is not read (its computation was not "
+        raise KerasFileError(f"{where}: a Keras 0.3.x {kind} is not read (its computation was not "
                              "checked against 0.3.x's); refused rather than computing 0.2.0's numbers")
 
 
@@ -414,7 +414,7 @@ def _layer(config, label, context):
     table = keys_for(name)
     release = context["release"]
     if release in releases.span("0.3.0") and name not in releases.CHECKED_IN_0_3:
-        raise KerasFileError(f"{where}: a Keras {release} {name} layer is not read (only "
+        raise KerasFileError(f"{where}: a Keras 0.3.x {name} layer is not read (only "
                              f"{', '.join(sorted(releases.CHECKED_IN_0_3))} were checked against 0.3.x's "
                              "computation); refused rather than computing 0.2.0's numbers")
     kwargs, weights, without_effect = {}, None, []

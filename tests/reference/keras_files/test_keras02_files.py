@@ -125,15 +125,7 @@ def test_to_json_reproduces_a_0_2_0_config_exactly(fx, name):
     assert build.model_from_yaml(model.to_yaml()).get_weights is not None
     assert text.KerasYamlLoader is not None
     import yaml
-    assert _listify(yaml.load(model.to_yaml(), Loader=text.KerasYamlLoader)) == original
-
-
-def _listify(value):
-    if isinstance(value, (list, tuple)):
-        return [_listify(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _listify(v) for k, v in value.items()}
-    return value
+    assert text._listify(yaml.load(model.to_yaml(), Loader=text.KerasYamlLoader)) == original
 
 
 def test_yaml_written_like_0_2_0_tags_tuples(fx):

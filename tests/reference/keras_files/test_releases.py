@@ -131,3 +131,59 @@ def test_keras01_jzs_files_with_a_random_projection_are_refused(tmp_path, kind):
     with pytest.raises(KerasFileError, match=rf"layer 0 \({kind}\): Keras 0\.1\.x did not save {kind}'s fixed "
                                              r"projection P, a random matrix .* its values are lost"):
         r.load_model(cfg, h5)
+
+
+def _keras032(*layers):
+    """A Sequential config as Keras 0.3.2 wrote it (every layer's base keys)."""
+    base = {"trainable": True, "cache_enabled": True}
+    return {"name": "Sequential", "layers": [dict(base, custom_name=layer["name"].lower(), **layer)
+                                             for layer in layers]}
+
+
+LSTM_032 = {"name": "LSTM", "input_shape": [6, 3], "input_dim": 3, "input_length": None, "output_dim": 4,
+            "init": "glorot_uniform", "inner_init": "orthogonal", "forget_bias_init": "one", "activation": "tanh",
+            "inner_activation": "hard_sigmoid", "return_sequences": False, "go_backwards": False, "stateful": False}
+
+
+def test_keras_0_3_dropout_is_the_identity_at_inference():
+    """0.3.x's Dropout scales in training (inverted dropout); 0.2.0's multiplied by 1 - p at
+    prediction. Expected: the same layers without the Dropout."""
+    dense = {"name": "Dense", "output_dim": 2, "init": "glorot_uniform", "activation": "linear",
+             "input_dim": None}
+    model = r.model_from_json(json.dumps(_keras032(LSTM_032, {"name": "Dropout", "p": 0.5}, dense)),
+                              dtype="float64")
+    assert model.keras_version == "0.3.2"
+    assert any("Dropout(p=0.5) is the identity at inference" in note for note in model.keras_notes)
+    plain = r.Sequential(dtype="float64")
+    plain.add(r.LSTM(4, input_shape=(6, 3), weights=model.layers[0].get_weights()))
+    plain.add(r.Dense(2, weights=model.layers[2].get_weights()))
+    X = np.random.default_rng(1).normal(size=(5, 6, 3))
+    np.testing.assert_array_equal(model.predict(X), plain.predict(X))
+
+
+def test_keras_0_3_layers_and_containers_not_checked_are_refused():
+    bn = {"name": "BatchNormalization", "epsilon": 1e-6, "mode": 0, "momentum": 0.9}
+    with pytest.raises(KerasFileError, match=r"layer 1 \(BatchNormalization\): a Keras 0\.3\.x BatchNormalization "
+                                             r"layer is not read .*refused rather than computing 0\.2\.0's"):
+        r.model_from_json(json.dumps(_keras032(LSTM_032, bn)))
+    graph = json.load(open(os.path.join(KERAS02, "graph_two_io.json")))
+    for key in ("optimizer", "loss", "theano_mode"):
+        graph.pop(key, None)
+    for node in graph["nodes"].values():
+        node.update(cache_enabled=True)
+        if node.pop("truncate_gradient", None) is not None:  # a recurrent node, as 0.3.x writes it
+            node.update(go_backwards=False, stateful=False)
+            node["name"] = "GRU" if node["name"] not in ("LSTM", "SimpleRNN") else node["name"]
+            node.pop("depth", None)
+    with pytest.raises(KerasFileError, match=r"^the Graph config: a Keras 0\.3\.x Graph is not read"):
+        r.model_from_json(json.dumps(graph))
+
+
+def test_a_model_computing_a_later_rule_is_not_written_as_a_0_2_0_config():
+    folder = os.path.join(ROOT, "tests", "fixtures", "keras_releases", "0.3.2")
+    masked = r.load_model(os.path.join(folder, "emb_lstm_seq_f64.json"))
+    with pytest.raises(r.ConfigError, match=r"mask_rule='carry' is a later Keras release's rule; a Keras 0\.2\.0 "
+                                            "config cannot record it"):
+        masked.to_json()
+    unmasked = r.load_model(os.path.join(folder, "plain_lstm_seq_f64.json"))  # the same numbers as 0.2.0's
+    assert json.loads(unmasked.to_json())["layers"][0]["name"] == "LSTM"
