@@ -176,6 +176,9 @@ def read_config(config, keras_version=None):
     if not isinstance(config, dict):
         raise KerasFileError(f"a model config must be a mapping, got {type(config).__name__}")
     name = config.get("name")
+    if name is None and "class_name" in config:
+        raise KerasFileError(f"the config is a Keras 1.x/2.x model config (class_name {quote(config['class_name'])}); "
+                             f"only files of Keras {RELEASES[0]} to {RELEASES[-1]} are read")
     if name is None:
         raise KerasFileError('the config does not name its model type (Keras 0.x writes "name": "Sequential" '
                              'or "Graph" at the top level)')
