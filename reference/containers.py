@@ -18,7 +18,7 @@ from .errors import ConfigError, InputError
 from .layers import Layer
 from .keras_files import keras02_writer
 from .models import Model, Sequential, backward_layer, forward_layer, register_container, shape_text
-from .untrusted import quote, shorten
+from .untrusted import quote
 from .validators import positive_int
 
 MERGE_MODES = ("sum", "mul", "ave", "concat")

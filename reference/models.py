@@ -10,7 +10,6 @@ from .dtypes import (DTYPE_FROM_ARGUMENT, DTYPE_FROM_WEIGHTS, DTYPE_NOT_IN_WEIGH
                      DTYPE_UNDECIDED, DTYPES, check_dtype)
 from .errors import ConfigError, InputError
 from .layers import Embedding, Layer
-from .untrusted import quote
 from .validators import positive_int
 
 #: config "name" -> container class (Sequential, Merge, Graph), each with get_config (reference/build.py

@@ -113,19 +113,21 @@ def _layer_configs(config):
 # ---------------------------------------------------------------------------------------
 def candidates(config):
     """(releases whose files hold exactly these keys, releases whose files may hold every
-    key present, {release: why it is excluded})."""
+    key present, {release: why it is excluded}: a key present where one excludes it)."""
     exact, present_ok, why, _ = _tell(config)
     return exact, present_ok, why
 
 
 def _tell(config):
     """candidates(), plus the evidence: [(what, releases it excludes, by absence)]."""
-    present_ok, exact, why, evidence = set(RELEASES), set(RELEASES), {}, []
+    present_ok, exact, why, evidence, why_present = set(RELEASES), set(RELEASES), {}, [], {}
 
     def exclude(releases_out, text, what, by_absence=False):
         releases_out = set(releases_out)
         for r in releases_out:
             why.setdefault(r, text)
+            if not by_absence:  # a key present: the reason a named release is refused
+                why_present.setdefault(r, text)
         exact.difference_update(releases_out)
         if not by_absence:
             present_ok.difference_update(releases_out)
@@ -145,7 +147,7 @@ def _tell(config):
                 exclude(set(RELEASES) - k.written, f"{label}: config key {key}", key)
             elif not (key == "input_dim" and layer.get("stateful")):  # 0.3.2+: stateful layers omit it
                 exclude(k.always, f"{label}: no config key {key}", key, by_absence=True)
-    return exact, present_ok, why, evidence
+    return exact, present_ok, dict(why, **why_present), evidence
 
 
 def _evidence(config, found):

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import reference as r
-from reference import build, models
+from reference import build
 from reference.keras_files import KerasFileError, text
 from reference.errors import ConfigError
 
