@@ -207,6 +207,8 @@ def read_config(config, keras_version=None):
             translations[release] = exc
     outcomes = list(translations.values())
     first = outcomes[0]
+    if all(isinstance(o, KerasFileError) for o in outcomes):
+        raise first  # no candidate reads it: the oldest one's sentence
     if len(outcomes) > 1 and not all(_same(first, o) for o in outcomes[1:]):
         raise KerasFileError(
             f"the config's keys fit Keras {span_text(found)}, whose rules compute different numbers for this "

@@ -136,4 +136,4 @@ def test_bad_convolutions_and_poolings_get_one_sentence(tmp_path):
     config = {"name": "Sequential", "layers": [
         {"name": "Convolution1D", "input_shape": [7, 3], "nb_filter": 2, "filter_length": 3, "border_mode": "causal"}]}
     with pytest.raises(KerasFileError, match=r"layer 0 \(Convolution1D\).*unknown border_mode"):
-        build.model_from_json(json.dumps(config))
+        build.model_from_json(json.dumps(config), keras_version="0.2.0")
