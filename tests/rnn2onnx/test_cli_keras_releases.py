@@ -1,7 +1,8 @@
 """`rnn2onnx convert`, run in process on files written by Keras releases 0.1.3–0.3.3 with no
 release named: the ONNX file computes that release's `predict` (onnxruntime against the
-arrays Keras computed: 1e-9 relative in float64, 2e-5 in float32), or the command fails
-with one sentence, writing nothing. `inspect` names the release and why."""
+arrays Keras computed: 1e-9 relative in float64, 2e-5 in float32; the command validates
+the file against the reference first), or, where the reference refuses the files, the
+command fails with one sentence, writing nothing. `inspect` names the release and why."""
 import io
 import os
 
@@ -28,15 +29,6 @@ def onnx_predict(path, X):
     return session.run(None, {feed.name: X})[0]
 
 
-def uses_later_rules(config, weights):
-    """Whether the model read from the files computes a rule Keras 0.2.0 did not have."""
-    import reference
-
-    model = reference.load_model(config, weights)
-    return any(getattr(layer, "mask_rule", "reset") != "reset" or getattr(layer, "go_backwards", False)
-               or getattr(layer, "combine", "add") != "add" for layer in model.layers)
-
-
 @pytest.mark.parametrize("release,name,case", CASES, ids=[f"{r_}/{n}" for r_, n, _ in CASES])
 def test_convert_reproduces_the_release_that_wrote_the_file(release, name, case, tmp_path):
     config, weights, data = _paths(release, case)
@@ -47,13 +39,7 @@ def test_convert_reproduces_the_release_that_wrote_the_file(release, name, case,
         assert code == 1 and err.startswith("rnn2onnx: error: ") and len(err.strip().splitlines()) == 1, err
         assert not os.listdir(tmp_path)
         return
-    if code != 0:
-        # a later release's rule the exporter does not lower yet: its validation refuses the
-        # file (one sentence, nothing written); every 0.2.0-rule model must convert
-        assert uses_later_rules(config, weights), err
-        assert err.startswith("rnn2onnx: error: validation failed") and len(err.strip().splitlines()) == 1, err
-        assert not os.listdir(tmp_path)
-        return
+    assert code == 0, err
     assert "\nKeras 0." in out  # the release line
     arrays = np.load(data)
     outputs = case["output_keys"] if case["keras_reload"]["ok"] else case["output_keys_original"]
