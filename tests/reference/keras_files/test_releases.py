@@ -187,3 +187,27 @@ def test_a_model_computing_a_later_rule_is_not_written_as_a_0_2_0_config():
         masked.to_json()
     unmasked = r.load_model(os.path.join(folder, "plain_lstm_seq_f64.json"))  # the same numbers as 0.2.0's
     assert json.loads(unmasked.to_json())["layers"][0]["name"] == "LSTM"
+
+
+def test_the_key_table_agrees_with_what_each_release_wrote():
+    """Every key a release's own files hold (tests/fixtures/keras_releases MANIFESTs) is a
+    key the table says that release writes, or a setting of the reference layer; every key
+    the table says a release always writes is in each of its files."""
+    from .test_release_fixtures import CASES
+
+    checked = 0
+    for release, name, case in CASES:
+        for kind, keys in case["config_layer_keys"]:
+            table = releases.keys_for(kind)
+            own = set(keras0.ACCEPTED_KEYS.get(kind, ())) | {"name"}
+            for key in keys:
+                assert key in own or (key in table and release in table[key].written), (release, name, kind, key)
+            for key, k in table.items():
+                stateful = "stateful" in name and key in ("input_dim", "input_length")
+                if release in k.always and not stateful:
+                    assert key in keys, (release, name, kind, key)
+            checked += 1
+        for key in case["config_top_level_keys"]:
+            model_keys = releases.keys_for("model")
+            assert key in ("name", "layers", "optimizer", "loss") or release in model_keys[key].written, (release, key)
+    assert checked >= 300
