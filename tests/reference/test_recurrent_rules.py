@@ -3,6 +3,9 @@ against closed forms that do not go through the rules' code: each row's unmasked
 run through the UNMASKED layer on their own (the compacted sequence), then placed where
 the rule puts them; go_backwards against the unmasked layer on the time-reversed input.
 Their backward against central differences (float64)."""
+import json
+import os
+
 import numpy as np
 import pytest
 
@@ -243,9 +246,6 @@ def test_simple_rnn_mul_gradients(rng, go_backwards):
 # (tests/fixtures/keras_releases; reading the files is the readers' job, tested there)
 # ------------------------------------------------------------------------------------
 
-import json  # noqa: E402
-import os  # noqa: E402
-
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "fixtures", "keras_releases")
 # release -> (mask_rule, SimpleRNN combine, GRU candidate reads inner_activation)
 RELEASE_RULES = {"0.3.0": ("skip_batch", "mul", True), "0.3.1": ("skip_sample", "add", False),
@@ -291,8 +291,8 @@ def _hand_built(release, config, dtype):
     return model
 
 
-@pytest.mark.parametrize("release,name", list(_fixture_cases()))
-def test_rules_reproduce_the_keras_release(release, name):
+def hand_built_fixture(release, name):
+    """(model with the fixture's weights, dtype, the npz arrays) of one fixture case."""
     h5py = pytest.importorskip("h5py")
     path = os.path.join(FIXTURES, release, name)
     with open(path + ".json", encoding="utf-8") as f:
@@ -300,14 +300,20 @@ def test_rules_reproduce_the_keras_release(release, name):
     dtype = "float64" if name.endswith("f64") else "float32"
     model = _hand_built(release, config, dtype)
     with h5py.File(path + ".h5", "r") as f:
-        weights = [f[f"layer_{k}"][f"param_{j}"][()] for k in range(f.attrs["nb_layers"])
-                   for j in range(f[f"layer_{k}"].attrs["nb_params"])]
-    model.set_weights(weights)
-    data = np.load(path + ".npz")
+        model.set_weights([f[f"layer_{k}"][f"param_{j}"][()] for k in range(f.attrs["nb_layers"])
+                           for j in range(f[f"layer_{k}"].attrs["nb_params"])])
+    return model, dtype, np.load(path + ".npz")
+
+
+def keras_predictions(data):
+    """[(input, what the release predicted)]: the batch, and the batch masked at one step."""
+    return [(data["X" + key], data["Y" + key] if "Y" + key in data else data["Y" + key + "_original"])
+            for key in ("", "_step") if "X" + key in data]
+
+
+@pytest.mark.parametrize("release,name", list(_fixture_cases()))
+def test_rules_reproduce_the_keras_release(release, name):
+    model, dtype, data = hand_built_fixture(release, name)
     tol = 1e-9 if dtype == "float64" else 2e-5
-    for key in ("", "_step"):
-        if "X" + key not in data:
-            continue
-        Y = data["Y" + key] if "Y" + key in data else data["Y" + key + "_original"]
-        err = np.max(np.abs(model.predict(data["X" + key]) - Y)) / max(1.0, float(np.max(np.abs(Y))))
-        assert err <= tol, (key, err)
+    for X, Y in keras_predictions(data):
+        assert np.max(np.abs(model.predict(X) - Y)) / max(1.0, float(np.max(np.abs(Y)))) <= tol

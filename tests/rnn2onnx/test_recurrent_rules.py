@@ -136,25 +136,11 @@ def _fixture_cases():
 def test_exports_reproduce_the_keras_release(release, name):
     """The hand-built models of tests/reference (each release's rules and cells) exported with
     strategy auto: onnxruntime's outputs against the Keras release's own predictions."""
-    h5py = pytest.importorskip("h5py")
-    import json
-    import os
+    from tests.reference.test_recurrent_rules import hand_built_fixture, keras_predictions
 
-    from tests.reference.test_recurrent_rules import FIXTURES, _hand_built
-
-    path = os.path.join(FIXTURES, release, name)
-    with open(path + ".json", encoding="utf-8") as f:
-        config = json.load(f)
-    dtype = "float64" if name.endswith("f64") else "float32"
-    model = _hand_built(release, config, dtype)
-    with h5py.File(path + ".h5", "r") as f:
-        model.set_weights([f[f"layer_{k}"][f"param_{j}"][()] for k in range(f.attrs["nb_layers"])
-                           for j in range(f[f"layer_{k}"].attrs["nb_params"])])
+    model, dtype, data = hand_built_fixture(release, name)
     run = runtimes.load("onnxruntime", rnn2onnx.export(model, validate=False))
-    data = np.load(path + ".npz")
     tol = 1e-9 if dtype == "float64" else 2e-5
-    for key in ("", "_step"):
-        if "X" + key in data:
-            Y = data["Y" + key] if "Y" + key in data else data["Y" + key + "_original"]
-            (out,) = run(feeds(model, data["X" + key]))
-            assert np.max(np.abs(out - Y)) / max(1.0, float(np.max(np.abs(Y)))) <= tol, key
+    for X, Y in keras_predictions(data):
+        (out,) = run(feeds(model, X))
+        assert np.max(np.abs(out - Y)) / max(1.0, float(np.max(np.abs(Y)))) <= tol
