@@ -7,19 +7,18 @@ The branches' outputs are summed, multiplied, averaged or concatenated; the mask
 dropped (0.2.0's `Merge.get_output_mask` is None). Its weights are the branches'
 `get_weights()` in branch order, and the HDF5 file stores them as one group.
 
-Graph: see the class. Both build themselves from their 0.2.0 configs (`from_config`)
-and write them back (`get_config`); both share one merge (merged_shape, merge_outputs,
+Graph: see the class. Both write their 0.2.0 configs (`get_config`; reference/build.py
+builds them from files); both share one merge (merged_shape, merge_outputs,
 split_merge_gradient).
 """
 import numpy as np
 
-from . import legacy
 from .dtypes import check_dtype
 from .errors import ConfigError, InputError
 from .layers import Layer
-from .legacy import LegacyFileError
+from .keras_files import keras02_writer
 from .models import Model, Sequential, backward_layer, forward_layer, register_container, shape_text
-from .untrusted import quote, shorten, table
+from .untrusted import quote, table
 from .validators import positive_int
 
 MERGE_MODES = ("sum", "mul", "ave", "concat")
@@ -86,7 +85,6 @@ def split_merge_gradient(dY, outs, mode, concat_axis):
     return [g] * len(outs)
 
 
-MERGE_KEYS = ("name", "layers", "mode", "concat_axis")
 
 
 @register_container
@@ -190,34 +188,6 @@ class Merge(Layer):
                           "on each branch's first layer)")
 
     # -- Keras 0.2.0 configs -------------------------------------------------------------
-    @classmethod
-    def from_config(cls, config, where="Merge", seed=None, initialise=True):
-        """A Merge from its 0.2.0 config: branches are Sequential or Merge configs. Its
-        concat_axis is honoured (0.2.0's own loader dropped it)."""
-        unknown = [k for k in config if k not in MERGE_KEYS]
-        if unknown:
-            raise LegacyFileError(f"{where}: unknown config key {quote(unknown[0])}; Merge accepts: {', '.join(MERGE_KEYS)}")
-        branches = config.get("layers")
-        if not isinstance(branches, list):
-            raise LegacyFileError(f"{where}: 'layers' must be a list of branch configs, got {quote(branches)}")
-        built = []
-        for i, branch in enumerate(branches):
-            here = f"{where} branch {i}"
-            kind = branch.get("name") if isinstance(branch, dict) else None
-            try:
-                if kind == "Merge":
-                    built.append(cls.from_config(branch, here, seed, initialise))
-                elif kind == "Sequential":
-                    built.append(Sequential.from_config(branch, seed=seed, compile=False, initialise=initialise))
-                else:
-                    raise LegacyFileError(f"a branch must be a Sequential or a Merge config, got {quote(kind)}")
-            except LegacyFileError as exc:
-                raise LegacyFileError(f"{here}: {exc}") from None
-        try:
-            return cls(built, mode=config.get("mode", "sum"), concat_axis=config.get("concat_axis", -1))
-        except ConfigError as exc:
-            raise LegacyFileError(f"{where}: {shorten(exc, 300)}") from None
-
     def get_config(self):
         """0.2.0's Merge.get_config: its branches' configs in order, mode, concat_axis."""
         return {"name": "Merge", "layers": [b.get_config() for b in self.layers], "mode": self.mode,
@@ -278,52 +248,6 @@ def _check_name(name, what):
     if not isinstance(name, str) or not name:
         raise ConfigError(f"a Graph {what} name must be a non-empty string, got {quote(name)}")
     return name
-
-
-GRAPH_KEYS = ("name", "input_config", "node_config", "output_config", "input_order", "output_order", "nodes",
-              "optimizer", "loss", "theano_mode")
-GRAPH_INPUT_KEYS = ("name", "input_shape", "dtype")
-GRAPH_NODE_KEYS = ("name", "input", "inputs", "merge_mode", "concat_axis", "create_output")
-GRAPH_OUTPUT_KEYS = ("name", "input", "inputs", "merge_mode", "concat_axis")
-
-
-def _entries(config, key, accepted):
-    """config[key]: a list of mappings holding only `accepted` keys and a string name."""
-    entries = config.get(key)
-    if not isinstance(entries, list):
-        raise LegacyFileError(f"the Graph config's {key!r} must be a list, got {quote(entries)}")
-    for i, entry in enumerate(entries):
-        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
-            raise LegacyFileError(f"the Graph config's {key}[{i}] must be a mapping with a 'name', got {quote(entry)}")
-        unknown = [k for k in entry if k not in accepted]
-        if unknown:
-            raise LegacyFileError(f"the Graph config's {key} entry {quote(entry['name'])}: unknown key "
-                                  f"{quote(unknown[0])}; accepted: {', '.join(accepted)}")
-    return entries
-
-
-def _graph_order_check(node_config):
-    """A node fed by a node added after it: a cycle (named) or an order Keras cannot build."""
-    position = {entry["name"]: i for i, entry in enumerate(node_config)}
-    feeds = {entry["name"]: [n for n in ([entry.get("input")] + list(entry.get("inputs") or []))
-                             if isinstance(n, str) and n in position] for entry in node_config}
-    for i, entry in enumerate(node_config):
-        for n in feeds[entry["name"]]:
-            if position[n] < i:
-                continue
-            seen = {entry["name"], n}  # follow n's feeds back to entry?
-            stack = [(n, [entry["name"], n])]
-            while stack:
-                cur, path = stack.pop()
-                for nxt in feeds[cur]:
-                    if nxt == entry["name"]:
-                        raise LegacyFileError(f"the Graph config has a cycle: {' -> '.join(reversed(path + [nxt]))}"
-                                              " (each node must be fed by inputs or nodes added before it)")
-                    if nxt not in seen:
-                        seen.add(nxt)
-                        stack.append((nxt, path + [nxt]))
-            raise LegacyFileError(f"Graph node {quote(entry['name'])} is fed by node {quote(n)}, which node_config "
-                                  "adds after it; a node may only use inputs and nodes added before it")
 
 
 @register_container
@@ -471,7 +395,7 @@ class Graph(Model):
 
     # -- weights (Model: get_weights/set_weights/count_params over self.layers) ------------
     # Every node's weights, in add_node order (BatchNormalization's running statistics
-    # included, unlike 0.2.0's Graph.get_weights; see legacy.NOT_KERAS_PARAMS).
+    # included, unlike 0.2.0's Graph.get_weights; see keras_files/hdf5.py NOT_KERAS_PARAMS).
 
     def summary(self, print_fn=print):
         self._require_outputs()
@@ -600,64 +524,8 @@ class Graph(Model):
             dY[name] = g
         return self.backward(dY)
 
-    # -- Keras 0.x configs and files (reference/legacy.py) ------------------------------
+    # -- Keras 0.x configs and files (reference/keras_files) ------------------------------
     hdf5_layout = "graph"  # one group 'graph' (a Sequential: one group per layer)
-
-    @classmethod
-    def from_config(cls, config, dtype=None, seed=None, compile=True, initialise=True):
-        """A reference `Graph` from a Keras 0.2.0 Graph config (input_config, node_config,
-        output_config, nodes). An output made by create_output=True is listed in node_config
-        and output_config alike: it is added once (0.2.0's own loader added it twice and failed)."""
-        unknown = [k for k in config if k not in GRAPH_KEYS]
-        if unknown:
-            raise LegacyFileError(f"the Graph config has an unknown key {quote(unknown[0])}; accepted: {', '.join(GRAPH_KEYS)}")
-        inputs = _entries(config, "input_config", GRAPH_INPUT_KEYS)
-        node_config = _entries(config, "node_config", GRAPH_NODE_KEYS)
-        outputs = _entries(config, "output_config", GRAPH_OUTPUT_KEYS)
-        nodes = config.get("nodes")
-        if not isinstance(nodes, dict):
-            raise LegacyFileError(f"the Graph config's 'nodes' must map node names to layer configs, got {quote(nodes)}")
-        names = [e["name"] for e in inputs + node_config]
-        twice = [n for i, n in enumerate(names) if n in names[:i]]
-        if twice:
-            raise LegacyFileError(f"the Graph config has a duplicate name {quote(twice[0])}: each input and node needs its own")
-        extra = [k for k in nodes if k not in {e["name"] for e in node_config}]
-        if extra:
-            raise LegacyFileError(f"the Graph config's 'nodes' holds {quote(extra[0])}, which node_config does not add")
-        _graph_order_check(node_config)
-        graph = cls._for_config(dtype, seed, initialise)
-        try:
-            for entry in inputs:
-                shape = entry.get("input_shape")
-                graph.add_input(entry["name"], tuple(shape) if isinstance(shape, list) else shape,
-                                entry.get("dtype", "float"))
-            for entry in node_config:
-                name = entry["name"]
-                label = f"Graph node {quote(name)}"
-                if name not in nodes:
-                    raise LegacyFileError(f"{label}: its layer config is missing from 'nodes'")
-                layer, weights = legacy.layer_from_config(None, nodes[name], label)
-                if weights is not None:
-                    layer.initial_weights = weights
-                graph.add_node(layer, **{k: v for k, v in entry.items() if k in GRAPH_NODE_KEYS})
-            for entry in outputs:
-                made = entry["name"] in graph.outputs
-                if made and graph.output_config[graph.output_order.index(entry["name"])] == \
-                        {k: entry.get(k, d) for k, d in (("name", None), ("input", None), ("inputs", []),
-                                                         ("merge_mode", "concat"), ("concat_axis", -1))}:
-                    continue  # made by its node's create_output=True
-                graph.add_output(**entry)
-        except LegacyFileError:
-            raise
-        except ConfigError as exc:
-            raise LegacyFileError(shorten(exc, 400)) from None
-        for key, order in (("input_order", graph.input_order), ("output_order", graph.output_order)):
-            if key in config and config[key] != order:
-                raise LegacyFileError(f"the Graph config's {key} {quote(config[key])} disagrees with its "
-                                      f"{key.split('_')[0]}_config ({quote(order)})")
-        if compile and "optimizer" in config:
-            legacy.compile_from_config(graph, config)
-        return graph
 
     def get_config(self):
         """0.2.0's Graph.get_config: the add_* calls' arguments and each node's layer config
@@ -673,8 +541,8 @@ class Graph(Model):
                   "node_config": entries(self.node_config),
                   "output_config": entries(self.output_config),
                   "input_order": list(self.input_order), "output_order": list(self.output_order),
-                  "nodes": {name: legacy.layer_config(layer) for name, layer in zip(self.nodes, self.layers)}}
-        return legacy.compiled_config(self, config)
+                  "nodes": {name: keras02_writer.layer_config(layer) for name, layer in zip(self.nodes, self.layers)}}
+        return keras02_writer.compiled_config(self, config)
 
     # -- training (keras/models.py Graph at 0.2.0; see reference/training.py) -------------
     def compile(self, optimizer, loss, theano_mode=None, masked_loss="keras"):

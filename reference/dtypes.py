@@ -2,7 +2,7 @@
 
 A model loaded from a config with no dtype named computes in float32 only until a
 weights file decides (SPEC: "Which dtype a loaded model computes in"); Keras 0.2.0 wrote
-its weights in Theano's floatX. Shared by the models and the file readers (legacy.py).
+its weights in Theano's floatX. Shared by the models and the file readers (reference/keras_files).
 """
 import numpy as np
 

@@ -1,22 +1,20 @@
-"""Sequential: a stack of layers with Keras 0.2.0's prediction, weights and gradients; and
-building any model from a Keras 0.x config (`model_from_config`/`_json`/`_yaml`,
-`load_model`), as keras/models.py did. The files themselves (config text, layer configs,
-HDF5 weights) are reference/legacy.py's; the containers (Merge, Graph) build themselves
-(reference/containers.py) and register here.
+"""Sequential: a stack of layers with Keras 0.2.0's prediction, weights and gradients.
+The containers (Merge, Graph: reference/containers.py) register here. Models write
+themselves as Keras 0.2.0 did (reference/keras_files); building a model from a file is
+reference/build.py's.
 """
 import numpy as np
 
-from . import legacy
-from .legacy import LegacyFileError
+from .keras_files import hdf5, keras02_writer, text
 from .dtypes import (DTYPE_FROM_ARGUMENT, DTYPE_FROM_WEIGHTS, DTYPE_NOT_IN_WEIGHTS,  # noqa: F401 (re-exported)
                      DTYPE_UNDECIDED, DTYPES, check_dtype)
 from .errors import ConfigError, InputError
 from .layers import Embedding, Layer
-from .untrusted import quote, table
+from .untrusted import table
 from .validators import positive_int
 
-#: config "name" -> container class (Sequential, Merge, Graph), each with from_config and
-#: get_config: what a config may build besides a registered layer (keras's container_from_config)
+#: config "name" -> container class (Sequential, Merge, Graph), each with get_config (reference/build.py
+#: builds them): what a config may hold besides a registered layer
 CONTAINERS = {}
 
 
@@ -53,7 +51,7 @@ def backward_layer(layer, dY):
 
 class Model:
     """What Sequential and Graph share: `self.layers` (a Graph's nodes, in add_node order)
-    hold the weights, the dtype, and the Keras 0.2.0 file methods (reference/legacy.py)."""
+    hold the weights, the dtype, and the Keras 0.2.0 file methods (reference/keras_files)."""
 
     def __init__(self, dtype="float32", seed=None, initialise=True):
         self.dtype = check_dtype(dtype)
@@ -63,7 +61,7 @@ class Model:
 
     @classmethod
     def _for_config(cls, dtype, seed, initialise):
-        """An empty model for from_config; dtype None: float32 until a weights file decides."""
+        """An empty model for a builder (reference/build.py); dtype None: float32 until a weights file decides."""
         model = cls(dtype="float32" if dtype is None else dtype, seed=seed, initialise=initialise)
         if dtype is None:
             model.dtype_from = DTYPE_UNDECIDED
@@ -103,16 +101,19 @@ class Model:
         return sum(layer.count_params() for layer in self.layers)
 
     def to_json(self, **kwargs):
-        return legacy.to_json(self, **kwargs)
+        """Keras 0.2.0's `model.to_json()`; keyword arguments go to `json.dumps`."""
+        return text.to_json(self.get_config(), **kwargs)
 
     def to_yaml(self, **kwargs):
-        return legacy.to_yaml(self, **kwargs)
+        """Keras 0.2.0's `model.to_yaml()` (shapes tagged `!!python/tuple`); kwargs go to `yaml.dump`."""
+        return text.to_yaml(self.get_config(), **kwargs)
 
     def save_weights(self, path, overwrite=False):
-        return legacy.save_weights(self, path, overwrite=overwrite)
+        """Keras 0.2.0's HDF5 layout, written atomically; refuses to overwrite unless asked."""
+        return hdf5.save_weights(self, path, overwrite=overwrite)
 
     def load_weights(self, path):
-        return legacy.load_weights(self, path)
+        return hdf5.load_weights(self, path)
 
 
 @register_container
@@ -246,56 +247,15 @@ class Sequential(Model):
             raise InputError(f"G must have the output's shape {Y.shape}, got {G.shape}")
         return self.backward(G)
 
-    # -- Keras 0.x configs and files (reference/legacy.py) ----------------------------------
-    @classmethod
-    def from_config(cls, config, dtype=None, seed=None, compile=True, initialise=True):
-        """A Sequential from its Keras 0.1.x/0.2.0 config (see model_from_config)."""
-        layers = config.get("layers")
-        if not isinstance(layers, list) or not layers:
-            raise LegacyFileError("the config's 'layers' must be a non-empty list")
-        model = cls._for_config(dtype, seed, initialise)
-        inline = []
-        for index, layer_config in enumerate(layers):
-            if index == 0 and isinstance(layer_config, dict) and layer_config.get("name") == "Merge":
-                model.add(CONTAINERS["Merge"].from_config(layer_config, "layer 0 (Merge)", seed, initialise))
-                inline.append(None)
-                continue
-            inline.append(legacy.layer_from_config(index, layer_config, place=model.add)[1])
-        model._check_chain()
-        if any(w is not None for w in inline):
-            if not all(layer.built for layer in model.layers):
-                raise LegacyFileError("the config holds inline parameters but not the model's input shape")
-            for index, (layer, weights) in enumerate(zip(model.layers, inline)):
-                if weights is not None:
-                    try:
-                        layer.set_weights(weights)
-                    except ConfigError as exc:
-                        raise LegacyFileError(f"layer {index} ({type(layer).__name__}): {exc}") from None
-        if compile and "optimizer" in config:
-            legacy.compile_from_config(model, config)
-        return model
-
-    def _check_chain(self):
-        """A layer that declares its input width (0.1.x: every layer) must match what it gets."""
-        for index, layer in enumerate(self.layers[1:], start=1):
-            declared = layer.declared_input_shape
-            if declared is None or isinstance(layer, Embedding) or not layer.built:
-                continue
-            got = layer.input_shape[-1]
-            if declared[-1] is not None and got is not None and declared[-1] != got:
-                raise LegacyFileError(
-                    f"layer {index} ({type(layer).__name__}): the config says its input width is {declared[-1]}, "
-                    f"but the layer before it outputs width {got}"
-                )
-
+    # -- Keras 0.2.0 configs (reference/keras_files/keras02_writer.py) ------------------------
     def get_config(self):
         """Keras 0.2.0's config: {"name": "Sequential", "layers": [...]} (plus the compile
         settings of a compiled model); a Merge first layer writes its branches."""
         if not self.layers:
             raise ConfigError("the model has no layers")
-        layers = [layer.get_config() if is_container(layer) else legacy.layer_config(layer, first=index == 0)
+        layers = [layer.get_config() if is_container(layer) else keras02_writer.layer_config(layer, first=index == 0)
                   for index, layer in enumerate(self.layers)]
-        return legacy.compiled_config(self, {"name": "Sequential", "layers": layers})
+        return keras02_writer.compiled_config(self, {"name": "Sequential", "layers": layers})
 
     # -- training (Keras 0.2.0 compile/fit; see reference/training.py) ------------------------
     def compile(self, optimizer, loss, class_mode="categorical", theano_mode=None, masked_loss="keras"):
@@ -344,54 +304,3 @@ class Sequential(Model):
     def predict_classes(self, X, batch_size=128, verbose=1):
         from . import training
         return training.predict_classes(self, X, batch_size=batch_size, verbose=verbose)
-
-
-# -- models from configs (keras/models.py model_from_config at 0.2.0) ---------------------------
-MODEL_TYPES = ("Sequential", "Graph")
-
-
-def model_from_config(config, dtype=None, seed=None, compile=True, initialise=True):
-    """A reference `Sequential` or `Graph` from a Keras 0.1.x/0.2.0 model config (a dict).
-
-    dtype=None: the model computes in the dtype of the weights file `load_weights`
-    reads (Keras 0.2.0 saved its weights in Theano's floatX, float64 by default), and
-    in float32 until then; an explicit dtype is kept whatever the file holds.
-
-    A compiled model's config (`optimizer`, `loss`, `class_mode`) is compiled the same
-    way, optimizer settings restored, unless `compile=False` (prediction/export only).
-    initialise=False: shapes only, no weight initialised (they will be loaded).
-    """
-    if not isinstance(config, dict):
-        raise LegacyFileError(f"a model config must be a mapping, got {type(config).__name__}")
-    name = config.get("name")
-    if name is None:
-        raise LegacyFileError('the config does not name its model type (Keras 0.x writes "name": "Sequential" '
-                              'or "Graph" at the top level)')
-    if name not in MODEL_TYPES:
-        raise LegacyFileError(f"model type {quote(name)} is not supported; accepted: {', '.join(MODEL_TYPES)}")
-    return CONTAINERS[name].from_config(config, dtype=dtype, seed=seed, compile=compile, initialise=initialise)
-
-
-def model_from_json(text, dtype=None, seed=None, compile=True, initialise=True):
-    """A reference `Sequential` or `Graph` from `model.to_json()` text of Keras 0.1.x/0.2.0 (or ours)."""
-    return model_from_config(legacy.config_from_json(text), dtype=dtype, seed=seed, compile=compile,
-                             initialise=initialise)
-
-
-def model_from_yaml(text, dtype=None, seed=None, compile=True, initialise=True):
-    """A reference `Sequential` or `Graph` from `model.to_yaml()` text (safe loader; `!!python/tuple` allowed)."""
-    return model_from_config(legacy.config_from_yaml(text), dtype=dtype, seed=seed, compile=compile,
-                             initialise=initialise)
-
-
-def load_model(config_path, weights_path=None, dtype=None, seed=None, compile=True, initialise=None):
-    """Config file (+ optional HDF5 weights file) -> reference `Sequential` or `Graph`; with
-    no dtype it computes in the weights file's (float32 without one)."""
-    kind, text = legacy.read_config_file(config_path)
-    if initialise is None:  # weights about to be loaded: nothing to initialise (or allocate) first
-        initialise = weights_path is None
-    model = (model_from_json if kind == "json" else model_from_yaml)(text, dtype=dtype, seed=seed, compile=compile,
-                                                                     initialise=initialise)
-    if weights_path is not None:
-        model.load_weights(weights_path)
-    return model

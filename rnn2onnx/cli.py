@@ -44,13 +44,21 @@ def _one_line(text):
 
 
 # -- loading ---------------------------------------------------------------------------------
-def _load(config, weights=None, dtype=None):
-    from reference import models
+def _load(config, weights=None, dtype=None, keras_version=None):
+    from reference import build
 
     # compile=False: the optimizer of a compiled config plays no part in prediction or export
     # initialise=False: weights are loaded (after their shapes are checked) or never read
     # dtype=None: the weights file's dtype (Keras 0.2.0 saved in floatX, float64 by default)
-    return models.load_model(config, weights, dtype=dtype, compile=False, initialise=False)
+    # keras_version=None: the release is told from the file, or the file is refused
+    return build.load_model(config, weights, dtype=dtype, compile=False, initialise=False,
+                            keras_version=keras_version)
+
+
+def _release_lines(model):
+    """Which Keras release's rules the model computes, and why; then what loading ignored."""
+    return [getattr(model, "keras_release", "Keras release not told")] + \
+        [f"  {note}" for note in getattr(model, "keras_notes", [])]
 
 
 def _dtype_line(model, flag="--dtype"):
@@ -88,7 +96,7 @@ def cmd_convert(args, out, err):
 
     # before anything is read or written: the output is never one of the inputs
     check_output_path(args.output, [args.config, args.weights])
-    model = _load(args.config, args.weights, args.dtype)
+    model = _load(args.config, args.weights, args.dtype, args.keras_version)
     _require_built(model, "exported", args.weights)
     _refuse_nonfinite(model)
     target = os.path.abspath(args.output)
@@ -102,6 +110,7 @@ def cmd_convert(args, out, err):
     print(f"wrote {args.output} ({_inputs_text(model)}, {len(model.layers)} layers, "
           f"{model.dtype}, strategy {args.strategy}, target {args.target})", file=out)
     print(_dtype_line(model), file=out)
+    print("\n".join(_release_lines(model)), file=out)
     if report is None:
         print("validation skipped (--no-validate)", file=out)
     else:
@@ -137,9 +146,10 @@ def cmd_inspect(args, out, err):
     from rnn2onnx.export import check_names
     from rnn2onnx.structure import describe, is_graph, model_inputs
 
-    model = _load(args.config, args.weights, args.dtype)
+    model = _load(args.config, args.weights, args.dtype, args.keras_version)
     _require_built(model, "summarised", args.weights)
     check_names(model)  # before anything is printed
+    print("\n".join(_release_lines(model)), file=out)
     print(_dtype_line(model), file=out)
     model.summary(print_fn=lambda text: print(text, file=out))
     plan = rnn2onnx.plan(model, strategy=args.strategy, target=args.target, opset=args.opset, loop_op=args.loop_op)
@@ -167,7 +177,7 @@ def cmd_validate(args, out, err):
     # the ONNX file fixes the dtype its inputs and outputs have: the reference follows it
     # (a file converted with --dtype float32 from float64 weights is validated in float32)
     dtype = args.dtype or _onnx_dtype(args.model)
-    model = _load(args.config, args.weights, dtype)
+    model = _load(args.config, args.weights, dtype, args.keras_version)
     _require_built(model, "validated", args.weights)
     check_names(model)  # the report's table holds them
     print(_dtype_line(model, "--dtype" if args.dtype else "from the ONNX file"), file=out)
@@ -213,7 +223,15 @@ def build_parser():
     parser.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
+    def keras_version_option(p):
+        from reference.keras_files.releases import RELEASES
+
+        p.add_argument("--keras-version", choices=RELEASES, default=None, metavar="RELEASE",
+                       help="the Keras release that wrote the files, when their keys do not tell it "
+                            f"({', '.join(RELEASES)}); a release the files contradict is refused")
+
     def model_options(p, opset=True):
+        keras_version_option(p)
         p.add_argument("--dtype", choices=("float32", "float64"), default=None,
                        help="precision of the reference model and the ONNX graph (default: the weights "
                             "file's, which is Keras's floatX; float32 without a weights file)")
@@ -259,6 +277,7 @@ def build_parser():
     p.add_argument("--n", type=int, default=8, help="generated samples (default: 8)")
     p.add_argument("--dtype", choices=("float32", "float64"), default=None,
                    help="precision of the reference model (default: the ONNX file's)")
+    keras_version_option(p)
     p.add_argument("--runtime", choices=runtimes.RUNTIMES, default="onnxruntime",
                    help="the runtime that runs the file (openvino and tract are optional extras: "
                         "pip install \"rnn2onnx[openvino]\" / \"rnn2onnx[tract]\")")

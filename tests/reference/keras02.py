@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from reference import models, registry
+from reference import build, models, registry
 
 FX = os.path.join(os.path.dirname(__file__), "..", "fixtures", "keras02")
 MANIFEST = json.load(open(os.path.join(FX, "MANIFEST.json"), encoding="utf-8"))["fixtures"]
@@ -43,7 +43,7 @@ def require_layers(name):
 def load(name, kind="json", weights=True, **kwargs):
     require_layers(name)
     files = MANIFEST[name]["files"]
-    return models.load_model(path(files[f"config_{kind}"]), path(files["weights_h5"]) if weights else None, **kwargs)
+    return build.load_model(path(files[f"config_{kind}"]), path(files["weights_h5"]) if weights else None, **kwargs)
 
 
 def data(name):
@@ -93,7 +93,7 @@ def check_written_back(name, model, tmp_path):
     with open(path(MANIFEST[name]["files"]["config_json"]), encoding="utf-8") as f:
         keras = json.load(f)
     assert json.loads(model.to_json()) == keras
-    assert json.loads(models.model_from_yaml(model.to_yaml(), dtype=model.dtype).to_json()) == keras
+    assert json.loads(build.model_from_yaml(model.to_yaml(), dtype=model.dtype).to_json()) == keras
     out = tmp_path / "w.h5"
     model.save_weights(out)
     with h5py.File(out, "r") as f, h5py.File(path(MANIFEST[name]["files"]["weights_h5"]), "r") as k:
@@ -103,5 +103,5 @@ def check_written_back(name, model, tmp_path):
             for p in k[g]:
                 assert f[g][p].dtype == k[g][p].dtype and np.array_equal(f[g][p][()], k[g][p][()])
     (X,), _ = data(name)
-    reloaded = models.load_model(path(MANIFEST[name]["files"]["config_json"]), str(out))
+    reloaded = build.load_model(path(MANIFEST[name]["files"]["config_json"]), str(out))
     assert np.array_equal(reloaded.predict(X), model.predict(X))

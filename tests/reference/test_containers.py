@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import reference as r
-from reference import legacy
+from reference.keras_files import KerasFileError
 from reference.errors import ConfigError, InputError
 
 from .finite_differences import check_model_gradients
@@ -106,11 +106,11 @@ def test_bad_merges_and_inputs_get_one_sentence():
 def test_merge_config_errors_name_the_branch():
     config = json.load(open(os.path.join(FX, "merge_sum.json")))
     config["layers"][0]["layers"] = config["layers"][0]["layers"][:1]
-    with pytest.raises(legacy.LegacyFileError, match=r"layer 0 \(Merge\): a Merge needs a list of two or more"):
+    with pytest.raises(KerasFileError, match=r"layer 0 \(Merge\): a Merge needs a list of two or more"):
         r.model_from_json(json.dumps(config))
     config = json.load(open(os.path.join(FX, "merge_sum.json")))
     config["layers"][0]["layers"][1]["layers"][0]["name"] = "BiLSTM"
-    with pytest.raises(legacy.LegacyFileError, match=r"layer 0 \(Merge\) branch 1: layer 0 .*unknown layer type"):
+    with pytest.raises(KerasFileError, match=r"layer 0 \(Merge\) branch 1: layer 0 .*unknown layer type"):
         r.model_from_json(json.dumps(config))
 
 

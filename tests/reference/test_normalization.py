@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import reference as R
-from reference import legacy, models
+from reference import build, models
+from reference.keras_files import KerasFileError, text
 from reference.errors import ConfigError, InputError
 
 from . import keras02
@@ -107,5 +108,5 @@ def test_batchnorm_config_and_refusals():
         masked.predict(np.array([[1, 2, 0, 1]]))
     config = {"name": "Sequential", "layers": [{"name": "Dense", "input_dim": 3, "output_dim": 2},
                                                {"name": "BatchNormalization", "mode": 3}]}
-    with pytest.raises(legacy.LegacyFileError, match=r"layer 1 \(BatchNormalization\).*mode must be 0"):
-        models.model_from_json(json.dumps(config))
+    with pytest.raises(KerasFileError, match=r"layer 1 \(BatchNormalization\).*mode must be 0"):
+        build.model_from_json(json.dumps(config), keras_version="0.2.0")

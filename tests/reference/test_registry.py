@@ -2,7 +2,8 @@
 import pytest
 
 import reference
-from reference import legacy, registry
+from reference import registry
+from reference.keras_files import keras0
 from reference.errors import ConfigError
 from reference.layers import Layer
 
@@ -27,5 +28,4 @@ def test_unknown_name_lists_the_accepted_ones():
 
 
 def test_files_accept_exactly_the_registry():
-    assert legacy.LAYER_CLASSES is registry.LAYERS
-    assert set(legacy.ACCEPTED_KEYS) == set(registry.LAYERS)
+    assert set(keras0.ACCEPTED_KEYS) == set(registry.LAYERS)

@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 import reference as R
-from reference import constraints, legacy, models, regularizers
+from reference import constraints, build, models, regularizers
+from reference.keras_files import KerasFileError
+from reference.keras_files import text as keras_text
 from reference.errors import ConfigError
 
 from . import keras02
@@ -48,8 +50,8 @@ def test_regularizer_configs_reproduce_keras(name):
     model = keras02.load(name)
     for kind in keras02.config_kinds(name):
         text = open(keras02.path(keras02.MANIFEST[name]["files"][f"config_{kind}"]), encoding="utf-8").read()
-        keras = json.loads(text) if kind == "json" else legacy._listify(
-            __import__("yaml").load(text, Loader=legacy.LegacyYamlLoader))
+        keras = json.loads(text) if kind == "json" else keras_text._listify(
+            __import__("yaml").load(text, Loader=keras_text.KerasYamlLoader))
         assert json.loads(model.to_json()) == keras, kind
 
 
@@ -149,7 +151,7 @@ def test_constraints_are_applied_to_the_updated_weights():
         got_W, got_b = model.get_weights()
         np.testing.assert_allclose(got_W, expected, rtol=1e-15, atol=0)
         np.testing.assert_allclose(got_b, b / np.sqrt(np.sum(b ** 2)), rtol=1e-15)
-        config_out = legacy.get_config(model)["layers"][0]
+        config_out = model.get_config()["layers"][0]
         assert config_out["W_constraint"] == config and config_out["b_constraint"] == {"name": "UnitNorm"}
         # prediction is unaffected by constraints
         model.set_weights([W, b])
@@ -179,9 +181,9 @@ def test_unknown_or_misplaced_regularizers_get_one_sentence():
     config = {"name": "Sequential", "layers": [
         {"name": "LSTM", "input_shape": [5, 3], "output_dim": 4},
         {"name": "TimeDistributedDense", "output_dim": 2, "W_regularizer": {"name": "L2Penalty", "l": 0.1}}]}
-    with pytest.raises(legacy.LegacyFileError,
+    with pytest.raises(KerasFileError,
                        match=r"layer 1 \(TimeDistributedDense\).*unknown regularizer 'L2Penalty'; accepted: WeightRegularizer"):
-        models.model_from_json(json.dumps(config))
+        build.model_from_json(json.dumps(config))
 
 
 def test_activity_regularization_is_the_identity_at_prediction():
@@ -198,8 +200,8 @@ def test_regularized_models_round_trip_through_json_yaml_and_hdf5(tmp_path):
     config = json.loads(model.to_json())
     assert config["layers"][3] == {"name": "ActivityRegularization", "l1": 0.1, "l2": 0.2}
     assert config["layers"][1]["W_regularizer"] == {"name": "WeightRegularizer", "l1": 0.01, "l2": 0.01}
-    for text, load in ((model.to_json(), models.model_from_json), (model.to_yaml(), models.model_from_yaml),
-                       (model.to_yaml(default_flow_style=False), models.model_from_yaml)):
+    for text, load in ((model.to_json(), build.model_from_json), (model.to_yaml(), build.model_from_yaml),
+                       (model.to_yaml(default_flow_style=False), build.model_from_yaml)):
         again = load(text, dtype="float64")
         assert json.loads(again.to_json()) == config
     path = tmp_path / "w.h5"
@@ -207,7 +209,7 @@ def test_regularized_models_round_trip_through_json_yaml_and_hdf5(tmp_path):
     import h5py
     with h5py.File(path, "r") as f:
         assert [int(f[f"layer_{k}"].attrs["nb_params"]) for k in range(7)] == [1, 2, 2, 0, 12, 2, 4]
-    again = models.model_from_json(model.to_json())
+    again = build.model_from_json(model.to_json())
     again.load_weights(path)
     assert again.dtype == np.float64
     np.testing.assert_array_equal(again.predict(X), model.predict(X))

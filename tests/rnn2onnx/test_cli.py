@@ -12,7 +12,8 @@ import onnxruntime
 import pytest
 
 import rnn2onnx
-from reference import legacy, models
+from reference import build, models
+from reference.keras_files import KerasFileError
 from rnn2onnx import cli
 
 from ..fixtures.legacy import make_fixtures as mf
@@ -66,7 +67,7 @@ def test_convert_every_recurrent_layer(fx, tmp_path):
     os.umask(umask)
     assert os.stat(out_path).st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's 0600
     # an independent check: onnxruntime on the file vs the model read from the same legacy files
-    model = models.load_model(os.path.join(fx, "every_recurrent.yaml"), os.path.join(fx, "every_recurrent.h5"))
+    model = build.load_model(os.path.join(fx, "every_recurrent.yaml"), os.path.join(fx, "every_recurrent.h5"))
     X = ids()
     expected, got = model.predict(X), onnx_outputs(str(out_path), X)
     assert got.shape == expected.shape == (6, 2)
@@ -79,7 +80,7 @@ def test_convert_options_yaml_float64_loop_and_portable(fx, tmp_path):
                          cwd=tmp_path)
     assert code == 0, err
     assert "float64" in out and "PASS" in out
-    model = models.load_model(os.path.join(fx, "keras01.json"), os.path.join(fx, "keras01.h5"), dtype="float64")
+    model = build.load_model(os.path.join(fx, "keras01.json"), os.path.join(fx, "keras01.h5"), dtype="float64")
     X = ids(vocab=10)
     got = onnx_outputs(str(tmp_path / "m64.onnx"), X)
     assert got.dtype == np.float64
@@ -317,8 +318,8 @@ def test_compiled_config_with_an_unknown_optimizer_still_converts(fx, tmp_path, 
 
     cfg = dict(mf.config("compiled"), optimizer={"name": "Nadam", "lr": 0.002})
     (tmp_path / "m.json").write_text(json.dumps(cfg))
-    with pytest.raises(legacy.LegacyFileError, match="Nadam"):
-        models.load_model(str(tmp_path / "m.json"))
+    with pytest.raises(KerasFileError, match="Nadam"):
+        build.load_model(str(tmp_path / "m.json"))
     code = cli.main(["convert", str(tmp_path / "m.json"), os.path.join(fx, "compiled.h5"),
                      "-o", str(tmp_path / "m.onnx")])
     assert code == 0, capsys.readouterr().err

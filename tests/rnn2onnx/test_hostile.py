@@ -21,7 +21,8 @@ import pytest
 
 import reference as r
 import rnn2onnx
-from reference import legacy, models, registry
+from reference import build, models, registry
+from reference.keras_files import KerasFileError, keras0
 from reference.errors import InputError
 from rnn2onnx import cli, runtimes
 
@@ -91,8 +92,9 @@ def test_yaml_alias_bomb_is_refused_quickly(tmp_path, call, where, levels):
 
 
 def test_a_few_aliases_still_load(tmp_path):
-    text = "shape: &s [null, 3]\nname: Sequential\nlayers:\n- {name: GRU, output_dim: 2, input_shape: *s}\n"
-    assert models.model_from_yaml(text).input_shape == (None, 3)
+    text = ("name: Sequential\nlayers:\n- {name: Dropout, p: 0.0, input_shape: &s [null, 3]}\n"
+            "- {name: GRU, output_dim: 2, input_shape: *s}\n")
+    assert build.model_from_yaml(text, keras_version="0.2.0").input_shape == (None, 3)
 
 
 # 2. -o equal to an input -------------------------------------------------------------------
@@ -219,7 +221,7 @@ def test_convert_checks_weight_shapes_before_initialising(fx, tmp_path, call):
     config = {"name": "Sequential", "layers": [{"name": "GRU", "output_dim": 6000, "input_dim": 3}]}
     # an orthogonal initialisation of 6000 x 6000 matrices takes minutes: never started
     code, out, err = call("convert", write_config(tmp_path, config), os.path.join(fx, "keras01.h5"),
-                          "-o", tmp_path / "m.onnx", )
+                          "-o", tmp_path / "m.onnx", "--keras-version", "0.2.0")
     assert_clean_failure(code, out, err, "weights for 3 layers")
 
 
@@ -229,7 +231,7 @@ def test_load_model_with_weights_initialises_nothing(fx, monkeypatch):
     def refuse(*args):
         raise AssertionError("an initializer ran although the weights are loaded")
     monkeypatch.setattr(initializations, "get", lambda name: refuse)
-    model = models.load_model(os.path.join(fx, "keras01.json"), os.path.join(fx, "keras01.h5"))
+    model = build.load_model(os.path.join(fx, "keras01.json"), os.path.join(fx, "keras01.h5"))
     np.testing.assert_array_equal(model.get_weights()[0], mf.arrays("keras01")[0][0].astype(np.float32))
 
 
@@ -285,8 +287,8 @@ def test_booleans_must_be_booleans(tmp_path, call, key, value):
 
 
 def test_boolean_keys_come_from_the_constructors():
-    assert {"mask_zero"} <= legacy.BOOLEAN_KEYS["Embedding"]
-    assert {"return_sequences"} <= legacy.BOOLEAN_KEYS["LSTM"] and "mask_zero" not in legacy.BOOLEAN_KEYS["LSTM"]
+    assert {"mask_zero"} <= keras0.BOOLEAN_KEYS["Embedding"]
+    assert {"return_sequences"} <= keras0.BOOLEAN_KEYS["LSTM"] and "mask_zero" not in keras0.BOOLEAN_KEYS["LSTM"]
 
 
 # 8. negative token ids ----------------------------------------------------------------------
@@ -322,7 +324,7 @@ def test_unwritable_folder_is_named_not_the_temporary_file(fx, tmp_path, call, m
     code, _, err = call("convert", os.path.join(fx, "keras01.json"), os.path.join(fx, "keras01.h5"), "-o", out)
     assert_clean_failure(code, "", err, f"folder {out.parent} is not writable")
     assert ".tmp" not in err
-    model = models.load_model(os.path.join(fx, "keras01.json"), os.path.join(fx, "keras01.h5"))
+    model = build.load_model(os.path.join(fx, "keras01.json"), os.path.join(fx, "keras01.h5"))
     with pytest.raises(r.ConfigError, match="is not writable"):
         model.save_weights(str(out.parent / "w.h5"))
 

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 import rnn2onnx
-from reference import legacy, models
+from reference import build, models
+from reference.keras_files import KerasFileError
 from rnn2onnx import cli, runtimes
 
 from ..reference import keras02
@@ -66,8 +67,8 @@ def _edited(name, index, tmp_path, **changes):
 def test_bad_files_get_one_sentence_naming_the_layer_and_nothing_is_written(name, index, changes, message, tmp_path,
                                                                              capsys):
     config = _edited(name, index, tmp_path, **changes)
-    with pytest.raises(legacy.LegacyFileError) as info:
-        models.load_model(config, keras02.path(f"{name}.h5"))
+    with pytest.raises(KerasFileError) as info:
+        build.load_model(config, keras02.path(f"{name}.h5"))
     assert message in str(info.value) and "\n" not in str(info.value)
     out = tmp_path / "out.onnx"
     assert cli.main(["convert", config, keras02.path(f"{name}.h5"), "-o", str(out)]) == 1

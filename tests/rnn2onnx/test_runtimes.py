@@ -168,11 +168,9 @@ def test_a_runtime_that_is_not_installed_says_how_to_install_it(name, monkeypatc
     assert str(exc.value) == hint
     assert name not in runtimes.available()
     # the command: one sentence, exit 1
-    from reference import legacy
-
     config, weights = tmp_path / "m.json", tmp_path / "m.h5"
-    config.write_text(legacy.to_json(model))
-    legacy.save_weights(model, str(weights))
+    config.write_text(model.to_json())
+    model.save_weights(str(weights))
     rnn2onnx.export(model, str(tmp_path / "m.onnx"))
     code = cli.main(["validate", str(tmp_path / "m.onnx"), str(config), str(weights), "--runtime", name])
     err = capsys.readouterr().err

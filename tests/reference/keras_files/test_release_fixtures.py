@@ -1,0 +1,101 @@
+"""Files written by Keras releases 0.1.3–0.3.3 (tests/fixtures/keras_releases, made by the
+releases themselves on Theano with the scripts beside them) load through the public API,
+with no release named, and reproduce that release's `predict`: 1e-9 relative in float64,
+2e-5 in float32, compared in the model's dtype (Keras 0.3 returns float64 arrays for a
+float32 model, their values exactly float32). A file whose numbers the reference cannot
+reproduce is refused with one sentence, never computed under another release's rules."""
+import glob
+import json
+import os
+
+import numpy as np
+import pytest
+
+import reference as r
+from reference.keras_files import KerasFileError
+
+FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "keras_releases")
+TOLERANCE = {"float64": 1e-9, "float32": 2e-5}
+# the cases whose numbers cannot be reproduced, by name prefix, and what their refusal says:
+# a stateful layer's numbers depend on the call history; 0.1.x did not save JZS1/JZS2's
+# random projection P (input size != output size), so even Keras's reload computes others
+REFUSED = {"stateful_": "stateful=True is not supported",
+           "plain_jzs1_diff": "did not save JZS1's fixed projection P.*values are lost",
+           "plain_jzs2_diff": "did not save JZS2's fixed projection P.*values are lost",
+           "emb_jzs1_seq": "did not save JZS1's fixed projection P.*values are lost"}
+
+
+def release_cases(pattern="0.*"):
+    """(release, case name, case) of every fixture a release matching `pattern` wrote."""
+    out = []
+    for manifest in sorted(glob.glob(os.path.join(FIXTURES, pattern, "MANIFEST.json"))):
+        release = os.path.basename(os.path.dirname(manifest))
+        for name, case in json.load(open(manifest))["cases"].items():
+            if "files" in case:  # the others the release could not build (recorded in the manifest)
+                out.append((release, name, case))
+    return out
+
+
+CASES = release_cases()
+LATER_CASES = release_cases("[1-9]*")  # Keras 1.x/2.x files: not read yet
+
+
+def _paths(release, case):
+    folder = os.path.join(FIXTURES, release)
+    files = case["files"]
+    return (os.path.join(folder, files["config_json"]), os.path.join(folder, files["weights_h5"]),
+            os.path.join(folder, files["data_npz"]))
+
+
+def expected_refusal(name):
+    """The sentence a case must be refused with, or None if it must load."""
+    return next((text for prefix, text in REFUSED.items() if name.startswith(prefix)), None)
+
+
+def relative_error(Y, expected):
+    return float(np.max(np.abs(Y - expected)) / max(np.max(np.abs(expected)), 1e-30))
+
+
+def test_every_release_wrote_fixtures():
+    assert {release for release, _, _ in CASES} == {"0.1.3", "0.3.0", "0.3.1", "0.3.2", "0.3.3"}
+    assert len(CASES) >= 180
+
+
+@pytest.mark.parametrize("release,name,case", CASES, ids=[f"{r_}/{n}" for r_, n, _ in CASES])
+def test_load_model_reproduces_the_release_that_wrote_the_file(release, name, case):
+    config, weights, data = _paths(release, case)
+    refusal = expected_refusal(name)
+    if refusal is not None:
+        with pytest.raises(KerasFileError, match=refusal):
+            r.load_model(config, weights)
+        return
+    model = r.load_model(config, weights)
+    assert _in_span(release, model.keras_version), model.keras_release
+    assert str(model.dtype) == case["floatX"]
+    arrays = np.load(data)
+    # what the release computes from the files: its own reload, or, where it cannot reload
+    # them (0.1.3's Masking), the model that wrote them
+    outputs = case["output_keys"] if case["keras_reload"]["ok"] else case["output_keys_original"]
+    for x_key, y_key in zip(case["input_keys"], outputs):
+        Y = model.predict(arrays[x_key])
+        expected = arrays[y_key].astype(model.dtype)  # compare in the model's dtype
+        assert Y.dtype == model.dtype and Y.shape == expected.shape
+        error = relative_error(Y, expected)
+        assert error <= TOLERANCE[case["floatX"]], (name, y_key, error)
+
+
+def _in_span(release, span):
+    """Whether `release` is the model's release or within its range ("0.3.1–0.3.3")."""
+    from reference.keras_files.releases import RELEASES
+
+    first, _, last = span.partition("–")
+    return RELEASES.index(first) <= RELEASES.index(release) <= RELEASES.index(last or first)
+
+
+@pytest.mark.parametrize("release,name,case", LATER_CASES, ids=[f"{r_}/{n}" for r_, n, _ in LATER_CASES])
+def test_files_of_later_releases_are_refused_in_one_sentence(release, name, case):
+    config, weights, _ = _paths(release, case)
+    with pytest.raises(KerasFileError) as info:
+        r.load_model(config, weights)
+    assert str(info.value).startswith("the config is a Keras 1.x/2.x model config (class_name ")
+    assert str(info.value).endswith("only files of Keras 0.1.0 to 0.3.3 are read")
