@@ -27,14 +27,20 @@ Speed notes: the projection is one matmul per group (contiguous per-step slices)
 backward reads recurrent matrices through Fortran-ordered copies (so `d @ U.T` is a
 plain row-major product), and weight gradients are accumulated after the loop.
 
-The mask rule "the previous step's mask gates the carried state" is applied at the
-end of each step: the carried states are multiplied by this step's mask (`o.mask`).
+The mask rule is a parameter of the time loop (`mask_rule`, rules.py): Keras 0.1.2-0.2.0's
+"the previous step's mask gates the carried state" is applied by each cell at the end of its
+step (the carried states multiplied by this step's mask, `o.mask`); the later releases' rules
+merge the step's unmasked result with the previous output and states (`rule.merge`).
+`go_backwards` runs the loop over the time-reversed input (and mask); the outputs come in
+processing order, as in every Keras release that has it.
 """
 import numpy as np
 
 from .. import activations, initializations
 from ..errors import ConfigError, InputError
 from ..layers import Layer
+from ..untrusted import quote
+from .rules import get_rule
 
 
 class NumpyOps:
@@ -58,6 +64,17 @@ class NumpyOps:
     def mask(x, m):
         return x if m is None else x * m
 
+    @staticmethod
+    def where(cond, a, b):
+        return np.where(cond, a, b)
+
+    @staticmethod
+    def nonzero(x):
+        return x != 0
+
+    @staticmethod
+    def any_nonzero(x, axes):
+        return np.any(x != 0, axis=axes, keepdims=True)
 
 
 NP = NumpyOps()
@@ -69,6 +86,25 @@ def unmask(d, m):
 
 
 class Recurrent(Layer):
+    """The arguments every recurrent layer takes beyond Keras 0.2.0's (all keyword-only in
+    effect; their defaults are 0.2.0's behaviour):
+
+    - `mask_rule`: what a masked timestep does, by the Keras release that wrote the model:
+      "reset" (default; Keras 0.1.2-0.2.0: the previous step's mask resets the carried
+      state, outputs computed at every step), "skip_batch" (Keras 0.3.0: the mask is read
+      only with return_sequences=True; the input is multiplied by it and a step whose masked
+      input is all zero over the whole batch outputs 0 and keeps the states), "skip_sample"
+      (Keras 0.3.1: the same test per sample), "carry" (Keras 0.3.2 and later: a masked
+      step outputs the previous output, 0 before the first, and keeps the states). See
+      rules.py.
+    - `go_backwards`: process the sequence from its last timestep to its first (the mask
+      reversed with it); with return_sequences=True the outputs come in processing order
+      (the first one is the last timestep's), as Keras returns them. Keras 0.3.0 and later.
+    - `stateful`: only False. Keras's stateful layers carry each sample's final states into
+      the next batch and the next predict call, so their numbers depend on the call
+      history; such a layer is refused (ConfigError) rather than computed from zero states.
+    """
+
     default_activation = "tanh"
     default_inner_activation = "hard_sigmoid"
     projection = ()  # groups of (W name, b name, pre-activation or None)
@@ -79,7 +115,8 @@ class Recurrent(Layer):
 
     def __init__(self, output_dim, init="glorot_uniform", inner_init="orthogonal", activation=None,
                  inner_activation=None, weights=None, truncate_gradient=-1, return_sequences=False,
-                 input_dim=None, input_length=None, input_shape=None):
+                 input_dim=None, input_length=None, input_shape=None, mask_rule="reset", go_backwards=False,
+                 stateful=False):
         super().__init__(weights=weights, input_shape=input_shape, input_dim=input_dim,
                          input_length=input_length)
         if int(output_dim) < 1:
@@ -98,9 +135,30 @@ class Recurrent(Layer):
         self.truncate_gradient = truncate_gradient
         self.return_sequences = bool(return_sequences)
         self.input_dim, self.input_length = input_dim, input_length
+        self.rule = get_rule(mask_rule, type(self).__name__)
+        self.mask_rule = self.rule.name
+        self.go_backwards = _flag(go_backwards, type(self).__name__, "go_backwards")
+        if _flag(stateful, type(self).__name__, "stateful"):
+            raise ConfigError(
+                f"{type(self).__name__}: stateful=True is not supported: Keras carries each sample's final "
+                "states into the next batch and the next predict call, so its numbers depend on the call "
+                "history; rebuild the layer with stateful=False to compute a fresh model's first batch"
+            )
+        self.stateful = False
 
     config_keys = ("output_dim", "init", "inner_init", "activation", "inner_activation",
                    "truncate_gradient", "return_sequences", "input_dim", "input_length")
+
+    # the arguments later releases added, written only when they differ from 0.2.0's
+    # behaviour, so a 0.2.0 model's config is the one 0.2.0 wrote
+    later_config_defaults = {"mask_rule": "reset", "go_backwards": False}
+
+    def get_config(self):
+        config = super().get_config()
+        for key, default in self.later_config_defaults.items():
+            if getattr(self, key) != default:
+                config[key] = getattr(self, key)
+        return config
 
     # -- shapes ----------------------------------------------------------------------
     def output_shape(self, input_shape):
@@ -145,7 +203,16 @@ class Recurrent(Layer):
         n, T, d = X.shape
         if T == 0:
             raise InputError(f"layer {self.name}: sequences must have at least one timestep, got shape {X.shape}")
-        X2 = np.ascontiguousarray(X.transpose(1, 0, 2), dtype=self.dtype).reshape(T * n, d)  # time-major
+        rule = self.rule
+        if mask is not None and not rule.applies(self):
+            mask = None
+        m = None if mask is None else np.ascontiguousarray(mask.T, dtype=self.dtype)[:, :, None]  # (T, n, 1)
+        Xt = X.transpose(1, 0, 2)  # time-major
+        if self.go_backwards:
+            Xt, m = Xt[::-1], None if m is None else m[::-1]
+        if m is not None and rule.masks_input:
+            Xt = Xt * m
+        X2 = np.ascontiguousarray(Xt, dtype=self.dtype).reshape(T * n, d)
         # the input projection of every timestep, one matmul per group: xs[g] is (T, n, width)
         groups = self.projection_groups()
         xs, pre_cache, post_cache = [], [], {}
@@ -164,19 +231,25 @@ class Recurrent(Layer):
                 post_cache[j] = (XW, posts[j](XW))
                 XW = post_cache[j][1]
             xs.append(XW.reshape(T, n, -1))
-        m = None if mask is None else np.ascontiguousarray(mask.T, dtype=self.dtype)[:, :, None]
-
         p = self.fused_params()
         states = self.initial_states(n)
         H = np.empty((T, n, self.output_dim), self.dtype)
         caches = [None] * T
         step = self.step
+        step_masks = None if m is None else rule.step_mask(m)
+        gates = None if m is None else rule.gates(NP, X2.reshape(T, n, d), m, batch_axis=1)
+        output = np.zeros((n, self.output_dim), self.dtype)  # the carry rule's output before the first step
         for t in range(T):
-            mt = None if m is None else m[t]
-            H[t], states, cache = step(NP, [x[t] for x in xs], mt, states, p)
+            mt = None if step_masks is None else step_masks[t]
+            h, new_states, cache = step(NP, [x[t] for x in xs], mt, states, p)
             cache["m"] = mt
+            if gates is not None:
+                cache["gate"] = gates[t]
+                h, new_states = rule.merge(NP, gates[t], h, new_states, states, output)
+                output = h
+            H[t], states = h, new_states
             caches[t] = cache
-        self._cache = (X2, groups, pre_cache, post_cache, p, caches, (n, T, d))
+        self._cache = (X2, groups, pre_cache, post_cache, p, caches, (n, T, d), m)
         if self.return_sequences:
             return H.transpose(1, 0, 2)
         return H[-1]
@@ -189,7 +262,7 @@ class Recurrent(Layer):
         the gradient of those terms here. Nothing flows into earlier steps."""
 
     def backward(self, dY):
-        X2, groups, pre_cache, post_cache, p, caches, (n, T, d) = self._cache
+        X2, groups, pre_cache, post_cache, p, caches, (n, T, d), m = self._cache
         k = self.output_dim
         if self.return_sequences:
             dH = np.ascontiguousarray(dY.transpose(1, 0, 2), dtype=self.dtype)
@@ -205,10 +278,21 @@ class Recurrent(Layer):
         dproj = [np.empty((T, n, W_g.shape[1]), self.dtype) for W_g, _, _ in groups]
         dstates = tuple(np.zeros_like(s) for s in self.initial_states(n))
         step_backward = self.step_backward
+        merged = "gate" in caches[0]
+        doutput = np.zeros((n, k), self.dtype)  # the carry rule: the gradient of the output carried on
         for t in range(T - 1, first - 1, -1):
             g.t = t
             g.slots = [buf[t] for buf in dproj]  # a step may write its gradients here directly
-            dxs, dstates = step_backward(caches[t], dH[t], dstates, pb, g)
+            if merged:  # the backward of rule.merge: where(gate, new, old) sends each gradient one way
+                gate, dh = caches[t]["gate"], dH[t] + doutput
+                dstates_kept = tuple(np.where(gate, 0, ds) for ds in dstates)
+                if self.rule.needs_output:
+                    doutput = np.where(gate, 0, dh)
+                dxs, dstates = step_backward(caches[t], np.where(gate, dh, 0),
+                                             tuple(np.where(gate, ds, 0) for ds in dstates), pb, g)
+                dstates = tuple(a + b for a, b in zip(dstates, dstates_kept))
+            else:
+                dxs, dstates = step_backward(caches[t], dH[t], dstates, pb, g)
             for slot, dx in zip(g.slots, dxs):
                 if dx is not slot:
                     slot[...] = dx
@@ -252,7 +336,18 @@ class Recurrent(Layer):
         if first > 0:  # the steps before `first` get no gradient
             dX = np.zeros((T * n, d), self.dtype)
             dX[rows] = dX_rows
-        return dX.reshape(T, n, d).transpose(1, 0, 2), [g[name] for name in self.weight_names]
+        dX = dX.reshape(T, n, d)
+        if m is not None and self.rule.masks_input:
+            dX = dX * m
+        if self.go_backwards:
+            dX = dX[::-1]
+        return dX.transpose(1, 0, 2), [g[name] for name in self.weight_names]
+
+
+def _flag(value, kind, key):
+    if not isinstance(value, (bool, np.bool_)):
+        raise ConfigError(f"{kind}: {key} must be true or false, got {quote(value)}")
+    return bool(value)
 
 
 class StepGradients(dict):

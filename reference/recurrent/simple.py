@@ -1,26 +1,38 @@
 """SimpleRNN and SimpleDeepRNN."""
 import numpy as np
 
+from ..errors import ConfigError
 from ..registry import register_layer
+from ..untrusted import quote
 from ..validators import positive_int
 from .base import Recurrent, unmask
 
 
 @register_layer
 class SimpleRNN(Recurrent):
-    """h[t] = f(x[t] + (m[t-1]*h[t-1])·U)."""
+    """h[t] = f(x[t] + (m[t-1]*h[t-1])·U)   (x = X·W + b).
+
+    `combine`: "add" (default) is the formula above; "mul" is Keras 0.3.0's
+    h[t] = f(x[t] * (h[t-1]·U)), the cell that release shipped (and trained models with).
+    """
 
     default_activation = "sigmoid"
     projection = ([("W", "b", None)],)
+    COMBINES = ("add", "mul")
 
     def __init__(self, output_dim, init="glorot_uniform", inner_init="orthogonal", activation=None,
                  weights=None, truncate_gradient=-1, return_sequences=False, input_dim=None,
-                 input_length=None, **kwargs):
+                 input_length=None, combine="add", **kwargs):
         # Keras 0.2.0's positional order (no inner_activation); one given by name is ignored
         kwargs.pop("inner_activation", None)
         super().__init__(output_dim, init=init, inner_init=inner_init, activation=activation, weights=weights,
                          truncate_gradient=truncate_gradient, return_sequences=return_sequences,
                          input_dim=input_dim, input_length=input_length, **kwargs)
+        if combine not in self.COMBINES:
+            raise ConfigError(f"SimpleRNN: unknown combine {quote(combine)}; accepted: {', '.join(self.COMBINES)}")
+        self.combine = combine
+
+    later_config_defaults = dict(Recurrent.later_config_defaults, combine="add")
 
     config_keys = tuple(k for k in Recurrent.config_keys if k != "inner_activation")
     config_keys_ignored = ("inner_activation",)  # 0.1.x/0.2.0 configs carry it; SimpleRNN has no inner gate
@@ -31,16 +43,30 @@ class SimpleRNN(Recurrent):
 
     def step(self, o, xs, m, states, p):
         (x,), (hm,) = xs, states
-        a = o.add(x, o.matmul(hm, p["U"]))
+        if self.combine == "mul":
+            hU = o.matmul(hm, p["U"])
+            a = o.mul(x, hU)
+            cache = dict(hm=hm, x=x, hU=hU)
+        else:
+            a = o.add(x, o.matmul(hm, p["U"]))
+            cache = dict(hm=hm)
         h = o.act(self.activation, a)
-        return h, (o.mask(h, m),), dict(hm=hm, a=a, h=h)
+        cache.update(a=a, h=h)
+        return h, (o.mask(h, m),), cache
 
-    recurrent_grads = (("U", "hm", 0),)  # sum_t hm[t]^T · da[t], one matmul after the loop
+    @property
+    def recurrent_grads(self):
+        # "add": sum_t hm[t]^T · da[t], one matmul after the loop; "mul" reads x too (g.outer)
+        return (("U", "hm", 0),) if self.combine == "add" else ()
 
     def step_backward(self, c, dh, dstates, p, g):
         dh = dh + unmask(dstates[0], c["m"])
         da = self.activation.backward(c["a"], c["h"], dh)
-        return (da,), (da @ p["U"].T,)
+        if self.combine == "add":
+            return (da,), (da @ p["U"].T,)
+        dhU = da * c["x"]
+        g.outer("U", c["hm"], dhU)
+        return (da * c["hU"],), (dhU @ p["U"].T,)
 
 
 @register_layer
@@ -66,6 +92,11 @@ class SimpleDeepRNN(Recurrent):
                          inner_activation=inner_activation, weights=weights, truncate_gradient=truncate_gradient,
                          return_sequences=return_sequences, input_dim=input_dim, input_length=input_length,
                          **kwargs)
+        if self.mask_rule != "reset":
+            # it exists only in Keras 0.1.x-0.2.0; its truncated backward (truncation_boundary)
+            # assumes that release's rule
+            raise ConfigError(f"SimpleDeepRNN: mask_rule must be 'reset' (Keras 0.1.x-0.2.0, the only releases "
+                              f"that have SimpleDeepRNN), got {quote(self.mask_rule)}")
 
     config_keys = Recurrent.config_keys + ("depth",)
 
