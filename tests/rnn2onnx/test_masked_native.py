@@ -1,7 +1,10 @@
 """Masked layers on native ops (rnn2onnx/emitters/masked_native.py): each form against
 model.predict (the reference, itself checked against Keras 0.2.0) for every mask kind,
 T = 1, all-masked rows and masked last steps; the conditions under which each form is
-chosen; OpenVINO on files whose native ops use activations it computes."""
+chosen; OpenVINO on files whose native ops use activations it computes. The carry rule's
+form also against a closed form of that rule built from unmasked reference runs."""
+import copy
+
 import numpy as np
 import pytest
 
@@ -41,7 +44,7 @@ MASKS = {  # (n, T) keep patterns
 }
 
 
-def make(cell, return_sequences, source="embedding", layers=1, dtype="float32", seed=0):
+def make(cell, return_sequences, source="embedding", layers=1, dtype="float32", seed=0, **layer_kw):
     cls, act, inner, _ = CELLS[cell]
     model = Sequential(dtype=dtype, seed=seed)
     if source == "embedding":
@@ -50,7 +53,7 @@ def make(cell, return_sequences, source="embedding", layers=1, dtype="float32", 
         model.add(Masking(0.0, input_shape=(None, 4)))
     for i in range(layers):
         model.add(cls(5, activation=act, return_sequences=return_sequences if i == layers - 1 else True,
-                      **({"inner_activation": inner} if inner else {})))
+                      **({"inner_activation": inner} if inner else {}), **layer_kw))
     rng = np.random.default_rng(seed + 100)  # biases too, so zero inputs give nonzero pre-activations
     model.set_weights([rng.normal(0.0, 0.6, w.shape) for w in model.get_weights()])
     return model
@@ -258,3 +261,139 @@ def test_dispatch_answers_empty_input_as_the_loop_form(cell, return_sequences):
         assert got.shape == expected.shape == ((n, T, 5) if return_sequences else (n, 5))
         np.testing.assert_array_equal(got, expected)
         assert not got.any()  # zero steps: the zero initial state (or nothing)
+
+
+# ---------------------------------------------------------------------------------------
+# the carry rule (Keras 0.3.2 and later): "native-carry", exact for every activation
+
+CARRY_CELLS = ["LSTM", "LSTM-tanh-gates", "GRU", "GRU-sigmoid", "JZS1", "JZS2", "SimpleRNN"]
+
+
+def unmasked_sequences(layer, X):
+    """The layer's per-step outputs on X with no mask, forwards (a copy of it)."""
+    plain = copy.copy(layer)
+    plain.return_sequences, plain.go_backwards = True, False
+    return plain.forward(X)
+
+
+def carry_closed_form(layer, X, keep):
+    """The carry rule without running it: each row's unmasked steps in processing order
+    (last to first for go_backwards) run unmasked; the output at a processing position
+    is the output after the row's latest unmasked step so far, zeros before the first."""
+    n, T = keep.shape
+    out = np.zeros((n, T, layer.output_dim), X.dtype)
+    order = np.arange(T)[::-1] if layer.go_backwards else np.arange(T)
+    for i in range(n):
+        real = keep[i, order]
+        if real.any():
+            H = unmasked_sequences(layer, X[i:i + 1, order[real]])[0]
+            seen = np.cumsum(real)
+            out[i, seen > 0] = H[seen[seen > 0] - 1]
+    return out if layer.return_sequences else out[:, -1]
+
+
+def closed_form_predict(model, X, keep):
+    """The whole Sequential: the first layer (Embedding or Masking) as the reference
+    computes it, then every recurrent layer by its closed form, each reading the same
+    mask (a recurrent layer passes its input mask on unchanged, go_backwards or not)."""
+    h = model.layers[0].forward(X)
+    for layer in model.layers[1:]:
+        h = carry_closed_form(layer, h, keep)
+    return h
+
+
+def assert_close(got, expected, rtol=2e-5):
+    scale = max(np.abs(expected).max(initial=0.0), 1e-6)
+    assert got.shape == expected.shape and np.abs(got - expected).max() <= rtol * scale, \
+        np.abs(got - expected).max() / scale
+
+
+def carry_check(model, masks, strategy="native", runtime="onnxruntime"):
+    """The export against the closed form (float32: 2e-5 of the largest output) and,
+    through validate, against model.predict (the reference's carry rule)."""
+    proto = rnn2onnx.export(model, strategy=strategy, validate=False)
+    run = runtimes.load(runtime, proto)
+    for keep in masks:
+        X = inputs_with_mask(model, keep, np.random.default_rng(keep.size))
+        assert_close(run({"input": X})[0], closed_form_predict(model, X, keep))
+        report = rnn2onnx.validate(model, proto, inputs=X, runtime=runtime, raise_on_failure=False)
+        assert report.passed, report.format_table()
+    return proto
+
+
+@pytest.mark.parametrize("go_backwards", [False, True])
+@pytest.mark.parametrize("return_sequences", [False, True])
+@pytest.mark.parametrize("source", ["embedding", "masking"])
+@pytest.mark.parametrize("cell", CARRY_CELLS)
+def test_carry_form_matches_the_closed_form(cell, source, return_sequences, go_backwards):
+    """Every mask kind (left and right padding, holes, all-masked rows, T = 1 and 2) in
+    one export per case."""
+    model = make(cell, return_sequences, source, mask_rule="carry", go_backwards=go_backwards)
+    assert forms(model, strategy="native") == ["native-carry"]
+    proto = carry_check(model, MASKS.values())
+    ops = [n.op_type for n in walk_nodes(proto.graph)]
+    assert "Scan" not in ops and ops.count(OP[CELLS[cell][0].__name__]) == 1
+
+
+def test_the_closed_form_tells_the_rules_and_directions_apart():
+    """The closed form is not the reset rule's numbers, and go_backwards changes it (so
+    the checks above can fail), for holes and right padding; left padding alone gives
+    the reset and carry rules the same last output."""
+    for rs in (False, True):
+        carry, back, reset = (make("LSTM", rs, **kw) for kw in
+                              ({"mask_rule": "carry"}, {"mask_rule": "carry", "go_backwards": True}, {}))
+        for name in ("holes", "right"):
+            X = inputs_with_mask(carry, MASKS[name], np.random.default_rng(0))
+            a, b = closed_form_predict(carry, X, MASKS[name]), closed_form_predict(back, X, MASKS[name])
+            assert np.abs(a - b).max() > 1e-2 and np.abs(a - reset.predict(X)).max() > 1e-2
+        keep = MASKS["left"]
+        X = inputs_with_mask(carry, keep, np.random.default_rng(0))
+        last = (lambda y: y[:, -1]) if rs else (lambda y: y)
+        np.testing.assert_allclose(last(closed_form_predict(carry, X, keep)), last(reset.predict(X)), rtol=1e-5)
+
+
+@pytest.mark.parametrize("cell", ["LSTM", "GRU", "SimpleRNN"])
+def test_stacked_carry_layers(cell):
+    """Three layers (sequences into sequences into the last output), the middle one
+    go_backwards: each reads its predecessor's outputs (repeated at masked steps, and in
+    processing order after go_backwards) under the same mask."""
+    model = make(cell, False, layers=3, mask_rule="carry")
+    model.layers[2].go_backwards = True
+    assert forms(model, strategy="native") == ["native-carry"] * 3
+    carry_check(model, [MASKS[k] for k in ("holes", "right", "left", "all_masked_rows", "length_1")])
+
+
+def test_carry_random_masks_long_sequences():
+    model = make("GRU", True, mask_rule="carry", go_backwards=True)
+    rng = np.random.default_rng(7)
+    carry_check(model, [rng.random((6, 40)) < p for p in (0.1, 0.5, 0.9)])
+
+
+@pytest.mark.parametrize("return_sequences", [False, True])
+def test_carry_form_answers_empty_input_as_the_loop_form(return_sequences):
+    model = make("LSTM", return_sequences, mask_rule="carry")
+    carry = runs(model, strategy="native")
+    for n, T in ((0, 5), (2, 0), (0, 0)):
+        got = carry({"input": np.zeros((n, T), np.int64)})[0]
+        assert got.shape == ((n, T, 5) if return_sequences else (n, 5)) and not got.any()
+
+
+def test_carry_selection():
+    for cell in ("LSTM", "GRU", "SimpleRNN"):
+        for rs in (False, True):
+            assert forms(make(cell, rs, mask_rule="carry"), strategy="native") == ["native-carry"]
+            assert forms(make(cell, rs, mask_rule="carry"), strategy="loop") == ["loop"]
+            assert forms(make(cell, rs, mask_rule="carry"), target="portable") == ["loop"]
+            assert forms(make(cell, rs, mask_rule="carry", dtype="float64")) == ["loop"]
+    with pytest.raises(ExportError, match="portable target keeps masked layers in the loop form"):
+        rnn2onnx.plan(make("LSTM-sigmoid", True, mask_rule="carry"), strategy="native", target="portable")
+
+
+@openvino
+@pytest.mark.parametrize("go_backwards", [False, True])
+@pytest.mark.parametrize("cell,return_sequences", [("LSTM-sigmoid", False), ("LSTM-sigmoid", True),
+                                                   ("GRU-sigmoid", True), ("SimpleRNN", True)])
+def test_carry_form_runs_on_openvino(cell, return_sequences, go_backwards):
+    model = make(cell, return_sequences, "masking", mask_rule="carry", go_backwards=go_backwards)
+    carry_check(model, [MASKS[k] for k in ("left", "holes", "all_masked_rows", "masked_last_step", "length_1")],
+                runtime="openvino")
