@@ -109,6 +109,18 @@ MASKED_NATIVE = (
     ("relu/hard_sigmoid", "JZS2", "relu", "hard_sigmoid", (False, True)),  # reset
 )
 
+# the carry mask rule (Keras 0.3.2 and later) on the native ops: "native-carry", exact for
+# every activation; (variant, layer, activation, inner_activation, go_backwards), both
+# return_sequences values
+CARRY_NATIVE = (
+    ("carry/keras", "LSTM", "tanh", "hard_sigmoid", False),
+    ("carry-back/tanh/sigmoid", "LSTM", "tanh", "sigmoid", True),
+    ("carry/keras", "GRU", "sigmoid", "hard_sigmoid", False),
+    ("carry-back/tanh/sigmoid", "GRU", "tanh", "sigmoid", True),
+    ("carry/tanh", "SimpleRNN", "tanh", None, False),
+    ("carry-back/sigmoid", "SimpleRNN", "sigmoid", None, True),
+)
+
 STACKS = (
     # (name, mask, layers)
     ("stack1", "left", [("LSTM", {"return_sequences": True}), ("GRU", {"return_sequences": True}),
@@ -413,6 +425,15 @@ def build_matrix(quick=False, opsets=None):
                     for j in range(2)]
         for mask, rs, strategy, opset in full:
             kwargs = {"activation": act, "inner_activation": inner, "return_sequences": rs}
+            add([(kind, kwargs)], mask, "float32", strategy, "onnxruntime", opset, "masked-native", name)
+    for vi, (name, kind, act, inner, backwards) in enumerate(CARRY_NATIVE):
+        full = itertools.product(MASKS, (False, True), ("auto", "native"), opsets)
+        if quick:  # two mask kinds (never "none": the form is for masks), both return_sequences
+            full = [(MASKS[1 + (vi * 3 + j) % (len(MASKS) - 1)], bool((vi + j) % 2), "native",
+                     opsets[(vi + j) % len(opsets)]) for j in range(2)]
+        for mask, rs, strategy, opset in full:
+            kwargs = {"activation": act, "return_sequences": rs, "mask_rule": "carry", "go_backwards": backwards}
+            kwargs.update({"inner_activation": inner} if inner else {})
             add([(kind, kwargs)], mask, "float32", strategy, "onnxruntime", opset, "masked-native", name)
 
     # 3b. the loop form wrapped in ONNX Loop (loop_op="loop"): every layer and mask kind,
