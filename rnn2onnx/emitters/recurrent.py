@@ -16,7 +16,7 @@ from ..errors import ExportError
 from . import register
 from .dispatch import emit_dispatch
 from .loop import emit_loop
-from .masked_native import emit_carry, emit_masked_last, emit_masked_rows, emit_masked_sequences, why_not_reset
+from .masked_native import emit_masked_last, emit_masked_rows, emit_masked_sequences, emit_packed, why_not_reset
 from .native import NATIVE, emit_native, why_not_masked_native, why_not_native
 
 RECURRENT = ("SimpleRNN", "SimpleDeepRNN", "GRU", "LSTM", "JZS1", "JZS2", "JZS3")
@@ -78,9 +78,11 @@ def choose_form(layer, ctx, masked):
         op = NATIVE[kind][0]
         if not masked:
             return "native", f"exact as ONNX {op}"
-        rule = getattr(layer, "mask_rule", "reset")
+        rule = layer.mask_rule
         if rule == "carry":
             return "native-carry", f"exact as ONNX {op} on each row's unmasked steps (the carry mask rule)"
+        if rule in ("skip_sample", "skip_batch"):
+            return "native-skip", f"exact as ONNX {op} on the steps the {rule} mask rule computes"
         if not layer.return_sequences:
             form, how = "native-segment", "on each row's last mask segment"
         elif why_not_reset(layer) is None:
@@ -102,8 +104,8 @@ def choose_form(layer, ctx, masked):
 
 
 EMIT = {"native": lambda layer, ctx, x, mask: emit_native(layer, ctx, x),
-        "native-segment": emit_masked_last, "native-carry": emit_carry, "native-reset": emit_masked_sequences, "native-rows": emit_masked_rows,
-        "loop": emit_loop}
+        "native-segment": emit_masked_last, "native-reset": emit_masked_sequences, "native-rows": emit_masked_rows,
+        "native-carry": emit_packed, "native-skip": emit_packed, "loop": emit_loop}
 EMIT.update({dispatch_form(form): partial(emit_dispatch, EMIT[form], emit_loop, DISPATCH_MAX_BATCH)
              for form, _ in DISPATCHED})
 

@@ -264,7 +264,8 @@ def test_dispatch_answers_empty_input_as_the_loop_form(cell, return_sequences):
 
 
 # ---------------------------------------------------------------------------------------
-# the carry rule (Keras 0.3.2 and later): "native-carry", exact for every activation
+# the rules of later releases: "native-carry" (Keras 0.3.2 on) and "native-skip" (0.3.0,
+# 0.3.1), exact for every activation
 
 CARRY_CELLS = ["LSTM", "LSTM-tanh-gates", "GRU", "GRU-sigmoid", "JZS1", "JZS2", "SimpleRNN"]
 
@@ -276,19 +277,27 @@ def unmasked_sequences(layer, X):
     return plain.forward(X)
 
 
-def carry_closed_form(layer, X, keep):
-    """The carry rule without running it: each row's unmasked steps in processing order
-    (last to first for go_backwards) run unmasked; the output at a processing position
-    is the output after the row's latest unmasked step so far, zeros before the first."""
+def closed_form(layer, X, keep):
+    """A later release's rule without running it. The steps that count (carry: the
+    unmasked ones; skip rules: those whose input times the mask is not all zero, in the row
+    or anywhere in the batch) run unmasked, in processing order (last to first for
+    go_backwards), on the input (times the mask for the skip rules). At a processing
+    position: the output after the row's latest counted step so far, zeros before the
+    first (carry); the output at a counted step, zeros elsewhere (skip rules)."""
     n, T = keep.shape
     out = np.zeros((n, T, layer.output_dim), X.dtype)
     order = np.arange(T)[::-1] if layer.go_backwards else np.arange(T)
+    if layer.mask_rule != "carry":
+        X = X * keep[:, :, None]
+        counts = (X != 0).any(axis=-1)
+        counts = counts if layer.mask_rule == "skip_sample" else np.broadcast_to(counts.any(axis=0), (n, T))
     for i in range(n):
-        real = keep[i, order]
+        real = keep[i, order] if layer.mask_rule == "carry" else counts[i, order]
         if real.any():
             H = unmasked_sequences(layer, X[i:i + 1, order[real]])[0]
             seen = np.cumsum(real)
-            out[i, seen > 0] = H[seen[seen > 0] - 1]
+            at = seen > 0 if layer.mask_rule == "carry" else real
+            out[i, at] = H[seen[at] - 1]
     return out if layer.return_sequences else out[:, -1]
 
 
@@ -298,7 +307,7 @@ def closed_form_predict(model, X, keep):
     mask (a recurrent layer passes its input mask on unchanged, go_backwards or not)."""
     h = model.layers[0].forward(X)
     for layer in model.layers[1:]:
-        h = carry_closed_form(layer, h, keep)
+        h = closed_form(layer, h, keep)
     return h
 
 
@@ -361,6 +370,30 @@ def test_stacked_carry_layers(cell):
     model.layers[2].go_backwards = True
     assert forms(model, strategy="native") == ["native-carry"] * 3
     carry_check(model, [MASKS[k] for k in ("holes", "right", "left", "all_masked_rows", "length_1")])
+
+
+@pytest.mark.parametrize("go_backwards", [False, True])
+@pytest.mark.parametrize("rule", ["skip_sample", "skip_batch"])
+@pytest.mark.parametrize("cell", ["LSTM", "GRU", "JZS1", "SimpleRNN"])
+def test_skip_form_matches_the_closed_form(cell, rule, go_backwards):
+    """Keras 0.3.0/0.3.1 (return_sequences=True: those releases read no mask otherwise);
+    an unmasked step whose input is all zero (token 3's embedding row) is skipped too."""
+    for source in ("embedding", "masking"):
+        model = make(cell, True, source, layers=2, mask_rule=rule, go_backwards=go_backwards)
+        if source == "embedding":
+            weights = model.get_weights()
+            weights[0][3] = 0.0
+            model.set_weights(weights)
+        assert forms(model, strategy="native") == ["native-skip"] * 2
+        proto = rnn2onnx.export(model, strategy="native", validate=False)
+        run = runtimes.load("onnxruntime", proto)
+        for keep in MASKS.values():
+            X = inputs_with_mask(model, keep, np.random.default_rng(keep.size))
+            if source == "embedding":
+                X[:, ::3] = np.where(keep[:, ::3], 3, 0)
+            expected = closed_form_predict(model, X, keep)
+            assert_close(run({"input": X})[0], expected)
+            assert_close(model.predict(X), expected)
 
 
 def test_carry_random_masks_long_sequences():
