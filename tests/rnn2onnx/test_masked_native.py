@@ -424,9 +424,11 @@ def test_carry_selection():
 
 @openvino
 @pytest.mark.parametrize("go_backwards", [False, True])
-@pytest.mark.parametrize("cell,return_sequences", [("LSTM-sigmoid", False), ("LSTM-sigmoid", True),
-                                                   ("GRU-sigmoid", True), ("SimpleRNN", True)])
-def test_carry_form_runs_on_openvino(cell, return_sequences, go_backwards):
-    model = make(cell, return_sequences, "masking", mask_rule="carry", go_backwards=go_backwards)
+@pytest.mark.parametrize("cell,return_sequences,rule", [
+    ("LSTM-sigmoid", False, "carry"), ("LSTM-sigmoid", True, "carry"), ("GRU-sigmoid", True, "carry"),
+    ("SimpleRNN", True, "carry"), ("GRU-sigmoid", True, "skip_batch"), ("LSTM-sigmoid", True, "skip_sample")])
+def test_packed_forms_run_on_openvino(cell, return_sequences, rule, go_backwards):
+    model = make(cell, return_sequences, "masking", mask_rule=rule, go_backwards=go_backwards)
     carry_check(model, [MASKS[k] for k in ("left", "holes", "all_masked_rows", "masked_last_step", "length_1")],
                 runtime="openvino")
+
