@@ -87,7 +87,8 @@ def choose_form(layer, ctx, masked):
         reason = "onnxruntime's native LSTM/GRU/RNN kernels are float32-only"
     if reason is None and masked:
         reason = why_not_masked_native(ctx.target)
-    if reason is None and kind == "SimpleRNN" and ctx.strategy == "auto" and not (masked and layer.mask_rule != "reset"):
+    later_rule = masked and layer.mask_rule != "reset"
+    if reason is None and kind == "SimpleRNN" and ctx.strategy == "auto" and not later_rule:
         # measured (rnn2onnx bench): onnxruntime's RNN op is 1-10x slower than the loop
         # form at every batch size we tried, unlike its LSTM/GRU ops at small batches
         # (the later rules' masked forms at batch 1 excepted: DISPATCHED)

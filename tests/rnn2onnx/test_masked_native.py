@@ -431,4 +431,3 @@ def test_packed_forms_run_on_openvino(cell, return_sequences, rule, go_backwards
     model = make(cell, return_sequences, "masking", mask_rule=rule, go_backwards=go_backwards)
     carry_check(model, [MASKS[k] for k in ("left", "holes", "all_masked_rows", "masked_last_step", "length_1")],
                 runtime="openvino")
-
