@@ -402,12 +402,15 @@ def test_carry_random_masks_long_sequences():
     carry_check(model, [rng.random((6, 40)) < p for p in (0.1, 0.5, 0.9)])
 
 
-@pytest.mark.parametrize("return_sequences", [False, True])
-def test_carry_form_answers_empty_input_as_the_loop_form(return_sequences):
-    model = make("LSTM", return_sequences, mask_rule="carry")
-    carry = runs(model, strategy="native")
+@pytest.mark.parametrize("rule,return_sequences", [("carry", False), ("carry", True), ("skip_sample", True),
+                                                   ("skip_batch", True)])
+def test_packed_forms_answer_empty_input_with_zero_steps(rule, return_sequences):
+    """Batch 0 or 0 timesteps: what the loop form answers (empty outputs, or the zero
+    initial state without return_sequences)."""
+    model = make("LSTM", return_sequences, mask_rule=rule)
+    packed = runs(model, strategy="native")
     for n, T in ((0, 5), (2, 0), (0, 0)):
-        got = carry({"input": np.zeros((n, T), np.int64)})[0]
+        got = packed({"input": np.zeros((n, T), np.int64)})[0]
         assert got.shape == ((n, T, 5) if return_sequences else (n, 5)) and not got.any()
 
 
