@@ -147,6 +147,15 @@ class OnnxOps:
     def mask(self, x, m):
         return x if m is None else self.mul(x, m)
 
+    def where(self, cond, a, b):
+        return self._node("Where", [cond, a, self.g.scalar(b) if isinstance(b, float) else b])
+
+    def nonzero(self, x):
+        return self._node("Not", [self._node("Equal", [x, self.g.scalar(0.0)])])
+
+    def any_nonzero(self, x, axes):
+        differs = self._node("Cast", [self.nonzero(x)], to=self.g.elem)
+        return self.nonzero(self.g.reduce_max(differs, list(axes), f"{self.prefix}/ReduceMax", keepdims=1))
 
     def act(self, activation, x):
         product = self._products.pop(x, None)

@@ -81,7 +81,16 @@ class Carry(MaskRule):
         return o.nonzero(m)
 
     def merge(self, o, gate, h, new_states, states, output):
-        return o.where(gate, h, output), tuple(o.where(gate, new, old) for new, old in zip(new_states, states))
+        carried = tuple(o.where(gate, new, old) for new, old in zip(new_states, states))
+        if self.output_is_state(h, new_states):
+            return carried[0], carried  # the previous output is the state the step read
+        return o.where(gate, h, output), carried
+
+    @staticmethod
+    def output_is_state(h, new_states):
+        """Whether the step carries its output as state 0 (every cell but SimpleDeepRNN):
+        then the previous output needs no state of its own."""
+        return new_states[0] is h
 
 
 MASK_RULES = {rule.name: rule for rule in (

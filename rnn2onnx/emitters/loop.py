@@ -97,24 +97,38 @@ class Step:
     output_dim: int
     last_output: str       # where the last output is: "state0", "state-1" (carried h) or "step"
     strict: bool           # a body every runtime accepts (target="portable"; see the docstring)
+    gated: bool = False    # the last per-step input is a mask rule's bool gate
 
 
 def build_step(layer, g, n_groups, masked):
-    """The cell's step as a body graph under `g` (see `Step`)."""
-    name = layer.name
+    """The cell's step under the layer's mask rule (reference/recurrent/rules.py) as a body
+    graph under `g` (see `Step`). `masked`: the per-step inputs end with the mask column
+    (the reset rule, which the cell applies) or the rule's gate (bool; the other rules)."""
+    name, rule = layer.name, layer.rule
     state_widths = [s.shape[1] for s in layer.initial_states(1)]
     group_widths = [sum(layer.params[W].shape[1] for W, _, _ in group) for group in layer.projection]
     body = g.subgraph(f"{name}/step")
     state_in = [body.unique(f"{name}/step/state{i}") for i in range(len(state_widths))]
     x_in = [body.unique(f"{name}/step/x{i}") for i in range(n_groups)]
-    m_in = body.unique(f"{name}/step/mask") if masked else None
-    h, state_out, _ = layer.step(OnnxOps(body, f"{name}/step"), x_in, m_in, state_in, _Params(g, layer))
+    m_in = body.unique(f"{name}/step/{'mask' if rule.name == 'reset' else 'gate'}") if masked else None
+    o = OnnxOps(body, f"{name}/step")
+    h, state_out, _ = layer.step(o, x_in, rule.step_mask(m_in) if masked else None, state_in, _Params(g, layer))
+    if masked and rule.name != "reset":
+        output = None
+        if rule.needs_output and not rule.output_is_state(h, state_out):
+            output = body.unique(f"{name}/step/output")
+        h, state_out = rule.merge(o, m_in, h, state_out, state_in, output)
+        if output is not None:  # the previous output, one more state
+            state_in, state_out = state_in + [output], list(state_out) + [h]
+            state_widths = state_widths + [layer.output_dim]
     state_out = list(state_out)
 
     strict = g.target == "portable"
     read_in_body = h in state_out or any(h in n.input for n in body.nodes)
     step_out, last_output = [], "state0"
-    if layer.return_sequences or (strict and state_out[0] != h):
+    if not layer.return_sequences and state_out[-1] == h != state_out[0]:
+        last_output = "state-1"  # the carried previous output
+    elif layer.return_sequences or (strict and state_out[0] != h):
         # a per-step output the body also reads: through an Identity (distinct names;
         # and for tract, whatever reads it)
         needs_identity = h in state_out or (strict and read_in_body)
@@ -127,19 +141,30 @@ def build_step(layer, g, n_groups, masked):
         last_output = "state-1"
     step_in = x_in + ([m_in] if masked else [])
     return Step(body, state_in, state_out, state_widths, step_in, group_widths + ([1] if masked else []),
-                step_out, layer.output_dim, last_output, strict)
+                step_out, layer.output_dim, last_output, strict,
+                gated=masked and rule.name != "reset")
 
 
-def _value_infos(step, g, names, widths):
+def _value_infos(step, g, names, widths, elems=None):
     batch = None if step.strict else "batch"  # see the module docstring
-    return [helper.make_tensor_value_info(n, g.elem, [batch, w]) for n, w in zip(names, widths)]
+    return [helper.make_tensor_value_info(n, elem, [batch if elem == g.elem else None, w])
+            for n, w, elem in zip(names, widths, elems or [g.elem] * len(names))]
+
+
+def _step_in_infos(step, g):
+    """Value infos of the per-step inputs: a rule's gate is bool, with a batch of 1 when
+    it is one flag for the whole batch (Keras 0.3.0), hence no named batch."""
+    elems = [g.elem] * len(step.step_in)
+    if step.gated:
+        elems[-1] = TensorProto.BOOL
+    return _value_infos(step, g, step.step_in, step.step_in_widths, elems)
 
 
 def wrap_scan(step, g, name, initial, step_inputs):
     """Scan over axis 1 of `step_inputs` from states `initial`: (final states, per-step
     outputs (batch, time, k), time axis)."""
     body = step.body
-    body.inputs = _value_infos(step, g, step.state_in + step.step_in, step.state_widths + step.step_in_widths)
+    body.inputs = _value_infos(step, g, step.state_in, step.state_widths) + _step_in_infos(step, g)
     body.outputs = _value_infos(step, g, step.state_out + step.step_out,
                                 step.state_widths + [step.output_dim] * len(step.step_out))
     n_out = len(body.outputs)
@@ -181,13 +206,20 @@ WRAPPERS = {"scan": wrap_scan, "loop": wrap_loop}
 
 
 def emit_loop(layer, ctx, x, mask):
-    g, name = ctx.g, layer.name
+    """`x` and `mask` as the layer reads them: emitters/recurrent.py has reversed them for a
+    go_backwards layer and dropped a mask its rule ignores."""
+    g, name, rule = ctx.g, layer.name, layer.rule
+    if mask is not None:
+        mask = g.node("Unsqueeze", [mask, g.const([-1])], f"{name}/mask")
+        if rule.masks_input:
+            x = g.node("Mul", [x, mask], f"{name}/masked_input")
     xs = emit_projection(layer, g, x)
     step = build_step(layer, g, len(xs), mask is not None)
     initial = g.batch_zeros(x, 0, step.state_widths, name)
     step_inputs = list(xs)
     if mask is not None:
-        step_inputs.append(g.node("Unsqueeze", [mask, g.const([-1])], f"{name}/mask"))
+        gates = rule.gates(OnnxOps(g, f"{name}/gate"), x, mask, batch_axis=0)
+        step_inputs.append(mask if gates is None else gates)
     states, per_step, time_axis = WRAPPERS[ctx.loop_op](step, g, name, initial, step_inputs)
     if step.last_output != "step":
         return states[0 if step.last_output == "state0" else -1]

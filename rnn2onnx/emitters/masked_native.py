@@ -46,13 +46,13 @@ outputs are the cell run on its unmasked steps only, the last output repeated at
 steps, and go_backwards processes the steps from the last to the first (outputs in
 processing order, as Theano's scan returns them).
 
-"native-carry": one Gather packs each row's unmasked steps, in processing order, to the
-  front of the op's (time-major) input: their order comes from a TopK over the keys
-  j (unmasked) and T + j (masked) of the processing positions j, and for go_backwards
-  position j reads timestep T-1-j. The op runs with sequence_lens = the row's count of
+"native-carry": one Gather packs each row's unmasked steps, in order, to the front of
+  the op's (time-major) input: their order comes from a TopK over the keys j (unmasked)
+  and T + j (masked) of the steps j. (A go_backwards layer's input and mask arrive
+  reversed: recurrent.py.) The op runs with sequence_lens = the row's count of
   unmasked steps (at least 1: an all-masked row runs one step whose output is never
   read, so nothing depends on what a runtime does with a length 0). The output at
-  processing position j is Y at packed index c_j - 1, c_j the row's unmasked steps up
+  step j is Y at packed index c_j - 1, c_j the row's unmasked steps up
   to j (return_sequences=False: j = T-1, c = the count), and zeros where c_j = 0. No reset
   step, no single steps: exact wherever the unmasked native form is.
 "native-skip": the same for Keras 0.3.0's and 0.3.1's rules (mask_rule "skip_batch",
@@ -290,13 +290,10 @@ def emit_packed(layer, ctx, x, mask):
         per_step = ix.reduce_max(nonzero, [-1] if layer.mask_rule == "skip_sample" else [0, -1], keepdims=1)
         real = ix("Cast", [ix("Expand", [ix("Squeeze", [per_step, ix.c([-1])]), ix("Shape", [mask])])],
                   to=TensorProto.BOOL)
-    backwards = layer.go_backwards
-    if backwards:  # in processing order
-        real = ix("Slice", [real, ix.c([-1]), ix.c([np.iinfo(np.int64).min]), ix.c([1]), ix.c([-1])])
     flat, W, R, B = _inputs(layer, g, x)
     m = ix("Cast", [real], to=TensorProto.INT64)
     n, T = ix.dims(m)
-    j = ix.range(T)                                               # processing positions (T,)
+    j = ix.range(T)                                               # (T,)
     count = ix("ReduceSum", [m, ix.c([1])], keepdims=0)           # (n,)
     lens = ix("Max", [count, ix.c(1)])
     # the op's time axis: the longest row, at least 1, at most T (0 for 0 timesteps, which
@@ -305,8 +302,6 @@ def emit_packed(layer, ctx, x, mask):
                        ix("Unsqueeze", [T, ix.c([0])])])
     key = ix("Where", [real, j, ix("Add", [j, T])])               # the steps that count first, in order
     _, order = g.node("TopK", [key, width], f"{ix.prefix}/TopK", outputs=2, axis=1, largest=0, sorted=1)
-    if backwards:  # processing position j reads timestep T-1-j
-        order = ix("Sub", [ix("Sub", [T, ix.c(1)]), order])
     rows = ix("Unsqueeze", [ix.range(n), ix.c([1])])              # (n, 1)
     index = ix("Transpose", [ix("Add", [order, ix("Mul", [rows, T])])], perm=[1, 0])  # (width, n)
     xt = g.node("Gather", [flat, index], f"{name}/Gather")

@@ -108,6 +108,8 @@ def why_not_native(layer, target):
     kind = type(layer).__name__
     if kind not in NATIVE:
         return f"{kind} has no native ONNX op"
+    if getattr(layer, "combine", "add") != "add":
+        return f"{kind} with combine={layer.combine!r} (Keras 0.3.0's cell) has no native ONNX op"
     if kind in ("JZS1", "JZS2") and layer.inner_activation.name not in POINT_SYMMETRIC:
         return (f"{kind} lowers to GRU only when its inner_activation is point-symmetric "
                 f"(sigmoid, hard_sigmoid), not {layer.inner_activation.name!r}")
@@ -131,7 +133,7 @@ def why_not_masked_native(target):
     return None
 
 
-def native_node(layer, g, xt, W, R, B, seq_lens=None, outputs=("Y",)):
+def native_node(layer, g, xt, W, R, B, seq_lens=None, outputs=("Y",), direction="forward"):
     """Append the layer's native op reading time-major `xt` with weights (W, R, B): arrays,
     or names of initializers already made (and per-row `seq_lens`, int32). Returns the
     requested outputs ("Y" and/or "Y_h"); the others are left unnamed so the op need not
@@ -142,6 +144,8 @@ def native_node(layer, g, xt, W, R, B, seq_lens=None, outputs=("Y",)):
     alphas = [ONNX_ACTIVATIONS[a.name][1] for a in acts]
     betas = [ONNX_ACTIVATIONS[a.name][2] for a in acts]
     attrs = dict(hidden_size=layer.output_dim, activations=names)
+    if direction != "forward":
+        attrs["direction"] = direction
     # onnxruntime consumes alpha/beta in order, one per activation that takes them
     if any(a is not None for a in alphas):
         attrs["activation_alpha"] = [a for a in alphas if a is not None]
@@ -172,5 +176,9 @@ def emit_native(layer, ctx, x):
         (y,) = native_node(layer, g, xt, W, R, B)
         y = g.node("Squeeze", [y, g.const([1])], f"{name}/Squeeze")
         return g.node("Transpose", [y], f"{name}/Transpose", perm=[1, 0, 2])
-    (y_h,) = native_node(layer, g, xt, W, R, B, outputs=("Y_h",))
+    # go_backwards: the reverse direction's Y_h is the state after the first timestep, the
+    # last one processed (with return_sequences, emit_recurrent has reversed the input instead:
+    # the reverse direction's Y is in time order, Keras's in processing order)
+    (y_h,) = native_node(layer, g, xt, W, R, B, outputs=("Y_h",),
+                         direction="reverse" if layer.go_backwards else "forward")
     return g.node("Squeeze", [y_h, g.const([0])], f"{name}/Squeeze")

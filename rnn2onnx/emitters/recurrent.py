@@ -78,7 +78,8 @@ def dispatch_form(form, max_batch=DISPATCH_MAX_BATCH):
 def choose_form(layer, ctx, masked):
     """(form, reason) for this layer under ctx.strategy and ctx.target; form is 'native',
     'native-segment', 'native-reset', 'native-rows', 'loop', or a dispatch between a masked
-    native form and 'loop' (dispatch_form)."""
+    native form and 'loop' (dispatch_form). `masked`: a mask reaches the layer and its rule
+    reads it."""
     if ctx.strategy == "loop":
         return "loop", "strategy='loop'"
     kind = type(layer).__name__
@@ -129,14 +130,29 @@ EMIT.update({dispatch_form(form, max_batch): partial(emit_dispatch, EMIT[form], 
              for (form, _), max_batch in DISPATCHED.items()})
 
 
+def reverse_time(g, x, name):
+    """x[:, ::-1]: a go_backwards layer reads its input (and mask) from the last step."""
+    return g.node("Slice", [x, g.const([-1]), g.const([-2 ** 63]), g.const([1]), g.const([-1])], f"{name}/reverse")
+
+
 @register(*RECURRENT)
 def emit_recurrent(layer, ctx, x, mask):
+    """Every form computes the layer's forward direction on what it is given: a
+    go_backwards layer gets its input and mask reversed here (its outputs then come in
+    processing order, as Keras returns them), except the unmasked native form without
+    return_sequences, which runs the op in direction="reverse" (the same last output)."""
+    output_mask = layer.output_mask(mask)
+    if mask is not None and not layer.rule.applies(layer):
+        mask = None  # Keras 0.3.0/0.3.1 read no mask without return_sequences
     form, reason = choose_form(layer, ctx, mask is not None)
     ctx.forms[ctx.key] = (form, reason)
     if ctx.g.shapes_only:
         # a plan (rnn2onnx.plan, `inspect`) needs the form, not the nodes: emitting them
         # would compute the ONNX weights (concatenated, transposed: 576 MB for one
         # LSTM(6000)) from weights that were never allocated
-        return ctx.g.node("Identity", [x], f"{layer.name}/{form}"), layer.output_mask(mask)
+        return ctx.g.node("Identity", [x], f"{layer.name}/{form}"), output_mask
+    if layer.go_backwards and not (form == "native" and not layer.return_sequences):
+        x = reverse_time(ctx.g, x, layer.name)
+        mask = None if mask is None else reverse_time(ctx.g, mask, f"{layer.name}/mask")
     y = EMIT[form](layer, ctx, x, mask)
-    return y, layer.output_mask(mask)
+    return y, output_mask

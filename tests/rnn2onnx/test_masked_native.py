@@ -415,8 +415,11 @@ def test_packed_forms_answer_empty_input_with_zero_steps(rule, return_sequences)
 
 
 def test_carry_selection():
+    auto = {"LSTM": "native-carry", "GRU": "dispatch(native-carry | loop, batch <= 4)",
+            "SimpleRNN": "dispatch(native-carry | loop, batch <= 1)"}  # measured: recurrent.py
     for cell in ("LSTM", "GRU", "SimpleRNN"):
         for rs in (False, True):
+            assert forms(make(cell, rs, mask_rule="carry")) == [auto[cell]]
             assert forms(make(cell, rs, mask_rule="carry"), strategy="native") == ["native-carry"]
             assert forms(make(cell, rs, mask_rule="carry"), strategy="loop") == ["loop"]
             assert forms(make(cell, rs, mask_rule="carry"), target="portable") == ["loop"]
@@ -434,3 +437,35 @@ def test_packed_forms_run_on_openvino(cell, return_sequences, rule, go_backwards
     model = make(cell, return_sequences, "masking", mask_rule=rule, go_backwards=go_backwards)
     carry_check(model, [MASKS[k] for k in ("left", "holes", "all_masked_rows", "masked_last_step", "length_1")],
                 runtime="openvino")
+
+
+@pytest.mark.parametrize("rule", ["carry", "skip_sample", "skip_batch"])
+@pytest.mark.parametrize("cell", ["LSTM", "GRU", "SimpleRNN"])
+def test_packed_forms_agree_with_the_scan(cell, rule):
+    """The native form and the rule's Scan (the loop form: the cell's step and the rule's
+    merge, written once for the reference) on the same inputs, go_backwards both ways."""
+    for go_backwards in (False, True):
+        model = make(cell, True, layers=2, mask_rule=rule, go_backwards=go_backwards)
+        native, loop = runs(model, strategy="native"), runs(model, strategy="loop")
+        for keep in MASKS.values():
+            X = {"input": inputs_with_mask(model, keep, np.random.default_rng(3))}
+            assert_close(native(X)[0], loop(X)[0])
+
+
+@pytest.mark.parametrize("cell,rule,max_batch", [("GRU", "carry", DISPATCH_MAX_BATCH), ("JZS2", "skip_sample", DISPATCH_MAX_BATCH),
+                                                  ("SimpleRNN", "carry", 1)])
+def test_auto_dispatches_the_packed_forms_on_the_batch_size(cell, rule, max_batch):
+    """auto: an If between the native form (up to max_batch rows) and the Scan; which
+    branch ran shows bit for bit (the strategy="native" file below the threshold, the
+    loop file above); both against the closed form."""
+    for rs in (False, True) if rule == "carry" else (True,):
+        model = make(cell, rs, mask_rule=rule, go_backwards=rs)
+        form = "native-carry" if rule == "carry" else "native-skip"
+        assert forms(model) == [f"dispatch({form} | loop, batch <= {max_batch})"]
+        auto, native, loop = runs(model), runs(model, strategy="native"), runs(model, strategy="loop")
+        for keep in (MASKS["holes"], MASKS["right"], MASKS["length_1"]):
+            for side, rows in (("native", keep[:max_batch]), ("loop", np.resize(keep, (max_batch + 3, keep.shape[1])))):
+                X = inputs_with_mask(model, rows, np.random.default_rng(1))
+                got = auto({"input": X})[0]
+                np.testing.assert_array_equal(got, (native if side == "native" else loop)({"input": X})[0])
+                assert_close(got, closed_form_predict(model, X, rows))
