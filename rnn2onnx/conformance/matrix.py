@@ -550,11 +550,11 @@ def make_inputs(case, model, seed=0):
     shortest = shortest_length(model)
     sizes = [(max(TIME, shortest), BATCH), (shortest, 3 if shortest == 1 else BATCH)]
     if case.group == "masked-native":
-        # auto's batch-size dispatch (emitters/dispatch.py) runs the native form up to
-        # DISPATCH_MAX_BATCH rows and the Scan above: full-length batches on both sides
-        from ..emitters.recurrent import DISPATCH_MAX_BATCH
+        # auto's batch-size dispatch (emitters/dispatch.py) runs the native form up to a
+        # threshold per op (4 rows, or 1) and the Scan above: full-length batches on both sides
+        from ..emitters.recurrent import DISPATCHED
 
-        sizes.append((max(TIME, shortest), DISPATCH_MAX_BATCH))
+        sizes += [(max(TIME, shortest), n) for n in sorted(set(DISPATCHED.values()))]
     for T, n in sizes:
         arrays = []
         for i, port in enumerate(ports):
