@@ -109,16 +109,20 @@ MASKED_NATIVE = (
     ("relu/hard_sigmoid", "JZS2", "relu", "hard_sigmoid", (False, True)),  # reset
 )
 
-# the carry mask rule (Keras 0.3.2 and later) on the native ops: "native-carry", exact for
-# every activation; (variant, layer, activation, inner_activation, go_backwards), both
-# return_sequences values
-CARRY_NATIVE = (
-    ("carry/keras", "LSTM", "tanh", "hard_sigmoid", False),
-    ("carry-back/tanh/sigmoid", "LSTM", "tanh", "sigmoid", True),
-    ("carry/keras", "GRU", "sigmoid", "hard_sigmoid", False),
-    ("carry-back/tanh/sigmoid", "GRU", "tanh", "sigmoid", True),
-    ("carry/tanh", "SimpleRNN", "tanh", None, False),
-    ("carry-back/sigmoid", "SimpleRNN", "sigmoid", None, True),
+# the later releases' mask rules on the native ops: "native-carry" (Keras 0.3.2 on) and
+# "native-skip" (0.3.0 skip_batch, 0.3.1 skip_sample; read only with return_sequences=True),
+# exact for every activation; (variant, layer, activation, inner_activation, rule,
+# go_backwards, return_sequences values)
+LATER_RULES_NATIVE = (
+    ("carry/keras", "LSTM", "tanh", "hard_sigmoid", "carry", False, (False, True)),
+    ("carry-back/tanh/sigmoid", "LSTM", "tanh", "sigmoid", "carry", True, (False, True)),
+    ("carry/keras", "GRU", "sigmoid", "hard_sigmoid", "carry", False, (False, True)),
+    ("carry-back/tanh/sigmoid", "GRU", "tanh", "sigmoid", "carry", True, (False, True)),
+    ("carry/tanh", "SimpleRNN", "tanh", None, "carry", False, (False, True)),
+    ("carry-back/sigmoid", "SimpleRNN", "sigmoid", None, "carry", True, (False, True)),
+    ("skip_batch/keras", "LSTM", "tanh", "hard_sigmoid", "skip_batch", False, (True,)),
+    ("skip_sample-back/sigmoid/hard_sigmoid", "GRU", "sigmoid", "hard_sigmoid", "skip_sample", True, (True,)),
+    ("skip_sample/sigmoid", "SimpleRNN", "sigmoid", None, "skip_sample", False, (True,)),
 )
 
 STACKS = (
@@ -426,13 +430,13 @@ def build_matrix(quick=False, opsets=None):
         for mask, rs, strategy, opset in full:
             kwargs = {"activation": act, "inner_activation": inner, "return_sequences": rs}
             add([(kind, kwargs)], mask, "float32", strategy, "onnxruntime", opset, "masked-native", name)
-    for vi, (name, kind, act, inner, backwards) in enumerate(CARRY_NATIVE):
-        full = itertools.product(MASKS, (False, True), ("auto", "native"), opsets)
-        if quick:  # two mask kinds (never "none": the form is for masks), both return_sequences
-            full = [(MASKS[1 + (vi * 3 + j) % (len(MASKS) - 1)], bool((vi + j) % 2), "native",
+    for vi, (name, kind, act, inner, rule, backwards, rss) in enumerate(LATER_RULES_NATIVE):
+        full = itertools.product(MASKS, rss, ("auto", "native"), opsets)
+        if quick:  # two mask kinds (never "none": the forms are for masks)
+            full = [(MASKS[1 + (vi * 3 + j) % (len(MASKS) - 1)], rss[(vi + j) % len(rss)], "native",
                      opsets[(vi + j) % len(opsets)]) for j in range(2)]
         for mask, rs, strategy, opset in full:
-            kwargs = {"activation": act, "return_sequences": rs, "mask_rule": "carry", "go_backwards": backwards}
+            kwargs = {"activation": act, "return_sequences": rs, "mask_rule": rule, "go_backwards": backwards}
             kwargs.update({"inner_activation": inner} if inner else {})
             add([(kind, kwargs)], mask, "float32", strategy, "onnxruntime", opset, "masked-native", name)
 
