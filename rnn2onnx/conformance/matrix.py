@@ -18,6 +18,11 @@ ACTIVATION_VARIANTS = (("tanh", "sigmoid"), ("relu", "sigmoid"), ("softplus", "t
 SHORT = {"SimpleRNN": "rnn", "SimpleDeepRNN": "deeprnn", "GRU": "gru", "LSTM": "lstm",
          "JZS1": "jzs1", "JZS2": "jzs2", "JZS3": "jzs3"}
 VOCAB, EMBED, UNITS, BATCH, TIME = 11, 4, 5, 8, 7
+# the mask rules of the Keras releases (reference/recurrent/rules.py) and go_backwards: the
+# cells Keras 0.3.x has; "reset" without go_backwards is the main matrix
+MASK_RULES = ("reset", "skip_batch", "skip_sample", "carry")
+RULE_CELLS = ("SimpleRNN", "GRU", "LSTM")
+RULE_MASKS = ("right", "holes", "masking")  # left padding alone hides reset vs carry
 
 
 def opset_choices():
@@ -69,11 +74,13 @@ def layer_label(kind, kwargs):
         return f"{kind}({act})" if act else kind
     cls = RECURRENT_LAYERS[kind]
     act = kwargs.get("activation") or cls.default_activation
+    later = "".join(f", {key}={kwargs[key]}" for key in ("combine", "mask_rule") if key in kwargs)
+    later += ", go_backwards" if kwargs.get("go_backwards") else ""
     if kind == "SimpleRNN":
-        return f"{kind}({act})"
+        return f"{kind}({act}{later})"
     inner = kwargs.get("inner_activation") or cls.default_inner_activation
     extra = f", depth={kwargs['depth']}" if "depth" in kwargs else ""
-    return f"{kind}({act}, {inner}{extra})"
+    return f"{kind}({act}, {inner}{extra}{later})"
 
 
 def _case_id(case, variant=""):
@@ -451,6 +458,31 @@ def build_matrix(quick=False, opsets=None):
                 add([(kind, {"return_sequences": rs})], mask, dtype, "loop", "portable", middle, "loop-op",
                     loop_op="loop")
 
+    # 3c. the mask rules of Keras 0.3.x and go_backwards (auto strategy, middle opset):
+    # every rule x cell x mask kind x return_sequences x go_backwards x dtype x target, and
+    # Keras 0.3.0's SimpleRNN (combine="mul", with 0.3.0's rule); unmasked go_backwards
+    # layers (the native op's reverse direction). Quick: each rule x cell once, rotating.
+    rule_rows = [(rule, kind, {}) for rule in MASK_RULES for kind in RULE_CELLS]
+    rule_rows.append(("skip_batch", "SimpleRNN", {"combine": "mul", "activation": "tanh"}))
+    for ri, (rule, kind, extra) in enumerate(rule_rows):
+        full = itertools.product(RULE_MASKS, (False, True), (False, True), DTYPES, TARGETS)
+        if quick:
+            full = [(RULE_MASKS[ri % 3], bool(ri % 2), bool(ri // 2 % 2) or rule == "reset", DTYPES[ri // 3 % 2],
+                     TARGETS[ri // 4 % 2])]
+        for mask, rs, back, dtype, target in full:
+            if rule == "reset" and not back:
+                continue  # the main matrix
+            kwargs = dict(extra, mask_rule=rule, go_backwards=back, return_sequences=rs)
+            add([(kind, kwargs)], mask, dtype, "auto", target, middle, "mask-rules",
+                ",".join([rule] + ["mul"] * ("combine" in extra) + ["back"] * back))
+    for ki, kind in enumerate(RULE_CELLS):
+        full = itertools.product((False, True), DTYPES, TARGETS)
+        if quick:
+            full = [(bool(ki % 2), DTYPES[ki % 2], TARGETS[ki // 2 % 2])]
+        for rs, dtype, target in full:
+            add([(kind, {"go_backwards": True, "return_sequences": rs})], "none", dtype, "auto", target, middle,
+                "mask-rules", "back")
+
     # 4. stacked models
     for si, (name, mask, layers) in enumerate(STACKS):
         chosen = itertools.product(DTYPES, STRATEGIES, TARGETS, opsets)
@@ -563,7 +595,10 @@ def make_inputs(case, model, seed=0):
         arrays = []
         for i, port in enumerate(ports):
             t = lengths[i] if lengths and T > 1 else T
-            arrays.append(port_inputs(port, _keep(case.mask, n, t, rng), rng, model.dtype))
+            keep = _keep(case.mask, n, t, rng)
+            if case.group == "mask-rules" and case.mask != "none" and t > 2:
+                keep[:, t // 2] = False  # a step masked in every row: Keras 0.3.0 skips it
+            arrays.append(port_inputs(port, keep, rng, model.dtype))
         batches.append(predict_style(model, arrays))
     return batches
 

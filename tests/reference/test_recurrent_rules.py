@@ -3,6 +3,9 @@ against closed forms that do not go through the rules' code: each row's unmasked
 run through the UNMASKED layer on their own (the compacted sequence), then placed where
 the rule puts them; go_backwards against the unmasked layer on the time-reversed input.
 Their backward against central differences (float64)."""
+import json
+import os
+
 import numpy as np
 import pytest
 
@@ -236,3 +239,81 @@ def test_simple_rnn_mul_gradients(rng, go_backwards):
                      go_backwards=go_backwards, mask_rule="skip_batch")
     layer.set_weights([rng.normal(size=w.shape) for w in layer.get_weights()])
     check_layer_gradients(layer, rng.normal(size=(3, 5, d)), mask_pattern("left", 3, 5))
+
+
+# ------------------------------------------------------------------------------------
+# against the Keras releases themselves: layers built by hand from the fixture files
+# (tests/fixtures/keras_releases; reading the files is the readers' job, tested there)
+# ------------------------------------------------------------------------------------
+
+FIXTURES = os.path.join(os.path.dirname(__file__), "..", "fixtures", "keras_releases")
+# release -> (mask_rule, SimpleRNN combine, GRU candidate reads inner_activation)
+RELEASE_RULES = {"0.3.0": ("skip_batch", "mul", True), "0.3.1": ("skip_sample", "add", False),
+                 "0.3.2": ("carry", "add", False), "0.3.3": ("carry", "add", False)}
+
+
+def _fixture_cases():
+    for release in RELEASE_RULES:
+        manifest = os.path.join(FIXTURES, release, "MANIFEST.json")
+        if not os.path.exists(manifest):
+            continue
+        with open(manifest, encoding="utf-8") as f:
+            cases = json.load(f)["cases"]
+        for name, case in sorted(cases.items()):
+            if "error" in case or name.split("_")[0] in ("stateful", "dropout", "timedistributed"):
+                continue  # refused (stateful), or layers and keys beyond these rules
+            yield release, name
+
+
+def _hand_built(release, config, dtype):
+    rule, combine, gru_bug = RELEASE_RULES[release]
+    model = R.Sequential(dtype=dtype)
+    for layer in config["layers"]:
+        kind = layer["name"]
+        if kind == "Embedding":
+            model.add(R.Embedding(layer["input_dim"], layer["output_dim"], mask_zero=layer["mask_zero"]))
+        elif kind == "Masking":
+            model.add(R.Masking(layer["mask_value"], input_shape=tuple(layer["input_shape"])))
+        elif kind == "Dense":
+            model.add(R.Dense(layer["output_dim"], activation=layer["activation"]))
+        else:
+            kw = dict(return_sequences=layer["return_sequences"], go_backwards=layer["go_backwards"], mask_rule=rule,
+                      activation=layer["activation"])
+            if kind == "SimpleRNN":
+                kw["combine"] = combine
+            else:
+                kw["inner_activation"] = layer["inner_activation"]
+                if kind == "GRU" and gru_bug:
+                    kw["activation"] = layer["inner_activation"]
+            if layer.get("input_shape"):
+                kw["input_shape"] = tuple(layer["input_shape"])
+            model.add(getattr(R, kind)(layer["output_dim"], **kw))
+    return model
+
+
+def hand_built_fixture(release, name):
+    """(model with the fixture's weights, dtype, the npz arrays) of one fixture case."""
+    h5py = pytest.importorskip("h5py")
+    path = os.path.join(FIXTURES, release, name)
+    with open(path + ".json", encoding="utf-8") as f:
+        config = json.load(f)
+    dtype = "float64" if name.endswith("f64") else "float32"
+    model = _hand_built(release, config, dtype)
+    with h5py.File(path + ".h5", "r") as f:
+        model.set_weights([f[f"layer_{k}"][f"param_{j}"][()] for k in range(f.attrs["nb_layers"])
+                           for j in range(f[f"layer_{k}"].attrs["nb_params"])])
+    return model, dtype, np.load(path + ".npz")
+
+
+def keras_predictions(data):
+    """[(input, what the release predicted)]: the batch, and the batch masked at one step."""
+    return [(data["X" + key], data["Y" + key] if "Y" + key in data else data["Y" + key + "_original"])
+            for key in ("", "_step") if "X" + key in data]
+
+
+@pytest.mark.parametrize("release,name", list(_fixture_cases()))
+def test_rules_reproduce_the_keras_release(release, name):
+    model, dtype, data = hand_built_fixture(release, name)
+    tol = 1e-9 if dtype == "float64" else 2e-5
+    for X, Y in keras_predictions(data):
+        assert np.max(np.abs(model.predict(X) - Y)) / max(1.0, float(np.max(np.abs(Y)))) <= tol

@@ -287,3 +287,18 @@ def test_full_matrix_on_onnxruntime(tmp_path):
     md = (tmp_path / "conformance.md").read_text()
     assert "dispatch(native GRU-segment \\| Scan, batch <= 4)" in md
     assert_tables_keep_their_columns(md)
+
+
+def test_quick_covers_every_mask_rule_and_go_backwards(quick):
+    from rnn2onnx.conformance.matrix import MASK_RULES, RULE_CELLS
+
+    _, _, data = quick
+    rows = [c for c in data["cases"] if c["group"] == "mask-rules"]
+    labels = [c["layers"][0] for c in rows]
+    for rule in MASK_RULES:
+        assert {label.split("(")[0] for label in labels if f"mask_rule={rule}" in label} == set(RULE_CELLS), rule
+    assert any("go_backwards" in label for label in labels) and any("go_backwards" not in label for label in labels)
+    assert any("combine=mul" in label for label in labels)
+    assert {c["target"] for c in rows} == set(conformance.TARGETS)
+    assert {c["dtype"] for c in rows} == set(conformance.DTYPES)
+    assert all(c["passed"] for c in rows), [c["id"] for c in rows if not c["passed"]]

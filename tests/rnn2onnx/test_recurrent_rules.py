@@ -9,6 +9,7 @@ import rnn2onnx
 from reference import GRU, JZS1, LSTM, Embedding, Sequential, SimpleRNN
 from rnn2onnx import ExportError, runtimes
 from rnn2onnx.graph import walk_nodes
+from rnn2onnx.structure import feeds
 
 RULES = ("reset", "skip_batch", "skip_sample", "carry")
 CELLS = {
@@ -124,3 +125,23 @@ def test_portable_files_agree_on_every_runtime(cell, rule, go_backwards, return_
     """float32 Scan files (tract has no Loop; OpenVINO computes float64 in float32)."""
     model = make(cell, mask_rule=rule, go_backwards=go_backwards, return_sequences=return_sequences)
     check(model, runtime=runtime, target="portable")
+
+
+def _fixture_cases():
+    from tests.reference.test_recurrent_rules import _fixture_cases as cases
+
+    return list(cases())
+
+
+@pytest.mark.parametrize("release,name", _fixture_cases())
+def test_exports_reproduce_the_keras_release(release, name):
+    """The hand-built models of tests/reference (each release's rules and cells) exported with
+    strategy auto: onnxruntime's outputs against the Keras release's own predictions."""
+    from tests.reference.test_recurrent_rules import hand_built_fixture, keras_predictions
+
+    model, dtype, data = hand_built_fixture(release, name)
+    run = runtimes.load("onnxruntime", rnn2onnx.export(model, validate=False))
+    tol = 1e-9 if dtype == "float64" else 2e-5
+    for X, Y in keras_predictions(data):
+        (out,) = run(feeds(model, X))
+        assert np.max(np.abs(out - Y)) / max(1.0, float(np.max(np.abs(Y)))) <= tol
