@@ -469,3 +469,29 @@ def test_auto_dispatches_the_packed_forms_on_the_batch_size(cell, rule, max_batc
                 got = auto({"input": X})[0]
                 np.testing.assert_array_equal(got, (native if side == "native" else loop)({"input": X})[0])
                 assert_close(got, closed_form_predict(model, X, rows))
+
+
+def test_packed_forms_reproduce_the_keras_releases():
+    """Files written by Keras 0.3.0-0.3.3 (tests/fixtures/keras_releases), float32, exported
+    with strategy="native": every one whose masked layers take native-carry or native-skip,
+    against that Keras's own predictions (2e-5 of the largest output)."""
+    from tests.reference.test_recurrent_rules import _fixture_cases, hand_built_fixture, keras_predictions
+    from tests.rnn2onnx.test_recurrent_rules import feeds
+
+    seen = {"native-carry": set(), "native-skip": set()}
+    for release, name in _fixture_cases():
+        model, dtype, data = hand_built_fixture(release, name)
+        if dtype != "float32":
+            continue
+        try:
+            used = {form for _, form, _ in rnn2onnx.plan(model, strategy="native")[1:]}
+        except ExportError:  # Keras 0.3.0's SimpleRNN cell: no native op
+            continue
+        if not used & set(seen):
+            continue
+        run = runtimes.load("onnxruntime", rnn2onnx.export(model, strategy="native", validate=False))
+        for X, Y in keras_predictions(data):
+            assert_close(run(feeds(model, X))[0], Y)
+        for form in used & set(seen):
+            seen[form].add(release)
+    assert seen == {"native-carry": {"0.3.2", "0.3.3"}, "native-skip": {"0.3.0", "0.3.1"}}
