@@ -7,11 +7,11 @@ one process (absolute times drift between runs on shared machines; ratios do not
 (b) our native LSTM export vs the ONNX LSTM op built directly with the same weights;
 (c) onnxruntime on the exported model vs the reference's model.predict;
 (d) the time to export and validate a 3-layer model;
-(e) masked models (Embedding(mask_zero=True) -> LSTM/GRU, left-padded) in their masked
-    native form (strategy="native") vs the same model unmasked (native op) and vs the
-    Scan (strategy="loop"); * marks the forms auto uses; where auto uses another (the
-    GRU op's batch-size dispatch: the native form up to a batch size, the Scan above),
-    auto's export too.
+(e) masked models (Embedding(mask_zero=True) -> LSTM/GRU, left-padded; the carry rule's
+    forms also with holes, and SimpleRNN) in their masked native form (strategy="native")
+    vs the same model unmasked (native op) and vs the Scan (strategy="loop"); * marks
+    the forms auto uses; where auto uses another (the GRU op's batch-size dispatch: the
+    native form up to a batch size, the Scan above), auto's export too.
 (f) the loop form wrapped in ONNX Loop (loop_op="loop") vs Scan, and the portable
     target's Scan (bodies tract accepts) vs the onnxruntime target's, in onnxruntime.
 (g) the empty-input guards (rnn2onnx/passes.py): the same export with and without it,
@@ -164,30 +164,49 @@ def run(shapes=SHAPES, repeats=30, print_fn=print, masked_shapes=None):
 
 
 # (e): the issue's setups: Embedding(50, d, mask_zero=True) -> cell(k); batch 1: every row
-# 40% left padding; batch 32: each row left-padded by 0..40% of T (drawn)
+# 40% left padding; batch 32: each row left-padded by 0..40% of T (drawn). The carry rule
+# (Keras 0.3.2 on) also with holes (20% of the steps masked at random), which it computes
+# differently from the reset rule
 MASKED_SHAPES = [(1, 50, 32, 64), (32, 100, 64, 128)]
-MASKED_CELLS = [("LSTM", {}), ("GRU", {}), ("GRU", {"activation": "tanh"})]  # GRU's sigmoid candidate: no reset form
+MASKED_CELLS = [("LSTM", {}), ("GRU", {}), ("GRU", {"activation": "tanh"}),  # GRU's sigmoid candidate: no reset form
+                ("LSTM", {"mask_rule": "carry"}), ("GRU", {"mask_rule": "carry"}),
+                ("LSTM", {"mask_rule": "carry", "holes": True}), ("GRU", {"mask_rule": "carry", "holes": True}),
+                ("LSTM", {"mask_rule": "carry", "go_backwards": True, "holes": True}),
+                ("SimpleRNN", {"mask_rule": "carry", "activation": "tanh", "holes": True})]
 
 
-def masked_inputs(n, T, seed=0):
+def masked_inputs(n, T, seed=0, holes=False):
     rng = np.random.default_rng(seed)
     X = rng.integers(1, 50, size=(n, T))
+    if holes:
+        return np.where(rng.random((n, T)) < 0.2, 0, X)
     for i in range(n):
         X[i, :int(0.4 * T) if n == 1 else int(rng.integers(0, int(0.4 * T) + 1))] = 0
     return X
 
 
+def _label(cell, kw):
+    """LSTM, GRU(tanh), LSTM(carry, backwards, holes)."""
+    words = [kw["activation"]] if "activation" in kw else []
+    words += [kw["mask_rule"]] if "mask_rule" in kw else []
+    words += [key.replace("go_", "") for key in ("go_backwards", "holes") if kw.get(key)]
+    return cell + (f"({', '.join(words)})" if words else "")
+
+
 def masked_rows(repeats, shapes=MASKED_SHAPES, rounds=3):
     """(e) rows: the masked native export (strategy="native") / the unmasked native export,
     and / the Scan; where auto's form is another (the GRU op's batch-size dispatch), auto's
-    export likewise. Each the median of `rounds` interleaved medians; each export built once."""
+    export likewise. Each the median of `rounds` interleaved medians; each export built once.
+    Batch 1 is latency: one intra-op thread (PERFORMANCE-NOTES: the default pool swings
+    batch-1 timings by 30%)."""
     import reference
 
     rows = []
     for n, T, d, k in shapes:
-        X = masked_inputs(n, T)
         reps = repeats if n > 1 else repeats * 3
-        for cell, kw in MASKED_CELLS:
+        for cell, options in MASKED_CELLS:
+            kw = {key: v for key, v in options.items() if key != "holes"}
+            X = masked_inputs(n, T, holes=options.get("holes", False))
             for rs in (False, True):
                 masked, unmasked = (_embedded_model(getattr(reference, cell), d, k, mask_zero=mask_zero,
                                                     return_sequences=rs, **kw) for mask_zero in (True, False))
@@ -195,10 +214,11 @@ def masked_rows(repeats, shapes=MASKED_SHAPES, rounds=3):
                 built = {key: build(m, strategy=strategy)
                          for key, m, strategy in (("native", masked, "native"), ("auto", masked, "auto"),
                                                   ("unmasked", unmasked, "auto"), ("scan", masked, "loop"))}
-                call = {key: (lambda r=runtimes.load("onnxruntime", proto): r({"input": X}))
+                threads = 1 if n == 1 else None
+                call = {key: (lambda r=runtimes.load("onnxruntime", proto, threads=threads): r({"input": X}))
                         for key, (proto, _) in built.items()}
                 form, auto = (list(built[key][1].values())[-1][0] for key in ("native", "auto"))  # the cell's
-                name = f"{cell}{'(' + kw['activation'] + ')' if kw else ''} rs={'T' if rs else 'F'}"
+                name = f"{_label(cell, options)} rs={'T' if rs else 'F'}"
                 measured = [("native", f"{form}{'*' if auto == form else ''}")]
                 if auto not in (form, "loop"):
                     measured.append(("auto", f"auto: {auto}"))

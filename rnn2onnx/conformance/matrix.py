@@ -116,6 +116,22 @@ MASKED_NATIVE = (
     ("relu/hard_sigmoid", "JZS2", "relu", "hard_sigmoid", (False, True)),  # reset
 )
 
+# the later releases' mask rules on the native ops: "native-carry" (Keras 0.3.2 on) and
+# "native-skip" (0.3.0 skip_batch, 0.3.1 skip_sample; read only with return_sequences=True),
+# exact for every activation; (variant, layer, activation, inner_activation, rule,
+# go_backwards, return_sequences values)
+LATER_RULES_NATIVE = (
+    ("carry/keras", "LSTM", "tanh", "hard_sigmoid", "carry", False, (False, True)),
+    ("carry-back/tanh/sigmoid", "LSTM", "tanh", "sigmoid", "carry", True, (False, True)),
+    ("carry/keras", "GRU", "sigmoid", "hard_sigmoid", "carry", False, (False, True)),
+    ("carry-back/tanh/sigmoid", "GRU", "tanh", "sigmoid", "carry", True, (False, True)),
+    ("carry/tanh", "SimpleRNN", "tanh", None, "carry", False, (False, True)),
+    ("carry-back/sigmoid", "SimpleRNN", "sigmoid", None, "carry", True, (False, True)),
+    ("skip_batch/keras", "LSTM", "tanh", "hard_sigmoid", "skip_batch", False, (True,)),
+    ("skip_sample-back/sigmoid/hard_sigmoid", "GRU", "sigmoid", "hard_sigmoid", "skip_sample", True, (True,)),
+    ("skip_sample/sigmoid", "SimpleRNN", "sigmoid", None, "skip_sample", False, (True,)),
+)
+
 STACKS = (
     # (name, mask, layers)
     ("stack1", "left", [("LSTM", {"return_sequences": True}), ("GRU", {"return_sequences": True}),
@@ -421,6 +437,15 @@ def build_matrix(quick=False, opsets=None):
         for mask, rs, strategy, opset in full:
             kwargs = {"activation": act, "inner_activation": inner, "return_sequences": rs}
             add([(kind, kwargs)], mask, "float32", strategy, "onnxruntime", opset, "masked-native", name)
+    for vi, (name, kind, act, inner, rule, backwards, rss) in enumerate(LATER_RULES_NATIVE):
+        full = itertools.product(MASKS, rss, ("auto", "native"), opsets)
+        if quick:  # two mask kinds (never "none": the forms are for masks)
+            full = [(MASKS[1 + (vi * 3 + j) % (len(MASKS) - 1)], rss[(vi + j) % len(rss)], "native",
+                     opsets[(vi + j) % len(opsets)]) for j in range(2)]
+        for mask, rs, strategy, opset in full:
+            kwargs = {"activation": act, "return_sequences": rs, "mask_rule": rule, "go_backwards": backwards}
+            kwargs.update({"inner_activation": inner} if inner else {})
+            add([(kind, kwargs)], mask, "float32", strategy, "onnxruntime", opset, "masked-native", name)
 
     # 3b. the loop form wrapped in ONNX Loop (loop_op="loop"): every layer and mask kind,
     # portable files (the consumers without Scan are other runtimes), middle opset
@@ -561,11 +586,11 @@ def make_inputs(case, model, seed=0):
     shortest = shortest_length(model)
     sizes = [(max(TIME, shortest), BATCH), (shortest, 3 if shortest == 1 else BATCH)]
     if case.group == "masked-native":
-        # auto's batch-size dispatch (emitters/dispatch.py) runs the native form up to
-        # DISPATCH_MAX_BATCH rows and the Scan above: full-length batches on both sides
-        from ..emitters.recurrent import DISPATCH_MAX_BATCH
+        # auto's batch-size dispatch (emitters/dispatch.py) runs the native form up to a
+        # threshold per op (4 rows, or 1) and the Scan above: full-length batches on both sides
+        from ..emitters.recurrent import DISPATCHED
 
-        sizes.append((max(TIME, shortest), DISPATCH_MAX_BATCH))
+        sizes += [(max(TIME, shortest), n) for n in sorted(set(DISPATCHED.values()))]
     for T, n in sizes:
         arrays = []
         for i, port in enumerate(ports):

@@ -38,6 +38,28 @@ return_sequences=True: a masked step whose incoming state is zero (a "single": a
   are consecutive in the flattened input, so one Gather builds the op's input), with
   sequence_lens = its length. No reset step: exact for every activation; but the op's
   batch grows with the number of segments (fast at batch 1, slow at larger batches).
+
+The rules of the later Keras releases (reference/recurrent/rules.py) need no segments:
+the *carry* rule (Keras 0.3.2 and later, mask_rule="carry"): a masked step outputs the
+previous output (zeros before the first unmasked step) and keeps the states. So each row's
+outputs are the cell run on its unmasked steps only, the last output repeated at masked
+steps, and go_backwards processes the steps from the last to the first (outputs in
+processing order, as Theano's scan returns them).
+
+"native-carry": one Gather packs each row's unmasked steps, in order, to the front of
+  the op's (time-major) input: their order comes from a TopK over the keys j (unmasked)
+  and T + j (masked) of the steps j. (A go_backwards layer's input and mask arrive
+  reversed: recurrent.py.) The op runs with sequence_lens = the row's count of
+  unmasked steps (at least 1: an all-masked row runs one step whose output is never
+  read, so nothing depends on what a runtime does with a length 0). The output at
+  step j is Y at packed index c_j - 1, c_j the row's unmasked steps up
+  to j (return_sequences=False: j = T-1, c = the count), and zeros where c_j = 0. No reset
+  step, no single steps: exact wherever the unmasked native form is.
+"native-skip": the same for Keras 0.3.0's and 0.3.1's rules (mask_rule "skip_batch",
+  "skip_sample"; read only with return_sequences=True): the input is multiplied by the
+  mask, the steps that count are those whose masked input is not all zero (over the
+  whole batch for skip_batch, so a masked row runs those steps on zero input), and a
+  step that does not count outputs 0.
 """
 import numpy as np
 from onnx import TensorProto, helper
@@ -252,3 +274,47 @@ def _assemble(layer, g, ix, raw, m, single, is_packed, y, y_row, y_rows):
     # single: row y_rows + its 1-based rank among the singles
     rank = ix("Reshape", [ix("CumSum", [single_flat, ix.c(0)]), ix("Shape", [m])])
     return g.node("Gather", [outputs, ix("Where", [is_packed, y_row, ix("Add", [y_rows, rank])])], f"{name}/Gather")
+
+
+def emit_packed(layer, ctx, x, mask):
+    """The "carry" and "skip" forms (rules after Keras 0.2.0); see the module docstring."""
+    g, name = ctx.g, layer.name
+    carry = layer.mask_rule == "carry"
+    ix = _Index(g, f"{name}/{'carry' if carry else 'skip'}")
+    if carry:
+        real = ix("Cast", [mask], to=TensorProto.BOOL)
+    else:  # the steps whose masked input is not all zero: in the row, or anywhere in the batch
+        x = g.node("Mul", [x, g.node("Unsqueeze", [g.node("Cast", [mask], f"{name}/Cast", to=g.elem), g.const([-1])],
+                                    f"{name}/Unsqueeze")], f"{name}/Mul")
+        nonzero = ix("Cast", [ix("Not", [ix("Equal", [x, g.scalar(0.0)])])], to=TensorProto.INT64)
+        per_step = ix.reduce_max(nonzero, [-1] if layer.mask_rule == "skip_sample" else [0, -1], keepdims=1)
+        real = ix("Cast", [ix("Expand", [ix("Squeeze", [per_step, ix.c([-1])]), ix("Shape", [mask])])],
+                  to=TensorProto.BOOL)
+    flat, W, R, B = _inputs(layer, g, x)
+    m = ix("Cast", [real], to=TensorProto.INT64)
+    n, T = ix.dims(m)
+    j = ix.range(T)                                               # (T,)
+    count = ix("ReduceSum", [m, ix.c([1])], keepdims=0)           # (n,)
+    lens = ix("Max", [count, ix.c(1)])
+    # the op's time axis: the longest row, at least 1, at most T (0 for 0 timesteps, which
+    # the empty-input guard answers; the Concat keeps the ReduceMax off an empty batch)
+    width = ix("Min", [ix.reduce_max(ix("Concat", [lens, ix.c([1])], axis=0), [0], keepdims=1),
+                       ix("Unsqueeze", [T, ix.c([0])])])
+    key = ix("Where", [real, j, ix("Add", [j, T])])               # the steps that count first, in order
+    _, order = g.node("TopK", [key, width], f"{ix.prefix}/TopK", outputs=2, axis=1, largest=0, sorted=1)
+    rows = ix("Unsqueeze", [ix.range(n), ix.c([1])])              # (n, 1)
+    index = ix("Transpose", [ix("Add", [order, ix("Mul", [rows, T])])], perm=[1, 0])  # (width, n)
+    xt = g.node("Gather", [flat, index], f"{name}/Gather")
+    (y,) = native_node(layer, g, xt, W, R, B, seq_lens=ix("Cast", [lens], to=TensorProto.INT32))
+    # row 0 zeros (the output before any counted step, or at a skipped one; and something
+    # to read when there are 0 timesteps), then Y: packed index p of row i at row 1 + p*n + i
+    k = layer.output_dim
+    y = g.node("Concat", [g.const(np.zeros((1, k)), dtype=g.dtype),
+                          g.node("Reshape", [y, g.const([-1, k])], f"{name}/Reshape")], f"{name}/Concat", axis=0)
+    if layer.return_sequences:
+        seen = ix("CumSum", [m, ix.c(1)])                         # (n, T): counted steps up to j
+    else:  # (the skip rules read no mask without return_sequences: never here)
+        seen, rows = count, ix.range(n)
+    at = ix("Add", [ix("Mul", [ix("Sub", [seen, ix.c(1)]), n]), ix("Add", [rows, ix.c(1)])])
+    # carry: row 0 before the first counted step, the latest one after; skip: at counted steps only
+    return g.node("Gather", [y, ix("Mul", [ix("Min", [seen, ix.c(1)]) if carry else m, at])], f"{name}/Gather")

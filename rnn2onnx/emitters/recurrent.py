@@ -16,7 +16,7 @@ from ..errors import ExportError
 from . import register
 from .dispatch import emit_dispatch
 from .loop import emit_loop
-from .masked_native import emit_masked_last, emit_masked_rows, emit_masked_sequences, why_not_reset
+from .masked_native import emit_masked_last, emit_masked_rows, emit_masked_sequences, emit_packed, why_not_reset
 from .native import NATIVE, emit_native, why_not_masked_native, why_not_native
 
 RECURRENT = ("SimpleRNN", "SimpleDeepRNN", "GRU", "LSTM", "JZS1", "JZS2", "JZS3")
@@ -27,6 +27,9 @@ RECURRENT = ("SimpleRNN", "SimpleDeepRNN", "GRU", "LSTM", "JZS1", "JZS2", "JZS3"
 AUTO_MASKED = {
     ("native-segment", "LSTM"): "0.2x the Scan at batch 1, 0.7-0.9x at batch 16-64",
     ("native-reset", "LSTM"): "0.3x the Scan at batch 1, 0.7-1.0x at batch 8-64",
+    # the rules of Keras 0.3.x (against their own Scans; T 50 32->64 and T 100 64->128)
+    ("native-carry", "LSTM"): "0.2-0.45x the Scan at batch 1, 0.7-1.0x at batch 8-64",
+    ("native-skip", "LSTM"): "0.4x the Scan at batch 1, 0.7-1.0x at batch 32",
 }
 # The masked native forms of the GRU op (GRU, and JZS1/JZS2 lowered onto it) beat the Scan
 # at small batches only (onnxruntime's GRU op is slower than the Scan from batch 8-16,
@@ -42,8 +45,22 @@ AUTO_MASKED = {
 #   native-reset, holes    0.51-0.69  0.48-0.58  0.65-0.84  0.84-1.08
 # JZS1's segment form (GRU op on [X, tanh(X.P)]): 0.48-0.79 at batch 1, 0.63-0.85 at 4,
 # 0.98-1.02 at 8 (left padding). So: the native form up to batch 4.
+# The carry form (Keras 0.3.2 on) against the carry rule's Scan, the same setups and rows
+# left-padded or with 20% holes (min-max over both shapes and return_sequences of medians
+# of three rounds; batch 1 on one thread; ratios far below the neighbours', 0.05-0.1 at
+# batch 2-4, were interference on the shared machine and are left out):
+#   batch                  1          2          4          8          16
+#   GRU op, left           0.25-0.38  0.31-0.35  0.48-0.52  0.65-1.21  0.83-2.04
+#   GRU op, holes          0.30-0.46  0.35-0.37  0.41-0.69  0.61-1.40  0.79-1.72
+#   RNN op, left           0.38-0.51  0.58-1.12  0.83-1.42  1.18-2.40
+#   RNN op, holes          0.44-0.65  0.58-0.96  0.78-1.69  1.13-3.91
+# and the skip form (Keras 0.3.0/0.3.1), holes: GRU op 0.42-0.48 at batch 1, 0.21-0.63 at
+# 4 (T 100); RNN op 0.37-0.45 at batch 1 (T 50). So: the GRU op's forms up to batch 4,
+# the RNN op's (SimpleRNN) at batch 1 only.
 DISPATCH_MAX_BATCH = 4
-DISPATCHED = {("native-segment", "GRU"), ("native-reset", "GRU")}
+DISPATCHED = {("native-segment", "GRU"): DISPATCH_MAX_BATCH, ("native-reset", "GRU"): DISPATCH_MAX_BATCH,
+              ("native-carry", "GRU"): DISPATCH_MAX_BATCH, ("native-skip", "GRU"): DISPATCH_MAX_BATCH,
+              ("native-carry", "RNN"): 1, ("native-skip", "RNN"): 1}
 # the masked native forms auto leaves to strategy="native" (the loop form otherwise): the
 # rows form's op batch grows with the number of mask segments, so no batch-size rule makes it safe
 LEFT_TO_NATIVE = {
@@ -53,17 +70,9 @@ LEFT_TO_NATIVE = {
 }
 
 
-def dispatch_form(form):
+def dispatch_form(form, max_batch=DISPATCH_MAX_BATCH):
     """The name of the dispatch form over masked native form `form` (plan, metadata)."""
-    return f"dispatch({form} | loop, batch <= {DISPATCH_MAX_BATCH})"
-
-
-def why_not_masked_rule(layer):
-    """None when the masked native forms compute the layer's mask rule, else the reason."""
-    if layer.mask_rule != "reset":
-        return (f"mask_rule={layer.mask_rule!r} ({layer.rule.releases}): the masked native forms compute "
-                "Keras 0.1.2-0.2.0's reset rule only")
-    return None
+    return f"dispatch({form} | loop, batch <= {max_batch})"
 
 
 def choose_form(layer, ctx, masked):
@@ -78,16 +87,22 @@ def choose_form(layer, ctx, masked):
     if reason is None and ctx.g.dtype != "float32":
         reason = "onnxruntime's native LSTM/GRU/RNN kernels are float32-only"
     if reason is None and masked:
-        reason = why_not_masked_native(ctx.target) or why_not_masked_rule(layer)
-    if reason is None and kind == "SimpleRNN" and ctx.strategy == "auto":
+        reason = why_not_masked_native(ctx.target)
+    later_rule = masked and layer.mask_rule != "reset"
+    if reason is None and kind == "SimpleRNN" and ctx.strategy == "auto" and not later_rule:
         # measured (rnn2onnx bench): onnxruntime's RNN op is 1-10x slower than the loop
         # form at every batch size we tried, unlike its LSTM/GRU ops at small batches
+        # (the later rules' masked forms at batch 1 excepted: DISPATCHED)
         return "loop", "the loop form is faster than onnxruntime's RNN op"
     if reason is None:
         op = NATIVE[kind][0]
         if not masked:
             return "native", f"exact as ONNX {op}"
-        if not layer.return_sequences:
+        if layer.mask_rule == "carry":
+            form, how = "native-carry", "on each row's unmasked steps (the carry mask rule)"
+        elif layer.mask_rule != "reset":
+            form, how = "native-skip", f"on the steps the {layer.mask_rule} mask rule computes"
+        elif not layer.return_sequences:
             form, how = "native-segment", "on each row's last mask segment"
         elif why_not_reset(layer) is None:
             form, how = "native-reset", "with reset steps between mask segments"
@@ -96,8 +111,9 @@ def choose_form(layer, ctx, masked):
         if ctx.strategy == "native" or (form, op) in AUTO_MASKED:
             return form, f"exact as ONNX {op} {how}"
         if (form, op) in DISPATCHED:
-            return dispatch_form(form), (f"exact as ONNX {op} {how} up to batch {DISPATCH_MAX_BATCH}; "
-                                         "the loop form above, where the native op is slower (measured)")
+            max_batch = DISPATCHED[form, op]
+            return dispatch_form(form, max_batch), (f"exact as ONNX {op} {how} up to batch {max_batch}; "
+                                                    "the loop form above, where the native op is slower (measured)")
         reason = (f"a mask reaches it, and its exact native form ({form}, strategy='native') is slower than "
                   f"the loop form: {LEFT_TO_NATIVE[(form, op)]} (measured)")
         return "loop", reason
@@ -109,9 +125,9 @@ def choose_form(layer, ctx, masked):
 
 EMIT = {"native": lambda layer, ctx, x, mask: emit_native(layer, ctx, x),
         "native-segment": emit_masked_last, "native-reset": emit_masked_sequences, "native-rows": emit_masked_rows,
-        "loop": emit_loop}
-EMIT.update({dispatch_form(form): partial(emit_dispatch, EMIT[form], emit_loop, DISPATCH_MAX_BATCH)
-             for form, _ in DISPATCHED})
+        "native-carry": emit_packed, "native-skip": emit_packed, "loop": emit_loop}
+EMIT.update({dispatch_form(form, max_batch): partial(emit_dispatch, EMIT[form], emit_loop, max_batch)
+             for (form, _), max_batch in DISPATCHED.items()})
 
 
 def reverse_time(g, x, name):

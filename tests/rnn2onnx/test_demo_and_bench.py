@@ -41,6 +41,10 @@ def test_bench_prints_every_comparison():
                  "GRU rs=F [auto: dispatch(native-segment | loop, batch <= 4)]",
                  "GRU(tanh) rs=T [auto: dispatch(native-reset | loop, batch <= 4)]"):
         assert f"{cell} vs unmasked" in masked and f"{cell} vs scan" in masked
+    for cell in ("LSTM(carry) rs=F [native-carry*]", "LSTM(carry, backwards, holes) rs=T [native-carry*]",
+                 "GRU(carry, holes) rs=T [auto: dispatch(native-carry | loop, batch <= 4)]",
+                 "SimpleRNN(tanh, carry, holes) rs=F [auto: dispatch(native-carry | loop, batch <= 1)]"):
+        assert f"{cell} vs unmasked" in masked and f"{cell} vs scan" in masked
     assert not any("GRU rs=T [auto" in row for row in masked)  # auto's form is the Scan there
     assert {row[1] for row in rows if row[0] == "f"} >= {"GRU Loop vs Scan", "LSTM masked portable vs ort-target Scan"}
     assert all(row[-1] > 0 for row in rows)

@@ -1,7 +1,10 @@
 """Masked layers on native ops (rnn2onnx/emitters/masked_native.py): each form against
 model.predict (the reference, itself checked against Keras 0.2.0) for every mask kind,
 T = 1, all-masked rows and masked last steps; the conditions under which each form is
-chosen; OpenVINO on files whose native ops use activations it computes."""
+chosen; OpenVINO on files whose native ops use activations it computes. The carry rule's
+form also against a closed form of that rule built from unmasked reference runs."""
+import copy
+
 import numpy as np
 import pytest
 
@@ -41,7 +44,7 @@ MASKS = {  # (n, T) keep patterns
 }
 
 
-def make(cell, return_sequences, source="embedding", layers=1, dtype="float32", seed=0):
+def make(cell, return_sequences, source="embedding", layers=1, dtype="float32", seed=0, **layer_kw):
     cls, act, inner, _ = CELLS[cell]
     model = Sequential(dtype=dtype, seed=seed)
     if source == "embedding":
@@ -50,7 +53,7 @@ def make(cell, return_sequences, source="embedding", layers=1, dtype="float32", 
         model.add(Masking(0.0, input_shape=(None, 4)))
     for i in range(layers):
         model.add(cls(5, activation=act, return_sequences=return_sequences if i == layers - 1 else True,
-                      **({"inner_activation": inner} if inner else {})))
+                      **({"inner_activation": inner} if inner else {}), **layer_kw))
     rng = np.random.default_rng(seed + 100)  # biases too, so zero inputs give nonzero pre-activations
     model.set_weights([rng.normal(0.0, 0.6, w.shape) for w in model.get_weights()])
     return model
@@ -258,3 +261,237 @@ def test_dispatch_answers_empty_input_as_the_loop_form(cell, return_sequences):
         assert got.shape == expected.shape == ((n, T, 5) if return_sequences else (n, 5))
         np.testing.assert_array_equal(got, expected)
         assert not got.any()  # zero steps: the zero initial state (or nothing)
+
+
+# ---------------------------------------------------------------------------------------
+# the rules of later releases: "native-carry" (Keras 0.3.2 on) and "native-skip" (0.3.0,
+# 0.3.1), exact for every activation
+
+CARRY_CELLS = ["LSTM", "LSTM-tanh-gates", "GRU", "GRU-sigmoid", "JZS1", "JZS2", "SimpleRNN"]
+
+
+def unmasked_sequences(layer, X):
+    """The layer's per-step outputs on X with no mask, forwards (a copy of it)."""
+    plain = copy.copy(layer)
+    plain.return_sequences, plain.go_backwards = True, False
+    return plain.forward(X)
+
+
+def closed_form(layer, X, keep):
+    """A later release's rule without running it. The steps that count (carry: the
+    unmasked ones; skip rules: those whose input times the mask is not all zero, in the row
+    or anywhere in the batch) run unmasked, in processing order (last to first for
+    go_backwards), on the input (times the mask for the skip rules). At a processing
+    position: the output after the row's latest counted step so far, zeros before the
+    first (carry); the output at a counted step, zeros elsewhere (skip rules)."""
+    n, T = keep.shape
+    out = np.zeros((n, T, layer.output_dim), X.dtype)
+    order = np.arange(T)[::-1] if layer.go_backwards else np.arange(T)
+    if layer.mask_rule != "carry":
+        X = X * keep[:, :, None]
+        counts = (X != 0).any(axis=-1)
+        counts = counts if layer.mask_rule == "skip_sample" else np.broadcast_to(counts.any(axis=0), (n, T))
+    for i in range(n):
+        real = keep[i, order] if layer.mask_rule == "carry" else counts[i, order]
+        if real.any():
+            H = unmasked_sequences(layer, X[i:i + 1, order[real]])[0]
+            seen = np.cumsum(real)
+            at = seen > 0 if layer.mask_rule == "carry" else real
+            out[i, at] = H[seen[at] - 1]
+    return out if layer.return_sequences else out[:, -1]
+
+
+def closed_form_predict(model, X, keep):
+    """The whole Sequential: the first layer (Embedding or Masking) as the reference
+    computes it, then every recurrent layer by its closed form, each reading the same
+    mask (a recurrent layer passes its input mask on unchanged, go_backwards or not)."""
+    h = model.layers[0].forward(X)
+    for layer in model.layers[1:]:
+        h = closed_form(layer, h, keep)
+    return h
+
+
+def assert_close(got, expected, rtol=2e-5):
+    scale = max(np.abs(expected).max(initial=0.0), 1e-6)
+    assert got.shape == expected.shape and np.abs(got - expected).max() <= rtol * scale, \
+        np.abs(got - expected).max() / scale
+
+
+def carry_check(model, masks, strategy="native", runtime="onnxruntime"):
+    """The export against the closed form (float32: 2e-5 of the largest output) and,
+    through validate, against model.predict (the reference's carry rule)."""
+    proto = rnn2onnx.export(model, strategy=strategy, validate=False)
+    run = runtimes.load(runtime, proto)
+    for keep in masks:
+        X = inputs_with_mask(model, keep, np.random.default_rng(keep.size))
+        assert_close(run({"input": X})[0], closed_form_predict(model, X, keep))
+        report = rnn2onnx.validate(model, proto, inputs=X, runtime=runtime, raise_on_failure=False)
+        assert report.passed, report.format_table()
+    return proto
+
+
+@pytest.mark.parametrize("go_backwards", [False, True])
+@pytest.mark.parametrize("return_sequences", [False, True])
+@pytest.mark.parametrize("source", ["embedding", "masking"])
+@pytest.mark.parametrize("cell", CARRY_CELLS)
+def test_carry_form_matches_the_closed_form(cell, source, return_sequences, go_backwards):
+    """Every mask kind (left and right padding, holes, all-masked rows, T = 1 and 2) in
+    one export per case."""
+    model = make(cell, return_sequences, source, mask_rule="carry", go_backwards=go_backwards)
+    assert forms(model, strategy="native") == ["native-carry"]
+    proto = carry_check(model, MASKS.values())
+    ops = [n.op_type for n in walk_nodes(proto.graph)]
+    assert "Scan" not in ops and ops.count(OP[CELLS[cell][0].__name__]) == 1
+
+
+def test_the_closed_form_tells_the_rules_and_directions_apart():
+    """The closed form is not the reset rule's numbers, and go_backwards changes it (so
+    the checks above can fail), for holes and right padding; left padding alone gives
+    the reset and carry rules the same last output."""
+    for rs in (False, True):
+        carry, back, reset = (make("LSTM", rs, **kw) for kw in
+                              ({"mask_rule": "carry"}, {"mask_rule": "carry", "go_backwards": True}, {}))
+        for name in ("holes", "right"):
+            X = inputs_with_mask(carry, MASKS[name], np.random.default_rng(0))
+            a, b = closed_form_predict(carry, X, MASKS[name]), closed_form_predict(back, X, MASKS[name])
+            assert np.abs(a - b).max() > 1e-2 and np.abs(a - reset.predict(X)).max() > 1e-2
+        keep = MASKS["left"]
+        X = inputs_with_mask(carry, keep, np.random.default_rng(0))
+        last = (lambda y: y[:, -1]) if rs else (lambda y: y)
+        np.testing.assert_allclose(last(closed_form_predict(carry, X, keep)), last(reset.predict(X)), rtol=1e-5)
+
+
+@pytest.mark.parametrize("cell", ["LSTM", "GRU", "SimpleRNN"])
+def test_stacked_carry_layers(cell):
+    """Three layers (sequences into sequences into the last output), the middle one
+    go_backwards: each reads its predecessor's outputs (repeated at masked steps, and in
+    processing order after go_backwards) under the same mask."""
+    model = make(cell, False, layers=3, mask_rule="carry")
+    model.layers[2].go_backwards = True
+    assert forms(model, strategy="native") == ["native-carry"] * 3
+    carry_check(model, [MASKS[k] for k in ("holes", "right", "left", "all_masked_rows", "length_1")])
+
+
+@pytest.mark.parametrize("go_backwards", [False, True])
+@pytest.mark.parametrize("rule", ["skip_sample", "skip_batch"])
+@pytest.mark.parametrize("cell", ["LSTM", "GRU", "JZS1", "SimpleRNN"])
+def test_skip_form_matches_the_closed_form(cell, rule, go_backwards):
+    """Keras 0.3.0/0.3.1 (return_sequences=True: those releases read no mask otherwise);
+    an unmasked step whose input is all zero (token 3's embedding row) is skipped too."""
+    for source in ("embedding", "masking"):
+        model = make(cell, True, source, layers=2, mask_rule=rule, go_backwards=go_backwards)
+        if source == "embedding":
+            weights = model.get_weights()
+            weights[0][3] = 0.0
+            model.set_weights(weights)
+        assert forms(model, strategy="native") == ["native-skip"] * 2
+        proto = rnn2onnx.export(model, strategy="native", validate=False)
+        run = runtimes.load("onnxruntime", proto)
+        for keep in MASKS.values():
+            X = inputs_with_mask(model, keep, np.random.default_rng(keep.size))
+            if source == "embedding":
+                X[:, ::3] = np.where(keep[:, ::3], 3, 0)
+            expected = closed_form_predict(model, X, keep)
+            assert_close(run({"input": X})[0], expected)
+            assert_close(model.predict(X), expected)
+
+
+def test_carry_random_masks_long_sequences():
+    model = make("GRU", True, mask_rule="carry", go_backwards=True)
+    rng = np.random.default_rng(7)
+    carry_check(model, [rng.random((6, 40)) < p for p in (0.1, 0.5, 0.9)])
+
+
+@pytest.mark.parametrize("rule,return_sequences", [("carry", False), ("carry", True), ("skip_sample", True),
+                                                   ("skip_batch", True)])
+def test_packed_forms_answer_empty_input_with_zero_steps(rule, return_sequences):
+    """Batch 0 or 0 timesteps: what the loop form answers (empty outputs, or the zero
+    initial state without return_sequences)."""
+    model = make("LSTM", return_sequences, mask_rule=rule)
+    packed = runs(model, strategy="native")
+    for n, T in ((0, 5), (2, 0), (0, 0)):
+        got = packed({"input": np.zeros((n, T), np.int64)})[0]
+        assert got.shape == ((n, T, 5) if return_sequences else (n, 5)) and not got.any()
+
+
+def test_carry_selection():
+    auto = {"LSTM": "native-carry", "GRU": "dispatch(native-carry | loop, batch <= 4)",
+            "SimpleRNN": "dispatch(native-carry | loop, batch <= 1)"}  # measured: recurrent.py
+    for cell in ("LSTM", "GRU", "SimpleRNN"):
+        for rs in (False, True):
+            assert forms(make(cell, rs, mask_rule="carry")) == [auto[cell]]
+            assert forms(make(cell, rs, mask_rule="carry"), strategy="native") == ["native-carry"]
+            assert forms(make(cell, rs, mask_rule="carry"), strategy="loop") == ["loop"]
+            assert forms(make(cell, rs, mask_rule="carry"), target="portable") == ["loop"]
+            assert forms(make(cell, rs, mask_rule="carry", dtype="float64")) == ["loop"]
+    with pytest.raises(ExportError, match="portable target keeps masked layers in the loop form"):
+        rnn2onnx.plan(make("LSTM-sigmoid", True, mask_rule="carry"), strategy="native", target="portable")
+
+
+@openvino
+@pytest.mark.parametrize("go_backwards", [False, True])
+@pytest.mark.parametrize("cell,return_sequences,rule", [
+    ("LSTM-sigmoid", False, "carry"), ("LSTM-sigmoid", True, "carry"), ("GRU-sigmoid", True, "carry"),
+    ("SimpleRNN", True, "carry"), ("GRU-sigmoid", True, "skip_batch"), ("LSTM-sigmoid", True, "skip_sample")])
+def test_packed_forms_run_on_openvino(cell, return_sequences, rule, go_backwards):
+    model = make(cell, return_sequences, "masking", mask_rule=rule, go_backwards=go_backwards)
+    carry_check(model, [MASKS[k] for k in ("left", "holes", "all_masked_rows", "masked_last_step", "length_1")],
+                runtime="openvino")
+
+
+@pytest.mark.parametrize("rule", ["carry", "skip_sample", "skip_batch"])
+@pytest.mark.parametrize("cell", ["LSTM", "GRU", "SimpleRNN"])
+def test_packed_forms_agree_with_the_scan(cell, rule):
+    """The native form and the rule's Scan (the loop form: the cell's step and the rule's
+    merge, written once for the reference) on the same inputs, go_backwards both ways."""
+    for go_backwards in (False, True):
+        model = make(cell, True, layers=2, mask_rule=rule, go_backwards=go_backwards)
+        native, loop = runs(model, strategy="native"), runs(model, strategy="loop")
+        for keep in MASKS.values():
+            X = {"input": inputs_with_mask(model, keep, np.random.default_rng(3))}
+            assert_close(native(X)[0], loop(X)[0])
+
+
+@pytest.mark.parametrize("cell,rule,max_batch", [("GRU", "carry", DISPATCH_MAX_BATCH), ("JZS2", "skip_sample", DISPATCH_MAX_BATCH),
+                                                  ("SimpleRNN", "carry", 1)])
+def test_auto_dispatches_the_packed_forms_on_the_batch_size(cell, rule, max_batch):
+    """auto: an If between the native form (up to max_batch rows) and the Scan; which
+    branch ran shows bit for bit (the strategy="native" file below the threshold, the
+    loop file above); both against the closed form."""
+    for rs in (False, True) if rule == "carry" else (True,):
+        model = make(cell, rs, mask_rule=rule, go_backwards=rs)
+        form = "native-carry" if rule == "carry" else "native-skip"
+        assert forms(model) == [f"dispatch({form} | loop, batch <= {max_batch})"]
+        auto, native, loop = runs(model), runs(model, strategy="native"), runs(model, strategy="loop")
+        for keep in (MASKS["holes"], MASKS["right"], MASKS["length_1"]):
+            for side, rows in (("native", keep[:max_batch]), ("loop", np.resize(keep, (max_batch + 3, keep.shape[1])))):
+                X = inputs_with_mask(model, rows, np.random.default_rng(1))
+                got = auto({"input": X})[0]
+                np.testing.assert_array_equal(got, (native if side == "native" else loop)({"input": X})[0])
+                assert_close(got, closed_form_predict(model, X, rows))
+
+
+def test_packed_forms_reproduce_the_keras_releases():
+    """Files written by Keras 0.3.0-0.3.3 (tests/fixtures/keras_releases), float32, exported
+    with strategy="native": every one whose masked layers take native-carry or native-skip,
+    against that Keras's own predictions (2e-5 of the largest output)."""
+    from tests.reference.test_recurrent_rules import _fixture_cases, hand_built_fixture, keras_predictions
+    from tests.rnn2onnx.test_recurrent_rules import feeds
+
+    seen = {"native-carry": set(), "native-skip": set()}
+    for release, name in _fixture_cases():
+        model, dtype, data = hand_built_fixture(release, name)
+        if dtype != "float32":
+            continue
+        try:
+            used = {form for _, form, _ in rnn2onnx.plan(model, strategy="native")[1:]}
+        except ExportError:  # Keras 0.3.0's SimpleRNN cell: no native op
+            continue
+        if not used & set(seen):
+            continue
+        run = runtimes.load("onnxruntime", rnn2onnx.export(model, strategy="native", validate=False))
+        for X, Y in keras_predictions(data):
+            assert_close(run(feeds(model, X))[0], Y)
+        for form in used & set(seen):
+            seen[form].add(release)
+    assert seen == {"native-carry": {"0.3.2", "0.3.3"}, "native-skip": {"0.3.0", "0.3.1"}}
