@@ -113,11 +113,12 @@ KEYS = (
 )
 
 
-#: the layer kinds whose 0.3.x computation was checked against 0.2.0's (and translated where
-#: it differs: Dropout is the identity at inference, Embedding's dropout scales its rows);
-#: other kinds, a Merge and a Graph written by 0.3.x are refused
+#: the layer kinds whose 0.3.x computation was checked against files 0.3.0-0.3.3 wrote
+#: (tests/fixtures/keras_releases) and translated where it differs from 0.2.0's: Dropout is
+#: the identity at inference, Embedding's dropout scales its rows; other kinds, a Merge and
+#: a Graph written by 0.3.x are refused
 CHECKED_IN_0_3 = frozenset(("SimpleRNN", "GRU", "LSTM", "Embedding", "Dense", "TimeDistributedDense",
-                            "Activation", "Masking", "Dropout"))
+                            "Activation", "Masking", "Dropout", "RepeatVector", "Flatten"))
 
 
 def keys_for(kind):

@@ -99,3 +99,23 @@ def test_files_of_later_releases_are_refused_in_one_sentence(release, name, case
         r.load_model(config, weights)
     assert str(info.value).startswith("the config is a Keras 1.x/2.x model config (class_name ")
     assert str(info.value).endswith("only files of Keras 0.1.0 to 0.3.3 are read")
+
+
+DROPOUT_CASES = [c for c in CASES if "Dropout" in c[2]["layers"]]
+
+
+@pytest.mark.parametrize("release,name,case", DROPOUT_CASES, ids=[f"{r_}/{n}" for r_, n, _ in DROPOUT_CASES])
+def test_a_0_3_dropout_is_read_as_the_identity_and_the_files_tell_it_from_0_2_0s(release, name, case):
+    """0.3.x's Dropout is inverted (scaled in training only): read as Dropout(p=0). These
+    files tell that from 0.2.0's rule, a (1 - p) scale at prediction, by far more than the
+    tolerance."""
+    config, weights, data = _paths(release, case)
+    model = r.load_model(config, weights)
+    dropouts = [layer for layer in model.layers if isinstance(layer, r.Dropout)]
+    written = [layer["p"] for layer in json.load(open(config))["layers"] if layer["name"] == "Dropout"]
+    assert [d.p for d in dropouts] == [0.0] * len(written) and all(p > 0 for p in written)
+    assert any("Dropout(p=" in note and "is the identity at inference" in note for note in model.keras_notes)
+    for layer, p in zip(dropouts, written):
+        layer.p = p  # 0.2.0's rule
+    arrays = np.load(data)
+    assert relative_error(model.predict(arrays["X"]), arrays["Y"].astype(model.dtype)) > 1e-3
