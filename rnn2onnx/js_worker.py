@@ -1,0 +1,212 @@
+"""The parent side of js/worker.mjs: onnxruntime-node, and onnxruntime-web (wasm) in
+headless Chromium, driven from Python (used by runtimes.OnnxRuntimeNode/OnnxRuntimeWeb).
+
+One Node process per backend and Python process, started on first use and kept for the
+session (Chromium starts once and keeps its page: every model is loaded into the same
+page), restarted after a crash. Messages both ways: an 8-byte little-endian length and a
+JSON header, then per entry of header["arrays"] ({name, dtype, shape}) an 8-byte length
+and the array's raw little-endian bytes (no pickle, no .npy parsing in JavaScript).
+"""
+import functools
+import json
+import os
+import re
+import select
+import shutil
+import struct
+import subprocess
+import tempfile
+
+import numpy as np
+
+from .runtimes import RuntimeCrashed, RuntimeRefused, saved_to
+from .tract_worker import _read_frame
+
+#: the JavaScript package (package.json, package-lock.json, worker.mjs, harness.html)
+JS_DIR = os.environ.get("RNN2ONNX_JS_DIR") or os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "js")
+#: the dtypes an array may have on the wire, as numpy little-endian dtypes
+WIRE_DTYPES = {"float32": "<f4", "float64": "<f8", "int64": "<i8", "int32": "<i4", "bool": "|b1"}
+CHROMIUM_NAMES = ("chromium", "chromium-browser")
+
+
+class JsRuntimeError(RuntimeRefused):
+    """onnxruntime-node/-web refused a model or failed to run it (its message)."""
+
+
+def node_executable():
+    return shutil.which("node")
+
+
+def chromium_executable():
+    """The system Chromium playwright-core drives (RNN2ONNX_CHROMIUM overrides the search)."""
+    explicit = os.environ.get("RNN2ONNX_CHROMIUM")
+    if explicit:
+        return explicit if os.access(explicit, os.X_OK) else None
+    return next(filter(None, map(shutil.which, CHROMIUM_NAMES)), None)
+
+
+def npm_package_version(package):
+    """The version of an npm package installed in JS_DIR, or None."""
+    try:
+        with open(os.path.join(JS_DIR, "node_modules", package, "package.json"), encoding="utf-8") as f:
+            return str(json.load(f)["version"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+@functools.lru_cache(maxsize=None)
+def chromium_version():
+    exe = chromium_executable()
+    if exe is None:
+        return None
+    try:
+        out = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=60).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    found = re.search(r"\d+(\.\d+)+", out)
+    return found.group(0) if found else None
+
+
+def write_message(stream, header, arrays=()):
+    """One message: `arrays` is a list of (name, array)."""
+    described, buffers = [], []
+    for name, a in arrays:
+        a = np.asarray(a)
+        if a.dtype.name not in WIRE_DTYPES:
+            raise JsRuntimeError(f"input {str(name)[:40]!r} has dtype {a.dtype.name}; accepted: "
+                                 f"{', '.join(WIRE_DTYPES)}")
+        described.append({"name": name, "dtype": a.dtype.name, "shape": list(a.shape)})
+        buffers.append(np.ascontiguousarray(a, dtype=WIRE_DTYPES[a.dtype.name]).tobytes())
+    body = json.dumps(dict(header, arrays=described)).encode()
+    stream.write(struct.pack("<Q", len(body)) + body)
+    for buf in buffers:
+        stream.write(struct.pack("<Q", len(buf)) + buf)
+    stream.flush()
+
+
+def read_message(read):
+    """(header, [arrays]) from `read(n) -> bytes`; EOFError when the stream ends."""
+    header = json.loads(_read_frame(read))
+    arrays = []
+    for entry in header.get("arrays") or []:
+        dtype = WIRE_DTYPES.get(entry["dtype"])
+        if dtype is None:
+            raise JsRuntimeError(f"the runtime returned an output of dtype {str(entry['dtype'])[:20]}; "
+                                 f"accepted: {', '.join(WIRE_DTYPES)}")
+        raw = _read_frame(read)
+        arrays.append(np.frombuffer(raw, dtype=dtype).reshape(entry["shape"]).astype(dtype[1:]))
+    return header, arrays
+
+
+class JsWorker:
+    """One `node worker.mjs <backend>` process; `label` names the runtime in errors."""
+
+    TIMEOUT = 600  # seconds one request may take before the worker is deemed hung
+
+    def __init__(self, backend, label):
+        self.backend, self.label = backend, label
+        self.proc, self.log, self.generation = None, None, 0
+
+    def _start(self):
+        command = [node_executable() or "node", os.path.join(JS_DIR, "worker.mjs"), self.backend]
+        if self.backend == "web":
+            command.append(chromium_executable() or "chromium")
+        self.log = tempfile.TemporaryFile()
+        try:
+            self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
+                                         cwd=JS_DIR)
+        except OSError as exc:
+            raise RuntimeCrashed(f"{self.label} could not start: {exc}") from None
+        self.generation += 1
+
+    def _read(self, n):
+        fd = self.proc.stdout.fileno()
+        ready, _, _ = select.select([fd], [], [], self.TIMEOUT)
+        if not ready:
+            self.proc.kill()
+            raise RuntimeCrashed(f"{self.label} did not answer within {self.TIMEOUT} s (worker killed)")
+        return os.read(fd, n)
+
+    def request(self, header, arrays=(), generation=None):
+        """The reply and arrays; `generation`: the process a loaded model lives in."""
+        if generation is not None and generation != self.generation:
+            raise RuntimeCrashed(f"the {self.label} worker holding this model has crashed since it was loaded")
+        if generation is not None and self.proc.poll() is not None:
+            raise RuntimeCrashed(self._crash_message())
+        if self.proc is None or self.proc.poll() is not None:
+            self._start()
+        try:
+            write_message(self.proc.stdin, header, arrays)
+            reply, out = read_message(self._read)
+        except (EOFError, BrokenPipeError, OSError):
+            raise RuntimeCrashed(self._crash_message()) from None
+        if not reply["ok"]:
+            if self.proc.poll() is not None or str(reply.get("error", "")).startswith("could not start"):
+                self.proc.kill()
+                self.proc = None
+            raise JsRuntimeError(f"{self.label} refused the model: {str(reply.get('error'))[:500]}")
+        return reply, out
+
+    def _crash_message(self):
+        try:
+            code = self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait()
+        self.log.seek(0)
+        lines = [line.strip() for line in self.log.read().decode(errors="replace").splitlines() if line.strip()]
+        self.proc, self.log = None, None
+        self.generation += 1  # the models it held are gone
+        return f"{self.label} crashed (exit status {code}): {(lines[-1] if lines else 'no message')[:300]}"
+
+    def version(self):
+        reply, _ = self.request({"op": "version"})
+        return reply["version"]
+
+    def load(self, model, threads=None):
+        with tempfile.TemporaryDirectory() as tmp:  # the worker has read the file when it answers
+            path = os.path.abspath(saved_to(model, tmp))
+            reply, _ = self.request({"op": "load", "path": path, "threads": int(threads or 0)})
+        return _JsModel(self, reply["id"], reply["inputs"])
+
+    def close(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.stdin.close()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+        self.generation += 1
+
+
+class _JsModel:
+    """A model loaded in a JS worker: call it with feeds; dropped there when collected."""
+
+    def __init__(self, worker, model_id, inputs):
+        self.worker, self.id, self.inputs, self.generation = worker, model_id, inputs, worker.generation
+
+    def __call__(self, feeds):
+        _, outputs = self.worker.request({"op": "run", "id": self.id},
+                                         [(name, np.asarray(value)) for name, value in feeds.items()],
+                                         generation=self.generation)
+        return outputs
+
+    def __del__(self):
+        try:
+            if self.generation == self.worker.generation and self.worker.proc.poll() is None:
+                write_message(self.worker.proc.stdin, {"op": "drop", "id": self.id})
+        except Exception:  # noqa: BLE001 - best effort (interpreter shutdown, dead worker)
+            pass
+
+
+_WORKERS = {}
+
+
+def worker(backend, label):
+    """This process's worker for `backend` ("node" or "web")."""
+    if backend not in _WORKERS:
+        _WORKERS[backend] = JsWorker(backend, label)
+    return _WORKERS[backend]
