@@ -9,7 +9,8 @@
 // ({name, dtype, shape}) an 8-byte length and the array's raw little-endian bytes.
 //
 //   {op: "version"}                        -> {ok, version}
-//   {op: "load", path, threads}            -> {ok, id, inputs, outputs}
+//   {op: "load", path, threads, disable}   -> {ok, id, inputs, outputs}   (disable: graph optimizers
+//                                             to leave out, onnxruntime's names)
 //   {op: "run", id, arrays}  + buffers     -> {ok, arrays} + buffers (graph output order)
 //   {op: "drop", id}                        (no answer)
 // A failure answers {ok: false, error}. Anything else goes to stderr.
@@ -62,6 +63,15 @@ async function* messages(stream) {
   }
 }
 
+// graphOptimizationLevel "all" (onnxruntime's default) less the optimizers named in `disable`
+function sessionOptions(provider, disable) {
+  const options = { executionProviders: [provider], graphOptimizationLevel: "all" };
+  if (disable && disable.length) {
+    options.extra = { optimization: { disable_specified_optimizers: disable.join(";") } };
+  }
+  return options;
+}
+
 function typedArray(buffer, dtype) {
   const Typed = TYPED[dtype];
   if (!Typed) throw new Error(`unsupported dtype ${dtype}; accepted: ${Object.keys(TYPED).join(", ")}`);
@@ -82,8 +92,8 @@ async function nodeBackend() {
   const version = JSON.parse(fs.readFileSync(path.join(HERE, "node_modules/onnxruntime-node/package.json"))).version;
   return {
     version: () => version,
-    async load(id, file, threads) {
-      const options = { executionProviders: ["cpu"], graphOptimizationLevel: "all" };
+    async load(id, file, threads, disable) {
+      const options = sessionOptions("cpu", disable);
       if (threads) options.intraOpNumThreads = threads;
       const session = await ort.InferenceSession.create(file, options);
       sessions.set(id, session);
@@ -167,10 +177,11 @@ async function webBackend(chromiumPath) {
   const browser = context.browser() ? context.browser().version() : "";
   return {
     version: () => version + (browser ? ` (Chromium ${browser})` : ""),
-    async load(id, file) {
+    async load(id, file, threads, disable) {
       models.set(id, fs.readFileSync(file));
       try {
-        return await page.evaluate(([url, key]) => window.harness.load(url, key), [`/model/${id}`, id]);
+        return await page.evaluate(([url, key, options]) => window.harness.load(url, key, options),
+          [`/model/${id}`, id, sessionOptions("wasm", disable)]);
       } finally {
         models.delete(id);
       }
@@ -220,7 +231,7 @@ async function main() {
         writeMessage({ ok: true, version: backend.version() });
       } else if (request.op === "load") {
         const id = nextId++;
-        const names = await backend.load(id, request.path, request.threads || 0);
+        const names = await backend.load(id, request.path, request.threads || 0, request.disable || []);
         writeMessage({ ok: true, id, ...names });
       } else if (request.op === "run") {
         const outputs = await backend.run(request.id, request.arrays, buffers);

@@ -164,10 +164,11 @@ class JsWorker:
         reply, _ = self.request({"op": "version"})
         return reply["version"]
 
-    def load(self, model, threads=None):
+    def load(self, model, threads=None, disabled_optimizers=()):
         with tempfile.TemporaryDirectory() as tmp:  # the worker has read the file when it answers
             path = os.path.abspath(saved_to(model, tmp))
-            reply, _ = self.request({"op": "load", "path": path, "threads": int(threads or 0)})
+            reply, _ = self.request({"op": "load", "path": path, "threads": int(threads or 0),
+                                     "disable": [str(o) for o in disabled_optimizers]})
         return _JsModel(self, reply["id"], reply["inputs"])
 
     def close(self):

@@ -241,10 +241,16 @@ class _JsRuntime(Runtime):
         return (f"{cls.name} is not installed; install it with: cd {js_worker.JS_DIR} && "
                 f"ONNXRUNTIME_NODE_INSTALL=skip npm ci (Node.js 20)")
 
-    def _load(self, model, threads=None):
+    #: graph optimizers left out by default (see known_issues)
+    DISABLED_OPTIMIZERS = ("MatMulScaleFusion",)
+
+    def _load(self, model, threads=None, disabled_optimizers=DISABLED_OPTIMIZERS):
+        """`disabled_optimizers`: onnxruntime graph optimizers to leave out (() runs
+        onnxruntime's defaults)."""
         from . import js_worker
 
-        return js_worker.worker(self.backend, self.name).load(model, threads=threads)
+        return js_worker.worker(self.backend, self.name).load(model, threads=threads,
+                                                              disabled_optimizers=disabled_optimizers)
 
 
 class OnnxRuntimeNode(_JsRuntime):
@@ -252,7 +258,12 @@ class OnnxRuntimeNode(_JsRuntime):
 
     name, package, backend = "onnxruntime-node", "onnxruntime-node", "node"
     npm_packages = ("onnxruntime-node",)
-    known_issues = (("LSTM/GRU/RNN ops in float64", "its CPU kernels are float32-only (as onnxruntime's)"),)
+    known_issues = (("LSTM/GRU/RNN ops in float64", "its CPU kernels are float32-only (as onnxruntime's)"),
+                    ("float64 MatMul after a Div or Mul by a constant (merge mode \"ave\", a scaling layer "
+                     "before Dense)", "onnxruntime 1.31's MatMulScaleFusion stores the scale as a float32 `alpha`: "
+                     "errors up to 3e-8 relative (3 portable conformance cases); rnn2onnx loads with "
+                     "optimization.disable_specified_optimizers=MatMulScaleFusion (the Python onnxruntime 1.32 "
+                     "is exact)"))
 
 
 class OnnxRuntimeWeb(_JsRuntime):
@@ -261,7 +272,7 @@ class OnnxRuntimeWeb(_JsRuntime):
 
     name, package, backend = "onnxruntime-web", "onnxruntime-web", "web"
     npm_packages = ("onnxruntime-web", "playwright-core")
-    known_issues = (("LSTM/GRU/RNN ops in float64", "its CPU kernels are float32-only (as onnxruntime's)"),)
+    known_issues = OnnxRuntimeNode.known_issues
 
     @classmethod
     def available(cls):

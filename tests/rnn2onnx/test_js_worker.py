@@ -137,3 +137,22 @@ def test_the_js_package_pins_its_dependencies_from_the_npm_registry_only():
         # npm leaves out `resolved` for the default registry, https://registry.npmjs.org/
         assert entry.get("resolved", "https://registry.npmjs.org/").startswith("https://registry.npmjs.org/"), path
         assert entry["integrity"].startswith("sha512-"), path
+
+
+@js_runtime
+def test_float64_scaled_matmul_is_exact_only_without_onnxruntime_131s_fusion(name):
+    """The finding DISABLED_OPTIMIZERS is built on: onnxruntime 1.31 fuses x / c @ W into
+    a FusedMatMul whose scale is a float32 attribute. Should a release fix it, the first
+    assertion fails and the default can go."""
+    rng = np.random.default_rng(0)
+    x, W = rng.normal(size=(6, 4)), rng.normal(size=(4, 5))
+    nodes = [helper.make_node("Div", ["x", "three"], ["scaled"]), helper.make_node("MatMul", ["scaled", "W"], ["y"])]
+    graph = helper.make_graph(nodes, "scaled_matmul", [helper.make_tensor_value_info("x", TensorProto.DOUBLE, ["b", 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.DOUBLE, ["b", 5])],
+                              [onnx.numpy_helper.from_array(np.array(3.0), "three"), onnx.numpy_helper.from_array(W, "W")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)])
+    model.ir_version = 8
+    exact = (x / 3) @ W
+    error = lambda y: np.max(np.abs(y - exact)) / np.max(np.abs(exact))  # noqa: E731
+    assert error(runtimes.load(name, model, disabled_optimizers=())({"x": x})[0]) > 1e-9
+    assert error(runtimes.load(name, model)({"x": x})[0]) < 1e-15
