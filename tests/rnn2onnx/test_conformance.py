@@ -287,3 +287,27 @@ def test_full_matrix_on_onnxruntime(tmp_path):
     md = (tmp_path / "conformance.md").read_text()
     assert "dispatch(native GRU-segment \\| Scan, batch <= 4)" in md
     assert_tables_keep_their_columns(md)
+
+
+@pytest.mark.parametrize("name", ["onnxruntime-node", "onnxruntime-web"])
+def test_portable_matrix_on_the_javascript_runtimes(name, tmp_path):
+    """Every portable file of the full matrix (about 1900) on onnxruntime's Node and
+    browser (wasm) builds: node ~1.5 min, web ~3 min on 2 cores (one Chromium page for
+    all of them). Files of an opset newer than the npm release reads are the only
+    rejections, recorded as its known limit."""
+    cls = runtimes.get(name)
+    if not cls.available():
+        pytest.skip(cls.install_hint())
+    status = conformance.main(["--out", str(tmp_path), "--no-progress", "--no-peers", "--filter", "portable",
+                               "--runtimes", name])
+    data = json.loads((tmp_path / "conformance.json").read_text())
+    assert [c["id"] for c in data["cases"] if not c["passed"]] == [] and status == 0
+    newest = cls.max_opset()
+    for case in data["cases"]:
+        entry = case["runtimes"][name]
+        if case["opset"] > newest:
+            assert entry["status"] == "rejected" and "IR version" in entry["full_message"], case["id"]
+        else:
+            assert entry["status"] == "pass", (case["id"], entry)
+    assert len(data["cases"]) > 1500 and {c["loop_op"] for c in data["cases"]} == {"scan", "loop"}
+    assert data["meta"]["versions"][name] == cls.version()
