@@ -205,7 +205,7 @@ async function webBackend(chromiumPath) {
 // ---------------------------------------------------------------------------------------
 
 function errorText(e) {
-  return String((e && e.message) || e).split("\n")[0].slice(0, 500);
+  return String((e && e.message) || e).split("\n")[0].slice(0, 4000); // rnn2onnx shortens it
 }
 
 async function main() {

@@ -99,6 +99,25 @@ def read_message(read):
     return header, arrays
 
 
+def short_error(text):
+    """onnxruntime's message without what differs per file or build: the temporary path,
+    Playwright's prefix, the source location and the C++ signature before the sentence."""
+    text = re.sub(r"Load model from \S+ failed:", "", text)
+    text = re.sub(r"^page\.evaluate: Error: ", "", text.strip())
+    where = re.search(r"\S+\.(?:cc|cpp|h):\d+ ", text)
+    if where:
+        rest = text[where.end():]
+        depth, end = 0, None
+        for i, c in enumerate(rest):  # the signature: up to the ")" closing its first "("
+            depth += (c == "(") - (c == ")")
+            if c == ")" and depth == 0:
+                end = i + 1
+                break
+        if end is not None and "(" in rest[:end]:
+            text = (text[:where.start()] + rest[end:].strip()).strip()
+    return text[:500]
+
+
 class JsWorker:
     """One `node worker.mjs <backend>` process; `label` names the runtime in errors."""
 
@@ -145,7 +164,7 @@ class JsWorker:
             if self.proc.poll() is not None or str(reply.get("error", "")).startswith("could not start"):
                 self.proc.kill()
                 self.proc = None
-            raise JsRuntimeError(f"{self.label} refused the model: {str(reply.get('error'))[:500]}")
+            raise JsRuntimeError(f"{self.label} refused the model: {short_error(str(reply.get('error')))}")
         return reply, out
 
     def _crash_message(self):

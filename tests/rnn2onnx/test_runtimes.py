@@ -192,3 +192,12 @@ def test_the_tract_worker_runs_this_package_whatever_the_current_directory_holds
     finally:
         worker.proc.kill()
     assert compare(model.predict(X), got, "output", "float32").passed
+
+
+def test_docs_have_a_section_per_runtime():
+    import os
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(root, "docs", "runtimes.md"), encoding="utf-8") as f:
+        headings = [line[3:].split(" (")[0].strip().lower() for line in f if line.startswith("## ")]
+    assert headings == [name.lower() for name in runtimes.RUNTIMES]
