@@ -11,7 +11,6 @@ import functools
 import json
 import os
 import re
-import select
 import shutil
 import struct
 import subprocess
@@ -20,7 +19,7 @@ import tempfile
 import numpy as np
 
 from .runtimes import RuntimeCrashed, RuntimeRefused, saved_to
-from .tract_worker import _read_frame
+from .tract_worker import TractWorker, _read_frame, _TractModel
 
 #: the JavaScript package (package.json, package-lock.json, worker.mjs, harness.html)
 JS_DIR = os.environ.get("RNN2ONNX_JS_DIR") or os.path.join(
@@ -118,14 +117,14 @@ def short_error(text):
     return text[:500]
 
 
-class JsWorker:
+class JsWorker(TractWorker):
     """One `node worker.mjs <backend>` process; `label` names the runtime in errors."""
 
-    TIMEOUT = 600  # seconds one request may take before the worker is deemed hung
+    write_message, read_message = staticmethod(write_message), staticmethod(read_message)
 
     def __init__(self, backend, label):
+        super().__init__()
         self.backend, self.label = backend, label
-        self.proc, self.log, self.generation = None, None, 0
 
     def _start(self):
         command = [node_executable() or "node", os.path.join(JS_DIR, "worker.mjs"), self.backend]
@@ -139,27 +138,13 @@ class JsWorker:
             raise RuntimeCrashed(f"{self.label} could not start: {exc}") from None
         self.generation += 1
 
-    def _read(self, n):
-        fd = self.proc.stdout.fileno()
-        ready, _, _ = select.select([fd], [], [], self.TIMEOUT)
-        if not ready:
-            self.proc.kill()
-            raise RuntimeCrashed(f"{self.label} did not answer within {self.TIMEOUT} s (worker killed)")
-        return os.read(fd, n)
-
     def request(self, header, arrays=(), generation=None):
         """The reply and arrays; `generation`: the process a loaded model lives in."""
         if generation is not None and generation != self.generation:
             raise RuntimeCrashed(f"the {self.label} worker holding this model has crashed since it was loaded")
         if generation is not None and self.proc.poll() is not None:
             raise RuntimeCrashed(self._crash_message())
-        if self.proc is None or self.proc.poll() is not None:
-            self._start()
-        try:
-            write_message(self.proc.stdin, header, arrays)
-            reply, out = read_message(self._read)
-        except (EOFError, BrokenPipeError, OSError):
-            raise RuntimeCrashed(self._crash_message()) from None
+        reply, out = self._exchange(header, arrays)
         if not reply["ok"]:
             if self.proc.poll() is not None or str(reply.get("error", "")).startswith("could not start"):
                 self.proc.kill()
@@ -168,14 +153,7 @@ class JsWorker:
         return reply, out
 
     def _crash_message(self):
-        try:
-            code = self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            code = self.proc.wait()
-        self.log.seek(0)
-        lines = [line.strip() for line in self.log.read().decode(errors="replace").splitlines() if line.strip()]
-        self.proc, self.log = None, None
+        code, lines = self._ended()
         self.generation += 1  # the models it held are gone
         return f"{self.label} crashed (exit status {code}): {(lines[-1] if lines else 'no message')[:300]}"
 
@@ -188,7 +166,7 @@ class JsWorker:
             path = os.path.abspath(saved_to(model, tmp))
             reply, _ = self.request({"op": "load", "path": path, "threads": int(threads or 0),
                                      "disable": [str(o) for o in disabled_optimizers]})
-        return _JsModel(self, reply["id"], reply["inputs"])
+        return _JsModel(self, reply["id"])
 
     def close(self):
         if self.proc is not None and self.proc.poll() is None:
@@ -202,24 +180,14 @@ class JsWorker:
         self.generation += 1
 
 
-class _JsModel:
+class _JsModel(_TractModel):
     """A model loaded in a JS worker: call it with feeds; dropped there when collected."""
-
-    def __init__(self, worker, model_id, inputs):
-        self.worker, self.id, self.inputs, self.generation = worker, model_id, inputs, worker.generation
 
     def __call__(self, feeds):
         _, outputs = self.worker.request({"op": "run", "id": self.id},
                                          [(name, np.asarray(value)) for name, value in feeds.items()],
                                          generation=self.generation)
         return outputs
-
-    def __del__(self):
-        try:
-            if self.generation == self.worker.generation and self.worker.proc.poll() is None:
-                write_message(self.worker.proc.stdin, {"op": "drop", "id": self.id})
-        except Exception:  # noqa: BLE001 - best effort (interpreter shutdown, dead worker)
-            pass
 
 
 _WORKERS = {}
