@@ -49,7 +49,9 @@ def max_opset():
 _MAX_OPSET = None
 
 
-def _runs_opset(onnxruntime, opset):
+def opset_probe(opset):
+    """A trivial model of `opset` (and the IR version our files of that opset get): a
+    runtime that loads it reads that opset."""
     from onnx import helper
 
     graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "probe",
@@ -57,8 +59,12 @@ def _runs_opset(onnxruntime, opset):
                               [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1])])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
     model.ir_version = helper.find_min_ir_version_for([helper.make_opsetid("", opset)])
+    return model
+
+
+def _runs_opset(onnxruntime, opset):
     try:
-        onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+        onnxruntime.InferenceSession(opset_probe(opset).SerializeToString(), providers=["CPUExecutionProvider"])
         return True
     except Exception:
         return False

@@ -28,7 +28,11 @@ class RuntimeCrashed(RuntimeError):
     """The runtime's process died (e.g. a tract panic) while loading or running a model."""
 
 
-class TractError(RuntimeError):
+class RuntimeRefused(RuntimeError):
+    """A runtime refused a model or failed to run it (its message)."""
+
+
+class TractError(RuntimeRefused):
     """tract refused a model or failed to run it (its message, without the backtrace)."""
 
 
@@ -80,7 +84,7 @@ class Runtime:
         return f"{cls.name} is not installed; install it with: pip install {what}"
 
     @classmethod
-    def known_limit(cls, target, dtype, loop_op="scan"):
+    def known_limit(cls, target, dtype, loop_op="scan", opset=None):
         """Why this runtime is not held to files exported with these options (a refusal or a
         wrong result is then recorded, not a failure), or None: portable files are made to
         run everywhere (a target="onnxruntime" file may use native activations that
@@ -111,7 +115,7 @@ class OnnxRuntime(Runtime):
                     ("Softplus in the RNN ops", "computed as log(1 + exp(x)): inf above 88.7 in float32"))
 
     @classmethod
-    def known_limit(cls, target, dtype, loop_op="scan"):
+    def known_limit(cls, target, dtype, loop_op="scan", opset=None):
         return None  # the exporter's reference runtime: every file must run here
 
     def _load(self, model, threads=None):
@@ -173,10 +177,10 @@ class Tract(Runtime):
                     ("ONNX Loop", "not supported"))
 
     @classmethod
-    def known_limit(cls, target, dtype, loop_op="scan"):
+    def known_limit(cls, target, dtype, loop_op="scan", opset=None):
         if loop_op == "loop":
             return "tract has no ONNX Loop (Unimplemented(Loop))"
-        return super().known_limit(target, dtype, loop_op)
+        return super().known_limit(target, dtype, loop_op, opset)
 
     def _load(self, model, threads=None, dims="concrete"):
         if dims not in ("concrete", "symbolic"):
@@ -186,7 +190,109 @@ class Tract(Runtime):
         return parent_worker().load(model, symbolic=dims == "symbolic")
 
 
-REGISTRY = {cls.name: cls for cls in (OnnxRuntime, OpenVINO, Tract)}
+class _JsRuntime(Runtime):
+    """An onnxruntime build for JavaScript, run by js/worker.mjs (rnn2onnx/js_worker.py):
+    an npm package installed in js/node_modules, not a Python module."""
+
+    backend = ""  # worker.mjs's backend: "node" or "web"
+    npm_packages = ()  # what js/node_modules must hold
+
+    @classmethod
+    def available(cls):
+        from . import js_worker
+
+        return js_worker.node_executable() is not None and all(
+            js_worker.npm_package_version(p) is not None for p in cls.npm_packages)
+
+    @classmethod
+    def version(cls):
+        from . import js_worker
+
+        return js_worker.npm_package_version(cls.package)
+
+    @classmethod
+    def max_opset(cls):
+        """The newest opset this build loads, probed once: the npm release may be older than
+        the Python onnxruntime that sets the exporter's newest opset."""
+        if cls.__dict__.get("_max_opset") is None:
+            from .export import MIN_OPSET, opset_probe, supported_opsets
+
+            cls._max_opset = MIN_OPSET
+            for opset in reversed(supported_opsets()):
+                try:
+                    cls().load(opset_probe(opset))
+                except RuntimeRefused:
+                    continue
+                cls._max_opset = opset
+                break
+        return cls._max_opset
+
+    @classmethod
+    def known_limit(cls, target, dtype, loop_op="scan", opset=None):
+        """Held to every file onnxruntime runs, up to the newest opset its release reads."""
+        if opset is not None and opset > cls.max_opset():
+            return f"{cls.name} {cls.version()} reads opsets up to {cls.max_opset()}"
+        return None
+
+    @classmethod
+    def install_hint(cls):
+        from . import js_worker
+
+        return (f"{cls.name} is not installed; install it with: cd {js_worker.JS_DIR} && "
+                f"ONNXRUNTIME_NODE_INSTALL=skip npm ci (Node.js 20)")
+
+    #: graph optimizers left out by default (see known_issues)
+    DISABLED_OPTIMIZERS = ("MatMulScaleFusion",)
+
+    def _load(self, model, threads=None, disabled_optimizers=DISABLED_OPTIMIZERS):
+        """`disabled_optimizers`: onnxruntime graph optimizers to leave out (() runs
+        onnxruntime's defaults)."""
+        from . import js_worker
+
+        return js_worker.worker(self.backend, self.name).load(model, threads=threads,
+                                                              disabled_optimizers=disabled_optimizers)
+
+
+class OnnxRuntimeNode(_JsRuntime):
+    """onnxruntime-node: onnxruntime's CPU execution provider in a Node.js process."""
+
+    name, package, backend = "onnxruntime-node", "onnxruntime-node", "node"
+    npm_packages = ("onnxruntime-node",)
+    known_issues = (("LSTM/GRU/RNN ops in float64", "its CPU kernels are float32-only (as onnxruntime's)"),
+                    ("float64 MatMul after a Div or Mul by a constant (merge mode \"ave\", a scaling layer "
+                     "before Dense)", "onnxruntime 1.31's MatMulScaleFusion stores the scale as a float32 `alpha`: "
+                     "errors up to 3e-8 relative (3 portable conformance cases); rnn2onnx loads with "
+                     "optimization.disable_specified_optimizers=MatMulScaleFusion (the Python onnxruntime 1.32 "
+                     "is exact)"))
+
+
+class OnnxRuntimeWeb(_JsRuntime):
+    """onnxruntime-web's wasm backend (one thread) on a page in headless Chromium, served
+    from 127.0.0.1; every other address is blocked."""
+
+    name, package, backend = "onnxruntime-web", "onnxruntime-web", "web"
+    npm_packages = ("onnxruntime-web", "playwright-core")
+    known_issues = OnnxRuntimeNode.known_issues
+
+    @classmethod
+    def available(cls):
+        from . import js_worker
+
+        return super().available() and js_worker.chromium_executable() is not None
+
+    @classmethod
+    def version(cls):
+        from . import js_worker
+
+        version, browser = super().version(), js_worker.chromium_version()
+        return f"{version} (Chromium {browser})" if version and browser else version
+
+    @classmethod
+    def install_hint(cls):
+        return super().install_hint() + ", and Chromium: apt-get install chromium"
+
+
+REGISTRY = {cls.name: cls for cls in (OnnxRuntime, OpenVINO, Tract, OnnxRuntimeNode, OnnxRuntimeWeb)}
 RUNTIMES = tuple(REGISTRY)
 
 

@@ -156,7 +156,12 @@ def _read_exact(read, n):
 
 
 class TractWorker:
+    """The tract worker process; js_worker.JsWorker drives the JavaScript ones the same
+    way (its own command and wire format)."""
+
     TIMEOUT = 600  # seconds one request may take before the worker is deemed hung
+    label = "tract"
+    write_message, read_message = staticmethod(write_message), staticmethod(read_message)
 
     def __init__(self):
         self.proc, self.log, self.generation = None, None, 0
@@ -176,29 +181,43 @@ class TractWorker:
         ready, _, _ = select.select([fd], [], [], self.TIMEOUT)
         if not ready:
             self.proc.kill()
-            raise RuntimeCrashed(f"tract did not answer within {self.TIMEOUT} s (worker killed)")
+            raise RuntimeCrashed(f"{self.label} did not answer within {self.TIMEOUT} s (worker killed)")
         return os.read(fd, n)
 
-    def request(self, header, arrays=()):
+    def _exchange(self, header, arrays):
+        """The reply to one request (the worker started first if it is not running); a
+        dead worker is a RuntimeCrashed."""
         if self.proc is None or self.proc.poll() is not None:
             self._start()
         try:
-            write_message(self.proc.stdin, header, arrays)
-            reply, out = read_message(self._read)
+            self.write_message(self.proc.stdin, header, arrays)
+            return self.read_message(self._read)
         except (EOFError, BrokenPipeError, OSError):
             raise RuntimeCrashed(self._crash_message()) from None
+
+    def request(self, header, arrays=()):
+        reply, out = self._exchange(header, arrays)
         if not reply["ok"]:
             raise TractError(f"tract refused the model: {reply['error']}")
         return reply, out
 
-    def _crash_message(self):
-        code = self.proc.wait(timeout=30)
+    def _ended(self):
+        """(exit status, stderr lines) of the worker that has just died; forgets it."""
+        try:
+            code = self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait()
         self.log.seek(0)
         lines = [line.strip() for line in self.log.read().decode(errors="replace").splitlines() if line.strip()]
+        self.proc, self.log = None, None
+        return code, lines
+
+    def _crash_message(self):
+        code, lines = self._ended()
         panics = [line for line in lines if "panicked at" in line or line.startswith("fatal")]
         detail = panics[0] if panics else (lines[-1] if lines else "no message")
         detail = re.sub(r"thread '[^']*' \(\d+\) ", "", detail)  # the thread id differs per run
-        self.proc, self.log = None, None
         return f"tract crashed (exit status {code}): {detail[:300]}"
 
     def load(self, model, symbolic=False):
@@ -227,7 +246,7 @@ class _TractModel:
     def __del__(self):
         try:
             if self.generation == self.worker.generation and self.worker.proc.poll() is None:
-                write_message(self.worker.proc.stdin, {"op": "drop", "id": self.id})
+                self.worker.write_message(self.worker.proc.stdin, {"op": "drop", "id": self.id})
         except Exception:  # noqa: BLE001 - best effort (interpreter shutdown, dead worker)
             pass
 

@@ -127,7 +127,7 @@ def _verdict(case, record):
         status = entry["status"]
         if status in ("pass", "f32-only", "not run"):
             continue
-        if runtimes.get(name).known_limit(case.target, case.dtype, case.loop_op):
+        if runtimes.get(name).known_limit(case.target, case.dtype, case.loop_op, case.opset):
             continue  # recorded in the report, not a failure
         if status == "rejected":
             reasons.append(f"{name} rejected a{' portable' if case.target == 'portable' else 'n'} file")
@@ -176,7 +176,9 @@ def run_case(case, runtime_names, keep_dir=None, keep_all=False):
             record["runtimes"][name] = {"status": "not run", "message": "export failed"}
             continue
         post = case.peer["postprocess"] if case.peer is not None else None
+        runtime_started = time.perf_counter()
         entry = run_runtime(name, proto, case, feeds, expected, post)
+        entry["seconds"] = round(time.perf_counter() - runtime_started, 4)  # load and run
         record["runtimes"][name] = entry
     record["passed"], record["reasons"] = _verdict(case, record)
     rejected = any(e.get("status") == "rejected" for e in record["runtimes"].values())

@@ -179,7 +179,10 @@ def wrap_scan(step, g, name, initial, step_inputs):
 def wrap_loop(step, g, name, initial, step_inputs):
     """Loop over the time steps from states `initial`: the body gathers step t of each of
     `step_inputs` (read from the outer scope); (final states, per-step outputs
-    (time, batch, k), time axis)."""
+    (time, batch*k) (see `loop_steps`), time axis).
+
+    The Loop gets its `cond` input (true), optional in the spec: onnx's ReferenceEvaluator
+    runs a Loop without it zero times, and onnx2tf fails on the empty input name."""
     body = step.body
     t, cond_in = body.unique(f"{name}/step/t"), body.unique(f"{name}/step/cond")
     # prepend the Gathers of step t: they must precede the nodes that read the slices
@@ -188,15 +191,19 @@ def wrap_loop(step, g, name, initial, step_inputs):
         gathers.append(helper.make_node("Gather", [full, t], [sliced], name=body.unique(f"{sliced}/Gather"), axis=1))
     body.nodes[:0] = gathers
     cond_out = body.node("Identity", [cond_in], f"{name}/step/cond_out")
+    # per-step outputs leave the body with rank 1 (batch*k): the spec says a Loop's scan
+    # outputs are "concatenated", which onnxruntime and OpenVINO read as stacked on a new
+    # axis 0 and onnx's ReferenceEvaluator as np.vstack; for rank-1 values both agree
+    flat = [body.node("Reshape", [h, g.const([-1])], f"{name}/step/h_flat") for h in step.step_out]
     body.inputs = ([helper.make_tensor_value_info(t, TensorProto.INT64, []),
                     helper.make_tensor_value_info(cond_in, TensorProto.BOOL, [])]
                    + _value_infos(step, g, step.state_in, step.state_widths))
     body.outputs = ([helper.make_tensor_value_info(cond_out, TensorProto.BOOL, [])]
-                    + _value_infos(step, g, step.state_out + step.step_out,
-                                   step.state_widths + [step.output_dim] * len(step.step_out)))
+                    + _value_infos(step, g, step.state_out, step.state_widths)
+                    + [helper.make_tensor_value_info(f, g.elem, [None]) for f in flat])
     shape = g.node("Shape", [step_inputs[0]], f"{name}/Shape")
     trips = g.node("Gather", [shape, g.const(1)], f"{name}/time", axis=0)
-    outputs = g.node("Loop", [trips, ""] + initial, f"{name}/Loop",
+    outputs = g.node("Loop", [trips, g.const(True, dtype=bool)] + initial, f"{name}/Loop",
                      outputs=len(body.outputs) - 1, body=body.make_graph())
     outputs = outputs if isinstance(outputs, list) else [outputs]
     return outputs[:len(step.state_out)], outputs[len(step.state_out):], 0
@@ -225,5 +232,20 @@ def emit_loop(layer, ctx, x, mask):
         return states[0 if step.last_output == "state0" else -1]
     (hs,) = per_step
     if layer.return_sequences:
-        return hs if time_axis == 1 else g.node("Transpose", [hs], f"{name}/Transpose", perm=[1, 0, 2])
-    return g.node("Gather", [hs, g.const(-1)], f"{name}/last", axis=time_axis)
+        if time_axis == 1:
+            return hs
+        return g.node("Transpose", [loop_steps(g, name, hs, step_inputs[0], step.output_dim)], f"{name}/Transpose",
+                      perm=[1, 0, 2])
+    last = g.node("Gather", [hs, g.const(-1)], f"{name}/last", axis=time_axis)
+    return last if time_axis == 1 else loop_steps(g, name, last, step_inputs[0], step.output_dim, last=True)
+
+
+def loop_steps(g, name, flat, x, width, last=False):
+    """wrap_loop's per-step output (time, batch*width) as (time, batch, width), or its last
+    step (batch*width,) as (batch, width); the sizes read from `x` (batch, time, ...). The
+    last step is taken before the reshape: pad_empty (passes.py) finds it as a Gather of a
+    Loop's output on its time axis."""
+    axes = [0] if last else [1, 0]  # batch; time, batch
+    sizes = g.node("Gather", [g.node("Shape", [x], f"{name}/Shape"), g.const(axes)], f"{name}/sizes", axis=0)
+    shape = g.node("Concat", [sizes, g.const([width])], f"{name}/step_shape", axis=0)
+    return g.node("Reshape", [flat, shape], f"{name}/steps")

@@ -1,5 +1,6 @@
 """export(): every layer x mask source x return_sequences x dtype x strategy agrees
 with the reference in onnxruntime; the forms chosen; the graph's contract; errors."""
+import itertools
 import os
 
 import numpy as np
@@ -11,7 +12,8 @@ from rnn2onnx.graph import walk_nodes
 from reference import GRU, LSTM, Activation, Dense, Dropout, Embedding, Layer, Sequential, SimpleRNN
 from rnn2onnx import ExportError, ValidationError, runtimes
 from rnn2onnx.emitters import EMITTERS
-from rnn2onnx.validate import TOLERANCE
+from rnn2onnx.export import TARGETS
+from rnn2onnx.validate import TOLERANCE, compare, generate_inputs
 
 from .models import CELLS, MASK_SOURCES, build
 
@@ -221,13 +223,37 @@ def test_loop_op_loop_wraps_the_same_step_body_in_an_onnx_loop(cell, mask_source
         ((scan_node, scan_body),), ((loop_node, loop_body),) = _bodies(scan), _bodies(loop)
         assert (scan_node.op_type, loop_node.op_type) == ("Scan", "Loop")
         # the Loop body = the Scan body + a Gather of step t per per-step input + the condition
+        # + each per-step output flattened (rank 1)
         n_step_inputs = next(a.i for a in scan_node.attribute if a.name == "num_scan_inputs")
         t, cond_out = loop_body.input[0].name, loop_body.output[0].name
+        n_states = len(loop_node.input) - 2
+        flat = {o.name for o in loop_body.output[1 + n_states:]}
         gathers = [n for n in loop_body.node if n.op_type == "Gather" and n.input[1] == t]
-        rest = [n for n in loop_body.node if n not in gathers and n.output[0] != cond_out]
+        rest = [n for n in loop_body.node if n not in gathers and n.output[0] not in flat | {cond_out}]
         assert len(gathers) == n_step_inputs
         assert [n.op_type for n in rest] == [n.op_type for n in scan_body.node]
+        assert {n.op_type for n in loop_body.node if n.output[0] in flat} <= {"Reshape"}
+        assert all(o.name and o.type.tensor_type.HasField("shape") for o in loop_body.output)
+        assert all(loop_node.input[:2])  # trip count and cond: no omitted optional input
     assert "Scan" not in {n.op_type for n in walk_nodes(loop.graph)}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("cell", sorted(CELLS))
+def test_loop_files_agree_in_onnx_reference_evaluator(cell, dtype):
+    """onnx's ReferenceEvaluator (an independent reader of the spec) runs a Loop without
+    `cond` zero times, and stacks per-step outputs with np.vstack: the Loop form is made
+    for both."""
+    from onnx.reference import ReferenceEvaluator
+
+    for target, mask_source, return_sequences in itertools.product(TARGETS, MASK_SOURCES, (False, True)):
+        model = build(cell, mask_source, return_sequences, dtype=dtype)
+        proto = rnn2onnx.export(model, strategy="loop", target=target, loop_op="loop", validate=False)
+        evaluator = ReferenceEvaluator(proto)
+        for X in (generate_inputs(model, n=3, T=5), generate_inputs(model, n=1, T=1, seed=1)):
+            (got,) = evaluator.run(None, {"input": X})
+            result = compare(model.predict(X), got, "output", dtype)
+            assert result.passed, (target, mask_source, return_sequences, result)
 
 
 def test_unknown_loop_op_is_refused():

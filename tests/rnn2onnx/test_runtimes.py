@@ -143,7 +143,7 @@ def test_a_tract_panic_is_a_clear_error_and_the_next_model_still_runs():
 
 # -- the plug-ins ---------------------------------------------------------------------------
 def test_every_runtime_is_a_registered_class_that_answers_for_itself():
-    assert runtimes.RUNTIMES == ("onnxruntime", "openvino", "tract")
+    assert runtimes.RUNTIMES == ("onnxruntime", "openvino", "tract", "onnxruntime-node", "onnxruntime-web")
     for name in runtimes.RUNTIMES:
         cls = runtimes.get(name)
         assert cls.name == name and isinstance(cls.computes_float64, bool) and cls.known_issues
@@ -153,7 +153,7 @@ def test_every_runtime_is_a_registered_class_that_answers_for_itself():
     assert runtimes.get("openvino").known_limit("onnxruntime", "float32")
     assert runtimes.get("openvino").known_limit("portable", "float32") is None
     assert runtimes.get("tract").known_limit("portable", "float32", loop_op="loop")
-    with pytest.raises(runtimes.RuntimeNotAvailable, match="accepted: onnxruntime, openvino, tract"):
+    with pytest.raises(runtimes.RuntimeNotAvailable, match="accepted: onnxruntime, openvino, tract, onnxruntime-node, onnxruntime-web"):
         runtimes.load("tensorrt", None)
 
 
@@ -190,3 +190,12 @@ def test_the_tract_worker_runs_this_package_whatever_the_current_directory_holds
     finally:
         worker.proc.kill()
     assert compare(model.predict(X), got, "output", "float32").passed
+
+
+def test_docs_have_a_section_per_runtime():
+    import os
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(root, "docs", "runtimes.md"), encoding="utf-8") as f:
+        headings = [line[3:].split(" (")[0].strip().lower() for line in f if line.startswith("## ")]
+    assert headings == [name.lower() for name in runtimes.RUNTIMES]
