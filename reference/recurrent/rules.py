@@ -26,6 +26,7 @@ from ..untrusted import quote
 class MaskRule:
     name = ""
     releases = ""
+    merges = True             # the loop merges each step's result by a gate (`gates`, `merge`)
     masks_input = False       # the input is multiplied by the mask before the projection
     needs_output = False      # the previous output is carried (one more state)
 
@@ -50,6 +51,7 @@ class MaskRule:
 
 class Reset(MaskRule):
     name, releases = "reset", "Keras 0.1.2-0.2.0"
+    merges = False
 
     def step_mask(self, m):
         return m

@@ -461,7 +461,7 @@ def build_matrix(quick=False, opsets=None):
     # 3c. the mask rules of Keras 0.3.x and go_backwards (auto strategy, middle opset):
     # every rule x cell x mask kind x return_sequences x go_backwards x dtype x target, and
     # Keras 0.3.0's SimpleRNN (combine="mul", with 0.3.0's rule); unmasked go_backwards
-    # layers (the native op's reverse direction). Quick: each rule x cell once, rotating.
+    # layers (the native op, reversed). Quick: each rule x cell once, rotating.
     rule_rows = [(rule, kind, {}) for rule in MASK_RULES for kind in RULE_CELLS]
     rule_rows.append(("skip_batch", "SimpleRNN", {"combine": "mul", "activation": "tanh"}))
     for ri, (rule, kind, extra) in enumerate(rule_rows):
@@ -475,13 +475,16 @@ def build_matrix(quick=False, opsets=None):
             kwargs = dict(extra, mask_rule=rule, go_backwards=back, return_sequences=rs)
             add([(kind, kwargs)], mask, dtype, "auto", target, middle, "mask-rules",
                 ",".join([rule] + ["mul"] * ("combine" in extra) + ["back"] * back))
+    # (Keras's default activations, and ONNX's, which keep the native op on the portable target)
     for ki, kind in enumerate(RULE_CELLS):
-        full = itertools.product((False, True), DTYPES, TARGETS)
+        full = itertools.product(("keras", "onnx"), (False, True), DTYPES, TARGETS)
         if quick:
-            full = [(bool(ki % 2), DTYPES[ki % 2], TARGETS[ki // 2 % 2])]
-        for rs, dtype, target in full:
-            add([(kind, {"go_backwards": True, "return_sequences": rs})], "none", dtype, "auto", target, middle,
-                "mask-rules", "back")
+            full = [("onnx", bool(ki % 2), DTYPES[ki % 2], TARGETS[ki // 2 % 2])]
+        for acts, rs, dtype, target in full:
+            kwargs = {"go_backwards": True, "return_sequences": rs}
+            if acts == "onnx":
+                kwargs.update(_variant_kwargs(kind, ("tanh", "sigmoid")))
+            add([(kind, kwargs)], "none", dtype, "auto", target, middle, "mask-rules", f"back,{acts}")
 
     # 4. stacked models
     for si, (name, mask, layers) in enumerate(STACKS):

@@ -110,10 +110,10 @@ def build_step(layer, g, n_groups, masked):
     body = g.subgraph(f"{name}/step")
     state_in = [body.unique(f"{name}/step/state{i}") for i in range(len(state_widths))]
     x_in = [body.unique(f"{name}/step/x{i}") for i in range(n_groups)]
-    m_in = body.unique(f"{name}/step/{'mask' if rule.name == 'reset' else 'gate'}") if masked else None
+    m_in = body.unique(f"{name}/step/{'gate' if rule.merges else 'mask'}") if masked else None
     o = OnnxOps(body, f"{name}/step")
     h, state_out, _ = layer.step(o, x_in, rule.step_mask(m_in) if masked else None, state_in, _Params(g, layer))
-    if masked and rule.name != "reset":
+    if masked and rule.merges:
         output = None
         if rule.needs_output and not rule.output_is_state(h, state_out):
             output = body.unique(f"{name}/step/output")
@@ -142,7 +142,7 @@ def build_step(layer, g, n_groups, masked):
     step_in = x_in + ([m_in] if masked else [])
     return Step(body, state_in, state_out, state_widths, step_in, group_widths + ([1] if masked else []),
                 step_out, layer.output_dim, last_output, strict,
-                gated=masked and rule.name != "reset")
+                gated=masked and rule.merges)
 
 
 def _value_infos(step, g, names, widths, elems=None):

@@ -35,6 +35,8 @@ ONNX_ACTIVATIONS = {
 #     the process) on a symbolic batch unless the initial states are inputs, which
 #     emit_native therefore gives for this target (zeros, batch from the input's shape).
 # So: native only with exactly the ONNX default activations, per slot of the op.
+# tract 0.23 also ignores direction="reverse" (it runs forward, silently: 0.4-1.5 off), so a
+# portable go_backwards layer reverses its input instead (reverse_direction).
 # The masked native forms (masked_native.py) compute their row/segment indices from the
 # input's shape (Range, ArgMax, NonZero, ConstantOfShape); tract 0.23 types such values as
 # symbolic dims and refuses the graph ("expected I64 got TDim", "shape input is
@@ -125,6 +127,15 @@ def why_not_native(layer, target):
     return None
 
 
+def reverse_direction(layer, target):
+    """Whether a go_backwards layer's native op runs in direction="reverse": exact without
+    return_sequences (its Y_h is the state after the first timestep, the last processed);
+    with return_sequences its Y is in time order, Keras's output in processing order, so the
+    op runs forward on the reversed input instead (emitters/recurrent.py), as it does on
+    the portable target (tract ignores the direction)."""
+    return layer.go_backwards and not layer.return_sequences and target != "portable"
+
+
 def why_not_masked_native(target):
     """None when the masked native forms may be used for `target`, else the reason."""
     if target == "portable":
@@ -176,9 +187,6 @@ def emit_native(layer, ctx, x):
         (y,) = native_node(layer, g, xt, W, R, B)
         y = g.node("Squeeze", [y, g.const([1])], f"{name}/Squeeze")
         return g.node("Transpose", [y], f"{name}/Transpose", perm=[1, 0, 2])
-    # go_backwards: the reverse direction's Y_h is the state after the first timestep, the
-    # last one processed (with return_sequences, emit_recurrent has reversed the input instead:
-    # the reverse direction's Y is in time order, Keras's in processing order)
     (y_h,) = native_node(layer, g, xt, W, R, B, outputs=("Y_h",),
-                         direction="reverse" if layer.go_backwards else "forward")
+                         direction="reverse" if reverse_direction(layer, g.target) else "forward")
     return g.node("Squeeze", [y_h, g.const([0])], f"{name}/Squeeze")

@@ -17,7 +17,7 @@ from . import register
 from .dispatch import emit_dispatch
 from .loop import emit_loop
 from .masked_native import emit_masked_last, emit_masked_rows, emit_masked_sequences, emit_packed, why_not_reset
-from .native import NATIVE, emit_native, why_not_masked_native, why_not_native
+from .native import NATIVE, emit_native, reverse_direction, why_not_masked_native, why_not_native
 
 RECURRENT = ("SimpleRNN", "SimpleDeepRNN", "GRU", "LSTM", "JZS1", "JZS2", "JZS3")
 
@@ -139,8 +139,8 @@ def reverse_time(g, x, name):
 def emit_recurrent(layer, ctx, x, mask):
     """Every form computes the layer's forward direction on what it is given: a
     go_backwards layer gets its input and mask reversed here (its outputs then come in
-    processing order, as Keras returns them), except the unmasked native form without
-    return_sequences, which runs the op in direction="reverse" (the same last output)."""
+    processing order, as Keras returns them), except where the native op runs in
+    direction="reverse" (native.reverse_direction)."""
     output_mask = layer.output_mask(mask)
     if mask is not None and not layer.rule.applies(layer):
         mask = None  # Keras 0.3.0/0.3.1 read no mask without return_sequences
@@ -151,7 +151,7 @@ def emit_recurrent(layer, ctx, x, mask):
         # would compute the ONNX weights (concatenated, transposed: 576 MB for one
         # LSTM(6000)) from weights that were never allocated
         return ctx.g.node("Identity", [x], f"{layer.name}/{form}"), output_mask
-    if layer.go_backwards and not (form == "native" and not layer.return_sequences):
+    if layer.go_backwards and not (form == "native" and reverse_direction(layer, ctx.target)):
         x = reverse_time(ctx.g, x, layer.name)
         mask = None if mask is None else reverse_time(ctx.g, mask, f"{layer.name}/mask")
     y = EMIT[form](layer, ctx, x, mask)

@@ -12,7 +12,7 @@ import pytest
 import reference as R
 from reference.errors import ConfigError
 
-from .finite_differences import check_layer_gradients
+from .finite_differences import check_layer_gradients, check_model_gradients
 from .helpers import mask_pattern
 
 TOL = {"float64": 1e-12, "float32": 2e-6}
@@ -239,6 +239,19 @@ def test_simple_rnn_mul_gradients(rng, go_backwards):
                      go_backwards=go_backwards, mask_rule="skip_batch")
     layer.set_weights([rng.normal(size=w.shape) for w in layer.get_weights()])
     check_layer_gradients(layer, rng.normal(size=(3, 5, d)), mask_pattern("left", 3, 5))
+
+
+@pytest.mark.parametrize("rule", ["skip_sample", "carry"])
+def test_model_gradients_through_an_embedding_mask(rng, rule):
+    """model.gradients (what fit uses) with the mask of an Embedding, stacked layers."""
+    model = R.Sequential(dtype="float64")
+    model.add(R.Embedding(6, d, mask_zero=True))
+    model.add(R.GRU(k, return_sequences=True, mask_rule=rule, go_backwards=True, inner_activation="sigmoid"))
+    model.add(R.LSTM(k, mask_rule=rule, inner_activation="sigmoid"))
+    model.add(R.Dense(2))
+    model.set_weights([rng.normal(scale=0.7, size=w.shape) for w in model.get_weights()])
+    ids = np.where(mask_pattern("holes", n, T) > 0, rng.integers(1, 6, size=(n, T)), 0)
+    check_model_gradients(model, ids, nonzero=True)
 
 
 # ------------------------------------------------------------------------------------
