@@ -19,7 +19,7 @@ from .errors import ConfigError, InputError
 from .layers import Layer
 from .legacy import LegacyFileError
 from .models import Model, Sequential, backward_layer, forward_layer, register_container, shape_text
-from .untrusted import quote, shorten
+from .untrusted import check_limit, quote, shorten
 from .validators import positive_int
 
 MERGE_MODES = ("sum", "mul", "ave", "concat")
@@ -200,6 +200,7 @@ class Merge(Layer):
         branches = config.get("layers")
         if not isinstance(branches, list):
             raise LegacyFileError(f"{where}: 'layers' must be a list of branch configs, got {quote(branches)}")
+        check_limit(len(branches), "branches", where, "the number of branches", LegacyFileError)
         built = []
         for i, branch in enumerate(branches):
             here = f"{where} branch {i}"
@@ -620,10 +621,12 @@ class Graph(Model):
         if not isinstance(nodes, dict):
             raise LegacyFileError(f"the Graph config's 'nodes' must map node names to layer configs, got {quote(nodes)}")
         names = [e["name"] for e in inputs + node_config]
-        twice = [n for i, n in enumerate(names) if n in names[:i]]
+        seen = set()
+        twice = [n for n in names if n in seen or seen.add(n)]
         if twice:
             raise LegacyFileError(f"the Graph config has a duplicate name {quote(twice[0])}: each input and node needs its own")
-        extra = [k for k in nodes if k not in {e["name"] for e in node_config}]
+        added = {e["name"] for e in node_config}
+        extra = [k for k in nodes if k not in added]
         if extra:
             raise LegacyFileError(f"the Graph config's 'nodes' holds {quote(extra[0])}, which node_config does not add")
         _graph_order_check(node_config)

@@ -44,7 +44,8 @@ import yaml
 from . import activations, initializations
 from .errors import ConfigError
 from .files import atomic_write
-from .untrusted import MAX_CONFIG_CHARS, BoundedSafeLoader, ConfigLimitError, parse_json, parse_yaml, quote, shorten
+from .untrusted import (MAX_CONFIG_CHARS, BoundedSafeLoader, ConfigLimitError, h5_member, parse_json, parse_yaml, quote,
+                        read_h5_dataset, shorten)
 from .layers import Activation, Dense, Dropout, Embedding, Masking, TimeDistributedDense
 from . import advanced_activations, convolutional, noise, normalization  # noqa: F401  (their layers join the registry)
 from .regularizers import Regularized
@@ -669,34 +670,14 @@ def load_weights(model, path):
 
 
 def _member(parent, key, cls, where, label, h5py):
-    """parent[key], which must exist, be stored in the file and be a `cls` (Group or
-    Dataset); `label` names it in errors. Soft and external links could point anywhere
-    (another file on this machine): refused."""
-    kind = "group" if cls is h5py.Group else "dataset"
-    if key not in parent:
-        raise LegacyFileError(f"{where}: {kind} {label} is missing")
-    link = parent.get(key, getlink=True)
-    if not isinstance(link, h5py.HardLink):
-        raise LegacyFileError(f"{where}: '{key}' is a {type(link).__name__}, not data stored in the file; refused")
-    member = parent[key]
-    if not isinstance(member, cls):
-        raise LegacyFileError(f"{where}: {label} is not a {kind}")
-    return member
+    """parent[key], a `cls` (Group or Dataset) stored in the file (untrusted.h5_member)."""
+    return h5_member(parent, key, "group" if cls is h5py.Group else "dataset", where, label, LegacyFileError)
 
 
 def _read_dataset(group, key, label, pname, shape, where, h5py):
-    """group[key], weight `pname` of the layer `where`, as an array in the file's dtype
-    (it may decide the model's): stored in the file, floating point, of `shape`, or a
-    LegacyFileError naming it by `label`."""
-    d = _member(group, key, h5py.Dataset, where, f"'{key}' ({pname})", h5py)
-    if d.external or d.is_virtual:
-        raise LegacyFileError(f"{where}: '{key}' ({pname}) keeps its data outside the file; refused")
-    if d.dtype.kind != "f":
-        raise LegacyFileError(f"{where}: {label} ({pname}) has dtype {d.dtype}, expected floating point")
-    if tuple(d.shape) != shape:
-        raise LegacyFileError(f"{where}: {label} ({pname}) has shape {tuple(d.shape)} in the file, "
-                              f"but the layer expects {shape}")
-    return np.array(d[()])
+    """group[key], weight `pname` of the layer `where`, in the file's dtype (it may decide
+    the model's), under the one HDF5 dataset policy (untrusted.read_h5_dataset)."""
+    return read_h5_dataset(group, key, where, f"{label} ({pname})", shape, LegacyFileError)
 
 
 def _read_graph_weights(graph, f, path, h5py):
@@ -763,8 +744,8 @@ def _read_weights(model, f, path, h5py):
         for k in range(nb_layers):
             g, where = group(k)
             if _count_attr(g, "nb_params", where) > 0 and "param_0" in g:
-                d = g["param_0"]
-                if isinstance(d, h5py.Dataset) and len(d.shape) == 2:
+                d = _member(g, "param_0", h5py.Dataset, where, "param 0", h5py)
+                if len(d.shape) == 2:
                     return k, int(d.shape[0])
         return None, None
 

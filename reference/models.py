@@ -12,7 +12,7 @@ from .dtypes import (DTYPE_FROM_ARGUMENT, DTYPE_FROM_WEIGHTS, DTYPE_NOT_IN_WEIGH
                      DTYPE_UNDECIDED, DTYPES, check_dtype)
 from .errors import ConfigError, InputError
 from .layers import Embedding, Layer
-from .untrusted import quote
+from .untrusted import check_layer_count, quote
 from .validators import positive_int
 
 #: config "name" -> container class (Sequential, Merge, Graph), each with from_config and
@@ -371,6 +371,7 @@ def model_from_config(config, dtype=None, seed=None, compile=True, initialise=Tr
                               'or "Graph" at the top level)')
     if name not in MODEL_TYPES:
         raise LegacyFileError(f"model type {quote(name)} is not supported; accepted: {', '.join(MODEL_TYPES)}")
+    check_layer_count(config, LegacyFileError)
     return CONTAINERS[name].from_config(config, dtype=dtype, seed=seed, compile=compile, initialise=initialise)
 
 

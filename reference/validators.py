@@ -5,12 +5,24 @@ the value as a Python number or raises one sentence, "{where}: {key} must be ...
 import numpy as np
 
 from .errors import ConfigError
-from .untrusted import quote
+from .untrusted import check_limit, quote
 
 
-def positive_int(value, where, key, error=ConfigError):
-    """`value` as an int >= 1 (a bool is not one)."""
-    return _integer(value, where, key, 1, "a positive integer", error)
+def positive_int(value, where, key, error=ConfigError, limit=None):
+    """`value` as an int >= 1 (a bool is not one), at most untrusted.LIMITS[limit] when
+    `limit` names one."""
+    value = _integer(value, where, key, 1, "a positive integer", error)
+    return value if limit is None else check_limit(value, limit, where, key, error)
+
+
+def declared_shape(shape, where, time_axis=None, error=ConfigError):
+    """`shape` (a per-sample input shape) with every integer entry within its limit:
+    the `time_axis` entry a number of timesteps, the others widths (untrusted.LIMITS)."""
+    for axis, value in enumerate(shape):
+        if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+            what = "input_length (the time axis)" if axis == time_axis else f"input_shape[{axis}]"
+            check_limit(int(value), "timesteps" if axis == time_axis else "units", where, what, error)
+    return shape
 
 
 def non_negative_int(value, where, key, error=ConfigError):

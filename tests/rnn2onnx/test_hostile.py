@@ -297,3 +297,70 @@ def test_piping_into_head_ends_quietly(fx):
     proc = subprocess.run(["bash", "-c", cmd], env=env, capture_output=True, text=True, timeout=120)
     assert proc.stdout.strip() == "status 0", proc.stdout + proc.stderr
     assert proc.stderr == ""
+
+
+# 10. sizes a tiny config may ask for: one table of limits (reference.untrusted.LIMITS) --------
+def seq(*layers):
+    return {"name": "Sequential", "layers": list(layers)}
+
+
+TIME_INPUT = {"input_shape": [None, 3]}
+SIZE_BOMBS = {  # each config is a few hundred bytes; unbounded, each took gigabytes or minutes
+    "pool_length": (seq(dict({"name": "MaxPooling1D", "pool_length": 2 ** 24}, **TIME_INPUT)), "window"),
+    "stride": (seq(dict({"name": "MaxPooling1D", "stride": 2 ** 64}, **TIME_INPUT)), "window"),
+    "filter_length": (seq(dict({"name": "Convolution1D", "nb_filter": 2, "filter_length": 2 ** 24}, **TIME_INPUT)),
+                      "window"),
+    "subsample_length": (seq(dict({"name": "Convolution1D", "nb_filter": 2, "filter_length": 2,
+                                   "subsample_length": 2 ** 64}, **TIME_INPUT)), "window"),
+    "n": (seq({"name": "Dense", "output_dim": 2, "input_dim": 3}, {"name": "RepeatVector", "n": 10 ** 8}),
+          "timesteps"),
+    "depth": (seq({"name": "SimpleDeepRNN", "output_dim": 2, "depth": 10 ** 7, "input_dim": 3}), "depth"),
+    "input_length": (seq({"name": "LSTM", "output_dim": 2, "input_shape": [10 ** 7, 3]}), "timesteps"),
+    "Embedding input_length": (seq({"name": "Embedding", "input_dim": 5, "output_dim": 2, "input_length": 10 ** 7},
+                                   {"name": "GRU", "output_dim": 2}), "timesteps"),
+    "layers": (seq(*[{"name": "Dense", "output_dim": 1, "input_dim": 1}] * 200_000), "layers"),
+    "branches": (seq({"name": "Merge", "mode": "sum", "layers": [seq({"name": "Dense", "output_dim": 1,
+                                                                       "input_dim": 1})] * 10_000}), "layers"),
+    "branches of one Merge": (seq({"name": "Merge", "mode": "sum", "layers": [seq({"name": "Dense", "output_dim": 1,
+                                                                                    "input_dim": 1})] * 300}),
+                              "branches"),
+}
+
+
+@pytest.mark.parametrize("case", SIZE_BOMBS)
+def test_sizes_beyond_their_limit_are_refused_by_a_sentence(tmp_path, call, case):
+    from reference.untrusted import LIMITS
+
+    config, limit = SIZE_BOMBS[case]
+    code, out, err = call("inspect", write_config(tmp_path, config), limit_s=20, limit_mb=256)
+    assert_clean_failure(code, out, err, f"more than the {LIMITS[limit].value} accepted"
+                         if limit != "layers" else f"more than {LIMITS[limit].value} layers")
+
+
+def test_sizes_at_their_limit_are_accepted():
+    from reference.untrusted import LIMITS
+
+    model = models.model_from_json(json.dumps(seq(dict({"name": "MaxPooling1D", "pool_length": 4096,
+                                                        "stride": 4096}, **TIME_INPUT)))) 
+    assert model.layers[0].pool_length == LIMITS["window"].value
+    model = models.model_from_json(json.dumps(seq({"name": "Dense", "output_dim": 2, "input_dim": 3},
+                                                  {"name": "RepeatVector", "n": LIMITS["timesteps"].value})))
+    assert model.output_shape == (LIMITS["timesteps"].value, 2)
+
+
+def test_fresh_names_cost_linear_time_in_their_count():
+    # a Merge of 10,000 branches named every node 'dense_1/MatMul', 'dense_1/MatMul_2', ...:
+    # each new name probed every earlier one
+    from rnn2onnx.graph import fresh_name
+
+    class CountingSet(set):
+        probes = 0
+
+        def __contains__(self, item):
+            CountingSet.probes += 1
+            return super().__contains__(item)
+
+    used, suffixes = CountingSet({"x_3"}), {}
+    names = [fresh_name("x", used, suffixes) for _ in range(5000)]
+    assert names[:4] == ["x", "x_2", "x_4", "x_5"] and len(set(names)) == 5000
+    assert CountingSet.probes <= 2 * 5000 + 2
