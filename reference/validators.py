@@ -4,7 +4,7 @@ the value as a Python number or raises one sentence, "{where}: {key} must be ...
 (predict's batch_size is an InputError, SPEC.md)."""
 import numpy as np
 
-from .errors import ConfigError
+from .errors import ConfigError, InputError
 from .untrusted import check_limit, quote
 
 
@@ -23,6 +23,16 @@ def declared_shape(shape, where, time_axis=None, error=ConfigError):
             what = "input_length (the time axis)" if axis == time_axis else f"input_shape[{axis}]"
             check_limit(int(value), "timesteps" if axis == time_axis else "units", where, what, error)
     return shape
+
+
+def input_array(value, where="input"):
+    """`value` (data handed to a model) as a NumPy array; a ragged nesting of lists (rows
+    of different lengths) is an InputError, not NumPy's ValueError."""
+    try:
+        return np.asarray(value)
+    except ValueError:
+        raise InputError(f"{where} is a ragged list (its rows differ in length); pad every sequence to one "
+                         "length (with id 0 behind an Embedding(mask_zero=True))") from None
 
 
 def non_negative_int(value, where, key, error=ConfigError):

@@ -350,9 +350,9 @@ def _describe(exc):
     try:
         import rnn2onnx
 
-        from rnn2onnx.runtimes import RuntimeCrashed, TractError
+        from rnn2onnx.runtimes import RuntimeCrashed, RuntimeRefused
 
-        known += (rnn2onnx.ExportError, RuntimeCrashed, TractError)
+        known += (rnn2onnx.ExportError, RuntimeCrashed, RuntimeRefused)
         if isinstance(exc, rnn2onnx.ValidationError):
             return _failure_sentence(exc.report)
     except ImportError:  # pragma: no cover - a broken installation

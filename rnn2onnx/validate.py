@@ -157,7 +157,7 @@ def check_interface(model, onnx_model_or_path):
     """Raise InterfaceError unless the ONNX model takes and gives what `model` does: its
     inputs and outputs by name and in order (structure.model_inputs/model_outputs), their
     ranks and element types. Checked before running it, so a mismatched file gets a
-    sentence, not a runtime dump."""
+    sentence, not a runtime dump. Returns the onnx.ModelProto (without external data)."""
     import onnx
     from onnx import TensorProto
 
@@ -189,10 +189,16 @@ def check_interface(model, onnx_model_or_path):
             if t.HasField("shape") and len(t.shape.dim) != rank:
                 raise InterfaceError(f"the ONNX file's {kind} {name!r} has rank {len(t.shape.dim)}, but the "
                                      f"model's has rank {rank}")
+    return proto
 
 
-def validate(model, onnx_model_or_path, inputs=None, n=8, runtime="onnxruntime", raise_on_failure=True):
-    """Compare `runtime` on the exported model with `model.predict`, every output. `inputs`:
+def validate(model, onnx_model_or_path, inputs=None, n=8, runtime="onnxruntime", raise_on_failure=True,
+             untrusted=None, time_limit=runtimes.UNTRUSTED_TIME_LIMIT):
+    """Compare `runtime` on the exported model with `model.predict`, every output.
+    `untrusted` (default: True for a file path, False for an onnx.ModelProto in memory):
+    run the file as one from elsewhere (runtimes.load_untrusted: checked statically, then
+    run in a worker process stopped after `time_limit` s, under a memory limit); export's
+    check of the file it has just written runs in this process. `inputs`:
     what `model.predict` takes (one array, or a list per input); with none, generated
     ones of lengths 7 and 1 are used (max(n, 6) and 6 samples: every padding kind).
     Returns a Report (the worst batch per output); raises ValidationError carrying it on
@@ -204,8 +210,32 @@ def validate(model, onnx_model_or_path, inputs=None, n=8, runtime="onnxruntime",
     shortest = shortest_length(model)
     batches = [inputs] if inputs is not None else [generate_inputs(model, n=n, T=max(7, shortest)),
                                                    generate_inputs(model, n=2, T=shortest, seed=1)]
-    check_interface(model, onnx_model_or_path)
-    run = runtimes.load(runtime, onnx_model_or_path)
+    proto = check_interface(model, onnx_model_or_path)
+    if untrusted is None:
+        untrusted = not runtimes.is_proto(onnx_model_or_path)
+    run = _load(runtime, onnx_model_or_path, proto, untrusted, time_limit)
+    try:
+        return _compare_batches(model, run, batches, runtime, dtype, raise_on_failure)
+    finally:
+        if untrusted:
+            run.close()
+
+
+def _load(runtime, onnx_model_or_path, proto, untrusted, time_limit):
+    """The runtime's run function; a runtime's refusal to load is one sentence."""
+    if untrusted:
+        return runtimes.load_untrusted(runtime, onnx_model_or_path, proto, time_limit=time_limit)
+    try:
+        return runtimes.load(runtime, onnx_model_or_path)
+    except (runtimes.RuntimeNotAvailable, runtimes.RuntimeCrashed, runtimes.RuntimeRefused):
+        raise
+    except Exception as exc:  # noqa: BLE001 - each runtime raises its own kinds
+        from .tract_worker import runtime_message
+
+        raise runtimes.RuntimeRefused(f"{runtime} refused the model: {runtime_message(exc)}") from None
+
+
+def _compare_batches(model, run, batches, runtime, dtype, raise_on_failure):
     outputs = structure.model_outputs(model)
     worst = [None] * len(outputs)
     samples = 0
