@@ -629,6 +629,10 @@ class Graph(Model):
         extra = [k for k in nodes if k not in added]
         if extra:
             raise LegacyFileError(f"the Graph config's 'nodes' holds {quote(extra[0])}, which node_config does not add")
+        for entry in node_config + outputs:  # a merge of its inputs: as many as a Merge's branches
+            if isinstance(entry.get("inputs"), list):
+                check_limit(len(entry["inputs"]), "branches", f"Graph entry {quote(entry['name'])}",
+                            "the number of inputs", LegacyFileError)
         _graph_order_check(node_config)
         graph = cls._for_config(dtype, seed, initialise)
         try:

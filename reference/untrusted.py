@@ -41,7 +41,7 @@ class Limit:
 LIMITS = {
     "layers": Limit(2_000, "layers in one model (nested Merge branches and Graph nodes included)",
                     "Keras 0.2.0 models have tens of layers; each layer is several ONNX nodes"),
-    "branches": Limit(256, "branches of one Merge",
+    "branches": Limit(256, "branches of one Merge (inputs of one Graph merge)",
                       "a Merge joins a few branches; each is a sub-model in the graph"),
     "timesteps": Limit(10_000, "steps of a declared sequence length (input_length, the time axis of "
                                 "input_shape, RepeatVector's n)",

@@ -324,6 +324,11 @@ SIZE_BOMBS = {  # each config is a few hundred bytes; unbounded, each took gigab
     "branches of one Merge": (seq({"name": "Merge", "mode": "sum", "layers": [seq({"name": "Dense", "output_dim": 1,
                                                                                     "input_dim": 1})] * 300}),
                               "branches"),
+    "inputs of a Graph merge": ({"name": "Graph", "input_config": [{"name": "a", "input_shape": [3]}],
+                                 "node_config": [{"name": "d", "inputs": ["a"] * 100_000, "merge_mode": "sum"}],
+                                 "output_config": [{"name": "o", "input": "d"}],
+                                 "nodes": {"d": {"name": "Dense", "output_dim": 2}},
+                                 "input_order": ["a"], "output_order": ["o"]}, "branches"),
 }
 
 
