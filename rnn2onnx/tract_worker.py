@@ -110,11 +110,21 @@ class LoadedElsewhere:
         return [np.asarray(a) for a in self.fn(dict(zip(names, arrays)))]
 
 
-def main():
+def main(preload=None):
+    """`preload`: a runtime's module, imported before a first message says the worker is
+    ready (a time-limited worker's limit starts then, not while Python starts)."""
     protocol = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # native prints must not corrupt the protocol stream
     stdin = sys.stdin.buffer
     models = {}
+    if preload is not None:
+        import importlib
+
+        try:
+            importlib.import_module(preload)
+        except ImportError:  # reported by the load that needs it
+            pass
+        write_message(protocol, {"ok": True, "ready": True})
     with tempfile.TemporaryDirectory(prefix="rnn2onnx-tract-") as folder:
         return serve(stdin, protocol, models, folder)
 
@@ -214,6 +224,7 @@ class TractWorker:
         self.proc, self.log, self.generation = None, None, 0
         self.runtime, self.time_limit, self.memory_limit = runtime, time_limit, memory_limit
         self.spent = 0.0  # seconds spent waiting for its answers
+        self.counted = True  # whether waiting now counts against time_limit
 
     def _start(self):
         self.log = tempfile.TemporaryFile()
@@ -221,7 +232,13 @@ class TractWorker:
         env = dict(os.environ, RUST_BACKTRACE="0", RUST_LIB_BACKTRACE="0", MALLOC_ARENA_MAX="2")
         # this very package, whatever the current directory holds (`-m` would look there first)
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        boot = f"import sys; sys.path.insert(0, {root!r}); from rnn2onnx.tract_worker import main; sys.exit(main())"
+        preload = None
+        if self.time_limit is not None:
+            from .runtimes import get
+
+            preload = get(self.runtime).module
+        boot = (f"import sys; sys.path.insert(0, {root!r}); from rnn2onnx.tract_worker import main; "
+                f"sys.exit(main({preload!r}))")
         limit = self.memory_limit
 
         def limits():  # in the child, before it runs anything
@@ -234,16 +251,26 @@ class TractWorker:
                                      stdout=subprocess.PIPE, stderr=self.log, env=env,
                                      preexec_fn=limits if limit else None)
         self.generation += 1
+        if preload is not None:  # Python's start and the runtime's import are not the file's time
+            self.counted = False
+            try:
+                read_message(self._read)
+            except EOFError:
+                raise RuntimeCrashed(self._crash_message()) from None
+            finally:
+                self.counted = True
 
     def _read(self, n):
         fd = self.proc.stdout.fileno()
-        wait = self.TIMEOUT if self.time_limit is None else max(0.0, self.time_limit - self.spent)
+        limited = self.time_limit is not None and self.counted
+        wait = max(0.0, self.time_limit - self.spent) if limited else self.TIMEOUT
         start = time.monotonic()
         ready, _, _ = select.select([fd], [], [], wait)
-        self.spent += time.monotonic() - start
+        if limited:
+            self.spent += time.monotonic() - start
         if not ready:
             self.close()
-            if self.time_limit is not None:
+            if limited:
                 raise RuntimeTimeout(f"{self.runtime} did not finish within {self.time_limit:g} s (stopped)")
             raise RuntimeCrashed(f"{self.runtime} did not answer within {self.TIMEOUT} s (worker killed)")
         return os.read(fd, n)
