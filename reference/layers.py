@@ -13,7 +13,7 @@ from .errors import ConfigError, InputError
 from .regularizers import ActivityRegularizer, Regularized
 from .registry import register_layer
 from .untrusted import quote
-from .untrusted import LIMITS
+from .untrusted import LIMITS, check_sample_values
 from .validators import declared_shape, positive_int, real
 
 
@@ -53,7 +53,9 @@ class Layer:
         that takes no memory, and no initializer runs."""
         self.input_shape = tuple(input_shape)
         self.dtype = np.dtype(dtype)
-        self.output_shape(self.input_shape)  # a layer refuses an input shape it cannot take (ConfigError)
+        output_shape = self.output_shape(self.input_shape)  # a layer refuses an input shape it cannot take (ConfigError)
+        check_sample_values(self.input_shape, f"layer {self.name}", "input shape")
+        check_sample_values(output_shape, f"layer {self.name}", "output shape")
         self._specs = self.param_specs(self.input_shape)
         for pos, (name, shape, _) in enumerate(self._specs):
             size = int(np.prod(shape, dtype=object))

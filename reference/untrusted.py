@@ -39,7 +39,7 @@ class Limit:
 # build gigabytes: each bound is far above any Keras 0.2.0 model and low enough that a
 # model at every bound at once still converts within seconds and a few hundred MB.
 LIMITS = {
-    "layers": Limit(2_000, "layers in one model (nested Merge branches and Graph nodes included)",
+    "layers": Limit(2_000, "layers in one model (nested Merge branches, Graph nodes and inputs included)",
                     "Keras 0.2.0 models have tens of layers; each layer is several ONNX nodes"),
     "branches": Limit(256, "branches of one Merge (inputs of one Graph merge)",
                       "a Merge joins a few branches; each is a sub-model in the graph"),
@@ -52,6 +52,8 @@ LIMITS = {
     "depth": Limit(256, "SimpleDeepRNN's depth", "each level adds a weight matrix and nodes to every step"),
     "units": Limit(1 << 24, "a width (output_dim, input_dim, nb_filter, a feature axis of input_shape)",
                    "one weight array is bounded by weight_elements anyway; a width beyond is a typo"),
+    "sample_values": Limit(1 << 23, "one sample at a layer's input or output",
+                           "predict and validation hold batches of them"),
     "samples": Limit(10_000, "generated validation samples (n)",
                      "every padding kind is drawn in 6 samples; more only costs time"),
     "weight_elements": Limit(1 << 31, "values in one weight array",
@@ -69,10 +71,22 @@ def check_limit(value, name, where, key, error=ConfigError):
     return value
 
 
+def check_sample_values(shape, where, what, error=ConfigError):
+    """Refuse a per-sample `shape` (None: a dimension not fixed) holding more than
+    LIMITS["sample_values"] values."""
+    values = 1
+    for d in shape:
+        values *= d if isinstance(d, int) and not isinstance(d, bool) else 1
+    limit = LIMITS["sample_values"]
+    if values > limit.value:
+        raise error(f"{where}: its {what} {tuple(shape)} holds {values} values per sample, more than the "
+                    f"{limit.value} accepted for {limit.what}; {limit.why}")
+
+
 def check_layer_count(config, error=ConfigError):
     """Refuse a model config holding more than LIMITS["layers"] layer configs before any
-    is built: a Sequential's or Merge's "layers" (Merge branches recursively) and a
-    Graph's "nodes". Visits layer configs only, and stops at the limit."""
+    is built: a Sequential's or Merge's "layers" (Merge branches recursively), a Graph's
+    "nodes" and inputs. Visits layer configs only, and stops at the limit."""
     limit, count, stack = LIMITS["layers"].value, 0, [config]
     while stack:
         item = stack.pop()
@@ -80,7 +94,8 @@ def check_layer_count(config, error=ConfigError):
             continue
         children = item.get("layers") if item.get("name") in ("Sequential", "Merge") or item is config else None
         nodes = item.get("nodes") if item is config else None
-        for group in (children, list(nodes.values()) if isinstance(nodes, dict) else None):
+        inputs = item.get("input_config") if item is config else None
+        for group in (children, list(nodes.values()) if isinstance(nodes, dict) else None, inputs):
             if isinstance(group, list):
                 count += len(group)
                 if count > limit:
