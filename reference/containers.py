@@ -19,7 +19,7 @@ from .layers import Layer
 from .keras_files import keras02_writer
 from .models import Model, Sequential, backward_layer, forward_layer, register_container, shape_text
 from .untrusted import quote, table
-from .validators import positive_int
+from .validators import input_array, positive_int
 
 MERGE_MODES = ("sum", "mul", "ave", "concat")
 
@@ -433,8 +433,8 @@ class Graph(Model):
         checked = {}
         for name in self.input_order:
             shape, kind = self.inputs[name]
-            X = np.asarray(data[name])
             where = f"{what}: input {quote(name)}"
+            X = input_array(data[name], where)
             if X.ndim != len(shape) + 1 or X.shape[0] == 0:
                 raise InputError(f"{where} must have shape {shape_text(shape)}, got {X.shape}")
             if kind == "int":

@@ -68,9 +68,10 @@ class Convolution1D(Regularized, _Temporal):
         if input_dim:  # 0.2.0: input_dim (with input_length) sets the input shape
             kwargs["input_shape"] = (input_length, input_dim)
         super().__init__(weights=weights, **kwargs)
-        self.nb_filter = positive_int(nb_filter, "Convolution1D", "nb_filter")
-        self.filter_length = positive_int(filter_length, "Convolution1D", "filter_length")
-        self.subsample_length = positive_int(subsample_length, "Convolution1D", "subsample_length")
+        self.nb_filter = positive_int(nb_filter, "Convolution1D", "nb_filter", limit="units")
+        self.filter_length = positive_int(filter_length, "Convolution1D", "filter_length", limit="window")
+        self.subsample_length = positive_int(subsample_length, "Convolution1D", "subsample_length",
+                                             limit="window")
         if border_mode == "same" and self.subsample_length != 1:
             raise ConfigError("layer Convolution1D: border_mode 'same' takes subsample_length 1 only "
                               f"(Keras 0.2.0 asserted it), got {self.subsample_length}")
@@ -152,8 +153,8 @@ class MaxPooling1D(_Temporal):
 
     def __init__(self, pool_length=2, stride=None, ignore_border=True, **kwargs):
         super().__init__(**kwargs)
-        self.pool_length = positive_int(pool_length, "MaxPooling1D", "pool_length")
-        self.stride = self.pool_length if stride is None else positive_int(stride, "MaxPooling1D", "stride")
+        self.pool_length = positive_int(pool_length, "MaxPooling1D", "pool_length", limit="window")
+        self.stride = self.pool_length if stride is None else positive_int(stride, "MaxPooling1D", "stride", limit="window")
         if not isinstance(ignore_border, (bool, np.bool_)):
             raise ConfigError(f"layer MaxPooling1D: ignore_border must be true or false, got {ignore_border!r}")
         self.ignore_border = bool(ignore_border)

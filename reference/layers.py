@@ -13,12 +13,12 @@ from .errors import ConfigError, InputError
 from .regularizers import ActivityRegularizer, Regularized
 from .registry import register_layer
 from .untrusted import quote
-from .validators import positive_int, real
+from .untrusted import LIMITS, check_sample_values
+from .validators import declared_shape, positive_int, real
 
 
-#: the largest weight array a layer may declare (elements): 2**31 float32 is 8 GiB, far
-#: beyond any Keras 0.2.0 model, and beyond what one ONNX tensor can hold without external data
-MAX_WEIGHT_ELEMENTS = 2 ** 31
+#: the largest weight array a layer may declare (elements; untrusted.LIMITS)
+MAX_WEIGHT_ELEMENTS = LIMITS["weight_elements"].value
 
 
 class Layer:
@@ -30,6 +30,9 @@ class Layer:
         if input_shape is None and input_dim is not None:
             input_shape = (input_length, input_dim)
         self.declared_input_shape = tuple(input_shape) if input_shape is not None else None
+        if self.declared_input_shape is not None:  # (time, features): the time axis is a length
+            declared_shape(self.declared_input_shape, f"layer {type(self).__name__}",
+                           0 if len(self.declared_input_shape) == 2 or isinstance(self, Embedding) else None)
         self.name = type(self).__name__.lower()
         self.params = {}
         self.built = False
@@ -50,7 +53,9 @@ class Layer:
         that takes no memory, and no initializer runs."""
         self.input_shape = tuple(input_shape)
         self.dtype = np.dtype(dtype)
-        self.output_shape(self.input_shape)  # a layer refuses an input shape it cannot take (ConfigError)
+        output_shape = self.output_shape(self.input_shape)  # a layer refuses an input shape it cannot take (ConfigError)
+        check_sample_values(self.input_shape, f"layer {self.name}", "input shape")
+        check_sample_values(output_shape, f"layer {self.name}", "output shape")
         self._specs = self.param_specs(self.input_shape)
         for pos, (name, shape, _) in enumerate(self._specs):
             size = int(np.prod(shape, dtype=object))
@@ -380,7 +385,7 @@ class RepeatVector(Layer):
 
     def __init__(self, n, **kwargs):
         super().__init__(**kwargs)
-        self.n = positive_int(n, "RepeatVector", "n")
+        self.n = positive_int(n, "RepeatVector", "n", limit="timesteps")
 
     def output_shape(self, input_shape):
         if len(input_shape) != 1:
@@ -539,8 +544,8 @@ class MaxoutDense(Regularized, Layer):
         if input_dim is not None:
             kwargs.setdefault("input_shape", (input_dim,))
         super().__init__(weights=weights, **kwargs)
-        self.output_dim = positive_int(output_dim, "MaxoutDense", "output_dim")
-        self.nb_feature = positive_int(nb_feature, "MaxoutDense", "nb_feature")
+        self.output_dim = positive_int(output_dim, "MaxoutDense", "output_dim", limit="units")
+        self.nb_feature = positive_int(nb_feature, "MaxoutDense", "nb_feature", limit="units")
         self.init, self.input_dim = init, input_dim
         initializations.get(init)
         self.init_regularizers(W_regularizer=W_regularizer, b_regularizer=b_regularizer,

@@ -11,7 +11,7 @@ from .dtypes import (DTYPE_FROM_ARGUMENT, DTYPE_FROM_WEIGHTS, DTYPE_NOT_IN_WEIGH
 from .errors import ConfigError, InputError
 from .layers import Embedding, Layer
 from .untrusted import table
-from .validators import positive_int
+from .validators import input_array, positive_int
 
 #: config "name" -> container class (Sequential, Merge, Graph), each with get_config (reference/build.py
 #: builds them): what a config may hold besides a registered layer
@@ -157,10 +157,13 @@ class Sequential(Model):
 
     def _build_from(self, X):
         shape = (None,) * (X.ndim - 2) + (X.shape[-1],)
-        for layer in self.layers:
-            if not layer.built:
-                layer.build(shape, self.dtype, self.rng, self.initialise)
-            shape = layer.output_shape(shape)
+        try:
+            for layer in self.layers:
+                if not layer.built:
+                    layer.build(shape, self.dtype, self.rng, self.initialise)
+                shape = layer.output_shape(shape)
+        except ConfigError as exc:  # the data's shape decided the layers' input shapes
+            raise InputError(f"input of shape {X.shape} does not fit the model: {exc}") from None
 
     # -- weights ---------------------------------------------------------------------------
     def _require_built(self):
@@ -190,7 +193,7 @@ class Sequential(Model):
             raise ConfigError("the model has no layers")
         if hasattr(self.layers[0], "check_inputs"):  # a Merge: one array per branch
             return self.layers[0].check_inputs(X)
-        X = np.asarray(X)
+        X = input_array(X)
         if X.ndim == 0 or X.shape[0] == 0:
             raise InputError(f"empty batch: input has shape {X.shape}")
         first = self.layers[0]

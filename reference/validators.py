@@ -4,13 +4,35 @@ the value as a Python number or raises one sentence, "{where}: {key} must be ...
 (predict's batch_size is an InputError, SPEC.md)."""
 import numpy as np
 
-from .errors import ConfigError
-from .untrusted import quote
+from .errors import ConfigError, InputError
+from .untrusted import check_limit, quote
 
 
-def positive_int(value, where, key, error=ConfigError):
-    """`value` as an int >= 1 (a bool is not one)."""
-    return _integer(value, where, key, 1, "a positive integer", error)
+def positive_int(value, where, key, error=ConfigError, limit=None):
+    """`value` as an int >= 1 (a bool is not one), at most untrusted.LIMITS[limit] when
+    `limit` names one."""
+    value = _integer(value, where, key, 1, "a positive integer", error)
+    return value if limit is None else check_limit(value, limit, where, key, error)
+
+
+def declared_shape(shape, where, time_axis=None, error=ConfigError):
+    """`shape` (a per-sample input shape) with every integer entry within its limit:
+    the `time_axis` entry a number of timesteps, the others widths (untrusted.LIMITS)."""
+    for axis, value in enumerate(shape):
+        if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+            what = "input_length (the time axis)" if axis == time_axis else f"input_shape[{axis}]"
+            check_limit(int(value), "timesteps" if axis == time_axis else "units", where, what, error)
+    return shape
+
+
+def input_array(value, where="input"):
+    """`value` (data handed to a model) as a NumPy array; a ragged nesting of lists (rows
+    of different lengths) is an InputError, not NumPy's ValueError."""
+    try:
+        return np.asarray(value)
+    except ValueError:
+        raise InputError(f"{where} is a ragged list (its rows differ in length); pad every sequence to one "
+                         "length (with id 0 behind an Embedding(mask_zero=True))") from None
 
 
 def non_negative_int(value, where, key, error=ConfigError):

@@ -212,7 +212,7 @@ def write_model(proto, path, large=False, check=None, n=8, inputs=()):
         report = None
         if check is not None:
             from .validate import validate as run_validation
-            report = run_validation(check, tmp, n=n)
+            report = run_validation(check, tmp, n=n, untrusted=False)  # the file it has just written
         if large:
             replace_output(os.path.join(staging, data_name), os.path.join(directory, data_name), path + ".data")
         replace_output(tmp, target, path)

@@ -12,6 +12,21 @@ from .errors import ExportError
 ELEM_TYPE = {np.dtype("float32"): TensorProto.FLOAT, np.dtype("float64"): TensorProto.DOUBLE}
 
 
+def fresh_name(base, used, suffixes):
+    """`base`, or `base_2`, `base_3`, ... : the first not in the set `used` (then added to
+    it). `suffixes` (a dict kept with `used`) remembers where each base's search stopped,
+    so n names from one base cost O(n), not O(n**2)."""
+    candidate, i = base, suffixes.get(base, 1)
+    if i > 1:
+        candidate = f"{base}_{i}"
+    while candidate in used:
+        i += 1
+        candidate = f"{base}_{i}"
+    used.add(candidate)
+    suffixes[base] = i
+    return candidate
+
+
 class Graph:
     """Nodes, inputs and outputs of one ONNX graph; subgraphs share the root's names,
     initializers and constants (a Scan body reads weights from the outer scope)."""
@@ -26,14 +41,10 @@ class Graph:
         self.nodes, self.inputs, self.outputs = [], [], []
         if root is None:
             self.initializers, self.used_names, self._consts, self._by_content = [], set(), {}, {}
+            self._suffixes = {}
 
     def unique(self, name):
-        used, candidate, i = self.root.used_names, name, 1
-        while candidate in used:
-            i += 1
-            candidate = f"{name}_{i}"
-        used.add(candidate)
-        return candidate
+        return fresh_name(name, self.root.used_names, self.root._suffixes)
 
     def initializer(self, name, array, dtype=None):
         """An initializer of the root graph named after `name`. The same name asked for

@@ -36,7 +36,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from .errors import ExportError
-from .graph import walk_nodes
+from .graph import fresh_name, walk_nodes
 
 NATIVE_RECURRENT = ("LSTM", "GRU", "RNN")
 #: doc_string of an If branch that runs on non-empty input only (the batch-size dispatch's
@@ -124,14 +124,10 @@ class _Names:
         self.used = {n for node in walk_nodes(graph)  # (If branches: the dispatch's)
                      for n in list(node.input) + list(node.output) + [node.name]}
         self.used |= {t.name for t in graph.initializer} | {v.name for v in graph.input}
+        self.suffixes = {}
 
     def __call__(self, base):
-        candidate, i = base, 1
-        while candidate in self.used:
-            i += 1
-            candidate = f"{base}_{i}"
-        self.used.add(candidate)
-        return candidate
+        return fresh_name(base, self.used, self.suffixes)
 
 
 def _float_elem(graph):

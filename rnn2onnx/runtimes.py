@@ -28,8 +28,16 @@ class RuntimeCrashed(RuntimeError):
     """The runtime's process died (e.g. a tract panic) while loading or running a model."""
 
 
+class RuntimeTimeout(RuntimeCrashed):
+    """A runtime did not finish within the time an untrusted file is given (it was stopped)."""
+
+
 class RuntimeRefused(RuntimeError):
-    """A runtime refused a model or failed to run it (its message)."""
+    """A runtime refused to load or run a model (its message, one bounded line)."""
+
+
+class UntrustedGraphError(RuntimeRefused):
+    """A file from elsewhere is refused before it runs: its graph nests or loops beyond bounds."""
 
 
 class TractError(RuntimeRefused):
@@ -306,6 +314,72 @@ def get(name):
 def available():
     """Names of the installed runtimes."""
     return [name for name, cls in REGISTRY.items() if cls.available()]
+
+
+# -- files from elsewhere ---------------------------------------------------------------------
+# A file the project did not just write itself may keep a runtime busy for days (a Loop of
+# 10**15 steps) or make its compiler take exponential time (OpenVINO on nested Ifs). Such a
+# file is checked statically, then runs in a worker process of its own (tract_worker.py)
+# that is killed when its time is up, under a memory limit.
+UNTRUSTED_TIME_LIMIT = 20.0          # seconds for loading and running, all batches included
+UNTRUSTED_MEMORY_LIMIT = 2 << 30     # bytes of data memory, plus four times the file's size
+MAX_GRAPH_NESTING = 8                # exported files nest 3 deep (a dispatch If, a Scan, a guard)
+MAX_CONSTANT_TRIP_COUNT = 1_000_000  # exported Loops take their trip count from the input's shape
+
+
+def check_graph_bounds(proto):
+    """Raise UntrustedGraphError if `proto`'s subgraphs nest deeper than MAX_GRAPH_NESTING
+    or a Loop's trip count is a constant above MAX_CONSTANT_TRIP_COUNT."""
+    from onnx import numpy_helper
+
+    stack = [(proto.graph, 1)]
+    while stack:
+        graph, depth = stack.pop()
+        if depth > MAX_GRAPH_NESTING:
+            raise UntrustedGraphError(f"the ONNX file nests subgraphs more than {MAX_GRAPH_NESTING} deep; refused "
+                                      "before running it (an exported file nests 3 deep)")
+        constants = {t.name: t for t in graph.initializer}
+        for node in graph.node:
+            if node.op_type == "Constant":
+                for attr in node.attribute:
+                    if attr.name == "value" and node.output:
+                        constants[node.output[0]] = attr.t
+            if node.op_type == "Loop" and node.input and node.input[0] in constants:
+                trips = numpy_helper.to_array(constants[node.input[0]])
+                if trips.size == 1 and int(trips.reshape(())) > MAX_CONSTANT_TRIP_COUNT:
+                    raise UntrustedGraphError(f"the ONNX file has a Loop of {int(trips.reshape(()))} steps, more than "
+                                              f"the {MAX_CONSTANT_TRIP_COUNT} accepted; refused before running it")
+            for attr in node.attribute:
+                stack.extend((g, depth + 1) for g in ([attr.g] if attr.HasField("g") else []) + list(attr.graphs))
+
+
+def load_untrusted(name, model, proto=None, time_limit=UNTRUSTED_TIME_LIMIT, memory_limit=None):
+    """Like load(name, model) (a path or an onnx.ModelProto), for a file from elsewhere:
+    checked (check_graph_bounds; `proto`: the file's graph if already read), then loaded
+    and run in a worker process of its own, stopped once it has taken `time_limit` s to
+    answer (load and every run together: RuntimeTimeout, one sentence), with `memory_limit`
+    bytes (default UNTRUSTED_MEMORY_LIMIT + 4 x the file's size). Returns a function
+    feeds -> outputs with a close() that stops the worker."""
+    import onnx
+
+    cls = get(name)
+    if not cls.available():
+        raise RuntimeNotAvailable(cls.install_hint())
+    if proto is None:
+        proto = model if is_proto(model) else onnx.load(os.fspath(model), load_external_data=False)
+    check_graph_bounds(proto)
+    if memory_limit is None:  # the file and the external data an export writes beside it
+        size = proto.ByteSize() if is_proto(model) else sum(
+            os.path.getsize(p) for p in (os.fspath(model), os.fspath(model) + ".data") if os.path.isfile(p))
+        memory_limit = UNTRUSTED_MEMORY_LIMIT + 4 * size
+    from .tract_worker import TractWorker
+
+    worker = TractWorker(runtime=name, time_limit=time_limit, memory_limit=memory_limit)
+    try:
+        return worker.load(model)
+    except BaseException:
+        worker.close()
+        raise
 
 
 def load(name, model, threads=None, **options):

@@ -130,7 +130,9 @@ def feeds(model, inputs):
     """{graph input name: array} for predict-style `inputs`, each array in the input's
     element type (int64 token ids, else the model's dtype)."""
     ports = model_inputs(model)
-    return {p.name: np.asarray(x).astype(np.int64 if p.ids else model.dtype)
+    from reference.validators import input_array
+
+    return {p.name: input_array(x, f"input {p.name!r}").astype(np.int64 if p.ids else model.dtype)
             for p, x in zip(ports, as_list(model, inputs))}
 
 

@@ -12,7 +12,16 @@ from .errors import ExportError, ValidationError
 class InterfaceError(ExportError):
     """An ONNX file does not take or give what the model does (names, ranks, element types)."""
 
-TOLERANCE = {"float32": 1e-5, "float64": 1e-10}  # max |onnx - reference| / max |reference|
+TOLERANCE = {"float32": 1e-5, "float64": 1e-10}  # max |onnx - reference| / max(S, SCALE_FLOOR)
+# The comparison rule, per output: S = max |reference| (the output's own scale), and
+#   relative error = max |onnx - reference| / max(S, SCALE_FLOOR[dtype]) <= TOLERANCE[dtype].
+# An output of scale S >= SCALE_FLOOR is judged relative to S itself, so an output whose
+# values all have the wrong sign fails (its error is 2 S). Below the floor, the absolute
+# error allowed is TOLERANCE x SCALE_FLOOR = two ulps at 1 of the dtype: the rounding of a
+# computation whose values are of order 1 (gates, tanh), which a small output may carry
+# (float32: 6e-8 measured on an output of scale 2.5e-3). Outputs smaller than half of
+# that (1.2e-7 in float32, 2.2e-16 in float64) cannot be told from 0.
+SCALE_FLOOR = {dtype: 2 * float(np.finfo(dtype).eps) / tol for dtype, tol in TOLERANCE.items()}
 
 
 @dataclass
@@ -55,22 +64,30 @@ class Report:
         return "\n".join(lines)
 
 
+PADDING_KINDS = ("unmasked", "left-padded", "right-padded", "holes", "all masked but one step", "all masked")
+
+
 def padding_patterns(n, T, rng):
-    """(n, T) 0/1 masks cycling through: none, left-padded, right-padded, holes in the
-    middle, all masked but one step."""
+    """(max(n, 6), T) 0/1 masks cycling through PADDING_KINDS: every kind is drawn
+    whatever `n` is (a batch smaller than the kinds is sized up), so a model exported
+    without its mask cannot agree with the reference."""
+    n = max(int(n), len(PADDING_KINDS))
     masks = np.ones((n, T), dtype=bool)
     for i in range(n):
         pad = int(rng.integers(1, T)) if T > 1 else 0
-        kind = i % 5
+        kind = i % len(PADDING_KINDS)
         if kind == 1:
             masks[i, :pad] = False
         elif kind == 2:
             masks[i, T - pad:] = False
         elif kind == 3 and T > 2:
             masks[i, 1:T - 1] = rng.random(T - 2) < 0.5
+            masks[i, 1 + rng.integers(T - 2)] = False  # at least one hole
         elif kind == 4:
             masks[i] = False
             masks[i, rng.integers(T)] = True
+        elif kind == 5:
+            masks[i] = False
     return masks
 
 
@@ -82,10 +99,11 @@ def shortest_length(model):
 
 
 def generate_inputs(model, n=8, T=7, seed=0):
-    """Inputs that exercise every mask kind: token ids with zeros placed left, right
-    and in the middle after an Embedding; random floats (with Masking's value placed
-    the same way where a Masking layer reads them) otherwise. What `model.predict`
-    takes: one array, a list per branch, or a Graph's dict (each input its own padding)."""
+    """Inputs that exercise every mask kind (at least one sample each: max(n, 6)
+    samples): token ids with zeros placed left, right and in the middle after an
+    Embedding; random floats (with Masking's value placed the same way where a Masking
+    layer reads them) otherwise. What `model.predict` takes: one array, a list per
+    branch, or a Graph's dict (each input its own padding)."""
     rng = np.random.default_rng(seed)
     arrays = [port_inputs(port, padding_patterns(n, T, rng), rng, model.dtype) for port in structure.model_inputs(model)]
     return structure.predict_style(model, arrays)
@@ -119,8 +137,8 @@ def port_inputs(port, keep, rng, dtype):
 
 
 def compare(reference, actual, name, dtype):
-    """Max abs error, and that error relative to the output's scale (max |reference|,
-    at least 1 in float32).
+    """Max abs error, and that error relative to the output's scale: max |reference|,
+    at least SCALE_FLOOR[dtype] (the rule above TOLERANCE).
     A non-finite output on either side (NaN or inf, even the same in both) is a
     failure: its error is inf. A model computing NaN is broken, not in agreement."""
     reference, actual = np.asarray(reference, np.float64), np.asarray(actual, np.float64)
@@ -131,11 +149,7 @@ def compare(reference, actual, name, dtype):
     diff = np.abs(reference - actual)
     abs_err = float(np.max(diff)) if diff.size else 0.0
     scale = float(np.max(np.abs(reference))) if reference.size else 0.0
-    if dtype == "float32":
-        # float32 kernels (Sigmoid, Exp) are accurate to ~1e-7 absolute, not relative:
-        # small outputs such as a confident classifier's are judged against scale 1
-        scale = max(scale, 1.0)
-    rel_err = abs_err / scale if scale > 0 else abs_err
+    rel_err = abs_err / max(scale, SCALE_FLOOR[dtype])
     return OutputReport(name, tuple(reference.shape), abs_err, rel_err, TOLERANCE[dtype])
 
 
@@ -143,7 +157,7 @@ def check_interface(model, onnx_model_or_path):
     """Raise InterfaceError unless the ONNX model takes and gives what `model` does: its
     inputs and outputs by name and in order (structure.model_inputs/model_outputs), their
     ranks and element types. Checked before running it, so a mismatched file gets a
-    sentence, not a runtime dump."""
+    sentence, not a runtime dump. Returns the onnx.ModelProto (without external data)."""
     import onnx
     from onnx import TensorProto
 
@@ -175,19 +189,53 @@ def check_interface(model, onnx_model_or_path):
             if t.HasField("shape") and len(t.shape.dim) != rank:
                 raise InterfaceError(f"the ONNX file's {kind} {name!r} has rank {len(t.shape.dim)}, but the "
                                      f"model's has rank {rank}")
+    return proto
 
 
-def validate(model, onnx_model_or_path, inputs=None, n=8, runtime="onnxruntime", raise_on_failure=True):
-    """Compare `runtime` on the exported model with `model.predict`, every output. `inputs`:
+def validate(model, onnx_model_or_path, inputs=None, n=8, runtime="onnxruntime", raise_on_failure=True,
+             untrusted=None, time_limit=runtimes.UNTRUSTED_TIME_LIMIT):
+    """Compare `runtime` on the exported model with `model.predict`, every output.
+    `untrusted` (default: True for a file path, False for an onnx.ModelProto in memory):
+    run the file as one from elsewhere (runtimes.load_untrusted: checked statically, then
+    run in a worker process stopped after `time_limit` s, under a memory limit); export's
+    check of the file it has just written runs in this process. `inputs`:
     what `model.predict` takes (one array, or a list per input); with none, generated
-    ones of lengths 7 and 1 are used. Returns a Report (the worst batch per output);
-    raises ValidationError carrying it on failure."""
+    ones of lengths 7 and 1 are used (max(n, 6) and 6 samples: every padding kind).
+    Returns a Report (the worst batch per output); raises ValidationError carrying it on
+    failure."""
+    from reference.validators import positive_int
+
+    n = positive_int(n, "validate", "n", limit="samples")
     dtype = str(model.dtype)
     shortest = shortest_length(model)
     batches = [inputs] if inputs is not None else [generate_inputs(model, n=n, T=max(7, shortest)),
                                                    generate_inputs(model, n=2, T=shortest, seed=1)]
-    check_interface(model, onnx_model_or_path)
-    run = runtimes.load(runtime, onnx_model_or_path)
+    proto = check_interface(model, onnx_model_or_path)
+    if untrusted is None:
+        untrusted = not runtimes.is_proto(onnx_model_or_path)
+    run = _load(runtime, onnx_model_or_path, proto, untrusted, time_limit)
+    try:
+        return _compare_batches(model, run, batches, runtime, dtype, raise_on_failure)
+    finally:
+        if untrusted:
+            run.close()
+
+
+def _load(runtime, onnx_model_or_path, proto, untrusted, time_limit):
+    """The runtime's run function; a runtime's refusal to load is one sentence."""
+    if untrusted:
+        return runtimes.load_untrusted(runtime, onnx_model_or_path, proto, time_limit=time_limit)
+    try:
+        return runtimes.load(runtime, onnx_model_or_path)
+    except (runtimes.RuntimeNotAvailable, runtimes.RuntimeCrashed, runtimes.RuntimeRefused):
+        raise
+    except Exception as exc:  # noqa: BLE001 - each runtime raises its own kinds
+        from .tract_worker import runtime_message
+
+        raise runtimes.RuntimeRefused(f"{runtime} refused the model: {runtime_message(exc)}") from None
+
+
+def _compare_batches(model, run, batches, runtime, dtype, raise_on_failure):
     outputs = structure.model_outputs(model)
     worst = [None] * len(outputs)
     samples = 0

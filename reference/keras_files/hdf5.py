@@ -25,7 +25,7 @@ from ..errors import ConfigError
 from ..files import atomic_write, check_input
 from ..layers import TimeDistributedDense
 from ..recurrent import Recurrent
-from ..untrusted import quote
+from ..untrusted import h5_member, quote, read_h5_dataset
 from .spec import KerasFileError
 
 
@@ -196,34 +196,14 @@ def load_weights(model, path):
 
 
 def _member(parent, key, cls, where, label, h5py):
-    """parent[key], which must exist, be stored in the file and be a `cls` (Group or
-    Dataset); `label` names it in errors. Soft and external links could point anywhere
-    (another file on this machine): refused."""
-    kind = "group" if cls is h5py.Group else "dataset"
-    if key not in parent:
-        raise KerasFileError(f"{where}: {kind} {label} is missing")
-    link = parent.get(key, getlink=True)
-    if not isinstance(link, h5py.HardLink):
-        raise KerasFileError(f"{where}: '{key}' is a {type(link).__name__}, not data stored in the file; refused")
-    member = parent[key]
-    if not isinstance(member, cls):
-        raise KerasFileError(f"{where}: {label} is not a {kind}")
-    return member
+    """parent[key], a `cls` (Group or Dataset) stored in the file (untrusted.h5_member)."""
+    return h5_member(parent, key, "group" if cls is h5py.Group else "dataset", where, label, KerasFileError)
 
 
 def _read_dataset(group, key, label, pname, shape, where, h5py):
-    """group[key], weight `pname` of the layer `where`, as an array in the file's dtype
-    (it may decide the model's): stored in the file, floating point, of `shape`, or a
-    KerasFileError naming it by `label`."""
-    d = _member(group, key, h5py.Dataset, where, f"'{key}' ({pname})", h5py)
-    if d.external or d.is_virtual:
-        raise KerasFileError(f"{where}: '{key}' ({pname}) keeps its data outside the file; refused")
-    if d.dtype.kind != "f":
-        raise KerasFileError(f"{where}: {label} ({pname}) has dtype {d.dtype}, expected floating point")
-    if tuple(d.shape) != shape:
-        raise KerasFileError(f"{where}: {label} ({pname}) has shape {tuple(d.shape)} in the file, "
-                              f"but the layer expects {shape}")
-    return np.array(d[()])
+    """group[key], weight `pname` of the layer `where`, in the file's dtype (it may decide
+    the model's), under the one HDF5 dataset policy (untrusted.read_h5_dataset)."""
+    return read_h5_dataset(group, key, where, f"{label} ({pname})", shape, KerasFileError)
 
 
 def _read_graph_weights(graph, f, path, h5py):
@@ -290,8 +270,8 @@ def _read_weights(model, f, path, h5py):
         for k in range(nb_layers):
             g, where = group(k)
             if _count_attr(g, "nb_params", where) > 0 and "param_0" in g:
-                d = g["param_0"]
-                if isinstance(d, h5py.Dataset) and len(d.shape) == 2:
+                d = _member(g, "param_0", h5py.Dataset, where, "param 0", h5py)
+                if len(d.shape) == 2:
                     return k, int(d.shape[0])
         return None, None
 

@@ -21,7 +21,7 @@ from ..errors import ConfigError
 from ..layers import Activation, Dense, Dropout, Embedding, TimeDistributedDense
 from ..recurrent import RECURRENT_LAYERS, Recurrent, SimpleRNN
 from ..registry import LAYERS, accepted_keys, accepted_names
-from ..untrusted import quote, shorten
+from ..untrusted import check_layer_count, check_limit, quote, shorten
 from ..validators import real
 from . import releases
 from .releases import RELEASES, keys_for, span_text
@@ -186,6 +186,7 @@ def read_config(config, keras_version=None):
                              'or "Graph" at the top level)')
     if name not in MODEL_TYPES:
         raise KerasFileError(f"model type {quote(name)} is not supported; accepted: {', '.join(MODEL_TYPES)}")
+    check_layer_count(config, KerasFileError)
     exact, present_ok, why = candidates(config)
     found = exact or present_ok
     if keras_version is not None:
@@ -290,6 +291,7 @@ def _merge(config, where, context):
     branches = config.get("layers")
     if not isinstance(branches, list):
         raise KerasFileError(f"{where}: 'layers' must be a list of branch configs, got {quote(branches)}")
+    check_limit(len(branches), "branches", where, "the number of branches", KerasFileError)
     specs = []
     for i, branch in enumerate(branches):
         here = f"{where} branch {i}"
@@ -361,12 +363,18 @@ def _graph(config, context):
     if not isinstance(nodes, dict):
         raise KerasFileError(f"the Graph config's 'nodes' must map node names to layer configs, got {quote(nodes)}")
     names = [e["name"] for e in inputs + node_config]
-    twice = [n for i, n in enumerate(names) if n in names[:i]]
+    seen = set()
+    twice = [n for n in names if n in seen or seen.add(n)]
     if twice:
         raise KerasFileError(f"the Graph config has a duplicate name {quote(twice[0])}: each input and node needs its own")
-    extra = [k for k in nodes if k not in {e["name"] for e in node_config}]
+    added = {e["name"] for e in node_config}
+    extra = [k for k in nodes if k not in added]
     if extra:
         raise KerasFileError(f"the Graph config's 'nodes' holds {quote(extra[0])}, which node_config does not add")
+    for entry in node_config + outputs:  # a merge of its inputs: as many as a Merge's branches
+        if isinstance(entry.get("inputs"), list):
+            check_limit(len(entry["inputs"]), "branches", f"Graph entry {quote(entry['name'])}",
+                        "the number of inputs", KerasFileError)
     _graph_order_check(node_config)
     node_specs = []
     for entry in node_config:

@@ -162,6 +162,9 @@ class Recurrent(Layer):
 
     # -- shapes ----------------------------------------------------------------------
     def output_shape(self, input_shape):
+        if len(input_shape) != 2:
+            raise ConfigError(f"layer {self.name}: a recurrent layer takes sequences of shape (timesteps, features), "
+                              f"got input shape {tuple(input_shape)} (give input_shape [null, width] or input_dim)")
         T = input_shape[0]
         return (T, self.output_dim) if self.return_sequences else (self.output_dim,)
 

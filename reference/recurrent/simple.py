@@ -87,7 +87,7 @@ class SimpleDeepRNN(Recurrent):
     def __init__(self, output_dim, depth=3, init="glorot_uniform", inner_init="orthogonal", activation=None,
                  inner_activation=None, weights=None, truncate_gradient=-1, return_sequences=False,
                  input_dim=None, input_length=None, **kwargs):
-        self.depth = positive_int(depth, "SimpleDeepRNN", "depth")
+        self.depth = positive_int(depth, "SimpleDeepRNN", "depth", limit="depth")
         super().__init__(output_dim, init=init, inner_init=inner_init, activation=activation,
                          inner_activation=inner_activation, weights=weights, truncate_gradient=truncate_gradient,
                          return_sequences=return_sequences, input_dim=input_dim, input_length=input_length,

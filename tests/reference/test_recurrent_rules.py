@@ -273,7 +273,7 @@ def _fixture_cases():
         with open(manifest, encoding="utf-8") as f:
             cases = json.load(f)["cases"]
         for name, case in sorted(cases.items()):
-            if "error" in case or name.split("_")[0] in ("stateful", "dropout", "timedistributed"):
+            if "error" in case or name.split("_")[0] in ("stateful", "dropout", "timedistributed", "repeat"):
                 continue  # refused (stateful), or layers and keys beyond these rules
             yield release, name
 

@@ -273,8 +273,8 @@ def test_large_model_path_exports_in_place(fx, tmp_path, monkeypatch, capsys):
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "PASS" in captured.out and sorted(os.listdir(tmp_path)) == ["big.onnx", "big.onnx.data"]
-    assert len(calls) == 1  # the table printed is that of the one validation, of --n 3 (+2) samples
-    assert "5 samples" in captured.out
+    assert len(calls) == 1  # the table printed is that of the one validation, of --n 3 (sized up to 6, +6) samples
+    assert "12 samples" in captured.out
 
     def failing_validate(model, path, **kwargs):  # the one validation disagrees
         calls.append(path)

@@ -506,3 +506,225 @@ def test_the_bad_input_page_quotes_the_sentences(fx, tmp_path, call, monkeypatch
             sentence = sentence.replace(f" {argv[-1]}:", " OUT:").replace(f"output {argv[-1]} ", "output OUT ")
         sentence = re.sub(r"(file) (missing\.json|fifo|dir|keras01\.h5)\b", r"\1 IN", sentence)
         assert sentence in page, (argv, sentence)
+
+
+# 10. sizes a tiny config may ask for: one table of limits (reference.untrusted.LIMITS) --------
+def seq(*layers):
+    return {"name": "Sequential", "layers": list(layers)}
+
+
+TIME_INPUT = {"input_shape": [None, 3]}
+SIZE_BOMBS = {  # each config is a few hundred bytes; unbounded, each took gigabytes or minutes
+    "pool_length": (seq(dict({"name": "MaxPooling1D", "pool_length": 2 ** 24}, **TIME_INPUT)), "window"),
+    "stride": (seq(dict({"name": "MaxPooling1D", "stride": 2 ** 64}, **TIME_INPUT)), "window"),
+    "filter_length": (seq(dict({"name": "Convolution1D", "nb_filter": 2, "filter_length": 2 ** 24}, **TIME_INPUT)),
+                      "window"),
+    "subsample_length": (seq(dict({"name": "Convolution1D", "nb_filter": 2, "filter_length": 2,
+                                   "subsample_length": 2 ** 64}, **TIME_INPUT)), "window"),
+    "n": (seq({"name": "Dense", "output_dim": 2, "input_dim": 3}, {"name": "RepeatVector", "n": 10 ** 8}),
+          "timesteps"),
+    "depth": (seq({"name": "SimpleDeepRNN", "output_dim": 2, "depth": 10 ** 7, "input_dim": 3}), "depth"),
+    "input_length": (seq({"name": "LSTM", "output_dim": 2, "input_shape": [10 ** 7, 3]}), "timesteps"),
+    "Embedding input_length": (seq({"name": "Embedding", "input_dim": 5, "output_dim": 2, "input_length": 10 ** 7},
+                                   {"name": "GRU", "output_dim": 2}), "timesteps"),
+    "layers": (seq(*[{"name": "Dense", "output_dim": 1, "input_dim": 1}] * 200_000), "layers"),
+    "branches": (seq({"name": "Merge", "mode": "sum", "layers": [seq({"name": "Dense", "output_dim": 1,
+                                                                       "input_dim": 1})] * 10_000}), "layers"),
+    "branches of one Merge": (seq({"name": "Merge", "mode": "sum", "layers": [seq({"name": "Dense", "output_dim": 1,
+                                                                                    "input_dim": 1})] * 300}),
+                              "branches"),
+    "values per sample": (seq({"name": "Dense", "output_dim": 2 ** 20, "input_dim": 3},
+                              {"name": "RepeatVector", "n": 10_000}), "sample_values"),
+    "Graph inputs": ({"name": "Graph", "input_config": [{"name": f"i{k}", "input_shape": [3]} for k in range(3000)],
+                      "node_config": [], "output_config": [], "nodes": {}, "input_order": [], "output_order": []},
+                     "layers"),
+    "inputs of a Graph merge": ({"name": "Graph", "input_config": [{"name": "a", "input_shape": [3]}],
+                                 "node_config": [{"name": "d", "inputs": ["a"] * 100_000, "merge_mode": "sum"}],
+                                 "output_config": [{"name": "o", "input": "d"}],
+                                 "nodes": {"d": {"name": "Dense", "output_dim": 2}},
+                                 "input_order": ["a"], "output_order": ["o"]}, "branches"),
+}
+
+
+@pytest.mark.parametrize("case", SIZE_BOMBS)
+def test_sizes_beyond_their_limit_are_refused_by_a_sentence(tmp_path, call, case):
+    from reference.untrusted import LIMITS
+
+    config, limit = SIZE_BOMBS[case]
+    code, out, err = call("inspect", write_config(tmp_path, config), limit_s=20, limit_mb=256)
+    assert_clean_failure(code, out, err, f"more than the {LIMITS[limit].value} accepted"
+                         if limit != "layers" else f"more than {LIMITS[limit].value} layers")
+
+
+def test_sizes_at_their_limit_are_accepted():
+    from reference.untrusted import LIMITS
+
+    model = models.model_from_json(json.dumps(seq(dict({"name": "MaxPooling1D", "pool_length": 4096,
+                                                        "stride": 4096}, **TIME_INPUT)))) 
+    assert model.layers[0].pool_length == LIMITS["window"].value
+    model = models.model_from_json(json.dumps(seq({"name": "Dense", "output_dim": 2, "input_dim": 3},
+                                                  {"name": "RepeatVector", "n": LIMITS["timesteps"].value})))
+    assert model.output_shape == (LIMITS["timesteps"].value, 2)
+
+
+def test_fresh_names_cost_linear_time_in_their_count():
+    # a Merge of 10,000 branches named every node 'dense_1/MatMul', 'dense_1/MatMul_2', ...:
+    # each new name probed every earlier one
+    from rnn2onnx.graph import fresh_name
+
+    class CountingSet(set):
+        probes = 0
+
+        def __contains__(self, item):
+            CountingSet.probes += 1
+            return super().__contains__(item)
+
+    used, suffixes = CountingSet({"x_3"}), {}
+    names = [fresh_name("x", used, suffixes) for _ in range(5000)]
+    assert names[:4] == ["x", "x_2", "x_4", "x_5"] and len(set(names)) == 5000
+    assert CountingSet.probes <= 2 * 5000 + 2
+
+
+# 11. reads that followed a link, numbers Python refuses, shapes ONNX inference refuses -----
+def test_an_external_link_as_the_first_parameter_is_refused_before_it_is_followed(tmp_path):
+    # the config gives no input shape: the width is read from the first parameter's shape;
+    # that read once followed the link, and a link to a FIFO hung convert for ever
+    fifo = tmp_path / "fifo.h5"
+    os.mkfifo(fifo)
+    config = write_config(tmp_path, seq({"name": "Dense", "output_dim": 2}))
+    weights = tmp_path / "w.h5"
+    with h5py.File(weights, "w") as f:
+        f.attrs["nb_layers"] = 1
+        g = f.create_group("layer_0")
+        g.attrs["nb_params"] = 2
+        g["param_0"] = h5py.ExternalLink(str(fifo), "W")
+        g.create_dataset("param_1", data=np.zeros(2, np.float32))
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    proc = subprocess.run([sys.executable, "-m", "rnn2onnx.cli", "convert", str(config), str(weights),
+                           "-o", str(tmp_path / "m.onnx")], env=env, capture_output=True, text=True, timeout=120)
+    assert_clean_failure(proc.returncode, proc.stdout, proc.stderr, "param_0", "ExternalLink", "refused")
+
+
+@pytest.mark.parametrize("kind", ["json", "yaml"])
+def test_an_integer_of_thousands_of_digits_gets_a_sentence(tmp_path, call, kind):
+    digits = "9" * 5001  # Python refuses int() of more than 4,300 digits with a ValueError
+    text = (f'{{"name": "Sequential", "layers": [{{"name": "Dense", "input_dim": 3, "output_dim": {digits}}}]}}'
+            if kind == "json" else f"name: Sequential\nlayers:\n- {{name: Dense, input_dim: 3, output_dim: {digits}}}\n")
+    assert_clean_failure(*call("inspect", write_config(tmp_path, text, f"m.{kind}")), "5001 digits")
+
+
+@pytest.mark.parametrize("cell", ["LSTM", "GRU", "SimpleRNN"])
+def test_a_recurrent_layer_given_a_rank_one_input_shape_is_refused_when_built(tmp_path, call, cell):
+    # it used to pass the reference and fail in ONNX shape inference ("unexpected InferenceError")
+    config = seq({"name": cell, "output_dim": 2, "input_shape": [3]})
+    assert_clean_failure(*call("inspect", write_config(tmp_path, config)), "layer 0", "(timesteps, features)")
+    with pytest.raises(r.ConfigError, match=r"\(timesteps, features\), got input shape \(3,\)"):
+        getattr(r, cell)(2, input_shape=(3,)).build((3,), "float32", np.random.default_rng(0))
+
+
+def test_a_ragged_list_gets_an_input_error():
+    model = r.Sequential()
+    model.add(r.Embedding(5, 2, mask_zero=True))
+    model.add(r.GRU(2))
+    with pytest.raises(InputError, match="ragged list"):
+        model.predict([[1, 2, 3], [1, 2]])
+    with pytest.raises(InputError, match="ragged list"):
+        rnn2onnx.validate(model, rnn2onnx.export(model), inputs=[[1, 2, 3], [1, 2]])
+
+
+# 12. ONNX files from elsewhere: checked, then run in a worker with a time and memory limit -----
+def _loop_file(path, trips, hidden):
+    """input (int64 [N, T]) -> output (float [N, T]) through a Loop of `trips` steps: the
+    interface of keras01's model. `hidden`: the trip count passes through an Identity,
+    so no static check can read it."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    info = helper.make_tensor_value_info
+    body = helper.make_graph([helper.make_node("Identity", ["c"], ["c_out"]), helper.make_node("Identity", ["x"], ["x_out"])],
+                             "body", [info("i", TensorProto.INT64, []), info("c", TensorProto.BOOL, []),
+                                      info("x", TensorProto.FLOAT, None)],
+                             [info("c_out", TensorProto.BOOL, []), info("x_out", TensorProto.FLOAT, None)])
+    const = lambda name, value: helper.make_node("Constant", [], [name], value=numpy_helper.from_array(np.array(value)))
+    nodes = [const("M0" if hidden else "M", np.int64(trips)), const("cond", True),
+             helper.make_node("Cast", ["input"], ["x0"], to=TensorProto.FLOAT),
+             helper.make_node("Loop", ["M", "cond", "x0"], ["output"], body=body)]
+    if hidden:
+        nodes.insert(1, helper.make_node("Identity", ["M0"], ["M"]))
+    graph = helper.make_graph(nodes, "loop", [info("input", TensorProto.INT64, ["N", "T"])],
+                              [info("output", TensorProto.FLOAT, ["N", "T"])])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    return path
+
+
+def _nested_if_file(path, levels):
+    from onnx import TensorProto, helper, numpy_helper
+
+    info = helper.make_tensor_value_info
+    leaf = helper.make_graph([helper.make_node("Identity", ["x0"], ["y0"])], "leaf", [], [info("y0", TensorProto.FLOAT, None)])
+    inner = leaf
+    for level in range(1, levels + 1):  # each level nests in its then-branch only: the file grows linearly
+        node = helper.make_node("If", ["cond"], [f"y{level}"], then_branch=inner, else_branch=leaf)
+        inner = helper.make_graph([node], f"level{level}", [], [info(f"y{level}", TensorProto.FLOAT, None)])
+    nodes = [helper.make_node("Constant", [], ["cond"], value=numpy_helper.from_array(np.array(True))),
+             helper.make_node("Cast", ["input"], ["x0"], to=TensorProto.FLOAT)] + list(inner.node)
+    nodes.append(helper.make_node("Identity", [f"y{levels}"], ["output"]))
+    graph = helper.make_graph(nodes, "ifs", [info("input", TensorProto.INT64, ["N", "T"])],
+                              [info("output", TensorProto.FLOAT, ["N", "T"])])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    return path
+
+
+def test_an_untrusted_file_that_never_finishes_is_stopped_at_its_time_limit(fx, tmp_path):
+    # 10**15 steps behind the model's interface: onnxruntime would be busy for days
+    model = models.load_model(os.path.join(fx, "keras01.json"), os.path.join(fx, "keras01.h5"))
+    path = _loop_file(str(tmp_path / "loop.onnx"), 10 ** 15, hidden=True)
+    with pytest.raises(runtimes.RuntimeTimeout, match=r"^onnxruntime did not finish within 1\.5 s \(stopped\)$"):
+        rnn2onnx.validate(model, path, time_limit=1.5)
+
+
+@pytest.mark.parametrize("kind,message", [("loop", "a Loop of 1000000000000000 steps, more than the 1000000"),
+                                          ("ifs", "nests subgraphs more than 8 deep")])
+def test_absurd_graphs_are_refused_before_they_run(fx, tmp_path, call, kind, message):
+    # 30 nested Ifs double OpenVINO's compile time per level; a constant trip count is read
+    path = (_loop_file(str(tmp_path / "m.onnx"), 10 ** 15, hidden=False) if kind == "loop"
+            else _nested_if_file(str(tmp_path / "m.onnx"), 30))
+    assert_clean_failure(*call("validate", path, os.path.join(fx, "keras01.json"), os.path.join(fx, "keras01.h5")),
+                         message)
+
+
+def test_files_as_deep_as_exports_run(fx, tmp_path):
+    model = models.load_model(os.path.join(fx, "keras01.json"), os.path.join(fx, "keras01.h5"))
+    path = _nested_if_file(str(tmp_path / "m.onnx"), 6)
+    report = rnn2onnx.validate(model, path, raise_on_failure=False)  # runs (and disagrees: it computes no GRU)
+    assert report.outputs[0].max_rel_error > 1e-5
+
+
+def test_a_runtime_that_cannot_load_a_file_says_why_in_one_sentence(fx, tmp_path, call):
+    model = models.load_model(os.path.join(fx, "keras01.json"), os.path.join(fx, "keras01.h5"))
+    proto = rnn2onnx.export(model, validate=False)
+    proto.ir_version = 999
+    path = str(tmp_path / "ir999.onnx")
+    onnx.save(proto, path)
+    code, out, err = call("validate", path, os.path.join(fx, "keras01.json"), os.path.join(fx, "keras01.h5"))
+    assert_clean_failure(code, out, err, "onnxruntime refused the model: Unsupported model IR version: 999")
+    assert len(err) < 200 and ".cc" not in err and "::" not in err
+
+
+def test_an_untrusted_run_has_a_memory_limit(tmp_path):
+    from onnx import TensorProto, helper, numpy_helper
+
+    # 2 GB of zeros, in a worker allowed 1 GB of data
+    shape = numpy_helper.from_array(np.array([500_000_000], np.int64), "shape")
+    graph = helper.make_graph([helper.make_node("ConstantOfShape", ["shape"], ["big"]),
+                               helper.make_node("ReduceSum", ["big"], ["s"], keepdims=0),
+                               helper.make_node("Add", ["x", "s"], ["y"])], "big",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [])], [shape])
+    path = str(tmp_path / "big.onnx")
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    with pytest.raises((runtimes.RuntimeRefused, runtimes.RuntimeCrashed), match="needed more than the 1024 MB"):
+        run = runtimes.load_untrusted("onnxruntime", path, memory_limit=1 << 30)
+        try:
+            run({"x": np.zeros((), np.float32)})
+        finally:
+            run.close()

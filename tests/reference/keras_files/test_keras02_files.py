@@ -393,7 +393,7 @@ BROKEN = {
     "nb_layers": r"weights for 4 layers, but the model has 3",
     "shape": r"layer 1 \(GRU gru_1\): param 3 \(W_r\) has shape \(5, 4\) in the file, but the layer expects \(3, 4\)",
     "dtype": r"layer 2 \(Dense dense_1\): param 0 \(W\) has dtype int32, expected floating point",
-    "missing_param": r"layer 1 \(GRU gru_1\): dataset 'param_8' \(b_h\) is missing",
+    "missing_param": r"layer 1 \(GRU gru_1\): dataset param 8 \(b_h\) is missing",
     "truncated": r"not a readable HDF5 file \(truncated",
     "not_hdf5": r"not a readable HDF5 file",
 }
@@ -456,6 +456,58 @@ def test_data_outside_the_file_is_refused(tmp_path, fx):
     rewrite(lambda g: g.__setitem__("param_0", h5py.SoftLink("/layer_1/param_1")))
     with pytest.raises(KerasFileError, match="SoftLink.*refused"):
         model.load_weights(path)
+
+
+def _rewrite_dense(path, create):
+    """The keras01 weights with the Dense's W (4 x 3) replaced by `create(group, name, shape)`."""
+    mf.write_weights(path, mf.arrays("keras01"))
+    with h5py.File(path, "a") as f:
+        del f["layer_2/param_0"]
+        create(f["layer_2"], "param_0", (4, 3))
+
+
+def _compact(group, name, shape, data):
+    plist = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+    plist.set_layout(h5py.h5d.COMPACT)
+    space = h5py.h5s.create_simple(shape)
+    dataset = h5py.h5d.create(group.id, name.encode(), h5py.h5t.IEEE_F32LE, space, dcpl=plist)
+    dataset.write(h5py.h5s.ALL, h5py.h5s.ALL, np.ascontiguousarray(data, np.float32))
+
+
+@pytest.mark.parametrize("kind,message", [
+    ("chunks never written", "declares 48 bytes but the file stores 0"),
+    ("chunks partly written", "declares 48 bytes but the file stores 16"),
+    ("contiguous at its fill value", "declares 48 bytes but the file stores 0"),
+    ("compressed", "is stored compressed or filtered"),
+])
+def test_datasets_whose_storage_does_not_hold_their_data_are_refused(tmp_path, fx, kind, message):
+    """A 2,880-byte file may declare a 1000 x 1000 dataset stored as never-written chunks
+    (or left at its fill value, or compressed a thousandfold): reading it allocates what
+    it declares, not what the file holds. Keras wrote contiguous datasets in full."""
+    W = mf.arrays("keras01")[2][0].astype(np.float32)
+    create = {
+        "chunks never written": lambda g, n, shape: g.create_dataset(n, shape, np.float32, chunks=(1, 1)),
+        "chunks partly written": lambda g, n, shape: g.create_dataset(n, shape, np.float32, chunks=(1, 1))
+        .__setitem__((slice(0, 1), slice(0, 3)), W[:1]) or g[n].__setitem__((1, 0), 1.0),
+        "contiguous at its fill value": lambda g, n, shape: g.create_dataset(n, shape, np.float32, fillvalue=0.5),
+        "compressed": lambda g, n, shape: g.create_dataset(n, data=W, compression="gzip"),
+    }[kind]
+    path = str(tmp_path / "w.h5")
+    _rewrite_dense(path, create)
+    model = models.load_model(_path(fx, "keras01.json"))
+    with pytest.raises(legacy.LegacyFileError, match=r"layer 2 \(Dense dense_1\): param 0 \(W\) " + message):
+        model.load_weights(path)
+
+
+@pytest.mark.parametrize("layout", ["compact", "chunked, written in full"])
+def test_datasets_stored_in_full_are_read_whatever_their_layout(tmp_path, fx, layout):
+    W = mf.arrays("keras01")[2][0].astype(np.float32)
+    create = {"compact": lambda g, n, shape: _compact(g, n, shape, W),
+              "chunked, written in full": lambda g, n, shape: g.create_dataset(n, data=W, chunks=(1, 3))}[layout]
+    path = str(tmp_path / "w.h5")
+    _rewrite_dense(path, create)
+    model = models.load_model(_path(fx, "keras01.json"), path)
+    np.testing.assert_array_equal(model.layers[2].get_weights()[0], W)
 
 
 def test_float_widths_are_cast_to_the_model_dtype(tmp_path):
