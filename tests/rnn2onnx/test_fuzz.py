@@ -179,8 +179,7 @@ def _rank1_input_shape():
 # every case a run ever found is kept here, whatever the seed draws
 @settings(max_examples=QUICK, **COMMON)
 @given(mutated_config())
-@example(_rank1_input_shape()).xfail(raises=AssertionError,
-                                     reason="ends in 'unexpected InferenceError' until the recurrent layers check the rank")
+@example(_rank1_input_shape())
 def test_mutated_configs(case):
     check_config(case)
 
