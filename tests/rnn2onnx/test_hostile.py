@@ -559,10 +559,10 @@ def test_sizes_beyond_their_limit_are_refused_by_a_sentence(tmp_path, call, case
 def test_sizes_at_their_limit_are_accepted():
     from reference.untrusted import LIMITS
 
-    model = models.model_from_json(json.dumps(seq(dict({"name": "MaxPooling1D", "pool_length": 4096,
+    model = build.model_from_json(json.dumps(seq(dict({"name": "MaxPooling1D", "pool_length": 4096,
                                                         "stride": 4096}, **TIME_INPUT)))) 
     assert model.layers[0].pool_length == LIMITS["window"].value
-    model = models.model_from_json(json.dumps(seq({"name": "Dense", "output_dim": 2, "input_dim": 3},
+    model = build.model_from_json(json.dumps(seq({"name": "Dense", "output_dim": 2, "input_dim": 3},
                                                   {"name": "RepeatVector", "n": LIMITS["timesteps"].value})))
     assert model.output_shape == (LIMITS["timesteps"].value, 2)
 
@@ -676,7 +676,7 @@ def _nested_if_file(path, levels):
 
 def test_an_untrusted_file_that_never_finishes_is_stopped_at_its_time_limit(fx, tmp_path):
     # 10**15 steps behind the model's interface: onnxruntime would be busy for days
-    model = models.load_model(os.path.join(fx, "keras01.json"), os.path.join(fx, "keras01.h5"))
+    model = build.load_model(os.path.join(fx, "keras01.json"), os.path.join(fx, "keras01.h5"))
     path = _loop_file(str(tmp_path / "loop.onnx"), 10 ** 15, hidden=True)
     with pytest.raises(runtimes.RuntimeTimeout, match=r"^onnxruntime did not finish within 1\.5 s \(stopped\)$"):
         rnn2onnx.validate(model, path, time_limit=1.5)
@@ -693,14 +693,14 @@ def test_absurd_graphs_are_refused_before_they_run(fx, tmp_path, call, kind, mes
 
 
 def test_files_as_deep_as_exports_run(fx, tmp_path):
-    model = models.load_model(os.path.join(fx, "keras01.json"), os.path.join(fx, "keras01.h5"))
+    model = build.load_model(os.path.join(fx, "keras01.json"), os.path.join(fx, "keras01.h5"))
     path = _nested_if_file(str(tmp_path / "m.onnx"), 6)
     report = rnn2onnx.validate(model, path, raise_on_failure=False)  # runs (and disagrees: it computes no GRU)
     assert report.outputs[0].max_rel_error > 1e-5
 
 
 def test_a_runtime_that_cannot_load_a_file_says_why_in_one_sentence(fx, tmp_path, call):
-    model = models.load_model(os.path.join(fx, "keras01.json"), os.path.join(fx, "keras01.h5"))
+    model = build.load_model(os.path.join(fx, "keras01.json"), os.path.join(fx, "keras01.h5"))
     proto = rnn2onnx.export(model, validate=False)
     proto.ir_version = 999
     path = str(tmp_path / "ir999.onnx")

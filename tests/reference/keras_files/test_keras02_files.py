@@ -494,8 +494,8 @@ def test_datasets_whose_storage_does_not_hold_their_data_are_refused(tmp_path, f
     }[kind]
     path = str(tmp_path / "w.h5")
     _rewrite_dense(path, create)
-    model = models.load_model(_path(fx, "keras01.json"))
-    with pytest.raises(legacy.LegacyFileError, match=r"layer 2 \(Dense dense_1\): param 0 \(W\) " + message):
+    model = build.load_model(_path(fx, "keras01.json"))
+    with pytest.raises(KerasFileError, match=r"layer 2 \(Dense dense_1\): param 0 \(W\) " + message):
         model.load_weights(path)
 
 
@@ -506,7 +506,7 @@ def test_datasets_stored_in_full_are_read_whatever_their_layout(tmp_path, fx, la
               "chunked, written in full": lambda g, n, shape: g.create_dataset(n, data=W, chunks=(1, 3))}[layout]
     path = str(tmp_path / "w.h5")
     _rewrite_dense(path, create)
-    model = models.load_model(_path(fx, "keras01.json"), path)
+    model = build.load_model(_path(fx, "keras01.json"), path)
     np.testing.assert_array_equal(model.layers[2].get_weights()[0], W)
 
 
