@@ -180,7 +180,9 @@ def wrap_loop(step, g, name, initial, step_inputs):
 WRAPPERS = {"scan": wrap_scan, "loop": wrap_loop}
 
 
-def emit_loop(layer, ctx, x, mask):
+def emit_loop(layer, ctx, x, mask, wrap=None):
+    """`wrap`: what runs the step over time, a WRAPPERS-like function (default: the
+    wrapper ctx.loop_op names; emitters/unrolled.py passes its own)."""
     g, name = ctx.g, layer.name
     xs = emit_projection(layer, g, x)
     step = build_step(layer, g, len(xs), mask is not None)
@@ -188,7 +190,7 @@ def emit_loop(layer, ctx, x, mask):
     step_inputs = list(xs)
     if mask is not None:
         step_inputs.append(g.node("Unsqueeze", [mask, g.const([-1])], f"{name}/mask"))
-    states, per_step, time_axis = WRAPPERS[ctx.loop_op](step, g, name, initial, step_inputs)
+    states, per_step, time_axis = (wrap or WRAPPERS[ctx.loop_op])(step, g, name, initial, step_inputs)
     if step.last_output != "step":
         return states[0 if step.last_output == "state0" else -1]
     (hs,) = per_step

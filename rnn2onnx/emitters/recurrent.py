@@ -18,6 +18,7 @@ from .dispatch import emit_dispatch
 from .loop import emit_loop
 from .masked_native import emit_masked_last, emit_masked_rows, emit_masked_sequences, why_not_reset
 from .native import NATIVE, emit_native, why_not_masked_native, why_not_native
+from .unrolled import FORM as UNROLLED, emit_unrolled, fixed_shape_form, unrolled_form
 
 RECURRENT = ("SimpleRNN", "SimpleDeepRNN", "GRU", "LSTM", "JZS1", "JZS2", "JZS3")
 
@@ -60,8 +61,23 @@ def dispatch_form(form):
 
 def choose_form(layer, ctx, masked):
     """(form, reason) for this layer under ctx.strategy and ctx.target; form is 'native',
-    'native-segment', 'native-reset', 'native-rows', 'loop', or a dispatch between a masked
-    native form and 'loop' (dispatch_form)."""
+    'native-segment', 'native-reset', 'native-rows', 'loop', 'unrolled', or a dispatch
+    between a masked native form and 'loop' (dispatch_form). With fixed input shapes
+    (ctx.fixed) unrolled.fixed_shape_form has the last word."""
+    if ctx.strategy == UNROLLED:
+        return unrolled_form(layer, ctx, masked)
+    form, reason = _choose_form(layer, ctx, masked)
+    if not ctx.fixed:
+        return form, reason
+    batch = ctx.g.fixed_batch
+    for native_form, _ in DISPATCHED:  # the batch is known: no If on it
+        if form == dispatch_form(native_form):
+            form = native_form if batch <= DISPATCH_MAX_BATCH else "loop"
+            reason = f"{reason} (the fixed batch is {batch})"
+    return fixed_shape_form(layer, ctx, masked, form, reason)
+
+
+def _choose_form(layer, ctx, masked):
     if ctx.strategy == "loop":
         return "loop", "strategy='loop'"
     kind = type(layer).__name__
@@ -100,7 +116,7 @@ def choose_form(layer, ctx, masked):
 
 EMIT = {"native": lambda layer, ctx, x, mask: emit_native(layer, ctx, x),
         "native-segment": emit_masked_last, "native-reset": emit_masked_sequences, "native-rows": emit_masked_rows,
-        "loop": emit_loop}
+        "loop": emit_loop, UNROLLED: emit_unrolled}
 EMIT.update({dispatch_form(form): partial(emit_dispatch, EMIT[form], emit_loop, DISPATCH_MAX_BATCH)
              for form, _ in DISPATCHED})
 
