@@ -53,9 +53,9 @@ def run(tflite_path, feeds, onnx_outputs):
     if sorted(details) != sorted(feeds):
         raise ValueError(f"the tflite file has inputs {sorted(details)}; the ONNX inputs are {sorted(feeds)}")
     for name, detail in details.items():
-        if tuple(detail["shape"]) != feeds[name].shape:
-            raise ValueError(f"the tflite input {name!r} has shape {tuple(detail['shape'])}, the ONNX input "
-                             f"{feeds[name].shape}")
+        want = tuple(detail.get("shape_signature", detail["shape"]))  # -1: a dynamic dim
+        if len(want) != feeds[name].ndim or any(w not in (-1, d) for w, d in zip(want, feeds[name].shape)):
+            raise ValueError(f"the tflite input {name!r} has shape {want}, the ONNX input {feeds[name].shape}")
     got = runner(**{name: feeds[name].astype(detail["dtype"]) for name, detail in details.items()})
     missing = [name for name in onnx_outputs if name not in got]
     if missing:

@@ -1,7 +1,8 @@
 """The unrolled form (rnn2onnx/emitters/unrolled.py, strategy="unrolled" with fixed_shape):
 every cell, mask kind and dtype against model.predict (the reference, itself checked
-against Keras 0.2.0); no Scan, Loop or If anywhere in a file exported this way, with
-containers and the layers around recurrent ones; the fixed-shape API and its errors."""
+against Keras 0.2.0); every Keras 0.2.0 fixture with a recurrent layer (containers, layers
+around) against Keras's own predictions; no Scan, Loop or If anywhere in a file exported
+this way; the fixed-shape API and its errors."""
 import numpy as np
 import onnx
 import pytest
@@ -13,6 +14,9 @@ from rnn2onnx import ExportError, runtimes, structure
 from rnn2onnx.conformance.matrix import AROUND_LAYERS, CONTAINERS, Case, make_inputs, make_model
 from rnn2onnx.export import build
 from rnn2onnx.validate import TOLERANCE, compare, port_inputs
+
+from ..reference import keras02
+from .test_containers import keras_data, load as load_container
 
 CELLS = ("SimpleRNN", "SimpleDeepRNN", "GRU", "LSTM", "JZS1", "JZS2", "JZS3")
 CONTROL_FLOW = ("Scan", "Loop", "If")
@@ -122,6 +126,34 @@ def test_layers_around_recurrent_ones(kind, name, mask, layers):
     proto, _ = build(model, strategy="unrolled", fixed_shape=(X.shape[0], X.shape[1]))
     assert control_flow(proto) == []
     assert error(model, proto, inputs) <= TOLERANCE["float64"], name
+
+
+RECURRENT_FIXTURES = sorted(name for name, entry in keras02.MANIFEST.items()
+                            if keras02.layer_names(name) & set(CELLS)
+                            and not name.startswith("train_steps"))  # (those predict after training steps)
+
+
+@pytest.mark.parametrize("name", RECURRENT_FIXTURES)
+def test_keras_files_reproduce_keras(name):
+    """Keras 0.2.0 files (Sequentials, Merges, Graphs; masks; layers around) unrolled at the
+    shape of the inputs Keras predicted on, against Keras's own predictions."""
+    if name.startswith(("merge_", "babi_rnn_", "graph_")):
+        model = load_container(name)
+        _, feeds, Y = keras_data(name)
+    else:
+        model = keras02.load(name)
+        (X,), Y = keras02.data(name)
+        feeds, Y = {"input": X}, {"output": Y}
+    ports = structure.model_inputs(model)
+    fixed = {p.name: (feeds[p.name].shape[0], feeds[p.name].shape[1] if feeds[p.name].ndim > 1 else 1) for p in ports}
+    proto, forms = build(model, strategy="unrolled", fixed_shape=fixed)
+    assert control_flow(proto) == []
+    session = runtimes.load("onnxruntime", proto)
+    types = {p.name: np.int64 if p.ids else model.dtype for p in ports}
+    got = session({n: np.asarray(x).astype(types[n]) for n, x in feeds.items()})
+    floatx = keras02.MANIFEST[name]["floatX"]
+    for port, y in zip(structure.model_outputs(model), got):
+        assert keras02.relative_error(y, Y[port.name]) <= TOLERANCE[floatx], port.name
 
 
 def test_export_validates_at_the_fixed_shape():

@@ -1,0 +1,64 @@
+"""Unrolled files through onnx2tf -> TensorFlow Lite (rnn2onnx/tflite.py): every cell,
+masked (left and right padding, holes, all-masked rows) and unmasked, both
+return_sequences, against model.predict. Runs where the onnx2tf venv is installed
+(scripts/setup-onnx2tf.sh); skips with the hint otherwise.
+
+One Graph model holds every case (one input of token ids behind Embedding(mask_zero),
+one of floats without a mask, an output per cell and return_sequences), so onnx2tf and
+TensorFlow are started once: each conversion takes 20-40 s here."""
+import numpy as np
+import pytest
+
+import reference
+from rnn2onnx import structure, tflite
+from rnn2onnx.export import build
+from rnn2onnx.validate import TOLERANCE, compare, port_inputs
+
+pytestmark = [pytest.mark.skipif(not tflite.available(), reason=tflite.install_hint()),
+              pytest.mark.slow]  # one conversion of 28 unrolled layers: 5-10 minutes on 2 busy cores
+
+CELLS = ("SimpleRNN", "SimpleDeepRNN", "GRU", "LSTM", "JZS1", "JZS2", "JZS3")
+# rows of the token-id batch: the mask kinds, in the order the report names them
+ROWS = ("none", "left", "right", "holes", "all-masked", "masked-last")
+KEEP = np.array([[1, 1, 1, 1, 1, 1, 1], [0, 0, 0, 1, 1, 1, 1], [1, 1, 1, 1, 0, 0, 0], [1, 0, 1, 1, 0, 0, 1],
+                 [0, 0, 0, 0, 0, 0, 0], [0, 1, 1, 0, 1, 1, 0]], bool)
+
+
+def every_cell(dtype, seed=0):
+    """A Graph: tok -> Embedding(mask_zero) -> each cell (masked), x -> each cell (unmasked)."""
+    g = reference.Graph(dtype=dtype, seed=seed)
+    g.add_input("tok", (None,), dtype="int")
+    g.add_input("x", (None, 4))
+    g.add_node(reference.Embedding(9, 4, mask_zero=True), "emb", input="tok")
+    for cell in CELLS:
+        for source in ("emb", "x"):
+            for rs in (False, True):
+                name = f"{cell}_{'masked' if source == 'emb' else 'plain'}_{'seq' if rs else 'last'}"
+                g.add_node(getattr(reference, cell)(5, return_sequences=rs), name, input=source)
+                g.add_output(f"out_{name}", input=name)
+    rng = np.random.default_rng(seed + 100)  # biases too, so zero inputs give nonzero pre-activations
+    g.set_weights([rng.normal(0.0, 0.6, w.shape) for w in g.get_weights()])
+    return g
+
+
+def inputs(model, dtype):
+    rng = np.random.default_rng(1)
+    ports = {p.name: p for p in structure.model_inputs(model)}
+    return {"tok": port_inputs(ports["tok"], KEEP, rng, dtype), "x": port_inputs(ports["x"], KEEP, rng, dtype)}
+
+
+def test_every_cell_and_mask_kind_through_tflite():
+    model = every_cell("float32")
+    X = inputs(model, "float32")
+    proto, forms = build(model, strategy="unrolled", fixed_shape=KEEP.shape)
+    assert {form for key, (form, _) in forms.items() if "_masked_" in key} == {"unrolled"}
+    (result,) = tflite.convert_and_run([(proto, structure.feeds(model, X))])
+    assert not isinstance(result, str), result
+    expected = structure.predict_outputs(model, X)
+    failures = []
+    for port, e, a in zip(structure.model_outputs(model), expected, result):
+        for row, kind in enumerate(ROWS):
+            error = compare(e[row], a[row], port.name, "float32").max_rel_error
+            if not error <= TOLERANCE["float32"]:
+                failures.append(f"{port.name} ({forms[port.name[4:]][0]}), {kind} row: {error:.1e}")
+    assert not failures, failures
