@@ -170,7 +170,8 @@ def print_rows(rows, print_fn=print):
              "return_sequences=False, <= 1.8 for LSTM return_sequences=True, <= 1.2 at batch 32 for LSTM; "
              "masked/Scan <= 1 wherever auto picks a native form (marked *); "
              "(f) the cost of Loop over Scan and of the portable target's bodies; (g) the guard's cost (goal: ~1.0); "
-             "(h) unrolled / Scan: auto unrolls where this is below 1 (emitters/unrolled.py, AUTO_UNROLL)")
+             "(h) unrolled / Scan: auto would unroll only where this is clearly below 1 (it is not: "
+             "emitters/unrolled.py)")
 
 
 # (h): (batch, time, input, hidden) and the intra-op threads (1: latency)

@@ -18,7 +18,7 @@ from .dispatch import emit_dispatch
 from .loop import emit_loop
 from .masked_native import emit_masked_last, emit_masked_rows, emit_masked_sequences, why_not_reset
 from .native import NATIVE, emit_native, why_not_masked_native, why_not_native
-from .unrolled import FORM as UNROLLED, emit_unrolled, fixed_shape_form, unrolled_form
+from .unrolled import FORM as UNROLLED, emit_unrolled, unrolled_form
 
 RECURRENT = ("SimpleRNN", "SimpleDeepRNN", "GRU", "LSTM", "JZS1", "JZS2", "JZS3")
 
@@ -62,8 +62,8 @@ def dispatch_form(form):
 def choose_form(layer, ctx, masked):
     """(form, reason) for this layer under ctx.strategy and ctx.target; form is 'native',
     'native-segment', 'native-reset', 'native-rows', 'loop', 'unrolled', or a dispatch
-    between a masked native form and 'loop' (dispatch_form). With fixed input shapes
-    (ctx.fixed) unrolled.fixed_shape_form has the last word."""
+    between a masked native form and 'loop' (dispatch_form; with fixed input shapes the
+    side of it that the fixed batch takes). `auto` never unrolls (unrolled.py says why)."""
     if ctx.strategy == UNROLLED:
         return unrolled_form(layer, ctx, masked)
     form, reason = _choose_form(layer, ctx, masked)
@@ -74,7 +74,7 @@ def choose_form(layer, ctx, masked):
         if form == dispatch_form(native_form):
             form = native_form if batch <= DISPATCH_MAX_BATCH else "loop"
             reason = f"{reason} (the fixed batch is {batch})"
-    return fixed_shape_form(layer, ctx, masked, form, reason)
+    return form, reason
 
 
 def _choose_form(layer, ctx, masked):

@@ -12,6 +12,13 @@ body computes, the unrolled form computes, node for node.
 
 Fixed shapes also make the zero initial states constants (Graph.fixed_batch) and leave
 the empty-input guards out (export.build): no input can be empty.
+
+`auto` never chooses this form: in onnxruntime it was not faster than the Scan it
+replaces (`rnn2onnx bench --unrolled`, (h): unrolled/Scan 0.95-1.49 at batch 1 with one
+thread, T 20 and 50, 32->64, every cell masked and SimpleDeepRNN/JZS3 unmasked; 0.8-1.6
+at batch 32, 64->128, on a busy 2-core machine). A step's nodes cost what they cost in
+a Scan body; the unrolled graph saves the Scan's per-iteration overhead and adds its
+own per-node overhead of a much larger graph.
 """
 import numpy as np
 import onnx
@@ -24,19 +31,32 @@ from .native import NATIVE, why_not_native
 FORM = "unrolled"
 
 
-def static_shape(g, tensor):
-    """The shape of `tensor` of the main graph `g` as ONNX shape inference gives it from
-    the graph's (fixed) input shapes: a tuple of ints, or None where a dim is unknown."""
-    graph = helper.make_graph(g.nodes, "probe", g.inputs, [helper.make_empty_tensor_value_info(tensor)],
-                              initializer=g.initializers)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", g.opset)])
-    model.ir_version = helper.find_min_ir_version_for([helper.make_opsetid("", g.opset)])
+def inferred_shapes(nodes, inputs, initializers, outputs, opset):
+    """{tensor name: tuple of dims (None where unknown)} of `outputs` (names) of a graph
+    made of `nodes`, `inputs` and `initializers`, by ONNX shape inference. Weights go in
+    as typed inputs, not data: the probe stays small (a model's weights may pass
+    protobuf's 2 GiB) and shapes follow from their dims; small tensors (shape arguments,
+    indices) keep their values, which data propagation reads."""
+    small = [t for t in initializers if np.prod(t.dims) <= 64]
+    weights = [helper.make_tensor_value_info(t.name, t.data_type, list(t.dims))
+               for t in initializers if np.prod(t.dims) > 64]
+    graph = helper.make_graph(nodes, "probe", list(inputs) + weights,
+                              [helper.make_empty_tensor_value_info(o) for o in outputs], initializer=small)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = helper.find_min_ir_version_for([helper.make_opsetid("", opset)])
     inferred = onnx.shape_inference.infer_shapes(model, data_prop=True)
-    for value in list(inferred.graph.value_info) + list(inferred.graph.input) + list(inferred.graph.output):
-        if value.name == tensor and value.type.tensor_type.HasField("shape"):
-            dims = value.type.tensor_type.shape.dim
-            return tuple(d.dim_value if d.HasField("dim_value") else None for d in dims)
-    return None
+    shapes = {}
+    for value in list(inferred.graph.value_info) + list(inferred.graph.output):
+        if value.name in outputs and value.type.tensor_type.HasField("shape"):
+            shapes[value.name] = tuple(d.dim_value if d.HasField("dim_value") else None
+                                       for d in value.type.tensor_type.shape.dim)
+    return shapes
+
+
+def static_shape(g, tensor):
+    """The shape of `tensor` of the main graph `g` as shape inference gives it from the
+    graph's (fixed) input shapes, or None."""
+    return inferred_shapes(g.nodes, g.inputs, g.initializers, [tensor], g.opset).get(tensor)
 
 
 def time_steps(g, x, name):
@@ -149,12 +169,16 @@ def fixed_dims(dims, fixed):
 def concrete_outputs(proto):
     """Give the outputs of a fixed-shape `proto` (an onnx.ModelProto, changed in place)
     the concrete shapes shape inference finds (converters read them)."""
-    inferred = onnx.shape_inference.infer_shapes(proto, data_prop=True)
-    shapes = {v.name: v.type.tensor_type.shape for v in inferred.graph.output}
-    for output in proto.graph.output:
-        shape = shapes.get(output.name)
-        if shape is not None and all(d.HasField("dim_value") for d in shape.dim):
-            output.type.tensor_type.shape.CopyFrom(shape)
+    graph = proto.graph
+    opset = next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
+    shapes = inferred_shapes(graph.node, graph.input, graph.initializer, [o.name for o in graph.output], opset)
+    for output in graph.output:
+        dims = shapes.get(output.name)
+        if dims is not None and None not in dims:
+            shape = output.type.tensor_type.shape
+            del shape.dim[:]
+            for d in dims:
+                shape.dim.add().dim_value = d
 
 
 def fixed_input_shapes(proto):
@@ -184,8 +208,3 @@ def unrolled_form(layer, ctx, masked):
     return FORM, reason
 
 
-def fixed_shape_form(layer, ctx, masked, form, reason):
-    """(form, reason) of a recurrent layer with fixed input shapes under strategy auto,
-    loop or native, given what the strategy chose without them: auto unrolls a loop form
-    where that is faster."""
-    return form, reason

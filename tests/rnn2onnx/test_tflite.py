@@ -15,7 +15,7 @@ from rnn2onnx.export import build
 from rnn2onnx.validate import TOLERANCE, compare, port_inputs
 
 pytestmark = [pytest.mark.skipif(not tflite.available(), reason=tflite.install_hint()),
-              pytest.mark.slow]  # one conversion of 28 unrolled layers: 5-10 minutes on 2 busy cores
+              pytest.mark.slow]  # two conversions of 28 recurrent layers: 10-20 minutes on 2 busy cores
 
 CELLS = ("SimpleRNN", "SimpleDeepRNN", "GRU", "LSTM", "JZS1", "JZS2", "JZS3")
 # rows of the token-id batch: the mask kinds, in the order the report names them
@@ -47,18 +47,25 @@ def inputs(model, dtype):
     return {"tok": port_inputs(ports["tok"], KEEP, rng, dtype), "x": port_inputs(ports["x"], KEEP, rng, dtype)}
 
 
-def test_every_cell_and_mask_kind_through_tflite():
-    model = every_cell("float32")
-    X = inputs(model, "float32")
-    proto, forms = build(model, strategy="unrolled", fixed_shape=KEEP.shape)
-    assert {form for key, (form, _) in forms.items() if "_masked_" in key} == {"unrolled"}
-    (result,) = tflite.convert_and_run([(proto, structure.feeds(model, X))])
-    assert not isinstance(result, str), result
-    expected = structure.predict_outputs(model, X)
+def test_every_cell_mask_kind_and_dtype_through_tflite():
+    """float32 (native ops for the unmasked LSTM, GRU, JZS1, JZS2, SimpleRNN) and float64
+    (every layer unrolled; TensorFlow Lite computes it in float64)."""
+    cases = []
+    for dtype in ("float32", "float64"):
+        model = every_cell(dtype)
+        X = inputs(model, dtype)
+        proto, forms = build(model, strategy="unrolled", fixed_shape=KEEP.shape)
+        assert {form for key, (form, _) in forms.items() if "_masked_" in key} == {"unrolled"}
+        cases.append((dtype, model, X, proto, forms))
+    results = tflite.convert_and_run([(proto, structure.feeds(model, X)) for _, model, X, proto, _ in cases])
     failures = []
-    for port, e, a in zip(structure.model_outputs(model), expected, result):
-        for row, kind in enumerate(ROWS):
-            error = compare(e[row], a[row], port.name, "float32").max_rel_error
-            if not error <= TOLERANCE["float32"]:
-                failures.append(f"{port.name} ({forms[port.name[4:]][0]}), {kind} row: {error:.1e}")
+    for (dtype, model, X, _, forms), result in zip(cases, results):
+        assert not isinstance(result, str), (dtype, result)
+        expected = structure.predict_outputs(model, X)
+        for port, e, a in zip(structure.model_outputs(model), expected, result):
+            assert a.dtype == np.dtype(dtype), (port.name, a.dtype)
+            for row, kind in enumerate(ROWS):
+                error = compare(e[row], a[row], port.name, dtype).max_rel_error
+                if not error <= TOLERANCE[dtype]:
+                    failures.append(f"{dtype} {port.name} ({forms[port.name[4:]][0]}), {kind} row: {error:.1e}")
     assert not failures, failures
