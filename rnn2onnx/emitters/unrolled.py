@@ -107,6 +107,10 @@ def wrap_unrolled(step, g, name, initial, step_inputs):
 
 def emit_unrolled(layer, ctx, x, mask):
     """The layer's loop form with the Scan replaced by `wrap_unrolled`."""
+    if getattr(layer, "go_backwards", False):
+        # the direction is not part of the step body this form copies
+        raise ExportError(f"layer {layer.name}: the unrolled form does not handle go_backwards=True; "
+                          "use strategy='auto' or strategy='loop'")
     return emit_loop(layer, ctx, x, mask, wrap=wrap_unrolled)
 
 
@@ -204,7 +208,7 @@ def unrolled_form(layer, ctx, masked):
     if reason is None and masked:
         reason = "a mask reaches it (the masked native forms compute indices from the mask at run time)"
     if reason is None:
-        return "native", f"exact as ONNX {NATIVE[type(layer).__name__][0]}, with zero initial states given"
+        return "native", f"exact as ONNX {NATIVE[type(layer).__name__][0]} (no control flow; zero initial states given)"
     return FORM, reason
 
 

@@ -229,3 +229,11 @@ def test_masking_layer_input():
     proto, forms = build(model, strategy="unrolled", fixed_shape=keep.shape)
     assert forms[model.layers[-1].name][0] == "unrolled"
     assert error(model, proto, X) <= TOLERANCE["float64"]
+
+
+def test_a_reversed_layer_is_refused_not_computed_forwards():
+    """A direction is not part of the step body the unrolled form copies: refused."""
+    model = make("GRU", "holes", True, "float32")
+    model.layers[-1].go_backwards = True
+    with pytest.raises(ExportError, match="does not handle go_backwards"):
+        build(model, strategy="unrolled", fixed_shape=(2, 5))
