@@ -150,7 +150,9 @@ def native_node(layer, g, xt, W, R, B, seq_lens=None, outputs=("Y",)):
         attrs["linear_before_reset"] = 0
     inputs = [xt] + [w if isinstance(w, str) else g.initializer(f"{name}/{key}", w)
                      for key, w in (("W", W), ("R", R), ("B", B))]
-    explicit_states = g.target == "portable" or g.fixed_batch is not None
+    # (with fixed shapes only for an op on the model's own batch: the masked forms' ops,
+    # which take `seq_lens`, may run on more rows, one per mask segment)
+    explicit_states = g.target == "portable" or (g.fixed_batch is not None and seq_lens is None)
     if seq_lens is not None or explicit_states:
         inputs.append(seq_lens or "")
     if explicit_states:  # for tract and onnx2tf; costs onnxruntime ~2% at batch 1, so only there

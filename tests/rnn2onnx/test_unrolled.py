@@ -237,3 +237,16 @@ def test_a_reversed_layer_is_refused_not_computed_forwards():
     model.layers[-1].go_backwards = True
     with pytest.raises(ExportError, match="does not handle go_backwards"):
         build(model, strategy="unrolled", fixed_shape=(2, 5))
+
+
+@pytest.mark.parametrize("cell, activation, inner, form", [
+    ("GRU", "sigmoid", "hard_sigmoid", "native-rows"), ("LSTM", "tanh", "hard_sigmoid", "native-reset")])
+def test_masked_native_forms_take_a_fixed_shape(cell, activation, inner, form):
+    """strategy='native' with fixed shapes: the masked native forms' ops run on their own
+    rows (one per mask segment for the rows form), not on the fixed batch."""
+    model = make(cell, "holes", True, "float32", activation=activation, inner_activation=inner)
+    keep = MASKS["holes"]
+    proto, forms = build(model, strategy="native", fixed_shape=keep.shape)
+    assert forms[model.layers[-1].name][0] == form
+    X = port_inputs(structure.model_inputs(model)[0], keep, np.random.default_rng(0), "float32")
+    assert error(model, proto, X) <= TOLERANCE["float32"]
