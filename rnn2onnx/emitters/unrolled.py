@@ -7,8 +7,9 @@ The step is the loop form's own (loop.build_step: the cell's `step` from
 reference/recurrent through OnnxOps, with the mask rule and the states the Scan body
 has); `wrap_unrolled` takes the place of the Scan: it copies the body's nodes into the
 main graph once per step, wiring step t's state inputs to step t-1's state outputs and
-its per-step inputs to step t of the projection (one Gather each). Whatever the loop
-body computes, the unrolled form computes, node for node.
+its per-step inputs to step t of the projection (made time-major and cut by one Split
+per input). Whatever the loop body computes, the unrolled form computes, node for node;
+a mask rule or state the body gains is unrolled with it.
 
 Fixed shapes also make the zero initial states constants (Graph.fixed_batch) and leave
 the empty-input guards out (export.build): no input can be empty.
