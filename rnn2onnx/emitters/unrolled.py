@@ -91,7 +91,12 @@ def wrap_unrolled(step, g, name, initial, step_inputs):
             if node.op_type == "Identity":  # distinct names for a Scan's outputs; nothing to compute here
                 names[node.output[0]] = names.get(node.input[0], node.input[0])
                 continue
-            copy = helper.make_node(node.op_type, [names.get(i, i) for i in node.input], [], name=g.unique(f"{node.name}/t{t}"))
+            op = node.op_type
+            if op == "Gemm" and g.dtype == np.float64 and len(node.input) == 2 and not node.attribute:
+                # the same product as a MatMul: onnx2tf computes a float64 Gemm less exactly
+                # (SimpleDeepRNN's h·U_lags: errors of 2e-9-8e-9 through TFLite, 1e-16 as MatMul)
+                op = "MatMul"
+            copy = helper.make_node(op, [names.get(i, i) for i in node.input], [], name=g.unique(f"{node.name}/t{t}"))
             copy.attribute.extend(node.attribute)
             for out in node.output:
                 names[out] = g.unique(f"{out}/t{t}") if out else ""

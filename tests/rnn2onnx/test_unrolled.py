@@ -250,3 +250,12 @@ def test_masked_native_forms_take_a_fixed_shape(cell, activation, inner, form):
     assert forms[model.layers[-1].name][0] == form
     X = port_inputs(structure.model_inputs(model)[0], keep, np.random.default_rng(0), "float32")
     assert error(model, proto, X) <= TOLERANCE["float32"]
+
+
+def test_float64_steps_have_no_gemm():
+    """onnx2tf computes a float64 Gemm less exactly than a MatMul (SimpleDeepRNN's lag
+    product: 2e-9-8e-9 through TFLite, 6e-16 as a MatMul): float64 steps use MatMul;
+    float32 steps keep the Gemm onnxruntime fuses with the activation after it."""
+    for dtype, gemm in (("float64", False), ("float32", True)):
+        proto, _ = build(make("SimpleDeepRNN", "none", False, dtype), strategy="unrolled", fixed_shape=(2, 4))
+        assert ("Gemm" in {n.op_type for n in proto.graph.node}) == gemm, dtype
