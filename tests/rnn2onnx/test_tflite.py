@@ -3,9 +3,10 @@ masked (left and right padding, holes, all-masked rows) and unmasked, both
 return_sequences, against model.predict. Runs where the onnx2tf venv is installed
 (scripts/setup-onnx2tf.sh); skips with the hint otherwise.
 
-One Graph model holds every case (one input of token ids behind Embedding(mask_zero),
-one of floats without a mask, an output per cell and return_sequences), so onnx2tf and
-TensorFlow are started once: each conversion takes 20-40 s here."""
+One Graph model per dtype holds every case (one input of token ids behind
+Embedding(mask_zero), one of floats without a mask, an output per cell and
+return_sequences), converted in one process (TensorFlow is imported once): a small
+model converts in 20-40 s; these two took 24 minutes on a busy 2-core machine."""
 import numpy as np
 import pytest
 
@@ -15,7 +16,7 @@ from rnn2onnx.export import build
 from rnn2onnx.validate import TOLERANCE, compare, port_inputs
 
 pytestmark = [pytest.mark.skipif(not tflite.available(), reason=tflite.install_hint()),
-              pytest.mark.slow]  # two conversions of 28 recurrent layers: 10-20 minutes on 2 busy cores
+              pytest.mark.slow]  # two conversions of 28 recurrent layers each
 
 CELLS = ("SimpleRNN", "SimpleDeepRNN", "GRU", "LSTM", "JZS1", "JZS2", "JZS3")
 # rows of the token-id batch: the mask kinds, in the order the report names them
