@@ -6,7 +6,7 @@ return_sequences, against model.predict. Runs where the onnx2tf venv is installe
 One Graph model per dtype holds every case (one input of token ids behind
 Embedding(mask_zero), one of floats without a mask, an output per cell and
 return_sequences), converted in one process (TensorFlow is imported once): a small
-model converts in 20-40 s; these two took 10-24 minutes on a busy 2-core machine."""
+model converts in 20-40 s; these two took 6-24 minutes on a busy 2-core machine."""
 import numpy as np
 import pytest
 
