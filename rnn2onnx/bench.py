@@ -17,6 +17,11 @@ one process (absolute times drift between runs on shared machines; ratios do not
 (g) the empty-input guards (rnn2onnx/passes.py): the same export with and without it,
     target="onnxruntime" (guard_empty, an If) on native LSTM and the LSTM loop form (Scan),
     target="portable" (pad_empty, no If) on native LSTM/GRU and their Scans.
+(h) the unrolled form (strategy="unrolled", emitters/unrolled.py) vs the Scan of the same
+    step, both exported for the same fixed input shape: every cell behind a masked
+    Embedding (left padding), and unmasked the cells without a native op. Batch 1 with
+    one intra-op thread (latency), batch 32 with the default threads; the median of
+    three medians of interleaved rounds. `rnn2onnx bench --unrolled` runs only these.
 """
 import argparse
 import os
@@ -111,7 +116,7 @@ def _embedded_model(cls, d, k, mask_zero=True, seed=0, **kw):
     return model
 
 
-def run(shapes=SHAPES, repeats=30, print_fn=print, masked_shapes=None):
+def run(shapes=SHAPES, repeats=30, print_fn=print, masked_shapes=None, unrolled_shapes=None):
     from reference import GRU, JZS1, JZS2, JZS3, LSTM, SimpleDeepRNN, SimpleRNN
 
     rows = []
@@ -148,6 +153,12 @@ def run(shapes=SHAPES, repeats=30, print_fn=print, masked_shapes=None):
         rows += _guard_rows((n, T, d, k), X, reps, lstm)
     rows.append(_export_time())
     rows += masked_rows(repeats, masked_shapes or MASKED_SHAPES)
+    rows += unrolled_rows(repeats, unrolled_shapes or UNROLLED_SHAPES)
+    print_rows(rows, print_fn)
+    return rows
+
+
+def print_rows(rows, print_fn=print):
     header = f"{'':2} {'comparison':74} {'batch,time,in,hidden':22} {'ours ms':>9} {'base ms':>9} {'ratio':>7}"
     print_fn(header)
     print_fn("-" * len(header))
@@ -159,7 +170,41 @@ def run(shapes=SHAPES, repeats=30, print_fn=print, masked_shapes=None):
              "(d) baseline is the 2 s goal; (e) goals: masked/unmasked <= 1.3 at batch 1 for "
              "return_sequences=False, <= 1.8 for LSTM return_sequences=True, <= 1.2 at batch 32 for LSTM; "
              "masked/Scan <= 1 wherever auto picks a native form (marked *); "
-             "(f) the cost of Loop over Scan and of the portable target's bodies; (g) the guard's cost (goal: ~1.0)")
+             "(f) the cost of Loop over Scan and of the portable target's bodies; (g) the guard's cost (goal: ~1.0); "
+             "(h) unrolled / Scan: auto would unroll only where this is clearly below 1 (it is not: "
+             "emitters/unrolled.py)")
+
+
+# (h): (batch, time, input, hidden) and the intra-op threads (1: latency)
+UNROLLED_SHAPES = [(1, 20, 32, 64, 1), (1, 50, 32, 64, 1), (32, 20, 64, 128, None), (32, 50, 64, 128, None)]
+UNROLLED_CELLS = [("SimpleRNN", {}), ("SimpleDeepRNN", {"depth": 2}), ("GRU", {}), ("LSTM", {}), ("JZS1", {}),
+                  ("JZS2", {}), ("JZS3", {})]
+UNROLLED_UNMASKED = ("SimpleDeepRNN", "JZS3")  # no native op: auto's loop form unmasked too
+
+
+def unrolled_rows(repeats, shapes=UNROLLED_SHAPES, rounds=3):
+    """(h) rows: unrolled / Scan, each exported for the shape it runs at."""
+    import reference
+
+    rows = []
+    for n, T, d, k, threads in shapes:
+        reps = repeats if n > 1 else repeats * 3
+        ids = masked_inputs(n, T)
+        X = np.random.default_rng(0).normal(size=(n, T, d)).astype(np.float32)
+        for cell, kw in UNROLLED_CELLS:
+            cls = getattr(reference, cell)
+            cases = [("masked", _embedded_model(cls, d, k, **kw), ids)]
+            if cell in UNROLLED_UNMASKED:
+                cases.append(("", _model(cls, d, k, **kw), X))
+            for what, model, feed in cases:
+                unrolled, scan = (runtimes.load("onnxruntime", build(model, strategy=s, fixed_shape=(n, T))[0],
+                                                threads=threads) for s in ("unrolled", "loop"))
+                results = [median_ratio(lambda: unrolled({"input": feed}), lambda: scan({"input": feed}), reps)
+                           for _ in range(rounds)]
+                ratio, ta, tb = (float(np.median([r[i] for r in results])) for i in range(3))
+                label = cell + (f"({kw['depth']})" if kw else "") + (f" {what}" if what else "")
+                rows.append(("h", f"{label} unrolled vs Scan ({'1 thread' if threads else 'default threads'})",
+                             (n, T, d, k), ta, tb, ratio))
     return rows
 
 
@@ -346,6 +391,7 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="few rounds, for a smoke run")
     parser.add_argument("--json", metavar="PATH", default=None,
                         help="also write the rows as JSON (atomically), for `rnn2onnx conformance --bench PATH`")
+    parser.add_argument("--unrolled", action="store_true", help="only (h): the unrolled form vs the Scan")
     args = parser.parse_args(argv)
     if args.json:
         from reference.files import OutputPathError, check_output_path
@@ -355,7 +401,11 @@ def main(argv=None):
         except OutputPathError as exc:
             parser.error(str(exc))
     repeats = 3 if args.quick else args.repeats
-    rows = run(repeats=repeats)
+    if args.unrolled:
+        rows = unrolled_rows(repeats)
+        print_rows(rows)
+    else:
+        rows = run(repeats=repeats)
     if args.json:
         write_json(args.json, rows, repeats)
         print(f"wrote {args.json}")

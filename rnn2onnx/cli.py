@@ -136,7 +136,7 @@ def _export(model, args, target):
 
     _, report = export_with_report(model, target, opset=args.opset, strategy=args.strategy, target=args.target,
                                    loop_op=args.loop_op, validate=not args.no_validate, n=args.n,
-                                   inputs=[args.config, args.weights])
+                                   inputs=[args.config, args.weights], fixed_shape=fixed_shape(args.fixed_shape))
     return report
 
 
@@ -152,7 +152,8 @@ def cmd_inspect(args, out, err):
     print("\n".join(_release_lines(model)), file=out)
     print(_dtype_line(model), file=out)
     model.summary(print_fn=lambda text: print(text, file=out))
-    plan = rnn2onnx.plan(model, strategy=args.strategy, target=args.target, opset=args.opset, loop_op=args.loop_op)
+    plan = rnn2onnx.plan(model, strategy=args.strategy, target=args.target, opset=args.opset, loop_op=args.loop_op,
+                         fixed_shape=fixed_shape(args.fixed_shape))
     if is_graph(model) or len(model_inputs(model)) > 1:  # a container: its branches, nodes and merges
         print("", file=out)
         print("Structure (as exported):", file=out)
@@ -214,6 +215,27 @@ def _failure_sentence(report):
 
 
 # -- argument parsing ------------------------------------------------------------------------
+def _fixed_shape_arg(text):
+    """'1x50' -> (None, (1, 50)); 'tok=1x50' -> ('tok', (1, 50))."""
+    name, _, dims = text.rpartition("=")
+    parts = dims.lower().split("x")
+    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+        raise argparse.ArgumentTypeError(f"expected BATCHxTIME or NAME=BATCHxTIME (e.g. 1x50), got {text[:80]!r}")
+    return name or None, (int(parts[0]), int(parts[1]))
+
+
+def fixed_shape(values):
+    """export's fixed_shape from the --fixed-shape arguments: one (batch, time) for every
+    input, or {input name: (batch, time)}."""
+    if not values:
+        return None
+    if len(values) == 1 and values[0][0] is None:
+        return values[0][1]
+    if any(name is None for name, _ in values):
+        raise CommandError("--fixed-shape: with several inputs give each one as NAME=BATCHxTIME")
+    return dict(values)
+
+
 def build_parser():
     from rnn2onnx import runtimes
 
@@ -235,15 +257,20 @@ def build_parser():
         p.add_argument("--dtype", choices=("float32", "float64"), default=None,
                        help="precision of the reference model and the ONNX graph (default: the weights "
                             "file's, which is Keras's floatX; float32 without a weights file)")
-        p.add_argument("--strategy", choices=("auto", "loop", "native"), default="auto",
+        p.add_argument("--strategy", choices=("auto", "loop", "native", "unrolled"), default="auto",
                        help="native ops where exact, Loop otherwise (auto); every cell as a Loop; "
-                            "native ops or an error")
+                            "native ops or an error; unrolled: no Scan/Loop/If, every step in the graph "
+                            "(needs --fixed-shape)")
         p.add_argument("--target", choices=("onnxruntime", "portable"), default="onnxruntime",
                        help="portable: files onnxruntime, OpenVINO and tract all run (native ops only with "
                             "ONNX's default activations, loop bodies every one of them accepts)")
         p.add_argument("--loop-op", choices=("scan", "loop"), default="scan",
                        help="the ONNX op the loop form is wrapped in: Scan (default, faster) or Loop "
                             "(for consumers without Scan)")
+        p.add_argument("--fixed-shape", metavar="BATCHxTIME", action="append", type=_fixed_shape_arg, default=None,
+                       help="the one input shape the file takes, e.g. 1x50 (for a model with several inputs "
+                            "NAME=BATCHxTIME, once per input): no empty-input guard; with --strategy unrolled "
+                            "no control flow (for converters such as onnx2tf)")
         if opset:
             p.add_argument("--opset", type=int, default=None, help="ONNX opset (default: the exporter's)")
 

@@ -15,10 +15,11 @@ from . import __version__
 from .emitters.loop import LOOP_OPS
 from .errors import ExportError
 from .graph import Graph, finish_model
+from .emitters.unrolled import FORM as UNROLLED, concrete_outputs, resolve_fixed_shape
 from .passes import guard_empty, pad_empty
-from .structure import emit_model, is_graph
+from .structure import emit_model, is_graph, model_inputs
 
-STRATEGIES = ("auto", "loop", "native")
+STRATEGIES = ("auto", "loop", "native", "unrolled")
 #: rewrites of the finished graph per target, in order (runtime quirks; see rnn2onnx/passes.py).
 #: Both make empty input safe; the portable target's guard has no `If`: tract 0.23
 #: miscomputes a Scan inside an `If` whose per-step output is read at its last step (it
@@ -80,14 +81,15 @@ def supported_opsets():
 class Context:
     """What the emitters share: the graph, the options, and the form chosen per layer."""
 
-    def __init__(self, g, strategy, target, loop_op="scan"):
+    def __init__(self, g, strategy, target, loop_op="scan", fixed=None):
         self.g, self.strategy, self.target, self.loop_op = g, strategy, target, loop_op
+        self.fixed = fixed  # {input name: (batch, time or None)} (fixed_shape), or None: dynamic
         self.forms = {}    # layer key -> (form, reason), in the order the walk emits them
         self.configs = {}  # layer key -> its config (for the file's metadata)
         self.key = None    # the key of the layer being emitted (a path inside a container)
 
 
-def _check_options(model, opset, strategy, target, loop_op="scan"):
+def _check_options(model, opset, strategy, target, loop_op="scan", fixed_shape=None):
     if strategy not in STRATEGIES:
         raise ExportError(f"unknown strategy {strategy!r}; accepted: {', '.join(STRATEGIES)}")
     if loop_op not in LOOP_OPS:
@@ -104,7 +106,10 @@ def _check_options(model, opset, strategy, target, loop_op="scan"):
         raise ExportError("the model's input shape is unknown: give the first layer input_dim or "
                           "input_shape, or call predict once before exporting")
     check_names(model)
-    return int(opset)
+    if strategy == UNROLLED and fixed_shape is None:
+        raise ExportError("strategy='unrolled' needs the input shape fixed: give fixed_shape=(batch, time)")
+    fixed = None if fixed_shape is None else resolve_fixed_shape(model_inputs(model), fixed_shape)
+    return int(opset), fixed
 
 
 def check_names(model):
@@ -121,14 +126,17 @@ def check_names(model):
 
 
 def build(model, opset=None, strategy="auto", target="onnxruntime", loop_op="scan", passes=None,
-          shapes_only=False):
+          shapes_only=False, fixed_shape=None):
     """(ModelProto, {layer name: (form, reason)}) without validation or file output.
     `loop_op`: the ONNX op the loop form is wrapped in, "scan" (faster) or "loop".
     `passes`: the late rewrites applied to the finished graph (default: the target's
-    LATE_PASSES; benchmarks pass () to measure what they cost). shapes_only: no weight is stored (plan())."""
-    opset = _check_options(model, opset, strategy, target, loop_op)
-    g = Graph("rnn2onnx", model.dtype, opset, target=target, shapes_only=shapes_only)
-    ctx = Context(g, strategy, target, loop_op)
+    LATE_PASSES; benchmarks pass () to measure what they cost). shapes_only: no weight is stored (plan()).
+    `fixed_shape`: (batch, time) of every input, or {input name: (batch, time)}: the file
+    takes only that shape (and needs no empty-input guard); see export()."""
+    opset, fixed = _check_options(model, opset, strategy, target, loop_op, fixed_shape)
+    batch = None if fixed is None else next(iter(fixed.values()))[0]
+    g = Graph("rnn2onnx", model.dtype, opset, target=target, shapes_only=shapes_only, fixed_batch=batch)
+    ctx = Context(g, strategy, target, loop_op, fixed)
     emit_model(model, ctx)
     metadata = {
         "producer": f"rnn2onnx {__version__}",
@@ -137,44 +145,54 @@ def build(model, opset=None, strategy="auto", target="onnxruntime", loop_op="sca
         "rnn2onnx.target": target,
         "rnn2onnx.loop_op": loop_op,
     }
+    if fixed is not None:
+        metadata["rnn2onnx.fixed_shape"] = json.dumps(fixed)
     for key, (form, _) in ctx.forms.items():
         config = dict(ctx.configs[key], onnx_form=form)
         metadata[f"rnn2onnx.layer.{key}"] = json.dumps(config, default=str)
     proto = finish_model(g, opset, metadata)
     proto.producer_version = __version__
+    if fixed is not None:  # no input can be empty: no guard, and every output's shape is known
+        concrete_outputs(proto)
+        passes = () if passes is None else passes
     for rewrite in LATE_PASSES[target] if passes is None else passes:
         rewrite(proto)
     return proto, ctx.forms
 
 
-def plan(model, strategy="auto", target="onnxruntime", opset=None, loop_op="scan"):
+def plan(model, strategy="auto", target="onnxruntime", opset=None, loop_op="scan", fixed_shape=None):
     """[(layer key, ONNX form, reason)] — what each layer (and merge) becomes, in the order
     the model is walked, without validating. A layer's key is its name, prefixed inside a
     Merge by the branch it is in (`merge_1/branch_2/gru_1`)."""
-    _, forms = build(model, opset=opset, strategy=strategy, target=target, loop_op=loop_op, shapes_only=True)
+    _, forms = build(model, opset=opset, strategy=strategy, target=target, loop_op=loop_op, shapes_only=True,
+                     fixed_shape=fixed_shape)
     return [(key, *form) for key, form in forms.items()]
 
 
 def export(model, path=None, *, opset=None, strategy="auto", target="onnxruntime", loop_op="scan",
-           validate=True):
+           validate=True, fixed_shape=None):
     """Compile `model` (a Sequential, one starting with a Merge, or a Graph) to ONNX;
     validate every output against `model.predict` in onnxruntime; write it to `path`
     (atomically, only after validation passed). Returns the ModelProto.
     `loop_op="loop"` wraps the loop form in ONNX `Loop` instead of `Scan`, for consumers
-    that lack Scan (slower: see `rnn2onnx bench`)."""
+    that lack Scan (slower: see `rnn2onnx bench`).
+    `fixed_shape=(batch, time)` (or {input name: (batch, time)}) fixes the input shapes;
+    with `strategy="unrolled"` every recurrent layer is then a native op or its step
+    unrolled over the steps, and the graph has no Scan, Loop or If (docs/forms.md)."""
     proto, _ = export_with_report(model, path, opset=opset, strategy=strategy, target=target, loop_op=loop_op,
-                                  validate=validate)
+                                  validate=validate, fixed_shape=fixed_shape)
     return proto
 
 
 def export_with_report(model, path=None, *, opset=None, strategy="auto", target="onnxruntime", loop_op="scan",
-                       validate=True, n=8, inputs=()):
+                       validate=True, n=8, inputs=(), fixed_shape=None):
     """export(), also handing back the validation Report (None when not validated) for
     callers that print it (the CLI), so the model is validated once. `n`: generated
-    validation samples; `inputs`: files the output must not be (check_output_path)."""
+    validation samples (with fixed_shape: batches of the fixed shape); `inputs`: files
+    the output must not be (check_output_path)."""
     if path is not None:  # refused before any export work
         check_output_path(path, inputs)
-    proto, _ = build(model, opset=opset, strategy=strategy, target=target, loop_op=loop_op)
+    proto, _ = build(model, opset=opset, strategy=strategy, target=target, loop_op=loop_op, fixed_shape=fixed_shape)
     large = sum(t.ByteSize() for t in proto.graph.initializer) > EXTERNAL_DATA_THRESHOLD
     if large and path is None:
         raise ExportError("the model is larger than 1 GiB: give a path so its weights can be stored as external data")

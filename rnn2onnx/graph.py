@@ -31,10 +31,12 @@ class Graph:
     """Nodes, inputs and outputs of one ONNX graph; subgraphs share the root's names,
     initializers and constants (a Scan body reads weights from the outer scope)."""
 
-    def __init__(self, name, dtype, opset, root=None, target="onnxruntime", shapes_only=False):
-        """shapes_only: initializers are named but not stored (a plan reads no weights)."""
+    def __init__(self, name, dtype, opset, root=None, target="onnxruntime", shapes_only=False, fixed_batch=None):
+        """shapes_only: initializers are named but not stored (a plan reads no weights).
+        fixed_batch: the batch size every input has (export's fixed_shape), or None."""
         self.name, self.dtype, self.opset = name, np.dtype(dtype), opset
         self.shapes_only = root.shapes_only if root is not None else shapes_only
+        self.fixed_batch = root.fixed_batch if root is not None else fixed_batch
         self.target = root.target if root is not None else target
         self.elem = ELEM_TYPE[self.dtype]
         self.root = root or self
@@ -84,7 +86,10 @@ class Graph:
 
     def batch_zeros(self, x, batch_axis, widths, name, lead=()):
         """One zero tensor (*lead, batch, w) per width, batch read from axis `batch_axis`
-        of `x`: the zero initial states of loops and native ops."""
+        of `x`: the zero initial states of loops and native ops. With a fixed batch,
+        constants (converters such as onnx2tf then see no shape arithmetic)."""
+        if self.fixed_batch is not None:
+            return [self.const(np.zeros(tuple(lead) + (self.fixed_batch, w)), dtype=self.dtype) for w in widths]
         batch = self.node("Slice", [self.node("Shape", [x], f"{name}/Shape"), self.const([batch_axis]),
                                     self.const([batch_axis + 1])], f"{name}/batch")
         zeros = []

@@ -23,6 +23,7 @@ from reference.containers import Merge
 
 from .emitters import EMITTERS
 from .emitters.merge import emit_merge
+from .emitters.unrolled import fixed_dims
 from reference.errors import ConfigError
 
 from .errors import ExportError
@@ -228,8 +229,9 @@ def emit_model(model, ctx):
     tensors = []
     for port, time in zip(ins, _time_names(len(ins))):
         elem = onnx.TensorProto.INT64 if port.ids else None
-        g.inputs.append(onnx.helper.make_tensor_value_info(port.name, elem or g.elem,
-                                                           ["batch"] + (in_dims or onnx_dims(port.shape, time))))
+        dims = in_dims or onnx_dims(port.shape, time)
+        dims = fixed_dims(dims, ctx.fixed[port.name]) if ctx.fixed else ["batch"] + dims
+        g.inputs.append(onnx.helper.make_tensor_value_info(port.name, elem or g.elem, dims))
         tensors.append(port.name)
     if is_graph(model):
         results = _emit_graph(model, ctx, dict(zip(model.input_order, tensors)))

@@ -109,6 +109,35 @@ def generate_inputs(model, n=8, T=7, seed=0):
     return structure.predict_style(model, arrays)
 
 
+def _fixed_shapes(onnx_model_or_path):
+    import onnx
+
+    from .emitters.unrolled import fixed_input_shapes
+
+    proto = onnx_model_or_path
+    if not isinstance(proto, onnx.ModelProto):
+        proto = onnx.load(proto, load_external_data=False)
+    return fixed_input_shapes(proto)
+
+
+def fixed_shape_inputs(model, shapes, n=8, seed=0):
+    """Batches (what `model.predict` takes) of the fixed input `shapes` ({input name: its
+    shape}), at least max(n, 6) rows in all so every padding pattern appears (rows of a
+    pattern go to successive batches of a small fixed batch)."""
+    from .emitters.unrolled import has_time
+
+    ports = structure.model_inputs(model)
+    batch = shapes[ports[0].name][0]
+    rows = -(-max(n, len(PADDING_KINDS)) // batch) * batch
+    rng = np.random.default_rng(seed)
+    arrays = []
+    for port in ports:
+        shape = shapes[port.name]
+        T = shape[1] if has_time(port) else 1
+        arrays.append(port_inputs(port, padding_patterns(rows, T, rng), rng, model.dtype))
+    return [structure.predict_style(model, [a[i:i + batch] for a in arrays]) for i in range(0, rows, batch)]
+
+
 def inputs_with_mask(model, keep, rng):
     """Random inputs of `model` (a Sequential reading one input) whose masked steps are
     exactly where the (n, T) bool array `keep` is False (see port_inputs)."""
@@ -208,9 +237,14 @@ def validate(model, onnx_model_or_path, inputs=None, n=8, runtime="onnxruntime",
     n = positive_int(n, "validate", "n", limit="samples")
     dtype = str(model.dtype)
     shortest = shortest_length(model)
-    batches = [inputs] if inputs is not None else [generate_inputs(model, n=n, T=max(7, shortest)),
-                                                   generate_inputs(model, n=2, T=shortest, seed=1)]
     proto = check_interface(model, onnx_model_or_path)
+    fixed = None if inputs is not None else _fixed_shapes(proto)
+    if inputs is not None:
+        batches = [inputs]
+    elif fixed is not None:  # a file for one input shape (export's fixed_shape)
+        batches = fixed_shape_inputs(model, fixed, n)
+    else:
+        batches = [generate_inputs(model, n=n, T=max(7, shortest)), generate_inputs(model, n=2, T=shortest, seed=1)]
     if untrusted is None:
         untrusted = not runtimes.is_proto(onnx_model_or_path)
     run = _load(runtime, onnx_model_or_path, proto, untrusted, time_limit)

@@ -53,6 +53,7 @@ class Case:
     labels: list = None          # layer labels for the report (default: from `layers`)
     loop_op: str = "scan"        # the ONNX op of the loop form: scan | loop
     container: str = None        # a CONTAINERS entry (group "container"): the model is that container
+    fixed_shape: tuple = None    # (batch, time) the file is exported for (group "unrolled"), or None
 
     @property
     def return_sequences(self):
@@ -486,6 +487,19 @@ def build_matrix(quick=False, opsets=None):
                 kwargs.update(_variant_kwargs(kind, ("tanh", "sigmoid")))
             add([(kind, kwargs)], "none", dtype, "auto", target, middle, "mask-rules", f"back,{acts}")
 
+    # 3d. the unrolled form (strategy="unrolled", fixed shape (BATCH, TIME)): every layer,
+    # mask kind, return_sequences and dtype, both targets, middle opset
+    for li, kind in enumerate(RECURRENT):
+        for mi, mask in enumerate(MASKS):
+            chosen = itertools.product((False, True), DTYPES, TARGETS)
+            if quick:  # every layer once, masks, dtypes and targets rotating
+                chosen = [] if mi != li % len(MASKS) else [(bool(li % 2), DTYPES[li // 2 % 2], TARGETS[li % 2])]
+            for rs, dtype, target in chosen:
+                case = Case([(kind, {"return_sequences": rs})], mask, dtype, "unrolled", target, middle, "unrolled",
+                            fixed_shape=(BATCH, TIME))
+                case.id = _case_id(case)
+                cases.append(case)
+
     # 4. stacked models
     for si, (name, mask, layers) in enumerate(STACKS):
         chosen = itertools.product(DTYPES, STRATEGIES, TARGETS, opsets)
@@ -588,6 +602,8 @@ def make_inputs(case, model, seed=0):
 
     shortest = shortest_length(model)
     sizes = [(max(TIME, shortest), BATCH), (shortest, 3 if shortest == 1 else BATCH)]
+    if case.fixed_shape is not None:  # the file takes this shape only
+        sizes = [tuple(reversed(case.fixed_shape))]
     if case.group == "masked-native":
         # auto's batch-size dispatch (emitters/dispatch.py) runs the native form up to a
         # threshold per op (4 rows, or 1) and the Scan above: full-length batches on both sides

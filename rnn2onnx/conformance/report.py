@@ -25,7 +25,8 @@ def _versions():
 
 def case_form(record):
     """What the case's recurrent layers became: native ops by name (and masked form), Scan
-    or Loop, or a batch-size dispatch between a masked native form and the loop form."""
+    or Loop, unrolled steps, or a batch-size dispatch between a masked native form and the
+    loop form."""
     forms = []
     for f in record["forms"].values():
         form = _form_name(f, record, "native {op}{variant}")
@@ -47,6 +48,8 @@ def _form_name(f, record, native):
     if form.startswith("native"):
         op = f["reason"].replace("exact as ONNX ", "").split()[0]
         return native.format(op=op, variant=form[len("native"):], form=form)
+    if form == "unrolled":  # (emitters/unrolled.py)
+        return "unrolled"
     return loop if form == "loop" else None
 
 

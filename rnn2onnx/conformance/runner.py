@@ -163,7 +163,8 @@ def run_case(case, runtime_names, keep_dir=None, keep_all=False):
             inputs = make_inputs(case, model)
             expected = [structure.predict_outputs(model, X) for X in inputs]
         feeds = [structure.feeds(model, X) for X in inputs]
-        options = dict(strategy=case.strategy, target=case.target, opset=case.opset, loop_op=case.loop_op)
+        options = dict(strategy=case.strategy, target=case.target, opset=case.opset, loop_op=case.loop_op,
+                       fixed_shape=case.fixed_shape)
         proto, forms = build(model, **options)  # one build gives the file and each layer's form
         for name, (form, reason) in forms.items():
             record["forms"][name] = {"form": form, "reason": reason}

@@ -212,9 +212,11 @@ def wrap_loop(step, g, name, initial, step_inputs):
 WRAPPERS = {"scan": wrap_scan, "loop": wrap_loop}
 
 
-def emit_loop(layer, ctx, x, mask):
+def emit_loop(layer, ctx, x, mask, wrap=None):
     """`x` and `mask` as the layer reads them: emitters/recurrent.py has reversed them for a
-    go_backwards layer and dropped a mask its rule ignores."""
+    go_backwards layer and dropped a mask its rule ignores. `wrap`: what runs the step over
+    time, a WRAPPERS-like function (default: the wrapper ctx.loop_op names;
+    emitters/unrolled.py passes its own)."""
     g, name, rule = ctx.g, layer.name, layer.rule
     if mask is not None:
         mask = g.node("Unsqueeze", [mask, g.const([-1])], f"{name}/mask")
@@ -227,7 +229,7 @@ def emit_loop(layer, ctx, x, mask):
     if mask is not None:
         gates = rule.gates(OnnxOps(g, f"{name}/gate"), x, mask, batch_axis=0)
         step_inputs.append(mask if gates is None else gates)
-    states, per_step, time_axis = WRAPPERS[ctx.loop_op](step, g, name, initial, step_inputs)
+    states, per_step, time_axis = (wrap or WRAPPERS[ctx.loop_op])(step, g, name, initial, step_inputs)
     if step.last_output != "step":
         return states[0 if step.last_output == "state0" else -1]
     (hs,) = per_step

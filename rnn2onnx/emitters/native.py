@@ -165,11 +165,15 @@ def native_node(layer, g, xt, W, R, B, seq_lens=None, outputs=("Y",), direction=
         attrs["linear_before_reset"] = 0
     inputs = [xt] + [w if isinstance(w, str) else g.initializer(f"{name}/{key}", w)
                      for key, w in (("W", W), ("R", R), ("B", B))]
-    if seq_lens is not None or g.target == "portable":
+    # (with fixed shapes only for an op on the model's own batch: the masked forms' ops,
+    # which take `seq_lens`, may run on more rows, one per mask segment)
+    explicit_states = g.target == "portable" or (g.fixed_batch is not None and seq_lens is None)
+    if seq_lens is not None or explicit_states:
         inputs.append(seq_lens or "")
-    if g.target == "portable":  # for tract; costs onnxruntime ~2% at batch 1, so only here
+    if explicit_states:  # for tract and onnx2tf; costs onnxruntime ~2% at batch 1, so only there
         # zero initial_h (and initial_c), (1, batch, k): the op's default, given explicitly
-        # because tract panics on a symbolic batch without them
+        # because tract panics on a symbolic batch without them, and onnx2tf cannot convert
+        # an LSTM without them ("An `initial_state` was passed that is not compatible")
         inputs += g.batch_zeros(xt, 1, [layer.output_dim], name, lead=(1,)) * (2 if op == "LSTM" else 1)
     node_name = g.unique(f"{name}/{op}")
     out = {o: g.unique(f"{node_name}:{o}") for o in outputs}

@@ -18,6 +18,7 @@ from .dispatch import emit_dispatch
 from .loop import emit_loop
 from .masked_native import emit_masked_last, emit_masked_rows, emit_masked_sequences, emit_packed, why_not_reset
 from .native import NATIVE, emit_native, reverse_direction, why_not_masked_native, why_not_native
+from .unrolled import FORM as UNROLLED, emit_unrolled, unrolled_form
 
 RECURRENT = ("SimpleRNN", "SimpleDeepRNN", "GRU", "LSTM", "JZS1", "JZS2", "JZS3")
 
@@ -77,9 +78,24 @@ def dispatch_form(form, max_batch=DISPATCH_MAX_BATCH):
 
 def choose_form(layer, ctx, masked):
     """(form, reason) for this layer under ctx.strategy and ctx.target; form is 'native',
-    'native-segment', 'native-reset', 'native-rows', 'loop', or a dispatch between a masked
-    native form and 'loop' (dispatch_form). `masked`: a mask reaches the layer and its rule
-    reads it."""
+    'native-segment', 'native-reset', 'native-rows', 'native-carry', 'native-skip', 'loop',
+    'unrolled', or a dispatch between a masked native form and 'loop' (dispatch_form; with
+    fixed input shapes the side of it that the fixed batch takes). `masked`: a mask reaches
+    the layer and its rule reads it. `auto` never unrolls (unrolled.py says why)."""
+    if ctx.strategy == UNROLLED:
+        return unrolled_form(layer, ctx, masked)
+    form, reason = _choose_form(layer, ctx, masked)
+    if not ctx.fixed:
+        return form, reason
+    batch = ctx.g.fixed_batch
+    for (native_form, _), max_batch in DISPATCHED.items():  # the batch is known: no If on it
+        if form == dispatch_form(native_form, max_batch):
+            form = native_form if batch <= max_batch else "loop"
+            reason = f"{reason} (the fixed batch is {batch})"
+    return form, reason
+
+
+def _choose_form(layer, ctx, masked):
     if ctx.strategy == "loop":
         return "loop", "strategy='loop'"
     kind = type(layer).__name__
@@ -125,7 +141,7 @@ def choose_form(layer, ctx, masked):
 
 EMIT = {"native": lambda layer, ctx, x, mask: emit_native(layer, ctx, x),
         "native-segment": emit_masked_last, "native-reset": emit_masked_sequences, "native-rows": emit_masked_rows,
-        "native-carry": emit_packed, "native-skip": emit_packed, "loop": emit_loop}
+        "native-carry": emit_packed, "native-skip": emit_packed, "loop": emit_loop, UNROLLED: emit_unrolled}
 EMIT.update({dispatch_form(form, max_batch): partial(emit_dispatch, EMIT[form], emit_loop, max_batch)
              for (form, _), max_batch in DISPATCHED.items()})
 

@@ -196,6 +196,30 @@ def test_validation_failure_is_reported_and_nothing_written(fx, tmp_path, monkey
     assert os.listdir(tmp_path) == []
 
 
+def test_convert_and_inspect_unrolled_with_a_fixed_shape(fx, tmp_path):
+    import onnx
+
+    config, weights = os.path.join(fx, "every_recurrent.json"), os.path.join(fx, "every_recurrent.h5")
+    code, out, err = run("convert", config, weights, "-o", "unrolled.onnx", "--strategy", "unrolled",
+                         "--fixed-shape", "6x7", cwd=tmp_path)
+    assert code == 0, err
+    assert "strategy unrolled" in out and "PASS" in out
+    proto = onnx.load(str(tmp_path / "unrolled.onnx"))
+    assert not {"Scan", "Loop", "If"} & {n.op_type for n in proto.graph.node}
+    model = models.load_model(config, weights)
+    X = ids()  # (6, 7): the fixed shape
+    got, expected = onnx_outputs(str(tmp_path / "unrolled.onnx"), X), model.predict(X)
+    assert np.max(np.abs(got - expected)) <= 1e-5 * np.max(np.abs(expected))
+    code, out, err = run("inspect", config, "--strategy", "unrolled", "--fixed-shape", "input=1x50", cwd=tmp_path)
+    assert code == 0, err
+    assert "lstm_1" in out and "unrolled" in out
+    code, out, err = run("inspect", config, "--strategy", "unrolled", "--fixed-shape", "1by50", cwd=tmp_path)
+    assert code == 2 and "BATCHxTIME" in err
+    code, out, err = run("convert", config, weights, "-o", "x.onnx", "--strategy", "unrolled", cwd=tmp_path)
+    assert_clean_failure(code, out, err, "needs the input shape fixed")
+    assert sorted(os.listdir(tmp_path)) == ["unrolled.onnx"]
+
+
 def test_inspect(fx, tmp_path):
     code, out, err = run("inspect", os.path.join(fx, "every_recurrent.yaml"), cwd=tmp_path)
     assert code == 0, err

@@ -33,8 +33,9 @@ def test_demo_command_writes_into_the_current_directory_and_says_where(tmp_path,
 
 def test_bench_prints_every_comparison():
     lines = []
-    rows = bench.run(shapes=[(2, 5, 3, 4)], repeats=1, print_fn=lines.append, masked_shapes=[(2, 6, 3, 4)])
-    assert {row[0] for row in rows} == {"a", "b", "c", "d", "e", "f", "g"}
+    rows = bench.run(shapes=[(2, 5, 3, 4)], repeats=1, print_fn=lines.append, masked_shapes=[(2, 6, 3, 4)],
+                     unrolled_shapes=[(1, 4, 3, 4, 1)])
+    assert {row[0] for row in rows} == {"a", "b", "c", "d", "e", "f", "g", "h"}
     masked = [row[1] for row in rows if row[0] == "e"]
     for cell in ("LSTM rs=F [native-segment*]", "LSTM rs=T [native-reset*]", "GRU rs=F [native-segment]",
                  "GRU rs=T [native-rows]", "GRU(tanh) rs=T [native-reset]",
@@ -47,6 +48,8 @@ def test_bench_prints_every_comparison():
         assert f"{cell} vs unmasked" in masked and f"{cell} vs scan" in masked
     assert not any("GRU rs=T [auto" in row for row in masked)  # auto's form is the Scan there
     assert {row[1] for row in rows if row[0] == "f"} >= {"GRU Loop vs Scan", "LSTM masked portable vs ort-target Scan"}
+    assert {row[1] for row in rows if row[0] == "h"} >= {"JZS3 masked unrolled vs Scan (1 thread)",
+                                                         "SimpleDeepRNN(2) unrolled vs Scan (1 thread)"}
     assert all(row[-1] > 0 for row in rows)
     assert "ratio" in lines[0]
 
