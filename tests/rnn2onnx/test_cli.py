@@ -12,7 +12,7 @@ import onnxruntime
 import pytest
 
 import rnn2onnx
-from reference import build, models
+from reference import build
 from reference.keras_files import KerasFileError
 from rnn2onnx import cli
 
@@ -206,7 +206,7 @@ def test_convert_and_inspect_unrolled_with_a_fixed_shape(fx, tmp_path):
     assert "strategy unrolled" in out and "PASS" in out
     proto = onnx.load(str(tmp_path / "unrolled.onnx"))
     assert not {"Scan", "Loop", "If"} & {n.op_type for n in proto.graph.node}
-    model = models.load_model(config, weights)
+    model = build.load_model(config, weights)
     X = ids()  # (6, 7): the fixed shape
     got, expected = onnx_outputs(str(tmp_path / "unrolled.onnx"), X), model.predict(X)
     assert np.max(np.abs(got - expected)) <= 1e-5 * np.max(np.abs(expected))
