@@ -112,11 +112,8 @@ def wrap_unrolled(step, g, name, initial, step_inputs):
 
 
 def emit_unrolled(layer, ctx, x, mask):
-    """The layer's loop form with the Scan replaced by `wrap_unrolled`."""
-    if getattr(layer, "go_backwards", False):
-        # the direction is not part of the step body this form copies
-        raise ExportError(f"layer {layer.name}: the unrolled form does not handle go_backwards=True; "
-                          "use strategy='auto' or strategy='loop'")
+    """The layer's loop form with the Scan replaced by `wrap_unrolled` (a go_backwards
+    layer's input and mask arrive reversed: emitters/recurrent.py)."""
     return emit_loop(layer, ctx, x, mask, wrap=wrap_unrolled)
 
 

@@ -231,12 +231,19 @@ def test_masking_layer_input():
     assert error(model, proto, X) <= TOLERANCE["float64"]
 
 
-def test_a_reversed_layer_is_refused_not_computed_forwards():
-    """A direction is not part of the step body the unrolled form copies: refused."""
-    model = make("GRU", "holes", True, "float32")
-    model.layers[-1].go_backwards = True
-    with pytest.raises(ExportError, match="does not handle go_backwards"):
-        build(model, strategy="unrolled", fixed_shape=(2, 5))
+@pytest.mark.parametrize("go_backwards", [False, True])
+@pytest.mark.parametrize("rule", ["reset", "skip_batch", "skip_sample", "carry"])
+def test_every_mask_rule_and_go_backwards(rule, go_backwards):
+    """The mask rules live in the step body the unrolled form copies, and a go_backwards
+    layer reads its input reversed (emitters/recurrent.py): both hold without control flow."""
+    keep = MASKS["holes"]
+    for cell in ("GRU", "LSTM", "SimpleRNN"):
+        for dtype in ("float32", "float64"):
+            model = make(cell, "holes", True, dtype, mask_rule=rule, go_backwards=go_backwards)
+            proto, forms = build(model, strategy="unrolled", fixed_shape=keep.shape)
+            assert control_flow(proto) == []
+            X = port_inputs(structure.model_inputs(model)[0], keep, np.random.default_rng(2), dtype)
+            assert error(model, proto, X) <= TOLERANCE[dtype], (cell, dtype)
 
 
 @pytest.mark.parametrize("cell, activation, inner, form", [
