@@ -64,7 +64,7 @@ def test_bench_json_holds_the_rows_and_each_part_s_description(tmp_path):
     assert data["rows"][0] == {"part": "a", "comparison": "GRU loop vs native GRU", "shape": [1, 50, 32, 64],
                                "ours_ms": 3.0, "base_ms": 1.0, "ratio": 3.0}
     assert data["rows"][1]["shape"] is None
-    assert set(data["parts"]) == set("abcdefg") and data["parts"]["b"].startswith("our native LSTM export")
+    assert set(data["parts"]) == set("abcdefgh") and data["parts"]["b"].startswith("our native LSTM export")
     assert os.listdir(tmp_path) == ["bench.json"]  # written atomically: no temporary file left
 
 
