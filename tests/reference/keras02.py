@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from reference import build, models, registry
+from reference import build, registry
 
 FX = os.path.join(os.path.dirname(__file__), "..", "fixtures", "keras02")
 MANIFEST = json.load(open(os.path.join(FX, "MANIFEST.json"), encoding="utf-8"))["fixtures"]

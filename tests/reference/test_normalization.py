@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import reference as R
-from reference import build, models
-from reference.keras_files import KerasFileError, text
+from reference import build
+from reference.keras_files import KerasFileError
 from reference.errors import ConfigError, InputError
 
 from . import keras02

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import reference as R
-from reference import constraints, build, models, regularizers
+from reference import constraints, build, regularizers
 from reference.keras_files import KerasFileError
 from reference.keras_files import text as keras_text
 from reference.errors import ConfigError

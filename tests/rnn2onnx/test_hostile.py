@@ -12,7 +12,6 @@ import sys
 import tempfile
 import time
 import tracemalloc
-import warnings
 
 import h5py
 import numpy as np
@@ -22,7 +21,7 @@ import pytest
 import reference as r
 import rnn2onnx
 from reference import build, registry
-from reference.keras_files import KerasFileError, keras0
+from reference.keras_files import keras0
 from reference.errors import InputError
 from rnn2onnx import cli, runtimes
 
