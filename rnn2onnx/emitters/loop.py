@@ -228,10 +228,6 @@ def emit_loop(layer, ctx, x, mask, wrap=None):
     step_inputs = list(xs)
     if mask is not None:
         gates = rule.gates(OnnxOps(g, f"{name}/gate"), x, mask, batch_axis=0)
-        if gates is not None and wrap is not None:
-            # a gate of the whole batch (skip_batch: one per step) gets a row per sample:
-            # a wrapper other than Scan's slices step inputs row by row
-            gates = g.node("Expand", [gates, g.node("Shape", [mask], f"{name}/gate_shape")], f"{name}/gate_rows")
         step_inputs.append(mask if gates is None else gates)
     states, per_step, time_axis = (wrap or WRAPPERS[ctx.loop_op])(step, g, name, initial, step_inputs)
     if step.last_output != "step":

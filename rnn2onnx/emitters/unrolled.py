@@ -74,14 +74,19 @@ def wrap_unrolled(step, g, name, initial, step_inputs):
     states, per-step outputs (batch, time, k), time axis 1)."""
     steps = time_steps(g, step_inputs[0], name)
     batch = g.fixed_batch
-    # each per-step input (batch, time, w) as `steps` (batch, w) slices: time-major rows,
-    # then one Split (3 nodes per input, where a Gather per step would be `steps` nodes)
+    # each per-step input (rows, time, w) as `steps` (rows, w) slices: time-major rows,
+    # then one Split (3 nodes per input, where a Gather per step would be `steps` nodes).
+    # rows is the batch, or 1 for a gate of the whole batch (Keras 0.3.0's skip rule),
+    # which the step broadcasts as the Scan's body does
+    shapes = inferred_shapes(g.nodes, g.inputs, g.initializers, list(step_inputs), g.opset)  # one inference
     slices = []
     for full, width in zip(step_inputs, step.step_in_widths):
-        rows = g.node("Reshape", [g.node("Transpose", [full], f"{name}/time_major", perm=[1, 0, 2]),
-                                  g.const([steps * batch, width])], f"{name}/time_major")
-        slices.append(g.node("Split", [rows, g.const([batch] * steps)], f"{name}/steps", outputs=steps, axis=0)
-                      if steps > 1 else [rows])
+        shape = shapes.get(full)
+        rows = shape[0] if shape and shape[0] is not None else batch
+        flat = g.node("Reshape", [g.node("Transpose", [full], f"{name}/time_major", perm=[1, 0, 2]),
+                                  g.const([steps * rows, width])], f"{name}/time_major")
+        slices.append(g.node("Split", [flat, g.const([rows] * steps)], f"{name}/steps", outputs=steps, axis=0)
+                      if steps > 1 else [flat])
     states, outputs = list(initial), []
     for t in range(steps):
         names = dict(zip(step.state_in, states))
