@@ -14,4 +14,5 @@ Readers for Keras 1.x/2.x files belong here too (a `keras1`/`keras2` reader prod
 same specs, their weights reordered into the reference's order, and an HDF5 reader for
 their `layer_names`/`weight_names` layout), with their releases added to `releases`.
 """
-from .spec import GraphSpec, KerasFileError, LayerSpec, MergeSpec, ModelSpec, SequentialSpec  # noqa: F401
+from .spec import (FunctionalSpec, GraphSpec, InputSpec, KerasFileError, LayerSpec, MergeSpec, ModelSpec,  # noqa: F401
+                   NodeSpec, SequentialSpec)

@@ -30,6 +30,13 @@ class LayerSpec:
     # weight name -> factor the release multiplied it by before computing (0.3.3's Embedding
     # dropout at inference): the loaded weight is the stored one times the factor
     weight_scales: dict = field(default_factory=dict)
+    # Keras 1.x/2.x: the layer's Keras name (its HDF5 group, its node in a functional model)
+    # and how its stored arrays become the reference layer's weights: a callable taking
+    # [(weight name, array)] in the file's `weight_names` order and returning the arrays in
+    # the reference layer's get_weights order (gates reordered, fused kernels split, biases
+    # summed or zero-filled). None: the arrays are taken as they are.
+    name: str = field(default="", compare=False)
+    weight_map: object = field(default=None, compare=False)
 
 
 @dataclass
@@ -54,16 +61,46 @@ class GraphSpec:
 
 
 @dataclass
+class InputSpec:
+    """A Keras 1.x/2.x model input (an InputLayer): its layer name, per-sample shape (None
+    for a free axis) and dtype as the file gives it ("float32", "int32", ...)."""
+    name: str
+    shape: tuple
+    dtype: str = "float32"
+
+
+@dataclass
+class NodeSpec:
+    """One call of a layer in a Keras 1.x/2.x functional model, in topological order."""
+    layer: str                   # the Keras layer name, a key of FunctionalSpec.layers
+    inputs: list                 # [(layer name, node index, tensor index)] the call reads
+    index: int = 0               # which call of that layer this is (its node index)
+
+
+@dataclass
+class FunctionalSpec:
+    """A Keras 1.x/2.x functional model (`Model`, 1.x `Graph`-free API): every layer once
+    (a layer called twice shares its weights), its calls in topological order, and the
+    model's inputs and outputs as (layer name, node index, tensor index), in Keras's order."""
+    inputs: list                 # InputSpec, in the model's input order
+    layers: dict                 # Keras layer name -> LayerSpec, in the config's order
+    nodes: list                  # NodeSpec
+    outputs: list                # [(layer name, node index, tensor index)]
+
+
+@dataclass
 class ModelSpec:
-    model: object                # SequentialSpec or GraphSpec
+    model: object                # SequentialSpec, GraphSpec or FunctionalSpec
     release: str                 # the Keras release whose rules the spec computes, e.g. "0.3.2"
     reason: str                  # why: "config keys custom_name, trainable"
     candidates: tuple = ()       # every release the file's keys allow
     compile: dict = None         # {"optimizer", "loss", "class_mode"} of a compiled config, else None
     notes: list = field(default_factory=list)  # what loading ignores or translates, one sentence each
     warnings: list = field(default_factory=list)  # what makes the numbers other than a user may expect
+    backend: str = None          # Keras 1.x/2.x: "theano" or "tensorflow" as the file states it (its rules differ)
 
     @property
     def summary(self):
         """'Keras 0.3.2: config keys custom_name, trainable' (what inspect and convert print)."""
-        return f"Keras {self.release}: {self.reason}"
+        backend = f" ({self.backend})" if self.backend else ""
+        return f"Keras {self.release}{backend}: {self.reason}"
