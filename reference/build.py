@@ -11,7 +11,7 @@ from .containers import Graph, Merge
 from .errors import ConfigError
 from .keras_files import keras0, text
 from .keras_files.hdf5 import load_weights
-from .keras_files.spec import GraphSpec, KerasFileError, MergeSpec
+from .keras_files.spec import GraphSpec, KerasFileError, LayerSpec, MergeSpec
 from .layers import Embedding
 from .models import Sequential
 from .registry import LAYERS
@@ -42,8 +42,14 @@ def _layer(spec, place=None):
     same error mapping: a refused setting is a KerasFileError naming the layer."""
     cls = LAYERS[spec.kind]
     where = f"{spec.label} ({spec.kind})"
+    # a wrapper's argument may itself be a LayerSpec (Bidirectional, TimeDistributed): built first
+    arguments = {k: _layer(v) if isinstance(v, LayerSpec) else v for k, v in spec.arguments.items()}
     try:
-        layer = cls(**spec.arguments)
+        layer = cls(**arguments)
+        if spec.name:
+            layer.keras_name = spec.name
+        if spec.weight_map is not None:
+            layer.keras_weight_map = spec.weight_map
         if spec.file_omits:
             layer.file_omits, layer.derived_weights = spec.file_omits, dict(spec.derived_weights)
         if spec.weight_scales:
