@@ -154,7 +154,7 @@ STACKS = (
 )
 
 # ---------------------------------------------------------------------------------------
-# layers around the recurrent ones (issue 10), keyed by layer class name: [(variant,
+# layers around the recurrent ones, keyed by layer class name: [(variant,
 # mask, layers)], each layer alone (after a float input; a first layer gives its
 # input_shape) and in a recurrent stack. Cases: both dtypes and targets, middle opset.
 AROUND_LAYERS = {}
@@ -196,7 +196,7 @@ AROUND_LAYERS.update({
 # -- end of layers2 block
 
 
-# -- layers1 block: the layers of main before issue 10 (Embedding and Masking are the mask
+# -- layers1 block: the layers the project had first (Embedding and Masking are the mask
 # kinds' inputs), core.py's shape layers, noise.py, advanced_activations.py
 _FIXED = (TIME, EMBED)  # a sequence of known length: Flatten, Reshape, PReLU, ParametricSoftplus
 AROUND_LAYERS.update({
@@ -331,7 +331,7 @@ def _graph(m, inputs, nodes, outputs):
 
 
 SEQ = {"return_sequences": True}
-# Container rows (issue 9): Merge-first Sequentials with every merge mode, concat on the
+# Container rows: Merge-first Sequentials with every merge mode, concat on the
 # feature and the time axis, masked (Embedding(mask_zero), Masking) and unmasked branches,
 # a nested Merge. name -> (label, builder(_Make) -> model, time length per input or None)
 CONTAINERS = {

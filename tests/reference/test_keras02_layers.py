@@ -1,4 +1,4 @@
-"""The core, noise and advanced-activation layers (issue 10) against models, files and
+"""The core, noise and advanced-activation layers against models, files and
 predictions written by the original Keras 0.2.0 (tests/fixtures/keras02, read through
 tests/reference/keras02.py): every config file (JSON, YAML block and flow style) with
 the HDF5 weights predicts Keras's output; the files written again are Keras's (the empty
@@ -11,8 +11,8 @@ import reference as r
 from . import keras02
 from .finite_differences import check_model_gradients
 
-# every fixture made of these layers and the ones before issue 10; a fixture that also
-# needs a class of the other half of issue 10 (ActivityRegularization) is skipped, naming
+# every fixture made of these layers and the layers before them; a fixture that also
+# needs a class of the other half of those layers (ActivityRegularization) is skipped, naming
 # it, until that class is registered (keras02.require_layers)
 FIXTURES = ["addition_rnn_f64", "addition_rnn_f32", "gru_flatten", "reshape_permute", "tdmerge_ave", "tdmerge_sum",
             "parametric_softplus", "thresholded_actreg"]

@@ -1,4 +1,4 @@
-"""reference/untrusted.py: bounded quoting and config parsers with limits (issue 12)."""
+"""reference/untrusted.py: bounded quoting and config parsers with limits."""
 import time
 
 import pytest

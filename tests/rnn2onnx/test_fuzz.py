@@ -1,4 +1,4 @@
-"""Fuzzing the command line with mutated legacy files (issue 12): whatever a config (JSON
+"""Fuzzing the command line with mutated legacy files: whatever a config (JSON
 or YAML) or an HDF5 weights file holds, `rnn2onnx` ends with exit 0 (and a validated
 file) or exit 1 and one short sentence: never a traceback or an "unexpected" error, never
 a changed input file, within a time and memory bound. A few dozen examples here; many

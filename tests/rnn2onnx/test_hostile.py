@@ -1,4 +1,4 @@
-"""Issue 12, hostile inputs: each item's original failure, reproduced and now answered by
+"""Hostile inputs: each item's original failure, reproduced and now answered by
 exit 1 and one short sentence (or a correct result), inputs untouched, quickly."""
 import hashlib
 import json

@@ -1,5 +1,5 @@
 """Models written by the original Keras 0.2.0 with the core, noise and advanced-activation
-layers (issue 10), exported for both targets and run on every installed runtime, against
+layers, exported for both targets and run on every installed runtime, against
 Keras's own predictions (tests/fixtures/keras02); bad files of these layers get one
 sentence naming the layer, and nothing is written."""
 import json

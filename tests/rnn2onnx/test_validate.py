@@ -23,7 +23,7 @@ def test_compare_measures_error_relative_to_output_scale():
 
 
 def test_compare_fails_any_non_finite_output_even_when_both_sides_agree():
-    # issue 12: a model computing NaN everywhere used to "pass" with error 0
+    # hostile input: a model computing NaN everywhere used to "pass" with error 0
     for value in (np.nan, np.inf, -np.inf):
         ref = np.array([value, 1.0])
         for dtype in ("float32", "float64"):
