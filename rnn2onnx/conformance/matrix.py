@@ -108,13 +108,15 @@ def _variant_kwargs(kind, variant):
 MASKED_NATIVE = (
     ("keras", "LSTM", "tanh", "hard_sigmoid", (False, True)),         # reset
     ("tanh/sigmoid", "LSTM", "tanh", "sigmoid", (False, True)),  # reset
-    ("tanh/tanh", "LSTM", "tanh", "tanh", (True,)),         # rows
+    ("tanh/tanh", "LSTM", "tanh", "tanh", (False, True)),  # rows
     ("keras", "GRU", "sigmoid", "hard_sigmoid", (False, True)),       # rows
-    ("tanh/hard_sigmoid", "GRU", "tanh", "hard_sigmoid", (True,)),      # reset
+    ("tanh/hard_sigmoid", "GRU", "tanh", "hard_sigmoid", (False, True)),  # reset
     ("tanh/sigmoid", "GRU", "tanh", "sigmoid", (False, True)),  # rows
     ("keras", "JZS1", "tanh", "sigmoid", (False, True)),    # rows
-    ("tanh/hard_sigmoid", "JZS1", "tanh", "hard_sigmoid", (True,)),     # reset
+    ("tanh/hard_sigmoid", "JZS1", "tanh", "hard_sigmoid", (False, True)),  # reset
     ("relu/hard_sigmoid", "JZS2", "relu", "hard_sigmoid", (False, True)),  # reset
+    ("hard_sigmoid/hard_sigmoid", "GRU", "hard_sigmoid", "hard_sigmoid", (False, True)),  # reset through -1e30
+    ("tanh", "SimpleRNN", "tanh", None, (False, True)),           # rows (strategy="native"; auto loops)
 )
 
 # the later releases' mask rules on the native ops: "native-carry" (Keras 0.3.2 on) and
@@ -436,7 +438,8 @@ def build_matrix(quick=False, opsets=None):
             full = [(MASKS[(vi * 2 + j) % len(MASKS)], rss[j % len(rss)], "native", opsets[vi % len(opsets)])
                     for j in range(2)]
         for mask, rs, strategy, opset in full:
-            kwargs = {"activation": act, "inner_activation": inner, "return_sequences": rs}
+            kwargs = {"activation": act, "return_sequences": rs}
+            kwargs.update({"inner_activation": inner} if inner else {})
             add([(kind, kwargs)], mask, "float32", strategy, "onnxruntime", opset, "masked-native", name)
     for vi, (name, kind, act, inner, rule, backwards, rss) in enumerate(LATER_RULES_NATIVE):
         full = itertools.product(MASKS, rss, ("auto", "native"), opsets)

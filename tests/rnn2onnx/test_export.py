@@ -26,17 +26,22 @@ MASKED_AUTO = {("LSTM", False): "native-segment", ("LSTM", True): "native-reset"
                **{(cell, False): "dispatch(native-segment | loop, batch <= 4)" for cell in ("GRU", "JZS1", "JZS2")}}
 
 
+# That every layer x mask x return_sequences x dtype x strategy x target x opset computes
+# the reference's numbers is the conformance matrix's main group (its quick subset in
+# test_conformance.py, all of it under `slow`); here: the form each one takes, and the
+# numbers of the one layer setting the matrix does not hold (SimpleDeepRNN of depth 1).
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("strategy", ["auto", "loop"])
 @pytest.mark.parametrize("return_sequences", [False, True])
 @pytest.mark.parametrize("mask_source", MASK_SOURCES)
 @pytest.mark.parametrize("cell", sorted(CELLS))
-def test_export_matches_reference(cell, mask_source, return_sequences, strategy, dtype):
+def test_export_forms(cell, mask_source, return_sequences, strategy, dtype):
     model = build(cell, mask_source, return_sequences, dtype)
-    proto = rnn2onnx.export(model, strategy=strategy, validate=False)
-    report = rnn2onnx.validate(model, proto, raise_on_failure=False)
-    assert report.passed, report.format_table()
-    assert report.outputs[0].max_rel_error <= TOLERANCE[dtype]
+    if cell == "SimpleDeepRNN1":
+        proto = rnn2onnx.export(model, strategy=strategy, validate=False)
+        report = rnn2onnx.validate(model, proto, raise_on_failure=False)
+        assert report.passed, report.format_table()
+        assert report.outputs[0].max_rel_error <= TOLERANCE[dtype]
     form = dict((name, f) for name, f, _ in rnn2onnx.plan(model, strategy=strategy))
     recurrent = [layer.name for layer in model.layers if type(layer).__name__ in
                  ("SimpleRNN", "SimpleDeepRNN", "GRU", "LSTM", "JZS1", "JZS2", "JZS3")][0]
