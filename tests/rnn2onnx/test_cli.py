@@ -1,7 +1,10 @@
-"""The `rnn2onnx` command, run as a user runs it: a subprocess, exit codes, files on disk.
+"""The `rnn2onnx` command: exit codes, messages, files on disk (run in process; two
+smoke tests run it as a separate process, as a user does).
 
 Legacy files come from tests/fixtures/legacy/make_fixtures.py (h5py, 0.2.0 layout).
 """
+import contextlib
+import io
 import os
 import subprocess
 import sys
@@ -26,10 +29,31 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 
 def run(*args, cwd):
+    """`rnn2onnx ARGS` run in this process from `cwd`: (exit status, stdout, stderr).
+    (The command as a separate process: test_the_command_runs_as_a_process below.)"""
+    out, err = io.StringIO(), io.StringIO()
+    here = os.getcwd()
+    traceback = os.environ.pop("RNN2ONNX_TRACEBACK", None)
+    os.chdir(cwd)
+    try:
+        # argparse writes --help and usage errors to sys.stdout/sys.stderr, then exits
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = cli.main([str(a) for a in args], out=out, err=err)
+            except SystemExit as exc:
+                code = exc.code
+    finally:
+        os.chdir(here)
+        if traceback is not None:
+            os.environ["RNN2ONNX_TRACEBACK"] = traceback
+    return code, out.getvalue(), err.getvalue()
+
+
+def run_process(*args, cwd):
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     env.pop("RNN2ONNX_TRACEBACK", None)
     proc = subprocess.run([sys.executable, "-m", "rnn2onnx.cli", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=600)
     return proc.returncode, proc.stdout, proc.stderr
 
 
@@ -447,3 +471,20 @@ def test_validate_refuses_a_single_input_file_for_a_merge_model(fx, tmp_path):
     assert_clean_failure(*run("validate", "one.onnx", os.path.join(kx, "merge_sum.json"),
                               os.path.join(kx, "merge_sum.h5"), cwd=tmp_path),
                          "inputs ['input'], but a file exported from this model has inputs ['input_1', 'input_2']")
+
+
+# -- the command as a separate process, as a user runs it: the two smoke tests -----------
+def test_the_command_runs_as_a_process(fx, tmp_path):
+    """Entry point, exit status, output and the written file, through `python -m rnn2onnx.cli`."""
+    out_path = tmp_path / "model.onnx"
+    code, out, err = run_process("convert", os.path.join(fx, "every_recurrent.json"),
+                                 os.path.join(fx, "every_recurrent.h5"), "-o", str(out_path), cwd=tmp_path)
+    assert code == 0 and err == "" and "PASS" in out, (code, err)
+    assert sorted(os.listdir(tmp_path)) == ["model.onnx"]
+
+
+def test_a_failing_command_exits_1_with_one_line_as_a_process(tmp_path):
+    (tmp_path / "model.json").write_text('{"name": "Sequential", "layers": [{"name": "Nope"}]}')
+    code, out, err = run_process("convert", "model.json", "weights.h5", "-o", "m.onnx", cwd=tmp_path)
+    assert_clean_failure(code, out, err, "Nope")
+    assert sorted(os.listdir(tmp_path)) == ["model.json"]
