@@ -313,7 +313,11 @@ class FunctionalModel(Model):
                 raise InputError(f"{where} must have shape {shape_text(shape)}, got {A.shape}")
             if A.dtype.kind not in "iuf":
                 raise InputError(f"{where} must be numeric, got dtype {A.dtype}")
-            if any(s is not None and a != s for a, s in zip(A.shape[1:], shape)):
+            # a sequence's length may differ from the built one (as a Sequential's may),
+            # unless a layer needs it (that layer refuses then)
+            sequence = self.takes_ids(name) or len(shape) >= 2
+            if any(s is not None and a != s for i, (a, s) in enumerate(zip(A.shape[1:], shape))
+                   if not (i == 0 and sequence)):
                 raise InputError(f"{where} must have shape {shape_text(shape)}, got {A.shape}")
             if self.takes_ids(name):
                 if A.dtype.kind == "f" and not np.all(A == np.round(A)):

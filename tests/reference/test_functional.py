@@ -297,7 +297,7 @@ def test_bad_predict_data_gets_one_sentence(rng):
                           ([ok[0][..., :1], ok[1]], "input 'x' must have shape"),
                           ([ok[0], ok[1] + 0.5], "token ids and must be integers"),
                           ([ok[0], ok[1][:1]], "one batch size"),
-                          ([ok[0], np.ones((2, 5), int)], "input 'ids' must have shape")):
+                          ([ok[0], np.ones((2, 4, 1), int)], "input 'ids' must have shape")):
         with pytest.raises(InputError, match=pattern):
             m.predict(data)
     with pytest.raises(InputError, match="one array per output"):
