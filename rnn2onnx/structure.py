@@ -528,10 +528,10 @@ def describe(model, plan=()):
             lines.append(f"call {key} ({type(layer).__name__}" + (f": {form}" if form else "") + f"{shared}) <- "
                          + sources)
         for port, d, (n, k, t) in zip(model_outputs(model), out_dims, model.outputs):
-            source = n + (f"[{k}]" if k else "") + (f"#{t}" if t else "")
+            src = n + (f"[{k}]" if k else "") + (f"#{t}" if t else "")
             lines.append(f"output {port.name}: {'int64 token ids' if port.ids else model.dtype} "
                          f"({', '.join(str(v) for v in ['batch'] + [v if v is not None else '?' for v in d])}) "
-                         f"<- {source}")
+                         f"<- {src}")
         return lines
     for port, time in zip(ports, _time_names(len(ports))):
         lines.append(f"input {port.name}: {'int64 token ids' if port.ids else model.dtype} ({dims(port, time)})")

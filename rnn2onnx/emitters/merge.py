@@ -47,7 +47,18 @@ def emit_merge_layer(layer, ctx, xs, masks):
             y = g.node(op, [y, t], f"{name}/{op}")
     else:
         y = _emit_dot(layer, g, xs, name)
-    return y, _emit_merge_mask(layer, g, xs, masks, name)
+    mask = _emit_merge_mask(layer, g, xs, masks, name)
+    ctx.forms[ctx.key] = (LAYER_FORMS[mode].format(n=len(xs), axis=layer.concat_axis, axes=layer.dot_axes)
+                          + (", normalized" if mode == "dot" and layer.normalize else ""),
+                          "no mask" if mask is None else
+                          "mask: the masks joined in time" if _in_time(layer) else
+                          "mask: the AND of the inputs' masks")
+    return y, mask
+
+
+#: the plan's form of each mode of MergeLayer
+LAYER_FORMS = {"sum": "Add of {n}", "mul": "Mul of {n}", "ave": "Add+Div of {n}", "max": "Max of {n}",
+               "min": "Min of {n}", "sub": "Sub", "concat": "Concat(axis={axis})", "dot": "Einsum(axes={axes})"}
 
 
 def _emit_dot(layer, g, xs, name):
@@ -67,6 +78,11 @@ def _l2_normalized(g, x, axis, epsilon, name):
     return g.node("Div", [x, norm], f"{name}/Div")
 
 
+def _in_time(layer):
+    """Whether the layer concatenates sequences in time (their masks are joined in time)."""
+    return layer.mode == "concat" and layer.concat_axis % (len(layer.input_shape[0]) + 1) == 1
+
+
 def _emit_merge_mask(layer, g, xs, masks, name):
     masks = list(masks or [])
     if all(m is None for m in masks) or layer.mode == "dot":
@@ -74,8 +90,7 @@ def _emit_merge_mask(layer, g, xs, masks, name):
     if layer.refuse_masks:
         raise ExportError(f"layer {name}: Keras 1.x's Merge mode {layer.mode!r} cannot take masked inputs "
                           "(Keras refuses to build such a model)")
-    ranks = [len(s) for s in layer.input_shape]
-    if layer.mode == "concat" and layer.concat_axis % (ranks[0] + 1) == 1:  # joined in time
+    if _in_time(layer):
         parts = []
         for x, m, shape in zip(xs, masks, layer.input_shape):
             if m is None:
