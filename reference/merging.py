@@ -15,14 +15,17 @@ translates their configs). What each computes, checked at the tags 1.2.2, 2.1.6,
   a result of one value per sample has shape (batch, 1). `normalize` (2.x Dot) divides
   each input first by its L2 norm along its dot axis, sqrt(max(sum x^2, epsilon)):
   epsilon is the backend's (Theano K.epsilon() = 1e-7, TensorFlow's l2_normalize 1e-12).
-  1.x `cos` (a cosine of a different output shape) is refused by the translator.
+- cos (Keras 1.x's Merge mode 'cos', inputs (batch, n)): the dot over the dot axes divided by
+  max(sqrt(x0.x0 * x1.x1), epsilon) (K.epsilon() = 1e-7), then an axis inserted at 1: Keras
+  1.x's tensor is (batch, 1, 1), although its declared output shape is (batch, 1); the
+  reference computes what Keras's predict returns. Sequences (rank > 2) are refused.
 
 Masks (compute_mask at the tags): 2.x `_Merge` (every elementwise mode) and 1.x Merge
 sum/mul/ave hand on the AND of the masks they get (None when none is masked);
 concat (1.x Merge and 2.x Concatenate alike) expands each mask to its input's rank
 (an unmasked input counts as all ones), concatenates them along the concat axis and
 ANDs over the last axis: on the feature axis that is the AND of the masks, on the time
-axis the masks joined in time. dot: no mask. Keras 1.x's Merge 'max' raises when any
+axis the masks joined in time. dot, cos: no mask. Keras 1.x's Merge 'max' raises when any
 input is masked (`refuse_masks=True`: the model could not be built in Keras).
 Masks here are float 0/1 arrays of shape (batch, time), as every reference layer's.
 """
@@ -34,7 +37,7 @@ from .layers import Layer
 from .registry import register_layer
 from .untrusted import quote
 
-MODES = ("concat", "sum", "mul", "ave", "max", "min", "sub", "dot")
+MODES = ("concat", "sum", "mul", "ave", "max", "min", "sub", "dot", "cos")
 ELEMENTWISE = ("sum", "mul", "ave", "max", "min", "sub")
 
 
@@ -49,8 +52,9 @@ class MergeLayer(Layer):
     """Merges the outputs of two or more layers of a functional model (see the module).
 
     mode: one of MODES; concat_axis: the axis of concat (batch = 0, never merged); dot_axes:
-    an axis or [axis of input 0, axis of input 1] of dot (batch = 0 excluded; negative
-    counts from the last); normalize, normalize_epsilon: 2.x Dot(normalize=True);
+    an axis or [axis of input 0, axis of input 1] of dot and cos (batch = 0 excluded;
+    negative counts from the last); normalize, normalize_epsilon: 2.x Dot(normalize=True)
+    (normalize_epsilon is cos's epsilon as well);
     refuse_masks: Keras 1.x's Merge 'max', which cannot take masked inputs."""
 
     config_keys = ("mode", "concat_axis", "dot_axes", "normalize", "normalize_epsilon", "refuse_masks")
@@ -83,7 +87,7 @@ class MergeLayer(Layer):
     @property
     def nb_inputs(self):
         """How many tensors a call takes: 2 for sub and dot, else None (any number >= 2)."""
-        return 2 if self.mode in ("sub", "dot") else None
+        return 2 if self.mode in ("sub", "dot", "cos") else None
 
     # -- shapes -----------------------------------------------------------------------
     def _check_count(self, n):
@@ -112,14 +116,17 @@ class MergeLayer(Layer):
         if self.mode == "concat":
             from .containers import merged_shape
             return merged_shape(shapes, "concat", self.concat_axis)
-        if self.mode == "dot":
+        if self.mode == "cos" and any(len(s) != 1 for s in shapes):
+            raise ConfigError(f"merge mode 'cos' of inputs of per-sample shapes {shapes[0]} and {shapes[1]} is not "
+                              "read (Keras 1.x's cosine of sequences broadcasts their norms); it takes (batch, n) inputs")
+        if self.mode in ("dot", "cos"):
             a0, a1 = self._dot_axes([len(s) for s in shapes])
             d0, d1 = shapes[0][a0], shapes[1][a1]
             if d0 is not None and d1 is not None and d0 != d1:
                 raise ConfigError(f"dot along axes {self.dot_axes} needs equal sizes, got shapes "
                                   f"{shapes[0]} and {shapes[1]}")
             out = shapes[0][:a0] + shapes[0][a0 + 1:] + shapes[1][:a1] + shapes[1][a1 + 1:]
-            return out or (1,)
+            return (1, 1) if self.mode == "cos" else out or (1,)
         ranks = {len(s) for s in shapes}
         if len(ranks) != 1:
             raise ConfigError(f"merge mode {self.mode!r} of inputs of different ranks is not supported, got "
@@ -148,7 +155,7 @@ class MergeLayer(Layer):
     def output_mask(self, mask):
         """The mask handed on, from the list of the inputs' masks (see the module)."""
         masks = list(mask) if isinstance(mask, (list, tuple)) else []
-        if all(m is None for m in masks) or self.mode == "dot":
+        if all(m is None for m in masks) or self.mode in ("dot", "cos"):
             return None
         if self.refuse_masks:
             raise InputError(f"Keras 1.x's Merge mode {self.mode!r} cannot take masked inputs (Keras refuses to "
@@ -204,6 +211,12 @@ class MergeLayer(Layer):
                              f"{[len(x) for x in Xs]}")
         self._inputs = Xs
         mode = self.mode
+        if mode == "cos":  # (batch, n) inputs: Keras 1.x's batch_dot of them is (batch, 1)
+            x0, x1 = Xs
+            dot = np.sum(x0 * x1, axis=1, keepdims=True)
+            self._cos_norm = np.sqrt(np.sum(x0 * x0, axis=1, keepdims=True) * np.sum(x1 * x1, axis=1, keepdims=True))
+            self._cos_dot = dot
+            return (dot / np.maximum(self._cos_norm, self.normalize_epsilon))[:, :, None]
         if mode == "dot":
             s0, s1, out = self._einsum([x.shape for x in Xs])
             x0, x1 = Xs
@@ -228,6 +241,17 @@ class MergeLayer(Layer):
     def backward(self, dY):
         """([gradient of each input], []) for the last forward (a merge has no weights)."""
         Xs, mode = self._inputs, self.mode
+        if mode == "cos":
+            x0, x1 = Xs
+            s, p = self._cos_norm, self._cos_dot
+            g = dY[:, :, 0]
+            above = s > self.normalize_epsilon
+            denominator = np.maximum(s, self.normalize_epsilon)
+            a0, a1 = np.sum(x0 * x0, axis=1, keepdims=True), np.sum(x1 * x1, axis=1, keepdims=True)
+            safe = np.where(above, s, 1.0)
+            d0 = g * (x1 / denominator - np.where(above, p * a1 * x0 / safe ** 3, 0.0))
+            d1 = g * (x0 / denominator - np.where(above, p * a0 * x1 / safe ** 3, 0.0))
+            return [d0, d1], []
         if mode == "dot":
             s0, s1, out = self._einsum([x.shape for x in Xs])
             x0, x1 = self._dot_inputs

@@ -450,7 +450,8 @@ def _name_output(g, tensor, name):
     """Make `tensor` the graph output `name`: its producer's output is renamed, or an
     Identity is added when the tensor is a graph input or already an output."""
     producers = [n for n in g.nodes if tensor in n.output]
-    if not producers or tensor in {v.name for v in g.inputs} | {v.name for v in g.outputs}:
+    if not producers or tensor in {v.name for v in g.inputs} | {v.name for v in g.outputs} \
+            or _read_in_subgraphs(g.nodes, tensor):  # a subgraph (an If branch) reads it by its name
         g.nodes.append(onnx.helper.make_node("Identity", [tensor], [name], name=g.unique(f"{name}/Identity")))
         return
     for node in g.nodes:
@@ -460,6 +461,18 @@ def _name_output(g, tensor, name):
         for i, inp in enumerate(node.input):
             if inp == tensor:
                 node.input[i] = name
+
+
+def _read_in_subgraphs(nodes, tensor):
+    """Whether a node inside a subgraph of `nodes` (at any depth) reads `tensor`."""
+    for node in nodes:
+        for attr in node.attribute:
+            graphs = [attr.g] if attr.type == onnx.AttributeProto.GRAPH else \
+                list(attr.graphs) if attr.type == onnx.AttributeProto.GRAPHS else []
+            for sub in graphs:
+                if any(tensor in inner.input for inner in sub.node) or _read_in_subgraphs(sub.node, tensor):
+                    return True
+    return False
 
 
 # ---------------------------------------------------------------------------------------

@@ -30,8 +30,10 @@ MODEL_CLASSES = frozenset({"Model", "Sequential", "Functional", "Container", "Ne
 #: 2.x classes -> the reference mode
 MERGE_MODES_2 = {"Add": "sum", "Subtract": "sub", "Multiply": "mul", "Average": "ave", "Maximum": "max",
                  "Minimum": "min", "Concatenate": "concat", "Dot": "dot"}
-#: 1.x Merge modes read (cos is refused: see translate_merge)
-MERGE_MODES_1 = ("sum", "mul", "concat", "ave", "max", "dot")
+#: 1.x Merge modes read
+MERGE_MODES_1 = ("sum", "mul", "concat", "ave", "max", "dot", "cos")
+#: K.epsilon(), the floor of 1.x cos's denominator: the keras.json default (files do not record it)
+COS_EPSILON = 1e-7
 #: config keys of a merge layer that change nothing the reference computes
 NO_EFFECT_KEYS = frozenset({"name", "trainable", "dtype", "batch_input_shape", "input_dtype"})
 #: call kwargs (2.x inbound_nodes' fourth item) accepted, with the values that change nothing
@@ -229,9 +231,6 @@ def translate_merge(kind, config, release, backend, label, name):
         if mode_type != "raw" or not isinstance(mode, str):
             raise KerasFileError(f"{where}: its mode is a Python function stored in the file; code from a file is "
                                  "never run")
-        if mode == "cos":
-            raise KerasFileError(f"{where}: mode 'cos' is not read (Keras 1.x's cosine merge); accepted: "
-                                 f"{', '.join(MERGE_MODES_1)}")
         if mode not in MERGE_MODES_1:
             raise KerasFileError(f"{where}: unknown merge mode {quote(mode)}; accepted: {', '.join(MERGE_MODES_1)}")
         if config.get("layers"):
@@ -241,6 +240,8 @@ def translate_merge(kind, config, release, backend, label, name):
         # output_shape and output_mask are read by Keras only for a function mode: no effect here
         arguments.update(mode=mode, concat_axis=config.get("concat_axis", -1), dot_axes=config.get("dot_axes", -1),
                          refuse_masks=mode == "max")
+        if mode == "cos":
+            arguments["normalize_epsilon"] = COS_EPSILON
     else:
         used = {"axis"} if kind == "Concatenate" else {"axes", "normalize"} if kind == "Dot" else set()
         arguments["mode"] = MERGE_MODES_2[kind]

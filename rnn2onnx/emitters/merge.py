@@ -45,6 +45,8 @@ def emit_merge_layer(layer, ctx, xs, masks):
         y = xs[0]
         for t in xs[1:]:
             y = g.node(op, [y, t], f"{name}/{op}")
+    elif mode == "cos":
+        y = _emit_cos(layer, g, xs, name)
     else:
         y = _emit_dot(layer, g, xs, name)
     mask = _emit_merge_mask(layer, g, xs, masks, name)
@@ -58,7 +60,8 @@ def emit_merge_layer(layer, ctx, xs, masks):
 
 #: the plan's form of each mode of MergeLayer
 LAYER_FORMS = {"sum": "Add of {n}", "mul": "Mul of {n}", "ave": "Add+Div of {n}", "max": "Max of {n}",
-               "min": "Min of {n}", "sub": "Sub", "concat": "Concat(axis={axis})", "dot": "Einsum(axes={axes})"}
+               "min": "Min of {n}", "sub": "Sub", "concat": "Concat(axis={axis})", "dot": "Einsum(axes={axes})",
+               "cos": "cosine (ReduceSum+Sqrt+Div)"}
 
 
 def _emit_dot(layer, g, xs, name):
@@ -68,6 +71,20 @@ def _emit_dot(layer, g, xs, name):
               for x, s in zip(xs, (s0, s1))]
     y = g.node("Einsum", list(xs), f"{name}/Einsum", equation=f"{s0},{s1}->{out}")
     return g.node("Unsqueeze", [y, g.const([1])], f"{name}/Unsqueeze") if len(out) == 1 else y
+
+
+def _emit_cos(layer, g, xs, name):
+    """Keras 1.x's cos of (batch, n) inputs: dot / max(sqrt(|x0|^2 |x1|^2), epsilon), shape (batch, 1, 1)."""
+    def dot(a, b, tag):
+        return g.node("ReduceSum", [g.node("Mul", [a, b], f"{name}/{tag}/Mul"), g.const([1])], f"{name}/{tag}",
+                      keepdims=1)
+
+    x0, x1 = xs
+    norms = g.node("Mul", [dot(x0, x0, "square0"), dot(x1, x1, "square1")], f"{name}/Mul")
+    denominator = g.node("Max", [g.node("Sqrt", [norms], f"{name}/Sqrt"), g.scalar(layer.normalize_epsilon)],
+                         f"{name}/Max")
+    y = g.node("Div", [dot(x0, x1, "dot"), denominator], f"{name}/Div")
+    return g.node("Unsqueeze", [y, g.const([2])], f"{name}/Unsqueeze")
 
 
 def _l2_normalized(g, x, axis, epsilon, name):
@@ -85,7 +102,7 @@ def _in_time(layer):
 
 def _emit_merge_mask(layer, g, xs, masks, name):
     masks = list(masks or [])
-    if all(m is None for m in masks) or layer.mode == "dot":
+    if all(m is None for m in masks) or layer.mode in ("dot", "cos"):
         return None
     if layer.refuse_masks:
         raise ExportError(f"layer {name}: Keras 1.x's Merge mode {layer.mode!r} cannot take masked inputs "

@@ -80,6 +80,16 @@ def test_dot_normalize_divides_by_the_norm_with_the_backends_epsilon(epsilon, rn
     np.testing.assert_allclose(layer.forward([x, y]), expected, rtol=1e-14)
 
 
+def test_keras_1_cos_is_the_cosine_with_an_axis_inserted_as_its_predict_returns(rng):
+    x, y = rng.normal(size=(4, 6)), rng.normal(size=(4, 6))
+    x[0] = 1e-5  # |x| |y| below the epsilon: the floor decides
+    layer = _layer([x.shape, y.shape], mode="cos", dot_axes=[1, 1], normalize_epsilon=1e-7)
+    assert layer.output_shape([(6,), (6,)]) == (1, 1)
+    denominator = np.maximum(np.sqrt(np.sum(x * x, axis=1) * np.sum(y * y, axis=1)), 1e-7)
+    np.testing.assert_allclose(layer.forward([x, y]), (np.sum(x * y, axis=1) / denominator).reshape(4, 1, 1),
+                               rtol=1e-14)
+
+
 def test_elementwise_modes_broadcast_axes_of_size_one_as_keras_2(rng):
     a, b = rng.normal(size=(2, 4, 5)), rng.normal(size=(2, 1, 5))
     layer = _layer([a.shape, b.shape], mode="mul")
@@ -96,6 +106,7 @@ CASES = [
     ("concat", [(2, 3, 4), (2, 2, 4)], {"concat_axis": 1}), ("dot", [(2, 3, 4), (2, 5, 4)], {"dot_axes": [2, 2]}),
     ("dot", [(2, 3, 4), (2, 4, 5)], {"dot_axes": [2, 1]}), ("dot", [(2, 4), (2, 4)], {"dot_axes": 1}),
     ("dot", [(2, 3, 4), (2, 5, 4)], {"dot_axes": -1, "normalize": True}),
+    ("cos", [(3, 4), (3, 4)], {"dot_axes": 1}),
 ]
 
 
@@ -159,7 +170,8 @@ def test_dot_hands_on_no_mask_and_keras_1_max_refuses_masks(rng):
 
 
 @pytest.mark.parametrize("kwargs, shapes, pattern", [
-    ({"mode": "cos"}, [(2, 3)] * 2, "unknown merge mode 'cos'; accepted: concat, sum"),
+    ({"mode": "geometric"}, [(2, 3)] * 2, "unknown merge mode 'geometric'; accepted: concat, sum"),
+    ({"mode": "cos", "dot_axes": 2}, [(2, 3, 4)] * 2, "takes .batch, n. inputs"),
     ({"mode": "sum"}, [(2, 3), (2, 4)], "one shape"),
     ({"mode": "sub"}, [(2, 3)] * 3, "exactly 2 inputs"),
     ({"mode": "dot", "dot_axes": 1}, [(2, 3), (2, 4)], "equal sizes"),

@@ -148,6 +148,32 @@ def test_a_functional_chain_exports_as_its_sequential(dtype):
     np.testing.assert_allclose(Y, seq.predict(X), rtol=TOLERANCE[dtype], atol=TOLERANCE[dtype])
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_an_output_that_later_calls_read_keeps_its_tensor_for_them(dtype):
+    """The LSTM's sequence is an output and the GRU's input; in float32 the GRU is a batch-size
+    dispatch whose branches read the sequence by its name: the output is an Identity of it."""
+    m = FunctionalModel(dtype=dtype, seed=7)
+    m.add_input("ids", (None,), "int32")
+    m.add_node(r.Embedding(9, 3, mask_zero=True), ["ids"], name="emb")
+    m.add_node(r.LSTM(4, return_sequences=True), ["emb"], name="lstm")
+    m.add_node(r.GRU(3), ["lstm"], name="gru")
+    m.set_outputs(["lstm", "gru"])
+    assert _names(_check(m)) == (["ids"], ["lstm", "gru"])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_keras_1_cos_of_two_last_outputs(dtype):
+    m = _two_inputs(dtype, seed=6)
+    m.add_node(r.LSTM(4), ["emb"], name="a")
+    m.add_node(r.GRU(4), ["masking"], name="b")
+    m.add_node(MergeLayer("cos", dot_axes=[1, 1]), ["a", "b"], name="cos")
+    m.add_node(MergeLayer("dot", dot_axes=1), ["a", "b"], name="dot")
+    m.set_outputs(["cos", "dot"])
+    proto = _check(m)
+    dims = [[d.dim_value or d.dim_param for d in v.type.tensor_type.shape.dim] for v in proto.graph.output]
+    assert dims == [["batch", 1, 1], ["batch", 1]]
+
+
 def test_a_call_that_needs_the_length_fixes_it():
     m = FunctionalModel(dtype="float64", seed=4)
     m.add_input("x", (5, 2))

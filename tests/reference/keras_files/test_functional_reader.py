@@ -142,6 +142,8 @@ def test_calls_are_ordered_by_what_they_read_whatever_the_config_order():
                                                     "refuse_masks": True}),
     ("Merge", {"mode": "dot", "dot_axes": [1, 1], "mode_type": "raw"},
      {"mode": "dot", "concat_axis": -1, "dot_axes": [1, 1], "refuse_masks": False}),
+    ("Merge", {"mode": "cos", "dot_axes": [1, 1], "mode_type": "raw"},
+     {"mode": "cos", "concat_axis": -1, "dot_axes": [1, 1], "refuse_masks": False, "normalize_epsilon": 1e-7}),
 ])
 def test_each_merge_class_translates_into_the_one_merge_layer(kind, config, arguments):
     spec = translate_merge(kind, dict(config, name="m", trainable=True), "2.1.6", "tensorflow", "layer 'm'", "m")
@@ -151,7 +153,6 @@ def test_each_merge_class_translates_into_the_one_merge_layer(kind, config, argu
 
 
 @pytest.mark.parametrize("kind, config, backend, pattern", [
-    ("Merge", {"mode": "cos"}, "theano", "mode 'cos' is not read"),
     ("Merge", {"mode": "gASV", "mode_type": "lambda"}, "theano", "Python function stored in the file"),
     ("Merge", {"mode": "geometric"}, "theano", "unknown merge mode 'geometric'; accepted: sum, mul"),
     ("Merge", {"mode": "sum", "arguments": {"a": 1}}, "theano", "for a function mode"),
