@@ -210,3 +210,30 @@ def test_keras_1_max_with_a_masked_input_is_refused():
     m.set_outputs(["merged"])
     with pytest.raises(ExportError, match="cannot take masked inputs"):
         rnn2onnx.export(m)
+
+
+@pytest.mark.parametrize("options", [{"target": "portable"}, {"strategy": "unrolled", "fixed_shape": (2, 5)},
+                                     {"strategy": "loop", "loop_op": "loop"}], ids=["portable", "unrolled", "loop"])
+def test_every_target_and_strategy_takes_a_functional_model(options):
+    m = _two_inputs("float32", seed=8)
+    shared = r.GRU(4, return_sequences=True)
+    m.add_node(shared, ["emb"], name="shared")
+    m.add_node(shared, ["masking"])
+    m.add_node(MergeLayer("ave"), [("shared", 0), ("shared", 1)], name="avg")
+    m.add_node(r.LSTM(2), ["avg"], name="top")
+    m.set_outputs(["top", "avg"])
+    proto = rnn2onnx.export(m, **options)  # validated against predict in onnxruntime
+    assert _names(proto) == (["ids", "floats"], ["top", "avg"])
+
+
+def test_validate_takes_the_inputs_as_a_list_in_the_models_order():
+    from rnn2onnx.validate import validate
+
+    m = _two_inputs("float64", seed=9)
+    m.add_node(MergeLayer("sum"), ["emb", "masking"], name="merged")
+    m.add_node(r.SimpleRNN(2), ["merged"], name="rnn")
+    m.set_outputs(["rnn", "merged"])
+    proto = rnn2onnx.export(m)
+    report = validate(m, proto, inputs=generate_inputs(m, n=6, T=4))
+    assert report.passed and [o.name for o in report.outputs] == ["rnn", "merged"]
+    assert [o.shape for o in report.outputs] == [(6, 2), (6, 4, 3)]
