@@ -27,7 +27,7 @@ import numpy as np
 from .errors import ConfigError, InputError
 from .layers import Embedding, Layer
 from .models import Model, backward_layer, forward_layer, shape_text
-from .untrusted import LIMITS, quote, table
+from .untrusted import LIMITS, check_limit, quote, table
 from .validators import input_array, positive_int
 
 FLOAT_DTYPES = ("float16", "float32", "float64")
@@ -153,6 +153,7 @@ class FunctionalModel(Model):
         where = f"layer {quote(name)}" + (f" (call {index})" if index else "")
         if not isinstance(inputs, (list, tuple)) or not inputs:
             raise ConfigError(f"{where}: inputs must be a non-empty list of tensors, got {quote(inputs)}")
+        check_limit(len(inputs), "branches", where, "the number of tensors it reads")
         refs = [self._ref(ref, where) for ref in inputs]
         shapes = [self._shapes[(n, k)][t] for n, k, t in refs]
         multi = getattr(layer, "nb_inputs", 1) != 1

@@ -19,7 +19,7 @@ Refused with one sentence: a model used as a layer, call kwargs that change what
 computes, references to layers or calls that do not exist, cycles, more layers or calls
 than untrusted.LIMITS["layers"].
 """
-from ..untrusted import LIMITS, quote, shorten
+from ..untrusted import LIMITS, check_limit, quote, shorten
 from .spec import FunctionalSpec, InputSpec, KerasFileError, LayerSpec, NodeSpec
 
 #: the merge layer classes this module translates (1.x `Merge`; the 2.x classes)
@@ -109,6 +109,8 @@ def read(config, translate, release, backend=None):
         if not nodes:
             raise KerasFileError(f"{_label(name)} is never called in the model (no inbound_nodes)")
         for index, node in enumerate(nodes):
+            check_limit(len(node), "branches", f"{_label(name)} call {index}", "the number of tensors it reads",
+                        KerasFileError)
             refs = [_tensor(item, f"{_label(name)} call {index}", by_name) for item in node]
             if not refs:
                 raise KerasFileError(f"{_label(name)} call {index} reads no tensor")

@@ -183,6 +183,8 @@ def _layers(config):
      "passes training=True, which changes what it computes"),
     (lambda c: _layers(c)["top"]["inbound_nodes"][0][0].__setitem__(3, {"initial_state": "x"}),
      "passes initial_state="),
+    (lambda c: _layers(c)["cat"]["inbound_nodes"][0].extend([["emb", 0, 0, {}]] * 300),
+     "call 0: the number of tensors it reads is 302, more than the 256 accepted"),
     (lambda c: _layers(c)["top"]["inbound_nodes"][0].append(["emb", 0, 0, {}]),
      "is called on 2 tensors; only merge layers take several"),
     (lambda c: _layers(c)["emb"]["inbound_nodes"][0][0].__setitem__(0, "top"), "form a cycle"),
