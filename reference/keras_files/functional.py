@@ -153,8 +153,9 @@ def _input(entry, name):
             s is not None and (isinstance(s, bool) or not isinstance(s, int) or s < 1) for s in shape):
         raise KerasFileError(f"input {quote(name)}: batch_input_shape must be a list [batch, axes...] of positive "
                              f"integers or null, got {quote(shape)}")
-    if config.get("sparse"):
-        raise KerasFileError(f"input {quote(name)} is sparse; sparse inputs are not read")
+    for key in ("sparse", "ragged"):  # tf.keras writes ragged
+        if config.get(key):
+            raise KerasFileError(f"input {quote(name)} is {key}; {key} inputs are not read")
     dtype = config.get("dtype", config.get("input_dtype", "float32"))
     if not isinstance(dtype, str):
         raise KerasFileError(f"input {quote(name)}: dtype must be a name such as \"float32\", got {quote(dtype)}")

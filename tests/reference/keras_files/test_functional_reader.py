@@ -192,6 +192,7 @@ def _layers(config):
      "'inner' is a whole model .Model. used as a layer"),
     (lambda c: _layers(c)["ids"]["inbound_nodes"].append([["floats", 0, 0]]), "InputLayer is not called"),
     (lambda c: _layers(c)["ids"]["config"].__setitem__("sparse", True), "sparse inputs are not read"),
+    (lambda c: _layers(c)["ids"]["config"].__setitem__("ragged", True), "ragged inputs are not read"),
     (lambda c: _layers(c)["ids"]["config"].__setitem__("batch_input_shape", [None, 0]), "batch_input_shape must"),
     (lambda c: c["layers"].append(_layer("Dense", "idle", [], units=2)), "'idle' is never called"),
     (lambda c: c["layers"].append(copy.deepcopy(c["layers"][-1])), "two layers of the functional model are named"),
