@@ -24,11 +24,14 @@ __all__ = [
 __all__ += ["BatchNormalization", "Convolution1D", "MaxPooling1D", "ActivityRegularization",
             "regularizers", "constraints"]
 from .containers import Graph, Merge
+from .functional import FunctionalModel
+from .merging import MergeLayer
 from .keras_files import KerasFileError
 from .build import load_model, model_from_config, model_from_json, model_from_yaml
 
 LegacyFileError = KerasFileError  # the name callers written before the readers package use
 
+__all__ += ["FunctionalModel", "MergeLayer"]
 __all__ += ["Graph", "Merge", "model_from_json", "model_from_yaml", "model_from_config", "load_model",
             "KerasFileError", "LegacyFileError"]
 __all__ += ["RepeatVector", "Reshape", "Permute", "Flatten", "TimeDistributedMerge", "MaxoutDense",

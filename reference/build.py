@@ -11,7 +11,7 @@ from .containers import Graph, Merge
 from .errors import ConfigError
 from .keras_files import keras0, text
 from .keras_files.hdf5 import load_weights
-from .keras_files.spec import GraphSpec, KerasFileError, LayerSpec, MergeSpec
+from .keras_files.spec import FunctionalSpec, GraphSpec, KerasFileError, LayerSpec, MergeSpec
 from .layers import Embedding
 from .models import Sequential
 from .registry import LAYERS
@@ -24,6 +24,8 @@ def build_model(spec, dtype=None, seed=None, compile=True, initialise=True):
     `model.keras_release` says why ("Keras 0.3.2: config keys custom_name, trainable")."""
     if isinstance(spec.model, GraphSpec):
         model = _graph(spec.model, dtype, seed, initialise)
+    elif isinstance(spec.model, FunctionalSpec):
+        model = _functional(spec.model, dtype, seed, initialise)
     else:
         model = Sequential._for_config(dtype, seed, initialise)
         _fill_sequential(model, spec.model, seed, initialise)
@@ -147,6 +149,30 @@ def _graph(spec, dtype, seed, initialise):
             raise KerasFileError(f"the Graph config's {key} {quote(spec.orders[key])} disagrees with its "
                                  f"{key.split('_')[0]}_config ({quote(order)})")
     return graph
+
+
+def _functional(spec, dtype, seed, initialise):
+    """A FunctionalModel from its spec: the inputs in the model's order, every layer in the
+    config's order (the weights' order), then the calls in topological order."""
+    from .functional import FunctionalModel
+
+    model = FunctionalModel._for_config(dtype, seed, initialise)
+    try:
+        for entry in spec.inputs:
+            model.add_input(entry.name, tuple(entry.shape), entry.dtype)
+        layers = {}
+        for name, layer_spec in spec.layers.items():
+            layers[name] = _layer(layer_spec)
+            model.add_layer(layers[name], name)
+        for node in spec.nodes:
+            model.add_node(layers[node.layer], node.inputs)
+        model.set_outputs(spec.outputs)
+        model._require_built()
+    except KerasFileError:
+        raise
+    except ConfigError as exc:
+        raise KerasFileError(shorten(exc, 400)) from None
+    return model
 
 
 def compile_from_config(model, settings, graph=False):

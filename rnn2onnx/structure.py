@@ -10,6 +10,15 @@ A `Graph` has its own input names (add_input order) and output names (add_output
 order); its nodes are walked in add_node order: a node with one `input` receives that
 input's mask, a node fed by `inputs=[...]` a merge of them and no mask.
 
+A Keras 1.x/2.x functional model (reference.functional.FunctionalModel) has one graph
+input per model input, named after its input layer, and one graph output per model
+output, named as `FunctionalModel.output_names` says: the output layer's name, and for a
+further output of a layer already named (a second tensor of a return_state layer, a
+later call of a shared layer, one tensor given twice) or a name an input has, the name
+with `_1`, `_2`, ... (the first suffix not taken); both in the model's order. Its calls
+are emitted in call order; each gets the masks of the tensors it reads (a merge layer a
+list of them) and hands on its layer's output mask, as the reference does.
+
 `emit_model` is the one builder path: every layer of every branch or node goes through
 the same emitters (rnn2onnx/emitters), and every merge through `emit_merge`.
 """
@@ -20,6 +29,7 @@ import onnx
 
 from reference.containers import Graph as GraphModel
 from reference.containers import Merge
+from reference.functional import FunctionalModel
 
 from .emitters import EMITTERS
 from .emitters.merge import emit_merge
@@ -49,6 +59,10 @@ def is_merge(layer):
 
 def is_graph(model):
     return isinstance(model, GraphModel)
+
+
+def is_functional(model):
+    return isinstance(model, FunctionalModel)
 
 
 def _leaf_chains(node):
@@ -82,8 +96,21 @@ def _graph_port(model, name):
     return Port(name, tuple(shape), mask_value=masking[0].mask_value if masking else None)
 
 
+def _functional_port(model, name, length):
+    shape, _ = model.inputs[name]
+    readers = model.readers(name)
+    if model.takes_ids(name):  # token ids: valid for every Embedding that reads them
+        return Port(name, shape, ids=True, vocab=min(layer.input_dim for layer in readers), length=length)
+    masking = [layer for layer in readers if type(layer).__name__ == "Masking"]
+    return Port(name, shape, mask_value=masking[0].mask_value if masking else None, length=length)
+
+
 def model_inputs(model):
     """[Port] of the model's inputs, in the order its predict takes them."""
+    if is_functional(model):
+        free = _functional_free_shapes(model) is not None
+        return [_functional_port(model, name, None if free else _input_length(model, name))
+                for name in model.input_names]
     if is_graph(model):
         return [_graph_port(model, name) for name in model.input_order]
     if not model.layers or not is_merge(model.layers[0]):
@@ -93,6 +120,9 @@ def model_inputs(model):
 
 def model_outputs(model):
     """[Port] of the model's outputs, in the order of its outputs (a Graph's add_output order)."""
+    if is_functional(model):  # an output that is an ids input as it is holds its token ids
+        return [Port(name, tuple(shape), ids=ref[0] in model.inputs and model.takes_ids(ref[0]))
+                for name, shape, ref in zip(model.output_names, model.output_shape, model.outputs)]
     if is_graph(model):  # an output that is an 'int' input as it is holds its token ids
         return [Port(name, tuple(shape), ids=_passes_ids(model, model.outputs[name]))
                 for name, shape in model.output_shape.items()]
@@ -140,6 +170,8 @@ def feeds(model, inputs):
 def predict_outputs(model, inputs):
     """The reference's outputs for predict-style `inputs`, as a list in output order."""
     Y = model.predict(predict_style(model, [np.asarray(x) for x in as_list(model, inputs)]))
+    if is_functional(model):
+        return list(Y) if len(model.outputs) > 1 else [Y]
     return [Y[p.name] for p in model_outputs(model)] if is_graph(model) else [Y]
 
 
@@ -197,9 +229,50 @@ def io_dims(model):
     return _named(built), _named(layers[-1].output_shape(layers[-1].input_shape))
 
 
+def _has_time(model, name):
+    """Whether input `name` of a functional model is a sequence (token ids, or (time, features))."""
+    return model.takes_ids(name) or len(model.inputs[name][0]) >= 2
+
+
+def _input_length(model, name):
+    shape = model.inputs[name][0]
+    return shape[0] if _has_time(model, name) and isinstance(shape[0], int) else None
+
+
+def _functional_free_shapes(model):
+    """{(layer, node): [per-sample output shapes]} of a functional model whose inputs' time
+    axes are left free, or None when some call needs the built sequence length (its
+    per-sample shapes depend on it: a Flatten, Reshape or Permute of a sequence, per-sample
+    weights)."""
+    shapes = {}
+    for name in model.input_names:
+        shape = model.inputs[name][0]
+        shapes[(name, 0)] = [((None,) + shape[1:]) if _has_time(model, name) else shape]
+    try:
+        for node in model.nodes:
+            layer = model._layers[node["layer"]]
+            ins = [shapes[(n, k)][t] for n, k, t in node["inputs"]]
+            built = list(layer.input_shape) if getattr(layer, "nb_inputs", 1) != 1 else [layer.input_shape]
+            for got, had in zip(ins, built):
+                had = tuple(had)
+                if len(got) != len(had) or any(s != h for i, (s, h) in enumerate(zip(got, had))
+                                               if not (i == 0 and s is None)):
+                    return None
+                if getattr(layer, "needs_length", False) and None in got:
+                    return None
+            out = layer.output_shape(ins if getattr(layer, "nb_inputs", 1) != 1 else ins[0])
+            shapes[(node["layer"], node["index"])] = [tuple(o) for o in out] \
+                if getattr(layer, "nb_outputs", 1) > 1 else [tuple(out)]
+    except (ConfigError, TypeError, ValueError, IndexError):
+        return None
+    return shapes
+
+
 def fixed_length(model):
     """The one sequence length the model takes (its exported input's time axis is
     concrete: a Flatten, Reshape or Permute of the sequence, per-sample weights), or None."""
+    if is_functional(model):
+        return None
     if not all(layer.built for layer in model.layers) or is_merge(model.layers[0]):
         return None
     input_dims, _ = io_dims(model)
@@ -224,25 +297,29 @@ def emit_model(model, ctx):
         raise ExportError(f"the model has an input and an output both named {sorted(clash)[0]!r}; "
                           "an ONNX graph needs distinct names")
     g.root.used_names.update(p.name for p in ins + outs)  # no node may take these names
-    chain = not is_graph(model) and not is_merge(model.layers[0])
+    chain = not is_graph(model) and not is_functional(model) and not is_merge(model.layers[0])
     in_dims, out_dims = io_dims(model) if chain else (None, None)  # a plain Sequential: exact dims
+    per_port = functional_dims(model) if is_functional(model) else None
     tensors = []
-    for port, time in zip(ins, _time_names(len(ins))):
+    for index, (port, time) in enumerate(zip(ins, _time_names(len(ins)))):
         elem = onnx.TensorProto.INT64 if port.ids else None
-        dims = in_dims or onnx_dims(port.shape, time)
+        dims = per_port[0][index] if per_port else in_dims or onnx_dims(port.shape, time)
         dims = fixed_dims(dims, ctx.fixed[port.name]) if ctx.fixed else ["batch"] + dims
         g.inputs.append(onnx.helper.make_tensor_value_info(port.name, elem or g.elem, dims))
         tensors.append(port.name)
     if is_graph(model):
         results = _emit_graph(model, ctx, dict(zip(model.input_order, tensors)))
+    elif is_functional(model):
+        results = _emit_functional(model, ctx, dict(zip(model.input_names, tensors)))
+        out_dims = None
     else:
         results = [_emit_chain(model, ctx, iter(tensors), "")[0]]
     renamed = {}  # tensor -> the output name it took (one tensor may be several outputs)
-    for port, tensor in zip(outs, results):
+    for index, (port, tensor) in enumerate(zip(outs, results)):
         _name_output(g, renamed.get(tensor, tensor), port.name)
         renamed.setdefault(tensor, port.name)
-        g.add_output(port.name, ["batch"] + (out_dims or onnx_dims(port.shape, _output_time(len(ins)))),
-                     elem=onnx.TensorProto.INT64 if port.ids else None)
+        dims = per_port[1][index] if per_port else out_dims or onnx_dims(port.shape, _output_time(len(ins)))
+        g.add_output(port.name, ["batch"] + dims, elem=onnx.TensorProto.INT64 if port.ids else None)
 
 
 def _emit_chain(seq, ctx, inputs, prefix):
@@ -282,6 +359,55 @@ def _emit_graph(model, ctx, tensors):
         x, mask = _emit_sources(node, values, ctx, f"{name}/merge")
         values[name] = emit_layer(node["layer"], ctx, x, mask, name)
     return [_emit_sources(model.outputs[name], values, ctx, f"output {name}/merge")[0] for name in model.output_order]
+
+
+def functional_dims(model):
+    """([per-sample dims of each input], [of each output]) of a functional model: a time
+    axis is dynamic ("time"; several inputs: "time_1", ...) unless some call needs the
+    built length (then the built one); outputs' dynamic axes are "time" (or "out_time"
+    after a convolution or pooling) with one input, unnamed with several."""
+    free = _functional_free_shapes(model)
+    names = _time_names(len(model.input_names))
+    ins = []
+    for name, time in zip(model.input_names, names):
+        shape = model.inputs[name][0]
+        if free is not None and _has_time(model, name):
+            shape = (None,) + shape[1:]
+        ins.append(_named(shape, time))
+    changes = any(hasattr(layer, "output_length") for layer in model.layers)
+    time = (("out_time" if changes else "time") if len(names) == 1 else None)
+    shapes = free or {key: model._shapes[key] for key in model._shapes}
+    return ins, [_named(shapes[(n, k)][t], time) for n, k, t in model.outputs]
+
+
+def _emit_functional(model, ctx, tensors):
+    """The calls in call order; [output tensors] in output order. A call's key (its layer
+    name; a later call of a shared layer: name/call_k) names its ONNX nodes and its row in
+    the plan."""
+    from .export import MAX_NAME_CHARS
+
+    for name in model.input_names + [layer.name for layer in model.layers]:
+        if len(name) > MAX_NAME_CHARS:
+            raise ExportError(f"the model's layer name {name[:40]!r}… is {len(name)} characters long; names of "
+                              f"more than {MAX_NAME_CHARS} characters are not exported")
+    values = {(name, 0): ([tensor], [None]) for name, tensor in tensors.items()}  # -> (tensors, masks)
+    for node in model.nodes:
+        layer = model._layers[node["layer"]]
+        xs = [values[(n, k)][0][t] for n, k, t in node["inputs"]]
+        ms = [values[(n, k)][1][t] for n, k, t in node["inputs"]]
+        multi_in = getattr(layer, "nb_inputs", 1) != 1
+        key = _call_key(node)
+        y, mask = emit_layer(layer, ctx, xs if multi_in else xs[0], ms if multi_in else ms[0], key)
+        if getattr(layer, "nb_outputs", 1) > 1:
+            ys, masks = list(y), list(mask) if mask is not None else [None] * len(y)
+        else:
+            ys, masks = [y], [mask]
+        values[(node["layer"], node["index"])] = (ys, masks)
+    return [values[(n, k)][0][t] for n, k, t in model.outputs]
+
+
+def _call_key(node):
+    return node["layer"] + (f"/call_{node['index']}" if node["index"] else "")
 
 
 def _emit_sources(spec, values, ctx, key):
@@ -324,7 +450,8 @@ def _name_output(g, tensor, name):
     """Make `tensor` the graph output `name`: its producer's output is renamed, or an
     Identity is added when the tensor is a graph input or already an output."""
     producers = [n for n in g.nodes if tensor in n.output]
-    if not producers or tensor in {v.name for v in g.inputs} | {v.name for v in g.outputs}:
+    if not producers or tensor in {v.name for v in g.inputs} | {v.name for v in g.outputs} \
+            or _read_in_subgraphs(g.nodes, tensor):  # a subgraph (an If branch) reads it by its name
         g.nodes.append(onnx.helper.make_node("Identity", [tensor], [name], name=g.unique(f"{name}/Identity")))
         return
     for node in g.nodes:
@@ -334,6 +461,18 @@ def _name_output(g, tensor, name):
         for i, inp in enumerate(node.input):
             if inp == tensor:
                 node.input[i] = name
+
+
+def _read_in_subgraphs(nodes, tensor):
+    """Whether a node inside a subgraph of `nodes` (at any depth) reads `tensor`."""
+    for node in nodes:
+        for attr in node.attribute:
+            graphs = [attr.g] if attr.type == onnx.AttributeProto.GRAPH else \
+                list(attr.graphs) if attr.type == onnx.AttributeProto.GRAPHS else []
+            for sub in graphs:
+                if any(tensor in inner.input for inner in sub.node) or _read_in_subgraphs(sub.node, tensor):
+                    return True
+    return False
 
 
 # ---------------------------------------------------------------------------------------
@@ -387,6 +526,26 @@ def describe(model, plan=()):
                 + ", masks dropped")
 
     ports = model_inputs(model)
+    if is_functional(model):
+        in_dims, out_dims = functional_dims(model)
+        for port, d in zip(ports, in_dims):
+            lines.append(f"input {port.name}: {'int64 token ids' if port.ids else model.dtype} "
+                         f"({', '.join(str(v) for v in ['batch'] + d)})")
+        for node in model.nodes:
+            layer = model._layers[node["layer"]]
+            key = _call_key(node)
+            form = forms.get(key, (None,))[0]
+            shared = f", call {node['index'] + 1} of {model.calls(node['layer'])} (shared weights)" \
+                if model.calls(node["layer"]) > 1 else ""
+            sources = ", ".join(n + (f"[{k}]" if k else "") + (f"#{t}" if t else "") for n, k, t in node["inputs"])
+            lines.append(f"call {key} ({type(layer).__name__}" + (f": {form}" if form else "") + f"{shared}) <- "
+                         + sources)
+        for port, d, (n, k, t) in zip(model_outputs(model), out_dims, model.outputs):
+            src = n + (f"[{k}]" if k else "") + (f"#{t}" if t else "")
+            lines.append(f"output {port.name}: {'int64 token ids' if port.ids else model.dtype} "
+                         f"({', '.join(str(v) for v in ['batch'] + [v if v is not None else '?' for v in d])}) "
+                         f"<- {src}")
+        return lines
     for port, time in zip(ports, _time_names(len(ports))):
         lines.append(f"input {port.name}: {'int64 token ids' if port.ids else model.dtype} ({dims(port, time)})")
     if is_graph(model):

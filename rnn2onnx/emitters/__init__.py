@@ -15,4 +15,4 @@ def register(*layer_names):
     return decorate
 
 
-from . import advanced_activations, convolutional, layers, normalization, recurrent  # noqa: E402,F401  (registers the emitters)
+from . import advanced_activations, convolutional, layers, merge, normalization, recurrent  # noqa: E402,F401  (registers the emitters)
