@@ -1,4 +1,5 @@
 from .base import NumpyOps, Recurrent
+from .bidirectional import Bidirectional
 from .gated import GRU, JZS1, JZS2, JZS3, GatedRecurrent
 from .lstm import LSTM
 from .simple import SimpleDeepRNN, SimpleRNN
