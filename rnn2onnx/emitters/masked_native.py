@@ -55,6 +55,8 @@ processing order, as Theano's scan returns them).
   step j is Y at packed index c_j - 1, c_j the row's unmasked steps up
   to j (return_sequences=False: j = T-1, c = the count), and zeros where c_j = 0. No reset
   step, no single steps: exact wherever the unmasked native form is.
+The carry_zero rule (tf.keras's zero_output_for_mask=True) runs the carry form and reads
+  0 at the masked steps instead.
 "native-skip": the same for Keras 0.3.0's and 0.3.1's rules (mask_rule "skip_batch",
   "skip_sample"; read only with return_sequences=True): the input is multiplied by the
   mask, the steps that count are those whose masked input is not all zero (over the
@@ -279,7 +281,7 @@ def _assemble(layer, g, ix, raw, m, single, is_packed, y, y_row, y_rows):
 def emit_packed(layer, ctx, x, mask):
     """The "carry" and "skip" forms (rules after Keras 0.2.0); see the module docstring."""
     g, name = ctx.g, layer.name
-    carry = layer.mask_rule == "carry"
+    carry = layer.mask_rule in ("carry", "carry_zero")
     ix = _Index(g, f"{name}/{'carry' if carry else 'skip'}")
     if carry:
         real = ix("Cast", [mask], to=TensorProto.BOOL)
@@ -316,5 +318,12 @@ def emit_packed(layer, ctx, x, mask):
     else:  # (the skip rules read no mask without return_sequences: never here)
         seen, rows = count, ix.range(n)
     at = ix("Add", [ix("Mul", [ix("Sub", [seen, ix.c(1)]), n]), ix("Add", [rows, ix.c(1)])])
-    # carry: row 0 before the first counted step, the latest one after; skip: at counted steps only
-    return g.node("Gather", [y, ix("Mul", [ix("Min", [seen, ix.c(1)]) if carry else m, at])], f"{name}/Gather")
+    # carry: row 0 before the first counted step, the latest one after; skip and carry_zero
+    # (tf.keras's zero_output_for_mask): at counted steps only
+    if layer.mask_rule == "carry":
+        keep = ix("Min", [seen, ix.c(1)])
+    elif layer.return_sequences:
+        keep = m
+    else:  # the last step's output: 0 where it is masked
+        keep = ix("Squeeze", [ix("Slice", [m, ix.c([-1]), ix.c([np.iinfo(np.int64).max]), ix.c([1])]), ix.c([1])])
+    return g.node("Gather", [y, ix("Mul", [keep, at])], f"{name}/Gather")

@@ -12,10 +12,13 @@ that form and the loop form.
 """
 from functools import partial
 
+from reference.recurrent.rules import CARRY_RULES
+
 from ..errors import ExportError
 from . import register
 from .dispatch import emit_dispatch
 from .loop import emit_loop
+from .merge import emit_merge
 from .masked_native import emit_masked_last, emit_masked_rows, emit_masked_sequences, emit_packed, why_not_reset
 from .native import NATIVE, emit_native, reverse_direction, why_not_masked_native, why_not_native
 from .unrolled import FORM as UNROLLED, emit_unrolled, unrolled_form
@@ -104,6 +107,10 @@ def _choose_form(layer, ctx, masked):
         reason = "onnxruntime's native LSTM/GRU/RNN kernels are float32-only"
     if reason is None and masked:
         reason = why_not_masked_native(ctx.target)
+    if reason is None and masked and layer.return_state:
+        # the masked native forms compute the output, not the carried states (an all-masked
+        # row's op still runs one step); the loop form carries them
+        reason = "it returns its final states under a mask (return_state), which the loop form carries"
     later_rule = masked and layer.mask_rule != "reset"
     if reason is None and kind == "SimpleRNN" and ctx.strategy == "auto" and not later_rule:
         # measured (rnn2onnx bench): onnxruntime's RNN op is 1-10x slower than the loop
@@ -114,8 +121,8 @@ def _choose_form(layer, ctx, masked):
         op = NATIVE[kind][0]
         if not masked:
             return "native", f"exact as ONNX {op}"
-        if layer.mask_rule == "carry":
-            form, how = "native-carry", "on each row's unmasked steps (the carry mask rule)"
+        if layer.mask_rule in CARRY_RULES:
+            form, how = "native-carry", f"on each row's unmasked steps (the {layer.mask_rule} mask rule)"
         elif layer.mask_rule != "reset":
             form, how = "native-skip", f"on the steps the {layer.mask_rule} mask rule computes"
         elif not layer.return_sequences:
@@ -139,7 +146,7 @@ def _choose_form(layer, ctx, masked):
     return "loop", reason
 
 
-EMIT = {"native": lambda layer, ctx, x, mask: emit_native(layer, ctx, x),
+EMIT = {"native": lambda layer, ctx, x, mask, **kw: emit_native(layer, ctx, x, **kw),
         "native-segment": emit_masked_last, "native-reset": emit_masked_sequences, "native-rows": emit_masked_rows,
         "native-carry": emit_packed, "native-skip": emit_packed, "loop": emit_loop, UNROLLED: emit_unrolled}
 EMIT.update({dispatch_form(form, max_batch): partial(emit_dispatch, EMIT[form], emit_loop, max_batch)
@@ -151,12 +158,17 @@ def reverse_time(g, x, name):
     return g.node("Slice", [x, g.const([-1]), g.const([-2 ** 63]), g.const([1]), g.const([-1])], f"{name}/reverse")
 
 
+# the forms that also return the final states (return_state)
+WITH_STATES = ("native", "loop", UNROLLED)
+
+
 @register(*RECURRENT)
 def emit_recurrent(layer, ctx, x, mask):
     """Every form computes the layer's forward direction on what it is given: a
     go_backwards layer gets its input and mask reversed here (its outputs then come in
     processing order, as Keras returns them), except where the native op runs in
-    direction="reverse" (native.reverse_direction)."""
+    direction="reverse" (native.reverse_direction). A return_state layer returns
+    ([output, final states...], [masks])."""
     output_mask = layer.output_mask(mask)
     if mask is not None and not layer.rule.applies(layer):
         mask = None  # Keras 0.3.0/0.3.1 read no mask without return_sequences
@@ -166,9 +178,42 @@ def emit_recurrent(layer, ctx, x, mask):
         # a plan (rnn2onnx.plan, `inspect`) needs the form, not the nodes: emitting them
         # would compute the ONNX weights (concatenated, transposed: 576 MB for one
         # LSTM(6000)) from weights that were never allocated
-        return ctx.g.node("Identity", [x], f"{layer.name}/{form}"), output_mask
+        y = ctx.g.node("Identity", [x], f"{layer.name}/{form}")
+        return ([y] * layer.nb_outputs if layer.return_state else y), output_mask
     if layer.go_backwards and not (form == "native" and reverse_direction(layer, ctx.target)):
         x = reverse_time(ctx.g, x, layer.name)
         mask = None if mask is None else reverse_time(ctx.g, mask, f"{layer.name}/mask")
+    if layer.return_state:
+        assert form in WITH_STATES, form  # choose_form sends a masked return_state layer to the loop form
+        y, states = EMIT[form](layer, ctx, x, mask, with_states=True)
+        return [y] + states, output_mask
     y = EMIT[form](layer, ctx, x, mask)
     return y, output_mask
+
+
+@register("Bidirectional")
+def emit_bidirectional(layer, ctx, x, mask):
+    """Keras's Bidirectional (reference/recurrent/bidirectional.py): each copy in the form
+    emit_recurrent chooses for it (the backward copy reads the reversed input and mask), the
+    backward output re-reversed along time with return_sequences, then the merge; outputs
+    [merged or both halves] + forward states + backward states."""
+    g, key = ctx.g, ctx.key
+    halves, forms = [], []
+    for part, label in zip(layer._branch_layers(), ("forward", "backward")):
+        ctx.key = f"{key}/{label}"
+        y, _ = emit_recurrent(part, ctx, x, mask)
+        forms.append((label,) + ctx.forms.pop(ctx.key))
+        halves.append((y[0], y[1:]) if layer.return_state else (y, []))
+    ctx.key = key
+    (y, states), (y_rev, states_rev) = halves
+    if layer.return_sequences:
+        y_rev = reverse_time(g, y_rev, f"{layer.name}/backward/output")
+    if layer.merge_mode is None:
+        outputs, merge = [y, y_rev], "two outputs"
+    else:
+        outputs = [emit_merge(g, [y, y_rev], layer.merge_mode, -1, f"{layer.name}/merge")]
+        merge = f"merge {layer.merge_mode}"
+    outputs += states + states_rev
+    ctx.forms[key] = ("; ".join(f"{label}: {form}" for label, form, _ in forms) + f"; {merge}",
+                      "; ".join(f"{label}: {reason}" for label, _, reason in forms if reason))
+    return (outputs if len(outputs) > 1 else outputs[0]), layer.output_mask(mask)
