@@ -1,0 +1,199 @@
+"""Exports of GRU(reset_after), return_state and Bidirectional, checked against the reference
+in onnxruntime (the reference's math is checked against closed forms, finite differences and
+Keras-written files in tests/reference/test_recurrent_keras12_*.py)."""
+import numpy as np
+import onnx
+import onnxruntime
+import pytest
+
+import rnn2onnx
+from reference import GRU, LSTM, Bidirectional, Embedding, Sequential, SimpleRNN
+from rnn2onnx.emitters import EMITTERS
+from rnn2onnx.export import Context
+from rnn2onnx.graph import Graph, finish_model, walk_nodes
+
+# rows: left padding, right padding, holes, all masked, unmasked (batch 5 > the dispatch's 4)
+IDS = np.array([[0, 0, 3, 1, 4, 2, 6], [2, 5, 1, 5, 0, 0, 0], [3, 0, 5, 0, 0, 3, 3], [0, 0, 0, 0, 0, 0, 0],
+                [4, 5, 3, 1, 6, 3, 6]], np.int64)
+CELLS = {
+    "lstm": (LSTM, {}),
+    "gru-reset-after": (GRU, {"reset_after": True, "activation": "tanh", "inner_activation": "sigmoid"}),
+    "gru-reset-after-hard": (GRU, {"reset_after": True, "activation": "tanh", "inner_activation": "hard_sigmoid"}),
+    "simplernn": (SimpleRNN, {"activation": "tanh"}),
+}
+TOLERANCE = {"float32": 2e-6, "float64": 1e-12}
+
+
+def randomised(model, seed=1):
+    rng = np.random.default_rng(seed)
+    model.set_weights([rng.normal(0, 0.6, w.shape) for w in model.get_weights()])
+    return model
+
+
+def embedded(layer, dtype, mask_zero=True):
+    model = Sequential(dtype=dtype, seed=0)
+    model.add(Embedding(7, 4, mask_zero=mask_zero))
+    model.add(layer)
+    return randomised(model)
+
+
+def check(model, **kw):
+    proto = rnn2onnx.export(model, validate=False, **kw)
+    for batch in (IDS[:3], IDS):  # the masked native forms' dispatch takes batch <= 4
+        report = rnn2onnx.validate(model, proto, inputs=batch, raise_on_failure=False)
+        assert report.passed, report.format_table()
+    return proto
+
+
+def ops(proto, op):
+    return [n for n in walk_nodes(proto.graph) if n.op_type == op]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("strategy", ["auto", "loop"])
+@pytest.mark.parametrize("masked", [False, True])
+@pytest.mark.parametrize("return_sequences", [False, True])
+@pytest.mark.parametrize("inner", ["sigmoid", "hard_sigmoid"])
+def test_gru_reset_after(inner, return_sequences, masked, strategy, dtype):
+    layer = GRU(5, activation="tanh", inner_activation=inner, reset_after=True, return_sequences=return_sequences,
+                mask_rule="carry")
+    proto = check(embedded(layer, dtype, masked), strategy=strategy)
+    grus = ops(proto, "GRU")
+    if strategy == "auto" and dtype == "float32":  # the native op, with the reset gate after the product
+        assert grus and all(a.i == 1 for n in grus for a in n.attribute if a.name == "linear_before_reset")
+    else:
+        assert not grus
+
+
+def test_gru_reset_after_masked_native_forms():
+    for return_sequences in (False, True):
+        for rule in ("carry", "carry_zero"):
+            layer = GRU(5, activation="tanh", inner_activation="sigmoid", reset_after=True,
+                        return_sequences=return_sequences, mask_rule=rule)
+            assert ops(check(embedded(layer, "float32"), strategy="native"), "GRU")
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_gru_reset_after_portable(masked):
+    """Every runtime installed (rnn2onnx.runtimes; float32: OpenVINO computes float64 in
+    float32): unmasked the native GRU op (linear_before_reset=1), masked the loop form."""
+    from rnn2onnx import runtimes
+
+    layer = GRU(5, activation="tanh", inner_activation="sigmoid", reset_after=True, return_sequences=True,
+                mask_rule="carry", go_backwards=True)
+    model = embedded(layer, "float32", mask_zero=masked)
+    proto = rnn2onnx.export(model, validate=False, target="portable")
+    assert bool(ops(proto, "GRU")) != masked
+    for runtime in runtimes.available():
+        report = rnn2onnx.validate(model, proto, inputs=IDS, runtime=runtime, raise_on_failure=False)
+        assert report.passed, (runtime, report.format_table())
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("masked_output", ["repeat", "zero"])
+@pytest.mark.parametrize("merge_mode", ["concat", "sum", "mul", "ave"])
+@pytest.mark.parametrize("return_sequences", [False, True])
+@pytest.mark.parametrize("cell", sorted(CELLS))
+def test_bidirectional(cell, return_sequences, merge_mode, masked_output, dtype):
+    cls, kwargs = CELLS[cell]
+    layer = Bidirectional(cls(5, return_sequences=return_sequences, mask_rule="carry", **kwargs),
+                          merge_mode=merge_mode, masked_output=masked_output)
+    for masked in (False, True):
+        check(embedded(layer if not masked else Bidirectional(
+            cls(5, return_sequences=return_sequences, mask_rule="carry", **kwargs), merge_mode=merge_mode,
+            masked_output=masked_output), dtype, masked))
+
+
+def test_bidirectional_loop_form_and_loop_op():
+    for loop_op in ("scan", "loop"):
+        layer = Bidirectional(LSTM(5, return_sequences=True, mask_rule="carry", go_backwards=True), merge_mode="sum")
+        check(embedded(layer, "float64"), strategy="loop", loop_op=loop_op)
+
+
+def test_bidirectional_forms_are_recorded():
+    layer = Bidirectional(LSTM(5, return_sequences=True, mask_rule="carry"))
+    rows = rnn2onnx.plan(embedded(layer, "float32", mask_zero=False))
+    form = dict((name, form) for name, form, _ in rows)["bidirectional_1"]
+    assert form.startswith("forward: ") and "backward: " in form and form.endswith("merge concat")
+
+
+# -- several outputs (return_state, merge_mode=None): the emitter's graph run directly ------
+
+def run_emitter(layer, X, mask, strategy="auto", target="onnxruntime", loop_op="scan"):
+    """The layer's emitter alone in a graph with inputs x (and mask), one output per layer
+    output; run in onnxruntime."""
+    g = Graph("t", layer.dtype, 17, target=target)
+    ctx = Context(g, strategy, target, loop_op)
+    ctx.key = layer.name
+    x = g.add_input("x", ["batch", "time", X.shape[2]])
+    m = None if mask is None else g.add_input("mask", ["batch", "time"])
+    outputs, masks = EMITTERS[type(layer).__name__](layer, ctx, x, m)
+    assert len(outputs) == len(masks) == layer.nb_outputs
+    for i, (y, shape) in enumerate(zip(outputs, layer.output_shape((None, X.shape[2])))):
+        g.nodes.append(onnx.helper.make_node("Identity", [y], [f"y{i}"], name=f"out{i}"))
+        g.add_output(f"y{i}", [None] * (1 + len(shape)))
+    proto = finish_model(g, 17, {})
+    onnx.checker.check_model(proto)
+    session = onnxruntime.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    feeds = {"x": X.astype(layer.dtype)}
+    if mask is not None:
+        feeds["mask"] = mask.astype(layer.dtype)
+    return session.run(None, feeds), ctx.forms[layer.name]
+
+
+def built(layer, dtype):
+    rng = np.random.default_rng(0)
+    layer.name = "layer"
+    layer.build((None, 4), dtype, rng)
+    layer.set_weights([rng.normal(0, 0.6, w.shape) for w in layer.get_weights()])
+    return layer
+
+
+MASK = (IDS != 0).astype(float)
+X = np.random.default_rng(5).normal(size=(5, 7, 4))
+
+
+def compare(layer, mask, **kw):
+    expected = layer.forward(X.astype(layer.dtype), None if mask is None else mask.astype(layer.dtype))
+    got, form = run_emitter(layer, X, mask, **kw)
+    for a, b in zip(got, expected):
+        assert a.shape == b.shape
+        assert np.max(np.abs(a - b)) <= TOLERANCE[str(layer.dtype)], form
+    return form
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("strategy", ["auto", "loop"])
+@pytest.mark.parametrize("masked", [False, True])
+@pytest.mark.parametrize("go_backwards", [False, True])
+@pytest.mark.parametrize("return_sequences", [False, True])
+@pytest.mark.parametrize("cell", sorted(CELLS))
+def test_return_state(cell, return_sequences, go_backwards, masked, strategy, dtype):
+    cls, kwargs = CELLS[cell]
+    layer = built(cls(5, return_sequences=return_sequences, return_state=True, go_backwards=go_backwards,
+                      mask_rule="carry", **kwargs), dtype)
+    form = compare(layer, MASK if masked else None, strategy=strategy)
+    if strategy == "auto" and dtype == "float32" and not masked and cell != "simplernn":
+        assert form[0] == "native"
+
+
+def test_return_state_loop_op_and_unrolled():
+    layer = built(LSTM(5, return_sequences=True, return_state=True, mask_rule="carry", go_backwards=True), "float64")
+    compare(layer, MASK, strategy="loop", loop_op="loop")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("masked_output", ["repeat", "zero"])
+@pytest.mark.parametrize("return_state", [False, True])
+@pytest.mark.parametrize("merge_mode", ["concat", None])
+@pytest.mark.parametrize("cell", sorted(CELLS))
+def test_bidirectional_several_outputs(cell, merge_mode, return_state, masked_output, dtype):
+    cls, kwargs = CELLS[cell]
+    for return_sequences in (False, True):
+        layer = built(Bidirectional(cls(5, return_sequences=return_sequences, return_state=return_state,
+                                        mask_rule="carry", **kwargs), merge_mode=merge_mode,
+                                    masked_output=masked_output), dtype)
+        if layer.nb_outputs == 1:
+            continue
+        for mask in (None, MASK):
+            compare(layer, mask)
