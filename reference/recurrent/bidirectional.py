@@ -18,6 +18,10 @@ step outputs 0 in both halves while the states are still carried
 reader sets it from the file's writer.
 
 Weights: the forward copy's (its own Keras order) then the backward copy's.
+
+`backward_layer` (tf.keras's argument): a layer of its own for the backward half instead of
+the flipped copy; it must process the other way (go_backwards differs) and have the same
+return_sequences and return_state (tf.keras's _verify_layer_config).
 """
 import copy
 
@@ -39,10 +43,19 @@ class Bidirectional(Layer):
     config_keys = ("layer", "merge_mode", "masked_output")
 
     def __init__(self, layer, merge_mode="concat", weights=None, masked_output="repeat", input_shape=None,
-                 input_dim=None, input_length=None):
-        if not isinstance(layer, Recurrent):
-            raise ConfigError(f"Bidirectional wraps a recurrent layer (LSTM, GRU, SimpleRNN, ...), "
-                              f"got {quote(type(layer).__name__)}")
+                 input_dim=None, input_length=None, backward_layer=None):
+        for part in (layer, backward_layer):
+            if part is not None and not isinstance(part, Recurrent):
+                raise ConfigError(f"Bidirectional wraps a recurrent layer (LSTM, GRU, SimpleRNN, ...), "
+                                  f"got {quote(type(part).__name__)}")
+        if backward_layer is not None:
+            if backward_layer.go_backwards == layer.go_backwards:
+                raise ConfigError("Bidirectional: the backward layer must have the other go_backwards value "
+                                  f"than the layer (both {layer.go_backwards})")
+            for key in ("return_sequences", "return_state"):
+                if getattr(backward_layer, key) != getattr(layer, key):
+                    raise ConfigError(f"Bidirectional: the backward layer's {key} must be the layer's "
+                                      f"({getattr(layer, key)}), got {getattr(backward_layer, key)}")
         if merge_mode not in MERGE_MODES:
             raise ConfigError(f"Bidirectional: unknown merge_mode {quote(merge_mode)}; accepted: "
                               f"{', '.join(str(m) for m in MERGE_MODES)}")
@@ -54,9 +67,10 @@ class Bidirectional(Layer):
         self.forward_layer = self.backward_layer = None
         super().__init__(weights=weights, input_shape=input_shape, input_dim=input_dim, input_length=input_length)
         self.layer, self.merge_mode, self.masked_output = layer, merge_mode, masked_output
+        self.backward_given = backward_layer
         self.return_sequences, self.return_state = layer.return_sequences, layer.return_state
         self.forward_layer = self._copy(layer, layer.go_backwards)
-        self.backward_layer = self._copy(layer, not layer.go_backwards)
+        self.backward_layer = self._copy(backward_layer or layer, not layer.go_backwards)
         self.name = self.name  # names the copies
 
     def _copy(self, layer, go_backwards):
@@ -84,7 +98,13 @@ class Bidirectional(Layer):
 
     @property
     def nb_outputs(self):
-        return (2 if self.merge_mode is None else 1) + (2 * self.layer.state_count if self.return_state else 0)
+        return (2 if self.merge_mode is None else 1) + len(self._state_slots())
+
+    def _state_slots(self):
+        """One entry per state output (forward's, then backward's)."""
+        if not self.return_state:
+            return []
+        return [None] * (self.forward_layer.state_count + self.backward_layer.state_count)
 
     def _branch_layers(self):
         """The two copies, in weight order (regularizers, training: reference/regularizers.py)."""
@@ -105,10 +125,10 @@ class Bidirectional(Layer):
         return self.forward_layer.get_weights() + self.backward_layer.get_weights()
 
     def set_weights(self, weights):
-        weights, half = list(weights), len(self.forward_layer._specs)
-        if len(weights) != 2 * half:
-            raise ConfigError(f"layer {self.name}: expected {2 * half} weight arrays (the forward layer's "
-                              f"{half}, then the backward layer's {half}), got {len(weights)}")
+        weights, half, rest = list(weights), len(self.forward_layer._specs), len(self.backward_layer._specs)
+        if len(weights) != half + rest:
+            raise ConfigError(f"layer {self.name}: expected {half + rest} weight arrays (the forward layer's "
+                              f"{half}, then the backward layer's {rest}), got {len(weights)}")
         self.forward_layer.set_weights(weights[:half])
         self.backward_layer.set_weights(weights[half:])
 
@@ -118,8 +138,11 @@ class Bidirectional(Layer):
             part.set_dtype(dtype)
 
     def get_config(self):
-        return {"name": "Bidirectional", "layer": self.layer.get_config(), "merge_mode": self.merge_mode,
-                "masked_output": self.masked_output}
+        config = {"name": "Bidirectional", "layer": self.layer.get_config(), "merge_mode": self.merge_mode,
+                  "masked_output": self.masked_output}
+        if self.backward_given is not None:
+            config["backward_layer"] = self.backward_given.get_config()
+        return config
 
     # -- shapes and masks ------------------------------------------------------------------
     def _split(self, values):
@@ -128,16 +151,20 @@ class Bidirectional(Layer):
 
     def output_shape(self, input_shape):
         shape, states = self._split(self.forward_layer.output_shape(input_shape))
+        shape_rev, states_rev = self._split(self.backward_layer.output_shape(input_shape))
         if self.merge_mode == "concat":
-            shape = tuple(shape[:-1]) + (2 * shape[-1],)
-        outputs = [shape, shape] if self.merge_mode is None else [shape]
-        outputs += states + states
+            shape = tuple(shape[:-1]) + (shape[-1] + shape_rev[-1],)
+        elif self.merge_mode is not None and tuple(shape) != tuple(shape_rev):
+            raise ConfigError(f"layer {self.name}: merge_mode {self.merge_mode!r} needs halves of one shape, got "
+                              f"{tuple(shape)} and {tuple(shape_rev)}")
+        outputs = [shape, shape_rev] if self.merge_mode is None else [shape]
+        outputs += states + states_rev
         return outputs if len(outputs) > 1 else outputs[0]
 
     def output_mask(self, mask):
         mask = mask if self.return_sequences else None
         outputs = [mask, mask] if self.merge_mode is None else [mask]
-        outputs += [None] * (2 * self.layer.state_count if self.return_state else 0)
+        outputs += self._state_slots()
         return outputs if len(outputs) > 1 else outputs[0]
 
     # -- computation --------------------------------------------------------------------
@@ -187,7 +214,7 @@ class Bidirectional(Layer):
         dy_rev = zeros if dy_rev is None else dy_rev
         if self.return_sequences:
             dy_rev = dy_rev[:, ::-1]
-        half = len(d_states) // 2
+        half = self.forward_layer.state_count
         if self.return_state:
             dy, dy_rev = [dy] + d_states[:half], [dy_rev] + d_states[half:]
         dX, grads = self.forward_layer.backward(dy)

@@ -298,6 +298,29 @@ def test_bidirectional_masks_and_names():
                                                                     "bidirectional_1/backward")
 
 
+def test_bidirectional_with_a_backward_layer_of_its_own():
+    """tf.keras's backward_layer: a different cell (and width) for the backward half."""
+    kwargs = dict(activation="tanh", return_sequences=True, return_state=True, mask_rule="carry")
+    layer = built(Bidirectional(LSTM(K, **kwargs), backward_layer=GRU(2, go_backwards=True, **kwargs)))
+    assert layer.nb_outputs == 1 + 2 + 1 and len(layer.get_weights()) == 12 + 9
+    forward = built(LSTM(K, **kwargs))
+    forward.set_weights(layer.get_weights()[:12])
+    backward = GRU(2, go_backwards=True, **kwargs)
+    backward.build((None, D), "float64", np.random.default_rng(0))
+    backward.set_weights(layer.get_weights()[12:])
+    X = inputs()
+    (y, h, c), (y_rev, h_rev) = forward.forward(X, MASK), backward.forward(X, MASK)
+    expected = [np.concatenate([y, y_rev[:, ::-1]], axis=-1), h, c, h_rev]
+    got = layer.forward(X, MASK)
+    assert all(np.array_equal(a, b) for a, b in zip(got, expected))
+    assert layer.output_shape((T, D)) == [(T, K + 2), (K,), (K,), (2,)]
+    check_gradients(layer, X, MASK)
+    with pytest.raises(ConfigError, match="other go_backwards"):
+        Bidirectional(LSTM(K), backward_layer=LSTM(K))
+    with pytest.raises(ConfigError, match="return_sequences"):
+        Bidirectional(LSTM(K), backward_layer=LSTM(K, go_backwards=True, return_sequences=True))
+
+
 def test_bidirectional_refusals():
     with pytest.raises(ConfigError, match="accepted: concat, sum, mul, ave, None"):
         Bidirectional(LSTM(K), merge_mode="max")
