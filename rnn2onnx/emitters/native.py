@@ -158,13 +158,14 @@ def native_node(layer, g, xt, W, R, B, seq_lens=None, outputs=("Y",), direction=
     names = [ONNX_ACTIVATIONS[a.name][0] for a in acts]
     alphas = [ONNX_ACTIVATIONS[a.name][1] for a in acts]
     betas = [ONNX_ACTIVATIONS[a.name][2] for a in acts]
-    attrs = dict(hidden_size=layer.output_dim, activations=names)
+    directions = 2 if direction == "bidirectional" else 1  # both directions: one cell's weights stacked
+    attrs = dict(hidden_size=layer.output_dim, activations=names * directions)
     if direction != "forward":
         attrs["direction"] = direction
     # onnxruntime consumes alpha/beta in order, one per activation that takes them
     if any(a is not None for a in alphas):
-        attrs["activation_alpha"] = [a for a in alphas if a is not None]
-        attrs["activation_beta"] = [b for b in betas if b is not None]
+        attrs["activation_alpha"] = [a for a in alphas if a is not None] * directions
+        attrs["activation_beta"] = [b for b in betas if b is not None] * directions
     if op == "GRU":
         attrs["linear_before_reset"] = int(getattr(layer, "reset_after", False))
     inputs = [xt] + [w if isinstance(w, str) else g.initializer(f"{name}/{key}", w)
@@ -178,7 +179,7 @@ def native_node(layer, g, xt, W, R, B, seq_lens=None, outputs=("Y",), direction=
         # zero initial_h (and initial_c), (1, batch, k): the op's default, given explicitly
         # because tract panics on a symbolic batch without them, and onnx2tf cannot convert
         # an LSTM without them ("An `initial_state` was passed that is not compatible")
-        inputs += g.batch_zeros(xt, 1, [layer.output_dim], name, lead=(1,)) * (2 if op == "LSTM" else 1)
+        inputs += g.batch_zeros(xt, 1, [layer.output_dim], name, lead=(directions,)) * (2 if op == "LSTM" else 1)
     node_name = g.unique(f"{name}/{op}")
     out = {o: g.unique(f"{node_name}:{o}") for o in outputs}
     names = [out.get("Y", ""), out.get("Y_h", "")] + ([out["Y_c"]] if "Y_c" in out else [])

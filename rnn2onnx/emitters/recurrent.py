@@ -12,6 +12,8 @@ that form and the loop form.
 """
 from functools import partial
 
+import numpy as np
+
 from reference.recurrent.rules import CARRY_RULES
 
 from ..errors import ExportError
@@ -198,6 +200,15 @@ def emit_bidirectional(layer, ctx, x, mask):
     backward output re-reversed along time with return_sequences, then the merge; outputs
     [merged or both halves] + forward states + backward states."""
     g, key = ctx.g, ctx.key
+    reason = why_not_bidirectional_native(layer, ctx, mask)
+    if reason is None:
+        op = NATIVE[type(layer.forward_layer).__name__][0]
+        ctx.forms[key] = (f"native (direction=bidirectional); merge {layer.merge_mode}",
+                          f"both halves exact as one ONNX {op} with direction=\"bidirectional\"")
+        if g.shapes_only:
+            y = g.node("Identity", [x], f"{layer.name}/native")
+            return ([y] * layer.nb_outputs if layer.nb_outputs > 1 else y), layer.output_mask(mask)
+        return emit_bidirectional_native(layer, ctx, x), layer.output_mask(mask)
     halves, forms = [], []
     for part, label in zip(layer._branch_layers(), ("forward", "backward")):
         ctx.key = f"{key}/{label}"
@@ -217,3 +228,64 @@ def emit_bidirectional(layer, ctx, x, mask):
     ctx.forms[key] = ("; ".join(f"{label}: {form}" for label, form, _ in forms) + f"; {merge}",
                       "; ".join(f"{label}: {reason}" for label, _, reason in forms if reason))
     return (outputs if len(outputs) > 1 else outputs[0]), layer.output_mask(mask)
+
+
+def why_not_bidirectional_native(layer, ctx, mask):
+    """None when one native op with direction="bidirectional" computes both halves exactly:
+    its reverse direction's Y is the backward half already in time order (what Keras's
+    re-reversal gives) and its Y_h[1] the state after time step 0 (the backward half's last
+    output). Both halves must take the native form on their own (unmasked: the masked forms
+    index per direction), be one cell (kind, width, activations), and the forward copy must
+    run forward; tract ignores direction (target "onnxruntime" only)."""
+    forward, backward = layer._branch_layers()
+    if ctx.target != "onnxruntime":
+        return "tract ignores the direction attribute (the portable target runs each half on its own)"
+    if mask is not None and forward.rule.applies(forward):
+        return "a mask reaches it (the masked native forms run each half on its own)"
+    if forward.go_backwards:
+        return "the wrapped layer has go_backwards=True (its forward copy runs backwards)"
+    configs = [{k: v for k, v in part.get_config().items() if k != "go_backwards"} for part in (forward, backward)]
+    if configs[0] != configs[1]:
+        return "its two halves are different cells"
+    if type(forward).__name__ == "JZS1":  # its lowering transforms the input with each half's own P
+        return "JZS1's native lowering reads each half's input differently"
+    for part in (forward, backward):
+        form, reason = choose_form(part, ctx, False)
+        if form != "native":
+            return reason
+    return None
+
+
+def emit_bidirectional_native(layer, ctx, x):
+    """Both halves as one native op (why_not_bidirectional_native): W, R, B of the forward
+    copy stacked over the backward copy's."""
+    from .native import native_node, state_outputs
+
+    g, name = ctx.g, layer.name
+    forward, backward = layer._branch_layers()
+    weights = [NATIVE[type(part).__name__][1](part) for part in (forward, backward)]
+    W, R, B = (np.concatenate([w[i] for w in weights], axis=0) for i in range(3))
+    node = lambda op, inputs, **kw: g.node(op, inputs, f"{name}/{op}", **kw)  # noqa: E731
+    xt = node("Transpose", [x], perm=[1, 0, 2])
+    states = state_outputs(forward)
+    main = "Y" if layer.return_sequences else "Y_h"
+    outputs = (main,) + tuple(s for s in states if s != main)
+    values = dict(zip(outputs, native_node(forward, g, xt, W, R, B, outputs=outputs, direction="bidirectional")))
+    k = forward.output_dim
+    if layer.return_sequences:  # Y (T, 2, batch, k) -> (batch, T, 2, k)
+        y = node("Transpose", [values["Y"]], perm=[2, 0, 1, 3])
+        halves_axis, concat_shape = 2, [0, 0, 2 * k]
+    else:  # Y_h (2, batch, k) -> (batch, 2, k)
+        y = node("Transpose", [values["Y_h"]], perm=[1, 0, 2])
+        halves_axis, concat_shape = 1, [0, 2 * k]
+    if layer.merge_mode == "concat":  # forward's k columns, then backward's
+        outputs = [node("Reshape", [y, g.const(concat_shape)])]
+    else:
+        halves = [node("Squeeze", [h, g.const([halves_axis])])
+                  for h in node("Split", [y, g.const([1, 1])], outputs=2, axis=halves_axis)]
+        outputs = halves if layer.merge_mode is None else [emit_merge(g, halves, layer.merge_mode, -1,
+                                                                      f"{name}/merge")]
+    if states:  # (2, batch, k) each: forward's h (c), then backward's
+        parts = {s: node("Split", [values[s], g.const([1, 1])], outputs=2, axis=0) for s in states}
+        outputs += [node("Squeeze", [parts[s][d], g.const([0])]) for d in (0, 1) for s in states]
+    return outputs if len(outputs) > 1 else outputs[0]

@@ -7,6 +7,7 @@ import onnxruntime
 import pytest
 
 import rnn2onnx
+import rnn2onnx.runtimes
 from reference import GRU, LSTM, Bidirectional, Embedding, Sequential, SimpleRNN
 from rnn2onnx.emitters import EMITTERS
 from rnn2onnx.export import Context
@@ -112,9 +113,12 @@ def test_bidirectional_loop_form_and_loop_op():
 
 def test_bidirectional_forms_are_recorded():
     layer = Bidirectional(LSTM(5, return_sequences=True, mask_rule="carry"))
-    rows = rnn2onnx.plan(embedded(layer, "float32", mask_zero=False))
+    rows = rnn2onnx.plan(embedded(layer, "float32", mask_zero=True))
     form = dict((name, form) for name, form, _ in rows)["bidirectional_1"]
     assert form.startswith("forward: ") and "backward: " in form and form.endswith("merge concat")
+    rows = rnn2onnx.plan(embedded(layer, "float32", mask_zero=False))
+    assert dict((name, form) for name, form, _ in rows)["bidirectional_1"] == \
+        "native (direction=bidirectional); merge concat"
 
 
 # -- several outputs (return_state, merge_mode=None): the emitter's graph run directly ------
@@ -156,10 +160,11 @@ X = np.random.default_rng(5).normal(size=(5, 7, 4))
 def compare(layer, mask, **kw):
     expected = layer.forward(X.astype(layer.dtype), None if mask is None else mask.astype(layer.dtype))
     got, form = run_emitter(layer, X, mask, **kw)
+    expected = expected if isinstance(expected, list) else [expected]
     for a, b in zip(got, expected):
         assert a.shape == b.shape
         assert np.max(np.abs(a - b)) <= TOLERANCE[str(layer.dtype)], form
-    return form
+    return form[0]
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -174,7 +179,7 @@ def test_return_state(cell, return_sequences, go_backwards, masked, strategy, dt
                       mask_rule="carry", **kwargs), dtype)
     form = compare(layer, MASK if masked else None, strategy=strategy)
     if strategy == "auto" and dtype == "float32" and not masked and cell != "simplernn":
-        assert form[0] == "native"
+        assert form == "native"
 
 
 def test_return_state_loop_op_and_unrolled():
@@ -197,3 +202,50 @@ def test_bidirectional_several_outputs(cell, merge_mode, return_state, masked_ou
             continue
         for mask in (None, MASK):
             compare(layer, mask)
+
+
+def directions(proto):
+    return [a.s.decode() for op in ("LSTM", "GRU", "RNN") for n in ops(proto, op)
+            for a in n.attribute if a.name == "direction"]
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru-reset-after", "gru-reset-after-hard"])
+def test_bidirectional_native_op(cell):
+    """Unmasked float32 halves of one cell on the onnxruntime target: one op with
+    direction="bidirectional"; masked, portable, or over a go_backwards layer: each half alone."""
+    cls, kwargs = CELLS[cell]
+    for return_sequences in (False, True):
+        layer = Bidirectional(cls(5, return_sequences=return_sequences, mask_rule="carry", **kwargs), merge_mode="mul")
+        assert directions(check(embedded(layer, "float32", mask_zero=False))) == ["bidirectional"]
+        layer = Bidirectional(cls(5, return_sequences=return_sequences, mask_rule="carry", **kwargs))
+        assert "bidirectional" not in directions(check(embedded(layer, "float32", mask_zero=True)))
+        layer = Bidirectional(cls(5, return_sequences=return_sequences, mask_rule="carry", go_backwards=True,
+                                  **kwargs), merge_mode="ave")
+        assert "bidirectional" not in directions(check(embedded(layer, "float32", mask_zero=False)))
+        layer = Bidirectional(cls(5, return_sequences=return_sequences, mask_rule="carry", **kwargs))
+        model = embedded(layer, "float32", mask_zero=False)
+        proto = rnn2onnx.export(model, validate=False, target="portable")
+        assert "bidirectional" not in directions(proto)
+        for runtime in rnn2onnx.runtimes.available():
+            report = rnn2onnx.validate(model, proto, inputs=IDS, runtime=runtime, raise_on_failure=False)
+            assert report.passed, (runtime, report.format_table())
+
+
+@pytest.mark.parametrize("merge_mode", ["concat", "sum", None])
+@pytest.mark.parametrize("return_sequences", [False, True])
+def test_bidirectional_native_op_with_states(return_sequences, merge_mode):
+    layer = built(Bidirectional(LSTM(5, return_sequences=return_sequences, return_state=True, mask_rule="carry"),
+                                merge_mode=merge_mode), "float32")
+    assert compare(layer, None).startswith("native (direction=bidirectional)")
+
+
+def test_bidirectional_native_op_fixed_shape():
+    """The unrolled form (fixed_shape) keeps the bidirectional op, with its (2, batch, k)
+    zero initial states given."""
+    layer = Bidirectional(GRU(5, return_sequences=True, mask_rule="carry", reset_after=True, activation="tanh",
+                              inner_activation="sigmoid"))
+    model = embedded(layer, "float32", mask_zero=False)
+    proto = rnn2onnx.export(model, validate=False, strategy="unrolled", fixed_shape=(5, 7))
+    assert directions(proto) == ["bidirectional"]
+    report = rnn2onnx.validate(model, proto, inputs=IDS, raise_on_failure=False)
+    assert report.passed, report.format_table()
