@@ -10,7 +10,8 @@ Weight mapping used (the reference's orders: reference/recurrent):
   or z, r, h (GRU): split per gate into the reference's per-gate order. GRU(reset_after=True):
   bias (2, 3k): row 0 the input biases b_z, b_r, b_h, row 1 the recurrent biases bU_z, bU_r, bU_h,
   appended after the nine.
-- Bidirectional: the forward layer's arrays then the backward layer's.
+- Bidirectional: the forward layer's arrays then the backward layer's; masked_output "zero"
+  for tf.keras (keras_version 2.4.0 and later: Keras 2.4 is tf.keras), "repeat" before.
 """
 import glob
 import json
@@ -20,10 +21,10 @@ import h5py
 import numpy as np
 import pytest
 
-from reference import GRU, LSTM, Bidirectional, Embedding, Sequential, SimpleRNN
+from reference import GRU, LSTM, Bidirectional, Dense, Embedding, Masking, Sequential, SimpleRNN
 
 FIXTURES = os.path.join(os.path.dirname(os.path.dirname(__file__)), "fixtures", "keras_releases")
-CASES = sorted(p[:-len(".json")] for release in ("1.2.2", "2.1.6", "2.3.1")
+CASES = sorted(p[:-len(".json")] for release in ("1.2.2", "2.1.6", "2.3.1", "tf-*")
                for pattern in ("bidir_*", "reset_after_*")
                for p in glob.glob(os.path.join(FIXTURES, release, pattern + ".json")))
 TOLERANCE = {"float64": 1e-9, "float32": 2e-5}
@@ -68,7 +69,9 @@ def build(case):
     """The model and its weights, from the case's json and h5 by hand."""
     config = json.load(open(case + ".json"))
     keras2 = config["keras_version"].startswith("2.")
+    tf_keras = tuple(int(v) for v in config["keras_version"].split(".")[:2]) >= (2, 4)
     layers = config["config"] if isinstance(config["config"], list) else config["config"]["layers"]
+    layers = [entry for entry in layers if entry["class_name"] != "InputLayer"]
     dtype = "float64" if case.endswith("_f64") else "float32"
     model = Sequential(dtype=dtype)
     weights = []
@@ -77,15 +80,23 @@ def build(case):
             c = entry["config"]
             group = h5[c["name"]]
             arrays = _arrays(group)
+            shape = c.get("batch_input_shape")
+            input_shape = None if shape is None else tuple(shape[1:])
             if entry["class_name"] == "Embedding":
                 model.add(Embedding(c["input_dim"], c["output_dim"], mask_zero=c["mask_zero"]))
                 weights += arrays
                 continue
-            shape = c.get("batch_input_shape")
-            input_shape = None if shape is None else tuple(shape[1:])
+            if entry["class_name"] == "Masking":
+                model.add(Masking(c["mask_value"], input_shape=input_shape))
+                continue
+            if entry["class_name"] == "Dense":
+                model.add(Dense(c["units"], activation=c["activation"]))
+                weights += arrays
+                continue
             if entry["class_name"] == "Bidirectional":
                 inner = c["layer"]
-                model.add(Bidirectional(_cell(inner, keras2), merge_mode=c["merge_mode"], input_shape=input_shape))
+                model.add(Bidirectional(_cell(inner, keras2), merge_mode=c["merge_mode"], input_shape=input_shape,
+                                        masked_output="zero" if tf_keras else "repeat"))
                 half = len(arrays) // 2
                 halves = [arrays[:half], arrays[half:]]
             else:
