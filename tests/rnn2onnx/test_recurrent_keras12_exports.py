@@ -66,12 +66,20 @@ def test_gru_reset_after(inner, return_sequences, masked, strategy, dtype):
         assert not grus
 
 
-def test_gru_reset_after_masked_native_forms():
-    for return_sequences in (False, True):
-        for rule in ("carry", "carry_zero"):
-            layer = GRU(5, activation="tanh", inner_activation="sigmoid", reset_after=True,
-                        return_sequences=return_sequences, mask_rule=rule)
-            assert ops(check(embedded(layer, "float32"), strategy="native"), "GRU")
+@pytest.mark.parametrize("rule", ["reset", "skip_sample", "carry", "carry_zero"])
+@pytest.mark.parametrize("return_sequences", [False, True])
+def test_gru_reset_after_masked_native_forms(return_sequences, rule):
+    """Every masked native form of every mask rule (the reset form's reset step: z = r = 0
+    leaves act(x·W_h + b_h), which the reset column's -b_h makes exactly 0), go_backwards,
+    and the unrolled form."""
+    for inner in ("hard_sigmoid", "sigmoid"):
+        layer = GRU(5, activation="tanh", inner_activation=inner, reset_after=True, go_backwards=True,
+                    return_sequences=return_sequences, mask_rule=rule)
+        model = embedded(layer, "float32")
+        assert ops(check(model, strategy="native"), "GRU")
+        proto = rnn2onnx.export(model, validate=False, strategy="unrolled", fixed_shape=IDS.shape)
+        report = rnn2onnx.validate(model, proto, inputs=IDS, raise_on_failure=False)
+        assert report.passed, report.format_table()
 
 
 @pytest.mark.parametrize("masked", [False, True])
