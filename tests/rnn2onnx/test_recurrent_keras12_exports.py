@@ -1,6 +1,8 @@
 """Exports of GRU(reset_after), return_state and Bidirectional, checked against the reference
 in onnxruntime (the reference's math is checked against closed forms, finite differences and
 Keras-written files in tests/reference/test_recurrent_keras12_*.py)."""
+import itertools
+
 import numpy as np
 import onnx
 import onnxruntime
@@ -23,6 +25,19 @@ CELLS = {
     "simplernn": (SimpleRNN, {"activation": "tanh"}),
 }
 TOLERANCE = {"float32": 2e-6, "float64": 1e-12}
+
+
+def rotating(names, *axes):
+    """pytest params of every combination of `axes`; the quick run keeps one combination per
+    value of the first two axes, the other axes' values rotating among them (each value
+    of every axis appears), the rest are marked slow."""
+    params = []
+    for i, combo in enumerate(itertools.product(*axes)):
+        j = axes[1].index(combo[1]) + len(axes[1]) * axes[0].index(combo[0])
+        quick = all(combo[a] == axes[a][(j + j // len(axes[a]) * (a - 1)) % len(axes[a])]
+                    for a in range(2, len(axes)))
+        params.append(pytest.param(*combo, marks=() if quick else pytest.mark.slow))
+    return pytest.mark.parametrize(names, params)
 
 
 def randomised(model, seed=1):
@@ -98,12 +113,9 @@ def test_gru_reset_after_portable(masked):
         assert report.passed, (runtime, report.format_table())
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("masked_output", ["repeat", "zero"])
-@pytest.mark.parametrize("merge_mode", ["concat", "sum", "mul", "ave"])
-@pytest.mark.parametrize("return_sequences", [False, True])
-@pytest.mark.parametrize("cell", sorted(CELLS))
-def test_bidirectional(cell, return_sequences, merge_mode, masked_output, dtype):
+@rotating("cell, merge_mode, return_sequences, masked_output, dtype", sorted(CELLS), ["concat", "sum", "mul", "ave"],
+          [False, True], ["repeat", "zero"], ["float32", "float64"])
+def test_bidirectional(cell, merge_mode, return_sequences, masked_output, dtype):
     cls, kwargs = CELLS[cell]
     layer = Bidirectional(cls(5, return_sequences=return_sequences, mask_rule="carry", **kwargs),
                           merge_mode=merge_mode, masked_output=masked_output)
@@ -195,11 +207,8 @@ def test_return_state_loop_op_and_unrolled():
     compare(layer, MASK, strategy="loop", loop_op="loop")
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("masked_output", ["repeat", "zero"])
-@pytest.mark.parametrize("return_state", [False, True])
-@pytest.mark.parametrize("merge_mode", ["concat", None])
-@pytest.mark.parametrize("cell", sorted(CELLS))
+@rotating("cell, merge_mode, return_state, masked_output, dtype", sorted(CELLS), ["concat", None], [False, True],
+          ["repeat", "zero"], ["float32", "float64"])
 def test_bidirectional_several_outputs(cell, merge_mode, return_state, masked_output, dtype):
     cls, kwargs = CELLS[cell]
     for return_sequences in (False, True):
