@@ -266,3 +266,29 @@ def test_bidirectional_native_op_fixed_shape():
     assert directions(proto) == ["bidirectional"]
     report = rnn2onnx.validate(model, proto, inputs=IDS, raise_on_failure=False)
     assert report.passed, report.format_table()
+
+
+# -- Keras-written files: the export against the release's own predictions --------------
+
+from tests.reference.test_recurrent_keras12_cells import CASES as KERAS_CASES  # noqa: E402
+from tests.reference.test_recurrent_keras12_cells import FIXTURES, TOLERANCE as KERAS_TOLERANCE  # noqa: E402
+from tests.reference.test_recurrent_keras12_cells import _relative, build as build_from_files  # noqa: E402
+
+
+@pytest.mark.parametrize("case", KERAS_CASES, ids=lambda p: p[len(FIXTURES) + 1:])
+def test_export_reproduces_keras(case):
+    """The model built by hand from a Keras file (tests/reference/test_recurrent_keras12_cells.py),
+    exported (auto: the native ops where exact), against what that Keras release computed."""
+    import os
+
+    model, dtype = build_from_files(case)
+    proto = rnn2onnx.export(model, validate=False)
+    session = onnxruntime.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    (name,) = [i.name for i in session.get_inputs()]
+    data = np.load(case + ".npz")
+    for x_key in ("X", "X_step"):
+        if x_key not in data or "Y" + x_key[1:] not in data:
+            continue
+        X = data[x_key]
+        (got,) = session.run(None, {name: X.astype(np.int64) if X.dtype.kind in "iu" else X.astype(dtype)})
+        assert _relative(got, data["Y" + x_key[1:]]) <= KERAS_TOLERANCE[dtype], os.path.basename(case)
