@@ -353,3 +353,9 @@ def test_no_keras02_config_for_the_later_options():
         model.add(layer)
         with pytest.raises(ConfigError, match="is a later Keras release|Bidirectional has no Keras 0.2.0 config"):
             model.get_config()
+
+
+def test_a_sequential_refuses_a_layer_with_several_outputs():
+    for layer in (LSTM(K, return_state=True, mask_rule="carry"), Bidirectional(GRU(K), merge_mode=None)):
+        with pytest.raises(ConfigError, match="one output each"):
+            Sequential().add(layer)
