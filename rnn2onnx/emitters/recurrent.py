@@ -109,10 +109,6 @@ def _choose_form(layer, ctx, masked):
         reason = "onnxruntime's native LSTM/GRU/RNN kernels are float32-only"
     if reason is None and masked:
         reason = why_not_masked_native(ctx.target)
-    if reason is None and masked and layer.return_state:
-        # the masked native forms compute the output, not the carried states (an all-masked
-        # row's op still runs one step); the loop form carries them
-        reason = "it returns its final states under a mask (return_state), which the loop form carries"
     later_rule = masked and layer.mask_rule != "reset"
     if reason is None and kind == "SimpleRNN" and ctx.strategy == "auto" and not later_rule:
         # measured (rnn2onnx bench): onnxruntime's RNN op is 1-10x slower than the loop
@@ -160,8 +156,10 @@ def reverse_time(g, x, name):
     return g.node("Slice", [x, g.const([-1]), g.const([-2 ** 63]), g.const([1]), g.const([-1])], f"{name}/reverse")
 
 
-# the forms that also return the final states (return_state)
-WITH_STATES = ("native", "loop", UNROLLED)
+# the forms that also return the final states (return_state); the masked ones: the carry
+# rules' (return_state needs one) and their dispatches
+WITH_STATES = ("native", "loop", UNROLLED, "native-carry") + tuple(
+    dispatch_form(form, max_batch) for (form, _), max_batch in DISPATCHED.items() if form == "native-carry")
 
 
 @register(*RECURRENT)
@@ -186,7 +184,7 @@ def emit_recurrent(layer, ctx, x, mask):
         x = reverse_time(ctx.g, x, layer.name)
         mask = None if mask is None else reverse_time(ctx.g, mask, f"{layer.name}/mask")
     if layer.return_state:
-        assert form in WITH_STATES, form  # choose_form sends a masked return_state layer to the loop form
+        assert form in WITH_STATES, form  # return_state needs a carry rule (reference/recurrent/base.py)
         y, states = EMIT[form](layer, ctx, x, mask, with_states=True)
         return [y] + states, output_mask
     y = EMIT[form](layer, ctx, x, mask)
@@ -203,7 +201,8 @@ def emit_bidirectional(layer, ctx, x, mask):
     reason = why_not_bidirectional_native(layer, ctx, mask)
     if reason is None:
         op = NATIVE[type(layer.forward_layer).__name__][0]
-        ctx.forms[key] = (f"native (direction=bidirectional); merge {layer.merge_mode}",
+        merge = "two outputs" if layer.merge_mode is None else f"merge {layer.merge_mode}"
+        ctx.forms[key] = (f"native (direction=bidirectional); {merge}",
                           f"both halves exact as one ONNX {op} with direction=\"bidirectional\"")
         if g.shapes_only:
             y = g.node("Identity", [x], f"{layer.name}/native")

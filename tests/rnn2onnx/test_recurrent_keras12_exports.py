@@ -145,7 +145,9 @@ def test_bidirectional_forms_are_recorded():
 
 def run_emitter(layer, X, mask, strategy="auto", target="onnxruntime", loop_op="scan"):
     """The layer's emitter alone in a graph with inputs x (and mask), one output per layer
-    output; run in onnxruntime."""
+    output, the target's late passes applied (the empty-input guard); run in onnxruntime."""
+    from rnn2onnx.export import LATE_PASSES
+
     g = Graph("t", layer.dtype, 17, target=target)
     ctx = Context(g, strategy, target, loop_op)
     ctx.key = layer.name
@@ -157,6 +159,8 @@ def run_emitter(layer, X, mask, strategy="auto", target="onnxruntime", loop_op="
         g.nodes.append(onnx.helper.make_node("Identity", [y], [f"y{i}"], name=f"out{i}"))
         g.add_output(f"y{i}", [None] * (1 + len(shape)))
     proto = finish_model(g, 17, {})
+    for rewrite in LATE_PASSES[target]:
+        rewrite(proto)
     onnx.checker.check_model(proto)
     session = onnxruntime.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
     feeds = {"x": X.astype(layer.dtype)}
@@ -178,12 +182,16 @@ X = np.random.default_rng(5).normal(size=(5, 7, 4))
 
 
 def compare(layer, mask, **kw):
-    expected = layer.forward(X.astype(layer.dtype), None if mask is None else mask.astype(layer.dtype))
-    got, form = run_emitter(layer, X, mask, **kw)
-    expected = expected if isinstance(expected, list) else [expected]
-    for a, b in zip(got, expected):
-        assert a.shape == b.shape
-        assert np.max(np.abs(a - b)) <= TOLERANCE[str(layer.dtype)], form
+    """The emitter's outputs against the reference's, at batch 3 and 5 (the dispatch
+    between a masked native form and the loop form switches at 4)."""
+    for rows in (3, 5):
+        x, m = X[:rows], None if mask is None else mask[:rows]
+        expected = layer.forward(x.astype(layer.dtype), None if m is None else m.astype(layer.dtype))
+        got, form = run_emitter(layer, x, m, **kw)
+        expected = expected if isinstance(expected, list) else [expected]
+        for a, b in zip(got, expected):
+            assert a.shape == b.shape
+            assert np.max(np.abs(a - b)) <= TOLERANCE[str(layer.dtype)], form
     return form[0]
 
 
@@ -198,8 +206,22 @@ def test_return_state(cell, return_sequences, go_backwards, masked, strategy, dt
     layer = built(cls(5, return_sequences=return_sequences, return_state=True, go_backwards=go_backwards,
                       mask_rule="carry", **kwargs), dtype)
     form = compare(layer, MASK if masked else None, strategy=strategy)
-    if strategy == "auto" and dtype == "float32" and not masked and cell != "simplernn":
-        assert form == "native"
+    if strategy == "auto" and dtype == "float32" and cell != "simplernn":
+        # the native op's Y_h, Y_c; masked: the carry form's (LSTM) or its dispatch (GRU)
+        assert form == ("native" if not masked else "native-carry" if cell == "lstm" else
+                        "dispatch(native-carry | loop, batch <= 4)")
+
+
+@pytest.mark.parametrize("return_sequences", [False, True])
+@pytest.mark.parametrize("cell", sorted(CELLS))
+def test_return_state_masked_native(cell, return_sequences):
+    """strategy='native': the carry form's final states (SimpleRNN's RNN op too), and for
+    the zero-output rule."""
+    cls, kwargs = CELLS[cell]
+    for rule in ("carry", "carry_zero"):
+        layer = built(cls(5, return_sequences=return_sequences, return_state=True, mask_rule=rule, **kwargs),
+                      "float32")
+        assert compare(layer, MASK, strategy="native") == "native-carry"
 
 
 def test_return_state_loop_op_and_unrolled():
@@ -292,3 +314,20 @@ def test_export_reproduces_keras(case):
         X = data[x_key]
         (got,) = session.run(None, {name: X.astype(np.int64) if X.dtype.kind in "iu" else X.astype(dtype)})
         assert _relative(got, data["Y" + x_key[1:]]) <= KERAS_TOLERANCE[dtype], os.path.basename(case)
+
+
+@pytest.mark.parametrize("strategy", ["auto", "native", "loop"])
+@pytest.mark.parametrize("masked", [False, True])
+@pytest.mark.parametrize("cell", ["lstm", "gru-reset-after", "simplernn"])
+def test_return_state_empty_input(cell, masked, strategy):
+    """0 rows or 0 timesteps: zero outputs and zero states of the right shapes."""
+    cls, kwargs = CELLS[cell]
+    for return_sequences in (False, True):
+        layer = built(cls(5, return_sequences=return_sequences, return_state=True, mask_rule="carry", **kwargs),
+                      "float32")
+        for shape in ((0, 7), (2, 0)):
+            got, _ = run_emitter(layer, np.zeros(shape + (4,)), np.zeros(shape) if masked else None,
+                                 strategy=strategy)
+            expected = [(shape[0],) + tuple(shape[1:] if return_sequences else ()) + (5,)] + \
+                [(shape[0], 5)] * (layer.nb_outputs - 1)
+            assert [a.shape for a in got] == expected and all(np.all(a == 0) for a in got)
