@@ -208,7 +208,8 @@ AROUND_LAYERS.update({
             "masked_output": "zero"})]),
         ("bidir-gru-ave-lstm", "none", [("Bidirectional", {"layer": ("GRU", _CARRY_GRU_RA), "merge_mode": "ave"}),
                                         ("LSTM", {"mask_rule": "carry"})]),
-        ("bidir-gru-sum-last", "left", [("Bidirectional", {"layer": ("GRU", dict(_CARRY_GRU_RA, return_sequences=False)),
+        ("bidir-gru-sum-last", "left", [("Bidirectional", {"layer": ("GRU", dict(_CARRY_GRU_RA,
+                                                                                  return_sequences=False)),
                                                            "merge_mode": "sum"}), ("Dense", {"output_dim": 2})]),
     ],
 })

@@ -336,7 +336,8 @@ def emit_packed(layer, ctx, x, mask, with_states=False):
     if not with_states:
         return out
     some = ix("Min", [count, ix.c(1)])  # (n,): 0 for an all-masked row
-    last = ix("Mul", [some, ix("Add", [ix("Mul", [ix("Sub", [count, ix.c(1)]), n]), ix("Add", [ix.range(n), ix.c(1)])])])
+    last = ix("Add", [ix("Mul", [ix("Sub", [count, ix.c(1)]), n]), ix("Add", [ix.range(n), ix.c(1)])])
+    last = ix("Mul", [some, last])
     finals = [g.node("Gather", [y, last], f"{name}/Gather")]  # the carried h: the last counted output
     if y_c:
         c = g.node("Squeeze", [y_c[0], g.const([0])], f"{name}/Squeeze")

@@ -65,8 +65,8 @@ def _weights_2x(kind, arrays, reset_after):
 
 def _cell(config, keras2, input_shape=None):
     kind, c = config["class_name"], config["config"]
-    kwargs = dict(input_shape=input_shape, return_sequences=c["return_sequences"], go_backwards=c["go_backwards"], mask_rule="carry",
-                  activation=c["activation"], return_state=c.get("return_state", False))
+    kwargs = dict(input_shape=input_shape, return_sequences=c["return_sequences"], go_backwards=c["go_backwards"],
+                  mask_rule="carry", activation=c["activation"], return_state=c.get("return_state", False))
     if kind != "SimpleRNN":
         kwargs["inner_activation"] = c["recurrent_activation" if keras2 else "inner_activation"]
     if kind == "GRU" and c.get("reset_after"):

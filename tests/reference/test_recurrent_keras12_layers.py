@@ -83,7 +83,8 @@ def test_gru_reset_after_is_the_closed_form(inner):
     assert layer.weight_names == ["W_z", "U_z", "b_z", "W_r", "U_r", "b_r", "W_h", "U_h", "b_h",
                                   "bU_z", "bU_r", "bU_h"]
     X = inputs()
-    expected = reset_after_closed_form(layer.get_weights(), X, {"sigmoid": sigmoid, "hard_sigmoid": hard_sigmoid}[inner])
+    gate = {"sigmoid": sigmoid, "hard_sigmoid": hard_sigmoid}[inner]
+    expected = reset_after_closed_form(layer.get_weights(), X, gate)
     assert np.max(np.abs(layer.forward(X) - expected)) < 1e-14
 
 
