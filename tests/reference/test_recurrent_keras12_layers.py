@@ -348,8 +348,7 @@ def test_bidirectional_in_a_sequential_model_gradients():
 
 def test_no_keras02_config_for_the_later_options():
     """A Keras 0.2.0 config cannot record them: writing one is refused, not done lossily."""
-    for layer in (GRU(K, reset_after=True), LSTM(K, return_state=True, mask_rule="carry"),
-                  Bidirectional(LSTM(K))):
+    for layer in (GRU(K, reset_after=True), Bidirectional(LSTM(K))):
         model = Sequential()
         model.add(layer)
         with pytest.raises(ConfigError, match="is a later Keras release|Bidirectional has no Keras 0.2.0 config"):
