@@ -8,7 +8,7 @@ from . import constraints, regularizers
 from .noise import GaussianDropout, GaussianNoise
 from .advanced_activations import LeakyReLU, ParametricSoftplus, PReLU, ThresholdedLinear, ThresholdedReLU
 from .models import Sequential
-from .recurrent import GRU, JZS1, JZS2, JZS3, LSTM, RECURRENT_LAYERS, Recurrent, SimpleDeepRNN, SimpleRNN
+from .recurrent import Bidirectional, GRU, JZS1, JZS2, JZS3, LSTM, RECURRENT_LAYERS, Recurrent, SimpleDeepRNN, SimpleRNN
 from . import callbacks, losses, optimizers
 from .callbacks import Callback, History
 from .optimizers import SGD, Adadelta, Adagrad, Adam, Optimizer, RMSprop
@@ -16,7 +16,7 @@ from .training import NonFiniteLossError, TrainingError
 
 __all__ = [
     "Sequential", "Embedding", "Masking", "Dense", "TimeDistributedDense", "Activation", "Dropout",
-    "SimpleRNN", "SimpleDeepRNN", "GRU", "LSTM", "JZS1", "JZS2", "JZS3",
+    "SimpleRNN", "SimpleDeepRNN", "GRU", "LSTM", "JZS1", "JZS2", "JZS3", "Bidirectional",
     "Layer", "Recurrent", "RECURRENT_LAYERS", "ConfigError", "InputError",
     "losses", "optimizers", "callbacks", "Callback", "History",
     "Optimizer", "SGD", "RMSprop", "Adagrad", "Adadelta", "Adam", "TrainingError", "NonFiniteLossError",

@@ -24,6 +24,9 @@ MAX_WEIGHT_ELEMENTS = LIMITS["weight_elements"].value
 class Layer:
     # Keras's own output of get_config() adds these; subclasses list their own keys.
     config_keys = ()
+    # a layer with more outputs (return_state, Bidirectional(merge_mode=None)) returns lists
+    # from forward, output_shape and output_mask, and backward takes a list (None: unused)
+    nb_outputs = 1
 
     def __init__(self, weights=None, input_shape=None, input_dim=None, input_length=None):
         self.initial_weights = weights

@@ -131,6 +131,9 @@ class Sequential(Model):
     def add(self, layer):
         if not isinstance(layer, Layer):
             raise ConfigError(f"Sequential.add takes a layer, got {type(layer).__name__}")
+        if layer.nb_outputs > 1:  # as Keras's Sequential: one tensor flows from layer to layer
+            raise ConfigError(f"a Sequential's layers have one output each; {type(layer).__name__} here has "
+                              f"{layer.nb_outputs} (return_state or merge_mode=None): use a functional model")
         kind = type(layer).__name__.lower()
         self._counts[kind] = self._counts.get(kind, 0) + 1
         layer.name = f"{kind}_{self._counts[kind]}"

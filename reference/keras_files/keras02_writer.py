@@ -63,7 +63,10 @@ def _regularizer_configs(layer):
 
 # arguments of the reference's recurrent layers that compute later releases' rules; a
 # Keras 0.2.0 config cannot record them, so a layer using them is not written as one
-LATER_RULES = {"mask_rule": "reset", "go_backwards": False, "combine": "add"}
+LATER_RULES = {"mask_rule": "reset", "go_backwards": False, "combine": "add", "return_state": False,
+               "reset_after": False}
+# layer kinds that later releases added (no 0.2.0 config can hold them)
+LATER_LAYERS = {"Bidirectional": "Keras 1.0.8"}
 
 
 def _refuse_later_rules(layer):
@@ -79,6 +82,8 @@ def layer_config(layer, first=False):
     name = type(layer).__name__
     if name not in LAYERS:
         raise ConfigError(f"layer {layer.name}: {name} has no Keras 0.2.0 config; supported: {accepted_names()}")
+    if name in LATER_LAYERS:
+        raise ConfigError(f"layer {layer.name}: {name} has no Keras 0.2.0 config ({LATER_LAYERS[name]} added it)")
     c = {"name": name}
     declared = layer.declared_input_shape
     if isinstance(layer, Recurrent):

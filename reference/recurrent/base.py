@@ -40,7 +40,7 @@ from .. import activations, initializations
 from ..errors import ConfigError, InputError
 from ..layers import Layer
 from ..untrusted import quote
-from .rules import get_rule
+from .rules import CARRY_RULES, get_rule
 
 
 class NumpyOps:
@@ -100,6 +100,11 @@ class Recurrent(Layer):
     - `go_backwards`: process the sequence from its last timestep to its first (the mask
       reversed with it); with return_sequences=True the outputs come in processing order
       (the first one is the last timestep's), as Keras returns them. Keras 0.3.0 and later.
+    - `return_state`: the layer has more outputs: its output, then its final states (h for
+      SimpleRNN, GRU and the JZS cells; h, c for LSTM), each row's state after its last
+      unmasked step (Keras 2.x). `forward` then returns a list, and `output_shape`,
+      `output_mask` lists (`nb_outputs` entries); `backward` takes a list of output
+      gradients (None for an output not used). Only under the carry rules (Keras 1.x/2.x).
     - `stateful`: only False. Keras's stateful layers carry each sample's final states into
       the next batch and the next predict call, so their numbers depend on the call
       history; such a layer is refused (ConfigError) rather than computed from zero states.
@@ -116,7 +121,7 @@ class Recurrent(Layer):
     def __init__(self, output_dim, init="glorot_uniform", inner_init="orthogonal", activation=None,
                  inner_activation=None, weights=None, truncate_gradient=-1, return_sequences=False,
                  input_dim=None, input_length=None, input_shape=None, mask_rule="reset", go_backwards=False,
-                 stateful=False):
+                 stateful=False, return_state=False):
         super().__init__(weights=weights, input_shape=input_shape, input_dim=input_dim,
                          input_length=input_length)
         if int(output_dim) < 1:
@@ -145,13 +150,26 @@ class Recurrent(Layer):
                 "history; rebuild the layer with stateful=False to compute a fresh model's first batch"
             )
         self.stateful = False
+        self.return_state = _flag(return_state, type(self).__name__, "return_state")
+        if self.return_state and self.mask_rule not in CARRY_RULES:
+            # the releases of the other rules have no return_state; under the reset rule the
+            # carried state is the masked one, which Keras never returned
+            raise ConfigError(f"{type(self).__name__}: return_state=True needs a mask_rule of Keras 1.x/2.x "
+                              f"({', '.join(CARRY_RULES)}), got {quote(self.mask_rule)}")
 
     config_keys = ("output_dim", "init", "inner_init", "activation", "inner_activation",
                    "truncate_gradient", "return_sequences", "input_dim", "input_length")
 
     # the arguments later releases added, written only when they differ from 0.2.0's
     # behaviour, so a 0.2.0 model's config is the one 0.2.0 wrote
-    later_config_defaults = {"mask_rule": "reset", "go_backwards": False}
+    later_config_defaults = {"mask_rule": "reset", "go_backwards": False, "return_state": False}
+
+    #: how many states the cell carries (LSTM: h and c); return_state returns them all
+    state_count = 1
+
+    @property
+    def nb_outputs(self):
+        return 1 + self.state_count if self.return_state else 1
 
     def get_config(self):
         config = super().get_config()
@@ -166,16 +184,22 @@ class Recurrent(Layer):
             raise ConfigError(f"layer {self.name}: a recurrent layer takes sequences of shape (timesteps, features), "
                               f"got input shape {tuple(input_shape)} (give input_shape [null, width] or input_dim)")
         T = input_shape[0]
-        return (T, self.output_dim) if self.return_sequences else (self.output_dim,)
+        shape = (T, self.output_dim) if self.return_sequences else (self.output_dim,)
+        if self.return_state:
+            return [shape] + [(self.output_dim,)] * self.state_count
+        return shape
 
     def output_mask(self, mask):
-        return mask if self.return_sequences else None
+        mask = mask if self.return_sequences else None
+        if self.return_state:  # the states have no time axis: no mask (Keras's compute_mask)
+            return [mask] + [None] * self.state_count
+        return mask
 
     def fused_params(self):
         """The weights plus the fused recurrent matrices the step uses."""
         p = dict(self.params)
         for name, parts in self.fused.items():
-            p[name] = np.concatenate([self.params[u] for u in parts], axis=1)
+            p[name] = np.concatenate([self.params[u] for u in parts], axis=-1)  # biases too
         return p
 
     def projection_groups(self):
@@ -253,9 +277,10 @@ class Recurrent(Layer):
             H[t], states = h, new_states
             caches[t] = cache
         self._cache = (X2, groups, pre_cache, post_cache, p, caches, (n, T, d), m)
-        if self.return_sequences:
-            return H.transpose(1, 0, 2)
-        return H[-1]
+        Y = H.transpose(1, 0, 2) if self.return_sequences else H[-1]
+        if self.return_state:  # the carried states after the last step (copies: H[-1] may be one)
+            return [Y] + [np.array(s) for s in states]
+        return Y
 
     # -- backward ---------------------------------------------------------------------
     def truncation_boundary(self, caches, first, dstates, p, g):
@@ -267,6 +292,11 @@ class Recurrent(Layer):
     def backward(self, dY):
         X2, groups, pre_cache, post_cache, p, caches, (n, T, d), m = self._cache
         k = self.output_dim
+        dfinal = None  # return_state: the gradients of the final states
+        if self.return_state:
+            dY, dfinal = dY[0], dY[1:]
+            if dY is None:
+                dY = np.zeros((n, T, k) if self.return_sequences else (n, k), self.dtype)
         if self.return_sequences:
             dH = np.ascontiguousarray(dY.transpose(1, 0, 2), dtype=self.dtype)
         else:
@@ -280,6 +310,8 @@ class Recurrent(Layer):
         g = StepGradients(p, T)
         dproj = [np.empty((T, n, W_g.shape[1]), self.dtype) for W_g, _, _ in groups]
         dstates = tuple(np.zeros_like(s) for s in self.initial_states(n))
+        if dfinal is not None:  # the final states are those the last step carried
+            dstates = tuple(z if d is None else np.array(d, dtype=self.dtype) for z, d in zip(dstates, dfinal))
         step_backward = self.step_backward
         merged = "gate" in caches[0]
         doutput = np.zeros((n, k), self.dtype)  # the carry rule: the gradient of the output carried on
@@ -333,7 +365,7 @@ class Recurrent(Layer):
                 dX_rows += dXW @ W_g.T
         # unfuse: recurrent blocks back to their Keras names
         for name, parts in self.fused.items():
-            for part, block in zip(parts, np.split(g[name], len(parts), axis=1)):
+            for part, block in zip(parts, np.split(g[name], len(parts), axis=-1)):
                 g[part] += block
         dX = dX_rows
         if first > 0:  # the steps before `first` get no gradient

@@ -32,6 +32,7 @@ class LSTM(Recurrent):
         self.forget_bias_init = forget_bias_init
 
     config_keys = Recurrent.config_keys + ("forget_bias_init",)
+    state_count = 2  # h, c
 
     def param_specs(self, input_shape):
         d, k = input_shape[-1], self.output_dim

@@ -15,6 +15,9 @@ the same code.
   carry        (0.3.2 and every later release) a masked step outputs the previous
                output (0 before the first) and keeps the states; the input is not
                multiplied by the mask; applied whatever return_sequences is.
+  carry_zero   (tf.keras's zero_output_for_mask=True, which its Bidirectional sets on both
+               copies when return_sequences=True) a masked step outputs 0 and keeps the
+               states.
 
 Each rule computes a per-step `gate` before the time loop (`gates`, from the mask and the
 input), then `merge`s the step's unmasked result with what it had before (`merge`).
@@ -95,11 +98,25 @@ class Carry(MaskRule):
         return new_states[0] is h
 
 
+class CarryZero(Carry):
+    name, releases = "carry_zero", "tf.keras with zero_output_for_mask=True"
+    needs_output = False
+
+    def merge(self, o, gate, h, new_states, states, output):
+        # the states are carried as under "carry"; only the output differs
+        return o.where(gate, h, 0.0), tuple(o.where(gate, new, old) for new, old in zip(new_states, states))
+
+
+#: the rules a layer's final states may be returned under (return_state): the states
+#: carried over masked steps, as Keras 1.x/2.x return them
+CARRY_RULES = ("carry", "carry_zero")
+
 MASK_RULES = {rule.name: rule for rule in (
     Reset(),
     Skip("skip_batch", "Keras 0.3.0", whole_batch=True),
     Skip("skip_sample", "Keras 0.3.1", whole_batch=False),
     Carry(),
+    CarryZero(),
 )}
 
 

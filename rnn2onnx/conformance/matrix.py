@@ -198,6 +198,25 @@ AROUND_LAYERS.update({
 # -- end of layers2 block
 
 
+# -- Keras 1.x/2.x recurrent wrapper: Bidirectional (each half under the carry rule)
+_CARRY_GRU_RA = {"return_sequences": True, "mask_rule": "carry", "reset_after": True, "activation": "tanh",
+                 "inner_activation": "sigmoid"}
+AROUND_LAYERS.update({
+    "Bidirectional": [
+        ("bidir-lstm-concat", "holes", [("Bidirectional", {"layer": ("LSTM", {"return_sequences": True,
+                                                                               "mask_rule": "carry"})})]),
+        ("bidir-rnn-zero-mul", "right", [("Bidirectional", {"layer": ("SimpleRNN", {
+            "return_sequences": True, "mask_rule": "carry", "activation": "tanh"}), "merge_mode": "mul",
+            "masked_output": "zero"})]),
+        ("bidir-gru-ave-lstm", "none", [("Bidirectional", {"layer": ("GRU", _CARRY_GRU_RA), "merge_mode": "ave"}),
+                                        ("LSTM", {"mask_rule": "carry"})]),
+        ("bidir-gru-sum-last", "left", [("Bidirectional", {"layer": ("GRU", dict(_CARRY_GRU_RA,
+                                                                                  return_sequences=False)),
+                                                           "merge_mode": "sum"}), ("Dense", {"output_dim": 2})]),
+    ],
+})
+
+
 # -- layers1 block: the layers the project had first (Embedding and Masking are the mask
 # kinds' inputs), core.py's shape layers, noise.py, advanced_activations.py
 _FIXED = (TIME, EMBED)  # a sequence of known length: Flatten, Reshape, PReLU, ParametricSoftplus
@@ -558,7 +577,14 @@ def make_model(case, seed=0):
     first = case.input_kind == "float"
     for kind, kwargs in case.layers:
         kwargs = dict(kwargs)
-        if kind in RECURRENT or kind in ("Dense", "TimeDistributedDense"):
+        if kind == "Bidirectional":  # its `layer`: (recurrent kind, kwargs)
+            inner_kind, inner = kwargs.pop("layer")
+            inner = dict(inner)
+            if first:
+                kwargs["input_shape"] = (None, EMBED)
+            kwargs["layer"] = getattr(reference, inner_kind)(inner.pop("output_dim", UNITS), **inner)
+            model.add(reference.Bidirectional(**kwargs))
+        elif kind in RECURRENT or kind in ("Dense", "TimeDistributedDense"):
             kwargs.setdefault("output_dim", UNITS)
             output_dim = kwargs.pop("output_dim")
             if first:

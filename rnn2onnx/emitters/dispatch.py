@@ -23,8 +23,9 @@ from onnx import helper
 from ..passes import NON_EMPTY_BRANCH
 
 
-def emit_dispatch(native, loop, max_batch, layer, ctx, x, mask):
-    """The If: `native(layer, ctx, x, mask)` for 1..max_batch rows, `loop(...)` otherwise."""
+def emit_dispatch(native, loop, max_batch, layer, ctx, x, mask, with_states=False):
+    """The If: `native(layer, ctx, x, mask)` for 1..max_batch rows, `loop(...)` otherwise.
+    with_states (return_state): both branches also return the final states, and so does the If."""
     g, name = ctx.g, layer.name
     prefix = f"{name}/dispatch"
     node = lambda op, inputs, **kw: g.node(op, inputs, f"{prefix}/{op}", **kw)  # noqa: E731
@@ -39,10 +40,20 @@ def emit_dispatch(native, loop, max_batch, layer, ctx, x, mask):
         branch = g.subgraph(f"{prefix}/{tag}")
         inner = copy.copy(ctx)
         inner.g = branch
-        y = emit(layer, inner, x, mask)
-        if not any(y in n.output for n in branch.nodes):  # a branch output must be its own tensor
-            y = branch.node("Identity", [y], f"{prefix}/{tag}/out")
-        branch.outputs = [helper.make_tensor_value_info(y, g.elem, [None] * rank)]
+        if with_states:
+            y, states = emit(layer, inner, x, mask, with_states=True)
+            ys = [y] + list(states)
+        else:
+            ys = [emit(layer, inner, x, mask)]
+        outs = []
+        for i, y in enumerate(ys):
+            if not any(y in n.output for n in branch.nodes) or y in outs:  # a branch output: its own tensor
+                y = branch.node("Identity", [y], f"{prefix}/{tag}/out")
+            outs.append(y)
+        branch.outputs = [helper.make_tensor_value_info(y, g.elem, [None] * (rank if i == 0 else 2))
+                          for i, y in enumerate(outs)]
         branches.append(branch.make_graph())
     branches[0].doc_string = NON_EMPTY_BRANCH  # the condition excludes empty input: no guard inside
-    return g.node("If", [condition], prefix, then_branch=branches[0], else_branch=branches[1])
+    out = g.node("If", [condition], prefix, outputs=len(branches[0].output), then_branch=branches[0],
+                 else_branch=branches[1])
+    return (out[0], out[1:]) if with_states else out

@@ -212,11 +212,19 @@ def wrap_loop(step, g, name, initial, step_inputs):
 WRAPPERS = {"scan": wrap_scan, "loop": wrap_loop}
 
 
-def emit_loop(layer, ctx, x, mask, wrap=None):
+def emit_loop(layer, ctx, x, mask, wrap=None, with_states=False):
     """`x` and `mask` as the layer reads them: emitters/recurrent.py has reversed them for a
     go_backwards layer and dropped a mask its rule ignores. `wrap`: what runs the step over
     time, a WRAPPERS-like function (default: the wrapper ctx.loop_op names;
-    emitters/unrolled.py passes its own)."""
+    emitters/unrolled.py passes its own). with_states: (output, [the cell's final states])
+    (return_state: the loop's first state outputs are the cell's carried states)."""
+    if with_states:
+        y, states = _emit_loop(layer, ctx, x, mask, wrap)
+        return y, states[:len(layer.initial_states(1))]
+    return _emit_loop(layer, ctx, x, mask, wrap)[0]
+
+
+def _emit_loop(layer, ctx, x, mask, wrap):
     g, name, rule = ctx.g, layer.name, layer.rule
     if mask is not None:
         mask = g.node("Unsqueeze", [mask, g.const([-1])], f"{name}/mask")
@@ -231,15 +239,15 @@ def emit_loop(layer, ctx, x, mask, wrap=None):
         step_inputs.append(mask if gates is None else gates)
     states, per_step, time_axis = (wrap or WRAPPERS[ctx.loop_op])(step, g, name, initial, step_inputs)
     if step.last_output != "step":
-        return states[0 if step.last_output == "state0" else -1]
+        return states[0 if step.last_output == "state0" else -1], states
     (hs,) = per_step
     if layer.return_sequences:
         if time_axis == 1:
-            return hs
+            return hs, states
         return g.node("Transpose", [loop_steps(g, name, hs, step_inputs[0], step.output_dim)], f"{name}/Transpose",
-                      perm=[1, 0, 2])
+                      perm=[1, 0, 2]), states
     last = g.node("Gather", [hs, g.const(-1)], f"{name}/last", axis=time_axis)
-    return last if time_axis == 1 else loop_steps(g, name, last, step_inputs[0], step.output_dim, last=True)
+    return (last if time_axis == 1 else loop_steps(g, name, last, step_inputs[0], step.output_dim, last=True)), states
 
 
 def loop_steps(g, name, flat, x, width, last=False):

@@ -55,6 +55,8 @@ processing order, as Theano's scan returns them).
   step j is Y at packed index c_j - 1, c_j the row's unmasked steps up
   to j (return_sequences=False: j = T-1, c = the count), and zeros where c_j = 0. No reset
   step, no single steps: exact wherever the unmasked native form is.
+The carry_zero rule (tf.keras's zero_output_for_mask=True) runs the carry form and reads
+  0 at the masked steps instead.
 "native-skip": the same for Keras 0.3.0's and 0.3.1's rules (mask_rule "skip_batch",
   "skip_sample"; read only with return_sequences=True): the input is multiplied by the
   mask, the steps that count are those whose masked input is not all zero (over the
@@ -276,10 +278,14 @@ def _assemble(layer, g, ix, raw, m, single, is_packed, y, y_row, y_rows):
     return g.node("Gather", [outputs, ix("Where", [is_packed, y_row, ix("Add", [y_rows, rank])])], f"{name}/Gather")
 
 
-def emit_packed(layer, ctx, x, mask):
-    """The "carry" and "skip" forms (rules after Keras 0.2.0); see the module docstring."""
+def emit_packed(layer, ctx, x, mask, with_states=False):
+    """The "carry" and "skip" forms (rules after Keras 0.2.0); see the module docstring.
+    with_states (return_state, the carry rules): (output, [final states]): h is the output
+    at each row's last unmasked step (0 for an all-masked row), c (LSTM) the op's Y_c, the
+    state at each row's own sequence_lens (onnxruntime), zeroed for an all-masked row (which
+    the op ran for one step)."""
     g, name = ctx.g, layer.name
-    carry = layer.mask_rule == "carry"
+    carry = layer.mask_rule in ("carry", "carry_zero")
     ix = _Index(g, f"{name}/{'carry' if carry else 'skip'}")
     if carry:
         real = ix("Cast", [mask], to=TensorProto.BOOL)
@@ -305,7 +311,9 @@ def emit_packed(layer, ctx, x, mask):
     rows = ix("Unsqueeze", [ix.range(n), ix.c([1])])              # (n, 1)
     index = ix("Transpose", [ix("Add", [order, ix("Mul", [rows, T])])], perm=[1, 0])  # (width, n)
     xt = g.node("Gather", [flat, index], f"{name}/Gather")
-    (y,) = native_node(layer, g, xt, W, R, B, seq_lens=ix("Cast", [lens], to=TensorProto.INT32))
+    states = ("Y_c",) if with_states and layer.state_count == 2 else ()
+    (y, *y_c) = native_node(layer, g, xt, W, R, B, seq_lens=ix("Cast", [lens], to=TensorProto.INT32),
+                            outputs=("Y",) + states)
     # row 0 zeros (the output before any counted step, or at a skipped one; and something
     # to read when there are 0 timesteps), then Y: packed index p of row i at row 1 + p*n + i
     k = layer.output_dim
@@ -316,5 +324,23 @@ def emit_packed(layer, ctx, x, mask):
     else:  # (the skip rules read no mask without return_sequences: never here)
         seen, rows = count, ix.range(n)
     at = ix("Add", [ix("Mul", [ix("Sub", [seen, ix.c(1)]), n]), ix("Add", [rows, ix.c(1)])])
-    # carry: row 0 before the first counted step, the latest one after; skip: at counted steps only
-    return g.node("Gather", [y, ix("Mul", [ix("Min", [seen, ix.c(1)]) if carry else m, at])], f"{name}/Gather")
+    # carry: row 0 before the first counted step, the latest one after; skip and carry_zero
+    # (tf.keras's zero_output_for_mask): at counted steps only
+    if layer.mask_rule == "carry":
+        keep = ix("Min", [seen, ix.c(1)])
+    elif layer.return_sequences:
+        keep = m
+    else:  # the last step's output: 0 where it is masked
+        keep = ix("Squeeze", [ix("Slice", [m, ix.c([-1]), ix.c([np.iinfo(np.int64).max]), ix.c([1])]), ix.c([1])])
+    out = g.node("Gather", [y, ix("Mul", [keep, at])], f"{name}/Gather")
+    if not with_states:
+        return out
+    some = ix("Min", [count, ix.c(1)])  # (n,): 0 for an all-masked row
+    last = ix("Add", [ix("Mul", [ix("Sub", [count, ix.c(1)]), n]), ix("Add", [ix.range(n), ix.c(1)])])
+    last = ix("Mul", [some, last])
+    finals = [g.node("Gather", [y, last], f"{name}/Gather")]  # the carried h: the last counted output
+    if y_c:
+        c = g.node("Squeeze", [y_c[0], g.const([0])], f"{name}/Squeeze")
+        finals.append(g.node("Mul", [c, g.node("Unsqueeze", [g.node("Cast", [some], f"{name}/Cast", to=g.elem),
+                                                             g.const([1])], f"{name}/Unsqueeze")], f"{name}/Mul"))
+    return out, finals

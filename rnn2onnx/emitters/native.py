@@ -2,7 +2,10 @@
 
 Each `*_weights(layer)` returns (W, R, B, extra input transform or None) in ONNX's
 layout: W (1, gates*k, d), R (1, gates*k, k), B (1, 2*gates*k) with the recurrent
-bias zero (Keras has one bias per gate).
+bias zero (Keras has one bias per gate), except GRU(reset_after=True) (Keras 2.1.5+),
+whose recurrent biases are ONNX's Rb and whose cell is ONNX GRU's linear_before_reset=1:
+h~ = act(x·W_h + Wb_h + r * (h·R_h + Rb_h)), exactly Keras's
+act(x·W_h + b_h + r * (h·U_h + bU_h)).
 
 JZS1 and JZS2 are GRUs in disguise when their gate activation g is point-symmetric
 (1 - g(a) = g(-a): sigmoid, hard_sigmoid): their update h = z*hh + (1-z)*h_prev is
@@ -55,9 +58,9 @@ def _stack(blocks):
     return np.concatenate([b.T for b in blocks], axis=0)[None]
 
 
-def _bias(biases):
+def _bias(biases, recurrent=None):
     b = np.concatenate(biases)
-    return np.concatenate([b, np.zeros_like(b)])[None]
+    return np.concatenate([b, np.zeros_like(b) if recurrent is None else np.concatenate(recurrent)])[None]
 
 
 def lstm_weights(layer):
@@ -69,8 +72,9 @@ def lstm_weights(layer):
 
 def gru_weights(layer):
     p = layer.params
+    recurrent = [p[f"bU_{q}"] for q in "zrh"] if getattr(layer, "reset_after", False) else None
     return (_stack([p[f"W_{q}"] for q in "zrh"]), _stack([p[f"U_{q}"] for q in "zrh"]),
-            _bias([p[f"b_{q}"] for q in "zrh"]), None)
+            _bias([p[f"b_{q}"] for q in "zrh"], recurrent), None)
 
 
 def jzs2_weights(layer):
@@ -147,22 +151,23 @@ def why_not_masked_native(target):
 def native_node(layer, g, xt, W, R, B, seq_lens=None, outputs=("Y",), direction="forward"):
     """Append the layer's native op reading time-major `xt` with weights (W, R, B): arrays,
     or names of initializers already made (and per-row `seq_lens`, int32). Returns the
-    requested outputs ("Y" and/or "Y_h"); the others are left unnamed so the op need not
+    requested outputs ("Y", "Y_h", "Y_c"); the others are left unnamed so the op need not
     produce them."""
     name, op, _, acts = layer.name, *NATIVE[type(layer).__name__]
     acts = acts(layer)
     names = [ONNX_ACTIVATIONS[a.name][0] for a in acts]
     alphas = [ONNX_ACTIVATIONS[a.name][1] for a in acts]
     betas = [ONNX_ACTIVATIONS[a.name][2] for a in acts]
-    attrs = dict(hidden_size=layer.output_dim, activations=names)
+    directions = 2 if direction == "bidirectional" else 1  # both directions: one cell's weights stacked
+    attrs = dict(hidden_size=layer.output_dim, activations=names * directions)
     if direction != "forward":
         attrs["direction"] = direction
     # onnxruntime consumes alpha/beta in order, one per activation that takes them
     if any(a is not None for a in alphas):
-        attrs["activation_alpha"] = [a for a in alphas if a is not None]
-        attrs["activation_beta"] = [b for b in betas if b is not None]
+        attrs["activation_alpha"] = [a for a in alphas if a is not None] * directions
+        attrs["activation_beta"] = [b for b in betas if b is not None] * directions
     if op == "GRU":
-        attrs["linear_before_reset"] = 0
+        attrs["linear_before_reset"] = int(getattr(layer, "reset_after", False))
     inputs = [xt] + [w if isinstance(w, str) else g.initializer(f"{name}/{key}", w)
                      for key, w in (("W", W), ("R", R), ("B", B))]
     # (with fixed shapes only for an op on the model's own batch: the masked forms' ops,
@@ -174,23 +179,39 @@ def native_node(layer, g, xt, W, R, B, seq_lens=None, outputs=("Y",), direction=
         # zero initial_h (and initial_c), (1, batch, k): the op's default, given explicitly
         # because tract panics on a symbolic batch without them, and onnx2tf cannot convert
         # an LSTM without them ("An `initial_state` was passed that is not compatible")
-        inputs += g.batch_zeros(xt, 1, [layer.output_dim], name, lead=(1,)) * (2 if op == "LSTM" else 1)
+        inputs += g.batch_zeros(xt, 1, [layer.output_dim], name, lead=(directions,)) * (2 if op == "LSTM" else 1)
     node_name = g.unique(f"{name}/{op}")
     out = {o: g.unique(f"{node_name}:{o}") for o in outputs}
-    g.nodes.append(helper.make_node(op, inputs, [out.get("Y", ""), out.get("Y_h", "")], name=node_name, **attrs))
+    names = [out.get("Y", ""), out.get("Y_h", "")] + ([out["Y_c"]] if "Y_c" in out else [])
+    g.nodes.append(helper.make_node(op, inputs, names, name=node_name, **attrs))
     return [out[o] for o in outputs]
 
 
-def emit_native(layer, ctx, x):
+def state_outputs(layer):
+    """The native op's outputs holding the final states a return_state layer returns."""
+    return ("Y_h", "Y_c")[:layer.state_count] if getattr(layer, "return_state", False) else ()
+
+
+def emit_native(layer, ctx, x, with_states=False):
+    """The layer's output; with_states: (output, [final states]) (return_state: Y_h, Y_c)."""
     g, name = ctx.g, layer.name
     W, R, B, augment = NATIVE[type(layer).__name__][1](layer)
     if augment is not None:
         x = augment(g, x)
     xt = g.node("Transpose", [x], f"{name}/Transpose", perm=[1, 0, 2])
+    states = state_outputs(layer) if with_states else ()
     if layer.return_sequences:
-        (y,) = native_node(layer, g, xt, W, R, B)
+        y, *finals = native_node(layer, g, xt, W, R, B, outputs=("Y",) + states)
         y = g.node("Squeeze", [y, g.const([1])], f"{name}/Squeeze")
-        return g.node("Transpose", [y], f"{name}/Transpose", perm=[1, 0, 2])
-    (y_h,) = native_node(layer, g, xt, W, R, B, outputs=("Y_h",),
-                         direction="reverse" if reverse_direction(layer, g.target) else "forward")
-    return g.node("Squeeze", [y_h, g.const([0])], f"{name}/Squeeze")
+        y = g.node("Transpose", [y], f"{name}/Transpose", perm=[1, 0, 2])
+    else:
+        outputs = ("Y_h",) + tuple(s for s in states if s != "Y_h")
+        y_h, *rest = native_node(layer, g, xt, W, R, B, outputs=outputs,
+                                 direction="reverse" if reverse_direction(layer, g.target) else "forward")
+        y = g.node("Squeeze", [y_h, g.const([0])], f"{name}/Squeeze")
+        if with_states:  # the output is the final h
+            return y, [y] + [g.node("Squeeze", [s, g.const([0])], f"{name}/Squeeze") for s in rest]
+        return y
+    if not with_states:
+        return y
+    return y, [g.node("Squeeze", [s, g.const([0])], f"{name}/Squeeze") for s in finals]

@@ -12,10 +12,15 @@ that form and the loop form.
 """
 from functools import partial
 
+import numpy as np
+
+from reference.recurrent.rules import CARRY_RULES
+
 from ..errors import ExportError
 from . import register
 from .dispatch import emit_dispatch
 from .loop import emit_loop
+from .merge import emit_merge
 from .masked_native import emit_masked_last, emit_masked_rows, emit_masked_sequences, emit_packed, why_not_reset
 from .native import NATIVE, emit_native, reverse_direction, why_not_masked_native, why_not_native
 from .unrolled import FORM as UNROLLED, emit_unrolled, unrolled_form
@@ -114,8 +119,8 @@ def _choose_form(layer, ctx, masked):
         op = NATIVE[kind][0]
         if not masked:
             return "native", f"exact as ONNX {op}"
-        if layer.mask_rule == "carry":
-            form, how = "native-carry", "on each row's unmasked steps (the carry mask rule)"
+        if layer.mask_rule in CARRY_RULES:
+            form, how = "native-carry", f"on each row's unmasked steps (the {layer.mask_rule} mask rule)"
         elif layer.mask_rule != "reset":
             form, how = "native-skip", f"on the steps the {layer.mask_rule} mask rule computes"
         elif not layer.return_sequences:
@@ -139,7 +144,7 @@ def _choose_form(layer, ctx, masked):
     return "loop", reason
 
 
-EMIT = {"native": lambda layer, ctx, x, mask: emit_native(layer, ctx, x),
+EMIT = {"native": lambda layer, ctx, x, mask, **kw: emit_native(layer, ctx, x, **kw),
         "native-segment": emit_masked_last, "native-reset": emit_masked_sequences, "native-rows": emit_masked_rows,
         "native-carry": emit_packed, "native-skip": emit_packed, "loop": emit_loop, UNROLLED: emit_unrolled}
 EMIT.update({dispatch_form(form, max_batch): partial(emit_dispatch, EMIT[form], emit_loop, max_batch)
@@ -151,12 +156,19 @@ def reverse_time(g, x, name):
     return g.node("Slice", [x, g.const([-1]), g.const([-2 ** 63]), g.const([1]), g.const([-1])], f"{name}/reverse")
 
 
+# the forms that also return the final states (return_state); the masked ones: the carry
+# rules' (return_state needs one) and their dispatches
+WITH_STATES = ("native", "loop", UNROLLED, "native-carry") + tuple(
+    dispatch_form(form, max_batch) for (form, _), max_batch in DISPATCHED.items() if form == "native-carry")
+
+
 @register(*RECURRENT)
 def emit_recurrent(layer, ctx, x, mask):
     """Every form computes the layer's forward direction on what it is given: a
     go_backwards layer gets its input and mask reversed here (its outputs then come in
     processing order, as Keras returns them), except where the native op runs in
-    direction="reverse" (native.reverse_direction)."""
+    direction="reverse" (native.reverse_direction). A return_state layer returns
+    ([output, final states...], [masks])."""
     output_mask = layer.output_mask(mask)
     if mask is not None and not layer.rule.applies(layer):
         mask = None  # Keras 0.3.0/0.3.1 read no mask without return_sequences
@@ -166,9 +178,113 @@ def emit_recurrent(layer, ctx, x, mask):
         # a plan (rnn2onnx.plan, `inspect`) needs the form, not the nodes: emitting them
         # would compute the ONNX weights (concatenated, transposed: 576 MB for one
         # LSTM(6000)) from weights that were never allocated
-        return ctx.g.node("Identity", [x], f"{layer.name}/{form}"), output_mask
+        y = ctx.g.node("Identity", [x], f"{layer.name}/{form}")
+        return ([y] * layer.nb_outputs if layer.return_state else y), output_mask
     if layer.go_backwards and not (form == "native" and reverse_direction(layer, ctx.target)):
         x = reverse_time(ctx.g, x, layer.name)
         mask = None if mask is None else reverse_time(ctx.g, mask, f"{layer.name}/mask")
+    if layer.return_state:
+        assert form in WITH_STATES, form  # return_state needs a carry rule (reference/recurrent/base.py)
+        y, states = EMIT[form](layer, ctx, x, mask, with_states=True)
+        return [y] + states, output_mask
     y = EMIT[form](layer, ctx, x, mask)
     return y, output_mask
+
+
+@register("Bidirectional")
+def emit_bidirectional(layer, ctx, x, mask):
+    """Keras's Bidirectional (reference/recurrent/bidirectional.py): each copy in the form
+    emit_recurrent chooses for it (the backward copy reads the reversed input and mask), the
+    backward output re-reversed along time with return_sequences, then the merge; outputs
+    [merged or both halves] + forward states + backward states."""
+    g, key = ctx.g, ctx.key
+    reason = why_not_bidirectional_native(layer, ctx, mask)
+    if reason is None:
+        op = NATIVE[type(layer.forward_layer).__name__][0]
+        merge = "two outputs" if layer.merge_mode is None else f"merge {layer.merge_mode}"
+        ctx.forms[key] = (f"native (direction=bidirectional); {merge}",
+                          f"both halves exact as one ONNX {op} with direction=\"bidirectional\"")
+        if g.shapes_only:
+            y = g.node("Identity", [x], f"{layer.name}/native")
+            return ([y] * layer.nb_outputs if layer.nb_outputs > 1 else y), layer.output_mask(mask)
+        return emit_bidirectional_native(layer, ctx, x), layer.output_mask(mask)
+    halves, forms = [], []
+    for part, label in zip(layer._branch_layers(), ("forward", "backward")):
+        ctx.key = f"{key}/{label}"
+        y, _ = emit_recurrent(part, ctx, x, mask)
+        forms.append((label,) + ctx.forms.pop(ctx.key))
+        halves.append((y[0], y[1:]) if layer.return_state else (y, []))
+    ctx.key = key
+    (y, states), (y_rev, states_rev) = halves
+    if layer.return_sequences:
+        y_rev = reverse_time(g, y_rev, f"{layer.name}/backward/output")
+    if layer.merge_mode is None:
+        outputs, merge = [y, y_rev], "two outputs"
+    else:
+        outputs = [emit_merge(g, [y, y_rev], layer.merge_mode, -1, f"{layer.name}/merge")]
+        merge = f"merge {layer.merge_mode}"
+    outputs += states + states_rev
+    ctx.forms[key] = ("; ".join(f"{label}: {form}" for label, form, _ in forms) + f"; {merge}",
+                      "; ".join(f"{label}: {reason}" for label, _, reason in forms if reason))
+    return (outputs if len(outputs) > 1 else outputs[0]), layer.output_mask(mask)
+
+
+def why_not_bidirectional_native(layer, ctx, mask):
+    """None when one native op with direction="bidirectional" computes both halves exactly:
+    its reverse direction's Y is the backward half already in time order (what Keras's
+    re-reversal gives) and its Y_h[1] the state after time step 0 (the backward half's last
+    output). Both halves must take the native form on their own (unmasked: the masked forms
+    index per direction), be one cell (kind, width, activations), and the forward copy must
+    run forward; tract ignores direction (target "onnxruntime" only)."""
+    forward, backward = layer._branch_layers()
+    if ctx.target != "onnxruntime":
+        return "tract ignores the direction attribute (the portable target runs each half on its own)"
+    if mask is not None and forward.rule.applies(forward):
+        return "a mask reaches it (the masked native forms run each half on its own)"
+    if forward.go_backwards:
+        return "the wrapped layer has go_backwards=True (its forward copy runs backwards)"
+    configs = [{k: v for k, v in part.get_config().items() if k != "go_backwards"} for part in (forward, backward)]
+    if configs[0] != configs[1]:
+        return "its two halves are different cells"
+    if type(forward).__name__ == "JZS1":  # its lowering transforms the input with each half's own P
+        return "JZS1's native lowering reads each half's input differently"
+    for part in (forward, backward):
+        form, reason = choose_form(part, ctx, False)
+        if form != "native":
+            return reason
+    return None
+
+
+def emit_bidirectional_native(layer, ctx, x):
+    """Both halves as one native op (why_not_bidirectional_native): W, R, B of the forward
+    copy stacked over the backward copy's."""
+    from .native import native_node, state_outputs
+
+    g, name = ctx.g, layer.name
+    forward, backward = layer._branch_layers()
+    weights = [NATIVE[type(part).__name__][1](part) for part in (forward, backward)]
+    W, R, B = (np.concatenate([w[i] for w in weights], axis=0) for i in range(3))
+    node = lambda op, inputs, **kw: g.node(op, inputs, f"{name}/{op}", **kw)  # noqa: E731
+    xt = node("Transpose", [x], perm=[1, 0, 2])
+    states = state_outputs(forward)
+    main = "Y" if layer.return_sequences else "Y_h"
+    outputs = (main,) + tuple(s for s in states if s != main)
+    values = dict(zip(outputs, native_node(forward, g, xt, W, R, B, outputs=outputs, direction="bidirectional")))
+    k = forward.output_dim
+    if layer.return_sequences:  # Y (T, 2, batch, k) -> (batch, T, 2, k)
+        y = node("Transpose", [values["Y"]], perm=[2, 0, 1, 3])
+        halves_axis, concat_shape = 2, [0, 0, 2 * k]
+    else:  # Y_h (2, batch, k) -> (batch, 2, k)
+        y = node("Transpose", [values["Y_h"]], perm=[1, 0, 2])
+        halves_axis, concat_shape = 1, [0, 2 * k]
+    if layer.merge_mode == "concat":  # forward's k columns, then backward's
+        outputs = [node("Reshape", [y, g.const(concat_shape)])]
+    else:
+        halves = [node("Squeeze", [h, g.const([halves_axis])])
+                  for h in node("Split", [y, g.const([1, 1])], outputs=2, axis=halves_axis)]
+        outputs = halves if layer.merge_mode is None else [emit_merge(g, halves, layer.merge_mode, -1,
+                                                                      f"{name}/merge")]
+    if states:  # (2, batch, k) each: forward's h (c), then backward's
+        parts = {s: node("Split", [values[s], g.const([1, 1])], outputs=2, axis=0) for s in states}
+        outputs += [node("Squeeze", [parts[s][d], g.const([0])]) for d in (0, 1) for s in states]
+    return outputs if len(outputs) > 1 else outputs[0]
