@@ -22,6 +22,11 @@ one process (absolute times drift between runs on shared machines; ratios do not
     Embedding (left padding), and unmasked the cells without a native op. Batch 1 with
     one intra-op thread (latency), batch 32 with the default threads; the median of
     three medians of interleaved rounds. `rnn2onnx bench --unrolled` runs only these.
+(i) latency at batch 1: every cell in the loop form (its Scan, as auto exports it where
+    there is no native form) vs onnxruntime's native GRU op of the same shapes, both with
+    one intra-op thread (the default thread pool swings batch-1 timings by 30% on 2 cores);
+    the median of three medians of interleaved rounds. Goal: <= 3 for JZS3 and
+    SimpleDeepRNN(2). `rnn2onnx bench --latency` runs only these.
 """
 import argparse
 import os
@@ -116,8 +121,17 @@ def _embedded_model(cls, d, k, mask_zero=True, seed=0, **kw):
     return model
 
 
-def run(shapes=SHAPES, repeats=30, print_fn=print, masked_shapes=None, unrolled_shapes=None):
-    from reference import GRU, JZS1, JZS2, JZS3, LSTM, SimpleDeepRNN, SimpleRNN
+LOOP_CELLS = [("SimpleRNN", {}), ("SimpleDeepRNN", {"depth": 2}), ("SimpleDeepRNN", {"depth": 3}), ("GRU", {}),
+              ("LSTM", {}), ("JZS1", {}), ("JZS2", {}), ("JZS3", {})]
+
+
+def _cell_label(cell, kw):
+    return cell + (f"({kw['depth']})" if kw else "")
+
+
+def run(shapes=SHAPES, repeats=30, print_fn=print, masked_shapes=None, unrolled_shapes=None, latency_shapes=None):
+    import reference
+    from reference import GRU, JZS3, LSTM
 
     rows = []
     for n, T, d, k in shapes:
@@ -129,13 +143,12 @@ def run(shapes=SHAPES, repeats=30, print_fn=print, masked_shapes=None, unrolled_
         native_gru = runtimes.load("onnxruntime", _direct_model("GRU", W, R, B, d, k))
         baseline = lambda: native_gru({"X": Xt})  # noqa: E731
         reps = repeats if n > 1 else repeats * 3
-        for cls, kw in [(SimpleRNN, {}), (SimpleDeepRNN, {"depth": 2}), (SimpleDeepRNN, {"depth": 3}), (GRU, {}),
-                        (LSTM, {}), (JZS1, {}), (JZS2, {}), (JZS3, {})]:
-            model = _model(cls, d, k, **kw)
+        for cell, kw in LOOP_CELLS:
+            model = _model(getattr(reference, cell), d, k, **kw)
             exported = build(model, strategy="loop")[0]
             session = runtimes.load("onnxruntime", exported)
             ratio, ta, tb = median_ratio(lambda: session({"input": X}), baseline, reps)
-            label = cls.__name__ + (f"({kw['depth']})" if kw else "")
+            label = _cell_label(cell, kw)
             emitted, fused = body_nodes(exported)
             rows.append(("a", f"{label} loop ({emitted}/{fused} nodes) vs native GRU", (n, T, d, k), ta, tb, ratio))
         lstm = _model(LSTM, d, k)
@@ -154,7 +167,33 @@ def run(shapes=SHAPES, repeats=30, print_fn=print, masked_shapes=None, unrolled_
     rows.append(_export_time())
     rows += masked_rows(repeats, masked_shapes or MASKED_SHAPES)
     rows += unrolled_rows(repeats, unrolled_shapes or UNROLLED_SHAPES)
+    rows += latency_rows(repeats, latency_shapes)
     print_rows(rows, print_fn)
+    return rows
+
+
+# (i): (batch, time, input, hidden), one intra-op thread on both sides
+LATENCY_SHAPES = [(1, 50, 32, 64)]
+
+
+def latency_rows(repeats, shapes=None, rounds=3):
+    """(i) rows: each cell's loop form / the native GRU op, one intra-op thread each
+    (`shapes`: default LATENCY_SHAPES)."""
+    import reference
+
+    rows = []
+    for n, T, d, k in shapes or LATENCY_SHAPES:
+        X = np.random.default_rng(0).normal(size=(n, T, d)).astype(np.float32)
+        Xt = np.ascontiguousarray(X.transpose(1, 0, 2))
+        W, R, B, _ = gru_weights(_model(reference.GRU, d, k).layers[0])
+        native_gru = runtimes.load("onnxruntime", _direct_model("GRU", W, R, B, d, k), threads=1)
+        for cell, kw in LOOP_CELLS:
+            exported = build(_model(getattr(reference, cell), d, k, **kw), strategy="loop")[0]
+            session = runtimes.load("onnxruntime", exported, threads=1)
+            results = [median_ratio(lambda: session({"input": X}), lambda: native_gru({"X": Xt}), repeats * 3)
+                       for _ in range(rounds)]
+            ratio, ta, tb = (float(np.median([r[i] for r in results])) for i in range(3))
+            rows.append(("i", f"{_cell_label(cell, kw)} loop vs native GRU (1 thread)", (n, T, d, k), ta, tb, ratio))
     return rows
 
 
@@ -172,7 +211,7 @@ def print_rows(rows, print_fn=print):
              "masked/Scan <= 1 wherever auto picks a native form (marked *); "
              "(f) the cost of Loop over Scan and of the portable target's bodies; (g) the guard's cost (goal: ~1.0); "
              "(h) unrolled / Scan: auto would unroll only where this is clearly below 1 (it is not: "
-             "emitters/unrolled.py)")
+             "emitters/unrolled.py); (i) goal <= 3 for JZS3 and SimpleDeepRNN(2)")
 
 
 # (h): (batch, time, input, hidden) and the intra-op threads (1: latency)
@@ -392,6 +431,8 @@ def main(argv=None):
     parser.add_argument("--json", metavar="PATH", default=None,
                         help="also write the rows as JSON (atomically), for `rnn2onnx conformance --bench PATH`")
     parser.add_argument("--unrolled", action="store_true", help="only (h): the unrolled form vs the Scan")
+    parser.add_argument("--latency", action="store_true",
+                        help="only (i): the loop forms vs the native GRU at batch 1, one thread")
     args = parser.parse_args(argv)
     if args.json:
         from reference.files import OutputPathError, check_output_path
@@ -401,8 +442,8 @@ def main(argv=None):
         except OutputPathError as exc:
             parser.error(str(exc))
     repeats = 3 if args.quick else args.repeats
-    if args.unrolled:
-        rows = unrolled_rows(repeats)
+    if args.unrolled or args.latency:
+        rows = (unrolled_rows(repeats) if args.unrolled else []) + (latency_rows(repeats) if args.latency else [])
         print_rows(rows)
     else:
         rows = run(repeats=repeats)

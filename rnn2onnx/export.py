@@ -16,7 +16,7 @@ from .emitters.loop import LOOP_OPS
 from .errors import ExportError
 from .graph import Graph, finish_model
 from .emitters.unrolled import FORM as UNROLLED, concrete_outputs, resolve_fixed_shape
-from .passes import guard_empty, pad_empty
+from .passes import guard_empty, pad_empty, weights_into_loops
 from .structure import emit_model, is_graph, model_inputs
 
 STRATEGIES = ("auto", "loop", "native", "unrolled")
@@ -155,9 +155,25 @@ def build(model, opset=None, strategy="auto", target="onnxruntime", loop_op="sca
     if fixed is not None:  # no input can be empty: no guard, and every output's shape is known
         concrete_outputs(proto)
         passes = () if passes is None else passes
+    if target == "onnxruntime" and not shapes_only and initializer_bytes(proto) <= EXTERNAL_DATA_THRESHOLD:
+        # (a model large enough for external data keeps its weights in the main graph,
+        # where every onnx release's external-data writer finds them)
+        weights_into_loops(proto)
     for rewrite in LATE_PASSES[target] if passes is None else passes:
         rewrite(proto)
     return proto, ctx.forms
+
+
+def initializer_bytes(proto):
+    """Bytes of the initializers of `proto`'s graphs, loop bodies and branches included."""
+    total, stack = 0, [proto.graph]
+    while stack:
+        graph = stack.pop()
+        total += sum(t.ByteSize() for t in graph.initializer)
+        for node in graph.node:
+            for attr in node.attribute:
+                stack.extend(([attr.g] if attr.HasField("g") else []) + list(attr.graphs))
+    return total
 
 
 def plan(model, strategy="auto", target="onnxruntime", opset=None, loop_op="scan", fixed_shape=None):
@@ -193,7 +209,7 @@ def export_with_report(model, path=None, *, opset=None, strategy="auto", target=
     if path is not None:  # refused before any export work
         check_output_path(path, inputs)
     proto, _ = build(model, opset=opset, strategy=strategy, target=target, loop_op=loop_op, fixed_shape=fixed_shape)
-    large = sum(t.ByteSize() for t in proto.graph.initializer) > EXTERNAL_DATA_THRESHOLD
+    large = initializer_bytes(proto) > EXTERNAL_DATA_THRESHOLD
     if large and path is None:
         raise ExportError("the model is larger than 1 GiB: give a path so its weights can be stored as external data")
     if not large:

@@ -34,8 +34,8 @@ def test_demo_command_writes_into_the_current_directory_and_says_where(tmp_path,
 def test_bench_prints_every_comparison():
     lines = []
     rows = bench.run(shapes=[(2, 5, 3, 4)], repeats=1, print_fn=lines.append, masked_shapes=[(2, 6, 3, 4)],
-                     unrolled_shapes=[(1, 4, 3, 4, 1)])
-    assert {row[0] for row in rows} == {"a", "b", "c", "d", "e", "f", "g", "h"}
+                     unrolled_shapes=[(1, 4, 3, 4, 1)], latency_shapes=[(1, 4, 3, 4)])
+    assert {row[0] for row in rows} == {"a", "b", "c", "d", "e", "f", "g", "h", "i"}
     masked = [row[1] for row in rows if row[0] == "e"]
     for cell in ("LSTM rs=F [native-segment*]", "LSTM rs=T [native-reset*]", "GRU rs=F [native-segment]",
                  "GRU rs=T [native-rows]", "GRU(tanh) rs=T [native-reset]",
@@ -50,6 +50,9 @@ def test_bench_prints_every_comparison():
     assert {row[1] for row in rows if row[0] == "f"} >= {"GRU Loop vs Scan", "LSTM masked portable vs ort-target Scan"}
     assert {row[1] for row in rows if row[0] == "h"} >= {"JZS3 masked unrolled vs Scan (1 thread)",
                                                          "SimpleDeepRNN(2) unrolled vs Scan (1 thread)"}
+    assert {row[1] for row in rows if row[0] == "i"} >= {"JZS3 loop vs native GRU (1 thread)",
+                                                         "SimpleDeepRNN(2) loop vs native GRU (1 thread)"}
+    assert "(i) goal <= 3 for JZS3 and SimpleDeepRNN(2)" in lines[-1]
     assert all(row[-1] > 0 for row in rows)
     assert "ratio" in lines[0]
 
@@ -64,8 +67,21 @@ def test_bench_json_holds_the_rows_and_each_part_s_description(tmp_path):
     assert data["rows"][0] == {"part": "a", "comparison": "GRU loop vs native GRU", "shape": [1, 50, 32, 64],
                                "ours_ms": 3.0, "base_ms": 1.0, "ratio": 3.0}
     assert data["rows"][1]["shape"] is None
-    assert set(data["parts"]) == set("abcdefgh") and data["parts"]["b"].startswith("our native LSTM export")
+    assert set(data["parts"]) == set("abcdefghi") and data["parts"]["b"].startswith("our native LSTM export")
+    assert data["parts"]["i"].startswith("latency at batch 1") and "one intra-op thread" in data["parts"]["i"]
     assert os.listdir(tmp_path) == ["bench.json"]  # written atomically: no temporary file left
+
+
+def test_bench_latency_option_runs_part_i_alone_into_text_and_json(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(bench, "LATENCY_SHAPES", [(1, 3, 2, 3)])
+    path = tmp_path / "bench.json"
+    assert bench.main(["--latency", "--quick", "--json", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "JZS3 loop vs native GRU (1 thread)" in out and "(1, 3, 2, 3)" in out
+    data = json.loads(path.read_text())
+    assert {row["part"] for row in data["rows"]} == {"i"}
+    assert {row["comparison"] for row in data["rows"]} == {f"{cell} loop vs native GRU (1 thread)" for cell in (
+        "SimpleRNN", "SimpleDeepRNN(2)", "SimpleDeepRNN(3)", "GRU", "LSTM", "JZS1", "JZS2", "JZS3")}
 
 
 def test_bench_json_path_is_checked_before_measuring(tmp_path, capsys):

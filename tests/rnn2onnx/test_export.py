@@ -287,6 +287,42 @@ def test_portable_loop_bodies_follow_the_rules_every_runtime_accepts(cell):
                 assert not any(v.name in read for v in body.output[n_states:]), (cell, mask_source, rs)
 
 
+@pytest.mark.parametrize("loop_op", ["scan", "loop"])
+@pytest.mark.parametrize("cell", sorted(CELLS))
+def test_onnxruntime_loop_bodies_hold_their_weights_and_scan_time_major(cell, loop_op, monkeypatch):
+    """target="onnxruntime": the weights only the loop body reads are the body's own
+    initializers (onnxruntime prepacks those alone), moved, not copied; its Scan runs over
+    axis 0 of time-major inputs. The portable target keeps both as they were: weights in
+    the main graph, Scan over axis 1. A model large enough for external data keeps its
+    weights in the main graph too."""
+    import importlib
+
+    from rnn2onnx.export import build as export_build, initializer_bytes
+
+    export_module = importlib.import_module("rnn2onnx.export")  # (rnn2onnx.export is the function)
+
+    model = build(cell, "embedding", True)
+    layer = model.layers[1].name
+    for target in TARGETS:
+        proto = export_build(model, strategy="loop", target=target, loop_op=loop_op)[0]
+        ((node, body),) = _bodies(proto)
+        main, own = {t.name for t in proto.graph.initializer}, {t.name for t in body.initializer}
+        read = {i for n in body.node for i in n.input}
+        weights = {name for name in read & (main | own) if name.startswith(f"{layer}/")}
+        assert weights and not main & own and own <= read
+        axes = {a.name: list(a.ints) for a in node.attribute if a.name.startswith("scan_")}
+        if target == "onnxruntime":
+            assert weights <= own
+            assert axes == {}  # axis 0 throughout
+        else:
+            assert not body.initializer and weights <= main
+            assert loop_op == "loop" or set(axes["scan_input_axes"]) == {1}
+    small = initializer_bytes(export_build(model, strategy="loop", loop_op=loop_op)[0])
+    monkeypatch.setattr(export_module, "EXTERNAL_DATA_THRESHOLD", small - 1)
+    proto = export_build(model, strategy="loop", loop_op=loop_op)[0]
+    assert not _bodies(proto)[0][1].initializer and initializer_bytes(proto) == small
+
+
 def test_every_registered_layer_has_an_emitter():
     from reference.registry import LAYERS
 

@@ -260,8 +260,9 @@ def test_stacked_dispatches(mask):
 
 @pytest.mark.parametrize("cell,return_sequences", [("GRU", False), ("GRU-tanh", True)])
 def test_dispatch_file_structure(cell, return_sequences):
-    """One If per layer; weights only in the main graph, none stored twice (the reset
-    form's single steps and the loop branch read one projection); the Scan (loop branch,
+    """One If per layer; no weight stored twice (the reset form's single steps and the loop
+    branch read one projection), none in the branches themselves (the Scan body holds the
+    weights only it reads: export.build); the Scan (loop branch,
     which also takes empty input) guarded against empty input, the native branch
     (non-empty input only) not; the full onnx check passes."""
     import onnx
@@ -269,7 +270,9 @@ def test_dispatch_file_structure(cell, return_sequences):
 
     proto = rnn2onnx.export(make(cell, return_sequences), validate=False)
     onnx.checker.check_model(proto, full_check=True)
-    contents = [(a.dtype.str, a.shape, a.tobytes()) for a in map(numpy_helper.to_array, proto.graph.initializer)]
+    stored = list(proto.graph.initializer) + [t for node in walk_nodes(proto.graph) for attr in node.attribute
+                                              if attr.name == "body" for t in attr.g.initializer]
+    contents = [(a.dtype.str, a.shape, a.tobytes()) for a in map(numpy_helper.to_array, stored)]
     assert len(set(contents)) == len(contents)
     (dispatch_if,) = [n for n in proto.graph.node if n.op_type == "If" and n.name.endswith("/dispatch")]
     branches = {a.name: a.g for a in dispatch_if.attribute}

@@ -14,7 +14,7 @@ from onnx import TensorProto, helper
 import rnn2onnx
 from rnn2onnx import runtimes
 from rnn2onnx.export import build as export_build
-from rnn2onnx.passes import guard_empty
+from rnn2onnx.passes import guard_empty, weights_into_loops
 
 from .models import CELLS, MASK_SOURCES, build
 
@@ -249,3 +249,38 @@ def test_the_portable_guard_takes_the_float_type_when_token_ids_are_the_first_ou
     run = runtimes.load("onnxruntime", proto)
     ids, h = run({"a": np.zeros((2, 0), np.int64)})
     assert ids.shape == (2, 0) and h.shape == (2, 3) and not h.any()  # zero steps: the zero initial state
+
+
+def test_weights_into_loops_moves_a_weight_only_one_loop_body_reads():
+    """A weight read by one Scan body alone moves into it; one read also outside, or by two
+    bodies, stays in the main graph; the results are the same."""
+    from onnx import numpy_helper
+
+    def body(name, reads):
+        nodes = [helper.make_node("Add", ["s", reads[0]], [f"{name}/a"])]
+        nodes += [helper.make_node("Add", [nodes[-1].output[0], r], [f"{name}/a{i}"]) for i, r in enumerate(reads[1:])]
+        nodes.append(helper.make_node("Add", [nodes[-1].output[0], "x"], ["s_out"]))
+        return helper.make_graph(nodes, name, [helper.make_tensor_value_info(n, TensorProto.FLOAT, [2])
+                                               for n in ("s", "x")],
+                                 [helper.make_tensor_value_info("s_out", TensorProto.FLOAT, [2])])
+
+    weights = {n: numpy_helper.from_array(np.full(2, v, np.float32), n)
+               for v, n in enumerate(["alone", "shared", "twice"], 1)}
+    scans = [helper.make_node("Scan", ["s0", "X"], [out], body=b, num_scan_inputs=1)
+             for out, b in (("y1", body("b1", ["alone", "shared", "twice"])), ("y2", body("b2", ["twice"])))]
+    graph = helper.make_graph(
+        scans + [helper.make_node("Add", ["y1", "shared"], ["z1"]), helper.make_node("Identity", ["y2"], ["z2"])],
+        "m", [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in (("s0", [2]), ("X", ["T", 2]))],
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, [2]) for n in ("z1", "z2")],
+        initializer=list(weights.values()))
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)])
+    model.ir_version = 10
+    feeds = {"s0": np.zeros(2, np.float32), "X": np.arange(6, dtype=np.float32).reshape(3, 2)}
+    before = runtimes.load("onnxruntime", model)(feeds)
+    weights_into_loops(model)
+    onnx.checker.check_model(model, full_check=True)
+    assert [t.name for t in model.graph.initializer] == ["shared", "twice"]
+    ((b1, b2),) = [[a.g for n in model.graph.node if n.op_type == "Scan" for a in n.attribute if a.name == "body"]]
+    assert [t.name for t in b1.initializer] == ["alone"] and not b2.initializer
+    for got, expected in zip(runtimes.load("onnxruntime", model)(feeds), before):
+        np.testing.assert_array_equal(got, expected)
