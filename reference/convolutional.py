@@ -55,16 +55,32 @@ class _Temporal(Layer):
 
 @register_layer
 class Convolution1D(Regularized, _Temporal):
+    """Keras 1.x/2.x add (reference/keras_files/layers12.py translates their configs):
+
+    - `flip`: True (Theano, every release: its conv2d flips the kernel, a true
+      convolution) or False (TensorFlow: a cross-correlation, tap k times W[:, :, k]).
+    - `border_mode` 'causal' (2.x): dilation_rate*(K-1) zeros on the left, then valid.
+    - `same_rule` for 'same': None (0.2.0: 'full' cropped, subsample_length 1 only),
+      'theano' (Theano's 'half' border: K_eff//2 zeros on the left, ceil(L/s) steps,
+      also strided) or 'tensorflow' (TF's SAME: total = max((ceil(L/s)-1)*s + K_eff - L, 0)
+      zeros, total//2 on the left: with s > 1 it depends on L).
+    - `dilation_rate` d: taps d apart, K_eff = d*(K-1) + 1.
+    W keeps 0.2.0's layout (nb_filter, input_dim, filter_length, 1) whatever the file's."""
+
     config_keys = ("nb_filter", "filter_length", "init", "activation", "border_mode", "subsample_length") \
         + Regularized.regularizer_args + ("input_dim", "input_length")
+    SAME_RULES = (None, "theano", "tensorflow")
 
     def __init__(self, nb_filter, filter_length, init="uniform", activation="linear", weights=None,
                  border_mode="valid", subsample_length=1, W_regularizer=None, b_regularizer=None,
                  activity_regularizer=None, W_constraint=None, b_constraint=None, input_dim=None,
-                 input_length=None, **kwargs):
-        if border_mode not in BORDER_MODES:
+                 input_length=None, flip=True, same_rule=None, dilation_rate=1, **kwargs):
+        modes = BORDER_MODES + (("causal",) if same_rule is not None else ())
+        if border_mode not in modes:
             raise ConfigError(f"layer Convolution1D: unknown border_mode {border_mode!r}; "
-                              f"accepted: {', '.join(BORDER_MODES)}")
+                              f"accepted: {', '.join(modes)}")
+        if same_rule not in self.SAME_RULES:
+            raise ConfigError(f"layer Convolution1D: unknown same_rule {same_rule!r}; accepted: None, theano, tensorflow")
         if input_dim:  # 0.2.0: input_dim (with input_length) sets the input shape
             kwargs["input_shape"] = (input_length, input_dim)
         super().__init__(weights=weights, **kwargs)
@@ -72,10 +88,15 @@ class Convolution1D(Regularized, _Temporal):
         self.filter_length = positive_int(filter_length, "Convolution1D", "filter_length", limit="window")
         self.subsample_length = positive_int(subsample_length, "Convolution1D", "subsample_length",
                                              limit="window")
-        if border_mode == "same" and self.subsample_length != 1:
+        self.dilation_rate = positive_int(dilation_rate, "Convolution1D", "dilation_rate", limit="window")
+        if border_mode == "same" and same_rule is None and self.subsample_length != 1:
             raise ConfigError("layer Convolution1D: border_mode 'same' takes subsample_length 1 only "
                               f"(Keras 0.2.0 asserted it), got {self.subsample_length}")
+        if same_rule is None and self.dilation_rate != 1:
+            raise ConfigError("layer Convolution1D: dilation_rate needs a same_rule (Keras 1.x/2.x); "
+                              "Keras 0.2.0 had none")
         self.init, self.border_mode = init, border_mode
+        self.flip, self.same_rule = bool(flip), same_rule
         self.activation = activations.get(activation)
         initializations.get(init)
         self.input_dim, self.input_length = input_dim, input_length
@@ -88,21 +109,48 @@ class Convolution1D(Regularized, _Temporal):
                 ("b", (self.nb_filter,), "zero")]
 
     @property
+    def span(self):
+        """K_eff: the steps one window covers."""
+        return self.dilation_rate * (self.filter_length - 1) + 1
+
+    @property
+    def static_pads(self):
+        """Whether pads_for(L) is the same for every L (all but TF's strided 'same')."""
+        return not (self.border_mode == "same" and self.same_rule == "tensorflow" and self.subsample_length > 1)
+
+    @property
     def pads(self):
-        """(left, right) zero padding that makes every border mode a valid convolution."""
-        K = self.filter_length
+        """(left, right) zero padding for a static rule (pads_for of any length)."""
+        return self.pads_for(1) if self.static_pads else None
+
+    def pads_for(self, L):
+        """(left, right) zero padding that makes every border mode a valid convolution of
+        an L-step input (its strided windows start at 0, s, 2s, ...)."""
+        K, s = self.span, self.subsample_length
         if self.border_mode == "valid":
             return 0, 0
         if self.border_mode == "full":
             return K - 1, K - 1
-        shift = (K - 1) // 2  # same: full cropped from shift, for L steps
-        return K - 1 - shift, shift
+        if self.border_mode == "causal":
+            return K - 1, 0
+        if self.same_rule == "tensorflow":
+            total = max(((L + s - 1) // s - 1) * s + K - L, 0) if s > 1 else K - 1
+            return total // 2, total - total // 2
+        if self.same_rule is None:
+            shift = (K - 1) // 2  # 0.2.0: full cropped from shift, for L steps
+            return K - 1 - shift, shift
+        # Theano's 'half': K//2 on each side, cropped to ceil(L/s) windows; right as needed
+        left = K // 2
+        right = K - 1 - left if s == 1 else max(((L + s - 1) // s - 1) * s + K - L - left, 0)
+        return left, right
 
     def output_length(self, L):
         if L is None:
             return None
-        left, right = self.pads
-        full = L + left + right - self.filter_length + 1
+        if self.border_mode == "same" and self.same_rule is not None:
+            return (L + self.subsample_length - 1) // self.subsample_length
+        left, right = self.pads_for(L)
+        full = L + left + right - self.span + 1
         return (full + self.subsample_length - 1) // self.subsample_length if full > 0 else 0
 
     def output_features(self, input_dim):
@@ -112,37 +160,44 @@ class Convolution1D(Regularized, _Temporal):
         return (f"layer {self.name}: a sequence of {L} steps is shorter than the "
                 f"filter_length {self.filter_length} of this '{self.border_mode}' convolution")
 
+    def tap_kernels(self):
+        """[(features, filters) matrix of tap k] in window order: the kernel flipped along
+        time for a true convolution, as stored for a cross-correlation."""
+        W, K = self.params["W"], self.filter_length
+        return [np.ascontiguousarray(W[:, :, K - 1 - k if self.flip else k, 0].T) for k in range(K)]
+
     def forward(self, X, mask=None, train=False, rng=None):
         refuse_mask(self, mask)
         if X.ndim != 3 or X.shape[-1] != self.params["W"].shape[1]:
             raise InputError(f"layer {self.name}: Convolution1D takes (batch, time, {self.params['W'].shape[1]}) "
                              f"input, got shape {X.shape}")
-        self.check_length(X)
-        K, s = self.filter_length, self.subsample_length
-        left, right = self.pads
+        T = self.check_length(X)
+        K, s, d = self.filter_length, self.subsample_length, self.dilation_rate
+        left, right = self.pads_for(X.shape[1])
         Xp = np.pad(X, ((0, 0), (left, right), (0, 0))) if left or right else X
-        windows = np.lib.stride_tricks.sliding_window_view(Xp, K, axis=1)[:, ::s]  # (n, T', d, K)
-        (n, T, d, _), f = windows.shape, self.nb_filter
+        windows = np.lib.stride_tricks.sliding_window_view(Xp, self.span, axis=1)[:, ::s][:, :T, :, ::d]
+        (n, T, D, _), f = windows.shape, self.nb_filter
         # one matrix product over the windows laid out (n*T', d*K) (einsum would call no BLAS)
-        self._cols = windows.reshape(n * T, d * K)
-        self._kernel = self.params["W"][:, :, ::-1, 0].reshape(f, d * K)  # flipped: true convolution
-        self._padded_shape = Xp.shape
+        self._cols = windows.reshape(n * T, D * K)
+        W = self.params["W"][:, :, ::-1, 0] if self.flip else self.params["W"][:, :, :, 0]
+        self._kernel = W.reshape(f, D * K)
+        self._padded_shape, self._pads = Xp.shape, (left, right)
         self._A = (self._cols @ self._kernel.T).reshape(n, T, f) + self.params["b"]
         self._Y = self.activation(self._A)
         return self._Y
 
     def backward(self, dY):
-        K, s = self.filter_length, self.subsample_length
+        K, s, d = self.filter_length, self.subsample_length, self.dilation_rate
         dA = self.activation.backward(self._A, self._Y, dY)
-        (n, T, f), d = dA.shape, self._padded_shape[2]
+        (n, T, f), D = dA.shape, self._padded_shape[2]
         dA2 = dA.reshape(n * T, f)
-        dkernel = (dA2.T @ self._cols).reshape(f, d, K)
-        dW = np.ascontiguousarray(dkernel[:, :, ::-1])[..., None]
+        dkernel = (dA2.T @ self._cols).reshape(f, D, K)
+        dW = np.ascontiguousarray(dkernel[:, :, ::-1] if self.flip else dkernel)[..., None]
         dXp = np.zeros(self._padded_shape, dA.dtype)
-        contrib = (dA2 @ self._kernel).reshape(n, T, d, K)
+        contrib = (dA2 @ self._kernel).reshape(n, T, D, K)
         for k in range(K):
-            dXp[:, k:k + s * (T - 1) + 1:s] += contrib[:, :, :, k]
-        left, right = self.pads
+            dXp[:, k * d:k * d + s * (T - 1) + 1:s] += contrib[:, :, :, k]
+        left, right = self._pads
         dX = dXp[:, left:dXp.shape[1] - right]
         return dX, [dW, dA.sum(axis=(0, 1))]
 

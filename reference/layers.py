@@ -234,11 +234,15 @@ class Dense(Regularized, Layer):
 
     def __init__(self, output_dim, init="glorot_uniform", activation="linear", weights=None,
                  W_regularizer=None, b_regularizer=None, activity_regularizer=None,
-                 W_constraint=None, b_constraint=None, input_dim=None, **kwargs):
+                 W_constraint=None, b_constraint=None, input_dim=None, last_axis=False, **kwargs):
         if input_dim is not None:
             kwargs.setdefault("input_shape", (input_dim,))
         super().__init__(weights=weights, **kwargs)
         self.output_dim, self.init, self.input_dim = int(output_dim), init, input_dim
+        # Keras 1.2+/2.x: Dense takes input of any rank >= 2 and acts on its last axis (per
+        # step on a sequence: TimeDistributedDense's numbers); 2.x hands the mask on (1.x
+        # refused a masked input, so handing it on changes nothing there)
+        self.last_axis = bool(last_axis)
         self.activation = activations.get(activation)
         initializations.get(init)
         self.init_regularizers(W_regularizer=W_regularizer, b_regularizer=b_regularizer,
@@ -251,8 +255,11 @@ class Dense(Regularized, Layer):
     def output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.output_dim,)
 
+    def output_mask(self, mask):
+        return mask if self.last_axis else None
+
     def forward(self, X, mask=None, train=False, rng=None):
-        if X.ndim != 2:
+        if X.ndim != 2 and not (self.last_axis and X.ndim > 2):
             raise InputError(
                 f"layer {self.name}: Dense takes (batch, features) input, got rank {X.ndim}; "
                 "use TimeDistributedDense on sequences"

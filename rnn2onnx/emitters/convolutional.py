@@ -26,18 +26,35 @@ def _tap(g, x, k, span, stride, name):
 @register("Convolution1D")
 def emit_convolution1d(layer, ctx, x, mask):
     refuse_mask(layer, mask)
-    g, name, K = ctx.g, layer.name, layer.filter_length
-    left, right = layer.pads
-    if left or right:
-        x = g.node("Pad", [x, g.const([0, left, 0, 0, right, 0])], f"{name}/Pad")
-    W = layer.params["W"]
+    g, name, K, d = ctx.g, layer.name, layer.filter_length, layer.dilation_rate
+    if layer.static_pads:
+        left, right = layer.pads
+        if left or right:
+            x = g.node("Pad", [x, g.const([0, left, 0, 0, right, 0])], f"{name}/Pad")
+    else:
+        x = g.node("Pad", [x, _same_pads(g, x, layer.span, layer.subsample_length, name)], f"{name}/Pad")
     out = None
-    for k in range(K):
-        kernel = g.initializer(f"{name}/W{k}", np.ascontiguousarray(W[:, :, K - 1 - k, 0].T))
-        term = g.node("MatMul", [_tap(g, x, k, K, layer.subsample_length, name), kernel], f"{name}/MatMul{k}")
+    for k, matrix in enumerate(layer.tap_kernels()):
+        kernel = g.initializer(f"{name}/W{k}", matrix)
+        term = g.node("MatMul", [_tap(g, x, k * d, layer.span, layer.subsample_length, name), kernel],
+                      f"{name}/MatMul{k}")
         out = term if out is None else g.node("Add", [out, term], f"{name}/Sum{k}")
     out = g.node("Add", [out, g.initializer(f"{name}/b", layer.params["b"])], f"{name}/Add")
     return emit_activation(g, layer.activation, out, name), None
+
+
+def _same_pads(g, x, span, stride, name):
+    """TensorFlow's SAME padding of a strided window, from the input's length L:
+    total = max((ceil(L/s) - 1)*s + span - L, 0), total//2 zeros first (Pad's pads input)."""
+    length = g.node("Gather", [g.node("Shape", [x], f"{name}/Shape"), g.const([1])], f"{name}/length")
+    steps = g.node("Div", [g.node("Add", [length, g.const([stride - 1])], f"{name}/Add"), g.const([stride])],
+                   f"{name}/steps")
+    reach = g.node("Add", [g.node("Mul", [steps, g.const([stride])], f"{name}/Mul"), g.const([span - stride])],
+                   f"{name}/reach")
+    total = g.node("Max", [g.node("Sub", [reach, length], f"{name}/Sub"), g.const([0])], f"{name}/total")
+    left = g.node("Div", [total, g.const([2])], f"{name}/left")
+    right = g.node("Sub", [total, left], f"{name}/right")
+    return g.node("Concat", [g.const([0]), left, g.const([0, 0]), right, g.const([0])], f"{name}/pads", axis=0)
 
 
 @register("MaxPooling1D")
