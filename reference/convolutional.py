@@ -204,15 +204,31 @@ class Convolution1D(Regularized, _Temporal):
 
 @register_layer
 class MaxPooling1D(_Temporal):
-    config_keys = ("stride", "pool_length", "ignore_border")
+    """Keras 1.x/2.x add `border_mode` 'same' (1.x border_mode, 2.x padding; 'valid' is
+    ignore_border=True) under a `same_rule`: window j covers steps [j*s - left,
+    j*s - left + p) clipped to the sequence, ceil(L/s) windows, where left is p-2 for an
+    odd p > 2 and p-1 otherwise on Theano (its pool_2d `pad`, cropped), and total//2 on
+    TensorFlow (SAME: total = max((ceil(L/s)-1)*s + p - L, 0)). Steps outside the
+    sequence never count (Theano's exclusive padding, TensorFlow's alike)."""
 
-    def __init__(self, pool_length=2, stride=None, ignore_border=True, **kwargs):
+    config_keys = ("stride", "pool_length", "ignore_border")
+    pool_mode = "max"
+
+    def __init__(self, pool_length=2, stride=None, ignore_border=True, border_mode="valid", same_rule=None,
+                 **kwargs):
         super().__init__(**kwargs)
-        self.pool_length = positive_int(pool_length, "MaxPooling1D", "pool_length", limit="window")
-        self.stride = self.pool_length if stride is None else positive_int(stride, "MaxPooling1D", "stride", limit="window")
+        kind = type(self).__name__
+        self.pool_length = positive_int(pool_length, kind, "pool_length", limit="window")
+        self.stride = self.pool_length if stride is None else positive_int(stride, kind, "stride", limit="window")
         if not isinstance(ignore_border, (bool, np.bool_)):
-            raise ConfigError(f"layer MaxPooling1D: ignore_border must be true or false, got {ignore_border!r}")
+            raise ConfigError(f"layer {kind}: ignore_border must be true or false, got {ignore_border!r}")
+        if border_mode not in ("valid", "same"):
+            raise ConfigError(f"layer {kind}: unknown border_mode {border_mode!r}; accepted: valid, same")
+        if (border_mode == "same") != (same_rule is not None) or same_rule not in (None, "theano", "tensorflow"):
+            raise ConfigError(f"layer {kind}: border_mode 'same' takes a same_rule (theano or tensorflow), "
+                              f"'valid' none; got {border_mode!r} with {same_rule!r}")
         self.ignore_border = bool(ignore_border)
+        self.border_mode, self.same_rule = border_mode, same_rule
 
     def _too_short(self, L):
         return (f"layer {self.name}: pool_length {self.pool_length} is longer than the sequence "
@@ -222,37 +238,95 @@ class MaxPooling1D(_Temporal):
         if L is None:
             return None
         p, st = self.pool_length, self.stride
+        if self.border_mode == "same":
+            return (L + st - 1) // st
         if self.ignore_border:
             return max((L - p) // st + 1, 0)
         if L == 0:
             return 0
         return (L - 1) // st + 1 if st >= p else max(0, (L - 1 - p) // st + 1) + 1
 
+    @property
+    def static_left(self):
+        """The steps before the first window, when they do not depend on L (else None)."""
+        p, st = self.pool_length, self.stride
+        if self.border_mode == "valid":
+            return 0
+        if self.same_rule == "theano":
+            return p - 2 if p > 2 and p % 2 else p - 1
+        return (p - 1) // 2 if st == 1 else None
+
+    def left_for(self, L):
+        left = self.static_left
+        if left is None:
+            p, st = self.pool_length, self.stride
+            left = max(((L + st - 1) // st - 1) * st + p - L, 0) // 2
+        return left
+
     def output_features(self, input_dim):
         return input_dim
+
+    def _windows(self, X, fill):
+        """(windows (n, T, d, p) over X padded with `fill`, left padding, T)."""
+        L, p, st = X.shape[1], self.pool_length, self.stride
+        T = self.check_length(X)
+        left = self.left_for(L) if self.border_mode == "same" else 0
+        # pad the partial windows (ignore_border=False, 'same') with `fill`: never counted
+        need = (T - 1) * st + p
+        right = max(need - L - left, 0)
+        Xp = np.pad(X, ((0, 0), (left, right), (0, 0)), constant_values=fill) if left or right else X
+        return np.lib.stride_tricks.sliding_window_view(Xp, p, axis=1)[:, ::st][:, :T], left, T
 
     def forward(self, X, mask=None, train=False, rng=None):
         refuse_mask(self, mask)
         if X.ndim != 3:
-            raise InputError(f"layer {self.name}: MaxPooling1D takes (batch, time, features) input, got shape {X.shape}")
-        L, p, st = X.shape[1], self.pool_length, self.stride
-        T = self.check_length(X)
-        # pad the partial last windows (ignore_border=False) with -inf: never a max
-        need = (T - 1) * st + p
-        Xp = np.pad(X, ((0, 0), (0, max(need - L, 0)), (0, 0)), constant_values=-np.inf) if need > L else X
-        windows = np.lib.stride_tricks.sliding_window_view(Xp, p, axis=1)[:, ::st][:, :T]  # (n, T, d, p)
+            raise InputError(f"layer {self.name}: {type(self).__name__} takes (batch, time, features) input, "
+                             f"got shape {X.shape}")
+        windows, self._left, T = self._windows(X, -np.inf)
         Y = windows.max(axis=-1)
-        self._shape, self._windows, self._Y = X.shape, windows, Y
+        self._shape, self._win, self._Y = X.shape, windows, Y
         return Y
 
-    def backward(self, dY):
+    def _scatter(self, taps, T):
+        """dX from per-tap gradients taps[k] (n, T, d) of the padded input."""
         p, st = self.pool_length, self.stride
-        hit = self._windows == self._Y[..., None]  # every element equal to the max (Theano)
-        T = dY.shape[1]
-        dXp = np.zeros((self._shape[0], max((T - 1) * st + p, self._shape[1]), self._shape[2]), dtype=dY.dtype)
+        n, L, d = self._shape
+        dXp = np.zeros((n, max((T - 1) * st + p, L + self._left), d), dtype=taps[0].dtype)
         for k in range(p):
-            dXp[:, k:k + st * (T - 1) + 1:st] += hit[..., k] * dY
-        return dXp[:, :self._shape[1]], []
+            dXp[:, k:k + st * (T - 1) + 1:st] += taps[k]
+        return dXp[:, self._left:self._left + L]
+
+    def backward(self, dY):
+        hit = self._win == self._Y[..., None]  # every element equal to the max (Theano)
+        return self._scatter([hit[..., k] * dY for k in range(self.pool_length)], dY.shape[1]), []
+
+
+@register_layer
+class AveragePooling1D(MaxPooling1D):
+    """Keras 1.x/2.x AveragePooling1D: the mean of each window's steps inside the sequence
+    (Theano's average_exc_pad, TensorFlow's SAME average), windows as MaxPooling1D's."""
+
+    pool_mode = "average"
+
+    def counts(self, L):
+        """(T, 1): how many steps of the sequence each window holds."""
+        ones = np.ones((1, L, 1))
+        windows, _, _ = self._windows(ones, 0.0)
+        return windows.sum(axis=-1)[0]
+
+    def forward(self, X, mask=None, train=False, rng=None):
+        refuse_mask(self, mask)
+        if X.ndim != 3:
+            raise InputError(f"layer {self.name}: AveragePooling1D takes (batch, time, features) input, "
+                             f"got shape {X.shape}")
+        windows, self._left, T = self._windows(X, 0.0)
+        self._shape = X.shape
+        self._count = self.counts(X.shape[1]).astype(X.dtype)
+        return windows.sum(axis=-1) / self._count
+
+    def backward(self, dY):
+        share = dY / self._count
+        return self._scatter([share] * self.pool_length, dY.shape[1]), []
 
 
 def shortest_input_length(layers, longest=64):

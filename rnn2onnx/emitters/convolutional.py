@@ -9,6 +9,7 @@ dynamic (also for ignore_border=False, whose window count the graph computes), n
 transposes are needed, and one form serves both dtypes.
 """
 import numpy as np
+from onnx import numpy_helper
 
 from ..graph import emit_activation
 from . import register
@@ -57,15 +58,54 @@ def _same_pads(g, x, span, stride, name):
     return g.node("Concat", [g.const([0]), left, g.const([0, 0]), right, g.const([0])], f"{name}/pads", axis=0)
 
 
-@register("MaxPooling1D")
-def emit_max_pooling1d(layer, ctx, x, mask):
+@register("MaxPooling1D", "AveragePooling1D")
+def emit_pooling1d(layer, ctx, x, mask):
     refuse_mask(layer, mask)
     g, name, p, st = ctx.g, layer.name, layer.pool_length, layer.stride
-    if layer.ignore_border:
+    average = layer.pool_mode == "average"
+    if layer.border_mode == "same":
+        taps = _same_taps(g, layer, x, 0.0 if average else -np.inf, name)
+    elif layer.ignore_border:
         taps = [_tap(g, x, k, p, st, name) for k in range(p)]
     else:
         taps = _partial_window_taps(g, x, p, st, name)
-    return (taps[0] if p == 1 else g.node("Max", taps, f"{name}/Max")), None
+    if not average:
+        return (taps[0] if p == 1 else g.node("Max", taps, f"{name}/Max")), None
+    total = taps[0] if p == 1 else g.node("Sum", taps, f"{name}/Sum")
+    if layer.border_mode != "same":
+        return g.node("Div", [total, g.scalar(p)], f"{name}/Div"), None
+    # the steps of the sequence each window holds: the same windows over ones
+    length = g.node("Gather", [g.node("Shape", [x], f"{name}/Shape"), g.const([1])], f"{name}/length")
+    shape = g.node("Concat", [g.const([1]), length, g.const([1])], f"{name}/ones_shape", axis=0)
+    ones = g.node("ConstantOfShape", [shape], f"{name}/ones",
+                  value=numpy_helper.from_array(np.ones(1, dtype=g.dtype)))
+    counts = _same_taps(g, layer, ones, 0.0, f"{name}/count")
+    count = counts[0] if p == 1 else g.node("Sum", counts, f"{name}/count/Sum")
+    return g.node("Div", [total, count], f"{name}/Div"), None
+
+
+def _same_taps(g, layer, x, fill, name):
+    """'same' pooling's p taps: x padded with `fill` (left: the layer's rule; p-1 after),
+    tap k = padded[:, k : k + (T-1)*s + 1 : s] with T = ceil(L/s) windows."""
+    p, st = layer.pool_length, layer.stride
+    length = g.node("Gather", [g.node("Shape", [x], f"{name}/Shape"), g.const([1])], f"{name}/length")
+    steps = g.node("Div", [g.node("Add", [length, g.const([st - 1])], f"{name}/Add"), g.const([st])],
+                   f"{name}/steps")
+    last = g.node("Mul", [g.node("Sub", [steps, g.const([1])], f"{name}/Sub"), g.const([st])], f"{name}/last")
+    left = layer.static_left
+    if left is not None:
+        pads = g.const([0, left, 0, 0, p - 1, 0])
+    else:  # TensorFlow's SAME with a stride: total//2 of max((T-1)*s + p - L, 0)
+        total = g.node("Max", [g.node("Sub", [g.node("Add", [last, g.const([p])], f"{name}/reach"), length],
+                                      f"{name}/over"), g.const([0])], f"{name}/total")
+        left_t = g.node("Div", [total, g.const([2])], f"{name}/left")
+        pads = g.node("Concat", [g.const([0]), left_t, g.const([0, 0, p - 1, 0])], f"{name}/pads", axis=0)
+    x = g.node("Pad", [x, pads, g.scalar(fill)], f"{name}/Pad")
+    taps = []
+    for k in range(p):
+        end = g.node("Add", [last, g.const([k + 1])], f"{name}/end{k}")
+        taps.append(g.node("Slice", [x, g.const([k]), end, g.const([1]), g.const([st])], f"{name}/tap{k}"))
+    return taps
 
 
 def _partial_window_taps(g, x, p, st, name):
