@@ -14,7 +14,7 @@ from . import activations, initializations
 from .errors import ConfigError
 from .layers import MaskedLayer, check_sample_shape
 from .registry import register_layer
-from .validators import real
+from .validators import positive_int, real
 
 _SOFTPLUS = activations.ACTIVATIONS["softplus"]
 _SIGMOID = activations.ACTIVATIONS["sigmoid"]
@@ -68,6 +68,24 @@ class ThresholdedLinear(_Thresholded):
 
 
 @register_layer
+class ELU(_Elementwise):
+    """Keras 1.x/2.x's ELU layer: x above 0, alpha * (e^x - 1) below (Theano's T.nnet.elu,
+    expm1; TensorFlow's tf.nn.elu scaled by alpha)."""
+
+    config_keys = ("alpha",)
+
+    def __init__(self, alpha=1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.alpha = real(alpha, "ELU", "alpha")
+
+    def function(self, X):
+        return activations._elu(X, self.alpha)
+
+    def slope(self, X):
+        return activations._elu_slope(X, self.alpha)
+
+
+@register_layer
 class ThresholdedReLU(_Thresholded):
     """x where x > theta, 0 elsewhere."""
 
@@ -93,20 +111,40 @@ class _PerSample(MaskedLayer):
 
 @register_layer
 class PReLU(_PerSample):
-    """relu(x) + alphas * (x - |x|) / 2, alphas (init 'zero') of the per-sample input shape."""
+    """relu(x) + alphas * (x - |x|) / 2, alphas (init 'zero') of the per-sample input shape;
+    Keras 1.x/2.x's `shared_axes` (1-based, the samples axis excluded) make those axes
+    of alphas 1 (one alpha broadcast along them: shared_axes=[1] shares it over time)."""
 
     config_keys = ("init",)
 
-    def __init__(self, init="zero", weights=None, **kwargs):
+    def __init__(self, init="zero", weights=None, shared_axes=None, **kwargs):
         super().__init__(weights=weights, **kwargs)
         initializations.get(init)
         self.init = init
+        if shared_axes is not None and not isinstance(shared_axes, (list, tuple)):
+            shared_axes = [shared_axes]
+        self.shared_axes = tuple(positive_int(a, "PReLU", "shared_axes") for a in shared_axes or ())
+
+    def output_shape(self, input_shape):
+        for a in self.shared_axes:
+            if a > len(input_shape):
+                raise ConfigError(f"layer {self.name}: PReLU shared_axes {list(self.shared_axes)} name an axis its "
+                                  f"per-sample input shape {tuple(input_shape)} does not have")
+        if any(s is None and i + 1 not in self.shared_axes for i, s in enumerate(input_shape)):
+            return super().output_shape(input_shape)  # refused: alphas need that length
+        return input_shape
+
+    @property
+    def needs_length(self):
+        return 1 not in self.shared_axes
 
     def param_specs(self, input_shape):
-        return [("alphas", tuple(input_shape), self.init)]
+        return [("alphas", tuple(1 if i + 1 in self.shared_axes else s for i, s in enumerate(input_shape)),
+                 self.init)]
 
     def forward(self, X, mask=None, train=False, rng=None):
-        check_sample_shape(self, X)
+        if not self.shared_axes:
+            check_sample_shape(self, X)
         self._X = X
         half = X.dtype.type(0.5)
         return half * (X + np.abs(X)) + self.params["alphas"] * (X - np.abs(X)) * half
@@ -115,7 +153,9 @@ class PReLU(_PerSample):
         X, half = self._X, dY.dtype.type(0.5)
         sign = np.sign(X)
         dX = dY * (half * (1 + sign) + self.params["alphas"] * (1 - sign) * half)
-        return dX, [np.sum(dY * (X - np.abs(X)) * half, axis=0)]
+        dalphas = np.sum(dY * (X - np.abs(X)) * half, axis=0)
+        shared = tuple(a - 1 for a in self.shared_axes)
+        return dX, [np.sum(dalphas, axis=shared, keepdims=True) if shared else dalphas]
 
 
 @register_layer

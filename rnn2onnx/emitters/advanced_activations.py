@@ -46,3 +46,15 @@ def emit_thresholded_relu(layer, ctx, x, mask):
     g, name = ctx.g, layer.name
     above = g.node("Greater", [x, g.scalar(layer.theta)], f"{name}/Greater")
     return g.node("Where", [above, x, g.scalar(0.0)], f"{name}/Where"), mask
+
+
+@register("ELU")
+def emit_elu(layer, ctx, x, mask):
+    """Where(x > 0, x, alpha (e^min(x, 0) - 1)): scalars in the graph's dtype (ONNX's Elu
+    takes a float32 alpha attribute, and onnxruntime has no float64 Elu)."""
+    g, name = ctx.g, layer.name
+    negative = g.node("Sub", [g.node("Exp", [g.node("Min", [x, g.scalar(0.0)], f"{name}/Min")], f"{name}/Exp"),
+                              g.scalar(1.0)], f"{name}/Sub")
+    negative = g.node("Mul", [negative, g.scalar(layer.alpha)], f"{name}/Mul")
+    above = g.node("Greater", [x, g.scalar(0.0)], f"{name}/Greater")
+    return g.node("Where", [above, x, negative], f"{name}/Where"), mask
