@@ -500,20 +500,29 @@ class Flatten(Layer):
 @register_layer
 class TimeDistributedMerge(Layer):
     """(batch, time, features) -> (batch, features): the sum over time, or its mean
-    ('ave': the sum divided by the length, as 0.2.0 computed it)."""
+    ('ave': the sum divided by the length, as 0.2.0 computed it).
+
+    Keras 1.x/2.x's GlobalAveragePooling1D / GlobalMaxPooling1D are this layer with
+    `global_pooling=True` (modes 'ave' and 'max': K.mean, K.max over time); `masked_mean`
+    (GlobalAveragePooling1D from 2.2.3) takes a mask: sum(x * mask) / sum(mask) over time
+    (0/0 = NaN for a sample whose steps are all masked, as Keras computes it)."""
 
     config_keys = ("mode",)
     MODES = ("sum", "ave")
+    GLOBAL_MODES = ("ave", "max")
 
-    def __init__(self, mode="sum", **kwargs):
+    def __init__(self, mode="sum", global_pooling=False, masked_mean=False, **kwargs):
         super().__init__(**kwargs)
-        if mode == "mul":
+        modes = self.GLOBAL_MODES if global_pooling else self.MODES
+        if mode == "mul" and not global_pooling:
             raise ConfigError("TimeDistributedMerge: mode 'mul' is refused: Keras 0.2.0 could not build it "
                               "(its T.mul(X, axis=1) fails in Theano), so no 0.2.0 model has one; "
                               f"accepted: {', '.join(self.MODES)}")
-        if mode not in self.MODES:
-            raise ConfigError(f"TimeDistributedMerge: unknown mode {quote(mode)}; accepted: {', '.join(self.MODES)}")
-        self.mode = mode
+        if mode not in modes:
+            raise ConfigError(f"TimeDistributedMerge: unknown mode {quote(mode)}; accepted: {', '.join(modes)}")
+        if masked_mean and mode != "ave":
+            raise ConfigError("TimeDistributedMerge: masked_mean takes mode 'ave'")
+        self.mode, self.global_pooling, self.masked_mean = mode, bool(global_pooling), bool(masked_mean)
 
     def output_shape(self, input_shape):
         if len(input_shape) != 2:
@@ -522,15 +531,30 @@ class TimeDistributedMerge(Layer):
         return (input_shape[1],)
 
     def forward(self, X, mask=None, train=False, rng=None):
-        refuse_mask(self, mask)
+        if not self.masked_mean:
+            refuse_mask(self, mask)
         if X.ndim != 3:
             raise InputError(f"layer {self.name}: TimeDistributedMerge takes (batch, time, features) input, "
                              f"got rank {X.ndim}")
-        self._T = X.shape[1]
+        self._T, self._X, self._mask = X.shape[1], X, mask
+        if self.mode == "max":
+            self._Y = X.max(axis=1)
+            return self._Y
+        if mask is not None:
+            m = mask.astype(X.dtype)[:, :, None]
+            self._count = m.sum(axis=1)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                return (X * m).sum(axis=1) / self._count
         Y = X.sum(axis=1)
         return Y / X.dtype.type(self._T) if self.mode == "ave" else Y
 
     def backward(self, dY):
+        if self.mode == "max":
+            hit = self._X == self._Y[:, None, :]  # every element equal to the max (Theano)
+            return hit * dY[:, None, :], []
+        if self._mask is not None:
+            m = self._mask.astype(dY.dtype)[:, :, None]
+            return m * (dY / self._count)[:, None, :], []
         if self.mode == "ave":
             dY = dY / dY.dtype.type(self._T)
         return np.repeat(dY[:, None, :], self._T, axis=1), []
