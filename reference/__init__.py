@@ -6,7 +6,8 @@ from .normalization import BatchNormalization
 from .convolutional import AveragePooling1D, Convolution1D, MaxPooling1D
 from . import constraints, regularizers
 from .noise import GaussianDropout, GaussianNoise
-from .advanced_activations import ELU, LeakyReLU, ParametricSoftplus, PReLU, ThresholdedLinear, ThresholdedReLU
+from .advanced_activations import (ELU, LeakyReLU, ParametricSoftplus, PReLU, ReLU, Softmax, ThresholdedLinear,
+                                   ThresholdedReLU)
 from .models import Sequential
 from .recurrent import GRU, JZS1, JZS2, JZS3, LSTM, RECURRENT_LAYERS, Recurrent, SimpleDeepRNN, SimpleRNN
 from . import callbacks, losses, optimizers
@@ -34,4 +35,4 @@ __all__ += ["Graph", "Merge", "model_from_json", "model_from_yaml", "model_from_
 __all__ += ["RepeatVector", "Reshape", "Permute", "Flatten", "TimeDistributedMerge", "MaxoutDense",
             "GaussianNoise", "GaussianDropout", "LeakyReLU", "PReLU", "ParametricSoftplus", "ThresholdedLinear",
             "ThresholdedReLU"]
-__all__ += ["ELU", "AveragePooling1D"]  # Keras 1.x/2.x layers (reference/keras_files/layers12.py)
+__all__ += ["ELU", "ReLU", "Softmax", "AveragePooling1D"]  # Keras 1.x/2.x layers (reference/keras_files/layers12.py)

@@ -344,17 +344,24 @@ def _activation_layer(config, release, backend, label, where, notes):
 
 def _softmax(config, release, backend, label, where, notes):
     _keys(config, {"axis"}, where, "Softmax", notes)
-    if config.get("axis", -1) != -1:
-        raise KerasFileError(f"{where}: Softmax over axis {quote(config.get('axis'))} is not read (axis -1 is)")
-    return _spec("Activation", {"activation": "softmax"}, label, config, where)
+    axis = config.get("axis", -1)
+    if isinstance(axis, list) and len(axis) == 1:
+        axis = axis[0]
+    if axis == -1:
+        return _spec("Activation", {"activation": "softmax"}, label, config, where)
+    if isinstance(axis, bool) or not isinstance(axis, int) or axis == 0:
+        raise KerasFileError(f"{where}: axis must be one non-zero integer, got {quote(axis)}")
+    return _spec("Softmax", {"axis": axis}, label, config, where)
 
 
 def _relu(config, release, backend, label, where, notes):
     _keys(config, {"max_value", "negative_slope", "threshold"}, where, "ReLU", notes)
-    if config.get("max_value") is not None or config.get("negative_slope", 0) or config.get("threshold", 0):
-        raise KerasFileError(f"{where}: ReLU with max_value, negative_slope or threshold is not read (the plain "
-                             "ReLU is)")
-    return _spec("Activation", {"activation": "relu"}, label, config, where)
+    args = {"max_value": None if config.get("max_value") is None else _number(config, "max_value", where, 0.0),
+            "negative_slope": _number(config, "negative_slope", where, 0.0),
+            "threshold": _number(config, "threshold", where, 0.0)}
+    if args["max_value"] is None and not args["negative_slope"] and not args["threshold"]:
+        return _spec("Activation", {"activation": "relu"}, label, config, where)
+    return _spec("ReLU", args, label, config, where)
 
 
 def _leaky_relu(config, release, backend, label, where, notes):
@@ -380,6 +387,8 @@ def _prelu(config, release, backend, label, where, notes):
     args = {}
     if shared:
         args["shared_axes"] = [_positive(a, "shared_axes", where) for a in shared]
+    if _major(release) == 1 and "shared_axes" not in config:  # 1.2's get_config leaves shared_axes out
+        args["shared_from_weights"] = True
     stored = "alphas" if _major(release) == 1 else "alpha"
     return _spec("PReLU", args, label, config, where, _weight_map(where, [stored], lambda a: a))
 

@@ -58,3 +58,27 @@ def emit_elu(layer, ctx, x, mask):
     negative = g.node("Mul", [negative, g.scalar(layer.alpha)], f"{name}/Mul")
     above = g.node("Greater", [x, g.scalar(0.0)], f"{name}/Greater")
     return g.node("Where", [above, x, negative], f"{name}/Where"), mask
+
+
+@register("ReLU")
+def emit_relu_layer(layer, ctx, x, mask):
+    """The reference's formula op for op (scalars in the graph's dtype)."""
+    g, name = ctx.g, layer.name
+    if layer.threshold:
+        above = g.node("Cast", [g.node("Greater", [x, g.scalar(layer.threshold)], f"{name}/Greater")],
+                       f"{name}/Cast", to=g.elem)
+        y = g.node("Mul", [x, above], f"{name}/Mul")
+    else:
+        y = g.node("Relu", [x], f"{name}/Relu")
+    if layer.max_value is not None:
+        y = g.node("Clip", [y, g.scalar(0.0), g.scalar(layer.max_value)], f"{name}/Clip")
+    if layer.negative_slope:
+        below = g.node("Relu", [g.node("Sub", [g.scalar(layer.threshold), x], f"{name}/Sub")], f"{name}/Relu")
+        y = g.node("Sub", [y, g.node("Mul", [below, g.scalar(layer.negative_slope)], f"{name}/Mul")], f"{name}/Sub")
+    return y, mask
+
+
+@register("Softmax")
+def emit_softmax_layer(layer, ctx, x, mask):
+    # opset 13+: Softmax normalises along `axis` alone
+    return ctx.g.node("Softmax", [x], f"{layer.name}/Softmax", axis=layer.axis), mask
