@@ -306,6 +306,13 @@ AROUND_LAYERS["PReLU"] += [
 AROUND_LAYERS["Activation"] += [
     ("activation-" + name, "none", [("Activation", {"activation": name, "input_shape": _SEQ})])
     for name in ("elu", "selu", "softsign", "exponential")]
+AROUND_LAYERS["ReLU"] = [
+    ("relu-clipped-leaky", "none", [("ReLU", {"max_value": 0.6, "negative_slope": 0.1, "threshold": 0.05,
+                                             "input_shape": _SEQ})]),
+    ("gru-relu-lstm", "holes", [("GRU", {"return_sequences": True}), ("ReLU", {"max_value": 0.5}), ("LSTM", {})])]
+AROUND_LAYERS["Softmax"] = [
+    ("softmax-time-axis", "none", [("Softmax", {"axis": 1, "input_shape": _SEQ})]),
+    ("lstm-softmax-gru", "holes", [("LSTM", {"return_sequences": True}), ("Softmax", {"axis": -1}), ("GRU", {})])]
 # -- end of layers12 block
 
 

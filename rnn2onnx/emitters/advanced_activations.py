@@ -68,8 +68,10 @@ def emit_relu_layer(layer, ctx, x, mask):
         above = g.node("Cast", [g.node("Greater", [x, g.scalar(layer.threshold)], f"{name}/Greater")],
                        f"{name}/Cast", to=g.elem)
         y = g.node("Mul", [x, above], f"{name}/Mul")
-    else:
+    elif layer.max_value is None:
         y = g.node("Relu", [x], f"{name}/Relu")
+    else:  # clip(relu(x), 0, m) is clip(x, 0, m); onnxruntime's Relu+Clip fusion fails in float64
+        y = x
     if layer.max_value is not None:
         y = g.node("Clip", [y, g.scalar(0.0), g.scalar(layer.max_value)], f"{name}/Clip")
     if layer.negative_slope:
