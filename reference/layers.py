@@ -25,8 +25,11 @@ class Layer:
     # Keras's own output of get_config() adds these; subclasses list their own keys.
     config_keys = ()
 
-    def __init__(self, weights=None, input_shape=None, input_dim=None, input_length=None):
+    def __init__(self, weights=None, input_shape=None, input_dim=None, input_length=None, drop_mask=False):
         self.initial_weights = weights
+        # tf.keras (2.4+, "-tf" versions) drops a mask silently at a layer that does not
+        # support masking, where keras-team Keras refused to build the model
+        self.drop_mask = bool(drop_mask)
         if input_shape is None and input_dim is not None:
             input_shape = (input_length, input_dim)
         self.declared_input_shape = tuple(input_shape) if input_shape is not None else None
@@ -367,7 +370,7 @@ class ActivityRegularization(Layer):
 def refuse_mask(layer, mask):
     """0.2.0 refused to connect a plain Layer (not a MaskedLayer) after a layer with an
     output mask ("Cannot connect non-masking layer to layer with masked output")."""
-    if mask is not None:
+    if mask is not None and not getattr(layer, "drop_mask", False):
         raise InputError(f"layer {layer.name}: {type(layer).__name__} cannot follow a layer with a mask "
                          "(Embedding(mask_zero=True), Masking or a masked sequence); Keras 0.2.0 refused "
                          "to connect it too")
@@ -533,6 +536,7 @@ class TimeDistributedMerge(Layer):
     def forward(self, X, mask=None, train=False, rng=None):
         if not self.masked_mean:
             refuse_mask(self, mask)
+            mask = None  # dropped (tf.keras) or refused
         if X.ndim != 3:
             raise InputError(f"layer {self.name}: TimeDistributedMerge takes (batch, time, features) input, "
                              f"got rank {X.ndim}")

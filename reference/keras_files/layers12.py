@@ -38,8 +38,9 @@ on Theano and tf_keras 2.15:
   (three formulas) refused.
 - LeakyReLU, ELU, ThresholdedReLU, PReLU (1.x `alphas`, 2.x `alpha`, shared_axes),
   Softmax(axis=-1), ReLU (defaults only): elementwise, masks pass.
-- Reshape (target_shape), Permute (dims), Flatten, RepeatVector (n): no mask (Keras
-  refused a masked input).
+- Reshape (target_shape), Permute (dims), Flatten, RepeatVector (n), convolutions and
+  pooling (but GlobalAveragePooling1D from 2.2.3): no mask; keras-team Keras refused a
+  masked input, tf.keras drops the mask silently (drop_mask=True).
 Lambda and any other class: refused with one sentence (code from a file is never run).
 """
 import re
@@ -639,4 +640,21 @@ def translate(class_name, config, release, backend, label, notes=None):
     if class_name not in TRANSLATORS:
         raise KerasFileError(f"{where}: layer class {quote(class_name, 40)} is not read (not a layer of the recurrent "
                              f"models read here); accepted: {', '.join(accepted_classes())}")
-    return TRANSLATORS[class_name](config, release, backend, label, where, notes)
+    spec = TRANSLATORS[class_name](config, release, backend, label, where, notes)
+    if spec.kind in MASK_REFUSERS and not spec.arguments.get("masked_mean") and _tf_keras(release):
+        spec.arguments["drop_mask"] = True
+    return spec
+
+
+# the reference classes that refuse a mask, as keras-team Keras refused to build such a model;
+# tf.keras drops the mask there silently (a Conv1D after Embedding(mask_zero=True) sees none)
+MASK_REFUSERS = frozenset({"Convolution1D", "MaxPooling1D", "AveragePooling1D", "TimeDistributedMerge", "Reshape",
+                           "Permute", "Flatten", "RepeatVector"})
+
+
+def _tf_keras(release):
+    """Whether tf.keras wrote the file: a "-tf" version, or 2.4.0 and later."""
+    if isinstance(release, str) and release.endswith("-tf"):
+        return True
+    low, _ = _ends(release)
+    return low >= (2, 4, 0)

@@ -8,7 +8,7 @@ from . import register
 
 def refuse_mask(layer, mask):
     """0.2.0's plain layers cannot follow a mask (the reference refuses it as well)."""
-    if mask is not None:
+    if mask is not None and not getattr(layer, "drop_mask", False):  # tf.keras drops it silently
         raise ExportError(f"layer {layer.name}: {type(layer).__name__} cannot follow a layer with a mask "
                           "(Keras 0.2.0 refused to connect it)")
 

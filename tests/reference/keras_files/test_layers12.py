@@ -219,3 +219,17 @@ def test_refusals_name_the_layer_and_the_reason():
     with pytest.raises(KerasFileError, match="unknown config key 'fancy'"):
         translate("Dense", {"name": "d", "units": 2, "fancy": 1}, "2.3.1", "theano", "layer 0")
     assert set(accepted_classes()) | {"Lambda"} == set(LAYERS12)
+
+
+def test_tf_keras_drops_a_mask_where_keras_refused_it():
+    conv = {"name": "c", "filters": 2, "kernel_size": [3], "padding": "same"}
+    assert translate("Conv1D", conv, "2.15.0", "tensorflow", "l").arguments["drop_mask"]
+    assert translate("Flatten", {"name": "f"}, "2.3.0-tf", "tensorflow", "l").arguments["drop_mask"]
+    assert "drop_mask" not in translate("Conv1D", conv, "2.3.1", "tensorflow", "l").arguments
+    assert "drop_mask" not in translate("GlobalAveragePooling1D", {"name": "g"}, "2.15.0", "tensorflow",
+                                        "l").arguments
+    layer = _build(translate("Conv1D", conv, "2.15.0", "tensorflow", "l"), (None, 2),
+                   [("kernel:0", RNG.normal(size=(3, 2, 2))), ("bias:0", np.zeros(2))])
+    X, mask = RNG.normal(size=(1, 4, 2)), np.array([[0.0, 1, 1, 1]])
+    np.testing.assert_array_equal(layer.forward(X, mask), layer.forward(X))
+    assert layer.output_mask(mask) is None
