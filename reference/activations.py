@@ -39,6 +39,10 @@ SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
 
 
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
 def _elu(x, alpha):
     """alpha * (e^x - 1) below 0, x above: Theano's T.nnet.elu (expm1: exact near 0)."""
     return np.where(x > 0, x, x.dtype.type(alpha) * np.expm1(np.minimum(x, 0)))
@@ -109,6 +113,12 @@ ACTIVATIONS = {
                      lambda x, y: SELU_SCALE * _elu_slope(x, SELU_ALPHA)),
         _elementwise("softsign", lambda x: x / (1.0 + np.abs(x)), lambda x, y: 1.0 / (1.0 + np.abs(x)) ** 2),
         _elementwise("exponential", np.exp, lambda x, y: y),
+        # tf.keras (tf_keras 2.15): swish x * sigmoid(x), mish x * tanh(softplus(x))
+        _elementwise("swish", lambda x: x / (1.0 + np.exp(-x)),
+                     lambda x, y: _sigmoid(x) * (1.0 + x * (1.0 - _sigmoid(x)))),
+        _elementwise("mish", lambda x: x * np.tanh(np.logaddexp(0.0, x)),
+                     lambda x, y: np.tanh(np.logaddexp(0.0, x))
+                     + x * _sigmoid(x) * (1.0 - np.tanh(np.logaddexp(0.0, x)) ** 2)),
         Activation(
             "softmax",
             _softmax,

@@ -226,9 +226,15 @@ def emit_activation(g, activation, x, prefix):
         return node("Div", [x, node("Add", [node("Abs", [x]), g.scalar(1.0)])])
     if name == "exponential":
         return node("Exp", [x])
+    if name == "swish":  # x * sigmoid(x), the sigmoid as the graph writes it above
+        from reference.activations import ACTIVATIONS
+        return node("Mul", [x, emit_activation(g, ACTIVATIONS["sigmoid"], x, prefix)])
+    if name == "mish":  # x * tanh(softplus(x)), the softplus as the graph writes it above
+        from reference.activations import ACTIVATIONS
+        return node("Mul", [x, node("Tanh", [emit_activation(g, ACTIVATIONS["softplus"], x, prefix)])])
     raise ExportError(
         f"{prefix}: activation {name!r} has no ONNX form; use one of linear, sigmoid, hard_sigmoid, "
-        "tanh, relu, softplus, softmax, elu, selu, softsign, exponential"
+        "tanh, relu, softplus, softmax, elu, selu, softsign, exponential, swish, mish"
     )
 
 

@@ -305,7 +305,7 @@ AROUND_LAYERS["PReLU"] += [
                                    ("GRU", {})])]
 AROUND_LAYERS["Activation"] += [
     ("activation-" + name, "none", [("Activation", {"activation": name, "input_shape": _SEQ})])
-    for name in ("elu", "selu", "softsign", "exponential")]
+    for name in ("elu", "selu", "softsign", "exponential", "swish", "mish")]
 AROUND_LAYERS["ReLU"] = [
     ("relu-clipped-leaky", "none", [("ReLU", {"max_value": 0.6, "negative_slope": 0.1, "threshold": 0.05,
                                              "input_shape": _SEQ})]),

@@ -214,7 +214,9 @@ def test_elu_layer_and_activations():
     a, s = activations.SELU_ALPHA, activations.SELU_SCALE
     for name, f in [("elu", lambda x: np.where(x > 0, x, np.expm1(x))),
                     ("selu", lambda x: s * np.where(x > 0, x, a * np.expm1(x))),
-                    ("softsign", lambda x: x / (1 + np.abs(x))), ("exponential", np.exp)]:
+                    ("softsign", lambda x: x / (1 + np.abs(x))), ("exponential", np.exp),
+                    ("swish", lambda x: x / (1 + np.exp(-x))),
+                    ("mish", lambda x: x * np.tanh(np.log1p(np.exp(x))))]:
         act = activations.get(name)
         np.testing.assert_allclose(act(X), f(X), rtol=1e-15)
         x = np.random.default_rng(1).normal(size=(5,))
