@@ -224,3 +224,31 @@ def test_elu_layer_and_activations():
         numeric = (act(x + 1e-6) - act(x - 1e-6)) / 2e-6
         np.testing.assert_allclose(act.backward(x, act(x), np.ones_like(x)), numeric, rtol=1e-6)
     assert activations.get("selu")(np.float32([-1.0])).dtype == np.float32
+
+
+@pytest.mark.parametrize("kwargs", [{"max_value": 0.6, "negative_slope": 0.1, "threshold": 0.05},
+                                    {"max_value": 1.0}, {"negative_slope": 0.3}, {"threshold": -0.2}])
+def test_relu_layer_closed_form_and_gradients(kwargs):
+    from reference.advanced_activations import ReLU
+
+    layer = _built(ReLU(**kwargs), (None, 3))
+    X = np.random.default_rng(0).normal(size=(2, 5, 3))
+    m, a, t = kwargs.get("max_value"), kwargs.get("negative_slope", 0.0), kwargs.get("threshold", 0.0)
+    y = np.where(X > t, X, 0.0)
+    if m is not None:
+        y = np.clip(y, 0.0, m)
+    np.testing.assert_allclose(layer.forward(X), y - a * np.maximum(t - X, 0.0), rtol=1e-15)
+    check_layer_gradients(layer, X, kinks=(0.0, t) + ((m,) if m is not None else ()))
+
+
+@pytest.mark.parametrize("axis", [1, -1, 2])
+def test_softmax_layer_along_an_axis(axis):
+    from reference.advanced_activations import Softmax
+
+    layer = _built(Softmax(axis=axis), (4, 3))
+    X = np.random.default_rng(0).normal(size=(2, 4, 3))
+    e = np.exp(X)
+    np.testing.assert_allclose(layer.forward(X), e / e.sum(axis=axis, keepdims=True), rtol=1e-14)
+    check_layer_gradients(layer, X)
+    with pytest.raises(ConfigError, match="not an axis"):
+        _built(Softmax(axis=3), (4, 3))
