@@ -422,23 +422,49 @@ class Reshape(Layer):
     config_keys = ("dims",)
     needs_length = True  # a sequence's length decides whether it fits (rnn2onnx: io_dims)
 
-    def __init__(self, dims, **kwargs):
+    def __init__(self, dims, infer_axis=False, **kwargs):
         super().__init__(**kwargs)
-        self.dims = _dims(dims, "Reshape")
+        # Keras 1.x/2.x's target_shape may hold one -1: that axis takes what the others leave
+        self.infer_axis = bool(infer_axis)
+        if self.infer_axis and isinstance(dims, (list, tuple)) and list(dims).count(-1) == 1:
+            free = list(dims).index(-1)
+            self.dims = tuple(-1 if i == free else v for i, v in enumerate(_dims([1 if v == -1 else v for v in dims],
+                                                                                "Reshape")))
+        else:
+            self.dims = _dims(dims, "Reshape")
+
+    @property
+    def _dims_text(self):
+        if -1 in self.dims:
+            return f"{self.dims} (a multiple of {-_size(self.dims)} values)"
+        return f"{self.dims} ({_size(self.dims)} values)"
+
+    def _resolved(self, size):
+        """dims with a -1 worked out for `size` values per sample, or None when they do not fit."""
+        if -1 not in self.dims:
+            return self.dims if size == _size(self.dims) else None
+        known = -_size(self.dims)
+        if size % known:
+            return None
+        return tuple(size // known if v == -1 else v for v in self.dims)
 
     def output_shape(self, input_shape):
-        if None not in input_shape and _size(input_shape) != _size(self.dims):
+        if None in input_shape:
+            return tuple(None if v == -1 else v for v in self.dims)
+        dims = self._resolved(_size(input_shape))
+        if dims is None:
             raise ConfigError(f"layer {self.name}: Reshape cannot turn per-sample shape {tuple(input_shape)} "
-                              f"({_size(input_shape)} values) into {self.dims} ({_size(self.dims)} values)")
-        return self.dims
+                              f"({_size(input_shape)} values) into {self._dims_text}")
+        return dims
 
     def forward(self, X, mask=None, train=False, rng=None):
         refuse_mask(self, mask)
-        if _size(X.shape[1:]) != _size(self.dims):
+        dims = self._resolved(_size(X.shape[1:]))
+        if dims is None:
             raise InputError(f"layer {self.name}: Reshape cannot turn per-sample shape {X.shape[1:]} "
-                             f"({_size(X.shape[1:])} values) into {self.dims} ({_size(self.dims)} values)")
+                             f"({_size(X.shape[1:])} values) into {self._dims_text}")
         self._shape = X.shape
-        return X.reshape((X.shape[0],) + self.dims)
+        return X.reshape((X.shape[0],) + dims)
 
     def backward(self, dY):
         return dY.reshape(self._shape), []

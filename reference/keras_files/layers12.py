@@ -403,14 +403,16 @@ def _dims(config, key, where, allow_free=False):
     value = config.get(key)
     if not isinstance(value, list) or not value:
         raise KerasFileError(f"{where}: {key} must be a non-empty list, got {quote(value)}")
-    if any(v == -1 for v in value) and not allow_free:
-        raise KerasFileError(f"{where}: a -1 (inferred) entry in {key} is not read; give every size")
+    if allow_free and value.count(-1) == 1:
+        return [v if v == -1 else _positive(v, key, where) for v in value]
     return [_positive(v, key, where) for v in value]
 
 
 def _reshape(config, release, backend, label, where, notes):
     _keys(config, {"target_shape"}, where, "Reshape", notes)
-    return _spec("Reshape", {"dims": _dims(config, "target_shape", where)}, label, config, where)
+    dims = _dims(config, "target_shape", where, allow_free=True)
+    return _spec("Reshape", dict({"dims": dims}, **({"infer_axis": True} if -1 in dims else {})), label, config,
+                 where)
 
 
 def _permute(config, release, backend, label, where, notes):

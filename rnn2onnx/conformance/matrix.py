@@ -306,6 +306,9 @@ AROUND_LAYERS["PReLU"] += [
 AROUND_LAYERS["Activation"] += [
     ("activation-" + name, "none", [("Activation", {"activation": name, "input_shape": _SEQ})])
     for name in ("elu", "selu", "softsign", "exponential", "swish", "mish")]
+AROUND_LAYERS["Reshape"] += [
+    ("gru-reshape-inferred-lstm", "none", [("GRU", {"return_sequences": True, "output_dim": 4}),
+                                           ("Reshape", {"dims": (-1, 2), "infer_axis": True}), ("LSTM", {})])]
 AROUND_LAYERS["ReLU"] = [
     ("relu-clipped-leaky", "none", [("ReLU", {"max_value": 0.6, "negative_slope": 0.1, "threshold": 0.05,
                                              "input_shape": _SEQ})]),
