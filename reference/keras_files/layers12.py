@@ -584,6 +584,34 @@ def _batch_normalization(config, release, backend, label, where, notes):
     return _spec("BatchNormalization", args, label, config, where, _weight_map(where, names, convert))
 
 
+def _maxout_dense(config, release, backend, label, where, notes):
+    """1.x MaxoutDense: max over nb_feature of x . W[f] + b[f] (W (nb_feature, input_dim,
+    output_dim), b (nb_feature, output_dim); bias=False: no b) — 0.2.0's layer."""
+    _keys(config, {"output_dim", "nb_feature", "bias"}, where, "MaxoutDense", notes)
+    use_bias = _bool(config, "bias", where, True)
+
+    def convert(arrays):
+        W = arrays[0]
+        if W.ndim != 3:
+            raise KerasFileError(f"{where}: the stored W has shape {W.shape}, not (nb_feature, input_dim, output_dim)")
+        return [W, arrays[1] if use_bias else np.zeros((W.shape[0], W.shape[2]), W.dtype)]
+
+    args = {"output_dim": _positive(config.get("output_dim"), "output_dim", where),
+            "nb_feature": _positive(config.get("nb_feature", 4), "nb_feature", where)}
+    if config.get("input_dim") is not None and _input_shape(config, where) is None:
+        args["input_shape"] = (_positive(config["input_dim"], "input_dim", where),)
+    return _spec("MaxoutDense", args, label, config, where,
+                 _weight_map(where, ("W", "b") if use_bias else ("W",), convert))
+
+
+def _activity_regularization(config, release, backend, label, where, notes):
+    """The identity at inference that hands the mask on (1.x/2.x supports_masking)."""
+    _keys(config, {"l1", "l2"}, where, "ActivityRegularization", notes)
+    if notes is not None:
+        notes.append(f"{where}: ActivityRegularization adds a training penalty only; the identity at inference")
+    return _spec("Activation", {"activation": "linear"}, label, config, where)
+
+
 def _lambda(config, release, backend, label, where, notes):
     raise KerasFileError(f"{where}: a Lambda layer holds Python code (marshalled bytecode or a function's name), "
                          "and code from a file is never run; refused")
@@ -623,6 +651,8 @@ TRANSLATORS = {
     "GlobalMaxPool1D": _global_pooling("max", "GlobalMaxPooling1D"),
     "GlobalAvgPool1D": _global_pooling("ave", "GlobalAveragePooling1D"),
     "BatchNormalization": _batch_normalization,
+    "MaxoutDense": _maxout_dense,
+    "ActivityRegularization": _activity_regularization,
     "Lambda": _lambda,
 }
 

@@ -240,3 +240,14 @@ def test_tf_keras_drops_a_mask_where_keras_refused_it():
     X, mask = RNG.normal(size=(1, 4, 2)), np.array([[0.0, 1, 1, 1]])
     np.testing.assert_array_equal(layer.forward(X, mask), layer.forward(X))
     assert layer.output_mask(mask) is None
+
+
+def test_maxout_dense_and_activity_regularization():
+    W, b = RNG.normal(size=(3, 4, 2)), RNG.normal(size=(3, 2))
+    spec = translate("MaxoutDense", {"name": "m", "output_dim": 2, "nb_feature": 3, "bias": True, "input_dim": 4},
+                     "1.2.2", None, "l")
+    layer = _build(spec, (4,), [("m_W", W), ("m_b", b)])
+    X = RNG.normal(size=(5, 4))
+    np.testing.assert_allclose(layer.forward(X), np.max(np.einsum("nd,fdk->nfk", X, W) + b, axis=1), rtol=1e-14)
+    spec = translate("ActivityRegularization", {"name": "a", "l1": 0.1, "l2": 0.0}, "2.3.1", "theano", "l")
+    assert (spec.kind, spec.arguments) == ("Activation", {"activation": "linear"})
