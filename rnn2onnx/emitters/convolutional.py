@@ -27,7 +27,7 @@ def _tap(g, x, k, span, stride, name):
 @register("Convolution1D")
 def emit_convolution1d(layer, ctx, x, mask):
     refuse_mask(layer, mask)
-    g, name, K, d = ctx.g, layer.name, layer.filter_length, layer.dilation_rate
+    g, name, d = ctx.g, layer.name, layer.dilation_rate
     if layer.static_pads:
         left, right = layer.pads
         if left or right:
