@@ -1,8 +1,9 @@
 """Emitters of Convolution1D and MaxPooling1D (reference/convolutional.py).
 
 Both are written as one strided Slice per filter tap over the (batch, time, features)
-tensor: the convolution is sum_k Slice_k(X padded) @ W_k (W_k the flipped kernel's tap
-k, a (features, filters) matrix), the pooling max_k Slice_k(X). Slice, MatMul, Add and
+tensor: the convolution is sum_k Slice_k(X padded) @ W_k (W_k tap k of the kernel, flipped
+for a true convolution, a (features, filters) matrix; taps dilation_rate apart), the pooling
+max_k Slice_k(X) (the average: their sum over the steps each window holds). Slice, MatMul, Add and
 Max have float64 kernels in onnxruntime, OpenVINO and tract alike (onnxruntime 1.32's Conv
 has none: "Could not find an implementation for Conv(11)"), the sequence length stays
 dynamic (also for ignore_border=False, whose window count the graph computes), no
