@@ -214,6 +214,11 @@ def emit_activation(g, activation, x, prefix):
         # log(1 + e^x) = relu(x) + log(1 + e^-|x|), stable for any x
         tail = node("Log", [node("Add", [node("Exp", [node("Neg", [node("Abs", [x])])]), g.scalar(1.0)])])
         return node("Add", [node("Relu", [x]), tail])
+    from reference.activations import ACTIVATIONS
+    if name in ("elu", "selu", "softsign", "exponential", "swish", "mish") and ACTIVATIONS[name] is not activation:
+        # a plain callable that happens to share the name: its function is not known
+        raise ExportError(f"{prefix}: activation {name!r} has no ONNX form (a plain callable, not the "
+                          f"built-in {name})")
     if name in ("elu", "selu"):
         # Where(x > 0, x, alpha (e^x - 1)) with scalars in the graph's dtype (ONNX's Elu/Selu take
         # float32 attributes: inexact in a float64 graph); e^min(x, 0): no inf on the unused side
@@ -227,10 +232,8 @@ def emit_activation(g, activation, x, prefix):
     if name == "exponential":
         return node("Exp", [x])
     if name == "swish":  # x * sigmoid(x), the sigmoid as the graph writes it above
-        from reference.activations import ACTIVATIONS
         return node("Mul", [x, emit_activation(g, ACTIVATIONS["sigmoid"], x, prefix)])
     if name == "mish":  # x * tanh(softplus(x)), the softplus as the graph writes it above
-        from reference.activations import ACTIVATIONS
         return node("Mul", [x, node("Tanh", [emit_activation(g, ACTIVATIONS["softplus"], x, prefix)])])
     raise ExportError(
         f"{prefix}: activation {name!r} has no ONNX form; use one of linear, sigmoid, hard_sigmoid, "
