@@ -344,3 +344,107 @@ def shortest_input_length(layers, longest=64):
         if ok:
             return L
     return None
+
+
+# -- Keras 1.x/2.x's temporal shape layers (keras/layers/convolutional.py): none takes a mask
+@register_layer
+class ZeroPadding1D(_Temporal):
+    """left_pad zeros before the steps and right_pad after (K.temporal_padding)."""
+
+    config_keys = ("left_pad", "right_pad")
+
+    def __init__(self, left_pad=1, right_pad=1, **kwargs):
+        super().__init__(**kwargs)
+        self.left_pad = _count(left_pad, "ZeroPadding1D", "left_pad")
+        self.right_pad = _count(right_pad, "ZeroPadding1D", "right_pad")
+
+    def output_length(self, L):
+        return None if L is None else L + self.left_pad + self.right_pad
+
+    def output_features(self, input_dim):
+        return input_dim
+
+    def _too_short(self, L):
+        return f"layer {self.name}: ZeroPadding1D takes sequences of at least one step, got {L}"
+
+    def forward(self, X, mask=None, train=False, rng=None):
+        refuse_mask(self, mask)
+        _check_sequence(self, X)
+        return np.pad(X, ((0, 0), (self.left_pad, self.right_pad), (0, 0)))
+
+    def backward(self, dY):
+        return dY[:, self.left_pad:dY.shape[1] - self.right_pad], []
+
+
+@register_layer
+class Cropping1D(_Temporal):
+    """The steps from left_crop up to right_crop before the end (x[:, l:L-r])."""
+
+    config_keys = ("left_crop", "right_crop")
+
+    def __init__(self, left_crop=1, right_crop=1, **kwargs):
+        super().__init__(**kwargs)
+        self.left_crop = _count(left_crop, "Cropping1D", "left_crop")
+        self.right_crop = _count(right_crop, "Cropping1D", "right_crop")
+
+    def output_length(self, L):
+        return None if L is None else max(L - self.left_crop - self.right_crop, 0)
+
+    def output_features(self, input_dim):
+        return input_dim
+
+    def _too_short(self, L):
+        return (f"layer {self.name}: Cropping1D cannot crop {self.left_crop} + {self.right_crop} steps from a "
+                f"sequence of {L}")
+
+    def forward(self, X, mask=None, train=False, rng=None):
+        refuse_mask(self, mask)
+        _check_sequence(self, X)
+        self.check_length(X)
+        self._L = X.shape[1]
+        return X[:, self.left_crop:X.shape[1] - self.right_crop]
+
+    def backward(self, dY):
+        return np.pad(dY, ((0, 0), (self.left_crop, self._L - self.left_crop - dY.shape[1]), (0, 0))), []
+
+
+@register_layer
+class UpSampling1D(_Temporal):
+    """Each step repeated `size` times in place (K.repeat_elements along time)."""
+
+    config_keys = ("size",)
+
+    def __init__(self, size=2, **kwargs):
+        super().__init__(**kwargs)
+        self.size = positive_int(size, "UpSampling1D", "size", limit="window")
+
+    def output_length(self, L):
+        return None if L is None else L * self.size
+
+    def output_features(self, input_dim):
+        return input_dim
+
+    def _too_short(self, L):
+        return f"layer {self.name}: UpSampling1D takes sequences of at least one step, got {L}"
+
+    def forward(self, X, mask=None, train=False, rng=None):
+        refuse_mask(self, mask)
+        _check_sequence(self, X)
+        return np.repeat(X, self.size, axis=1)
+
+    def backward(self, dY):
+        n, T, d = dY.shape
+        return dY.reshape(n, T // self.size, self.size, d).sum(axis=2), []
+
+
+def _count(value, layer, key):
+    """A number of steps: an integer >= 0."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ConfigError(f"layer {layer}: {key} must be an integer >= 0, got {value!r}")
+    return int(value)
+
+
+def _check_sequence(layer, X):
+    if X.ndim != 3:
+        raise InputError(f"layer {layer.name}: {type(layer).__name__} takes (batch, time, features) input, "
+                         f"got shape {X.shape}")

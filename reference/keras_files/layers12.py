@@ -612,6 +612,40 @@ def _activity_regularization(config, release, backend, label, where, notes):
     return _spec("Activation", {"activation": "linear"}, label, config, where)
 
 
+def _pair(value, key, where, default):
+    """(left, right) of 1.x/2.x's padding/cropping: an int (both), [l, r], [[l, r]] (2.x's
+    normalised tuple), or 1.x's {"left_pad": l, "right_pad": r}."""
+    if value is None:
+        value = default
+    if isinstance(value, dict):
+        value = [value.get("left_pad", 0), value.get("right_pad", 0)]
+    if isinstance(value, list) and len(value) == 1 and isinstance(value[0], list):
+        value = value[0]
+    if not isinstance(value, list):
+        value = [value, value]
+    if len(value) != 2 or any(isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in value):
+        raise KerasFileError(f"{where}: {key} must be an integer >= 0 or a pair of them, got {quote(value)}")
+    return value
+
+
+def _zero_padding(config, release, backend, label, where, notes):
+    _keys(config, {"padding"}, where, "ZeroPadding1D", notes)
+    left, right = _pair(config.get("padding"), "padding", where, 1)
+    return _spec("ZeroPadding1D", {"left_pad": left, "right_pad": right}, label, config, where)
+
+
+def _cropping(config, release, backend, label, where, notes):
+    _keys(config, {"cropping"}, where, "Cropping1D", notes)
+    left, right = _pair(config.get("cropping"), "cropping", where, [1, 1])
+    return _spec("Cropping1D", {"left_crop": left, "right_crop": right}, label, config, where)
+
+
+def _upsampling(config, release, backend, label, where, notes):
+    _keys(config, {"size", "length"}, where, "UpSampling1D", notes)  # 1.x length, 2.x size
+    size = config.get("size", config.get("length", 2))
+    return _spec("UpSampling1D", {"size": _positive(size, "size", where)}, label, config, where)
+
+
 def _lambda(config, release, backend, label, where, notes):
     raise KerasFileError(f"{where}: a Lambda layer holds Python code (marshalled bytecode or a function's name), "
                          "and code from a file is never run; refused")
@@ -651,6 +685,9 @@ TRANSLATORS = {
     "GlobalMaxPool1D": _global_pooling("max", "GlobalMaxPooling1D"),
     "GlobalAvgPool1D": _global_pooling("ave", "GlobalAveragePooling1D"),
     "BatchNormalization": _batch_normalization,
+    "ZeroPadding1D": _zero_padding,
+    "Cropping1D": _cropping,
+    "UpSampling1D": _upsampling,
     "MaxoutDense": _maxout_dense,
     "ActivityRegularization": _activity_regularization,
     "Lambda": _lambda,
@@ -681,7 +718,7 @@ def translate(class_name, config, release, backend, label, notes=None):
 # the reference classes that refuse a mask, as keras-team Keras refused to build such a model;
 # tf.keras drops the mask there silently (a Conv1D after Embedding(mask_zero=True) sees none)
 MASK_REFUSERS = frozenset({"Convolution1D", "MaxPooling1D", "AveragePooling1D", "TimeDistributedMerge", "Reshape",
-                           "Permute", "Flatten", "RepeatVector"})
+                           "Permute", "Flatten", "RepeatVector", "ZeroPadding1D", "Cropping1D", "UpSampling1D"})
 
 
 def _tf_keras(release):

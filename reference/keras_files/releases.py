@@ -36,7 +36,8 @@ KINDS = {
     "TimeDistributed": span("0.3.3"),
     "Masking": span("0.1.3"),                                    # masks came in 0.1.2, Masking in 0.1.3
     # reference classes for Keras 1.x/2.x files (keras_files/layers12.py): no 0.x config names them
-    "ELU": NONE, "ReLU": NONE, "Softmax": NONE, "AveragePooling1D": NONE,
+    "ELU": NONE, "ReLU": NONE, "Softmax": NONE, "AveragePooling1D": NONE, "ZeroPadding1D": NONE,
+    "Cropping1D": NONE, "UpSampling1D": NONE,
 }
 
 

@@ -309,6 +309,17 @@ AROUND_LAYERS["Activation"] += [
 AROUND_LAYERS["Reshape"] += [
     ("gru-reshape-inferred-lstm", "none", [("GRU", {"return_sequences": True, "output_dim": 4}),
                                            ("Reshape", {"dims": (-1, 2), "infer_axis": True}), ("LSTM", {})])]
+AROUND_LAYERS["ZeroPadding1D"] = [
+    ("zeropad", "none", [("ZeroPadding1D", {"left_pad": 2, "right_pad": 1, "input_shape": _SEQ})]),
+    ("zeropad-conv-gru", "none", [("ZeroPadding1D", {"left_pad": 1, "right_pad": 0, "input_shape": _SEQ}),
+                                  ("Convolution1D", {"nb_filter": 3, "filter_length": 2}), ("GRU", {})])]
+AROUND_LAYERS["Cropping1D"] = [
+    ("crop", "none", [("Cropping1D", {"left_crop": 1, "right_crop": 2, "input_shape": _SEQ})]),
+    ("lstm-crop-left-gru", "none", [("LSTM", {"return_sequences": True}), ("Cropping1D", {"right_crop": 0}),
+                                    ("GRU", {})])]
+AROUND_LAYERS["UpSampling1D"] = [
+    ("upsample", "none", [("UpSampling1D", {"size": 3, "input_shape": _SEQ})]),
+    ("gru-upsample-lstm", "none", [("GRU", {"return_sequences": True}), ("UpSampling1D", {}), ("LSTM", {})])]
 AROUND_LAYERS["ReLU"] = [
     ("relu-clipped-leaky", "none", [("ReLU", {"max_value": 0.6, "negative_slope": 0.1, "threshold": 0.05,
                                              "input_shape": _SEQ})]),

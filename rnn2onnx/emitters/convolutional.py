@@ -127,3 +127,29 @@ def _partial_window_taps(g, x, p, st, name):
         end = g.node("Add", [whole, g.const([k + 1])], f"{name}/end{k}")
         taps.append(g.node("Slice", [x, g.const([k]), end, g.const([1]), g.const([st])], f"{name}/tap{k}"))
     return taps
+
+
+@register("ZeroPadding1D")
+def emit_zero_padding1d(layer, ctx, x, mask):
+    refuse_mask(layer, mask)
+    g = ctx.g
+    return g.node("Pad", [x, g.const([0, layer.left_pad, 0, 0, layer.right_pad, 0])], f"{layer.name}/Pad"), None
+
+
+@register("Cropping1D")
+def emit_cropping1d(layer, ctx, x, mask):
+    refuse_mask(layer, mask)
+    g = ctx.g
+    end = LAST if layer.right_crop == 0 else -layer.right_crop
+    return g.node("Slice", [x, g.const([layer.left_crop]), g.const([end]), g.const([1])], f"{layer.name}/Slice"), None
+
+
+@register("UpSampling1D")
+def emit_upsampling1d(layer, ctx, x, mask):
+    """Each step `size` times: (n, T, 1, d) copies side by side on axis 2, then (n, T*size, d)
+    (Concat, not Expand/Tile: as RepeatVector's form, for tract's float64)."""
+    refuse_mask(layer, mask)
+    g, name = ctx.g, layer.name
+    column = g.node("Unsqueeze", [x, g.const([2])], f"{name}/Unsqueeze")
+    copies = g.node("Concat", [column] * layer.size, f"{name}/Concat", axis=2)
+    return g.node("Reshape", [copies, g.const([0, -1, layer.input_shape[-1]])], f"{name}/Reshape"), None

@@ -252,3 +252,22 @@ def test_softmax_layer_along_an_axis(axis):
     check_layer_gradients(layer, X)
     with pytest.raises(ConfigError, match="not an axis"):
         _built(Softmax(axis=3), (4, 3))
+
+
+def test_temporal_padding_cropping_and_upsampling():
+    from reference.convolutional import Cropping1D, UpSampling1D, ZeroPadding1D
+
+    X = np.random.default_rng(0).normal(size=(2, 5, 3))
+    pad = _built(ZeroPadding1D(2, 1), (None, 3))
+    np.testing.assert_array_equal(pad.forward(X), np.concatenate([np.zeros((2, 2, 3)), X, np.zeros((2, 1, 3))], 1))
+    crop = _built(Cropping1D(1, 2), (None, 3))
+    np.testing.assert_array_equal(crop.forward(X), X[:, 1:3])
+    assert _built(Cropping1D(2, 0), (None, 3)).forward(X).shape == (2, 3, 3)
+    with pytest.raises(InputError, match="cannot crop"):
+        crop.forward(X[:, :3])
+    up = _built(UpSampling1D(2), (None, 3))
+    np.testing.assert_array_equal(up.forward(X)[:, ::2], X)
+    np.testing.assert_array_equal(up.forward(X)[:, 1::2], X)
+    assert (pad.output_length(5), crop.output_length(5), up.output_length(5)) == (8, 2, 10)
+    for layer in (pad, crop, up):
+        check_layer_gradients(layer, X)

@@ -251,3 +251,16 @@ def test_maxout_dense_and_activity_regularization():
     np.testing.assert_allclose(layer.forward(X), np.max(np.einsum("nd,fdk->nfk", X, W) + b, axis=1), rtol=1e-14)
     spec = translate("ActivityRegularization", {"name": "a", "l1": 0.1, "l2": 0.0}, "2.3.1", "theano", "l")
     assert (spec.kind, spec.arguments) == ("Activation", {"activation": "linear"})
+
+
+def test_temporal_padding_cropping_upsampling_spellings():
+    for config, expected in [({"padding": 2}, [2, 2]), ({"padding": [1, 3]}, [1, 3]), ({"padding": [[0, 2]]}, [0, 2]),
+                             ({"padding": {"left_pad": 1, "right_pad": 0}}, [1, 0])]:
+        args = translate("ZeroPadding1D", dict(config, name="z"), "2.3.1", "theano", "l").arguments
+        assert [args["left_pad"], args["right_pad"]] == expected
+    args = translate("Cropping1D", {"name": "c", "cropping": [[2, 0]]}, "2.3.1", "theano", "l").arguments
+    assert (args["left_crop"], args["right_crop"]) == (2, 0)
+    assert translate("UpSampling1D", {"name": "u", "length": 3}, "1.2.2", None, "l").arguments == {"size": 3}
+    assert translate("UpSampling1D", {"name": "u", "size": 2}, "2.3.1", "theano", "l").arguments == {"size": 2}
+    with pytest.raises(KerasFileError, match="padding must be"):
+        translate("ZeroPadding1D", {"name": "z", "padding": [-1, 2]}, "2.3.1", "theano", "l")
