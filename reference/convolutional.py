@@ -308,11 +308,19 @@ class AveragePooling1D(MaxPooling1D):
 
     pool_mode = "average"
 
+    def __init__(self, pool_length=2, stride=None, ignore_border=True, border_mode="valid", same_rule=None,
+                 count_pad=False, **kwargs):
+        super().__init__(pool_length, stride, ignore_border, border_mode, same_rule, **kwargs)
+        # Keras 2.0.4-2.1.4 on Theano: 'same' averages with average_inc_pad, the padding's zeros
+        # counted (every window divided by pool_length)
+        self.count_pad = bool(count_pad)
+
     def counts(self, L):
-        """(T, 1): how many steps of the sequence each window holds."""
+        """(T, 1): how many steps each window's mean divides by: those of the sequence it
+        holds, or pool_length with count_pad."""
         ones = np.ones((1, L, 1))
-        windows, _, _ = self._windows(ones, 0.0)
-        return windows.sum(axis=-1)[0]
+        windows, _, T = self._windows(ones, 0.0)
+        return np.full((T, 1), float(self.pool_length)) if self.count_pad else windows.sum(axis=-1)[0]
 
     def forward(self, X, mask=None, train=False, rng=None):
         refuse_mask(self, mask)

@@ -27,7 +27,8 @@ on Theano and tf_keras 2.15:
   (K, 1, input_dim, nb_filter), 2.x kernel (K, input_dim, filters). 'same' pads K_eff//2
   first on Theano ('half'), total//2 on TensorFlow (SAME); 'causal' (2.x) d*(K-1) first.
 - MaxPooling1D/AveragePooling1D: 'valid' alike; 'same' as reference/convolutional.py
-  says per backend (Theano: pad p-2 (odd p > 2) or p-1, exclusive; TensorFlow: SAME).
+  says per backend (Theano: pad p-2 (odd p > 2) or p-1, exclusive; TensorFlow: SAME);
+  Theano's 'same' average counted the padding in 2.0.4–2.1.4 (average_inc_pad).
 - GlobalMax/AveragePooling1D: max / mean over time; GlobalAveragePooling1D takes a mask
   from 2.2.3 (sum(x*m)/sum(m)); neither takes one before.
 - BatchNormalization: 1.0.8+ and 2.x compute `gamma * (x - mean) / sqrt(var + eps) + beta`
@@ -522,6 +523,11 @@ def _pooling(kind):
         args = {"pool_length": p, "stride": stride, "border_mode": padding}
         if padding == "same":
             args["same_rule"] = _need_backend(backend, where, "'same' pooling's padding")
+            # Theano's 'same' average counted the padding (average_inc_pad) in 2.0.4-2.1.4
+            if kind == "AveragePooling1D" and backend == "theano" and _major(release) == 2 \
+                    and _since(release, "2.0.4", where, "'same' average pooling on Theano") \
+                    and not _since(release, "2.1.5", where, "'same' average pooling on Theano"):
+                args["count_pad"] = True
         return _spec(kind, args, label, config, where)
     return translate
 

@@ -267,6 +267,9 @@ AROUND_LAYERS["ELU"] = [("elu", "none", [("ELU", {"alpha": 0.7, "input_shape": _
                         ("lstm-elu-gru", "holes", [("LSTM", {"return_sequences": True}), ("ELU", {}), ("GRU", {})])]
 AROUND_LAYERS["AveragePooling1D"] = [
     ("avgpool2", "none", [("AveragePooling1D", {"input_shape": _SEQ})]),
+    ("avgpool3-same-theano-count-pad", "none", [("AveragePooling1D", {"pool_length": 3, "stride": 1,
+                                                                      "border_mode": "same", "same_rule": "theano",
+                                                                      "count_pad": True, "input_shape": _SEQ})]),
     ("avgpool3-same-tf-stride2", "none", [("AveragePooling1D", {"pool_length": 3, "stride": 2, "border_mode": "same",
                                                                 "same_rule": "tensorflow", "input_shape": _SEQ})]),
     ("conv-avgpool-same-theano-gru", "none", [("Convolution1D", {"nb_filter": 4, "filter_length": 2, "flip": False,

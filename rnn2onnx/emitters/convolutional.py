@@ -73,7 +73,7 @@ def emit_pooling1d(layer, ctx, x, mask):
     if not average:
         return (taps[0] if p == 1 else g.node("Max", taps, f"{name}/Max")), None
     total = taps[0] if p == 1 else g.node("Sum", taps, f"{name}/Sum")
-    if layer.border_mode != "same":
+    if layer.border_mode != "same" or layer.count_pad:
         return g.node("Div", [total, g.scalar(p)], f"{name}/Div"), None
     # the steps of the sequence each window holds: the same windows over ones
     length = g.node("Gather", [g.node("Shape", [x], f"{name}/Shape"), g.const([1])], f"{name}/length")

@@ -264,3 +264,17 @@ def test_temporal_padding_cropping_upsampling_spellings():
     assert translate("UpSampling1D", {"name": "u", "size": 2}, "2.3.1", "theano", "l").arguments == {"size": 2}
     with pytest.raises(KerasFileError, match="padding must be"):
         translate("ZeroPadding1D", {"name": "z", "padding": [-1, 2]}, "2.3.1", "theano", "l")
+
+
+@pytest.mark.parametrize("release, backend, count_pad", [("2.0.8", "theano", True), ("2.0.4", "theano", True),
+                                                         ("2.1.5", "theano", False), ("2.0.3", "theano", False),
+                                                         ("2.0.8", "tensorflow", False)])
+def test_theano_same_average_counted_the_padding_in_2_0_4_to_2_1_4(release, backend, count_pad):
+    spec = translate("AveragePooling1D", {"name": "a", "pool_size": [3], "strides": [1], "padding": "same"},
+                     release, backend, "l")
+    assert spec.arguments.get("count_pad", False) is count_pad
+    layer = _build(spec, (None, 1), [])
+    X = np.arange(1.0, 5.0).reshape(1, 4, 1)
+    # Theano pads p-2 = 1 step first: windows (0, x0, x1), (x0, x1, x2), ...; the last (x2, x3, 0)
+    expected = [1.0, 2.0, 3.0, 7.0 / 3] if count_pad else [1.5, 2.0, 3.0, 3.5]
+    np.testing.assert_allclose(layer.forward(X)[0, :, 0], expected, rtol=1e-15)
