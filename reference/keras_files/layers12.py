@@ -39,7 +39,9 @@ on Theano and tf_keras 2.15:
   (three formulas) refused.
 - LeakyReLU, ELU, ThresholdedReLU, PReLU (1.x `alphas`, 2.x `alpha`, shared_axes),
   Softmax(axis=-1), ReLU (defaults only): elementwise, masks pass.
-- Reshape (target_shape), Permute (dims), Flatten, RepeatVector (n), convolutions and
+- ZeroPadding1D (1.x int/pair/{left_pad, right_pad}, 2.x [[l, r]]), Cropping1D, UpSampling1D
+  (1.x length, 2.x size); 1.x MaxoutDense (0.2.0's layer); ActivityRegularization (identity).
+- Reshape (target_shape, one -1 allowed), Permute (dims), Flatten, RepeatVector (n), convolutions and
   pooling (but GlobalAveragePooling1D from 2.2.3): no mask; keras-team Keras refused a
   masked input, tf.keras drops the mask silently (drop_mask=True).
 Lambda and any other class: refused with one sentence (code from a file is never run).
