@@ -3,10 +3,11 @@ from .errors import ConfigError, InputError
 from .layers import (ActivityRegularization, Activation, Dense, Dropout, Embedding, Flatten, Layer, Masking,
                      MaxoutDense, Permute, RepeatVector, Reshape, TimeDistributedDense, TimeDistributedMerge)
 from .normalization import BatchNormalization
-from .convolutional import Convolution1D, MaxPooling1D
+from .convolutional import AveragePooling1D, Convolution1D, Cropping1D, MaxPooling1D, UpSampling1D, ZeroPadding1D
 from . import constraints, regularizers
 from .noise import GaussianDropout, GaussianNoise
-from .advanced_activations import LeakyReLU, ParametricSoftplus, PReLU, ThresholdedLinear, ThresholdedReLU
+from .advanced_activations import (ELU, LeakyReLU, ParametricSoftplus, PReLU, ReLU, Softmax, ThresholdedLinear,
+                                   ThresholdedReLU)
 from .models import Sequential
 from .recurrent import Bidirectional, GRU, JZS1, JZS2, JZS3, LSTM, RECURRENT_LAYERS, Recurrent, SimpleDeepRNN, SimpleRNN
 from . import callbacks, losses, optimizers
@@ -37,3 +38,4 @@ __all__ += ["Graph", "Merge", "model_from_json", "model_from_yaml", "model_from_
 __all__ += ["RepeatVector", "Reshape", "Permute", "Flatten", "TimeDistributedMerge", "MaxoutDense",
             "GaussianNoise", "GaussianDropout", "LeakyReLU", "PReLU", "ParametricSoftplus", "ThresholdedLinear",
             "ThresholdedReLU"]
+__all__ += ["ELU", "ReLU", "Softmax", "AveragePooling1D", "ZeroPadding1D", "Cropping1D", "UpSampling1D"]  # Keras 1.x/2.x layers (reference/keras_files/layers12.py)

@@ -33,6 +33,25 @@ class Activation:
         return f"Activation({self.name!r})"
 
 
+#: selu's constants, as keras/activations.py writes them (Python floats: a float32 model
+#: rounds each to float32 when it multiplies, as Theano and TensorFlow do)
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _elu(x, alpha):
+    """alpha * (e^x - 1) below 0, x above: Theano's T.nnet.elu (expm1: exact near 0)."""
+    return np.where(x > 0, x, x.dtype.type(alpha) * np.expm1(np.minimum(x, 0)))
+
+
+def _elu_slope(x, alpha):
+    return np.where(x > 0, 1.0, x.dtype.type(alpha) * np.exp(np.minimum(x, 0))).astype(x.dtype)
+
+
 def _elementwise(name, f, slope):
     return Activation(name, f, lambda x, y, dy: dy * slope(x, y))
 
@@ -86,6 +105,20 @@ ACTIVATIONS = {
         Activation("tanh", np.tanh, _fresh(_tanh_into), _tanh_into),
         _elementwise("relu", lambda x: 0.5 * (x + np.abs(x)), lambda x, y: 0.5 * (1.0 + np.sign(x))),
         _elementwise("softplus", lambda x: np.logaddexp(0.0, x), lambda x, y: 1.0 / (1.0 + np.exp(-x))),
+        # Keras 1.x/2.x (keras/activations.py at 1.2.2, 2.1.6, 2.3.1): elu is Theano's
+        # switch(x > 0, x, expm1(x)) (alpha 1), selu its scaled form with the SNN
+        # constants, softsign x / (1 + |x|), exponential (2.3.0+) exp(x)
+        _elementwise("elu", lambda x: _elu(x, 1.0), lambda x, y: _elu_slope(x, 1.0)),
+        _elementwise("selu", lambda x: SELU_SCALE * _elu(x, SELU_ALPHA),
+                     lambda x, y: SELU_SCALE * _elu_slope(x, SELU_ALPHA)),
+        _elementwise("softsign", lambda x: x / (1.0 + np.abs(x)), lambda x, y: 1.0 / (1.0 + np.abs(x)) ** 2),
+        _elementwise("exponential", np.exp, lambda x, y: y),
+        # tf.keras (tf_keras 2.15): swish x * sigmoid(x), mish x * tanh(softplus(x))
+        _elementwise("swish", lambda x: x / (1.0 + np.exp(-x)),
+                     lambda x, y: _sigmoid(x) * (1.0 + x * (1.0 - _sigmoid(x)))),
+        _elementwise("mish", lambda x: x * np.tanh(np.logaddexp(0.0, x)),
+                     lambda x, y: np.tanh(np.logaddexp(0.0, x))
+                     + x * _sigmoid(x) * (1.0 - np.tanh(np.logaddexp(0.0, x)) ** 2)),
         Activation(
             "softmax",
             _softmax,

@@ -28,8 +28,11 @@ class Layer:
     # from forward, output_shape and output_mask, and backward takes a list (None: unused)
     nb_outputs = 1
 
-    def __init__(self, weights=None, input_shape=None, input_dim=None, input_length=None):
+    def __init__(self, weights=None, input_shape=None, input_dim=None, input_length=None, drop_mask=False):
         self.initial_weights = weights
+        # tf.keras (2.4+, "-tf" versions) drops a mask silently at a layer that does not
+        # support masking, where keras-team Keras refused to build the model
+        self.drop_mask = bool(drop_mask)
         if input_shape is None and input_dim is not None:
             input_shape = (input_length, input_dim)
         self.declared_input_shape = tuple(input_shape) if input_shape is not None else None
@@ -237,11 +240,15 @@ class Dense(Regularized, Layer):
 
     def __init__(self, output_dim, init="glorot_uniform", activation="linear", weights=None,
                  W_regularizer=None, b_regularizer=None, activity_regularizer=None,
-                 W_constraint=None, b_constraint=None, input_dim=None, **kwargs):
+                 W_constraint=None, b_constraint=None, input_dim=None, last_axis=False, **kwargs):
         if input_dim is not None:
             kwargs.setdefault("input_shape", (input_dim,))
         super().__init__(weights=weights, **kwargs)
         self.output_dim, self.init, self.input_dim = int(output_dim), init, input_dim
+        # Keras 1.2+/2.x: Dense takes input of any rank >= 2 and acts on its last axis (per
+        # step on a sequence: TimeDistributedDense's numbers); 2.x hands the mask on (1.x
+        # refused a masked input, so handing it on changes nothing there)
+        self.last_axis = bool(last_axis)
         self.activation = activations.get(activation)
         initializations.get(init)
         self.init_regularizers(W_regularizer=W_regularizer, b_regularizer=b_regularizer,
@@ -254,8 +261,11 @@ class Dense(Regularized, Layer):
     def output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.output_dim,)
 
+    def output_mask(self, mask):
+        return mask if self.last_axis else None
+
     def forward(self, X, mask=None, train=False, rng=None):
-        if X.ndim != 2:
+        if X.ndim != 2 and not (self.last_axis and X.ndim > 2):
             raise InputError(
                 f"layer {self.name}: Dense takes (batch, features) input, got rank {X.ndim}; "
                 "use TimeDistributedDense on sequences"
@@ -363,7 +373,7 @@ class ActivityRegularization(Layer):
 def refuse_mask(layer, mask):
     """0.2.0 refused to connect a plain Layer (not a MaskedLayer) after a layer with an
     output mask ("Cannot connect non-masking layer to layer with masked output")."""
-    if mask is not None:
+    if mask is not None and not getattr(layer, "drop_mask", False):
         raise InputError(f"layer {layer.name}: {type(layer).__name__} cannot follow a layer with a mask "
                          "(Embedding(mask_zero=True), Masking or a masked sequence); Keras 0.2.0 refused "
                          "to connect it too")
@@ -415,23 +425,49 @@ class Reshape(Layer):
     config_keys = ("dims",)
     needs_length = True  # a sequence's length decides whether it fits (rnn2onnx: io_dims)
 
-    def __init__(self, dims, **kwargs):
+    def __init__(self, dims, infer_axis=False, **kwargs):
         super().__init__(**kwargs)
-        self.dims = _dims(dims, "Reshape")
+        # Keras 1.x/2.x's target_shape may hold one -1: that axis takes what the others leave
+        self.infer_axis = bool(infer_axis)
+        if self.infer_axis and isinstance(dims, (list, tuple)) and list(dims).count(-1) == 1:
+            free = list(dims).index(-1)
+            self.dims = tuple(-1 if i == free else v for i, v in enumerate(_dims([1 if v == -1 else v for v in dims],
+                                                                                "Reshape")))
+        else:
+            self.dims = _dims(dims, "Reshape")
+
+    @property
+    def _dims_text(self):
+        if -1 in self.dims:
+            return f"{self.dims} (a multiple of {-_size(self.dims)} values)"
+        return f"{self.dims} ({_size(self.dims)} values)"
+
+    def _resolved(self, size):
+        """dims with a -1 worked out for `size` values per sample, or None when they do not fit."""
+        if -1 not in self.dims:
+            return self.dims if size == _size(self.dims) else None
+        known = -_size(self.dims)
+        if size % known:
+            return None
+        return tuple(size // known if v == -1 else v for v in self.dims)
 
     def output_shape(self, input_shape):
-        if None not in input_shape and _size(input_shape) != _size(self.dims):
+        if None in input_shape:
+            return tuple(None if v == -1 else v for v in self.dims)
+        dims = self._resolved(_size(input_shape))
+        if dims is None:
             raise ConfigError(f"layer {self.name}: Reshape cannot turn per-sample shape {tuple(input_shape)} "
-                              f"({_size(input_shape)} values) into {self.dims} ({_size(self.dims)} values)")
-        return self.dims
+                              f"({_size(input_shape)} values) into {self._dims_text}")
+        return dims
 
     def forward(self, X, mask=None, train=False, rng=None):
         refuse_mask(self, mask)
-        if _size(X.shape[1:]) != _size(self.dims):
+        dims = self._resolved(_size(X.shape[1:]))
+        if dims is None:
             raise InputError(f"layer {self.name}: Reshape cannot turn per-sample shape {X.shape[1:]} "
-                             f"({_size(X.shape[1:])} values) into {self.dims} ({_size(self.dims)} values)")
+                             f"({_size(X.shape[1:])} values) into {self._dims_text}")
         self._shape = X.shape
-        return X.reshape((X.shape[0],) + self.dims)
+        return X.reshape((X.shape[0],) + dims)
 
     def backward(self, dY):
         return dY.reshape(self._shape), []
@@ -496,20 +532,29 @@ class Flatten(Layer):
 @register_layer
 class TimeDistributedMerge(Layer):
     """(batch, time, features) -> (batch, features): the sum over time, or its mean
-    ('ave': the sum divided by the length, as 0.2.0 computed it)."""
+    ('ave': the sum divided by the length, as 0.2.0 computed it).
+
+    Keras 1.x/2.x's GlobalAveragePooling1D / GlobalMaxPooling1D are this layer with
+    `global_pooling=True` (modes 'ave' and 'max': K.mean, K.max over time); `masked_mean`
+    (GlobalAveragePooling1D from 2.2.3) takes a mask: sum(x * mask) / sum(mask) over time
+    (0/0 = NaN for a sample whose steps are all masked, as Keras computes it)."""
 
     config_keys = ("mode",)
     MODES = ("sum", "ave")
+    GLOBAL_MODES = ("ave", "max")
 
-    def __init__(self, mode="sum", **kwargs):
+    def __init__(self, mode="sum", global_pooling=False, masked_mean=False, **kwargs):
         super().__init__(**kwargs)
-        if mode == "mul":
+        modes = self.GLOBAL_MODES if global_pooling else self.MODES
+        if mode == "mul" and not global_pooling:
             raise ConfigError("TimeDistributedMerge: mode 'mul' is refused: Keras 0.2.0 could not build it "
                               "(its T.mul(X, axis=1) fails in Theano), so no 0.2.0 model has one; "
                               f"accepted: {', '.join(self.MODES)}")
-        if mode not in self.MODES:
-            raise ConfigError(f"TimeDistributedMerge: unknown mode {quote(mode)}; accepted: {', '.join(self.MODES)}")
-        self.mode = mode
+        if mode not in modes:
+            raise ConfigError(f"TimeDistributedMerge: unknown mode {quote(mode)}; accepted: {', '.join(modes)}")
+        if masked_mean and mode != "ave":
+            raise ConfigError("TimeDistributedMerge: masked_mean takes mode 'ave'")
+        self.mode, self.global_pooling, self.masked_mean = mode, bool(global_pooling), bool(masked_mean)
 
     def output_shape(self, input_shape):
         if len(input_shape) != 2:
@@ -518,15 +563,31 @@ class TimeDistributedMerge(Layer):
         return (input_shape[1],)
 
     def forward(self, X, mask=None, train=False, rng=None):
-        refuse_mask(self, mask)
+        if not self.masked_mean:
+            refuse_mask(self, mask)
+            mask = None  # dropped (tf.keras) or refused
         if X.ndim != 3:
             raise InputError(f"layer {self.name}: TimeDistributedMerge takes (batch, time, features) input, "
                              f"got rank {X.ndim}")
-        self._T = X.shape[1]
+        self._T, self._X, self._mask = X.shape[1], X, mask
+        if self.mode == "max":
+            self._Y = X.max(axis=1)
+            return self._Y
+        if mask is not None:
+            m = mask.astype(X.dtype)[:, :, None]
+            self._count = m.sum(axis=1)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                return (X * m).sum(axis=1) / self._count
         Y = X.sum(axis=1)
         return Y / X.dtype.type(self._T) if self.mode == "ave" else Y
 
     def backward(self, dY):
+        if self.mode == "max":
+            hit = self._X == self._Y[:, None, :]  # every element equal to the max (Theano)
+            return hit * dY[:, None, :], []
+        if self._mask is not None:
+            m = self._mask.astype(dY.dtype)[:, :, None]
+            return m * (dY / self._count)[:, None, :], []
         if self.mode == "ave":
             dY = dY / dY.dtype.type(self._T)
         return np.repeat(dY[:, None, :], self._T, axis=1), []

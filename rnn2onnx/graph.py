@@ -214,9 +214,30 @@ def emit_activation(g, activation, x, prefix):
         # log(1 + e^x) = relu(x) + log(1 + e^-|x|), stable for any x
         tail = node("Log", [node("Add", [node("Exp", [node("Neg", [node("Abs", [x])])]), g.scalar(1.0)])])
         return node("Add", [node("Relu", [x]), tail])
+    from reference.activations import ACTIVATIONS
+    if name in ("elu", "selu", "softsign", "exponential", "swish", "mish") and ACTIVATIONS[name] is not activation:
+        # a plain callable that happens to share the name: its function is not known
+        raise ExportError(f"{prefix}: activation {name!r} has no ONNX form (a plain callable, not the "
+                          f"built-in {name})")
+    if name in ("elu", "selu"):
+        # Where(x > 0, x, alpha (e^x - 1)) with scalars in the graph's dtype (ONNX's Elu/Selu take
+        # float32 attributes: inexact in a float64 graph); e^min(x, 0): no inf on the unused side
+        from reference.activations import SELU_ALPHA, SELU_SCALE
+        alpha, scale = (SELU_ALPHA, SELU_SCALE) if name == "selu" else (1.0, None)
+        negative = node("Sub", [node("Exp", [node("Min", [x, g.scalar(0.0)])]), g.scalar(1.0)])
+        y = node("Where", [node("Greater", [x, g.scalar(0.0)]), x, node("Mul", [negative, g.scalar(alpha)])])
+        return y if scale is None else node("Mul", [y, g.scalar(scale)])
+    if name == "softsign":
+        return node("Div", [x, node("Add", [node("Abs", [x]), g.scalar(1.0)])])
+    if name == "exponential":
+        return node("Exp", [x])
+    if name == "swish":  # x * sigmoid(x), the sigmoid as the graph writes it above
+        return node("Mul", [x, emit_activation(g, ACTIVATIONS["sigmoid"], x, prefix)])
+    if name == "mish":  # x * tanh(softplus(x)), the softplus as the graph writes it above
+        return node("Mul", [x, node("Tanh", [emit_activation(g, ACTIVATIONS["softplus"], x, prefix)])])
     raise ExportError(
         f"{prefix}: activation {name!r} has no ONNX form; use one of linear, sigmoid, hard_sigmoid, "
-        "tanh, relu, softplus, softmax"
+        "tanh, relu, softplus, softmax, elu, selu, softsign, exponential, swish, mish"
     )
 
 

@@ -31,6 +31,8 @@ assert set(RECURRENT_LAYERS) <= set(LAYERS)
 
 # 0.1.x spelled this activation separately; it is softmax over the last axis.
 ACTIVATION_ALIASES = {"time_distributed_softmax": "softmax"}
+# the activations of keras/activations.py from 0.1.0 to 0.3.3 (later releases' live in the same table)
+KERAS0_ACTIVATIONS = frozenset({"linear", "sigmoid", "hard_sigmoid", "tanh", "relu", "softplus", "softmax"})
 
 # Regularizers and constraints a layer that does not take them may still carry (hand-
 # written or later configs): they change training only; a value other than "off" warns.
@@ -473,6 +475,9 @@ def _layer(config, label, context):
     for key in ("activation", "inner_activation"):
         if isinstance(kwargs.get(key), str):
             kwargs[key] = ACTIVATION_ALIASES.get(kwargs[key], kwargs[key])
+            if kwargs[key] not in KERAS0_ACTIVATIONS:  # the reference reads later releases' names too
+                raise KerasFileError(f"{where}: unknown activation {quote(kwargs[key])}; accepted: "
+                                     f"{', '.join(sorted(KERAS0_ACTIVATIONS))}")
             try:
                 activations.get(kwargs[key])
             except ConfigError as exc:

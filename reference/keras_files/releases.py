@@ -35,6 +35,9 @@ KINDS = {
     "JZS1": span("0.1.2", "0.2.0"), "JZS2": span("0.1.2", "0.2.0"), "JZS3": span("0.1.2", "0.2.0"),
     "TimeDistributed": span("0.3.3"),
     "Masking": span("0.1.3"),                                    # masks came in 0.1.2, Masking in 0.1.3
+    # reference classes for Keras 1.x/2.x files (keras_files/layers12.py): no 0.x config names them
+    "ELU": NONE, "ReLU": NONE, "Softmax": NONE, "AveragePooling1D": NONE, "ZeroPadding1D": NONE,
+    "Cropping1D": NONE, "UpSampling1D": NONE,
 }
 
 

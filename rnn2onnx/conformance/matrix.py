@@ -283,6 +283,77 @@ AROUND_LAYERS.update({
 # -- end of layers1 block
 
 
+# -- layers12 block: the reference classes' Keras 1.x/2.x parameters (keras_files/layers12.py)
+AROUND_LAYERS["ELU"] = [("elu", "none", [("ELU", {"alpha": 0.7, "input_shape": _SEQ})]),
+                        ("lstm-elu-gru", "holes", [("LSTM", {"return_sequences": True}), ("ELU", {}), ("GRU", {})])]
+AROUND_LAYERS["AveragePooling1D"] = [
+    ("avgpool2", "none", [("AveragePooling1D", {"input_shape": _SEQ})]),
+    ("avgpool3-same-theano-count-pad", "none", [("AveragePooling1D", {"pool_length": 3, "stride": 1,
+                                                                      "border_mode": "same", "same_rule": "theano",
+                                                                      "count_pad": True, "input_shape": _SEQ})]),
+    ("avgpool3-same-tf-stride2", "none", [("AveragePooling1D", {"pool_length": 3, "stride": 2, "border_mode": "same",
+                                                                "same_rule": "tensorflow", "input_shape": _SEQ})]),
+    ("conv-avgpool-same-theano-gru", "none", [("Convolution1D", {"nb_filter": 4, "filter_length": 2, "flip": False,
+                                                                 "same_rule": "tensorflow", "input_shape": _SEQ}),
+                                              ("AveragePooling1D", {"pool_length": 2, "stride": 1,
+                                                                    "border_mode": "same", "same_rule": "theano"}),
+                                              ("GRU", {})])]
+AROUND_LAYERS["Convolution1D"] += [
+    ("conv-same-tf-stride2", "none", [("Convolution1D", {"nb_filter": 3, "filter_length": 4, "border_mode": "same",
+                                                         "subsample_length": 2, "flip": False,
+                                                         "same_rule": "tensorflow", "input_shape": _SEQ})]),
+    ("conv-causal-dilated", "none", [("Convolution1D", {"nb_filter": 3, "filter_length": 3, "border_mode": "causal",
+                                                        "dilation_rate": 2, "same_rule": "theano",
+                                                        "input_shape": _SEQ})])]
+AROUND_LAYERS["MaxPooling1D"] += [
+    ("pool3-same-theano-stride2", "none", [("MaxPooling1D", {"pool_length": 3, "stride": 2, "border_mode": "same",
+                                                             "same_rule": "theano", "input_shape": _SEQ})])]
+AROUND_LAYERS["BatchNormalization"] += [
+    ("gru-bn-axis-lstm", "holes", [("GRU", {"return_sequences": True}),
+                                   ("BatchNormalization", {"axis": -1, "variance": True, "epsilon": 1e-3}),
+                                   ("LSTM", {})]),
+    ("bn1-variance", "none", [("BatchNormalization", {"mode": 1, "axis": -1, "variance": True, "input_shape": _SEQ})])]
+AROUND_LAYERS["Dense"] += [
+    ("gru-dense-last-axis-lstm", "holes", [("GRU", {"return_sequences": True}),
+                                           ("Dense", {"output_dim": 3, "activation": "elu", "last_axis": True}),
+                                           ("LSTM", {})])]
+AROUND_LAYERS["TimeDistributedMerge"] += [
+    ("gmaxpool", "none", [("TimeDistributedMerge", {"mode": "max", "global_pooling": True, "input_shape": _SEQ})]),
+    # unmasked here: a sample whose steps are all masked averages to NaN, as in Keras (tested on its own)
+    ("gru-gavgpool", "none", [("GRU", {"return_sequences": True}),
+                                      ("TimeDistributedMerge", {"mode": "ave", "global_pooling": True,
+                                                                "masked_mean": True}),
+                                      ("Dense", {"output_dim": 2})])]
+AROUND_LAYERS["PReLU"] += [
+    ("lstm-prelu-shared", "none", [("LSTM", {"return_sequences": True}), ("PReLU", {"shared_axes": [1]}),
+                                   ("GRU", {})])]
+AROUND_LAYERS["Activation"] += [
+    ("activation-" + name, "none", [("Activation", {"activation": name, "input_shape": _SEQ})])
+    for name in ("elu", "selu", "softsign", "exponential", "swish", "mish")]
+AROUND_LAYERS["Reshape"] += [
+    ("gru-reshape-inferred-lstm", "none", [("GRU", {"return_sequences": True, "output_dim": 4}),
+                                           ("Reshape", {"dims": (-1, 2), "infer_axis": True}), ("LSTM", {})])]
+AROUND_LAYERS["ZeroPadding1D"] = [
+    ("zeropad", "none", [("ZeroPadding1D", {"left_pad": 2, "right_pad": 1, "input_shape": _SEQ})]),
+    ("zeropad-conv-gru", "none", [("ZeroPadding1D", {"left_pad": 1, "right_pad": 0, "input_shape": _SEQ}),
+                                  ("Convolution1D", {"nb_filter": 3, "filter_length": 2}), ("GRU", {})])]
+AROUND_LAYERS["Cropping1D"] = [
+    ("crop", "none", [("Cropping1D", {"left_crop": 1, "right_crop": 2, "input_shape": _SEQ})]),
+    ("lstm-crop-left-gru", "none", [("LSTM", {"return_sequences": True}), ("Cropping1D", {"right_crop": 0}),
+                                    ("GRU", {})])]
+AROUND_LAYERS["UpSampling1D"] = [
+    ("upsample", "none", [("UpSampling1D", {"size": 3, "input_shape": _SEQ})]),
+    ("gru-upsample-lstm", "none", [("GRU", {"return_sequences": True}), ("UpSampling1D", {}), ("LSTM", {})])]
+AROUND_LAYERS["ReLU"] = [
+    ("relu-clipped-leaky", "none", [("ReLU", {"max_value": 0.6, "negative_slope": 0.1, "threshold": 0.05,
+                                             "input_shape": _SEQ})]),
+    ("gru-relu-lstm", "holes", [("GRU", {"return_sequences": True}), ("ReLU", {"max_value": 0.5}), ("LSTM", {})])]
+AROUND_LAYERS["Softmax"] = [
+    ("softmax-time-axis", "none", [("Softmax", {"axis": 1, "input_shape": _SEQ})]),
+    ("lstm-softmax-gru", "holes", [("LSTM", {"return_sequences": True}), ("Softmax", {"axis": -1}), ("GRU", {})])]
+# -- end of layers12 block
+
+
 class _Make:
     """What a container builder needs: the dtype, and a fresh seed per model it builds
     (so every run of a case has the same weights)."""

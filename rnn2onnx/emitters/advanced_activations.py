@@ -46,3 +46,41 @@ def emit_thresholded_relu(layer, ctx, x, mask):
     g, name = ctx.g, layer.name
     above = g.node("Greater", [x, g.scalar(layer.theta)], f"{name}/Greater")
     return g.node("Where", [above, x, g.scalar(0.0)], f"{name}/Where"), mask
+
+
+@register("ELU")
+def emit_elu(layer, ctx, x, mask):
+    """Where(x > 0, x, alpha (e^min(x, 0) - 1)): scalars in the graph's dtype (ONNX's Elu
+    takes a float32 alpha attribute, and onnxruntime has no float64 Elu)."""
+    g, name = ctx.g, layer.name
+    negative = g.node("Sub", [g.node("Exp", [g.node("Min", [x, g.scalar(0.0)], f"{name}/Min")], f"{name}/Exp"),
+                              g.scalar(1.0)], f"{name}/Sub")
+    negative = g.node("Mul", [negative, g.scalar(layer.alpha)], f"{name}/Mul")
+    above = g.node("Greater", [x, g.scalar(0.0)], f"{name}/Greater")
+    return g.node("Where", [above, x, negative], f"{name}/Where"), mask
+
+
+@register("ReLU")
+def emit_relu_layer(layer, ctx, x, mask):
+    """The reference's formula op for op (scalars in the graph's dtype)."""
+    g, name = ctx.g, layer.name
+    if layer.threshold:
+        above = g.node("Cast", [g.node("Greater", [x, g.scalar(layer.threshold)], f"{name}/Greater")],
+                       f"{name}/Cast", to=g.elem)
+        y = g.node("Mul", [x, above], f"{name}/Mul")
+    elif layer.max_value is None:
+        y = g.node("Relu", [x], f"{name}/Relu")
+    else:  # clip(relu(x), 0, m) is clip(x, 0, m); onnxruntime's Relu+Clip fusion fails in float64
+        y = x
+    if layer.max_value is not None:
+        y = g.node("Clip", [y, g.scalar(0.0), g.scalar(layer.max_value)], f"{name}/Clip")
+    if layer.negative_slope:
+        below = g.node("Relu", [g.node("Sub", [g.scalar(layer.threshold), x], f"{name}/Sub")], f"{name}/Relu")
+        y = g.node("Sub", [y, g.node("Mul", [below, g.scalar(layer.negative_slope)], f"{name}/Mul")], f"{name}/Sub")
+    return y, mask
+
+
+@register("Softmax")
+def emit_softmax_layer(layer, ctx, x, mask):
+    # opset 13+: Softmax normalises along `axis` alone
+    return ctx.g.node("Softmax", [x], f"{layer.name}/Softmax", axis=layer.axis), mask

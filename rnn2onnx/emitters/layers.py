@@ -8,7 +8,7 @@ from . import register
 
 def refuse_mask(layer, mask):
     """0.2.0's plain layers cannot follow a mask (the reference refuses it as well)."""
-    if mask is not None:
+    if mask is not None and not getattr(layer, "drop_mask", False):  # tf.keras drops it silently
         raise ExportError(f"layer {layer.name}: {type(layer).__name__} cannot follow a layer with a mask "
                           "(Keras 0.2.0 refused to connect it)")
 
@@ -84,8 +84,17 @@ def emit_flatten(layer, ctx, x, mask):
 
 @register("TimeDistributedMerge")
 def emit_time_distributed_merge(layer, ctx, x, mask):
-    refuse_mask(layer, mask)
     g, name = ctx.g, layer.name
+    if layer.mode == "max":  # Keras 1.x/2.x GlobalMaxPooling1D
+        refuse_mask(layer, mask)
+        return g.reduce_max(x, [1], f"{name}/ReduceMax", keepdims=0), None
+    if mask is not None and layer.masked_mean:  # 2.2.3+ GlobalAveragePooling1D: over the unmasked steps
+        m = g.node("Unsqueeze", [mask, g.const([-1])], f"{name}/Unsqueeze")
+        total = g.node("ReduceSum", [g.node("Mul", [x, m], f"{name}/Mul"), g.const([1])], f"{name}/ReduceSum",
+                       keepdims=0)
+        count = g.node("ReduceSum", [m, g.const([1])], f"{name}/count", keepdims=0)
+        return g.node("Div", [total, count], f"{name}/Div"), None
+    refuse_mask(layer, mask)
     total = g.node("ReduceSum", [x, g.const([1])], f"{name}/ReduceSum", keepdims=0)
     if layer.mode == "sum":
         return total, None
