@@ -123,9 +123,18 @@ def test_layers_around_recurrent_ones(kind, name, mask, layers):
     model = make_model(case)
     inputs = make_inputs(case, model)[0]
     X = structure.as_list(model, inputs)[0]
+    if name in DYNAMIC_LENGTH:
+        with pytest.raises(ExportError, match="does not follow from the fixed input shapes"):
+            build(model, strategy="unrolled", fixed_shape=(X.shape[0], X.shape[1]))
+        return
     proto, _ = build(model, strategy="unrolled", fixed_shape=(X.shape[0], X.shape[1]))
     assert control_flow(proto) == []
     assert error(model, proto, inputs) <= TOLERANCE["float64"], name
+
+
+# Theano's 'same' pooling pads by a length computed in the graph, which ONNX shape
+# inference does not follow: the recurrent layer after it cannot be unrolled (refused)
+DYNAMIC_LENGTH = {"conv-avgpool-same-theano-gru"}
 
 
 RECURRENT_FIXTURES = sorted(name for name, entry in keras02.MANIFEST.items()
