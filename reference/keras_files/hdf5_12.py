@@ -40,11 +40,14 @@ def _h5py():
 
 def is_hdf5(path):
     """Whether the file at `path` starts with the HDF5 signature (at offset 0: Keras wrote
-    no user block)."""
+    no user block). A path that is not a readable regular file (a FIFO is never waited on)
+    is not: the config reader then says why it cannot be read."""
+    from ..files import InputPathError, open_input
+
     try:
-        with open(path, "rb") as f:
+        with open_input(path, "file") as f:
             return f.read(8) == HDF5_SIGNATURE
-    except OSError:
+    except (InputPathError, OSError):
         return False
 
 
