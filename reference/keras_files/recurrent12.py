@@ -35,12 +35,6 @@ GATES = {"SimpleRNN": "", "GRU": "zrh", "LSTM": "icfo"}
 FUSED_ORDER = {"SimpleRNN": "", "GRU": "zrh", "LSTM": "ifco"}  # the gate blocks of a fused kernel
 MERGE_MODES = ("concat", "sum", "mul", "ave", None)
 
-# every key the recurrent layers of 1.x/2.x write, beyond releases12.NO_EFFECT's
-EFFECT_KEYS = {"batch_input_shape", "input_shape", "input_dim", "input_length", "output_dim", "units",
-               "activation", "inner_activation", "recurrent_activation", "use_bias", "return_sequences",
-               "return_state", "go_backwards", "stateful", "reset_after", "time_major", "bias"}
-
-
 def takes(kind, argument):
     """Whether the reference class `kind` has the constructor argument `argument`."""
     cls = LAYERS.get(kind)
@@ -91,7 +85,8 @@ def _ends(stored, expected):
 
 def _blocks(array, n, axis, where, what):
     if array.ndim < 1 or array.shape[axis] % n:
-        raise KerasFileError(f"{where}: {what} has shape {tuple(array.shape)}, not {n} gate blocks")
+        raise KerasFileError(f"{where}: {what} has shape {tuple(array.shape)} in the file, not {n} gate blocks "
+                             "(the file does not fit its config)")
     return np.split(array, n, axis=axis)
 
 
@@ -241,10 +236,11 @@ def _recurrent(class_name, config, release, backend, label, context):
     cudnn = class_name.startswith("CuDNN")
     kind = class_name[5:] if cudnn else class_name
     v1 = releases12.major(release) == 1
-    unknown = [k for k in config if k not in EFFECT_KEYS and k not in releases12.NO_EFFECT]
+    accepted = releases12.RECURRENT_KEYS[1 if v1 else 2]
+    unknown = [k for k in config if k not in accepted]
     if unknown:
         raise KerasFileError(f"{where}: unknown config key {quote(unknown[0])} (it may change the numbers); "
-                             f"{class_name} is read with: {', '.join(sorted(EFFECT_KEYS | set(releases12.NO_EFFECT)))}")
+                             f"a Keras {'1' if v1 else '2'}.x {class_name} is read with: {', '.join(sorted(accepted))}")
     units = config.get("output_dim" if v1 else "units", config.get("units", config.get("output_dim")))
     if units is None:
         raise KerasFileError(f"{where}: the number of units ({'output_dim' if v1 else 'units'}) is missing")

@@ -130,6 +130,21 @@ NO_EFFECT = {
     "input_dtype": "the input's dtype", "dtype": "the layer's floatX (the weights' dtype decides)",
 }
 
+#: the keys the recurrent layers of each major release write (their get_config at the tags,
+#: keras-team and tf.keras); any other key is refused, since it may change the numbers
+_COMMON = ("name", "trainable", "batch_input_shape", "input_shape", "return_sequences", "go_backwards",
+           "stateful", "unroll", "activation")
+RECURRENT_KEYS = {
+    1: frozenset(_COMMON + ("input_dtype", "input_dim", "input_length", "output_dim", "init", "inner_init",
+                            "forget_bias_init", "inner_activation", "W_regularizer", "U_regularizer",
+                            "b_regularizer", "activity_regularizer", "dropout_W", "dropout_U", "consume_less")),
+    2: frozenset(_COMMON + ("dtype", "units", "recurrent_activation", "use_bias", "kernel_initializer",
+                            "recurrent_initializer", "bias_initializer", "unit_forget_bias", "kernel_regularizer",
+                            "recurrent_regularizer", "bias_regularizer", "activity_regularizer",
+                            "kernel_constraint", "recurrent_constraint", "bias_constraint", "dropout",
+                            "recurrent_dropout", "implementation", "return_state", "reset_after", "time_major")),
+}
+
 #: keys that tell 1.x from 2.x configs (recurrent layers, Embedding, Dense)
 KEYS_1X = frozenset(("init", "inner_init", "inner_activation", "consume_less", "dropout_W",
                      "dropout_U", "W_regularizer", "input_dtype", "forget_bias_init"))
