@@ -141,11 +141,11 @@ def weight_map(kind, layout, where, use_bias=True, reset_after=False):
             suffix = f"_{gate}" if gate else ""
             out["W" + suffix], out["U" + suffix], out["b" + suffix] = Ws[j], Us[j], bs[j]
             if reset_after:
-                out["b_rec" + suffix] = rbs[j]  # the recurrent bias (added to h·U before r multiplies it)
+                out["bU" + suffix] = rbs[j]  # the recurrent bias (added to h·U before r multiplies it)
         return out
 
     if reset_after:
-        order = order + [f"b_rec_{g}" for g in gates]
+        order = order + [f"bU_{g}" for g in gates]  # the reference GRU(reset_after=True)'s order
     return WeightMap(where, expected, convert, order, label)
 
 
@@ -346,12 +346,19 @@ def _bidirectional(config, release, backend, label, context):
         inner_config["batch_input_shape"] = [None] + list(shape)
     inner_spec = _recurrent(inner_class, inner_config, release, backend, f"{label}'s wrapped layer", context)
     arguments = {"layer": inner_spec, "merge_mode": merge_mode}
+    if shape is not None and takes("Bidirectional", "input_shape"):  # a first layer: the model's input shape
+        arguments["input_shape"] = shape
     if context.get("masked") and inner_spec.arguments.get("return_sequences"):
-        # the mask rule of the backward half's output in time order differs by backend
-        if backend is None:
+        # at masked steps keras-team's Bidirectional repeats each half's previous output (carry),
+        # tf.keras's outputs 0 (zero_output_for_mask); the config does not say, the release does
+        if releases12.parse(release) is None and releases12.major(release) == 2:
             raise KerasFileError(f"{where}: with a mask and return_sequences=True, Bidirectional computes "
-                                 "differently on Theano and TensorFlow, and the file does not state its backend")
-        if takes("Bidirectional", "backend"):
-            arguments["backend"] = backend
+                                 "differently in keras-team Keras and tf.keras, and the file does not state "
+                                 "its release; name it (keras_version=, --keras-version)")
+        if releases12.is_tf_keras(release):
+            if not takes("Bidirectional", "masked_output"):
+                raise KerasFileError(f"{where}: tf.keras's Bidirectional (0 at masked steps) is not computed by "
+                                     "this reference yet; refused")
+            arguments["masked_output"] = "zero"
     return LayerSpec(kind="Bidirectional", arguments=arguments, label=label, name=name,
                      weight_map=bidirectional_map(inner_spec.weight_map, where))

@@ -78,8 +78,10 @@ def major(version):
 
 
 def is_tf_keras(version):
+    """Whether tf.keras wrote the file: a "-tf" version, or 2.4.0 and later (keras-team's
+    2.4.0 is a thin wrapper of tf.keras; later 2.x versions are tf.keras's / tf_keras's)."""
     parsed = parse(version)
-    return parsed is not None and (parsed[3] or (parsed[0] == 2 and parsed[1:3] > (4, 0)))
+    return parsed is not None and (parsed[3] or (parsed[0] == 2 and parsed[1:3] >= (4, 0)))
 
 
 def default_recurrent_activation(version):
