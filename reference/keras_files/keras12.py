@@ -5,7 +5,7 @@ A 1.x/2.x config is `{"class_name": "Sequential" | "Model", "config": ...}`, fro
 the `model_config` attribute of a `model.save` file (whose root attributes say the same).
 A Sequential's `config` is its list of layers (up to 2.2.2) or `{name, layers}` (2.2.3+);
 each layer is `{"class_name", "config"}`. A functional model (`Model`) is read by
-functional.py (`read(config, translate, release)`), each of its layers translated here.
+functional.py (`read(config, translate, release, backend)`), each of its layers translated here.
 
 `read_config(config, keras_version=None, stated=None)` tells the release (the file's
 `keras_version`, else the config keys: 1.x and 2.x name their arguments differently),
@@ -207,11 +207,10 @@ def _functional(inner, context):
     if not isinstance(inner, dict):
         raise KerasFileError(f"a functional model's config must be a mapping, got {quote(inner)}")
 
-    def translate_entry(entry):
-        name = entry.get("name") or (entry.get("config") or {}).get("name")
-        return translate(entry, f"layer {quote(name, 40)}", context)
+    def translate_entry(entry, label):
+        return translate(entry, label, context)
 
-    return functional.read(inner, translate_entry, context["release"])
+    return functional.read(inner, translate_entry, context["release"], context["backend"])
 
 
 # ---------------------------------------------------------------------------------------
