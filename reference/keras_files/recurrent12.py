@@ -13,7 +13,9 @@ the tags, keras/layers/recurrent.py and cudnn_recurrent.py):
   TensorFlow wrote them); `use_bias=False`: no bias (read as zeros); GRU `reset_after=True`:
   bias (2, 3*units), the input biases then the recurrent ones;
 - CuDNNLSTM: bias (8*units): input then recurrent biases, i, f, c, o each; cuDNN adds them;
-  CuDNNGRU: bias (6*units) as GRU reset_after's (2, 3*units) flattened.
+  CuDNNGRU: bias (6*units) as GRU reset_after's (2, 3*units) flattened. Each gate's kernel
+  block holds cuDNN's own matrix layout (its buffer is cuDNN's (units, input) matrix, the
+  recurrent block is transposed): see `weight_map`.
 
 Keras loads a layer's arrays by position (topology.load_weights_from_hdf5_group); each
 array's name is checked against the position it is loaded into, so a file whose layout is
@@ -137,6 +139,14 @@ def weight_map(kind, layout, where, use_bias=True, reset_after=False):
             bs, rbs = _blocks(b[0], n, 0, where, "bias"), _blocks(b[1], n, 0, where, "bias")
         else:
             bs = _blocks(b, n, 0, where, "bias")
+        if layout == "cudnn":
+            # cuDNN reads each gate's block as its own row-major matrices: the input block's
+            # buffer as (units, input) and the recurrent block as (units_out, units_in), so
+            # as the reference's (input, units) / (units_in, units_out) they are the block's
+            # buffer reshaped and transposed (Keras's own converter, _convert_rnn_weights,
+            # at 2.1.6 and 2.3.1: kernel.T.reshape(kernel.shape, order='F'), k.T)
+            Ws = [w.reshape(-1).reshape(w.shape[1], w.shape[0]).T for w in Ws]
+            Us = [u.T for u in Us]
         for j, gate in enumerate(fused or [""]):
             suffix = f"_{gate}" if gate else ""
             out["W" + suffix], out["U" + suffix], out["b" + suffix] = Ws[j], Us[j], bs[j]

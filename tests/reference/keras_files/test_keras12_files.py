@@ -72,6 +72,17 @@ def keras_simple(X, kernel, recurrent, bias):
     return np.stack(out, axis=1)
 
 
+def cudnn_as_keras(kernel, recurrent, n):
+    """The matrices cuDNN computes with, in Keras's (input, units) orientation: Keras hands
+    cuDNN each gate's block as a flat buffer (cudnn_recurrent._canonical_to_params), which
+    cuDNN reads as a row-major (units, input) matrix W (and (units, units) R) applied as W·x,
+    R·h."""
+    units, width = recurrent.shape[0], kernel.shape[0]
+    W = np.hstack([k.reshape(-1).reshape(units, width).T for k in np.hsplit(kernel, n)])
+    U = np.hstack([u.reshape(-1).reshape(units, units).T for u in np.hsplit(recurrent, n)])
+    return W, U
+
+
 # -- writing files in the releases' layouts ---------------------------------------------------
 def attr(value, kind):
     return value.encode() if kind == "bytes" else value
@@ -153,7 +164,10 @@ def test_cudnn_lstm_is_an_lstm_with_sigmoid_gates_and_the_two_biases_summed(tmp_
                                     ("cu_dnnlstm_1/bias:0", bias)])], backend="tensorflow")
     model = r.load_model(path)
     assert model.keras_backend == "tensorflow"
-    check(model, X, keras_lstm(X, kernel, recurrent, bias[:20] + bias[20:], inner="sigmoid"))
+    W, U = cudnn_as_keras(kernel, recurrent, 4)
+    check(model, X, keras_lstm(X, W, U, bias[:20] + bias[20:], inner="sigmoid"))
+    plain = keras_lstm(X, kernel, recurrent, bias[:20] + bias[20:], inner="sigmoid")
+    assert np.max(np.abs(model.predict(X) - plain)) > 1e-2  # cuDNN's layout is not Keras's
 
 
 def test_cudnn_gru_is_a_reset_after_gru_or_refused_until_the_reference_has_one(tmp_path, rng, X):
@@ -169,6 +183,7 @@ def test_cudnn_gru_is_a_reset_after_gru_or_refused_until_the_reference_has_one(t
             r.load_model(path)
         return
     kernel, recurrent, bias = (w for _, w in weights)
+    kernel, recurrent = cudnn_as_keras(kernel, recurrent, 3)
     k, b_in, b_rec = 5, bias[:15], bias[15:]
     h, out = np.zeros((3, k)), []
     for t in range(4):  # cuDNN's GRU: r multiplies (h·U_h + recurrent bias)
