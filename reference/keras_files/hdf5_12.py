@@ -231,15 +231,9 @@ def set_model_weights(model, layers, path):
                 ws = weight_map(arrays)
         except KerasFileError as exc:
             raise KerasFileError(f"{path}: {exc}") from None
-        expected = [(n, tuple(s)) for n, s, _ in layer._specs]
-        if len(ws) != len(expected):
-            raise KerasFileError(f"{path}: {where} stores {len(arrays)} weight arrays, which give {len(ws)} of the "
-                                 f"layer's {len(expected)} ({', '.join(n for n, _ in expected)})")
-        for w, (wname, shape) in zip(ws, expected):
-            if tuple(np.shape(w)) != shape:
-                raise KerasFileError(f"{path}: {where}: weight {wname} has shape {tuple(np.shape(w))} in the file, "
-                                     f"but the layer expects {shape} (the file does not fit its config)")
-        mapped.append([np.asarray(w, dtype=dtype) for w in ws])
+        ws = [np.asarray(w, dtype=dtype) for w in ws]
+        _check_fits(layer, ws, arrays, where, path)
+        mapped.append(ws)
     if dtypes and model.dtype_from in (DTYPE_UNDECIDED, DTYPE_NOT_IN_WEIGHTS, DTYPE_FROM_WEIGHTS):
         model.set_dtype(dtype, DTYPE_FROM_WEIGHTS)
     elif not dtypes and model.dtype_from == DTYPE_UNDECIDED:
@@ -254,6 +248,30 @@ def set_model_weights(model, layers, path):
         model.keras_notes.append(f"the weights file names {len(renamed)} layers differently from the config "
                                  f"(first: {quote(renamed[0][1], 30)} for {quote(renamed[0][0], 30)}); read by "
                                  "position, as Keras reads them")
+
+
+def _check_fits(layer, ws, arrays, where, path):
+    """Refuse `ws` unless `layer.set_weights(ws)` will take them, before any layer is set.
+    A layer with its own set_weights (one whose stored shapes decide its form, a wrapper
+    passing them on) is tried on a copy."""
+    from ..layers import Layer
+
+    if type(layer).set_weights is not Layer.set_weights:
+        import copy
+
+        try:
+            copy.deepcopy(layer).set_weights(ws)
+        except ConfigError as exc:
+            raise KerasFileError(f"{path}: {where}: {shorten(exc, 300)} (the file does not fit its config)") from None
+        return
+    expected = [(n, tuple(s)) for n, s, _ in layer._specs]
+    if len(ws) != len(expected):
+        raise KerasFileError(f"{path}: {where} stores {len(arrays)} weight arrays, which give {len(ws)} of the "
+                             f"layer's {len(expected)} ({', '.join(n for n, _ in expected)})")
+    for w, (wname, shape) in zip(ws, expected):
+        if tuple(np.shape(w)) != shape:
+            raise KerasFileError(f"{path}: {where}: weight {wname} has shape {tuple(np.shape(w))} in the file, "
+                                 f"but the layer expects {shape} (the file does not fit its config)")
 
 
 def _takes_names(function):

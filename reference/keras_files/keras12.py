@@ -232,6 +232,11 @@ def translate(entry, label, context):
     if class_name == "Lambda":
         raise KerasFileError(f"{label} (Lambda): a Lambda layer holds Python code (marshalled bytecode or a "
                              "function's name) and code from a file is never run; refused")
+    if class_name in ("Merge", "Sequential", "Model"):
+        raise KerasFileError(f"{label} ({class_name}): a Keras 1.x Merge inside a Sequential is not read (its "
+                             "branches are models of their own); a functional model with merge layers is"
+                             if class_name == "Merge" else
+                             f"{label} ({class_name}): a model used as a layer is not read; refused")
     if class_name in recurrent12.RECURRENT12 or class_name in recurrent12.WRAPPERS12:
         return recurrent12.translate(class_name, config, release, backend, label, context)
     if layers12 is not None:
