@@ -191,8 +191,19 @@ def read_layers(group, path):
 
 # ---------------------------------------------------------------------------------------
 def _weighted_layers(model):
-    """The model's layers that hold weights, in config order, with their Keras names."""
-    return [layer for layer in model.layers if layer.weight_names]
+    """The model's layers that hold weights, in config order (a 1.x Merge-first
+    Sequential's Merge: its branches' layers, as Keras's file lists them)."""
+    return [layer for layer in _leaves(model.layers) if layer.weight_names]
+
+
+def _leaves(layers):
+    from ..containers import Merge
+
+    for layer in layers:
+        if isinstance(layer, Merge):  # a Merge of branch models
+            yield from layer._branch_layers()
+        else:
+            yield layer
 
 
 def set_model_weights(model, layers, path):

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..untrusted import quote, shorten
 from . import recurrent12, releases12
-from .spec import KerasFileError, LayerSpec, ModelSpec, SequentialSpec
+from .spec import KerasFileError, LayerSpec, MergeSpec, ModelSpec, SequentialSpec
 
 try:  # the non-recurrent layers' translations (their own module)
     from . import layers12
@@ -45,9 +45,14 @@ def _walk_layers(layers):
         if not isinstance(entry, dict):
             continue
         yield entry
-        inner = entry.get("config", {}).get("layer") if isinstance(entry.get("config"), dict) else None
-        if isinstance(inner, dict):
-            stack.append(inner)
+        config = entry.get("config")
+        if isinstance(config, dict):
+            if isinstance(config.get("layer"), dict):  # a wrapper's layer
+                stack.append(config["layer"])
+            branches = config.get("layers")
+            for branch in branches if isinstance(branches, list) else ():
+                if isinstance(branch, dict):  # a 1.x Merge's branches: models of their own
+                    stack.extend(_layer_list(branch))
 
 
 def _layer_list(config):
@@ -171,7 +176,7 @@ def _masks(entry):
     return entry.get("class_name") == "Masking" or (entry.get("class_name") == "Embedding" and bool(layer.get("mask_zero")))
 
 
-def _sequential(inner, context):
+def _sequential(inner, context, prefix=""):
     if isinstance(inner, dict):  # 2.2.3+: {name, layers}
         extra = [k for k in inner if k not in ("name", "layers", "build_input_shape")]
         if extra:
@@ -181,9 +186,12 @@ def _sequential(inner, context):
         raise KerasFileError("a Sequential config must hold a non-empty list of layers")
     specs, pending_shape = [], None
     for index, entry in enumerate(inner):
-        label = f"layer {index}"
+        label = f"{prefix}layer {index}"
         if not isinstance(entry, dict) or not isinstance(entry.get("config"), dict):
             raise KerasFileError(f"{label}: a layer entry must be {{class_name, config}}, got {quote(entry)}")
+        if index == 0 and entry.get("class_name") == "Merge":
+            specs.append(_merge(entry, label, context))
+            continue
         if entry.get("class_name") == "InputLayer":  # tf.keras writes it first: its shape is the next layer's
             if specs:
                 raise KerasFileError(f"{label}: an InputLayer inside a Sequential is only read first")
@@ -196,6 +204,38 @@ def _sequential(inner, context):
     if not specs:
         raise KerasFileError("the Sequential config holds no layer but its InputLayer")
     return SequentialSpec(layers=specs)
+
+
+MERGE_KEYS = ("name", "trainable", "mode", "mode_type", "concat_axis", "dot_axes", "output_shape", "output_shape_type",
+              "output_mask", "output_mask_type", "arguments", "layers")
+SEQUENTIAL_MERGE_MODES = ("sum", "mul", "ave", "concat")
+
+
+def _merge(entry, label, context):
+    """A 1.x Sequential's first layer `Merge(layers=[models], mode)`: its branches are
+    Sequentials, each with its own input (predict takes one array per branch, in branch
+    order). Keras 1.x hands the Merge no mask here (it reads each branch model's input
+    node, whose mask is None), so, as the reference's Merge, it passes none on."""
+    config = entry["config"]
+    where = _where(label, "Merge", config)
+    _keys(config, set(MERGE_KEYS), where, "a Sequential's Merge")
+    if config.get("mode_type", "raw") != "raw" or not isinstance(config.get("mode"), str):
+        raise KerasFileError(f"{where}: its mode is a Python function stored in the file; code from a file is "
+                             "never run")
+    mode = config.get("mode", "sum")
+    if mode not in SEQUENTIAL_MERGE_MODES:
+        raise KerasFileError(f"{where}: merge mode {quote(mode)} is not read in a Sequential's Merge; accepted: "
+                             f"{', '.join(SEQUENTIAL_MERGE_MODES)}")
+    branches = config.get("layers")
+    if not isinstance(branches, list) or len(branches) < 2:
+        raise KerasFileError(f"{where}: 'layers' must list its branch models, got {quote(branches)}")
+    specs = []
+    for i, branch in enumerate(branches):
+        if not isinstance(branch, dict) or branch.get("class_name") != "Sequential":
+            raise KerasFileError(f"{where} branch {i}: a branch must be a Sequential model, got "
+                                 f"{quote(branch.get('class_name') if isinstance(branch, dict) else branch)}")
+        specs.append(_sequential(branch.get("config"), context, f"{label} (Merge) branch {i}: "))
+    return MergeSpec(branches=specs, mode=mode, concat_axis=config.get("concat_axis", -1), label=where)
 
 
 def _functional(inner, context):
@@ -233,9 +273,8 @@ def translate(entry, label, context):
         raise KerasFileError(f"{label} (Lambda): a Lambda layer holds Python code (marshalled bytecode or a "
                              "function's name) and code from a file is never run; refused")
     if class_name in ("Merge", "Sequential", "Model"):
-        raise KerasFileError(f"{label} ({class_name}): a Keras 1.x Merge inside a Sequential is not read (its "
-                             "branches are models of their own); a functional model with merge layers is"
-                             if class_name == "Merge" else
+        raise KerasFileError(f"{label} ({class_name}): a Merge is read as a Sequential's first layer or in a "
+                             "functional model; refused here" if class_name == "Merge" else
                              f"{label} ({class_name}): a model used as a layer is not read; refused")
     if class_name in recurrent12.RECURRENT12 or class_name in recurrent12.WRAPPERS12:
         return recurrent12.translate(class_name, config, release, backend, label, context)

@@ -270,8 +270,9 @@ def _recurrent(class_name, config, release, backend, label, context):
             key = "inner_activation" if v1 else "recurrent_activation"
             args["inner_activation"] = _activation(config, key, releases12.default_recurrent_activation(release),
                                                    where, release)
-    if context.get("masked"):
-        args["mask_rule"] = releases12.MASK_RULE
+    # every 1.x/2.x release's rule, set whether or not the config shows a mask source: a
+    # mask reaching the layer must never meet the reference's default (0.2.0's) rule
+    args["mask_rule"] = releases12.MASK_RULE
     if _bool(config, "go_backwards", where):
         args["go_backwards"] = True
     if _bool(config, "stateful", where):
