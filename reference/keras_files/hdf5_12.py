@@ -197,10 +197,9 @@ def _weighted_layers(model):
 
 
 def _leaves(layers):
-    from ..containers import Merge
-
     for layer in layers:
-        if isinstance(layer, Merge):  # a Merge of branch models
+        # a Merge of branch models (reference/containers.py; the readers import no model)
+        if type(layer).__name__ == "Merge" and hasattr(layer, "_branch_layers"):
             yield from layer._branch_layers()
         else:
             yield layer
