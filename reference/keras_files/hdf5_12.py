@@ -181,6 +181,8 @@ def read_layers(group, path):
         arrays = []
         for wname in weight_names:
             parent, parts = g, wname.split("/")
+            if any(part in ("", ".", "..") for part in parts):
+                raise KerasFileError(f"{where}: weight name {quote(wname, 60)} is not a path inside the layer's group")
             for part in parts[:-1]:  # 2.x: 'lstm_1/kernel:0' nests a group
                 parent = h5_member(parent, part, "group", where, f"group {quote(part, 40)}", KerasFileError)
             arrays.append((wname, read_h5_dataset(parent, parts[-1], where, f"weight {quote(wname, 60)}",

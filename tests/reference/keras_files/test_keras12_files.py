@@ -406,6 +406,10 @@ def test_hostile_hdf5_members_are_refused(tmp_path, rng):
     with pytest.raises(KerasFileError) as info:
         r.load_model(path)
     assert "is missing" in one_sentence(info) and len(str(info.value)) < 300
+    with h5py.File(path, "a") as f:  # a weight name reaching out of its group
+        f["model_weights/s"].attrs["weight_names"] = [b"s/kernel:0", b"/model_weights/s/s/kernel:0", b"s/bias:0"]
+    with pytest.raises(KerasFileError, match="is not a path inside the layer's group"):
+        r.load_model(path)
     path = write(tmp_path / "trunc.h5", config, good)
     data = path.read_bytes()
     (tmp_path / "trunc2.h5").write_bytes(data[:len(data) // 2])
