@@ -215,13 +215,15 @@ def set_model_weights(model, layers, path):
     targets = _weighted_layers(model)
     if len(stored) != len(targets):
         raise KerasFileError(
-            f"{path} holds weights for {len(stored)} layers ({', '.join(quote(n, 30) for n, _ in stored[:6]) or 'none'}), "
+            f"{path} holds weights for {len(stored)} layers "
+            f"({', '.join(quote(n, 30) for n, _ in stored[:6]) or 'none'}), "
             f"but the model has {len(targets)} layers with weights "
             f"({', '.join(quote(getattr(l, 'keras_name', l.name), 30) for l in targets[:6]) or 'none'})")
     dtypes = {a.dtype for _, arrays in stored for _, a in arrays}
     if len(dtypes) > 1:
-        raise KerasFileError(f"{path} stores weights in several dtypes ({', '.join(sorted(map(str, dtypes)))}); a "
-                             "Keras file holds one floatX, so the model's dtype is ambiguous: pass dtype= to choose one")
+        raise KerasFileError(f"{path} stores weights in several dtypes ({', '.join(sorted(map(str, dtypes)))}); "
+                             "a Keras file holds one floatX, so the model's dtype is ambiguous: pass dtype= to "
+                             "choose one")
     if model.dtype_from in (DTYPE_UNDECIDED, DTYPE_NOT_IN_WEIGHTS, DTYPE_FROM_WEIGHTS) and dtypes:
         dtype = str(next(iter(dtypes)))
         if dtype not in DTYPES:
@@ -255,7 +257,8 @@ def set_model_weights(model, layers, path):
             layer.set_weights(ws)
         except ConfigError as exc:  # checked above; kept as a sentence if a layer refuses anyway
             raise KerasFileError(f"{path}: {shorten(exc, 300)}") from None
-    renamed = [(getattr(l, "keras_name", ""), n) for l, (n, _) in zip(targets, stored) if getattr(l, "keras_name", "") != n]
+    renamed = [(getattr(layer, "keras_name", ""), n) for layer, (n, _) in zip(targets, stored)
+               if getattr(layer, "keras_name", "") != n]
     if renamed and hasattr(model, "keras_notes"):
         model.keras_notes.append(f"the weights file names {len(renamed)} layers differently from the config "
                                  f"(first: {quote(renamed[0][1], 30)} for {quote(renamed[0][0], 30)}); read by "

@@ -173,7 +173,8 @@ def _check_count(config):
 
 def _masks(entry):
     layer = entry.get("config") if isinstance(entry.get("config"), dict) else {}
-    return entry.get("class_name") == "Masking" or (entry.get("class_name") == "Embedding" and bool(layer.get("mask_zero")))
+    kind = entry.get("class_name")
+    return kind == "Masking" or (kind == "Embedding" and bool(layer.get("mask_zero")))
 
 
 def _sequential(inner, context, prefix=""):

@@ -65,7 +65,8 @@ class WeightMap:
         names = [_suffix(n) for n, _ in pairs]
         if len(pairs) != len(self.expected) or not all(_ends(n, e) for n, e in zip(names, self.expected)):
             raise KerasFileError(
-                f"{self.where}: the file stores {len(pairs)} weight arrays ({', '.join(quote(n, 40) for n in names[:13]) or 'none'}), "
+                f"{self.where}: the file stores {len(pairs)} weight arrays "
+                f"({', '.join(quote(n, 40) for n in names[:13]) or 'none'}), "
                 f"but its config describes the {self.layout} layout ({', '.join(self.expected)})")
         return self.convert([np.asarray(a) for _, a in pairs])
 
@@ -106,7 +107,8 @@ def weight_map(kind, layout, where, use_bias=True, reset_after=False):
     order = reference_order(kind)
     if layout == "per_gate":
         expected = order if gates else ["W", "U", "b"]
-        return WeightMap(where, expected, lambda arrays: dict(zip(order, arrays)), order, "per-gate (consume_less cpu/mem)")
+        return WeightMap(where, expected, lambda arrays: dict(zip(order, arrays)), order,
+                         "per-gate (consume_less cpu/mem)")
     names = {"fused_1x": ("W", "U", "b"), "fused": ("kernel", "recurrent_kernel", "bias"),
              "cudnn": ("kernel", "recurrent_kernel", "bias")}[layout]
     expected = list(names if use_bias else names[:2])
@@ -223,7 +225,8 @@ def input_shape(config, where):
     if config.get("batch_input_shape") is not None:
         value = config["batch_input_shape"]
         if not isinstance(value, (list, tuple)) or len(value) < 2:
-            raise KerasFileError(f"{where}: batch_input_shape must be a list holding the batch axis, got {quote(value)}")
+            raise KerasFileError(f"{where}: batch_input_shape must be a list holding the batch axis, "
+                                 f"got {quote(value)}")
         shape = list(value[1:])
     elif config.get("input_shape") is not None:
         shape = config["input_shape"]
@@ -297,7 +300,8 @@ def _recurrent(class_name, config, release, backend, label, context):
     elif v1:
         layout = "fused_1x" if releases12.fused_layout_1x(release, config.get("consume_less", "cpu")) else "per_gate"
         if config.get("consume_less", "cpu") not in ("cpu", "mem", "gpu"):
-            raise KerasFileError(f"{where}: unknown consume_less {quote(config['consume_less'])}; accepted: cpu, mem, gpu")
+            raise KerasFileError(f"{where}: unknown consume_less {quote(config['consume_less'])}; "
+                                 "accepted: cpu, mem, gpu")
     else:
         layout = "fused"
     if kind == "SimpleRNN" and layout == "fused_1x":
