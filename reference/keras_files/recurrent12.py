@@ -289,7 +289,7 @@ def _recurrent(class_name, config, release, backend, label, context):
                                  "rather than computing other numbers")
         args["return_state"] = True
     use_bias = _bool(config, "use_bias", where, default=True) and _bool(config, "bias", where, default=True)
-    reset_after = kind == "GRU" and (cudnn or _bool(config, "reset_after", where))
+    reset_after = kind == "GRU" and (cudnn or _reset_after(config, release, where))
     if reset_after:
         if not takes("GRU", "reset_after"):
             raise KerasFileError(f"{where}: GRU reset_after=True (CuDNNGRU's cell) is not computed by this "
@@ -316,10 +316,24 @@ def _recurrent(class_name, config, release, backend, label, context):
     return spec
 
 
+def _reset_after(config, release, where):
+    """GRU's reset_after: as written, else the default of the release (a config of a
+    release that has the key always writes it)."""
+    if "reset_after" in config:
+        return _bool(config, "reset_after", where)
+    default = releases12.default_reset_after(release)
+    if default is None:
+        raise KerasFileError(f"{where}: the config leaves out reset_after, whose default differs between the "
+                             f"releases Keras {release} may be; name the release (keras_version=, --keras-version)")
+    return default
+
+
 def _activation(config, key, default, where, release):
     from .. import activations
     from ..errors import ConfigError
 
+    if key in config and config[key] is None:  # Keras's activations.get(None) is linear (1.x and 2.x)
+        return "linear"
     value = config.get(key)
     if value is None:
         if default is None:

@@ -15,6 +15,8 @@ keras/engine/topology.py (2.2.x+: engine/saving.py) at each tag:
 
 - mask rule: "carry" in every 1.x/2.x release and both backends (`K.rnn`: a masked step
   outputs the previous output, 0 before the first, and keeps the states);
+- default GRU `reset_after`: False in keras-team 2.1.5–2.3.1 (and before it existed), True
+  in tf.keras on TensorFlow 2 ("2.3.0-tf", 2.4.0 and later); "2.2.4-tf" tells none;
 - default `recurrent_activation` (LSTM, GRU): `hard_sigmoid` before 2.3.0, `sigmoid` from
   2.3.0 (keras-team); tf.keras: `hard_sigmoid` in "2.1.6-tf" (TensorFlow 1.x), `sigmoid`
   from "2.3.0-tf" (TensorFlow 2.2+); "2.2.4-tf" was written by TensorFlow 1.13–2.1, whose
@@ -98,6 +100,20 @@ def default_recurrent_activation(version):
     if major_ == 1:
         return "hard_sigmoid"
     return "hard_sigmoid" if (minor, patch) < (3, 0) else "sigmoid"
+
+
+def default_reset_after(version):
+    """GRU's default reset_after in `version` (the key came in 2.1.5; tf.keras 2.x on
+    TensorFlow 2 defaults to True), or None when the release string does not decide it."""
+    parsed = parse(version)
+    if parsed is None:  # a major span: 1.x has no such key; 2.0.0–2.4.0 holds 2.4.0 (tf.keras)
+        return False if version == MAJOR_SPANS[1] else None
+    major_, minor, patch, tf = parsed
+    if version == "2.2.4-tf":  # TensorFlow 1.13–2.1 wrote it: both defaults
+        return None
+    if tf:
+        return (minor, patch) >= (3, 0)
+    return major_ == 2 and (minor, patch) >= (4, 0)
 
 
 def default_activation(kind):

@@ -251,6 +251,31 @@ def test_a_left_out_default_the_release_does_not_decide_is_refused(tmp_path, rng
     assert model.keras_version == "2.0.8" and model.keras_release.endswith("named by the caller")
 
 
+def test_a_null_activation_is_linear_and_a_left_out_reset_after_takes_the_releases_default(tmp_path, rng, X):
+    """Keras's activations.get(None) is linear; GRU's reset_after defaults to False in
+    keras-team 2.x, True in tf.keras on TensorFlow 2, and "2.2.4-tf" (TensorFlow 1.13-2.1)
+    decides nothing."""
+    kernel, recurrent, bias = rng.uniform(-.5, .5, (3, 5)), rng.uniform(-.5, .5, (5, 5)), rng.uniform(-.5, .5, 5)
+    layer = rnn2("SimpleRNN", 5, "s", activation=None)
+    stored = [("s/kernel:0", kernel), ("s/recurrent_kernel:0", recurrent), ("s/bias:0", bias)]
+    path = write(tmp_path / "m.h5", sequential(layer), [("s", stored)])
+    h, out = np.zeros((3, 5)), []
+    for t in range(4):
+        h = X[:, t] @ kernel + bias + h @ recurrent
+        out.append(h)
+    check(r.load_model(path), X, np.stack(out, axis=1))
+    layer = rnn2("GRU", 5, "g")
+    weights = [("g/kernel:0", rng.uniform(-.5, .5, (3, 15))), 
+               ("g/recurrent_kernel:0", rng.uniform(-.5, .5, (5, 15))),
+               ("g/bias:0", rng.uniform(-.5, .5, 15))]
+    path = write(tmp_path / "g.h5", sequential(layer, keras_version="2.2.4-tf", backend="tensorflow"),
+                 [("g", weights)], keras_version="2.2.4-tf", backend="tensorflow")
+    with pytest.raises(KerasFileError, match="leaves out reset_after, whose default differs"):
+        r.load_model(path)
+    path = write(tmp_path / "g2.h5", sequential(layer), [("g", weights)])
+    check(r.load_model(path), X, keras_gru(X, *(w for _, w in weights)))
+
+
 def test_a_file_that_states_no_release_is_told_by_its_keys(tmp_path, rng, X):
     kernel, recurrent, bias = rng.uniform(-.5, .5, (3, 5)), rng.uniform(-.5, .5, (5, 5)), rng.uniform(-.5, .5, 5)
     config = sequential(rnn2("SimpleRNN", 5, "simple_rnn_1"), keras_version=None, backend=None)
