@@ -129,3 +129,14 @@ def test_a_release_the_file_contradicts_is_refused_and_later_releases_are_offere
     code, _, _ = call("inspect", paths(release, case)["model_h5"], "--keras-version", "3.0.0")
     usage = capsys.readouterr().err
     assert code == 2 and "invalid choice: '3.0.0'" in usage and "2.4.0" in usage
+
+
+def test_validate_reads_a_model_save_file(tmp_path):
+    release, name, case = _case("2.1.6", "plain_gru_seq_f32")
+    model_h5 = paths(release, case)["model_h5"]
+    code, _, err = call("convert", model_h5, "-o", tmp_path / "m.onnx", "--no-validate")
+    assert code == 0, err
+    code, out, err = call("validate", tmp_path / "m.onnx", model_h5)
+    assert code == 0 and "PASS" in out, err
+    code, out, err = call("validate", tmp_path / "m.onnx", paths(release, case)["config_json"])
+    assert code == 1 and "validate needs the WEIGHTS file" in err, err
