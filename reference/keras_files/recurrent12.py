@@ -316,6 +316,15 @@ def _recurrent(class_name, config, release, backend, label, context):
     return spec
 
 
+def _undecided(release):
+    """Why a left-out key's default is not known: the rest of the sentence."""
+    if releases12.parse(release) is None:  # told from the keys only: a span of releases
+        return (f"whose default differs between the releases Keras {release} may be; name the release "
+                "(keras_version=, --keras-version)")
+    return (f"whose default differs between the TensorFlow versions that wrote Keras {release} files; refused "
+            "rather than guessing")
+
+
 def _reset_after(config, release, where):
     """GRU's reset_after: as written, else the default of the release (a config of a
     release that has the key always writes it)."""
@@ -323,8 +332,7 @@ def _reset_after(config, release, where):
         return _bool(config, "reset_after", where)
     default = releases12.default_reset_after(release)
     if default is None:
-        raise KerasFileError(f"{where}: the config leaves out reset_after, whose default differs between the "
-                             f"releases Keras {release} may be; name the release (keras_version=, --keras-version)")
+        raise KerasFileError(f"{where}: the config leaves out reset_after, {_undecided(release)}")
     return default
 
 
@@ -337,9 +345,7 @@ def _activation(config, key, default, where, release):
     value = config.get(key)
     if value is None:
         if default is None:
-            raise KerasFileError(f"{where}: the config leaves out {key}, whose default differs between the "
-                                 f"releases Keras {release} may be; name the release (keras_version=, "
-                                 "--keras-version)")
+            raise KerasFileError(f"{where}: the config leaves out {key}, {_undecided(release)}")
         return default
     if not isinstance(value, str):
         raise KerasFileError(f"{where}: {key} must be an activation's name, got {quote(value)}")
