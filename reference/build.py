@@ -9,7 +9,7 @@ import warnings
 
 from .containers import Graph, Merge
 from .errors import ConfigError
-from .keras_files import keras0, text
+from .keras_files import hdf5_12, keras0, keras12, text
 from .keras_files.hdf5 import load_weights
 from .keras_files.spec import FunctionalSpec, GraphSpec, KerasFileError, LayerSpec, MergeSpec
 from .layers import Embedding
@@ -33,10 +33,18 @@ def build_model(spec, dtype=None, seed=None, compile=True, initialise=True):
         compile_from_config(model, spec.compile, graph=isinstance(spec.model, GraphSpec))
     model.keras_version = spec.release
     model.keras_release = spec.summary
+    model.keras_backend = spec.backend
     model.keras_notes = list(spec.notes) + list(spec.warnings)
+    if _is_keras12(spec):  # its weights files have the 1.x/2.x layout
+        model.load_weights = lambda path: hdf5_12.load_weights(model, path)
     for message in spec.warnings:
         warnings.warn(message, RuntimeWarning, stacklevel=3)
     return model
+
+
+def _is_keras12(spec):
+    """Whether a spec came from a Keras 1.x/2.x file (its release is 1.x or 2.x)."""
+    return spec.release[:1] in ("1", "2")
 
 
 def _layer(spec, place=None):
@@ -217,15 +225,20 @@ def compile_from_config(model, settings, graph=False):
 
 # -- the public loaders ---------------------------------------------------------------------
 def model_from_config(config, dtype=None, seed=None, compile=True, initialise=True, keras_version=None):
-    """A reference `Sequential` or `Graph` from a Keras 0.1.x–0.3.x model config (a dict).
+    """A reference model from a Keras model config (a dict): 0.1.x–0.3.x (`{"name": ...}`)
+    or 1.x/2.x (`{"class_name": ..., "config": ...}`).
 
-    The release that wrote it is told from its keys (or named: keras_version="0.3.2"), and
+    The release that wrote it is told from the file (1.x/2.x: its `keras_version`; 0.x and
+    1.x/2.x files that do not state it: its keys) or named (keras_version="0.3.2"), and
     the model computes under that release's rules, or the config is refused with the reason.
     dtype=None: the model computes in the dtype of the weights file `load_weights` reads
-    (Keras saved its weights in Theano's floatX, float64 by default), float32 until then.
-    A compiled model's config (`optimizer`, `loss`, `class_mode`) is compiled the same way
-    unless `compile=False`. initialise=False: shapes only, no weight initialised.
+    (Keras saved its weights in floatX), float32 until then.
+    A compiled 0.x model's config (`optimizer`, `loss`, `class_mode`) is compiled the same
+    way unless `compile=False`. initialise=False: shapes only, no weight initialised.
     """
+    if keras12.is_keras12_config(config):
+        spec = keras12.read_config(config, keras_version=keras_version)
+        return build_model(spec, dtype=dtype, seed=seed, compile=False, initialise=initialise)
     spec = keras0.read_config(config, keras_version=keras_version)
     return build_model(spec, dtype=dtype, seed=seed, compile=compile, initialise=initialise)
 
@@ -244,12 +257,49 @@ def model_from_yaml(text_, dtype=None, seed=None, compile=True, initialise=True,
 
 def load_model(config_path, weights_path=None, dtype=None, seed=None, compile=True, initialise=None,
                keras_version=None):
-    """Config file (+ optional HDF5 weights file) -> reference `Sequential` or `Graph`; with
-    no dtype it computes in the weights file's (float32 without one)."""
+    """A reference model from Keras files: a 1.x/2.x `model.save` file alone
+    (`load_model("m.h5")`), or a config file (0.x or 1.x/2.x `to_json`/`to_yaml`) and its
+    HDF5 weights (`save_weights`). With no dtype it computes in the weights' (float32
+    without weights)."""
     if initialise is None:  # weights about to be loaded: nothing to initialise (or allocate) first
         initialise = weights_path is None
-    model = model_from_config(text.config_from_file(config_path), dtype=dtype, seed=seed, compile=compile,
+    if hdf5_12.is_hdf5(config_path):
+        if weights_path is not None:
+            raise KerasFileError(f"{config_path} is an HDF5 file: a model.save file holds its config and its "
+                                 "weights; give it alone, or give a config file (to_json) and its weights")
+        return _load_model_file(config_path, dtype, seed, keras_version)
+    config = text.config_from_file(config_path)
+    if keras12.is_keras12_config(config):
+        return _load_keras12(config, weights_path, dtype, seed, initialise, keras_version)
+    model = model_from_config(config, dtype=dtype, seed=seed, compile=compile,
                               initialise=initialise, keras_version=keras_version)
     if weights_path is not None:
         load_weights(model, weights_path)
+    return model
+
+
+def _load_keras12(config, weights_path, dtype, seed, initialise, keras_version):
+    """A 1.x/2.x config and (optionally) its save_weights file: the file's attributes
+    (keras_version, backend) tell the release with the config's."""
+    info, layers = (None, None)
+    if weights_path is not None:
+        info, layers = hdf5_12.read_weights_file(weights_path)
+    spec = keras12.read_config(config, keras_version=keras_version, stated=info)
+    model = build_model(spec, dtype=dtype, seed=seed, compile=False, initialise=initialise)
+    if layers is not None:
+        hdf5_12.set_model_weights(model, layers, str(weights_path))
+    return model
+
+
+def _load_model_file(path, dtype, seed, keras_version):
+    """A Keras 1.x/2.x `model.save` file: its model_config attribute, its model_weights group."""
+    info, layers = hdf5_12.read_model_file(path)
+    config = text.config_from_json(info["model_config"])
+    if not keras12.is_keras12_config(config):
+        raise KerasFileError(f"{path}: its model_config is not a Keras 1.x/2.x model config")
+    spec = keras12.read_config(config, keras_version=keras_version, stated=info)
+    if info.get("training_config") is not None:
+        spec.notes.append("training_config (the compile settings) is not read: it plays no part in predict")
+    model = build_model(spec, dtype=dtype, seed=seed, compile=False, initialise=False)
+    hdf5_12.set_model_weights(model, layers, str(path))
     return model

@@ -1,13 +1,16 @@
 """The `rnn2onnx` command: Keras 0.x model files in, validated ONNX out.
 
-    rnn2onnx convert CONFIG WEIGHTS -o MODEL.onnx   legacy config + HDF5 weights -> ONNX, validated
-    rnn2onnx inspect CONFIG [WEIGHTS]               model summary, structure (branches, nodes, merges) and
+    rnn2onnx convert CONFIG WEIGHTS -o MODEL.onnx   Keras config + HDF5 weights -> ONNX, validated
+    rnn2onnx convert MODEL.h5 -o MODEL.onnx         a Keras 1.x/2.x model.save file -> ONNX, validated
+    rnn2onnx inspect CONFIG [WEIGHTS] | MODEL.h5    the release (and backend) that wrote the files and why,
+                                                    model summary, structure (branches, nodes, merges) and
                                                     what each layer becomes in ONNX
     rnn2onnx validate MODEL.onnx CONFIG WEIGHTS     compare an ONNX file with the reference model
     rnn2onnx demo | bench | conformance [...]       train-export-validate demo, benchmarks, conformance
 
-CONFIG is what Keras 0.1.x/0.2.0's `model.to_json()` or `to_yaml()` wrote (.json, .yaml or
-.yml; other names are sniffed), WEIGHTS what `model.save_weights()` wrote (HDF5).
+CONFIG is what Keras 0.1.x–2.x's `model.to_json()` or `to_yaml()` wrote (.json, .yaml or
+.yml; other names are sniffed), WEIGHTS what `model.save_weights()` wrote (HDF5), MODEL.h5
+what Keras 1.x/2.x's `model.save()` wrote (config and weights in one HDF5 file).
 Exit status: 0 on success, 1 when the work failed (bad file, export error, validation
 mismatch), 2 on a usage error, 128+N when stopped by signal N (SIGINT, SIGTERM, SIGHUP:
 the staging files are removed). Errors are one sentence on stderr; nothing is written
@@ -90,12 +93,22 @@ def _refuse_nonfinite(model):
                                    f"holds {kind}; a model whose weights are not finite is not converted")
 
 
+def _require_weights(args, what):
+    """A config file needs its weights file; a Keras 1.x/2.x model.save file holds them."""
+    from reference.keras_files.hdf5_12 import is_hdf5
+
+    if args.weights is None and not is_hdf5(args.config):
+        raise CommandError(f"{what} needs the WEIGHTS file (save_weights) with the CONFIG file, or one "
+                           "Keras 1.x/2.x model.save file (MODEL.h5)")
+
+
 def cmd_convert(args, out, err):
     import rnn2onnx
     from reference.files import check_output_path
 
     # before anything is read or written: the output is never one of the inputs
     check_output_path(args.output, [args.config, args.weights])
+    _require_weights(args, "convert")
     model = _load(args.config, args.weights, args.dtype, args.keras_version)
     _require_built(model, "exported", args.weights)
     _refuse_nonfinite(model)
@@ -178,6 +191,7 @@ def cmd_validate(args, out, err):
     # the ONNX file fixes the dtype its inputs and outputs have: the reference follows it
     # (a file converted with --dtype float32 from float64 weights is validated in float32)
     dtype = args.dtype or _onnx_dtype(args.model)
+    _require_weights(args, "validate")
     model = _load(args.config, args.weights, dtype, args.keras_version)
     _require_built(model, "validated", args.weights)
     check_names(model)  # the report's table holds them
@@ -247,10 +261,12 @@ def build_parser():
 
     def keras_version_option(p):
         from reference.keras_files.releases import RELEASES
+        from reference.keras_files.releases12 import RELEASES12
 
-        p.add_argument("--keras-version", choices=RELEASES, default=None, metavar="RELEASE",
-                       help="the Keras release that wrote the files, when their keys do not tell it "
-                            f"({', '.join(RELEASES)}); a release the files contradict is refused")
+        p.add_argument("--keras-version", choices=RELEASES + RELEASES12, default=None, metavar="RELEASE",
+                       help="the Keras release that wrote the files, when they do not tell it "
+                            f"({', '.join(RELEASES)}, {RELEASES12[0]}–{RELEASES12[-1]}); a release the files "
+                            "contradict is refused")
 
     def model_options(p, opset=True):
         keras_version_option(p)
@@ -274,12 +290,15 @@ def build_parser():
         if opset:
             p.add_argument("--opset", type=int, default=None, help="ONNX opset (default: the exporter's)")
 
-    p = sub.add_parser("convert", help="legacy Keras config + HDF5 weights -> validated ONNX file",
-                       description="Load a Keras 0.1.x/0.2.0 model (config + weights), export it to ONNX, "
-                                   "check the ONNX file against the reference model in onnxruntime and "
-                                   "print the comparison. Nothing is written unless every step succeeds.")
-    p.add_argument("config", metavar="CONFIG", help="model config from to_json()/to_yaml()")
-    p.add_argument("weights", metavar="WEIGHTS", help="HDF5 weights from save_weights()")
+    p = sub.add_parser("convert", help="Keras config + HDF5 weights, or a model.save file -> validated ONNX file",
+                       description="Load a Keras 0.1.x-2.x model (config + weights, or one Keras 1.x/2.x "
+                                   "model.save file), export it to ONNX, check the ONNX file against the "
+                                   "reference model in onnxruntime and print the comparison. Nothing is "
+                                   "written unless every step succeeds.")
+    p.add_argument("config", metavar="CONFIG",
+                   help="model config from to_json()/to_yaml(), or a Keras 1.x/2.x model.save file (MODEL.h5)")
+    p.add_argument("weights", metavar="WEIGHTS", nargs="?", default=None,
+                   help="HDF5 weights from save_weights() (not with a model.save file)")
     p.add_argument("-o", "--output", metavar="MODEL.onnx", required=True, help="ONNX file to write")
     model_options(p)
     p.add_argument("--no-validate", action="store_true", help="skip the onnxruntime comparison")
@@ -299,8 +318,8 @@ def build_parser():
                                    "with the reference model read from CONFIG and WEIGHTS. Exit status 1 "
                                    "on a mismatch.")
     p.add_argument("model", metavar="MODEL.onnx")
-    p.add_argument("config", metavar="CONFIG")
-    p.add_argument("weights", metavar="WEIGHTS")
+    p.add_argument("config", metavar="CONFIG", help="model config, or a Keras 1.x/2.x model.save file")
+    p.add_argument("weights", metavar="WEIGHTS", nargs="?", default=None)
     p.add_argument("--n", type=int, default=8, help="generated samples (default: 8)")
     p.add_argument("--dtype", choices=("float32", "float64"), default=None,
                    help="precision of the reference model (default: the ONNX file's)")

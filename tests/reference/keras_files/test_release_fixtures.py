@@ -37,7 +37,6 @@ def release_cases(pattern="0.*"):
 
 
 CASES = release_cases()
-LATER_CASES = release_cases("[1-9]*")  # Keras 1.x/2.x files: not read yet
 
 
 def _paths(release, case):
@@ -90,15 +89,6 @@ def _in_span(release, span):
 
     first, _, last = span.partition("–")
     return RELEASES.index(first) <= RELEASES.index(release) <= RELEASES.index(last or first)
-
-
-@pytest.mark.parametrize("release,name,case", LATER_CASES, ids=[f"{r_}/{n}" for r_, n, _ in LATER_CASES])
-def test_files_of_later_releases_are_refused_in_one_sentence(release, name, case):
-    config, weights, _ = _paths(release, case)
-    with pytest.raises(KerasFileError) as info:
-        r.load_model(config, weights)
-    assert str(info.value).startswith("the config is a Keras 1.x/2.x model config (class_name ")
-    assert str(info.value).endswith("only files of Keras 0.1.0 to 0.3.3 are read")
 
 
 DROPOUT_CASES = [c for c in CASES if "Dropout" in c[2]["layers"]]
