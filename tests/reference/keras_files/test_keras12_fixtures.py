@@ -1,5 +1,5 @@
-"""Files written by Keras 1.2.2 and 2.1.6 on Theano (tests/fixtures/keras_releases/{1.2.2,2.1.6},
-written by the releases themselves) load through the public API in both forms — the one
+"""Files written by Keras 1.2.2, 2.0.8, 2.1.6, 2.2.4, 2.3.1 on Theano and tf_keras 2.15.1 on TensorFlow
+(tests/fixtures/keras_releases/{1.2.2,...,tf-2.15.1}, written by the releases themselves) load through the public API in both forms — the one
 `model.save` file, and `to_json` + `save_weights` — with no release named, and reproduce that
 release's `predict`: 1e-9 relative in float64, 2e-5 in float32, compared in the model's dtype.
 The release and backend are told from the files. Cases whose cell the reference does not
@@ -35,7 +35,7 @@ REFUSED = {
 def keras12_cases():
     """(release, case name, case) of every Keras 1.x/2.x fixture whose expected values exist."""
     out = []
-    for manifest in sorted(glob.glob(os.path.join(FIXTURES, "[12].*", "MANIFEST.json"))):
+    for manifest in sorted(glob.glob(os.path.join(FIXTURES, "[12].*", "MANIFEST.json")) + glob.glob(os.path.join(FIXTURES, "tf-*", "MANIFEST.json"))):
         release = os.path.basename(os.path.dirname(manifest))
         for name, case in json.load(open(manifest))["cases"].items():
             if "files" in case and (case.get("output_keys") or case.get("output_keys_original")):
@@ -153,7 +153,7 @@ def test_load_model_reproduces_the_release_that_wrote_the_file(release, name, ca
             load(release, case, form)
         return
     model = load(release, case, form)
-    assert model.keras_version == release
+    assert model.keras_version == release.removeprefix("tf-")  # tf-2.15.1/: tf_keras 2.15.1 wrote it
     assert model.keras_backend == stated_backend(case)  # 1.x files do not state it: None
     assert str(model.dtype) == case["floatX"]
     arrays = np.load(paths(release, case)["data_npz"])
@@ -173,10 +173,11 @@ SOME = [c for c in CASES if c[1] in ("emb_lstm_seq_f64", "gpu_emb_lstm_seq_f32",
 def test_both_forms_give_the_same_weights_and_the_release_line_says_why(release, name, case):
     a, b = load(release, case, "model.save"), load(release, case, "to_json+save_weights")
     assert [w.tobytes() for w in a.get_weights()] == [w.tobytes() for w in b.get_weights()]
-    v1 = release.startswith("1.")
-    assert a.keras_release == f"Keras {release}{'' if v1 else ' (theano)'}: file attribute keras_version" \
+    v1, version = release.startswith("1."), release.removeprefix("tf-")
+    backend = "" if v1 else " (tensorflow)" if release.startswith("tf-") else " (theano)"
+    assert a.keras_release == f"Keras {version}{backend}: file attribute keras_version" \
         + ("; Keras 1.x files do not state their backend" if v1 else "")
-    assert b.keras_release.startswith(f"Keras {release}")
+    assert b.keras_release.startswith(f"Keras {version}")
     assert "config key keras_version" in b.keras_release  # to_json writes it; 2.x's save_weights too
     if case["compiled"]:
         assert any("training_config" in note for note in a.keras_notes)
