@@ -133,10 +133,10 @@ def cmd_convert(args, out, err):
 
 def _inputs_text(model):
     """'Embedding input', or 'inputs input_1 (int64), input_2 (float64)' for a container."""
-    from rnn2onnx.structure import is_graph, model_inputs
+    from rnn2onnx.structure import is_functional, is_graph, model_inputs
 
     ports = model_inputs(model)
-    if len(ports) == 1 and not is_graph(model):
+    if len(ports) == 1 and not is_graph(model) and not is_functional(model):
         return f"{type(model.layers[0]).__name__} input"
     return "inputs " + ", ".join(f"{p.name} ({'int64' if p.ids else model.dtype})" for p in ports)
 
@@ -157,7 +157,7 @@ def cmd_inspect(args, out, err):
     import rnn2onnx
     from reference.untrusted import CELL_LIMIT, printable, table
     from rnn2onnx.export import check_names
-    from rnn2onnx.structure import describe, is_graph, model_inputs
+    from rnn2onnx.structure import describe, is_functional, is_graph, model_inputs
 
     model = _load(args.config, args.weights, args.dtype, args.keras_version)
     _require_built(model, "summarised", args.weights)
@@ -167,7 +167,7 @@ def cmd_inspect(args, out, err):
     model.summary(print_fn=lambda text: print(text, file=out))
     plan = rnn2onnx.plan(model, strategy=args.strategy, target=args.target, opset=args.opset, loop_op=args.loop_op,
                          fixed_shape=fixed_shape(args.fixed_shape))
-    if is_graph(model) or len(model_inputs(model)) > 1:  # a container: its branches, nodes and merges
+    if is_graph(model) or is_functional(model) or len(model_inputs(model)) > 1:  # its branches, nodes, merges
         print("", file=out)
         print("Structure (as exported):", file=out)
         for line in describe(model, plan):
