@@ -1,4 +1,4 @@
-"""rnn2onnx: compile Keras 0.2.0 recurrent models (the `reference` package) to ONNX."""
+"""rnn2onnx: compile Keras recurrent models (the `reference` package: Keras 0.2.0, and what 0.1.x-2.x computed) to ONNX."""
 __version__ = "0.1.0"
 
 from .errors import ExportError, ValidationError  # noqa: E402
