@@ -2,11 +2,9 @@
 (tests/fixtures/keras_releases/{1.2.2,...,tf-2.15.1}, written by the releases themselves) load through the public API in both forms — the one
 `model.save` file, and `to_json` + `save_weights` — with no release named, and reproduce that
 release's `predict`: 1e-9 relative in float64, 2e-5 in float32, compared in the model's dtype.
-The release and backend are told from the files. Cases whose cell the reference does not
-compute yet (Bidirectional, GRU reset_after) are refused in one sentence; they reproduce
-Keras once the reference has them (the same test decides which by what the reference offers)."""
+The release and backend are told from the files. The cases REFUSED names are refused in one
+sentence by design."""
 import glob
-import importlib.util
 import json
 import os
 import re
@@ -16,8 +14,6 @@ import pytest
 
 import reference as r
 from reference.keras_files import KerasFileError
-from reference.keras_files.recurrent12 import takes
-from reference.registry import LAYERS
 
 from ..helpers import record
 
@@ -26,7 +22,7 @@ TOLERANCE = {"float64": 1e-9, "float32": 2e-5}
 # refused by design, by case name prefix per release: what the refusal says
 REFUSED = {
     # a 1.x file does not state its backend, and Theano's convolution flips the kernel
-    ("1.2.2", "conv_"): "does not state which backend wrote it",
+    ("1.", "conv_"): "does not state which backend wrote it",
     # an RNN called with initial_state
     ("", "fn_encoder_decoder_"): "initial_state or constants are not read",
 }
@@ -59,46 +55,12 @@ def load(release, case, form, **kwargs):
     return r.load_model(p["config_json"], p["weights_h5"], **kwargs)
 
 
-def _classes(config):
-    """Every class_name in a config, nested ones included."""
-    found, stack = set(), [config]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            inner = item.get("config")
-            # a layer's config names it (or lists layers); initializers' and regularizers' do not
-            if isinstance(item.get("class_name"), str) and (isinstance(inner, list) or
-                                                             (isinstance(inner, dict) and "name" in inner)):
-                found.add(item["class_name"])
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return found
-
-
 def pending(case):
-    """The refusal (a regular expression) a case gets, by design or while the reference lacks
-    what it needs; None if it must reproduce Keras."""
+    """The refusal (a regular expression) a case gets by design; None if it must reproduce Keras."""
     release, name, case = case
     for (rel, prefix), text in REFUSED.items():
-        if rel in ("", release) and name.startswith(prefix):
+        if release.startswith(rel) and name.startswith(prefix):
             return text
-    config = json.load(open(paths(release, case)["config_json"]))
-    classes = _classes(config)
-    text = json.dumps(config)
-    if classes & {"Model", "Functional"} and importlib.util.find_spec("reference.keras_files.functional") is None:
-        return "functional models .* are not read yet"
-    if "Bidirectional" in classes and "Bidirectional" not in LAYERS:
-        return "Bidirectional layers are not computed by this reference yet"
-    if ('"reset_after": true' in text or "CuDNNGRU" in classes) and not takes("GRU", "reset_after"):
-        return "reset_after=True .*is not computed by this reference yet"
-    if '"return_state": true' in text and not takes("LSTM", "return_state"):
-        return "return_state=True is not computed by this reference yet"
-    if importlib.util.find_spec("reference.keras_files.layers12") is None:
-        others = classes - {"Sequential", "Model", "InputLayer", "Bidirectional", "LSTM", "GRU", "SimpleRNN",
-                            "CuDNNLSTM", "CuDNNGRU", "Embedding", "Masking", "Dense", "Dropout", "Activation"}
-        if others:
-            return "is not read; accepted"
     return None
 
 
