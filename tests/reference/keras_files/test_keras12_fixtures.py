@@ -1,4 +1,4 @@
-"""Files written by Keras 1.2.2, 2.0.8, 2.1.6, 2.2.4, 2.3.1 on Theano and tf_keras 2.15.1 on TensorFlow
+"""Files written by Keras 1.0.8, 1.2.2, 2.0.8, 2.1.6, 2.2.4, 2.3.1 on Theano and tf_keras 2.15.1 on TensorFlow
 (tests/fixtures/keras_releases/{1.2.2,...,tf-2.15.1}, written by the releases themselves) load through the public API in both forms — the one
 `model.save` file, and `to_json` + `save_weights` — with no release named, and reproduce that
 release's `predict`: 1e-9 relative in float64, 2e-5 in float32, compared in the model's dtype.
