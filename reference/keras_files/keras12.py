@@ -14,16 +14,12 @@ translates every layer under that release's rules into the reference's arguments
 returns a ModelSpec whose `backend` is the file's ("theano", "tensorflow"; None when a
 1.x file does not say).
 """
-import numpy as np
 
 from ..untrusted import quote, shorten
 from . import recurrent12, releases12
-from .spec import KerasFileError, LayerSpec, MergeSpec, ModelSpec, SequentialSpec
+from .spec import KerasFileError, MergeSpec, ModelSpec, SequentialSpec
 
-try:  # the non-recurrent layers' translations (their own module)
-    from . import layers12
-except ImportError:  # pragma: no cover - until it is there: the local translations below
-    layers12 = None
+from . import layers12
 
 MODEL_CLASSES = ("Sequential", "Model", "Functional")
 TOP_KEYS = ("class_name", "config", "keras_version", "backend")
@@ -207,6 +203,18 @@ def _sequential(inner, context, prefix=""):
     return SequentialSpec(layers=specs)
 
 
+def _keys(config, allowed, where, kind):
+    unknown = [k for k in config if k not in allowed]
+    if unknown:
+        raise KerasFileError(f"{where}: unknown config key {quote(unknown[0])}; {kind} is read with: "
+                             f"{', '.join(sorted(allowed))}")
+
+
+def _where(label, kind, config):
+    name = config.get("name")
+    return f"{label} ({kind}{' ' + quote(name, 40) if isinstance(name, str) else ''})"
+
+
 MERGE_KEYS = ("name", "trainable", "mode", "mode_type", "concat_axis", "dot_axes", "output_shape", "output_shape_type",
               "output_mask", "output_mask_type", "arguments", "layers")
 SEQUENTIAL_MERGE_MODES = ("sum", "mul", "ave", "concat")
@@ -258,8 +266,8 @@ def _functional(inner, context):
 # one layer
 # ---------------------------------------------------------------------------------------
 def accepted_classes():
-    others = layers12.accepted_classes() if layers12 is not None else sorted(LOCAL)
-    return sorted(set(recurrent12.RECURRENT12) | set(recurrent12.WRAPPERS12) | set(others) | {"InputLayer"})
+    return sorted(set(recurrent12.RECURRENT12) | set(recurrent12.WRAPPERS12) | set(layers12.accepted_classes())
+                  | {"InputLayer"})
 
 
 def translate(entry, label, context):
@@ -279,108 +287,7 @@ def translate(entry, label, context):
                              f"{label} ({class_name}): a model used as a layer is not read; refused")
     if class_name in recurrent12.RECURRENT12 or class_name in recurrent12.WRAPPERS12:
         return recurrent12.translate(class_name, config, release, backend, label, context)
-    if layers12 is not None:
-        if class_name in layers12.LAYERS12:
-            return layers12.translate(class_name, config, release, backend, label)
-    elif class_name in LOCAL:
-        return LOCAL[class_name](config, release, label, context)
+    if class_name in layers12.LAYERS12:
+        return layers12.translate(class_name, config, release, backend, label)
     raise KerasFileError(f"{label}: layer class {quote(class_name)} is not read; accepted: "
                          f"{', '.join(accepted_classes())}")
-
-
-# -- the layers around recurrent ones, until layers12 reads them ------------------------------
-def _keys(config, allowed, where, kind):
-    unknown = [k for k in config if k not in allowed]
-    if unknown:
-        raise KerasFileError(f"{where}: unknown config key {quote(unknown[0])}; {kind} is read with: "
-                             f"{', '.join(sorted(allowed))}")
-
-
-BASE = {"name", "trainable", "batch_input_shape", "input_shape", "dtype", "input_dtype"}
-REGULARIZERS = {"W_regularizer", "b_regularizer", "activity_regularizer", "W_constraint", "b_constraint",
-                "kernel_regularizer", "bias_regularizer", "kernel_constraint", "bias_constraint",
-                "embeddings_regularizer", "embeddings_constraint"}
-INITIALIZERS = {"init", "kernel_initializer", "bias_initializer", "embeddings_initializer"}
-
-
-def _where(label, kind, config):
-    name = config.get("name")
-    return f"{label} ({kind}{' ' + quote(name, 40) if isinstance(name, str) else ''})"
-
-
-def _spec(kind, args, label, config, weight_map=None, shape=True):
-    if shape:
-        s = recurrent12.input_shape(config, _where(label, kind, config))
-        if s is not None:
-            args["input_shape"] = s
-    return LayerSpec(kind=kind, arguments=args, label=label,
-                     name=config.get("name") if isinstance(config.get("name"), str) else "", weight_map=weight_map)
-
-
-def _embedding(config, release, label, context):
-    where = _where(label, "Embedding", config)
-    _keys(config, BASE | REGULARIZERS | INITIALIZERS | {"input_dim", "output_dim", "input_length", "mask_zero",
-                                                        "dropout"}, where, "Embedding")
-    args = {"input_dim": recurrent12._positive(config.get("input_dim"), "input_dim", where),
-            "output_dim": recurrent12._positive(config.get("output_dim"), "output_dim", where),
-            "mask_zero": recurrent12._bool(config, "mask_zero", where)}
-    length = config.get("input_length")
-    if isinstance(length, list) and len(length) == 1:
-        length = length[0]
-    if length is not None:
-        args["input_length"] = recurrent12._positive(length, "input_length", where)
-    return _spec("Embedding", args, label, config, shape=False)
-
-
-def _masking(config, release, label, context):
-    where = _where(label, "Masking", config)
-    _keys(config, BASE | {"mask_value"}, where, "Masking")
-    value = config.get("mask_value", 0.0)
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise KerasFileError(f"{where}: mask_value must be a number, got {quote(value)}")
-    return _spec("Masking", {"mask_value": float(value)}, label, config)
-
-
-def _dense(config, release, label, context):
-    where = _where(label, "Dense", config)
-    _keys(config, BASE | REGULARIZERS | INITIALIZERS | {"output_dim", "units", "activation", "bias", "use_bias",
-                                                        "input_dim"}, where, "Dense")
-    units = recurrent12._positive(config.get("units", config.get("output_dim")), "units", where)
-    activation = recurrent12._activation(config, "activation", "linear", where, release)
-    use_bias = recurrent12._bool(config, "use_bias", where, True) and recurrent12._bool(config, "bias", where, True)
-    stored_names = ("W", "b") if "output_dim" in config else ("kernel", "bias")
-
-    def weight_map(pairs, names=None):
-        pairs = list(pairs)
-        stored = [recurrent12._suffix(n) for n, _ in pairs]
-        expected = list(stored_names if use_bias else stored_names[:1])
-        if len(pairs) != len(expected) or not all(recurrent12._ends(s, e) for s, e in zip(stored, expected)):
-            raise KerasFileError(f"{where}: the file stores {', '.join(quote(s, 30) for s in stored) or 'no weights'}, "
-                                 f"but its config describes {', '.join(expected)}")
-        W = pairs[0][1]
-        b = pairs[1][1] if use_bias else np.zeros(W.shape[-1:], W.dtype)
-        return [W, b]
-
-    args = {"output_dim": units, "activation": activation}
-    if config.get("input_dim") is not None and not config.get("batch_input_shape"):
-        args["input_shape"] = (recurrent12._positive(config["input_dim"], "input_dim", where),)
-        return _spec("Dense", args, label, config, weight_map, shape=False)
-    return _spec("Dense", args, label, config, weight_map)
-
-
-def _dropout(config, release, label, context):
-    where = _where(label, "Dropout", config)
-    _keys(config, BASE | {"p", "rate", "noise_shape", "seed"}, where, "Dropout")
-    context["notes"].append(f"{where}: dropout is applied in training only; the identity at inference")
-    return _spec("Dropout", {"p": 0.0}, label, config)
-
-
-def _activation_layer(config, release, label, context):
-    where = _where(label, "Activation", config)
-    _keys(config, BASE | {"activation"}, where, "Activation")
-    return _spec("Activation", {"activation": recurrent12._activation(config, "activation", None, where, release)},
-                 label, config)
-
-
-LOCAL = {"Embedding": _embedding, "Masking": _masking, "Dense": _dense, "Dropout": _dropout,
-         "Activation": _activation_layer}

@@ -149,7 +149,9 @@ def _number(config, key, where, default):
     return float(value)
 
 
-def _activation(config, where, key="activation"):
+def activation(config, where, key="activation"):
+    """The activation a 1.x/2.x config names under `key` (a name, or tf.keras's serialized
+    built-in); null or left out is linear, as Keras's activations.get(None)."""
     value = config.get(key)
     if value is None:
         return "linear"  # 1.x and 2.x: activation=None is linear
@@ -265,7 +267,7 @@ def _dense_parts(config, release, where, notes, kind):
             raise KerasFileError(f"{where}: the stored kernel has shape {W.shape}, not (inputs, units)")
         return [W, arrays[1] if use_bias else np.zeros(W.shape[-1:], W.dtype)]
 
-    return units, _activation(config, where), _weight_map(where, names if use_bias else names[:1], convert)
+    return units, activation(config, where), _weight_map(where, names if use_bias else names[:1], convert)
 
 
 def _dense(config, release, backend, label, where, notes):
@@ -343,7 +345,7 @@ def _activation_layer(config, release, backend, label, where, notes):
     _keys(config, {"activation"}, where, "Activation", notes)
     if config.get("activation") is None:
         raise KerasFileError(f"{where}: the config names no activation")
-    return _spec("Activation", {"activation": _activation(config, where)}, label, config, where)
+    return _spec("Activation", {"activation": activation(config, where)}, label, config, where)
 
 
 def _softmax(config, release, backend, label, where, notes):
@@ -495,7 +497,7 @@ def _convolution(config, release, backend, label, where, notes):
         return [np.ascontiguousarray(W), b]
 
     args = {"nb_filter": filters, "filter_length": K, "border_mode": padding, "subsample_length": stride,
-            "dilation_rate": dilation, "activation": _activation(config, where), "flip": backend == "theano",
+            "dilation_rate": dilation, "activation": activation(config, where), "flip": backend == "theano",
             "same_rule": backend}
     if config.get("input_dim") is not None and _input_shape(config, where) is None:
         length = config.get("input_length")

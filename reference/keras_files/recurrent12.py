@@ -337,23 +337,15 @@ def _reset_after(config, release, where):
 
 
 def _activation(config, key, default, where, release):
-    from .. import activations
-    from ..errors import ConfigError
+    """The activation under `key`: as written (layers12.activation: null is linear), else the
+    release's default, else refused (a release whose default is undecided)."""
+    from .layers12 import activation
 
-    if key in config and config[key] is None:  # Keras's activations.get(None) is linear (1.x and 2.x)
-        return "linear"
-    value = config.get(key)
-    if value is None:
+    if key not in config:
         if default is None:
             raise KerasFileError(f"{where}: the config leaves out {key}, {_undecided(release)}")
         return default
-    if not isinstance(value, str):
-        raise KerasFileError(f"{where}: {key} must be an activation's name, got {quote(value)}")
-    try:
-        activations.get(value)
-    except ConfigError as exc:
-        raise KerasFileError(f"{where}: {exc}") from None
-    return value
+    return activation(config, where, key)
 
 
 def _bidirectional(config, release, backend, label, context):
