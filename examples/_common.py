@@ -41,7 +41,7 @@ def export_and_check(model, path, inputs):
     (raises if it fails). None when there is no path or no compiler."""
     if not path or export_onnx(model, path) is None:
         return None
-    from rnn2onnx.validate import validate
+    from rnn2onnx.validation import validate
 
     report = validate(model, path, inputs=inputs)
     worst = max(report.outputs, key=lambda o: o.max_rel_error)

@@ -2,7 +2,7 @@
 __version__ = "0.1.0"
 
 from .errors import ExportError, ValidationError  # noqa: E402
-from .export import export, plan, supported_opsets  # noqa: E402
-from .validate import Report, validate  # noqa: E402
+from .exporter import export, plan, supported_opsets  # noqa: E402
+from .validation import Report, validate  # noqa: E402
 
 __all__ = ["export", "plan", "validate", "supported_opsets", "ExportError", "ValidationError", "Report"]

@@ -38,8 +38,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
-from . import export, runtimes
-from .export import build
+from . import runtimes
+from .exporter import build, export
 from .emitters.native import gru_weights, lstm_weights
 from .graph import walk_nodes
 

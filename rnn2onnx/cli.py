@@ -145,7 +145,7 @@ def _export(model, args, target):
     """Export (and validate, once) into `target`; the validation report, or None with
     --no-validate. The exporter validates in a staging folder beside `target` and renames
     into place only after validation passed (a model with external data included)."""
-    from rnn2onnx.export import export_with_report
+    from rnn2onnx.exporter import export_with_report
 
     _, report = export_with_report(model, target, opset=args.opset, strategy=args.strategy, target=args.target,
                                    loop_op=args.loop_op, validate=not args.no_validate, n=args.n,
@@ -156,7 +156,7 @@ def _export(model, args, target):
 def cmd_inspect(args, out, err):
     import rnn2onnx
     from reference.untrusted import CELL_LIMIT, printable, table
-    from rnn2onnx.export import check_names
+    from rnn2onnx.exporter import check_names
     from rnn2onnx.structure import describe, is_functional, is_graph, model_inputs
 
     model = _load(args.config, args.weights, args.dtype, args.keras_version)
@@ -185,7 +185,7 @@ def cmd_validate(args, out, err):
     import rnn2onnx
 
     from reference.files import check_input
-    from rnn2onnx.export import check_names
+    from rnn2onnx.exporter import check_names
 
     check_input(args.model, "ONNX file")
     # the ONNX file fixes the dtype its inputs and outputs have: the reference follows it

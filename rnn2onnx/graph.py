@@ -27,7 +27,7 @@ def fresh_name(base, used, suffixes):
     return candidate
 
 
-class Graph:
+class OnnxGraph:
     """Nodes, inputs and outputs of one ONNX graph; subgraphs share the root's names,
     initializers and constants (a Scan body reads weights from the outer scope)."""
 
@@ -122,7 +122,7 @@ class Graph:
         self.outputs.append(helper.make_tensor_value_info(name, elem or self.elem, shape))
 
     def subgraph(self, name):
-        return Graph(name, self.dtype, self.opset, root=self.root)
+        return OnnxGraph(name, self.dtype, self.opset, root=self.root)
 
     def make_graph(self):
         initializers = self.initializers if self.root is self else []
@@ -264,4 +264,4 @@ def finish_model(g, opset, metadata):
     return model
 
 
-__all__ = ["Graph", "OnnxOps", "emit_activation", "finish_model", "walk_nodes", "onnx"]
+__all__ = ["OnnxGraph", "OnnxOps", "emit_activation", "finish_model", "walk_nodes", "onnx"]

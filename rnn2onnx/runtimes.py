@@ -223,7 +223,7 @@ class _JsRuntime(Runtime):
         """The newest opset this build loads, probed once: the npm release may be older than
         the Python onnxruntime that sets the exporter's newest opset."""
         if cls.__dict__.get("_max_opset") is None:
-            from .export import MIN_OPSET, opset_probe, supported_opsets
+            from .exporter import MIN_OPSET, opset_probe, supported_opsets
 
             cls._max_opset = MIN_OPSET
             for opset in reversed(supported_opsets()):

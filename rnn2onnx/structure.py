@@ -384,7 +384,7 @@ def _emit_functional(model, ctx, tensors):
     """The calls in call order; [output tensors] in output order. A call's key (its layer
     name; a later call of a shared layer: name/call_k) names its ONNX nodes and its row in
     the plan."""
-    from .export import MAX_NAME_CHARS
+    from .exporter import MAX_NAME_CHARS
 
     for name in model.input_names + [layer.name for layer in model.layers]:
         if len(name) > MAX_NAME_CHARS:

@@ -14,7 +14,7 @@ from reference.untrusted import quote, shorten
 
 from .. import runtimes
 from ..bench import JSON_FORMAT as BENCH_FORMAT
-from ..validate import TOLERANCE
+from ..validation import TOLERANCE
 from .matrix import DTYPES, MASKS
 from .report import compatibility, compatibility_cell, rejection_index, write_atomic
 

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..validate import port_inputs
+from ..validation import port_inputs
 
 RECURRENT = ("SimpleRNN", "SimpleDeepRNN", "GRU", "LSTM", "JZS1", "JZS2", "JZS3")
 MASKS = ("none", "left", "right", "holes", "masking")
@@ -27,7 +27,7 @@ RULE_MASKS = ("right", "holes", "masking")  # left padding alone hides reset vs 
 
 def opset_choices():
     """The smallest, middle and largest supported opsets."""
-    from ..export import supported_opsets
+    from ..exporter import supported_opsets
 
     opsets = list(supported_opsets())
     return sorted({opsets[0], opsets[len(opsets) // 2], opsets[-1]})
@@ -698,7 +698,7 @@ def make_inputs(case, model, seed=0):
     ports = model_inputs(model)
     lengths = CONTAINERS[case.container][2] if case.container is not None else None
     batches = []
-    from ..validate import shortest_length
+    from ..validation import shortest_length
 
     shortest = shortest_length(model)
     sizes = [(max(TIME, shortest), BATCH), (shortest, 3 if shortest == 1 else BATCH)]

@@ -5,7 +5,7 @@ import itertools
 
 import numpy as np
 
-from ..validate import compare
+from ..validation import compare
 from .matrix import Case, DTYPES, STRATEGIES
 
 
@@ -90,7 +90,7 @@ def peer_cases(dtypes=DTYPES, strategies=STRATEGIES, opset=None):
     same test helper (onnx.backend.test.case.node.*Helper) rerun in float64."""
     import reference
 
-    from ..export import DEFAULT_OPSET
+    from ..exporter import DEFAULT_OPSET
 
     opset = opset or DEFAULT_OPSET
     cases, coverage = [], []

@@ -9,7 +9,7 @@ import numpy as np
 from reference.files import atomic_write
 
 from .. import __version__, runtimes
-from ..validate import TOLERANCE
+from ..validation import TOLERANCE
 from .matrix import DTYPES, MASKS
 
 

@@ -8,7 +8,7 @@ import traceback
 import numpy as np
 
 from .. import runtimes, structure
-from ..validate import TOLERANCE, compare
+from ..validation import TOLERANCE, compare
 from .matrix import layer_label, make_inputs, make_model
 
 
@@ -140,7 +140,7 @@ def run_case(case, runtime_names, keep_dir=None, keep_all=False):
     """Export, run and compare one case; returns its record (a JSON-able dict)."""
     import onnx
 
-    from ..export import build
+    from ..exporter import build
 
     started = time.perf_counter()
     record = {

@@ -21,9 +21,8 @@ from rnn2onnx import cli
 
 from ..fixtures.legacy import make_fixtures as mf
 
-# the submodules (the package's `export` and `validate` attributes are the functions)
-export_module = sys.modules["rnn2onnx.export"]
-validate_module = sys.modules["rnn2onnx.validate"]
+from rnn2onnx import exporter as export_module
+from rnn2onnx import validation as validate_module
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 

@@ -14,7 +14,7 @@ from reference.registry import LAYERS
 import rnn2onnx
 from rnn2onnx import runtimes
 from rnn2onnx.structure import describe, model_inputs
-from rnn2onnx.validate import InterfaceError, check_interface, generate_inputs
+from rnn2onnx.validation import InterfaceError, check_interface, generate_inputs
 
 FX = os.path.join(os.path.dirname(__file__), "..", "fixtures", "keras02")
 MANIFEST = json.load(open(os.path.join(FX, "MANIFEST.json")))["fixtures"]

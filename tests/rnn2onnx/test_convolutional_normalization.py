@@ -90,5 +90,5 @@ def test_a_convolution_model_validates_with_its_shortest_sequence():
     """validate() makes its short batch as short as the model accepts (here 4 steps)."""
     model = R.Sequential([R.Convolution1D(2, 3, input_shape=(None, 2)), R.MaxPooling1D(2)], dtype="float64")
     assert rnn2onnx.validate(model, rnn2onnx.export(model, validate=False)).passed
-    from rnn2onnx.validate import shortest_length
+    from rnn2onnx.validation import shortest_length
     assert shortest_length(model) == 4

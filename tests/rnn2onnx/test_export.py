@@ -12,8 +12,8 @@ from rnn2onnx.graph import walk_nodes
 from reference import GRU, LSTM, Activation, Dense, Dropout, Embedding, Layer, Sequential, SimpleRNN
 from rnn2onnx import ExportError, ValidationError, runtimes
 from rnn2onnx.emitters import EMITTERS
-from rnn2onnx.export import TARGETS
-from rnn2onnx.validate import TOLERANCE, compare, generate_inputs
+from rnn2onnx.exporter import TARGETS
+from rnn2onnx.validation import TOLERANCE, compare, generate_inputs
 
 from .models import CELLS, MASK_SOURCES, build
 
@@ -297,9 +297,9 @@ def test_onnxruntime_loop_bodies_hold_their_weights_and_scan_time_major(cell, lo
     weights in the main graph too."""
     import importlib
 
-    from rnn2onnx.export import build as export_build, initializer_bytes
+    from rnn2onnx.exporter import build as export_build, initializer_bytes
 
-    export_module = importlib.import_module("rnn2onnx.export")  # (rnn2onnx.export is the function)
+    export_module = importlib.import_module("rnn2onnx.exporter")
 
     model = build(cell, "embedding", True)
     layer = model.layers[1].name
@@ -333,7 +333,7 @@ def test_every_registered_layer_has_an_emitter():
 def test_plan_names_the_forms_the_export_uses(target):
     """plan() decides without emitting the recurrent layers' nodes (no weights computed):
     its forms are the ones build() emits."""
-    from rnn2onnx.export import build as build_graph
+    from rnn2onnx.exporter import build as build_graph
 
     for cell in sorted(CELLS):
         for mask_source in MASK_SOURCES:

@@ -14,8 +14,8 @@ from reference.merging import MergeLayer
 from rnn2onnx import runtimes, structure
 from rnn2onnx.emitters import EMITTERS
 from rnn2onnx.errors import ExportError
-from rnn2onnx.export import plan
-from rnn2onnx.validate import TOLERANCE, compare, generate_inputs
+from rnn2onnx.exporter import plan
+from rnn2onnx.validation import TOLERANCE, compare, generate_inputs
 
 DTYPES = ("float32", "float64")
 
@@ -227,7 +227,7 @@ def test_every_target_and_strategy_takes_a_functional_model(options):
 
 
 def test_validate_takes_the_inputs_as_a_list_in_the_models_order():
-    from rnn2onnx.validate import validate
+    from rnn2onnx.validation import validate
 
     m = _two_inputs("float64", seed=9)
     m.add_node(MergeLayer("sum"), ["emb", "masking"], name="merged")

@@ -10,7 +10,7 @@ from reference import activations
 from reference.recurrent.base import NP
 from rnn2onnx import runtimes
 from rnn2onnx.errors import ExportError
-from rnn2onnx.graph import Graph, OnnxOps, emit_activation, finish_model
+from rnn2onnx.graph import OnnxGraph, OnnxOps, emit_activation, finish_model
 
 X = np.concatenate([np.linspace(-800, 800, 41), np.linspace(-3, 3, 61), [-2.5, 2.5, 0.0]]).reshape(-1, 3)
 
@@ -18,7 +18,7 @@ X = np.concatenate([np.linspace(-800, 800, 41), np.linspace(-3, 3, 61), [-2.5, 2
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("name", sorted(activations.ACTIVATIONS))
 def test_activation_forms(name, dtype):
-    g = Graph("act", dtype, 21)
+    g = OnnxGraph("act", dtype, 21)
     x = g.add_input("x", [None, 3])
     y = emit_activation(g, activations.get(name), x, "act")
     if y == x:
@@ -35,14 +35,14 @@ def test_activation_forms(name, dtype):
 
 
 def test_unknown_activation_has_no_onnx_form():
-    g = Graph("act", "float32", 21)
+    g = OnnxGraph("act", "float32", 21)
     x = g.add_input("x", [None, 3])
     with pytest.raises(ExportError, match="no ONNX form"):
         emit_activation(g, activations.get(lambda v: v * 2), x, "layer_1")
 
 
 def test_constants_are_shared_and_names_unique():
-    g = Graph("g", "float32", 21)
+    g = OnnxGraph("g", "float32", 21)
     assert g.const([1, 2]) == g.const([1, 2])
     assert g.const([1, 2]) != g.const([1, 2], dtype="int32")
     assert g.unique("a") == "a" and g.unique("a") == "a_2"
@@ -52,7 +52,7 @@ def test_constants_are_shared_and_names_unique():
 
 def _run_ops(dtype, build, inputs):
     """Run `build(o, *names)` with OnnxOps in onnxruntime on `inputs` (arrays)."""
-    g = Graph("ops", dtype, 21)
+    g = OnnxGraph("ops", dtype, 21)
     names = [g.add_input(f"x{i}", list(a.shape)) for i, a in enumerate(inputs)]
     y = build(OnnxOps(g, "ops"), *names)
     g.add_output(y, [None, None])
@@ -97,9 +97,9 @@ def test_loop_body_node_counts(cell):
 
 
 def test_an_initializer_asked_for_twice_with_the_same_content_is_stored_once():
-    from rnn2onnx.graph import Graph
+    from rnn2onnx.graph import OnnxGraph
 
-    g = Graph("g", "float32", 21)
+    g = OnnxGraph("g", "float32", 21)
     a = g.initializer("layer/W", np.arange(6.0).reshape(2, 3))
     assert g.subgraph("branch").initializer("layer/W", np.arange(6.0).reshape(2, 3)) == a
     assert g.initializer("layer/W", np.arange(6.0).reshape(3, 2)) != a  # another shape

@@ -269,7 +269,7 @@ def test_validate_refuses_an_onnx_file_of_another_model(fx, tmp_path, call):
     f64.add(r.GRU(4))
     rnn2onnx.export(f64, str(tmp_path / "f64.onnx"), validate=False)
     assert_clean_failure(*call("validate", tmp_path / "f64.onnx", j, h, "--dtype", "float32"), "element type")
-    from rnn2onnx.validate import InterfaceError
+    from rnn2onnx.validation import InterfaceError
 
     with pytest.raises(InterfaceError, match="element type FLOAT, but the model.s is INT64"):  # the API too
         rnn2onnx.validate(f64, rnn2onnx.export(other, validate=False))
@@ -458,7 +458,7 @@ def test_a_long_name_widens_no_column_past_the_cap(tmp_path, call):
 
 
 def test_a_graph_name_too_long_to_export_is_refused(tmp_path, call):
-    from rnn2onnx.export import MAX_NAME_CHARS
+    from rnn2onnx.exporter import MAX_NAME_CHARS
 
     config = tmp_path / "g.json"
     config.write_text(hostile_graph("n" * 100_000).to_json())

@@ -10,7 +10,7 @@ from onnx import TensorProto, helper
 
 import rnn2onnx
 from rnn2onnx import js_worker, runtimes
-from rnn2onnx.export import opset_probe, supported_opsets
+from rnn2onnx.exporter import opset_probe, supported_opsets
 
 from .models import build
 

@@ -12,7 +12,7 @@ import rnn2onnx
 from reference import GRU, JZS1, JZS2, LSTM, Embedding, Masking, Sequential, SimpleRNN
 from rnn2onnx import ExportError, runtimes
 from rnn2onnx.graph import walk_nodes
-from rnn2onnx.validate import inputs_with_mask
+from rnn2onnx.validation import inputs_with_mask
 
 # name -> (cell, activation, inner_activation, the form with return_sequences=True)
 CELLS = {

@@ -13,7 +13,7 @@ from onnx import TensorProto, helper
 
 import rnn2onnx
 from rnn2onnx import runtimes
-from rnn2onnx.export import build as export_build
+from rnn2onnx.exporter import build as export_build
 from rnn2onnx.passes import guard_empty, weights_into_loops
 
 from .models import CELLS, MASK_SOURCES, build

@@ -23,7 +23,7 @@ from hypothesis import strategies as st  # noqa: E402
 import reference  # noqa: E402
 import rnn2onnx  # noqa: E402
 from reference.activations import Activation  # noqa: E402
-from rnn2onnx.validate import TOLERANCE  # noqa: E402
+from rnn2onnx.validation import TOLERANCE  # noqa: E402
 
 RECURRENT = ("SimpleRNN", "SimpleDeepRNN", "GRU", "LSTM", "JZS1", "JZS2", "JZS3")
 ACTIVATIONS = ("linear", "sigmoid", "hard_sigmoid", "tanh", "relu", "softplus", "softmax")

@@ -12,8 +12,8 @@ import rnn2onnx
 import rnn2onnx.runtimes
 from reference import GRU, LSTM, Bidirectional, Embedding, Sequential, SimpleRNN
 from rnn2onnx.emitters import EMITTERS
-from rnn2onnx.export import Context
-from rnn2onnx.graph import Graph, finish_model, walk_nodes
+from rnn2onnx.exporter import Context
+from rnn2onnx.graph import OnnxGraph, finish_model, walk_nodes
 
 # rows: left padding, right padding, holes, all masked, unmasked (batch 5 > the dispatch's 4)
 IDS = np.array([[0, 0, 3, 1, 4, 2, 6], [2, 5, 1, 5, 0, 0, 0], [3, 0, 5, 0, 0, 3, 3], [0, 0, 0, 0, 0, 0, 0],
@@ -146,9 +146,9 @@ def test_bidirectional_forms_are_recorded():
 def run_emitter(layer, X, mask, strategy="auto", target="onnxruntime", loop_op="scan"):
     """The layer's emitter alone in a graph with inputs x (and mask), one output per layer
     output, the target's late passes applied (the empty-input guard); run in onnxruntime."""
-    from rnn2onnx.export import LATE_PASSES
+    from rnn2onnx.exporter import LATE_PASSES
 
-    g = Graph("t", layer.dtype, 17, target=target)
+    g = OnnxGraph("t", layer.dtype, 17, target=target)
     ctx = Context(g, strategy, target, loop_op)
     ctx.key = layer.name
     x = g.add_input("x", ["batch", "time", X.shape[2]])

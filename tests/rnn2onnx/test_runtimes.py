@@ -6,7 +6,7 @@ import pytest
 
 import rnn2onnx
 from rnn2onnx import cli, runtimes, tract_worker
-from rnn2onnx.validate import TOLERANCE, compare, generate_inputs
+from rnn2onnx.validation import TOLERANCE, compare, generate_inputs
 
 from .models import CELLS, MASK_SOURCES, build
 

@@ -12,8 +12,8 @@ import pytest
 
 import reference
 from rnn2onnx import structure, tflite
-from rnn2onnx.export import build
-from rnn2onnx.validate import TOLERANCE, compare, port_inputs
+from rnn2onnx.exporter import build
+from rnn2onnx.validation import TOLERANCE, compare, port_inputs
 
 pytestmark = [pytest.mark.skipif(not tflite.available(), reason=tflite.install_hint()),
               pytest.mark.slow]  # two conversions of 28 recurrent layers each

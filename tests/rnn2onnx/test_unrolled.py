@@ -12,8 +12,8 @@ import rnn2onnx
 from reference import Embedding, Masking, Sequential
 from rnn2onnx import ExportError, runtimes, structure
 from rnn2onnx.conformance.matrix import AROUND_LAYERS, CONTAINERS, Case, make_inputs, make_model
-from rnn2onnx.export import build
-from rnn2onnx.validate import TOLERANCE, compare, port_inputs
+from rnn2onnx.exporter import build
+from rnn2onnx.validation import TOLERANCE, compare, port_inputs
 
 from ..reference import keras02
 from .test_containers import keras_data, load as load_container

@@ -6,7 +6,7 @@ import rnn2onnx
 from rnn2onnx import ValidationError
 from reference import Dense, Embedding, GRU, Sequential
 from reference.errors import ConfigError
-from rnn2onnx.validate import PADDING_KINDS, SCALE_FLOOR, compare, generate_inputs, padding_patterns
+from rnn2onnx.validation import PADDING_KINDS, SCALE_FLOOR, compare, generate_inputs, padding_patterns
 
 from .models import build
 

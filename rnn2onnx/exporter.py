@@ -14,7 +14,7 @@ from reference.untrusted import quote
 from . import __version__
 from .emitters.loop import LOOP_OPS
 from .errors import ExportError
-from .graph import Graph, finish_model
+from .graph import OnnxGraph, finish_model
 from .emitters.unrolled import FORM as UNROLLED, concrete_outputs, resolve_fixed_shape
 from .passes import guard_empty, pad_empty, weights_into_loops
 from .structure import emit_model, is_graph, model_inputs
@@ -135,7 +135,7 @@ def build(model, opset=None, strategy="auto", target="onnxruntime", loop_op="sca
     takes only that shape (and needs no empty-input guard); see export()."""
     opset, fixed = _check_options(model, opset, strategy, target, loop_op, fixed_shape)
     batch = None if fixed is None else next(iter(fixed.values()))[0]
-    g = Graph("rnn2onnx", model.dtype, opset, target=target, shapes_only=shapes_only, fixed_batch=batch)
+    g = OnnxGraph("rnn2onnx", model.dtype, opset, target=target, shapes_only=shapes_only, fixed_batch=batch)
     ctx = Context(g, strategy, target, loop_op, fixed)
     emit_model(model, ctx)
     metadata = {
@@ -217,7 +217,7 @@ def export_with_report(model, path=None, *, opset=None, strategy="auto", target=
     if path is None:
         report = None
         if validate:
-            from .validate import validate as run_validation
+            from .validation import validate as run_validation
             report = run_validation(model, proto, n=n)
         return proto, report
     report = write_model(proto, path, large=large, check=(model if validate else None), n=n, inputs=inputs)
@@ -245,7 +245,7 @@ def write_model(proto, path, large=False, check=None, n=8, inputs=()):
                 f.write(proto.SerializeToString())
         report = None
         if check is not None:
-            from .validate import validate as run_validation
+            from .validation import validate as run_validation
             report = run_validation(check, tmp, n=n, untrusted=False)  # the file it has just written
         if large:
             replace_output(os.path.join(staging, data_name), os.path.join(directory, data_name), path + ".data")
