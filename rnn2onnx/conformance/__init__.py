@@ -40,14 +40,14 @@ import sys
 import time
 
 from .. import runtimes
-from .matrix import CONTAINERS, DTYPES, MASKS, RECURRENT, STRATEGIES, TARGETS, Case, build_matrix, opset_choices
+from .matrix import CONTAINER_MODELS, DTYPES, MASKS, RECURRENT, STRATEGIES, TARGETS, Case, build_matrix, opset_choices
 from .peers import peer_cases
 from . import html_report
 from .report import complete_meta, format_error, write_reports
 from .runner import Progress, run, short_message
 
 __all__ = ["main", "build_matrix", "peer_cases", "run", "write_reports", "Case", "Progress", "short_message",
-           "opset_choices", "RECURRENT", "MASKS", "DTYPES", "STRATEGIES", "TARGETS", "CONTAINERS"]
+           "opset_choices", "RECURRENT", "MASKS", "DTYPES", "STRATEGIES", "TARGETS", "CONTAINER_MODELS"]
 
 
 def main(argv=None):

@@ -52,7 +52,7 @@ class Case:
     peer: dict = field(default=None, repr=False)  # peer vectors: make(dtype), feeds, expected, postprocess
     labels: list = None          # layer labels for the report (default: from `layers`)
     loop_op: str = "scan"        # the ONNX op of the loop form: scan | loop
-    container: str = None        # a CONTAINERS entry (group "container"): the model is that container
+    container: str = None        # a CONTAINER_MODELS entry (group "container"): the model is that container
     fixed_shape: tuple = None    # (batch, time) the file is exported for (group "unrolled"), or None
 
     @property
@@ -426,7 +426,7 @@ SEQ = {"return_sequences": True}
 # Container rows: Merge-first Sequentials with every merge mode, concat on the
 # feature and the time axis, masked (Embedding(mask_zero), Masking) and unmasked branches,
 # a nested Merge. name -> (label, builder(_Make) -> model, time length per input or None)
-CONTAINERS = {
+CONTAINER_MODELS = {
     "merge-sum": ("Merge(sum)[Embedding->GRU, LSTM] -> Dense", lambda m: _merge_model(
         _merge([_branch(("GRU", {}), m=m, first="embedding"), _branch(("LSTM", {}), m=m)], "sum"),
         ("Dense", {}), m=m), None),
@@ -617,13 +617,13 @@ def build_matrix(quick=False, opsets=None):
 
     # 6. containers (Merge-first Sequentials, Graphs): every dtype x target x strategy
     # (middle opset); masked inputs with holes
-    for ci, name in enumerate(CONTAINERS):
+    for ci, name in enumerate(CONTAINER_MODELS):
         chosen = itertools.product(DTYPES, TARGETS, STRATEGIES)
         if quick:  # every container once, each dtype and target in turn
             chosen = [(DTYPES[ci % 2], TARGETS[(ci // 2 + ci // 8) % 2], STRATEGIES[ci // 4 % 2])]
         for dtype, target, strategy in chosen:
             case = Case([], "holes", dtype, strategy, target, middle, "container", container=name,
-                        labels=[CONTAINERS[name][0]])
+                        labels=[CONTAINER_MODELS[name][0]])
             case.id = "-".join([name, "holes", "f32" if dtype == "float32" else "f64", strategy,
                                 "ort" if target == "onnxruntime" else "portable", f"op{middle}"])
             cases.append(case)
@@ -639,7 +639,7 @@ def make_model(case, seed=0):
     import reference
 
     if case.container is not None:
-        return _randomise_biases(CONTAINERS[case.container][1](_Make(case.dtype, seed)), seed)
+        return _randomise_biases(CONTAINER_MODELS[case.container][1](_Make(case.dtype, seed)), seed)
     model = reference.Sequential(dtype=case.dtype, seed=seed)
     if case.input_kind == "embedding":
         model.add(reference.Embedding(VOCAB, EMBED, mask_zero=True))
@@ -696,7 +696,7 @@ def make_inputs(case, model, seed=0):
 
     rng = np.random.default_rng(seed)
     ports = model_inputs(model)
-    lengths = CONTAINERS[case.container][2] if case.container is not None else None
+    lengths = CONTAINER_MODELS[case.container][2] if case.container is not None else None
     batches = []
     from ..validation import shortest_length
 

@@ -89,7 +89,7 @@ def test_every_registered_layer_that_is_not_recurrent_has_rows(quick):
 def test_quick_has_container_rows_on_every_runtime(quick):
     _, _, data = quick
     rows = [c for c in data["cases"] if c["group"] == "container"]
-    assert {c["id"].split("-holes-")[0] for c in rows} == set(conformance.CONTAINERS)
+    assert {c["id"].split("-holes-")[0] for c in rows} == set(conformance.CONTAINER_MODELS)
     assert {c["dtype"] for c in rows} == set(conformance.DTYPES)
     assert {c["target"] for c in rows} == set(conformance.TARGETS)
     # every merge mode, concat on the feature and the time axis, a nested merge, masked branches

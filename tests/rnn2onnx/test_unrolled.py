@@ -11,7 +11,7 @@ import reference
 import rnn2onnx
 from reference import Embedding, Masking, Sequential
 from rnn2onnx import ExportError, runtimes, structure
-from rnn2onnx.conformance.matrix import AROUND_LAYERS, CONTAINERS, Case, make_inputs, make_model
+from rnn2onnx.conformance.matrix import AROUND_LAYERS, CONTAINER_MODELS, Case, make_inputs, make_model
 from rnn2onnx.exporter import build
 from rnn2onnx.validation import TOLERANCE, compare, port_inputs
 
@@ -95,7 +95,7 @@ def test_the_step_is_emitted_once_per_timestep():
     assert step_ops == sorted(body_ops * 9)
 
 
-@pytest.mark.parametrize("name", sorted(CONTAINERS))
+@pytest.mark.parametrize("name", sorted(CONTAINER_MODELS))
 def test_containers(name):
     """Merge-first Sequentials and Graphs, masked branches with holes, inputs of their own lengths."""
     dtype = "float64"
