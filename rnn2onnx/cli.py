@@ -1,4 +1,4 @@
-"""The `rnn2onnx` command: Keras 0.x model files in, validated ONNX out.
+"""The `rnn2onnx` command: Keras model files (0.1.x–2.x) in, validated ONNX out.
 
     rnn2onnx convert CONFIG WEIGHTS -o MODEL.onnx   Keras config + HDF5 weights -> ONNX, validated
     rnn2onnx convert MODEL.h5 -o MODEL.onnx         a Keras 1.x/2.x model.save file -> ONNX, validated
@@ -313,7 +313,7 @@ def build_parser():
     model_options(p)
     p.set_defaults(func=cmd_inspect)
 
-    p = sub.add_parser("validate", help="compare an ONNX file with the reference model from legacy files",
+    p = sub.add_parser("validate", help="compare an ONNX file with the reference model from the Keras files",
                        description="Run the ONNX file on generated inputs (every padding kind) and compare "
                                    "with the reference model read from CONFIG and WEIGHTS. Exit status 1 "
                                    "on a mismatch.")
