@@ -256,7 +256,11 @@ MASKED_CELLS = [("LSTM", {}), ("GRU", {}), ("GRU", {"activation": "tanh"}),  # G
                 ("LSTM", {"mask_rule": "carry"}), ("GRU", {"mask_rule": "carry"}),
                 ("LSTM", {"mask_rule": "carry", "holes": True}), ("GRU", {"mask_rule": "carry", "holes": True}),
                 ("LSTM", {"mask_rule": "carry", "go_backwards": True, "holes": True}),
-                ("SimpleRNN", {"mask_rule": "carry", "activation": "tanh", "holes": True})]
+                ("SimpleRNN", {"mask_rule": "carry", "activation": "tanh", "holes": True}),
+                # Keras 2.3.1's defaults (sigmoid gates), and tf.keras's GRU (reset_after)
+                ("LSTM", {"mask_rule": "carry", "activation": "tanh", "inner_activation": "sigmoid"}),
+                ("GRU", {"mask_rule": "carry", "activation": "tanh", "inner_activation": "sigmoid",
+                         "reset_after": True})]
 
 
 def masked_inputs(n, T, seed=0, holes=False):
@@ -272,6 +276,8 @@ def masked_inputs(n, T, seed=0, holes=False):
 def _label(cell, kw):
     """LSTM, GRU(tanh), LSTM(carry, backwards, holes)."""
     words = [kw["activation"]] if "activation" in kw else []
+    words += [kw["inner_activation"]] if "inner_activation" in kw else []
+    words += ["reset_after"] if kw.get("reset_after") else []
     words += [kw["mask_rule"]] if "mask_rule" in kw else []
     words += [key.replace("go_", "") for key in ("go_backwards", "holes") if kw.get(key)]
     return cell + (f"({', '.join(words)})" if words else "")
