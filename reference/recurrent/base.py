@@ -105,6 +105,12 @@ class Recurrent(Layer):
       unmasked step (Keras 2.x). `forward` then returns a list, and `output_shape`,
       `output_mask` lists (`nb_outputs` entries); `backward` takes a list of output
       gradients (None for an output not used). Only under the carry rules (Keras 1.x/2.x).
+    - initial states (Keras 2.x's `initial_state`): `forward([X, s1, ...], mask)` starts the
+      loop from the given per-sample states (`state_count` arrays of shape (batch,
+      output_dim): h, then c for LSTM) instead of zeros; `backward` then returns
+      [dX, ds1, ...]. Only under the carry rules (Keras 2.x). A masked step keeps the
+      states, so a masked prefix carries the given states and (the output being state 0)
+      outputs the given h.
     - `stateful`: only False. Keras's stateful layers carry each sample's final states into
       the next batch and the next predict call, so their numbers depend on the call
       history; such a layer is refused (ConfigError) rather than computed from zero states.
@@ -222,7 +228,33 @@ class Recurrent(Layer):
         return (np.zeros((n, self.output_dim), self.dtype),)
 
     # -- forward ----------------------------------------------------------------------
+    def split_initial(self, X, mask):
+        """(X, mask, initial states or None) of a call: a list [X, s1, ...] gives the states
+        (see the class); its mask may be a list too (the states carry none)."""
+        if not isinstance(X, (list, tuple)):
+            return X, mask, None
+        if isinstance(mask, (list, tuple)):
+            mask = mask[0]
+        X, given = X[0], list(X[1:])
+        name = type(self).__name__
+        if self.mask_rule not in CARRY_RULES:
+            raise ConfigError(f"{name}: initial states need a mask_rule of Keras 2.x ({', '.join(CARRY_RULES)}), "
+                              f"got {quote(self.mask_rule)}")
+        if len(self.initial_states(1)) != self.state_count:  # SimpleDeepRNN also carries its lags
+            raise ConfigError(f"{name}: initial states are only read by LSTM, GRU and SimpleRNN layers")
+        if len(given) != self.state_count:
+            raise InputError(f"layer {self.name}: a {name} takes {self.state_count} initial state(s), "
+                             f"got {len(given)}")
+        n = X.shape[0]
+        for i, s in enumerate(given):
+            if getattr(s, "shape", None) != (n, self.output_dim):
+                raise InputError(f"layer {self.name}: initial state {i} must have shape {(n, self.output_dim)}, "
+                                 f"got {getattr(s, 'shape', None)}")
+        return X, mask, tuple(np.array(s, dtype=self.dtype) for s in given)
+
     def forward(self, X, mask=None, train=False, rng=None):
+        X, mask, given = self.split_initial(X, mask)
+        self._given_initial = given is not None
         if X.ndim != 3:
             raise InputError(f"layer {self.name}: expects (batch, time, features) input, got rank {X.ndim}")
         if X.shape[2] != self.input_shape[-1]:
@@ -259,13 +291,14 @@ class Recurrent(Layer):
                 XW = post_cache[j][1]
             xs.append(XW.reshape(T, n, -1))
         p = self.fused_params()
-        states = self.initial_states(n)
+        states = self.initial_states(n) if given is None else given
         H = np.empty((T, n, self.output_dim), self.dtype)
         caches = [None] * T
         step = self.step
         step_masks = None if m is None else rule.step_mask(m)
         gates = None if m is None else rule.gates(NP, X2.reshape(T, n, d), m, batch_axis=1)
-        output = np.zeros((n, self.output_dim), self.dtype)  # the carry rule's output before the first step
+        # the carry rule's output before the first step (for the cells whose output is not state 0)
+        output = np.zeros((n, self.output_dim), self.dtype)
         for t in range(T):
             mt = None if step_masks is None else step_masks[t]
             h, new_states, cache = step(NP, [x[t] for x in xs], mt, states, p)
@@ -333,6 +366,12 @@ class Recurrent(Layer):
                     slot[...] = dx
         if first > 0:
             self.truncation_boundary(caches, first, dstates, pb, g)
+        # the gradients of the given initial states: what reached the states the first step read
+        dinitial = [np.array(ds) if first == 0 else np.zeros_like(ds) for ds in dstates]
+        if first == 0 and merged and self.rule.needs_output:
+            # the carry rule's output before the first step is the given h (state 0): a masked
+            # prefix repeats it
+            dinitial[0] += doutput
         g.flush()
         for U, key, group in self.recurrent_grads:
             left = np.stack([caches[t][key] for t in range(first, T)])
@@ -376,7 +415,10 @@ class Recurrent(Layer):
             dX = dX * m
         if self.go_backwards:
             dX = dX[::-1]
-        return dX.transpose(1, 0, 2), [g[name] for name in self.weight_names]
+        dX = dX.transpose(1, 0, 2)
+        if getattr(self, "_given_initial", False):
+            dX = [dX] + dinitial
+        return dX, [g[name] for name in self.weight_names]
 
 
 def _flag(value, kind, key):

@@ -1,0 +1,99 @@
+"""Recurrent layers started from given initial states (Keras 2.x's `initial_state`):
+the forward starts from them, and backward's gradients of the states, the input and the
+weights match central differences (float64)."""
+import numpy as np
+import pytest
+
+from reference.errors import ConfigError, InputError
+from reference.recurrent import GRU, LSTM, SimpleRNN
+
+KINDS = {"LSTM": (LSTM, {}), "GRU": (GRU, {}), "GRU_ra": (GRU, {"reset_after": True}), "SimpleRNN": (SimpleRNN, {})}
+
+
+def make(kind, go_backwards=False, return_sequences=True, truncate_gradient=-1, seed=0):
+    cls, extra = KINDS[kind]
+    layer = cls(3, mask_rule="carry", go_backwards=go_backwards, return_sequences=return_sequences,
+                truncate_gradient=truncate_gradient, inner_activation="sigmoid", **extra)
+    layer.build((None, 2), "float64", np.random.default_rng(seed), True)
+    rng = np.random.default_rng(seed + 1)
+    layer.set_weights([rng.normal(0, 0.6, w.shape) for w in layer.get_weights()])
+    return layer
+
+
+def inputs(layer, n=3, T=5, seed=2):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, T, 2))
+    states = [rng.normal(size=(n, 3)) for _ in range(layer.state_count)]
+    mask = np.ones((n, T))
+    mask[0, :2] = 0   # a masked prefix: the given states are carried over it
+    mask[1, 3:] = 0   # a masked suffix
+    return X, states, mask
+
+
+def loss(layer, X, states, mask, G):
+    return float(np.sum(layer.forward([X] + states, mask) * G))
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_gradients_match_central_differences(kind, go_backwards):
+    layer = make(kind, go_backwards)
+    X, states, mask = inputs(layer)
+    Y = layer.forward([X] + states, mask)
+    G = np.random.default_rng(5).normal(size=Y.shape)
+    dXs, dW = layer.backward(G)
+    eps = 1e-6
+    for which, arrays in (("X", [X]), ("states", states)):
+        grads = dXs[:1] if which == "X" else dXs[1:]
+        for A, dA in zip(arrays, grads):
+            num = np.zeros_like(A)
+            for idx in np.ndindex(A.shape):
+                old = A[idx]
+                A[idx] = old + eps
+                up = loss(layer, X, states, mask, G)
+                A[idx] = old - eps
+                down = loss(layer, X, states, mask, G)
+                A[idx] = old
+                num[idx] = (up - down) / (2 * eps)
+            np.testing.assert_allclose(dA, num, rtol=1e-6, atol=1e-8)
+    weights = layer.get_weights()
+    for w, dw in zip(weights, dW):
+        num = np.zeros_like(w)
+        for idx in np.ndindex(w.shape):
+            old = w[idx]
+            w[idx] = old + eps
+            layer.set_weights(weights)
+            up = loss(layer, X, states, mask, G)
+            w[idx] = old - eps
+            layer.set_weights(weights)
+            down = loss(layer, X, states, mask, G)
+            w[idx] = old
+            layer.set_weights(weights)
+            num[idx] = (up - down) / (2 * eps)
+        np.testing.assert_allclose(dw, num, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+def test_zero_states_give_the_zero_start_and_a_masked_prefix_keeps_the_states(kind):
+    layer = make(kind)
+    X, states, mask = inputs(layer)
+    zeros = [np.zeros_like(s) for s in states]
+    np.testing.assert_array_equal(layer.forward([X] + zeros, mask), layer.forward(X, mask))
+    Y = layer.forward([X] + states, mask)
+    # row 0's first two steps are masked: its output there is the given h
+    np.testing.assert_array_equal(Y[0, :2], np.stack([states[0][0]] * 2))
+
+
+def test_the_number_of_states_must_match_the_cell():
+    layer = make("LSTM")
+    X, states, mask = inputs(layer)
+    with pytest.raises(InputError, match="takes 2 initial state"):
+        layer.forward([X, states[0]], mask)
+
+
+def test_initial_states_need_the_carry_rule():
+    layer = LSTM(3, mask_rule="reset")
+    layer.build((None, 2), "float64", np.random.default_rng(0), True)
+    X = np.zeros((1, 2, 2))
+    with pytest.raises(ConfigError, match="mask_rule"):
+        layer.forward([X, np.zeros((1, 3)), np.zeros((1, 3))])
