@@ -12,6 +12,9 @@ the node 0 of its input layer.
 - predict takes one array per input in the model's input order (a list; a single array
   for a one-input model) and returns one array per output (a list; a single array for a
   one-output model).
+- A recurrent layer (LSTM, GRU, SimpleRNN) called on more tensors than one reads the
+  tensors after its input as its initial states (Keras 2.x's `initial_state`: h, then c
+  for LSTM); the call's mask is its input's.
 - Masks flow along the calls: each call gets the masks of the tensors it reads and hands
   on `layer.output_mask(...)` (a list of masks for a multi-output layer, from a list of
   masks for a merge layer); inputs carry none.
@@ -26,6 +29,7 @@ import numpy as np
 
 from .errors import ConfigError, InputError
 from .layers import Embedding, Layer
+from .recurrent import Bidirectional, Recurrent
 from .models import Model, backward_layer, forward_layer, shape_text
 from .untrusted import LIMITS, check_limit, quote, table
 from .validators import input_array, positive_int
@@ -157,7 +161,21 @@ class FunctionalModel(Model):
         refs = [self._ref(ref, where) for ref in inputs]
         shapes = [self._shapes[(n, k)][t] for n, k, t in refs]
         multi = getattr(layer, "nb_inputs", 1) != 1
-        if not multi and len(refs) != 1:
+        nb_states = 0  # a recurrent layer's initial states: the tensors after its input
+        if not multi and len(refs) > 1 and isinstance(layer, (Recurrent, Bidirectional)):
+            if isinstance(layer, Bidirectional):
+                raise ConfigError(f"{where}: a Bidirectional layer called with initial states "
+                                  f"({len(refs) - 1} tensors after its input) is not supported")
+            nb_states = len(refs) - 1
+            if nb_states != layer.state_count:
+                raise ConfigError(f"{where}: a {type(layer).__name__} takes {layer.state_count} initial state(s) "
+                                  f"after its input, got {nb_states}")
+            for i, state in enumerate(shapes[1:]):
+                if tuple(state) != (layer.output_dim,):
+                    raise ConfigError(f"{where}: initial state {i} must have shape (batch, {layer.output_dim}), "
+                                      f"got (batch,) + {quote(state)}")
+            shapes = shapes[:1]
+        if not multi and len(refs) - nb_states != 1:
             raise ConfigError(f"{where}: a {type(layer).__name__} takes one input, got {len(refs)}")
         if multi and len(refs) < 2:
             raise ConfigError(f"{where}: a {type(layer).__name__} merges a list of two or more inputs, got {len(refs)}")
@@ -189,7 +207,7 @@ class FunctionalModel(Model):
         outs = [tuple(s) for s in out] if getattr(layer, "nb_outputs", 1) > 1 else [tuple(out)]
         layer.name = name
         self._layers[name] = layer
-        self.nodes.append({"layer": name, "index": index, "inputs": refs, "shapes": outs})
+        self.nodes.append({"layer": name, "index": index, "inputs": refs, "shapes": outs, "states": nb_states})
         self._shapes[(name, index)] = outs
         self._calls[name] = index + 1
         return name, index
@@ -341,6 +359,8 @@ class FunctionalModel(Model):
             ms = [values[(n, k)][1][t] for n, k, t in node["inputs"]]
             multi_in = getattr(layer, "nb_inputs", 1) != 1
             X, mask = (xs, ms) if multi_in else (xs[0], ms[0])
+            if node.get("states"):  # [input, initial states...]; the states carry no mask
+                X = xs
             Y = forward_layer(layer, X, mask, train, self.rng)
             out_mask = layer.output_mask(mask)
             if getattr(layer, "nb_outputs", 1) > 1:
@@ -384,7 +404,7 @@ class FunctionalModel(Model):
             total = per_layer.get(node["layer"])
             per_layer[node["layer"]] = list(layer_grads) if total is None else [a + b for a, b in
                                                                                zip(total, layer_grads)]
-            dXs = dX if getattr(layer, "nb_inputs", 1) != 1 else [dX]
+            dXs = dX if getattr(layer, "nb_inputs", 1) != 1 or node.get("states") else [dX]
             for ref, d in zip(node["inputs"], dXs):
                 send(ref, d)
         out = []

@@ -114,10 +114,12 @@ def read(config, translate, release, backend=None):
             refs = [_tensor(item, f"{_label(name)} call {index}", by_name) for item in node]
             if not refs:
                 raise KerasFileError(f"{_label(name)} call {index} reads no tensor")
-            if layers[name].kind != "MergeLayer" and len(refs) != 1:
+            # a recurrent layer's further tensors are its initial_state (h, then c for LSTM):
+            # reference/functional.py checks their number and shapes against the cell
+            if layers[name].kind not in ("MergeLayer",) + INITIAL_STATE_KINDS and len(refs) != 1:
                 raise KerasFileError(f"{_label(name)} ({shorten(by_name[name]['class_name'], 40)}) is called on "
-                                     f"{len(refs)} tensors; only merge layers take several (an RNN's initial_state "
-                                     "or constants are not read)")
+                                     f"{len(refs)} tensors; only merge layers and recurrent layers (initial_state) "
+                                     "take several")
             pending[(name, index)] = refs
     for key, refs in pending.items():
         for ref in refs:
@@ -174,6 +176,10 @@ def _input_order(config, inputs):
     if missing:
         raise KerasFileError(f"the InputLayer {quote(missing[0])} is not among the model's input_layers")
     return order
+
+
+#: the reference classes a call may give initial states (Bidirectional is refused there)
+INITIAL_STATE_KINDS = ("LSTM", "GRU", "SimpleRNN", "Bidirectional")
 
 
 def _tensor(item, where, by_name):

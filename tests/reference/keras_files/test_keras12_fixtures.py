@@ -23,8 +23,6 @@ TOLERANCE = {"float64": 1e-9, "float32": 2e-5}
 REFUSED = {
     # a 1.x file does not state its backend, and Theano's convolution flips the kernel
     ("1.", "conv_"): "does not state which backend wrote it",
-    # an RNN called with initial_state
-    ("", "fn_encoder_decoder_"): "initial_state or constants are not read",
 }
 
 
