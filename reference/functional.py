@@ -167,6 +167,9 @@ class FunctionalModel(Model):
                 raise ConfigError(f"{where}: a Bidirectional layer called with initial states "
                                   f"({len(refs) - 1} tensors after its input) is not supported")
             nb_states = len(refs) - 1
+            if type(layer).__name__ not in ("LSTM", "GRU", "SimpleRNN"):
+                raise ConfigError(f"{where}: only LSTM, GRU and SimpleRNN layers take initial states, "
+                                  f"not a {type(layer).__name__}")
             if nb_states != layer.state_count:
                 raise ConfigError(f"{where}: a {type(layer).__name__} takes {layer.state_count} initial state(s) "
                                   f"after its input, got {nb_states}")

@@ -397,7 +397,9 @@ def _emit_functional(model, ctx, tensors):
         ms = [values[(n, k)][1][t] for n, k, t in node["inputs"]]
         multi_in = getattr(layer, "nb_inputs", 1) != 1
         key = _call_key(node)
-        y, mask = emit_layer(layer, ctx, xs if multi_in else xs[0], ms if multi_in else ms[0], key)
+        # a recurrent layer given initial states reads [input, states...] with its input's mask
+        x_in = xs if multi_in or node.get("states") else xs[0]
+        y, mask = emit_layer(layer, ctx, x_in, ms if multi_in else ms[0], key)
         if getattr(layer, "nb_outputs", 1) > 1:
             ys, masks = list(y), list(mask) if mask is not None else [None] * len(y)
         else:

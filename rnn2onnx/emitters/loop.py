@@ -222,19 +222,20 @@ def wrap_loop(step, g, name, initial, step_inputs):
 WRAPPERS = {"scan": wrap_scan, "loop": wrap_loop}
 
 
-def emit_loop(layer, ctx, x, mask, wrap=None, with_states=False):
+def emit_loop(layer, ctx, x, mask, wrap=None, with_states=False, initial=None):
     """`x` and `mask` as the layer reads them: emitters/recurrent.py has reversed them for a
     go_backwards layer and dropped a mask its rule ignores. `wrap`: what runs the step over
     time, a WRAPPERS-like function (default: the wrapper ctx.loop_op names;
     emitters/unrolled.py passes its own). with_states: (output, [the cell's final states])
-    (return_state: the loop's first state outputs are the cell's carried states)."""
+    (return_state: the loop's first state outputs are the cell's carried states).
+    `initial`: the cell's given initial states ((batch, k) each), else zeros."""
     if with_states:
-        y, states = _emit_loop(layer, ctx, x, mask, wrap)
+        y, states = _emit_loop(layer, ctx, x, mask, wrap, initial)
         return y, states[:len(layer.initial_states(1))]
-    return _emit_loop(layer, ctx, x, mask, wrap)[0]
+    return _emit_loop(layer, ctx, x, mask, wrap, initial)[0]
 
 
-def _emit_loop(layer, ctx, x, mask, wrap):
+def _emit_loop(layer, ctx, x, mask, wrap, given=None):
     g, name, rule = ctx.g, layer.name, layer.rule
     if wrap is None:
         wrap = WRAPPERS[ctx.loop_op]
@@ -252,7 +253,11 @@ def _emit_loop(layer, ctx, x, mask, wrap):
             x = g.node("Mul", [x, mask], f"{name}/masked_input")
     xs = emit_projection(layer, g, x)
     step = build_step(layer, g, len(xs), mask is not None)
-    initial = g.batch_zeros(x, batch_axis, step.state_widths, name)
+    # the cell's states from zeros or as given; the step's further states (the previous
+    # output some rules carry) from zeros
+    given = list(given or [])
+    initial = given + (g.batch_zeros(x, batch_axis, step.state_widths[len(given):], name)
+                       if len(step.state_widths) > len(given) else [])
     step_inputs = list(xs)
     if mask is not None:
         gates = rule.gates(OnnxOps(g, f"{name}/gate"), x, mask, batch_axis=batch_axis)

@@ -148,11 +148,12 @@ def why_not_masked_native(target):
     return None
 
 
-def native_node(layer, g, xt, W, R, B, seq_lens=None, outputs=("Y",), direction="forward"):
+def native_node(layer, g, xt, W, R, B, seq_lens=None, outputs=("Y",), direction="forward", initial=None):
     """Append the layer's native op reading time-major `xt` with weights (W, R, B): arrays,
-    or names of initializers already made (and per-row `seq_lens`, int32). Returns the
-    requested outputs ("Y", "Y_h", "Y_c"); the others are left unnamed so the op need not
-    produce them."""
+    or names of initializers already made (and per-row `seq_lens`, int32). `initial`: the
+    given initial states (h, then c for LSTM; (batch, k) each), one direction only. Returns
+    the requested outputs ("Y", "Y_h", "Y_c"); the others are left unnamed so the op need
+    not produce them."""
     name, op, _, acts = layer.name, *NATIVE[type(layer).__name__]
     acts = acts(layer)
     names = [ONNX_ACTIVATIONS[a.name][0] for a in acts]
@@ -173,9 +174,11 @@ def native_node(layer, g, xt, W, R, B, seq_lens=None, outputs=("Y",), direction=
     # (with fixed shapes only for an op on the model's own batch: the masked forms' ops,
     # which take `seq_lens`, may run on more rows, one per mask segment)
     explicit_states = g.target == "portable" or (g.fixed_batch is not None and seq_lens is None)
-    if seq_lens is not None or explicit_states:
+    if seq_lens is not None or explicit_states or initial:
         inputs.append(seq_lens or "")
-    if explicit_states:  # for tract and onnx2tf; costs onnxruntime ~2% at batch 1, so only there
+    if initial:  # initial_h (and initial_c): (num_directions = 1, batch, k)
+        inputs += [g.node("Unsqueeze", [s, g.const([0])], f"{name}/initial_state") for s in initial]
+    elif explicit_states:  # for tract and onnx2tf; costs onnxruntime ~2% at batch 1, so only there
         # zero initial_h (and initial_c), (1, batch, k): the op's default, given explicitly
         # because tract panics on a symbolic batch without them, and onnx2tf cannot convert
         # an LSTM without them ("An `initial_state` was passed that is not compatible")
@@ -192,8 +195,9 @@ def state_outputs(layer):
     return ("Y_h", "Y_c")[:layer.state_count] if getattr(layer, "return_state", False) else ()
 
 
-def emit_native(layer, ctx, x, with_states=False):
-    """The layer's output; with_states: (output, [final states]) (return_state: Y_h, Y_c)."""
+def emit_native(layer, ctx, x, with_states=False, initial=None):
+    """The layer's output; with_states: (output, [final states]) (return_state: Y_h, Y_c).
+    `initial`: the given initial states (see native_node)."""
     g, name = ctx.g, layer.name
     W, R, B, augment = NATIVE[type(layer).__name__][1](layer)
     if augment is not None:
@@ -201,13 +205,14 @@ def emit_native(layer, ctx, x, with_states=False):
     xt = g.node("Transpose", [x], f"{name}/Transpose", perm=[1, 0, 2])
     states = state_outputs(layer) if with_states else ()
     if layer.return_sequences:
-        y, *finals = native_node(layer, g, xt, W, R, B, outputs=("Y",) + states)
+        y, *finals = native_node(layer, g, xt, W, R, B, outputs=("Y",) + states, initial=initial)
         y = g.node("Squeeze", [y, g.const([1])], f"{name}/Squeeze")
         y = g.node("Transpose", [y], f"{name}/Transpose", perm=[1, 0, 2])
     else:
         outputs = ("Y_h",) + tuple(s for s in states if s != "Y_h")
         y_h, *rest = native_node(layer, g, xt, W, R, B, outputs=outputs,
-                                 direction="reverse" if reverse_direction(layer, g.target) else "forward")
+                                 direction="reverse" if reverse_direction(layer, g.target) else "forward",
+                                 initial=initial)
         y = g.node("Squeeze", [y_h, g.const([0])], f"{name}/Squeeze")
         if with_states:  # the output is the final h
             return y, [y] + [g.node("Squeeze", [s, g.const([0])], f"{name}/Squeeze") for s in rest]

@@ -103,6 +103,13 @@ def choose_form(layer, ctx, masked):
 def _choose_form(layer, ctx, masked):
     if ctx.strategy == "loop":
         return "loop", "strategy='loop'"
+    if masked and getattr(ctx, "given_initial", False):
+        # the masked native forms start each row's output from 0 and zero an all-masked
+        # row's final states; with given states the carry rule repeats those instead
+        if ctx.strategy == "native":
+            raise ExportError(f"layer {layer.name} ({type(layer).__name__}) cannot be exported natively: it is "
+                              "given initial states and a mask reaches it; use strategy='auto' or strategy='loop'")
+        return "loop", "given initial states and a mask (the masked native forms start from zeros)"
     kind = type(layer).__name__
     reason = why_not_native(layer, ctx.target)
     if reason is None and ctx.g.dtype != "float32":
@@ -169,10 +176,19 @@ def emit_recurrent(layer, ctx, x, mask):
     processing order, as Keras returns them), except where the native op runs in
     direction="reverse" (native.reverse_direction). A return_state layer returns
     ([output, final states...], [masks])."""
+    initial = None
+    if isinstance(x, (list, tuple)):  # [input, initial states...] (Keras 2.x's initial_state)
+        x, initial = x[0], list(x[1:])
+        if isinstance(mask, (list, tuple)):
+            mask = mask[0]
     output_mask = layer.output_mask(mask)
     if mask is not None and not layer.rule.applies(layer):
         mask = None  # Keras 0.3.0/0.3.1 read no mask without return_sequences
-    form, reason = choose_form(layer, ctx, mask is not None)
+    ctx.given_initial = initial is not None
+    try:
+        form, reason = choose_form(layer, ctx, mask is not None)
+    finally:
+        ctx.given_initial = False
     ctx.forms[ctx.key] = (form, reason)
     if ctx.g.shapes_only:
         # a plan (rnn2onnx.plan, `inspect`) needs the form, not the nodes: emitting them
@@ -183,11 +199,14 @@ def emit_recurrent(layer, ctx, x, mask):
     if layer.go_backwards and not (form == "native" and reverse_direction(layer, ctx.target)):
         x = reverse_time(ctx.g, x, layer.name)
         mask = None if mask is None else reverse_time(ctx.g, mask, f"{layer.name}/mask")
+    kw = {} if initial is None else {"initial": initial}
+    if initial is not None:  # the loop and native forms only (_choose_form)
+        assert form in ("native", "loop", UNROLLED), form
     if layer.return_state:
         assert form in WITH_STATES, form  # return_state needs a carry rule (reference/recurrent/base.py)
-        y, states = EMIT[form](layer, ctx, x, mask, with_states=True)
+        y, states = EMIT[form](layer, ctx, x, mask, with_states=True, **kw)
         return [y] + states, output_mask
-    y = EMIT[form](layer, ctx, x, mask)
+    y = EMIT[form](layer, ctx, x, mask, **kw)
     return y, output_mask
 
 

@@ -116,10 +116,10 @@ def wrap_unrolled(step, g, name, initial, step_inputs):
     return states, per_step, 1
 
 
-def emit_unrolled(layer, ctx, x, mask, with_states=False):
+def emit_unrolled(layer, ctx, x, mask, with_states=False, initial=None):
     """The layer's loop form with the Scan replaced by `wrap_unrolled` (a go_backwards
     layer's input and mask arrive reversed: emitters/recurrent.py)."""
-    return emit_loop(layer, ctx, x, mask, wrap=wrap_unrolled, with_states=with_states)
+    return emit_loop(layer, ctx, x, mask, wrap=wrap_unrolled, with_states=with_states, initial=initial)
 
 
 # ---------------------------------------------------------------------------------------

@@ -61,7 +61,8 @@ QUICK = {("1.2.2", "gpu_emb_lstm_seq_f32"), ("1.2.2", "mem_emb_gru_last_f64"), (
          ("2.1.6", "cudnn_lstm_seq_f64"), ("2.1.6", "fn_two_outputs_f64"), ("2.3.1", "emb_lstm_seq_f32"),
          ("tf-2.15.1", "bidir_emb_lstm_seq_concat_f64"), ("tf-2.15.1", "fn_return_state_lstm_seq_f64"),
          ("1.2.2", "bn_act_noise_emb_lstm_f64"), ("2.3.1", "conv_pool_lstm_dense_f32"),
-         ("2.3.1", "globalavg_emb_lstm_dense_f64"), ("tf-2.15.1", "conv_same_emb_gru_seq_f64")}
+         ("2.3.1", "globalavg_emb_lstm_dense_f64"), ("tf-2.15.1", "conv_same_emb_gru_seq_f64"),
+         ("2.3.1", "fn_encoder_decoder_lstm_f32")}
 QUICK_CASES = [c for c in CASES if (c[0], c[1]) in QUICK]
 OTHER_CASES = [c for c in CASES if (c[0], c[1]) not in QUICK]
 
