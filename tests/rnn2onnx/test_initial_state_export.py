@@ -1,0 +1,96 @@
+"""Export of recurrent layers given initial states (Keras 2.x's `initial_state`: an
+encoder's return_state outputs start a decoder): in onnxruntime against the reference's
+predict, masked (the carry rule; left, right and middle padding) and unmasked, forwards
+and go_backwards, strategies auto and loop, both dtypes; and the refusals."""
+import numpy as np
+import pytest
+
+import reference as r
+import rnn2onnx
+from reference.errors import ConfigError
+from reference.functional import FunctionalModel
+from rnn2onnx import runtimes, structure
+from rnn2onnx.errors import ExportError
+from rnn2onnx.validation import compare, generate_inputs
+
+CELLS = {"LSTM": r.LSTM, "GRU": r.GRU, "SimpleRNN": r.SimpleRNN}
+
+
+def encoder_decoder(kind, dtype, masked_decoder, go_backwards=False, seed=0):
+    m = FunctionalModel(dtype=dtype, seed=seed)
+    m.add_input("ids", (None,), "int32")
+    m.add_input("floats", (None, 3))
+    m.add_node(r.Embedding(9, 3, mask_zero=True), ["ids"], name="emb")
+    cell = CELLS[kind]
+    m.add_node(cell(4, mask_rule="carry", return_state=True), ["emb"], name="encoder")
+    states = [("encoder", 0, i) for i in range(1, 1 + m._layers["encoder"].state_count)]
+    source = "floats"
+    if masked_decoder:
+        m.add_node(r.Masking(0.0), ["floats"], name="masking")
+        source = "masking"
+    m.add_node(cell(4, mask_rule="carry", return_sequences=True, go_backwards=go_backwards),
+               [source] + states, name="decoder")
+    m.set_outputs(["decoder"])
+    return m
+
+
+def check(model, strategy):
+    proto = rnn2onnx.export(model, strategy=strategy)
+    run = runtimes.load("onnxruntime", proto)
+    for T in (7, 2):
+        X = generate_inputs(model, n=8, T=T, seed=T)
+        actual = run(structure.feeds(model, X))
+        expected = structure.predict_outputs(model, X)
+        for port, e, a in zip(structure.model_outputs(model), expected, actual):
+            report = compare(e, a, port.name, str(model.dtype))
+            assert report.passed, (port.name, report.max_rel_error)
+    return proto
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("strategy", ["auto", "loop"])
+@pytest.mark.parametrize("kind", list(CELLS))
+@pytest.mark.parametrize("masked_decoder,go_backwards", [(True, False), (True, True), (False, False)])
+def test_encoder_decoder_matches_the_reference(kind, strategy, dtype, masked_decoder, go_backwards):
+    check(encoder_decoder(kind, dtype, masked_decoder, go_backwards), strategy)
+
+
+def all_nodes(graph):
+    """The graph's nodes and those of its subgraphs (the empty-input guard's If branches)."""
+    for node in graph.node:
+        yield node
+        for attr in node.attribute:
+            for sub in ([attr.g] if attr.HasField("g") else []) + list(attr.graphs):
+                yield from all_nodes(sub)
+
+
+def test_unmasked_float32_lstm_takes_the_native_op_with_initial_states():
+    proto = check(encoder_decoder("LSTM", "float32", masked_decoder=False), "auto")
+    (lstm,) = [n for n in all_nodes(proto.graph) if n.op_type == "LSTM" and "decoder" in n.name]
+    assert len(lstm.input) == 7 and all(lstm.input[5:])  # initial_h and initial_c given
+
+
+def test_a_masked_decoder_with_initial_states_is_not_exported_natively():
+    with pytest.raises(ExportError, match="initial states and a mask"):
+        rnn2onnx.export(encoder_decoder("LSTM", "float32", masked_decoder=True), strategy="native")
+
+
+def test_the_number_of_initial_states_must_match_the_cell():
+    m = FunctionalModel(dtype="float64")
+    m.add_input("floats", (None, 3))
+    m.add_node(r.LSTM(4, mask_rule="carry", return_state=True), ["floats"], name="encoder")
+    with pytest.raises(ConfigError, match="takes 2 initial state"):
+        m.add_node(r.LSTM(4, mask_rule="carry"), ["floats", ("encoder", 0, 1)], name="decoder")
+    with pytest.raises(ConfigError, match="takes 1 initial state"):
+        m.add_node(r.GRU(4, mask_rule="carry"), ["floats", ("encoder", 0, 1), ("encoder", 0, 2)], name="gru")
+    with pytest.raises(ConfigError, match="must have shape"):
+        m.add_node(r.GRU(3, mask_rule="carry"), ["floats", ("encoder", 0, 1)], name="narrow")
+
+
+def test_a_bidirectional_layer_given_initial_states_is_refused():
+    m = FunctionalModel(dtype="float64")
+    m.add_input("floats", (None, 3))
+    m.add_node(r.LSTM(4, mask_rule="carry", return_state=True), ["floats"], name="encoder")
+    layer = r.Bidirectional(r.LSTM(4, mask_rule="carry"))
+    with pytest.raises(ConfigError, match="Bidirectional layer called with initial states"):
+        m.add_node(layer, ["floats", ("encoder", 0, 1), ("encoder", 0, 2)], name="bidir")
