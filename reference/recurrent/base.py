@@ -109,8 +109,9 @@ class Recurrent(Layer):
       loop from the given per-sample states (`state_count` arrays of shape (batch,
       output_dim): h, then c for LSTM) instead of zeros; `backward` then returns
       [dX, ds1, ...]. Only under the carry rules (Keras 2.x). A masked step keeps the
-      states, so a masked prefix carries the given states and (the output being state 0)
-      outputs the given h.
+      states, so a masked prefix carries the given states; its output is 0 (the previous
+      output starts at 0, apart from the states: Keras 2.x's Theano backend's
+      `initial_output`, tf.keras's zero output).
     - `stateful`: only False. Keras's stateful layers carry each sample's final states into
       the next batch and the next predict call, so their numbers depend on the call
       history; such a layer is refused (ConfigError) rather than computed from zero states.
@@ -305,7 +306,7 @@ class Recurrent(Layer):
             cache["m"] = mt
             if gates is not None:
                 cache["gate"] = gates[t]
-                h, new_states = rule.merge(NP, gates[t], h, new_states, states, output)
+                h, new_states = rule.merge(NP, gates[t], h, new_states, states, output, own_output=given is not None)
                 output = h
             H[t], states = h, new_states
             caches[t] = cache
@@ -368,10 +369,6 @@ class Recurrent(Layer):
             self.truncation_boundary(caches, first, dstates, pb, g)
         # the gradients of the given initial states: what reached the states the first step read
         dinitial = [np.array(ds) if first == 0 else np.zeros_like(ds) for ds in dstates]
-        if first == 0 and merged and self.rule.needs_output:
-            # the carry rule's output before the first step is the given h (state 0): a masked
-            # prefix repeats it
-            dinitial[0] += doutput
         g.flush()
         for U, key, group in self.recurrent_grads:
             left = np.stack([caches[t][key] for t in range(first, T)])

@@ -46,9 +46,11 @@ class MaskRule:
         `x` and the mask `m` (a trailing axis of 1), both with features last."""
         return None
 
-    def merge(self, o, gate, h, new_states, states, output):
+    def merge(self, o, gate, h, new_states, states, output, own_output=False):
         """(output, carried states) of a step from its unmasked result (h, new_states), the
-        states it read and the previous output."""
+        states it read and the previous output. `own_output`: the previous output is
+        carried on its own even where the step's output is its state 0 (a layer given
+        initial states: its output before the first unmasked step is 0, not the given h)."""
         return h, new_states
 
 
@@ -73,7 +75,7 @@ class Skip(MaskRule):
     def gates(self, o, x, m, batch_axis):
         return o.any_nonzero(x, (batch_axis, -1) if self.whole_batch else (-1,))
 
-    def merge(self, o, gate, h, new_states, states, output):
+    def merge(self, o, gate, h, new_states, states, output, own_output=False):
         # Theano's switch(any, output, 0*output): 0*output is h*gate as a number
         return o.where(gate, h, 0.0), tuple(o.where(gate, new, old) for new, old in zip(new_states, states))
 
@@ -85,9 +87,9 @@ class Carry(MaskRule):
     def gates(self, o, x, m, batch_axis):
         return o.nonzero(m)
 
-    def merge(self, o, gate, h, new_states, states, output):
+    def merge(self, o, gate, h, new_states, states, output, own_output=False):
         carried = tuple(o.where(gate, new, old) for new, old in zip(new_states, states))
-        if self.output_is_state(h, new_states):
+        if self.output_is_state(h, new_states) and not own_output:
             return carried[0], carried  # the previous output is the state the step read
         return o.where(gate, h, output), carried
 
@@ -102,7 +104,7 @@ class CarryZero(Carry):
     name, releases = "carry_zero", "tf.keras with zero_output_for_mask=True"
     needs_output = False
 
-    def merge(self, o, gate, h, new_states, states, output):
+    def merge(self, o, gate, h, new_states, states, output, own_output=False):
         # the states are carried as under "carry"; only the output differs
         return o.where(gate, h, 0.0), tuple(o.where(gate, new, old) for new, old in zip(new_states, states))
 

@@ -105,10 +105,11 @@ class Step:
     gated: bool = False    # the last per-step input is a mask rule's bool gate
 
 
-def build_step(layer, g, n_groups, masked):
+def build_step(layer, g, n_groups, masked, own_output=False):
     """The cell's step under the layer's mask rule (reference/recurrent/rules.py) as a body
     graph under `g` (see `Step`). `masked`: the per-step inputs end with the mask column
-    (the reset rule, which the cell applies) or the rule's gate (bool; the other rules)."""
+    (the reset rule, which the cell applies) or the rule's gate (bool; the other rules).
+    `own_output`: the previous output is a state of its own (rules.Carry.merge)."""
     name, rule = layer.name, layer.rule
     state_widths = [s.shape[1] for s in layer.initial_states(1)]
     group_widths = [sum(layer.params[W].shape[1] for W, _, _ in group) for group in layer.projection]
@@ -120,9 +121,9 @@ def build_step(layer, g, n_groups, masked):
     h, state_out, _ = layer.step(o, x_in, rule.step_mask(m_in) if masked else None, state_in, _Params(g, layer))
     if masked and rule.merges:
         output = None
-        if rule.needs_output and not rule.output_is_state(h, state_out):
+        if rule.needs_output and (own_output or not rule.output_is_state(h, state_out)):
             output = body.unique(f"{name}/step/output")
-        h, state_out = rule.merge(o, m_in, h, state_out, state_in, output)
+        h, state_out = rule.merge(o, m_in, h, state_out, state_in, output, own_output=own_output)
         if output is not None:  # the previous output, one more state
             state_in, state_out = state_in + [output], list(state_out) + [h]
             state_widths = state_widths + [layer.output_dim]
@@ -252,7 +253,8 @@ def _emit_loop(layer, ctx, x, mask, wrap, given=None):
         if rule.masks_input:
             x = g.node("Mul", [x, mask], f"{name}/masked_input")
     xs = emit_projection(layer, g, x)
-    step = build_step(layer, g, len(xs), mask is not None)
+    # given states: the previous output starts at 0 on its own (rules.Carry.merge)
+    step = build_step(layer, g, len(xs), mask is not None, own_output=bool(given))
     # the cell's states from zeros or as given; the step's further states (the previous
     # output some rules carry) from zeros
     given = list(given or [])

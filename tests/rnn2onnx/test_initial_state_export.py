@@ -16,7 +16,8 @@ from rnn2onnx.validation import compare, generate_inputs
 CELLS = {"LSTM": r.LSTM, "GRU": r.GRU, "SimpleRNN": r.SimpleRNN}
 
 
-def encoder_decoder(kind, dtype, masked_decoder, go_backwards=False, seed=0):
+def encoder_decoder(kind, dtype, masked_decoder, go_backwards=False, last=False, seed=0):
+    """last: the decoder returns its last output and its final states (return_state)."""
     m = FunctionalModel(dtype=dtype, seed=seed)
     m.add_input("ids", (None,), "int32")
     m.add_input("floats", (None, 3))
@@ -28,9 +29,9 @@ def encoder_decoder(kind, dtype, masked_decoder, go_backwards=False, seed=0):
     if masked_decoder:
         m.add_node(r.Masking(0.0), ["floats"], name="masking")
         source = "masking"
-    m.add_node(cell(4, mask_rule="carry", return_sequences=True, go_backwards=go_backwards),
-               [source] + states, name="decoder")
-    m.set_outputs(["decoder"])
+    decoder = cell(4, mask_rule="carry", return_sequences=not last, go_backwards=go_backwards, return_state=last)
+    m.add_node(decoder, [source] + states, name="decoder")
+    m.set_outputs([("decoder", 0, i) for i in range(decoder.nb_outputs)])
     return m
 
 
@@ -50,9 +51,11 @@ def check(model, strategy):
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("strategy", ["auto", "loop"])
 @pytest.mark.parametrize("kind", list(CELLS))
-@pytest.mark.parametrize("masked_decoder,go_backwards", [(True, False), (True, True), (False, False)])
-def test_encoder_decoder_matches_the_reference(kind, strategy, dtype, masked_decoder, go_backwards):
-    check(encoder_decoder(kind, dtype, masked_decoder, go_backwards), strategy)
+@pytest.mark.parametrize("masked_decoder,go_backwards,last", [(True, False, False), (True, True, False),
+                                                               (True, False, True), (False, False, False),
+                                                               (False, True, True)])
+def test_encoder_decoder_matches_the_reference(kind, strategy, dtype, masked_decoder, go_backwards, last):
+    check(encoder_decoder(kind, dtype, masked_decoder, go_backwards, last), strategy)
 
 
 def all_nodes(graph):
