@@ -23,9 +23,10 @@ from onnx import helper
 from ..passes import NON_EMPTY_BRANCH
 
 
-def emit_dispatch(native, loop, max_batch, layer, ctx, x, mask, with_states=False):
+def emit_dispatch(native, loop, max_batch, layer, ctx, x, mask, with_states=False, initial=None):
     """The If: `native(layer, ctx, x, mask)` for 1..max_batch rows, `loop(...)` otherwise.
-    with_states (return_state): both branches also return the final states, and so does the If."""
+    with_states (return_state): both branches also return the final states, and so does the If.
+    `initial`: the given initial states, passed to both."""
     g, name = ctx.g, layer.name
     prefix = f"{name}/dispatch"
     node = lambda op, inputs, **kw: g.node(op, inputs, f"{prefix}/{op}", **kw)  # noqa: E731
@@ -40,11 +41,12 @@ def emit_dispatch(native, loop, max_batch, layer, ctx, x, mask, with_states=Fals
         branch = g.subgraph(f"{prefix}/{tag}")
         inner = copy.copy(ctx)
         inner.g = branch
+        kw = {} if initial is None else {"initial": initial}
         if with_states:
-            y, states = emit(layer, inner, x, mask, with_states=True)
+            y, states = emit(layer, inner, x, mask, with_states=True, **kw)
             ys = [y] + list(states)
         else:
-            ys = [emit(layer, inner, x, mask)]
+            ys = [emit(layer, inner, x, mask, **kw)]
         outs = []
         for i, y in enumerate(ys):
             if not any(y in n.output for n in branch.nodes) or y in outs:  # a branch output: its own tensor

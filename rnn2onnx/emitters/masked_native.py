@@ -278,12 +278,14 @@ def _assemble(layer, g, ix, raw, m, single, is_packed, y, y_row, y_rows):
     return g.node("Gather", [outputs, ix("Where", [is_packed, y_row, ix("Add", [y_rows, rank])])], f"{name}/Gather")
 
 
-def emit_packed(layer, ctx, x, mask, with_states=False):
+def emit_packed(layer, ctx, x, mask, with_states=False, initial=None):
     """The "carry" and "skip" forms (rules after Keras 0.2.0); see the module docstring.
     with_states (return_state, the carry rules): (output, [final states]): h is the output
     at each row's last unmasked step (0 for an all-masked row), c (LSTM) the op's Y_c, the
     state at each row's own sequence_lens (onnxruntime), zeroed for an all-masked row (which
-    the op ran for one step)."""
+    the op ran for one step). `initial` (the carry rules): the given initial states, the
+    op's initial_h/initial_c (each row's packed steps start from its own); an all-masked
+    row's final states are then the given ones, its outputs still 0 (rules.Carry.merge)."""
     g, name = ctx.g, layer.name
     carry = layer.mask_rule in ("carry", "carry_zero")
     ix = _Index(g, f"{name}/{'carry' if carry else 'skip'}")
@@ -313,7 +315,7 @@ def emit_packed(layer, ctx, x, mask, with_states=False):
     xt = g.node("Gather", [flat, index], f"{name}/Gather")
     states = ("Y_c",) if with_states and layer.state_count == 2 else ()
     (y, *y_c) = native_node(layer, g, xt, W, R, B, seq_lens=ix("Cast", [lens], to=TensorProto.INT32),
-                            outputs=("Y",) + states)
+                            outputs=("Y",) + states, initial=initial)
     # row 0 zeros (the output before any counted step, or at a skipped one; and something
     # to read when there are 0 timesteps), then Y: packed index p of row i at row 1 + p*n + i
     k = layer.output_dim
@@ -343,4 +345,8 @@ def emit_packed(layer, ctx, x, mask, with_states=False):
         c = g.node("Squeeze", [y_c[0], g.const([0])], f"{name}/Squeeze")
         finals.append(g.node("Mul", [c, g.node("Unsqueeze", [g.node("Cast", [some], f"{name}/Cast", to=g.elem),
                                                              g.const([1])], f"{name}/Unsqueeze")], f"{name}/Mul"))
+    if initial:  # an all-masked row keeps the given states
+        counted = g.node("Unsqueeze", [g.node("Cast", [some], f"{name}/Cast", to=TensorProto.BOOL), g.const([1])],
+                         f"{name}/Unsqueeze")
+        finals = [g.node("Where", [counted, f, s], f"{name}/Where") for f, s in zip(finals, initial)]
     return out, finals

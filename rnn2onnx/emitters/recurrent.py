@@ -103,13 +103,7 @@ def choose_form(layer, ctx, masked):
 def _choose_form(layer, ctx, masked):
     if ctx.strategy == "loop":
         return "loop", "strategy='loop'"
-    if masked and getattr(ctx, "given_initial", False):
-        # the masked native forms start each row's output from 0 and zero an all-masked
-        # row's final states; with given states the carry rule repeats those instead
-        if ctx.strategy == "native":
-            raise ExportError(f"layer {layer.name} ({type(layer).__name__}) cannot be exported natively: it is "
-                              "given initial states and a mask reaches it; use strategy='auto' or strategy='loop'")
-        return "loop", "given initial states and a mask (the masked native forms start from zeros)"
+
     kind = type(layer).__name__
     reason = why_not_native(layer, ctx.target)
     if reason is None and ctx.g.dtype != "float32":
@@ -184,11 +178,7 @@ def emit_recurrent(layer, ctx, x, mask):
     output_mask = layer.output_mask(mask)
     if mask is not None and not layer.rule.applies(layer):
         mask = None  # Keras 0.3.0/0.3.1 read no mask without return_sequences
-    ctx.given_initial = initial is not None
-    try:
-        form, reason = choose_form(layer, ctx, mask is not None)
-    finally:
-        ctx.given_initial = False
+    form, reason = choose_form(layer, ctx, mask is not None)
     ctx.forms[ctx.key] = (form, reason)
     if ctx.g.shapes_only:
         # a plan (rnn2onnx.plan, `inspect`) needs the form, not the nodes: emitting them
@@ -200,8 +190,8 @@ def emit_recurrent(layer, ctx, x, mask):
         x = reverse_time(ctx.g, x, layer.name)
         mask = None if mask is None else reverse_time(ctx.g, mask, f"{layer.name}/mask")
     kw = {} if initial is None else {"initial": initial}
-    if initial is not None:  # the loop and native forms only (_choose_form)
-        assert form in ("native", "loop", UNROLLED), form
+    if initial is not None:  # initial states need a carry rule (reference/recurrent/base.py)
+        assert form in WITH_STATES, form
     if layer.return_state:
         assert form in WITH_STATES, form  # return_state needs a carry rule (reference/recurrent/base.py)
         y, states = EMIT[form](layer, ctx, x, mask, with_states=True, **kw)

@@ -10,7 +10,6 @@ import rnn2onnx
 from reference.errors import ConfigError
 from reference.functional import FunctionalModel
 from rnn2onnx import runtimes, structure
-from rnn2onnx.errors import ExportError
 from rnn2onnx.validation import compare, generate_inputs
 
 CELLS = {"LSTM": r.LSTM, "GRU": r.GRU, "SimpleRNN": r.SimpleRNN}
@@ -73,9 +72,14 @@ def test_unmasked_float32_lstm_takes_the_native_op_with_initial_states():
     assert len(lstm.input) == 7 and all(lstm.input[5:])  # initial_h and initial_c given
 
 
-def test_a_masked_decoder_with_initial_states_is_not_exported_natively():
-    with pytest.raises(ExportError, match="initial states and a mask"):
-        rnn2onnx.export(encoder_decoder("LSTM", "float32", masked_decoder=True), strategy="native")
+@pytest.mark.parametrize("kind", list(CELLS))
+@pytest.mark.parametrize("last", [False, True])
+def test_the_masked_native_form_starts_from_the_given_states(kind, last):
+    # float32 (onnxruntime's native kernels); an all-masked row keeps the given states
+    model = encoder_decoder(kind, "float32", masked_decoder=True, last=last)
+    proto = check(model, "native")
+    ops = {n.op_type for n in all_nodes(proto.graph)}
+    assert {"LSTM": "LSTM", "GRU": "GRU", "SimpleRNN": "RNN"}[kind] in ops and "Scan" not in ops
 
 
 def test_the_number_of_initial_states_must_match_the_cell():
