@@ -101,3 +101,38 @@ def test_initial_states_need_the_carry_rule():
     X = np.zeros((1, 2, 2))
     with pytest.raises(ConfigError, match="mask_rule"):
         layer.forward([X, np.zeros((1, 3)), np.zeros((1, 3))])
+
+
+def test_an_encoder_decoder_model_sends_the_gradients_through_the_states():
+    """FunctionalModel.gradients: the encoder's weights get the gradient that reaches its
+    final states through the decoder's initial states (central differences)."""
+    from reference.functional import FunctionalModel
+
+    m = FunctionalModel(dtype="float64", seed=3)
+    m.add_input("a", (None, 2))
+    m.add_input("b", (None, 2))
+    m.add_node(LSTM(3, mask_rule="carry", return_state=True, inner_activation="sigmoid"), ["a"], name="enc")
+    m.add_node(LSTM(3, mask_rule="carry", return_sequences=True, inner_activation="sigmoid"),
+               ["b", ("enc", 0, 1), ("enc", 0, 2)], name="dec")
+    m.set_outputs(["dec"])
+    rng = np.random.default_rng(4)
+    m.set_weights([rng.normal(0, 0.6, w.shape) for w in m.get_weights()])
+    Xs = [rng.normal(size=(2, 4, 2)), rng.normal(size=(2, 3, 2))]
+    G = rng.normal(size=(2, 3, 3))
+    grads = m.gradients(Xs, G)
+    weights = m.get_weights()
+    eps = 1e-6
+    for w, dw in zip(weights[:3], grads[:3]):  # the encoder's: reached only through the states
+        assert np.abs(dw).max() > 0
+        num = np.zeros_like(w)
+        for idx in np.ndindex(w.shape):
+            old = w[idx]
+            values = []
+            for v in (old + eps, old - eps):
+                w[idx] = v
+                m.set_weights(weights)
+                values.append(float(np.sum(m.predict(Xs) * G)))
+            w[idx] = old
+            num[idx] = (values[0] - values[1]) / (2 * eps)
+        m.set_weights(weights)
+        np.testing.assert_allclose(dw, num, rtol=1e-6, atol=1e-9)
