@@ -169,7 +169,10 @@ def emit_recurrent(layer, ctx, x, mask):
     go_backwards layer gets its input and mask reversed here (its outputs then come in
     processing order, as Keras returns them), except where the native op runs in
     direction="reverse" (native.reverse_direction). A return_state layer returns
-    ([output, final states...], [masks])."""
+    ([output, final states...], [masks]). A layer given initial states (Keras 2.x's
+    initial_state; reference/functional.py) gets `x` = [input, h(, c)], `mask` its input's
+    (or a list of masks, the first its input's): every form starts from them (the native
+    ops' initial_h/initial_c, the loop's initial states)."""
     initial = None
     if isinstance(x, (list, tuple)):  # [input, initial states...] (Keras 2.x's initial_state)
         x, initial = x[0], list(x[1:])
@@ -179,6 +182,8 @@ def emit_recurrent(layer, ctx, x, mask):
     if mask is not None and not layer.rule.applies(layer):
         mask = None  # Keras 0.3.0/0.3.1 read no mask without return_sequences
     form, reason = choose_form(layer, ctx, mask is not None)
+    if initial is not None:
+        reason = f"{reason}; from the given initial states"
     ctx.forms[ctx.key] = (form, reason)
     if ctx.g.shapes_only:
         # a plan (rnn2onnx.plan, `inspect`) needs the form, not the nodes: emitting them
