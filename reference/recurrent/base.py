@@ -109,9 +109,13 @@ class Recurrent(Layer):
       loop from the given per-sample states (`state_count` arrays of shape (batch,
       output_dim): h, then c for LSTM) instead of zeros; `backward` then returns
       [dX, ds1, ...]. Only under the carry rules (Keras 2.x). A masked step keeps the
-      states, so a masked prefix carries the given states; its output is 0 (the previous
-      output starts at 0, apart from the states: Keras 2.x's Theano backend's
-      `initial_output`, tf.keras's zero output).
+      states, so a masked prefix carries the given states.
+    - `initial_output`: what a masked prefix outputs when initial states are given:
+      "zero" (default; the previous output starts at 0 apart from the states: Keras 2.x's
+      Theano backend's `initial_output`, keras-team 2.3.x on TensorFlow and tf.keras,
+      which run tf.keras's rnn) or "state" (the given h: keras-team 2.0-2.2.x's TensorFlow
+      backend outputs `states[0]` at a masked step; CNTK likewise). Without given states
+      both are 0.
     - `stateful`: only False. Keras's stateful layers carry each sample's final states into
       the next batch and the next predict call, so their numbers depend on the call
       history; such a layer is refused (ConfigError) rather than computed from zero states.
@@ -128,7 +132,7 @@ class Recurrent(Layer):
     def __init__(self, output_dim, init="glorot_uniform", inner_init="orthogonal", activation=None,
                  inner_activation=None, weights=None, truncate_gradient=-1, return_sequences=False,
                  input_dim=None, input_length=None, input_shape=None, mask_rule="reset", go_backwards=False,
-                 stateful=False, return_state=False):
+                 stateful=False, return_state=False, initial_output="zero"):
         super().__init__(weights=weights, input_shape=input_shape, input_dim=input_dim,
                          input_length=input_length)
         if int(output_dim) < 1:
@@ -158,6 +162,10 @@ class Recurrent(Layer):
             )
         self.stateful = False
         self.return_state = _flag(return_state, type(self).__name__, "return_state")
+        if initial_output not in INITIAL_OUTPUTS:
+            raise ConfigError(f"{type(self).__name__}: unknown initial_output {quote(initial_output)}; "
+                              f"accepted: {', '.join(INITIAL_OUTPUTS)}")
+        self.initial_output = initial_output
         if self.return_state and self.mask_rule not in CARRY_RULES:
             # the releases of the other rules have no return_state; under the reset rule the
             # carried state is the masked one, which Keras never returned
@@ -169,7 +177,8 @@ class Recurrent(Layer):
 
     # the arguments later releases added, written only when they differ from 0.2.0's
     # behaviour, so a 0.2.0 model's config is the one 0.2.0 wrote
-    later_config_defaults = {"mask_rule": "reset", "go_backwards": False, "return_state": False}
+    later_config_defaults = {"mask_rule": "reset", "go_backwards": False, "return_state": False,
+                             "initial_output": "zero"}
 
     #: how many states the cell carries (LSTM: h and c); return_state returns them all
     state_count = 1
@@ -300,13 +309,14 @@ class Recurrent(Layer):
         gates = None if m is None else rule.gates(NP, X2.reshape(T, n, d), m, batch_axis=1)
         # the carry rule's output before the first step (for the cells whose output is not state 0)
         output = np.zeros((n, self.output_dim), self.dtype)
+        own_output = given is not None and self.initial_output == "zero"  # see the class
         for t in range(T):
             mt = None if step_masks is None else step_masks[t]
             h, new_states, cache = step(NP, [x[t] for x in xs], mt, states, p)
             cache["m"] = mt
             if gates is not None:
                 cache["gate"] = gates[t]
-                h, new_states = rule.merge(NP, gates[t], h, new_states, states, output, own_output=given is not None)
+                h, new_states = rule.merge(NP, gates[t], h, new_states, states, output, own_output=own_output)
                 output = h
             H[t], states = h, new_states
             caches[t] = cache
@@ -369,6 +379,8 @@ class Recurrent(Layer):
             self.truncation_boundary(caches, first, dstates, pb, g)
         # the gradients of the given initial states: what reached the states the first step read
         dinitial = [np.array(ds) if first == 0 else np.zeros_like(ds) for ds in dstates]
+        if first == 0 and merged and self.rule.needs_output and self.initial_output == "state":
+            dinitial[0] += doutput  # a masked prefix output the given h
         g.flush()
         for U, key, group in self.recurrent_grads:
             left = np.stack([caches[t][key] for t in range(first, T)])
@@ -416,6 +428,10 @@ class Recurrent(Layer):
         if getattr(self, "_given_initial", False):
             dX = [dX] + dinitial
         return dX, [g[name] for name in self.weight_names]
+
+
+#: a masked prefix's output when initial states are given (see Recurrent)
+INITIAL_OUTPUTS = ("zero", "state")
 
 
 def _flag(value, kind, key):

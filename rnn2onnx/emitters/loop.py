@@ -253,8 +253,10 @@ def _emit_loop(layer, ctx, x, mask, wrap, given=None):
         if rule.masks_input:
             x = g.node("Mul", [x, mask], f"{name}/masked_input")
     xs = emit_projection(layer, g, x)
-    # given states: the previous output starts at 0 on its own (rules.Carry.merge)
-    step = build_step(layer, g, len(xs), mask is not None, own_output=bool(given))
+    # given states: the previous output starts at 0 on its own (rules.Carry.merge), unless
+    # the release outputs the given h there (Recurrent's initial_output)
+    step = build_step(layer, g, len(xs), mask is not None,
+                      own_output=bool(given) and layer.initial_output == "zero")
     # the cell's states from zeros or as given; the step's further states (the previous
     # output some rules carry) from zeros
     given = list(given or [])

@@ -319,12 +319,29 @@ def emit_packed(layer, ctx, x, mask, with_states=False, initial=None):
     # row 0 zeros (the output before any counted step, or at a skipped one; and something
     # to read when there are 0 timesteps), then Y: packed index p of row i at row 1 + p*n + i
     k = layer.output_dim
-    y = g.node("Concat", [g.const(np.zeros((1, k)), dtype=g.dtype),
-                          g.node("Reshape", [y, g.const([-1, k])], f"{name}/Reshape")], f"{name}/Concat", axis=0)
     if layer.return_sequences:
         seen = ix("CumSum", [m, ix.c(1)])                         # (n, T): counted steps up to j
     else:  # (the skip rules read no mask without return_sequences: never here)
         seen, rows = count, ix.range(n)
+    if initial and layer.mask_rule == "carry" and layer.initial_output == "state":
+        # before a row's first counted step its output is the given h: rows 0..n-1 hold
+        # them, then Y (packed index p of row i at row n + p*n + i)
+        y = g.node("Concat", [initial[0], g.node("Reshape", [y, g.const([-1, k])], f"{name}/Reshape")],
+                   f"{name}/Concat", axis=0)
+        out = g.node("Gather", [y, ix("Add", [ix("Mul", [seen, n]), rows])], f"{name}/Gather")
+        if not with_states:
+            return out
+        some = ix("Min", [count, ix.c(1)])
+        last = ix("Add", [ix("Mul", [count, n]), ix.range(n)])  # an all-masked row: its given h
+        finals = [g.node("Gather", [y, last], f"{name}/Gather")]
+        if y_c:
+            counted = g.node("Unsqueeze", [g.node("Cast", [some], f"{name}/Cast", to=TensorProto.BOOL),
+                                           g.const([1])], f"{name}/Unsqueeze")
+            finals.append(g.node("Where", [counted, g.node("Squeeze", [y_c[0], g.const([0])], f"{name}/Squeeze"),
+                                           initial[1]], f"{name}/Where"))
+        return out, finals
+    y = g.node("Concat", [g.const(np.zeros((1, k)), dtype=g.dtype),
+                          g.node("Reshape", [y, g.const([-1, k])], f"{name}/Reshape")], f"{name}/Concat", axis=0)
     at = ix("Add", [ix("Mul", [ix("Sub", [seen, ix.c(1)]), n]), ix("Add", [rows, ix.c(1)])])
     # carry: row 0 before the first counted step, the latest one after; skip and carry_zero
     # (tf.keras's zero_output_for_mask): at counted steps only

@@ -10,10 +10,11 @@ from reference.recurrent import GRU, LSTM, SimpleRNN
 KINDS = {"LSTM": (LSTM, {}), "GRU": (GRU, {}), "GRU_ra": (GRU, {"reset_after": True}), "SimpleRNN": (SimpleRNN, {})}
 
 
-def make(kind, go_backwards=False, return_sequences=True, truncate_gradient=-1, seed=0):
+def make(kind, go_backwards=False, return_sequences=True, truncate_gradient=-1, seed=0, initial_output="zero"):
     cls, extra = KINDS[kind]
     layer = cls(3, mask_rule="carry", go_backwards=go_backwards, return_sequences=return_sequences,
-                truncate_gradient=truncate_gradient, inner_activation="sigmoid", **extra)
+                truncate_gradient=truncate_gradient, inner_activation="sigmoid", initial_output=initial_output,
+                **extra)
     layer.build((None, 2), "float64", np.random.default_rng(seed), True)
     rng = np.random.default_rng(seed + 1)
     layer.set_weights([rng.normal(0, 0.6, w.shape) for w in layer.get_weights()])
@@ -35,9 +36,9 @@ def loss(layer, X, states, mask, G):
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
-@pytest.mark.parametrize("go_backwards", [False, True])
-def test_gradients_match_central_differences(kind, go_backwards):
-    layer = make(kind, go_backwards)
+@pytest.mark.parametrize("go_backwards,initial_output", [(False, "zero"), (True, "zero"), (False, "state")])
+def test_gradients_match_central_differences(kind, go_backwards, initial_output):
+    layer = make(kind, go_backwards, initial_output=initial_output)
     X, states, mask = inputs(layer)
     Y = layer.forward([X] + states, mask)
     G = np.random.default_rng(5).normal(size=Y.shape)
@@ -86,6 +87,11 @@ def test_zero_states_give_the_zero_start_and_a_masked_prefix_keeps_the_states(ki
     np.testing.assert_array_equal(Y[0, :2], 0)
     alone = layer.forward([X[:1, 2:]] + [s[:1] for s in states])
     np.testing.assert_allclose(Y[0, 2:], alone[0], rtol=1e-13, atol=1e-15)
+    # keras-team 2.0-2.2.x on TensorFlow outputs the given h there instead
+    layer.initial_output = "state"
+    Y_state = layer.forward([X] + states, mask)
+    np.testing.assert_array_equal(Y_state[0, :2], np.stack([states[0][0]] * 2))
+    np.testing.assert_array_equal(Y_state[1:], Y[1:])
 
 
 def test_the_number_of_states_must_match_the_cell():

@@ -15,8 +15,9 @@ from rnn2onnx.validation import compare, generate_inputs
 CELLS = {"LSTM": r.LSTM, "GRU": r.GRU, "SimpleRNN": r.SimpleRNN}
 
 
-def encoder_decoder(kind, dtype, masked_decoder, go_backwards=False, last=False, seed=0):
-    """last: the decoder returns its last output and its final states (return_state)."""
+def encoder_decoder(kind, dtype, masked_decoder, go_backwards=False, last=False, initial_output="zero", seed=0):
+    """last: the decoder returns its last output and its final states (return_state);
+    initial_output: what its masked prefix outputs (reference/recurrent/base.py)."""
     m = FunctionalModel(dtype=dtype, seed=seed)
     m.add_input("ids", (None,), "int32")
     m.add_input("floats", (None, 3))
@@ -28,7 +29,8 @@ def encoder_decoder(kind, dtype, masked_decoder, go_backwards=False, last=False,
     if masked_decoder:
         m.add_node(r.Masking(0.0), ["floats"], name="masking")
         source = "masking"
-    decoder = cell(4, mask_rule="carry", return_sequences=not last, go_backwards=go_backwards, return_state=last)
+    decoder = cell(4, mask_rule="carry", return_sequences=not last, go_backwards=go_backwards, return_state=last,
+                   initial_output=initial_output)
     m.add_node(decoder, [source] + states, name="decoder")
     m.set_outputs([("decoder", 0, i) for i in range(decoder.nb_outputs)])
     return m
@@ -73,10 +75,19 @@ def test_unmasked_float32_lstm_takes_the_native_op_with_initial_states():
 
 
 @pytest.mark.parametrize("kind", list(CELLS))
+@pytest.mark.parametrize("strategy", ["auto", "loop"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("last", [False, True])
-def test_the_masked_native_form_starts_from_the_given_states(kind, last):
+def test_a_masked_prefix_outputting_the_given_h(kind, strategy, dtype, last):
+    check(encoder_decoder(kind, dtype, True, last=last, initial_output="state"), strategy)
+
+
+@pytest.mark.parametrize("kind", list(CELLS))
+@pytest.mark.parametrize("last", [False, True])
+@pytest.mark.parametrize("initial_output", ["zero", "state"])
+def test_the_masked_native_form_starts_from_the_given_states(kind, last, initial_output):
     # float32 (onnxruntime's native kernels); an all-masked row keeps the given states
-    model = encoder_decoder(kind, "float32", masked_decoder=True, last=last)
+    model = encoder_decoder(kind, "float32", masked_decoder=True, last=last, initial_output=initial_output)
     proto = check(model, "native")
     ops = {n.op_type for n in all_nodes(proto.graph)}
     assert {"LSTM": "LSTM", "GRU": "GRU", "SimpleRNN": "RNN"}[kind] in ops and "Scan" not in ops
