@@ -243,6 +243,20 @@ def input_shape(config, where):
     return tuple(shape)
 
 
+def initial_output_of(release, backend):
+    """What a masked step before a row's first unmasked one outputs when the layer is given
+    initial states (reference Recurrent's `initial_output`): the given h where the backend's
+    rnn outputs `states[0]` at a masked step (keras-team 2.0-2.2.x on TensorFlow; CNTK, whose
+    masking is exact only for output == state 0), else 0 (Theano's `initial_output`;
+    keras-team 2.3.x on TensorFlow and tf.keras run tf.keras's rnn, which starts from zeros).
+    An unparsed 2.x release on TensorFlow (a span) gets 0."""
+    parsed = releases12.parse(release)
+    if backend == "cntk" or (backend == "tensorflow" and parsed is not None and not parsed[3]
+                             and parsed[0] == 2 and parsed[1] < 3):
+        return "state"
+    return "zero"
+
+
 def _recurrent(class_name, config, release, backend, label, context):
     name = config.get("name") if isinstance(config.get("name"), str) else ""
     where = f"{label} ({class_name}{' ' + quote(name, 40) if name else ''})"
@@ -276,6 +290,9 @@ def _recurrent(class_name, config, release, backend, label, context):
     # every 1.x/2.x release's rule, set whether or not the config shows a mask source: a
     # mask reaching the layer must never meet the reference's default (0.2.0's) rule
     args["mask_rule"] = releases12.MASK_RULE
+    if initial_output_of(release, backend) != "zero":
+        # read only when the call gives initial states (initial_state) and a mask reaches it
+        args["initial_output"] = initial_output_of(release, backend)
     if _bool(config, "go_backwards", where):
         args["go_backwards"] = True
     if _bool(config, "stateful", where):

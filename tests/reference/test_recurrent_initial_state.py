@@ -1,9 +1,14 @@
 """Recurrent layers started from given initial states (Keras 2.x's `initial_state`):
 the forward starts from them, and backward's gradients of the states, the input and the
 weights match central differences (float64)."""
+import json
+import os
+
 import numpy as np
 import pytest
 
+import reference as r
+from reference.keras_files import KerasFileError
 from reference.errors import ConfigError, InputError
 from reference.recurrent import GRU, LSTM, SimpleRNN
 
@@ -142,3 +147,34 @@ def test_an_encoder_decoder_model_sends_the_gradients_through_the_states():
             num[idx] = (values[0] - values[1]) / (2 * eps)
         m.set_weights(weights)
         np.testing.assert_allclose(dw, num, rtol=1e-6, atol=1e-9)
+
+
+FIXTURE = os.path.join(os.path.dirname(__file__), "..", "fixtures", "keras_releases", "2.2.4",
+                       "fn_encoder_decoder_lstm_f64.json")
+
+
+def _decoder_reads(change):
+    with open(FIXTURE) as f:
+        config = json.load(f)
+    (decoder,) = [entry for entry in config["config"]["layers"] if entry["name"] == "lstm_2"]
+    change(decoder["inbound_nodes"][0])
+    return json.dumps(config)
+
+
+@pytest.mark.parametrize("change,pattern", [
+    (lambda node: node.pop(), "takes 2 initial state"),
+    (lambda node: node.append(["lstm_1", 0, 0, {}]), "takes 2 initial state"),
+    (lambda node: node.__setitem__(1, ["floats", 0, 0, {}]), "initial state 0 must have shape"),
+])
+def test_a_keras_file_whose_states_do_not_fit_the_cell_is_refused(change, pattern):
+    with pytest.raises(KerasFileError, match=pattern) as info:
+        r.model_from_json(_decoder_reads(change), keras_version="2.2.4")
+    assert len(str(info.value).splitlines()) == 1
+
+
+def test_keras_releases_say_what_a_masked_prefix_outputs():
+    from reference.keras_files.recurrent12 import initial_output_of
+
+    assert [initial_output_of(release, backend) for release, backend in [
+        ("2.2.4", "tensorflow"), ("2.1.6", "cntk"), ("2.2.4", "theano"), ("2.3.1", "tensorflow"),
+        ("2.15.0", "tensorflow")]] == ["state", "state", "zero", "zero", "zero"]
