@@ -259,7 +259,7 @@ def _model():
     (lambda m: m.add_node(r.LSTM(2), ["nope"]), "unknown layer 'nope'; known so far: 'x, ids'"),
     (lambda m: m.add_node(r.LSTM(2), [("x", 1)]), "has no call .node. 1"),
     (lambda m: m.add_node(r.LSTM(2), [("x", 0, 1)]), "tensor index 1"),
-    (lambda m: m.add_node(r.LSTM(2), ["x", "x"]), "takes one input, got 2"),
+    (lambda m: m.add_node(r.TimeDistributedDense(2), ["x", "x"]), "takes one input, got 2"),
     (lambda m: m.add_node(MergeLayer("sum"), ["x"]), "two or more inputs, got 1"),
     (lambda m: m.add_node(r.LSTM(2), ["ids"]), "integer token ids and feeds an Embedding only"),
     (lambda m: m.add_node(r.LSTM(2, input_dim=3), ["x"]), "declares input width 3"),
