@@ -224,7 +224,8 @@ def compile_from_config(model, settings, graph=False):
 
 
 # -- the public loaders ---------------------------------------------------------------------
-def model_from_config(config, dtype=None, seed=None, compile=True, initialise=True, keras_version=None):
+def model_from_config(config, dtype=None, seed=None, compile=True, initialise=True, keras_version=None,
+                      keras_backend=None):
     """A reference model from a Keras model config (a dict): 0.1.x–0.3.x (`{"name": ...}`)
     or 1.x/2.x (`{"class_name": ..., "config": ...}`).
 
@@ -237,67 +238,72 @@ def model_from_config(config, dtype=None, seed=None, compile=True, initialise=Tr
     way unless `compile=False`. initialise=False: shapes only, no weight initialised.
     """
     if keras12.is_keras12_config(config):
-        spec = keras12.read_config(config, keras_version=keras_version)
+        spec = keras12.read_config(config, keras_version=keras_version, keras_backend=keras_backend)
         return build_model(spec, dtype=dtype, seed=seed, compile=False, initialise=initialise)
+    if keras_backend is not None:
+        raise KerasFileError("keras_backend= names the backend of a Keras 1.x/2.x file; Keras 0.x ran on Theano only")
     spec = keras0.read_config(config, keras_version=keras_version)
     return build_model(spec, dtype=dtype, seed=seed, compile=compile, initialise=initialise)
 
 
-def model_from_json(text_, dtype=None, seed=None, compile=True, initialise=True, keras_version=None):
+def model_from_json(text_, dtype=None, seed=None, compile=True, initialise=True, keras_version=None,
+                    keras_backend=None):
     """A reference `Sequential` or `Graph` from `model.to_json()` text of Keras 0.1.3–0.3.3 (or ours)."""
     return model_from_config(text.config_from_json(text_), dtype=dtype, seed=seed, compile=compile,
-                             initialise=initialise, keras_version=keras_version)
+                             initialise=initialise, keras_version=keras_version, keras_backend=keras_backend)
 
 
-def model_from_yaml(text_, dtype=None, seed=None, compile=True, initialise=True, keras_version=None):
+def model_from_yaml(text_, dtype=None, seed=None, compile=True, initialise=True, keras_version=None,
+                    keras_backend=None):
     """A reference `Sequential` or `Graph` from `model.to_yaml()` text (safe loader; `!!python/tuple` allowed)."""
     return model_from_config(text.config_from_yaml(text_), dtype=dtype, seed=seed, compile=compile,
-                             initialise=initialise, keras_version=keras_version)
+                             initialise=initialise, keras_version=keras_version, keras_backend=keras_backend)
 
 
 def load_model(config_path, weights_path=None, dtype=None, seed=None, compile=True, initialise=None,
-               keras_version=None):
+               keras_version=None, keras_backend=None):
     """A reference model from Keras files: a 1.x/2.x `model.save` file alone
     (`load_model("m.h5")`), or a config file (0.x or 1.x/2.x `to_json`/`to_yaml`) and its
     HDF5 weights (`save_weights`). With no dtype it computes in the weights' (float32
-    without weights)."""
+    without weights). keras_backend ("theano", "tensorflow"): the backend that wrote a
+    1.x/2.x file that does not state it (Keras 1.x), where the numbers depend on it."""
     if initialise is None:  # weights about to be loaded: nothing to initialise (or allocate) first
         initialise = weights_path is None
     if hdf5_12.is_hdf5(config_path):
         if weights_path is not None:
             raise KerasFileError(f"{config_path} is an HDF5 file: a model.save file holds its config and its "
                                  "weights; give it alone, or give a config file (to_json) and its weights")
-        return _load_model_file(config_path, dtype, seed, keras_version)
+        return _load_model_file(config_path, dtype, seed, keras_version, keras_backend)
     config = text.config_from_file(config_path)
     if keras12.is_keras12_config(config):
-        return _load_keras12(config, weights_path, dtype, seed, initialise, keras_version)
+        return _load_keras12(config, weights_path, dtype, seed, initialise, keras_version, keras_backend)
     model = model_from_config(config, dtype=dtype, seed=seed, compile=compile,
-                              initialise=initialise, keras_version=keras_version)
+                              initialise=initialise, keras_version=keras_version, keras_backend=keras_backend)
     if weights_path is not None:
         load_weights(model, weights_path)
     return model
 
 
-def _load_keras12(config, weights_path, dtype, seed, initialise, keras_version):
+def _load_keras12(config, weights_path, dtype, seed, initialise, keras_version, keras_backend=None):
     """A 1.x/2.x config and (optionally) its save_weights file: the file's attributes
     (keras_version, backend) tell the release with the config's."""
     info, layers = (None, None)
     if weights_path is not None:
         info, layers = hdf5_12.read_weights_file(weights_path)
-    spec = keras12.read_config(config, keras_version=keras_version, stated=info)
+    spec = keras12.read_config(config, keras_version=keras_version, stated=info, keras_backend=keras_backend)
     model = build_model(spec, dtype=dtype, seed=seed, compile=False, initialise=initialise)
     if layers is not None:
         hdf5_12.set_model_weights(model, layers, str(weights_path))
     return model
 
 
-def _load_model_file(path, dtype, seed, keras_version):
+def _load_model_file(path, dtype, seed, keras_version, keras_backend=None):
     """A Keras 1.x/2.x `model.save` file: its model_config attribute, its model_weights group."""
     info, layers = hdf5_12.read_model_file(path)
     config = text.config_from_json(info["model_config"])
     if not keras12.is_keras12_config(config):
         raise KerasFileError(f"{path}: its model_config is not a Keras 1.x/2.x model config")
-    spec = keras12.read_config(config, keras_version=keras_version, stated=info)
+    spec = keras12.read_config(config, keras_version=keras_version, stated=info, keras_backend=keras_backend)
     if info.get("training_config") is not None:
         spec.notes.append("training_config (the compile settings) is not read: it plays no part in predict")
     model = build_model(spec, dtype=dtype, seed=seed, compile=False, initialise=False)

@@ -47,7 +47,7 @@ def _one_line(text):
 
 
 # -- loading ---------------------------------------------------------------------------------
-def _load(config, weights=None, dtype=None, keras_version=None):
+def _load(config, weights=None, dtype=None, keras_version=None, keras_backend=None):
     from reference import build
 
     # compile=False: the optimizer of a compiled config plays no part in prediction or export
@@ -55,7 +55,7 @@ def _load(config, weights=None, dtype=None, keras_version=None):
     # dtype=None: the weights file's dtype (Keras 0.2.0 saved in floatX, float64 by default)
     # keras_version=None: the release is told from the file, or the file is refused
     return build.load_model(config, weights, dtype=dtype, compile=False, initialise=False,
-                            keras_version=keras_version)
+                            keras_version=keras_version, keras_backend=keras_backend)
 
 
 def _release_lines(model):
@@ -109,7 +109,7 @@ def cmd_convert(args, out, err):
     # before anything is read or written: the output is never one of the inputs
     check_output_path(args.output, [args.config, args.weights])
     _require_weights(args, "convert")
-    model = _load(args.config, args.weights, args.dtype, args.keras_version)
+    model = _load(args.config, args.weights, args.dtype, args.keras_version, args.keras_backend)
     _require_built(model, "exported", args.weights)
     _refuse_nonfinite(model)
     target = os.path.abspath(args.output)
@@ -159,7 +159,7 @@ def cmd_inspect(args, out, err):
     from rnn2onnx.exporter import check_names
     from rnn2onnx.structure import describe, is_functional, is_graph, model_inputs
 
-    model = _load(args.config, args.weights, args.dtype, args.keras_version)
+    model = _load(args.config, args.weights, args.dtype, args.keras_version, args.keras_backend)
     _require_built(model, "summarised", args.weights)
     check_names(model)  # before anything is printed
     print("\n".join(_release_lines(model)), file=out)
@@ -192,7 +192,7 @@ def cmd_validate(args, out, err):
     # (a file converted with --dtype float32 from float64 weights is validated in float32)
     dtype = args.dtype or _onnx_dtype(args.model)
     _require_weights(args, "validate")
-    model = _load(args.config, args.weights, dtype, args.keras_version)
+    model = _load(args.config, args.weights, dtype, args.keras_version, args.keras_backend)
     _require_built(model, "validated", args.weights)
     check_names(model)  # the report's table holds them
     print(_dtype_line(model, "--dtype" if args.dtype else "from the ONNX file"), file=out)
@@ -267,6 +267,12 @@ def build_parser():
                        help="the Keras release that wrote the files, when they do not tell it "
                             f"({', '.join(RELEASES)}, {RELEASES12[0]}–{RELEASES12[-1]}); a release the files "
                             "contradict is refused")
+        from reference.keras_files.releases12 import BACKENDS
+
+        p.add_argument("--keras-backend", choices=BACKENDS, default=None, metavar="BACKEND",
+                       help="the backend that wrote a Keras 1.x file (its files do not state it), where the "
+                            f"numbers depend on it (convolutions): {', '.join(BACKENDS)}; one the file "
+                            "contradicts is refused")
 
     def model_options(p, opset=True):
         keras_version_option(p)

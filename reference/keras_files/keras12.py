@@ -82,9 +82,11 @@ def _major_from_keys(config):
     return None, []
 
 
-def tell_release(config, keras_version=None, stated=None):
+def tell_release(config, keras_version=None, stated=None, keras_backend=None):
     """(release, reason, backend) of a 1.x/2.x config. `stated`: {"keras_version",
-    "backend"} from the HDF5 file's root attributes (model.save / save_weights)."""
+    "backend"} from the HDF5 file's root attributes (model.save / save_weights).
+    `keras_backend`: the backend the caller names, for files that do not state it (1.x);
+    one the file contradicts is refused."""
     stated = stated or {}
     claims = []  # (release, where it is stated)
     for source, value in (("the config's keras_version", config.get("keras_version")),
@@ -102,6 +104,12 @@ def tell_release(config, keras_version=None, stated=None):
     if stated.get("backend") not in (None, backend):
         raise KerasFileError(f"the config says backend {quote(backend)} but the file's attribute says "
                              f"{quote(stated['backend'])}")
+    if keras_backend is not None:
+        if keras_backend not in releases12.BACKENDS:
+            raise KerasFileError(f"keras_backend={quote(keras_backend)}: accepted: {', '.join(releases12.BACKENDS)}")
+        if backend not in (None, keras_backend):
+            raise KerasFileError(f"the file was not written on {keras_backend}: it states backend {quote(backend)}")
+        backend = keras_backend
     major, keys = _major_from_keys(config)
     if keras_version is not None:
         named = releases12.check_release(keras_version, "keras_version=")
@@ -128,7 +136,7 @@ def tell_release(config, keras_version=None, stated=None):
 # ---------------------------------------------------------------------------------------
 # config -> spec
 # ---------------------------------------------------------------------------------------
-def read_config(config, keras_version=None, stated=None):
+def read_config(config, keras_version=None, stated=None, keras_backend=None):
     """The ModelSpec of a Keras 1.x/2.x model config (a dict)."""
     if not is_keras12_config(config):
         raise KerasFileError("not a Keras 1.x/2.x model config (it has no class_name)")
@@ -141,8 +149,10 @@ def read_config(config, keras_version=None, stated=None):
                              f"accepted: {', '.join(TOP_KEYS)}")
     layers = _layer_list(config)
     _check_count(config)
-    release, reason, backend = tell_release(config, keras_version, stated)
-    if backend is None and releases12.major(release) == 1:
+    release, reason, backend = tell_release(config, keras_version, stated, keras_backend)
+    if keras_backend is not None and not (stated or {}).get("backend") and not config.get("backend"):
+        reason += f"; backend {keras_backend} named by the caller"
+    elif backend is None and releases12.major(release) == 1:
         reason += "; Keras 1.x files do not state their backend"
     masked = any(_masks(entry) for entry in _walk_layers(layers))
     context = {"masked": masked, "notes": [], "release": release, "backend": backend}

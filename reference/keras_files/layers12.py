@@ -441,7 +441,8 @@ def _need_backend(backend, where, what):
     if backend not in ("theano", "tensorflow"):
         raise KerasFileError(f"{where}: {what} differs between Theano and TensorFlow, and the file does not state "
                              f"which backend wrote it ({quote(backend) if backend else 'Keras 1.x files do not'}); "
-                             "refused rather than guessing")
+                             "name it (keras_backend='theano' or 'tensorflow', --keras-backend) or it is refused "
+                             "rather than guessed")
     return backend
 
 

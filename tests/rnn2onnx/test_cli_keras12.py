@@ -142,3 +142,12 @@ def test_validate_reads_a_model_save_file(tmp_path):
 
 def test_the_quick_cases_exist():
     assert {(r_, n) for r_, n, _ in QUICK_CASES} == QUICK
+
+
+def test_a_1x_convolution_converts_under_the_named_backend(tmp_path):
+    release, name, case = _case("1.2.2", "conv_pool_lstm_dense_f64")
+    model_h5 = paths(release, case)["model_h5"]
+    code, _, err = call("convert", model_h5, "-o", tmp_path / "m.onnx")
+    assert code == 1 and "--keras-backend" in err and not os.listdir(tmp_path), err
+    code, out, err = call("convert", model_h5, "-o", tmp_path / "m.onnx", "--keras-backend", "theano")
+    assert code == 0 and "backend theano named by the caller" in out, err

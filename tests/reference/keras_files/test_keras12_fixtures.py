@@ -171,3 +171,32 @@ def test_every_manifest_layout_is_what_the_reader_expects():
     assert "lstm_1/lstm_1/kernel" in layouts["emb_lstm_seq_f64"]
     assert layouts["reset_after_plain_gru_last_f32"]["gru_1/gru_1/bias"] == "float32[2,15]"
     assert sorted(glob.glob(os.path.join(FIXTURES, "2.1.6", "*.model.h5")))
+
+
+# Keras 1.x files do not state their backend; where the numbers depend on it (a convolution:
+# Theano flips the kernel), the caller names it. These files were written on Theano.
+CONV_1X = [c for c in CASES if c[0].startswith("1.") and c[1].startswith("conv_")]
+
+
+@pytest.mark.parametrize("release,name,case", CONV_1X, ids=[f"{r_}/{n}" for r_, n, _ in CONV_1X])
+def test_a_1x_convolution_computes_under_the_named_backend(release, name, case):
+    model = load(release, case, "model.save", keras_backend="theano")
+    assert model.keras_backend == "theano" and "backend theano named by the caller" in model.keras_release
+    other = load(release, case, "model.save", keras_backend="tensorflow")
+    arrays = np.load(paths(release, case)["data_npz"])
+    for xs, ys in groups(case):
+        for Y, Z, y_key in zip(predict(model, arrays, xs), predict(other, arrays, xs), ys):
+            expected = arrays[y_key].astype(model.dtype)
+            assert relative_error(Y, expected) <= TOLERANCE[case["floatX"]], (name, y_key)
+            assert relative_error(Z, expected) > 1e-3  # the other backend's rule is told apart
+
+
+def test_a_named_backend_the_file_contradicts_is_refused():
+    release, name, case = next(c for c in CASES if c[0] == "2.1.6" and c[1] == "emb_lstm_seq_f64")
+    with pytest.raises(KerasFileError, match="not written on tensorflow: it states backend 'theano'"):
+        load(release, case, "model.save", keras_backend="tensorflow")
+    with pytest.raises(KerasFileError, match="keras_backend='mxnet': accepted: theano, tensorflow, cntk"):
+        load(release, case, "model.save", keras_backend="mxnet")
+    zero = os.path.join(FIXTURES, "0.3.2", "emb_lstm_seq_f64")
+    with pytest.raises(KerasFileError, match="Keras 0.x ran on Theano only"):
+        r.load_model(zero + ".json", zero + ".h5", keras_backend="theano")
