@@ -156,17 +156,10 @@ def _runtime_params(slow_all):
                            id=f"{runtime}-{options.get('dims', '')}".rstrip("-"))
 
 
-@pytest.mark.parametrize("runtime, options", _runtime_params(slow_all=False))
-def test_portable_files_answer_empty_input_on_every_runtime(tmp_path, runtime, options):
-    """pad_empty: the portable files' guard, on the runtimes they are made for (tract has
-    no Loop: the Loop form is left out there). A sample here; every cell under slow."""
-    forms = [f for f in PORTABLE if not (runtime == "tract" and f[3] == "loop")]
-    cases, expected, _ = _empty_cases(tmp_path, forms, cells=("LSTM", "SimpleDeepRNN3"))
-    _check_empty(run_isolated(tmp_path, cases, runtime, **options), expected, set(), runtime)
-
-
 @pytest.mark.parametrize("runtime, options", _runtime_params(slow_all=True))
 def test_portable_files_answer_empty_input_on_every_runtime_every_cell(tmp_path, runtime, options):
+    """pad_empty: the portable files' guard, on the runtimes they are made for (tract has
+    no Loop: the Loop form is left out there), every cell (under `slow`)."""
     forms = [f for f in PORTABLE if not (runtime == "tract" and f[3] == "loop")]
     cases, expected, _ = _empty_cases(tmp_path, forms)
     _check_empty(run_isolated(tmp_path, cases, runtime, **options), expected, set(), runtime)
