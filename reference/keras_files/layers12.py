@@ -133,7 +133,8 @@ def _positive(value, key, where):
     return value
 
 
-def _bool(config, key, where, default):
+def boolean(config, key, where, default=False):
+    """A true/false setting (null: the default)."""
     value = config.get(key, default)
     if value is None:
         return default
@@ -240,7 +241,7 @@ def _embedding(config, release, backend, label, where, notes):
         length = shape[0]
     args = {"input_dim": _positive(config.get("input_dim"), "input_dim", where),
             "output_dim": _positive(config.get("output_dim"), "output_dim", where),
-            "mask_zero": _bool(config, "mask_zero", where, False)}
+            "mask_zero": boolean(config, "mask_zero", where, False)}
     if length is not None:
         args["input_length"] = _positive(length, "input_length", where)
     stored = "W" if _major(release) == 1 else "embeddings"
@@ -258,7 +259,7 @@ def _dense_parts(config, release, where, notes, kind):
     _keys(config, {"output_dim", "units", "activation", "bias", "use_bias", "input_dim", "input_length"}, where,
           kind, notes)
     units = _positive(config.get("output_dim" if one else "units"), "output_dim" if one else "units", where)
-    use_bias = _bool(config, "bias" if one else "use_bias", where, True)
+    use_bias = boolean(config, "bias" if one else "use_bias", where, True)
     names = ("W", "b") if one else ("kernel", "bias")
 
     def convert(arrays):
@@ -461,14 +462,14 @@ def _convolution(config, release, backend, label, where, notes):
         stride = _positive(config.get("subsample_length", 1), "subsample_length", where)
         dilation = _positive(config.get("atrous_rate", 1), "atrous_rate", where)
         padding = config.get("border_mode", "valid")
-        use_bias = _bool(config, "bias", where, True)
+        use_bias = boolean(config, "bias", where, True)
     else:
         filters = _positive(config.get("filters"), "filters", where)
         K = _positive(config.get("kernel_size"), "kernel_size", where)
         stride = _positive(config.get("strides", 1), "strides", where)
         dilation = _positive(config.get("dilation_rate", 1), "dilation_rate", where)
         padding = config.get("padding", "valid")
-        use_bias = _bool(config, "use_bias", where, True)
+        use_bias = boolean(config, "use_bias", where, True)
     modes = ("valid", "same", "full") if one else ("valid", "same", "causal")
     if padding not in modes:
         raise KerasFileError(f"{where}: unknown padding {quote(padding)}; accepted: {', '.join(modes)}")
@@ -579,8 +580,8 @@ def _batch_normalization(config, release, backend, label, where, notes):
     if isinstance(axis, bool) or not isinstance(axis, int) or axis == 0:
         raise KerasFileError(f"{where}: axis must be one non-zero integer, got {quote(axis)}")
     epsilon = _number(config, "epsilon", where, 1e-3)
-    center = _bool(config, "center", where, True)
-    scale = _bool(config, "scale", where, True)
+    center = boolean(config, "center", where, True)
+    scale = boolean(config, "scale", where, True)
     names = ("gamma", "beta", "running_mean", "running_std") if one else \
         (("gamma",) if scale else ()) + (("beta",) if center else ()) + ("moving_mean", "moving_variance")
 
@@ -599,7 +600,7 @@ def _maxout_dense(config, release, backend, label, where, notes):
     """1.x MaxoutDense: max over nb_feature of x . W[f] + b[f] (W (nb_feature, input_dim,
     output_dim), b (nb_feature, output_dim); bias=False: no b) — 0.2.0's layer."""
     _keys(config, {"output_dim", "nb_feature", "bias"}, where, "MaxoutDense", notes)
-    use_bias = _bool(config, "bias", where, True)
+    use_bias = boolean(config, "bias", where, True)
 
     def convert(arrays):
         W = arrays[0]

@@ -29,6 +29,7 @@ import numpy as np
 from ..registry import LAYERS
 from ..untrusted import check_limit, quote
 from . import releases12
+from .layers12 import boolean
 from .spec import KerasFileError, LayerSpec
 
 RECURRENT12 = ("SimpleRNN", "GRU", "LSTM", "CuDNNGRU", "CuDNNLSTM")
@@ -203,15 +204,6 @@ def translate(class_name, config, release, backend, label, context):
     return _recurrent(class_name, config, release, backend, label, context)
 
 
-def _bool(config, key, where, default=False):
-    value = config.get(key, default)
-    if value is None:
-        return default
-    if not isinstance(value, bool):
-        raise KerasFileError(f"{where}: {key} must be true or false, got {quote(value)}")
-    return value
-
-
 def _positive(value, key, where):
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise KerasFileError(f"{where}: {key} must be a positive integer, got {quote(value)}")
@@ -272,7 +264,7 @@ def _recurrent(class_name, config, release, backend, label, context):
     if units is None:
         raise KerasFileError(f"{where}: the number of units ({'output_dim' if v1 else 'units'}) is missing")
     units = _positive(units, "units", where)
-    args = {"output_dim": units, "return_sequences": _bool(config, "return_sequences", where)}
+    args = {"output_dim": units, "return_sequences": boolean(config, "return_sequences", where)}
     shape = input_shape(config, where)
     if shape is not None:
         if len(shape) != 2:
@@ -293,19 +285,19 @@ def _recurrent(class_name, config, release, backend, label, context):
     if initial_output_of(release, backend) != "zero":
         # read only when the call gives initial states (initial_state) and a mask reaches it
         args["initial_output"] = initial_output_of(release, backend)
-    if _bool(config, "go_backwards", where):
+    if boolean(config, "go_backwards", where):
         args["go_backwards"] = True
-    if _bool(config, "stateful", where):
+    if boolean(config, "stateful", where):
         args["stateful"] = True  # the reference refuses it, saying why
-    if _bool(config, "time_major", where):
+    if boolean(config, "time_major", where):
         raise KerasFileError(f"{where}: time_major=True (inputs as (time, batch, features)) is not read; "
                              "refused rather than computing other numbers")
-    if _bool(config, "return_state", where):
+    if boolean(config, "return_state", where):
         if not takes(kind, "return_state"):
             raise KerasFileError(f"{where}: return_state=True is not computed by this reference yet; refused "
                                  "rather than computing other numbers")
         args["return_state"] = True
-    use_bias = _bool(config, "use_bias", where, default=True) and _bool(config, "bias", where, default=True)
+    use_bias = boolean(config, "use_bias", where, default=True) and boolean(config, "bias", where, default=True)
     reset_after = kind == "GRU" and (cudnn or _reset_after(config, release, where))
     if reset_after:
         if not takes("GRU", "reset_after"):
@@ -346,7 +338,7 @@ def _reset_after(config, release, where):
     """GRU's reset_after: as written, else the default of the release (a config of a
     release that has the key always writes it)."""
     if "reset_after" in config:
-        return _bool(config, "reset_after", where)
+        return boolean(config, "reset_after", where)
     default = releases12.default_reset_after(release)
     if default is None:
         raise KerasFileError(f"{where}: the config leaves out reset_after, {_undecided(release)}")

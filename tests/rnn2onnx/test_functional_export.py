@@ -9,10 +9,11 @@ import pytest
 import reference as r
 import rnn2onnx
 from reference.functional import FunctionalModel
-from reference.layers import Layer
 from reference.merging import MergeLayer
 from rnn2onnx import runtimes, structure
 from rnn2onnx.emitters import EMITTERS
+
+from ..reference.test_functional import Halves  # the test layer with two outputs
 from rnn2onnx.errors import ExportError
 from rnn2onnx.exporter import plan
 from rnn2onnx.validation import TOLERANCE, compare, generate_inputs
@@ -80,22 +81,6 @@ def test_shared_layers_dot_and_a_concat_in_time(dtype):
     assert _names(proto) == (["ids", "floats"], ["top", "context", "cosine"])
     keys = [key for key, _, _ in plan(m)]
     assert keys == ["emb", "masking", "shared", "shared/call_1", "scores", "context", "cosine", "joined", "top"]
-
-
-class Halves(Layer):
-    """A test layer with two outputs (the multi-output protocol), handing on its mask to both."""
-    nb_outputs = 2
-
-    def output_shape(self, input_shape):
-        k = input_shape[-1] // 2
-        return [tuple(input_shape[:-1]) + (k,), tuple(input_shape[:-1]) + (input_shape[-1] - k,)]
-
-    def output_mask(self, mask):
-        return [mask, mask]
-
-    def forward(self, X, mask=None, train=False, rng=None):
-        k = X.shape[-1] // 2
-        return [X[..., :k], X[..., k:]]
 
 
 def _emit_halves(layer, ctx, x, mask):
