@@ -12,11 +12,11 @@ from reference.functional import FunctionalModel
 from reference.merging import MergeLayer
 from rnn2onnx import runtimes, structure
 from rnn2onnx.emitters import EMITTERS
-
-from ..reference.test_functional import Halves  # the test layer with two outputs
 from rnn2onnx.errors import ExportError
 from rnn2onnx.exporter import plan
 from rnn2onnx.validation import TOLERANCE, compare, generate_inputs
+
+from ..reference.test_functional import Halves  # the test layer with two outputs
 
 DTYPES = ("float32", "float64")
 
