@@ -220,11 +220,6 @@ def _keys(config, allowed, where, kind):
                              f"{', '.join(sorted(allowed))}")
 
 
-def _where(label, kind, config):
-    name = config.get("name")
-    return f"{label} ({kind}{' ' + quote(name, 40) if isinstance(name, str) else ''})"
-
-
 MERGE_KEYS = ("name", "trainable", "mode", "mode_type", "concat_axis", "dot_axes", "output_shape", "output_shape_type",
               "output_mask", "output_mask_type", "arguments", "layers")
 SEQUENTIAL_MERGE_MODES = ("sum", "mul", "ave", "concat")
@@ -236,7 +231,7 @@ def _merge(entry, label, context):
     order). Keras 1.x hands the Merge no mask here (it reads each branch model's input
     node, whose mask is None), so, as the reference's Merge, it passes none on."""
     config = entry["config"]
-    where = _where(label, "Merge", config)
+    where = layers12.where_text(label, "Merge", config)
     _keys(config, set(MERGE_KEYS), where, "a Sequential's Merge")
     if config.get("mode_type", "raw") != "raw" or not isinstance(config.get("mode"), str):
         raise KerasFileError(f"{where}: its mode is a Python function stored in the file; code from a file is "

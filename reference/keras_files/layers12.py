@@ -107,7 +107,8 @@ def _major(release):
 # ---------------------------------------------------------------------------------------
 # small readers
 # ---------------------------------------------------------------------------------------
-def _where(label, kind, config):
+def where_text(label, kind, config):
+    """'layer 2 (LSTM \'lstm_1\')': a layer as error messages name it."""
     name = config.get("name")
     return f"{label} ({kind}{' ' + quote(name, 40) if isinstance(name, str) else ''})"
 
@@ -167,9 +168,9 @@ def activation(config, where, key="activation"):
     return value
 
 
-def _input_shape(config, where):
-    """The per-sample input shape the config gives (batch_input_shape[1:], input_shape),
-    or None."""
+def input_shape(config, where, input_dim=False):
+    """The per-sample input shape the config gives (batch_input_shape[1:], input_shape; with
+    input_dim=True also a 1.x recurrent layer's input_dim/input_length), or None."""
     shape = None
     if config.get("batch_input_shape") is not None:
         value = config["batch_input_shape"]
@@ -181,6 +182,8 @@ def _input_shape(config, where):
         if not isinstance(shape, (list, tuple)) or not shape:
             raise KerasFileError(f"{where}: input_shape must be a non-empty list, got {quote(shape)}")
         shape = list(shape)
+    elif input_dim and config.get("input_dim") is not None:
+        shape = [config.get("input_length"), config["input_dim"]]
     if shape is None:
         return None
     for d in shape:
@@ -189,25 +192,31 @@ def _input_shape(config, where):
     return tuple(shape)
 
 
-def _suffix(name):
+def weight_suffix(name):
     """A stored weight's name without its path and TensorFlow's ':0'."""
     last = str(name).rsplit("/", 1)[-1]
     return last.rsplit(":", 1)[0] if ":" in last and last.rsplit(":", 1)[1].isdigit() else last
 
 
+def stored_arrays(pairs, expected, where, described):
+    """The arrays of the stored [(name, array)], once their names fit `expected` by position
+    (1.x 'dense_1_W' ends in '_W', 2.x 'kernel:0' is 'kernel'); else refused, saying what
+    the config `described`."""
+    pairs = list(pairs)
+    names = [weight_suffix(n) for n, _ in pairs]
+    if len(names) != len(expected) or not all(n == e or n.endswith("_" + e) for n, e in zip(names, expected)):
+        raise KerasFileError(f"{where}: the file stores {len(names)} weight arrays "
+                             f"({', '.join(quote(n, 40) for n in names[:13]) or 'none'}), but its config "
+                             f"describes {described}")
+    return [np.asarray(a) for _, a in pairs]
+
+
 def _weight_map(where, expected, convert):
-    """A weight map checking the stored names' endings (1.x 'dense_1_W' ends in W, 2.x
-    'kernel:0' is kernel) and converting the arrays in that order."""
+    """A weight map checking the stored names (stored_arrays) and converting the arrays."""
     expected = tuple(expected)
 
     def weight_map(pairs):
-        pairs = list(pairs)
-        names = [_suffix(n) for n, _ in pairs]
-        if len(names) != len(expected) or not all(n == e or n.endswith("_" + e) for n, e in zip(names, expected)):
-            raise KerasFileError(f"{where}: the file stores {len(names)} weight arrays "
-                                 f"({', '.join(quote(n, 40) for n in names[:6]) or 'none'}), but its config "
-                                 f"describes {', '.join(expected) or 'none'}")
-        return convert([np.asarray(a) for _, a in pairs])
+        return convert(stored_arrays(pairs, expected, where, ", ".join(expected) or "none"))
 
     weight_map.expected = expected
     return weight_map
@@ -215,7 +224,7 @@ def _weight_map(where, expected, convert):
 
 def _spec(kind, args, label, config, where, weight_map=None, shape=True):
     if shape and "input_shape" not in args:
-        s = _input_shape(config, where)
+        s = input_shape(config, where)
         if s is not None:
             args["input_shape"] = s
     return LayerSpec(kind=kind, arguments=args, label=label, weight_map=weight_map,
@@ -236,7 +245,7 @@ def _embedding(config, release, backend, label, where, notes):
     length = config.get("input_length")
     if isinstance(length, list) and len(length) == 1:
         length = length[0]
-    shape = _input_shape(config, where)
+    shape = input_shape(config, where)
     if length is None and shape is not None and len(shape) == 1:
         length = shape[0]
     args = {"input_dim": _positive(config.get("input_dim"), "input_dim", where),
@@ -274,7 +283,7 @@ def _dense_parts(config, release, where, notes, kind):
 def _dense(config, release, backend, label, where, notes):
     units, activation, weight_map = _dense_parts(config, release, where, notes, "Dense")
     args = {"output_dim": units, "activation": activation, "last_axis": True}
-    shape = _input_shape(config, where)
+    shape = input_shape(config, where)
     if shape is None and config.get("input_dim") is not None:
         args["input_shape"] = (_positive(config["input_dim"], "input_dim", where),)
     return _spec("Dense", args, label, config, where, weight_map)
@@ -283,7 +292,7 @@ def _dense(config, release, backend, label, where, notes):
 def _time_distributed_dense(config, release, backend, label, where, notes, shape=None):
     units, activation, weight_map = _dense_parts(config, release, where, notes, "TimeDistributedDense")
     args = {"output_dim": units, "activation": activation}
-    shape = shape or _input_shape(config, where)
+    shape = shape or input_shape(config, where)
     if shape is None and config.get("input_dim") is not None:
         length = config.get("input_length")
         shape = (None if length is None else _positive(length, "input_length", where),
@@ -308,7 +317,7 @@ def _time_distributed(config, release, backend, label, where, notes):
     if not isinstance(inner_config, dict) or kind not in ("Dense",) + _PER_STEP:
         raise KerasFileError(f"{where}: it wraps {quote(kind)}; only a wrapped Dense or an elementwise layer "
                              f"({', '.join(_PER_STEP)}) is read")
-    outer = _input_shape(config, where)
+    outer = input_shape(config, where)
     inner_where = f"{where}: its {kind}"
     if kind == "Dense":  # the same numbers and mask passing as TimeDistributedDense
         spec = _time_distributed_dense(dict(inner_config, batch_input_shape=None, input_shape=None,
@@ -501,7 +510,7 @@ def _convolution(config, release, backend, label, where, notes):
     args = {"nb_filter": filters, "filter_length": K, "border_mode": padding, "subsample_length": stride,
             "dilation_rate": dilation, "activation": activation(config, where), "flip": backend == "theano",
             "same_rule": backend}
-    if config.get("input_dim") is not None and _input_shape(config, where) is None:
+    if config.get("input_dim") is not None and input_shape(config, where) is None:
         length = config.get("input_length")
         args["input_shape"] = (None if length is None else _positive(length, "input_length", where),
                                _positive(config["input_dim"], "input_dim", where))
@@ -610,7 +619,7 @@ def _maxout_dense(config, release, backend, label, where, notes):
 
     args = {"output_dim": _positive(config.get("output_dim"), "output_dim", where),
             "nb_feature": _positive(config.get("nb_feature", 4), "nb_feature", where)}
-    if config.get("input_dim") is not None and _input_shape(config, where) is None:
+    if config.get("input_dim") is not None and input_shape(config, where) is None:
         args["input_shape"] = (_positive(config["input_dim"], "input_dim", where),)
     return _spec("MaxoutDense", args, label, config, where,
                  _weight_map(where, ("W", "b") if use_bias else ("W",), convert))
@@ -717,7 +726,7 @@ def translate(class_name, config, release, backend, label, notes=None):
     """The LayerSpec of one Keras 1.x/2.x layer (see the module's docstring)."""
     if not isinstance(config, dict):
         raise KerasFileError(f"{label} ({quote(class_name, 40)}): its config must be a mapping, got {quote(config)}")
-    where = _where(label, class_name if isinstance(class_name, str) else "?", config)
+    where = where_text(label, class_name if isinstance(class_name, str) else "?", config)
     if class_name not in TRANSLATORS:
         raise KerasFileError(f"{where}: layer class {quote(class_name, 40)} is not read (not a layer of the recurrent "
                              f"models read here); accepted: {', '.join(accepted_classes())}")

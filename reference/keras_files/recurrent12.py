@@ -29,7 +29,8 @@ import numpy as np
 from ..registry import LAYERS
 from ..untrusted import check_limit, quote
 from . import releases12
-from .layers12 import boolean
+from . import layers12
+from .layers12 import boolean, stored_arrays, weight_suffix
 from .spec import KerasFileError, LayerSpec
 
 RECURRENT12 = ("SimpleRNN", "GRU", "LSTM", "CuDNNGRU", "CuDNNLSTM")
@@ -45,12 +46,6 @@ def takes(kind, argument):
                                    for k in cls.__mro__ if "__init__" in k.__dict__)
 
 
-def _suffix(name):
-    """The last path component of a stored weight's name, without TensorFlow's ':0'."""
-    last = str(name).rsplit("/", 1)[-1]
-    return last.rsplit(":", 1)[0] if ":" in last and last.rsplit(":", 1)[1].isdigit() else last
-
-
 class WeightMap:
     """A layer's weight map: [(stored name, array)] in the file's order -> the reference
     layer's arrays in its get_weights order. `expected` are the stored names' endings, by
@@ -62,14 +57,8 @@ class WeightMap:
 
     def named(self, pairs):
         """{reference weight name: array} of the stored [(name, array)], checked."""
-        pairs = list(pairs)
-        names = [_suffix(n) for n, _ in pairs]
-        if len(pairs) != len(self.expected) or not all(_ends(n, e) for n, e in zip(names, self.expected)):
-            raise KerasFileError(
-                f"{self.where}: the file stores {len(pairs)} weight arrays "
-                f"({', '.join(quote(n, 40) for n in names[:13]) or 'none'}), "
-                f"but its config describes the {self.layout} layout ({', '.join(self.expected)})")
-        return self.convert([np.asarray(a) for _, a in pairs])
+        described = f"the {self.layout} layout ({', '.join(self.expected)})"
+        return self.convert(stored_arrays(pairs, self.expected, self.where, described))
 
     def __call__(self, pairs, names=None):
         named = self.named(pairs)
@@ -79,12 +68,6 @@ class WeightMap:
             raise KerasFileError(f"{self.where}: the reference layer's weight {quote(missing[0])} has no "
                                  "counterpart in this layout")
         return [named[n] for n in order]
-
-
-def _ends(stored, expected):
-    """A stored name fits the expected ending: 'lstm_1_W_i' ends with '_W_i'; 2.x names are
-    the ending itself ('kernel')."""
-    return stored == expected or stored.endswith("_" + expected)
 
 
 def _blocks(array, n, axis, where, what):
@@ -186,7 +169,7 @@ def bidirectional_map(inner, where):
                     or not all("backward_" in str(n) for n, _ in second):
                 raise KerasFileError(f"{where}: a Bidirectional layer stores its forward layer's weights "
                                      "(forward_...) then its backward layer's (backward_...); the file holds "
-                                     + ", ".join(quote(_suffix(n), 40) for n, _ in pairs[:8]))
+                                     + ", ".join(quote(weight_suffix(n), 40) for n, _ in pairs[:8]))
             inner_names = None
             if names is not None:  # the wrapper's names may be prefixed: forward_W_i, forward/W_i
                 inner_names = [_unprefixed(n) for n in list(names)[:len(names) // 2]]
@@ -211,28 +194,13 @@ def _positive(value, key, where):
 
 
 def input_shape(config, where):
-    """The per-sample input shape a layer config gives (batch_input_shape[1:], input_shape,
-    or 1.x's input_dim/input_length), or None."""
-    shape = None
-    if config.get("batch_input_shape") is not None:
-        value = config["batch_input_shape"]
-        if not isinstance(value, (list, tuple)) or len(value) < 2:
-            raise KerasFileError(f"{where}: batch_input_shape must be a list holding the batch axis, "
-                                 f"got {quote(value)}")
-        shape = list(value[1:])
-    elif config.get("input_shape") is not None:
-        shape = config["input_shape"]
-        if not isinstance(shape, (list, tuple)):
-            raise KerasFileError(f"{where}: input_shape must be a list, got {quote(shape)}")
-        shape = list(shape)
-    elif config.get("input_dim") is not None:
-        shape = [config.get("input_length"), config["input_dim"]]
-    if shape is None:
-        return None
-    for d in shape:
+    """The per-sample input shape a recurrent layer config gives (layers12.input_shape, 1.x's
+    input_dim/input_length included); each size within the layer-size limit."""
+    shape = layers12.input_shape(config, where, input_dim=True)
+    for d in shape or ():
         if d is not None:
-            _positive(d, "an input_shape entry", where)
-    return tuple(shape)
+            check_limit(d, "units", where, "an input_shape entry", KerasFileError)
+    return shape
 
 
 def initial_output_of(release, backend):
