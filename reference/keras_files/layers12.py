@@ -456,6 +456,11 @@ def _need_backend(backend, where, what):
     return backend
 
 
+# filters, kernel length, stride, dilation, padding, bias: Keras 1.x's and 2.x's key names
+CONV_KEYS = {1: ("nb_filter", "filter_length", "subsample_length", "atrous_rate", "border_mode", "bias"),
+             2: ("filters", "kernel_size", "strides", "dilation_rate", "padding", "use_bias")}
+
+
 def _convolution(config, release, backend, label, where, notes):
     one = _major(release) == 1
     kind = "Convolution1D" if one else "Conv1D"
@@ -465,20 +470,14 @@ def _convolution(config, release, backend, label, where, notes):
     _channels_last(config, where)
     if config.get("groups", 1) != 1:
         raise KerasFileError(f"{where}: grouped convolutions (groups={quote(config.get('groups'))}) are not read")
-    if one:
-        filters = _positive(config.get("nb_filter"), "nb_filter", where)
-        K = _positive(config.get("filter_length"), "filter_length", where)
-        stride = _positive(config.get("subsample_length", 1), "subsample_length", where)
-        dilation = _positive(config.get("atrous_rate", 1), "atrous_rate", where)
-        padding = config.get("border_mode", "valid")
-        use_bias = boolean(config, "bias", where, True)
-    else:
-        filters = _positive(config.get("filters"), "filters", where)
-        K = _positive(config.get("kernel_size"), "kernel_size", where)
-        stride = _positive(config.get("strides", 1), "strides", where)
-        dilation = _positive(config.get("dilation_rate", 1), "dilation_rate", where)
-        padding = config.get("padding", "valid")
-        use_bias = boolean(config, "use_bias", where, True)
+    # the same settings under 1.x's and 2.x's names
+    f_key, k_key, s_key, d_key, p_key, b_key = CONV_KEYS[1 if one else 2]
+    filters = _positive(config.get(f_key), f_key, where)
+    K = _positive(config.get(k_key), k_key, where)
+    stride = _positive(config.get(s_key, 1), s_key, where)
+    dilation = _positive(config.get(d_key, 1), d_key, where)
+    padding = config.get(p_key, "valid")
+    use_bias = boolean(config, b_key, where, True)
     modes = ("valid", "same", "full") if one else ("valid", "same", "causal")
     if padding not in modes:
         raise KerasFileError(f"{where}: unknown padding {quote(padding)}; accepted: {', '.join(modes)}")
