@@ -323,41 +323,34 @@ def emit_packed(layer, ctx, x, mask, with_states=False, initial=None):
         seen = ix("CumSum", [m, ix.c(1)])                         # (n, T): counted steps up to j
     else:  # (the skip rules read no mask without return_sequences: never here)
         seen, rows = count, ix.range(n)
+    # n rows in front of Y: what a row outputs before its first counted step (carry: the
+    # given h with initial_output="state", else 0) and at a step the rule does not count;
+    # then Y, packed index p of row i at row n + p*n + i
     if initial and layer.mask_rule == "carry" and layer.initial_output == "state":
-        # before a row's first counted step its output is the given h: rows 0..n-1 hold
-        # them, then Y (packed index p of row i at row n + p*n + i)
-        y = g.node("Concat", [initial[0], g.node("Reshape", [y, g.const([-1, k])], f"{name}/Reshape")],
-                   f"{name}/Concat", axis=0)
-        out = g.node("Gather", [y, ix("Add", [ix("Mul", [seen, n]), rows])], f"{name}/Gather")
-        if not with_states:
-            return out
-        some = ix("Min", [count, ix.c(1)])
-        last = ix("Add", [ix("Mul", [count, n]), ix.range(n)])  # an all-masked row: its given h
-        finals = [g.node("Gather", [y, last], f"{name}/Gather")]
-        if y_c:
-            counted = g.node("Unsqueeze", [g.node("Cast", [some], f"{name}/Cast", to=TensorProto.BOOL),
-                                           g.const([1])], f"{name}/Unsqueeze")
-            finals.append(g.node("Where", [counted, g.node("Squeeze", [y_c[0], g.const([0])], f"{name}/Squeeze"),
-                                           initial[1]], f"{name}/Where"))
-        return out, finals
-    y = g.node("Concat", [g.const(np.zeros((1, k)), dtype=g.dtype),
-                          g.node("Reshape", [y, g.const([-1, k])], f"{name}/Reshape")], f"{name}/Concat", axis=0)
-    at = ix("Add", [ix("Mul", [ix("Sub", [seen, ix.c(1)]), n]), ix("Add", [rows, ix.c(1)])])
-    # carry: row 0 before the first counted step, the latest one after; skip and carry_zero
-    # (tf.keras's zero_output_for_mask): at counted steps only
+        front = initial[0]
+    else:
+        front = g.node("Expand", [g.const(np.zeros((1, k)), dtype=g.dtype),
+                                  ix("Concat", [ix("Unsqueeze", [n, ix.c([0])]), ix.c([k])], axis=0)],
+                       f"{name}/front")
+    y = g.node("Concat", [front, g.node("Reshape", [y, g.const([-1, k])], f"{name}/Reshape")], f"{name}/Concat",
+               axis=0)
+    # carry: the latest counted step (the front before the first); skip and carry_zero
+    # (tf.keras's zero_output_for_mask): counted steps only
     if layer.mask_rule == "carry":
-        keep = ix("Min", [seen, ix.c(1)])
-    elif layer.return_sequences:
-        keep = m
-    else:  # the last step's output: 0 where it is masked
-        keep = ix("Squeeze", [ix("Slice", [m, ix.c([-1]), ix.c([np.iinfo(np.int64).max]), ix.c([1])]), ix.c([1])])
-    out = g.node("Gather", [y, ix("Mul", [keep, at])], f"{name}/Gather")
+        at = ix("Mul", [seen, n])
+    else:
+        if layer.return_sequences:
+            keep = m
+        else:  # the last step's output: 0 where it is masked
+            keep = ix("Squeeze", [ix("Slice", [m, ix.c([-1]), ix.c([np.iinfo(np.int64).max]), ix.c([1])]),
+                                  ix.c([1])])
+        at = ix("Mul", [ix("Mul", [keep, seen]), n])
+    out = g.node("Gather", [y, ix("Add", [at, rows])], f"{name}/Gather")
     if not with_states:
         return out
     some = ix("Min", [count, ix.c(1)])  # (n,): 0 for an all-masked row
-    last = ix("Add", [ix("Mul", [ix("Sub", [count, ix.c(1)]), n]), ix("Add", [ix.range(n), ix.c(1)])])
-    last = ix("Mul", [some, last])
-    finals = [g.node("Gather", [y, last], f"{name}/Gather")]  # the carried h: the last counted output
+    # the carried h: the last counted output (an all-masked row: its front row)
+    finals = [g.node("Gather", [y, ix("Add", [ix("Mul", [count, n]), ix.range(n)])], f"{name}/Gather")]
     if y_c:
         c = g.node("Squeeze", [y_c[0], g.const([0])], f"{name}/Squeeze")
         finals.append(g.node("Mul", [c, g.node("Unsqueeze", [g.node("Cast", [some], f"{name}/Cast", to=g.elem),
