@@ -17,7 +17,8 @@ from .dtypes import check_dtype
 from .errors import ConfigError, InputError
 from .layers import Layer
 from .keras_files import keras02_writer
-from .models import Model, Sequential, backward_layer, forward_layer, register_container, shape_text
+from .models import (Model, Sequential, backward_layer, check_name, forward_layer, is_input_shape, register_container,
+                     shape_text)
 from .untrusted import quote, table
 from .validators import input_array, positive_int
 
@@ -244,12 +245,6 @@ INPUT_DTYPES = ("float", "int")
 
 
 
-def _check_name(name, what):
-    if not isinstance(name, str) or not name:
-        raise ConfigError(f"a Graph {what} name must be a non-empty string, got {quote(name)}")
-    return name
-
-
 @register_container
 class Graph(Model):
     """Keras 0.2.0's Graph model: named inputs, nodes (one layer each, fed by one input
@@ -271,12 +266,10 @@ class Graph(Model):
 
     # -- construction -------------------------------------------------------------------
     def add_input(self, name, input_shape, dtype="float"):
-        _check_name(name, "input")
+        check_name(name, "a Graph input")
         if name in self.namespace:
             raise ConfigError(f"Graph: duplicate name {quote(name)}: an input or node already has it")
-        if not isinstance(input_shape, (list, tuple)) or not input_shape or any(
-                s is not None and (isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1)
-                for s in input_shape):
+        if not is_input_shape(input_shape):
             raise ConfigError(f"Graph input {quote(name)}: input_shape must be a non-empty tuple of positive "
                               f"integers (or None), got {quote(input_shape)}")
         if dtype not in INPUT_DTYPES:
@@ -320,7 +313,7 @@ class Graph(Model):
 
     def add_node(self, layer, name, input=None, inputs=[], merge_mode="concat", concat_axis=-1,
                  create_output=False):
-        _check_name(name, "node")
+        check_name(name, "a Graph node")
         owner = f"Graph node {quote(name)}"
         if not isinstance(layer, Layer) or isinstance(layer, Merge):
             raise ConfigError(f"{owner}: a node holds one layer, got {type(layer).__name__}")
@@ -363,7 +356,7 @@ class Graph(Model):
             self.add_output(name, input=name)
 
     def add_output(self, name, input=None, inputs=[], merge_mode="concat", concat_axis=-1):
-        _check_name(name, "output")
+        check_name(name, "a Graph output")
         owner = f"Graph output {quote(name)}"
         if name in self.outputs:
             raise ConfigError(f"Graph: duplicate output name {quote(name)}")

@@ -30,18 +30,12 @@ import numpy as np
 from .errors import ConfigError, InputError
 from .layers import Embedding, Layer
 from .recurrent import Bidirectional, Recurrent
-from .models import Model, backward_layer, forward_layer, shape_text
+from .models import Model, backward_layer, check_name, forward_layer, is_input_shape, shape_text
 from .untrusted import LIMITS, check_limit, quote, table
 from .validators import input_array, positive_int
 
 FLOAT_DTYPES = ("float16", "float32", "float64")
 INT_DTYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
-
-
-def _check_name(name, what):
-    if not isinstance(name, str) or not name:
-        raise ConfigError(f"a functional model's {what} name must be a non-empty string, got {quote(name)}")
-    return name
 
 
 class FunctionalModel(Model):
@@ -81,13 +75,11 @@ class FunctionalModel(Model):
     def add_input(self, name, shape, dtype="float32"):
         """An input layer: its name, per-sample shape (None: a free axis) and dtype as
         Keras wrote it ("float32", "int32", ...; token ids go to an Embedding)."""
-        _check_name(name, "input")
+        check_name(name, "a functional model\'s input")
         self._count_check()
         if name in self.inputs or name in self._layers:
             raise ConfigError(f"duplicate layer name {quote(name)} in the functional model")
-        if not isinstance(shape, (list, tuple)) or not shape or any(
-                s is not None and (isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1)
-                for s in shape):
+        if not is_input_shape(shape):
             raise ConfigError(f"input {quote(name)}: the shape must be a non-empty tuple of positive integers "
                               f"(or None), got {quote(shape)}")
         if dtype not in FLOAT_DTYPES + INT_DTYPES:
@@ -132,7 +124,7 @@ class FunctionalModel(Model):
             raise ConfigError("this layer object is already in the model")
         self._count_check()
         name = name or getattr(layer, "keras_name", None) or self._auto_name(layer)
-        _check_name(name, "layer")
+        check_name(name, "a functional model\'s layer")
         if name in self.inputs or name in self._layers:
             raise ConfigError(f"duplicate layer name {quote(name)} in the functional model")
         layer.name = name
@@ -150,7 +142,7 @@ class FunctionalModel(Model):
             name = shared[0]
         else:
             name = name or getattr(layer, "keras_name", None) or self._auto_name(layer)
-            _check_name(name, "layer")
+            check_name(name, "a functional model\'s layer")
             if name in self.inputs or name in self._layers:
                 raise ConfigError(f"duplicate layer name {quote(name)} in the functional model")
         index = self._calls.get(name, 0)

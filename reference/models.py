@@ -10,7 +10,7 @@ from .dtypes import (DTYPE_FROM_ARGUMENT, DTYPE_FROM_WEIGHTS, DTYPE_NOT_IN_WEIGH
                      DTYPE_UNDECIDED, DTYPES, check_dtype)
 from .errors import ConfigError, InputError
 from .layers import Embedding, Layer
-from .untrusted import table
+from .untrusted import quote, table
 from .validators import input_array, positive_int
 
 #: config "name" -> container class (Sequential, Merge, Graph), each with get_config (reference/build.py
@@ -25,6 +25,21 @@ def register_container(cls):
 
 def is_container(layer):
     return type(layer).__name__ in CONTAINERS
+
+
+
+def check_name(name, what):
+    """`name` if it is a non-empty string (a container's input, node, layer or output
+    name), else a ConfigError: "<what> name must be ..."."""
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"{what} name must be a non-empty string, got {quote(name)}")
+    return name
+
+
+def is_input_shape(shape):
+    """Whether `shape` is a per-sample input shape: a non-empty tuple of positive integers or None."""
+    return isinstance(shape, (list, tuple)) and bool(shape) and not any(
+        s is not None and (isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1) for s in shape)
 
 
 def shape_text(shape):
