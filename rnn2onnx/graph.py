@@ -182,6 +182,17 @@ class OnnxOps:
             product.op_type, product.name = "Gemm", self.g.unique(f"{self.prefix}/Gemm")
         return emit_activation(self.g, activation, x, self.prefix)
 
+    def affine(self, x, W, b, sizes):
+        """x·W (+ b unless None) cut into column blocks of `sizes`: one MatMul (and Add)
+        for all blocks, then one Split. Not a step's product: `act` makes no Gemm of it."""
+        y = self._node("MatMul", [x, W])
+        if b is not None:
+            y = self._node("Add", [y, b])
+        return self.split(y, sizes)
+
+    def concat(self, parts):
+        return parts[0] if len(parts) == 1 else self._node("Concat", parts, axis=-1)
+
 
 def emit_activation(g, activation, x, prefix):
     """Nodes computing a reference Activation on tensor x (last axis for softmax)."""

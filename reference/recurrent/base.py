@@ -9,7 +9,8 @@ A cell describes itself with three tables and two functions:
   the entry computing `pre(X·W) + b` (`pre` None for the plain `X·W + b`);
   `projection_activations()`: {group: activation} applied to a whole group after its
   bias, for gates that read the input only (computed once for all timesteps, not in
-  the step: one node less per step in an ONNX loop);
+  the step: one node less per step in an ONNX loop); `project` interprets the table,
+  written once against the op set as `step` is (the forward here, the ONNX emitters);
 - `fused`: recurrent matrices concatenated along their columns so one matmul per
   step serves every gate that reads the same state;
 - `step(o, xs, m, states, p)`: one timestep written against a small op set `o`
@@ -23,9 +24,10 @@ A cell describes itself with three tables and two functions:
   matmul after the time loop. Other per-step weight gradients go through
   `g.outer(name, a, b)` (also one matmul after the loop) or `g[name] +=`.
 
-Speed notes: the projection is one matmul per group (contiguous per-step slices), the
-backward reads recurrent matrices through Fortran-ordered copies (so `d @ U.T` is a
-plain row-major product), and weight gradients are accumulated after the loop.
+Speed notes: the projection is one matmul per group (NumpyOps.affine: contiguous
+per-step slices), the backward reads recurrent matrices through Fortran-ordered copies
+(so `d @ U.T` is a plain row-major product), and weight gradients are accumulated after
+the loop.
 
 The mask rule is a parameter of the time loop (`mask_rule`, rules.py): Keras 0.1.2-0.2.0's
 "the previous step's mask gates the carried state" is applied by each cell at the end of its
@@ -75,6 +77,24 @@ class NumpyOps:
     @staticmethod
     def any_nonzero(x, axes):
         return np.any(x != 0, axis=axes, keepdims=True)
+
+    @staticmethod
+    def affine(x, W, b, sizes):
+        """x·W (+ b unless None) cut into column blocks of `sizes`, as `split` cuts: one
+        product per block, so each block (and each timestep's rows of it) is contiguous
+        for the loop that reads it."""
+        out, start = [], 0
+        for size in sizes:
+            y = x @ W[:, start:start + size]
+            if b is not None:
+                y += b[start:start + size]
+            out.append(y)
+            start += size
+        return out
+
+    @staticmethod
+    def concat(parts):
+        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=-1)
 
 
 NP = NumpyOps()
@@ -212,27 +232,49 @@ class Recurrent(Layer):
         return mask
 
     def fused_params(self):
-        """The weights plus the fused recurrent matrices the step uses."""
-        p = dict(self.params)
+        """The weights plus the fused recurrent matrices the step uses (a Weights: joined
+        names too)."""
+        p = Weights(self.params)
         for name, parts in self.fused.items():
             p[name] = np.concatenate([self.params[u] for u in parts], axis=-1)  # biases too
         return p
 
-    def projection_groups(self):
-        """Per projection group: (W_g, b_g, [(columns, pre) per entry]), W_g and b_g the
-        group's entries concatenated along their columns."""
-        groups = []
-        for group in self.projection:
-            Ws = [self.params[W] for W, _, _ in group]
-            bs = [self.params[b] for _, b, _ in group]
-            entries = [(self.params[W].shape[1], pre) for W, _, pre in group]
-            W_g = Ws[0] if len(Ws) == 1 else np.concatenate(Ws, axis=1)
-            b_g = bs[0] if len(bs) == 1 else np.concatenate(bs)
-            groups.append((W_g, b_g, entries))
-        return groups
-
     def projection_activations(self):
         return {}
+
+    def project(self, o, x, p):
+        """The input projection of every timestep at once, interpreting the `projection`
+        table (see the module docstring) against the op set `o` as `step` is: x holds
+        the input rows (..., d), `p` the weights (fused_params(), or their ONNX
+        initializers), a name 'a|b' the concatenation of weights a and b. Returns (xs, cache):
+        xs one tensor (..., width) per group; cache["pre"] the (input, output) of each
+        entry's pre-activation in table order, cache["post"] {group: (input, output)} of
+        projection_activations(), which the backward reads.
+
+        One affine map for all entries (`o.affine`: NumPy computes it block by block,
+        ONNX as one MatMul and a Split); the biases go in with it unless a pre-activation
+        sits between the product and its bias."""
+        entries = [entry for group in self.projection for entry in group]
+        W = p["|".join(W for W, _, _ in entries)]
+        cache = {"pre": [], "post": {}}
+        if all(pre is None for _, _, pre in entries):
+            widths = [sum(self.params[W].shape[1] for W, _, _ in group) for group in self.projection]
+            xs = o.affine(x, W, p["|".join(b for _, b, _ in entries)], widths)
+        else:
+            parts = iter(o.affine(x, W, None, [self.params[W].shape[1] for W, _, _ in entries]))
+            xs = []
+            for group in self.projection:
+                cols = []
+                for (_, b, pre), part in zip(group, parts):
+                    if pre is not None:
+                        z, part = part, o.act(pre, part)
+                        cache["pre"].append((z, part))
+                    cols.append(o.add(part, p[b]))
+                xs.append(o.concat(cols))
+        for j, activation in self.projection_activations().items():  # gates reading the input only
+            a, xs[j] = xs[j], o.act(activation, xs[j])
+            cache["post"][j] = (a, xs[j])
+        return xs, cache
 
     def initial_states(self, n):
         return (np.zeros((n, self.output_dim), self.dtype),)
@@ -282,25 +324,10 @@ class Recurrent(Layer):
         if m is not None and rule.masks_input:
             Xt = Xt * m
         X2 = np.ascontiguousarray(Xt, dtype=self.dtype).reshape(T * n, d)
-        # the input projection of every timestep, one matmul per group: xs[g] is (T, n, width)
-        groups = self.projection_groups()
-        xs, pre_cache, post_cache = [], [], {}
-        posts = self.projection_activations()
-        for j, (W_g, b_g, entries) in enumerate(groups):
-            XW = X2 @ W_g
-            start = 0
-            for width, pre in entries:
-                if pre is not None:
-                    z = XW[:, start:start + width].copy()
-                    XW[:, start:start + width] = y = pre(z)
-                    pre_cache.append((z, y))
-                start += width
-            XW += b_g
-            if j in posts:
-                post_cache[j] = (XW, posts[j](XW))
-                XW = post_cache[j][1]
-            xs.append(XW.reshape(T, n, -1))
         p = self.fused_params()
+        # the input projection of every timestep: xs[g] is (T, n, width)
+        xs, proj_cache = self.project(NP, X2, p)
+        xs = [x.reshape(T, n, -1) for x in xs]
         states = self.initial_states(n) if given is None else given
         H = np.empty((T, n, self.output_dim), self.dtype)
         caches = [None] * T
@@ -320,7 +347,7 @@ class Recurrent(Layer):
                 output = h
             H[t], states = h, new_states
             caches[t] = cache
-        self._cache = (X2, groups, pre_cache, post_cache, p, caches, (n, T, d), m)
+        self._cache = (X2, self.projection, proj_cache["pre"], proj_cache["post"], p, caches, (n, T, d), m)
         Y = H.transpose(1, 0, 2) if self.return_sequences else H[-1]
         if self.return_state:  # the carried states after the last step (copies: H[-1] may be one)
             return [Y] + [np.array(s) for s in states]
@@ -334,7 +361,10 @@ class Recurrent(Layer):
         the gradient of those terms here. Nothing flows into earlier steps."""
 
     def backward(self, dY):
-        X2, groups, pre_cache, post_cache, p, caches, (n, T, d), m = self._cache
+        X2, table, pre_cache, post_cache, p, caches, (n, T, d), m = self._cache
+        # the forward's projection table, each group's weights side by side (as `project`)
+        groups = [(p["|".join(W for W, _, _ in group)], [(self.params[W].shape[1], pre) for W, _, pre in group])
+                  for group in table]
         k = self.output_dim
         dfinal = None  # return_state: the gradients of the final states
         if self.return_state:
@@ -349,10 +379,10 @@ class Recurrent(Layer):
         first = 0 if self.truncate_gradient < 0 else max(0, T - self.truncate_gradient)
         # the step reads U as `d @ U.T`: Fortran-ordered copies make that a plain matmul
         # (of the recurrent matrices only: the projection weights are read after the loop)
-        projected = {W for group in self.projection for W, _, _ in group}
+        projected = {W for group in table for W, _, _ in group}
         pb = {name: np.asfortranarray(v) if v.ndim == 2 and name not in projected else v for name, v in p.items()}
         g = StepGradients(p, T)
-        dproj = [np.empty((T, n, W_g.shape[1]), self.dtype) for W_g, _, _ in groups]
+        dproj = [np.empty((T, n, W_g.shape[1]), self.dtype) for W_g, _ in groups]
         dstates = tuple(np.zeros_like(s) for s in self.initial_states(n))
         if dfinal is not None:  # the final states are those the last step carried
             dstates = tuple(z if d is None else np.array(d, dtype=self.dtype) for z, d in zip(dstates, dfinal))
@@ -392,7 +422,7 @@ class Recurrent(Layer):
             self.projection_activations()[j].backward_into(a[rows], y[rows], dy, dy)
         dX_rows = None  # sum over groups of dXW·W_g^T, for the reached rows
         pre_iter = iter(pre_cache)
-        for (W_g, _, entries), group, buf in zip(groups, self.projection, dproj):
+        for (W_g, entries), group, buf in zip(groups, table, dproj):
             dXW = buf[first:].reshape(-1, W_g.shape[1])
             db = dXW.sum(axis=0)  # pairwise summation: more accurate in float32 than a BLAS product
             start = 0
@@ -438,6 +468,17 @@ def _flag(value, kind, key):
     if not isinstance(value, (bool, np.bool_)):
         raise ConfigError(f"{kind}: {key} must be true or false, got {quote(value)}")
     return bool(value)
+
+
+class Weights(dict):
+    """A layer's weights by name; a name 'a|b|...' (not stored) is the concatenation of
+    weights a, b, ... along their last axis: one product serves several weight blocks
+    (Recurrent.project)."""
+
+    def __missing__(self, key):
+        if "|" not in key:
+            raise KeyError(key)
+        return np.concatenate([self[part] for part in key.split("|")], axis=-1)
 
 
 class StepGradients(dict):

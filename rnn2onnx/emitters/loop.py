@@ -33,10 +33,9 @@ faster body):
 """
 from dataclasses import dataclass
 
-import numpy as np
 from onnx import TensorProto, helper
 
-from ..graph import OnnxOps, emit_activation
+from ..graph import OnnxOps
 
 LOOP_OPS = ("scan", "loop")
 
@@ -54,36 +53,10 @@ class _Params(dict):
 
 
 def emit_projection(layer, g, x):
-    """Per-step inputs of every projection group, shape (batch, time, width)."""
-    xs = _emit_projection(layer, g, x)
-    for j, activation in layer.projection_activations().items():  # gates reading the input only
-        xs[j] = emit_activation(g, activation, xs[j], f"{layer.name}/projection")
+    """Per-step inputs of every projection group, shape (batch, time, width): the layer's
+    own `project` (reference/recurrent/base.py) through OnnxOps."""
+    xs, _ = layer.project(OnnxOps(g, f"{layer.name}/projection"), x, _Params(g, layer))
     return xs
-
-
-def _emit_projection(layer, g, x):
-    name = layer.name
-    entries = [entry for group in layer.projection for entry in group]
-    W_all = np.concatenate([layer.params[W] for W, _, _ in entries], axis=1)
-    W_name = g.initializer(f"{name}/{'|'.join(W for W, _, _ in entries)}", W_all)
-    xw = g.node("MatMul", [x, W_name], f"{name}/projection/MatMul")
-    if all(pre is None for _, _, pre in entries):
-        b_all = np.concatenate([layer.params[b] for _, b, _ in entries])
-        proj = g.node("Add", [xw, g.initializer(f"{name}/{'|'.join(b for _, b, _ in entries)}", b_all)],
-                      f"{name}/projection/Add")
-        widths = [sum(layer.params[W].shape[1] for W, _, _ in group) for group in layer.projection]
-        return OnnxOps(g, f"{name}/projection").split(proj, widths)
-    widths = [layer.params[W].shape[1] for W, _, _ in entries]
-    parts = iter(OnnxOps(g, f"{name}/projection").split(xw, widths))
-    out = []
-    for group in layer.projection:
-        cols = []
-        for W, b, pre in group:
-            part = next(parts)
-            part = part if pre is None else emit_activation(g, pre, part, f"{name}/projection")
-            cols.append(g.node("Add", [part, g.initializer(f"{name}/{b}", layer.params[b])], f"{name}/projection/Add"))
-        out.append(cols[0] if len(cols) == 1 else g.node("Concat", cols, f"{name}/projection/Concat", axis=-1))
-    return out
 
 
 @dataclass
