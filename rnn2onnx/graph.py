@@ -49,6 +49,9 @@ class OnnxGraph:
         if root is None:
             self.initializers, self.used_names, self._consts, self._by_content = [], set(), {}, {}
             self._suffixes = {}
+            #: [(MatMul node name, name prefix)]: products the op set saw feed an activation,
+            #: in that order, for passes.fuse_gemm (OnnxOps.act)
+            self.fusable = []
 
     @classmethod
     def onto(cls, model):
@@ -209,7 +212,7 @@ class OnnxOps:
     def __init__(self, g, prefix):
         self.g, self.prefix = g, prefix
         self._node = g.prefixed(prefix)
-        self._products = {}  # MatMul output name -> its node
+        self._products = set()  # MatMul outputs (each its node's name) no activation has read yet
 
     def add(self, a, b):
         return self._node("Add", [a, b])
@@ -222,7 +225,7 @@ class OnnxOps:
 
     def matmul(self, a, b):
         out = self._node("MatMul", [a, b])
-        self._products[out] = self.g.nodes[-1]
+        self._products.add(out)
         return out
 
     def split(self, x, sizes):
@@ -244,12 +247,11 @@ class OnnxOps:
         return self.nonzero(self.g.reduce_max(differs, list(axes), f"{self.prefix}/ReduceMax", keepdims=1))
 
     def act(self, activation, x):
-        product = self._products.pop(x, None)
-        if product is not None:
-            # onnxruntime fuses an activation into the Gemm before it, never into a MatMul
-            # (a MatMul followed by an Add it makes a Gemm itself, then fuses); the step's
-            # operands are (batch, width) matrices, where the two ops are the same product
-            product.op_type, product.name = "Gemm", self.g.unique(f"{self.prefix}/Gemm")
+        if x in self._products:
+            # a product read first by an activation: marked for passes.fuse_gemm, which
+            # makes it a Gemm (onnxruntime fuses an activation into a Gemm, never a MatMul)
+            self._products.discard(x)
+            self.g.root.fusable.append((x, self.prefix))
         return emit_activation(self.g, activation, x, self.prefix)
 
 

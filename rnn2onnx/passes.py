@@ -1,8 +1,10 @@
 """Late rewrite passes over a finished graph: runtime quirks, fixed once for every form.
 
-The pipeline (exporter.build), in order: `weights_into_loops` (target "onnxruntime");
-the target's empty-input pass, `guard_empty` or `pad_empty` (exporter.LATE_PASSES;
-`passes=` replaces it, and benchmarks pass () to measure what it costs). Every pass makes its nodes with the
+The pipeline (exporter.build), in order: `fuse_gemm`, always (a product the op set marked
+as read by an activation becomes a `Gemm`: it completes the forms and guards nothing, so
+`passes=` leaves it in); `weights_into_loops` (target "onnxruntime"); the target's
+empty-input pass, `guard_empty` or `pad_empty` (exporter.LATE_PASSES; `passes=` replaces
+it, and benchmarks pass () to measure what it costs). Every pass makes its nodes with the
 emitters' builder, graph.OnnxGraph, taken onto the finished model (`OnnxGraph.onto`:
 names new to every graph in it).
 
@@ -42,7 +44,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from .errors import ExportError
-from .graph import OnnxGraph, walk_nodes
+from .graph import OnnxGraph, all_graphs, walk_nodes
 
 NATIVE_RECURRENT = ("LSTM", "GRU", "RNN")
 #: doc_string of an If branch that runs on non-empty input only (the batch-size dispatch's
@@ -464,6 +466,31 @@ def _slice_back(output, axes, dims, graph, root):
             current = build("Slice", [current, build.constant([0]), end, build.constant([own["time"]])],
                             output_names=[out] if out else None)
     graph.node.extend(build.g.nodes)
+
+
+def fuse_gemm(model, fusable):
+    """Rewrite `model` in place: each MatMul `fusable` names becomes a Gemm (see
+    fuse_gemm_nodes), wherever it is (loop bodies and branches included)."""
+    fuse_gemm_nodes([n for g in all_graphs(model.graph) for n in g.node], fusable, OnnxGraph.onto(model).unique)
+    return model
+
+
+def fuse_gemm_nodes(nodes, fusable, unique):
+    """The MatMuls among `nodes` named in `fusable` ([(node name, name prefix)], the products
+    the op set saw feed an activation, OnnxOps.act) become Gemms named `unique("<prefix>/Gemm")`,
+    in `fusable`'s order; their outputs keep their names. The ones found are taken out of
+    `fusable`. onnxruntime fuses an activation into the Gemm before it, never into a MatMul
+    (a MatMul followed by an Add it makes a Gemm itself, then fuses); the step's operands
+    are (batch, width) matrices, where the two ops are the same product."""
+    found = {node.name: node for node in nodes if node.op_type == "MatMul"}
+    left = []
+    for name, prefix in fusable:
+        node = found.get(name)
+        if node is None:
+            left.append((name, prefix))
+        else:
+            node.op_type, node.name = "Gemm", unique(f"{prefix}/Gemm")
+    fusable[:] = left
 
 
 def weights_into_loops(model):

@@ -26,6 +26,7 @@ import onnx
 from onnx import helper
 
 from ..errors import ExportError
+from ..passes import fuse_gemm_nodes
 from .loop import emit_loop
 from .native import NATIVE, why_not_native
 
@@ -87,6 +88,8 @@ def wrap_unrolled(step, g, name, initial, step_inputs):
                                   g.const([steps * rows, width])], f"{name}/time_major")
         slices.append(g.node("Split", [flat, g.const([rows] * steps)], f"{name}/steps", outputs=steps, axis=0)
                       if steps > 1 else [flat])
+    # the body as the late passes leave a loop body (its marked products Gemms: passes.fuse_gemm)
+    fuse_gemm_nodes(step.body.nodes, g.root.fusable, g.unique)
     states, outputs = list(initial), []
     for t in range(steps):
         names = dict(zip(step.state_in, states))

@@ -50,18 +50,6 @@ def test_constants_are_shared_and_names_unique():
     assert sub.unique("a") == "a_3"  # one namespace across the whole model
 
 
-def _run_ops(dtype, build, inputs):
-    """Run `build(o, *names)` with OnnxOps in onnxruntime on `inputs` (arrays)."""
-    g = OnnxGraph("ops", dtype, 21)
-    names = [g.add_input(f"x{i}", list(a.shape)) for i, a in enumerate(inputs)]
-    y = build(OnnxOps(g, "ops"), *names)
-    g.add_output(y, [None, None])
-    model = finish_model(g, 21, {})
-    onnx.checker.check_model(model, full_check=True)
-    (out,) = runtimes.load("onnxruntime", model)(dict(zip(names, inputs)))
-    return model, out
-
-
 @pytest.mark.parametrize("opset", [13, 17, 18, 21])
 @pytest.mark.parametrize("op", ["ReduceMax", "ReduceMean", "ReduceSum"])
 def test_reduce_takes_its_axes_the_way_the_opset_does(op, opset):
@@ -114,20 +102,6 @@ def test_a_builder_onto_a_finished_model_avoids_every_name_in_it():
     later = OnnxGraph.onto(model)
     assert later.opset == 18 and later.dtype == np.float32
     assert [later.unique(n) for n in ("inner", "scan", "x", "new")] == ["inner_2", "scan_2", "x_2", "new"]
-
-
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_a_product_feeding_an_activation_is_a_gemm(dtype):
-    """onnxruntime fuses an activation into a Gemm, never into a MatMul; a product feeding
-    an Add stays a MatMul (onnxruntime turns MatMul+Add into a Gemm itself)."""
-    rng = np.random.default_rng(0)
-    h, U, x = (rng.normal(size=s).astype(dtype) for s in [(2, 3), (3, 4), (2, 4)])
-    sigmoid = activations.get("sigmoid")
-    model, out = _run_ops(dtype, lambda o, a, b, c: o.add(c, o.act(sigmoid, o.matmul(a, b))), [h, U, x])
-    assert [n.op_type for n in model.graph.node] == ["Gemm", "Sigmoid", "Add"]
-    np.testing.assert_allclose(out, x + sigmoid(h @ U), rtol=1e-15 if dtype == "float64" else 2e-7)
-    model, _ = _run_ops(dtype, lambda o, a, b, c: o.act(sigmoid, o.add(c, o.matmul(a, b))), [h, U, x])
-    assert [n.op_type for n in model.graph.node] == ["MatMul", "Add", "Sigmoid"]
 
 
 # The nodes of each cell's Scan body after onnxruntime's fusions (MatMul+Add and
