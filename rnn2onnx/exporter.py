@@ -16,7 +16,7 @@ from .emitters.loop import LOOP_OPS
 from .errors import ExportError
 from .graph import OnnxGraph, finish_model
 from .emitters.unrolled import FORM as UNROLLED, concrete_outputs, resolve_fixed_shape
-from .passes import guard_empty, pad_empty, weights_into_loops
+from .passes import fuse_gemm, guard_empty, pad_empty, weights_into_loops
 from .structure import emit_model, is_graph, model_inputs
 
 STRATEGIES = ("auto", "loop", "native", "unrolled")
@@ -130,7 +130,9 @@ def build(model, opset=None, strategy="auto", target="onnxruntime", loop_op="sca
     """(ModelProto, {layer name: (form, reason)}) without validation or file output.
     `loop_op`: the ONNX op the loop form is wrapped in, "scan" (faster) or "loop".
     `passes`: the late rewrites applied to the finished graph (default: the target's
-    LATE_PASSES; benchmarks pass () to measure what they cost). shapes_only: no weight is stored (plan()).
+    LATE_PASSES; benchmarks pass () to measure what they cost); passes.fuse_gemm runs first
+    whatever `passes` says (it completes the op set's forms: it guards nothing).
+    shapes_only: no weight is stored (plan()).
     `fixed_shape`: (batch, time) of every input, or {input name: (batch, time)}: the file
     takes only that shape (and needs no empty-input guard); see export()."""
     opset, fixed = _check_options(model, opset, strategy, target, loop_op, fixed_shape)
@@ -151,6 +153,7 @@ def build(model, opset=None, strategy="auto", target="onnxruntime", loop_op="sca
         config = dict(ctx.configs[key], onnx_form=form)
         metadata[f"rnn2onnx.layer.{key}"] = json.dumps(config, default=str)
     proto = finish_model(g, opset, metadata)
+    fuse_gemm(proto, g.fusable)
     proto.producer_version = __version__
     if fixed is not None:  # no input can be empty: no guard, and every output's shape is known
         concrete_outputs(proto)

@@ -1,6 +1,8 @@
-"""A thin builder over onnx.helper: unique names, initializers, constants, subgraphs,
-and `OnnxOps`, the op set the reference cells' `step` functions are written against,
-emitting nodes instead of computing arrays."""
+"""The one node builder over onnx.helper: unique names, initializers, constants,
+subgraphs and the opset's forms of an op (`OnnxGraph`), for the emitters and, over a
+finished model (`OnnxGraph.onto`), for the late passes (passes.py); and `OnnxOps`, the
+op set the reference cells' `step` functions are written against, emitting nodes instead
+of computing arrays."""
 import hashlib
 
 import numpy as np
@@ -10,6 +12,9 @@ from onnx import TensorProto, helper, numpy_helper
 from .errors import ExportError
 
 ELEM_TYPE = {np.dtype("float32"): TensorProto.FLOAT, np.dtype("float64"): TensorProto.DOUBLE}
+#: the opset from which a Reduce* op takes its axes as an input (an attribute before);
+#: the ones not listed: 18
+AXES_INPUT_FROM = {"ReduceSum": 13}
 
 
 def fresh_name(base, used, suffixes):
@@ -44,6 +49,24 @@ class OnnxGraph:
         if root is None:
             self.initializers, self.used_names, self._consts, self._by_content = [], set(), {}, {}
             self._suffixes = {}
+            #: [(MatMul node name, name prefix)]: products the op set saw feed an activation,
+            #: in that order, for passes.fuse_gemm (OnnxOps.act)
+            self.fusable = []
+
+    @classmethod
+    def onto(cls, model):
+        """A builder for nodes added to the finished onnx.ModelProto `model` (the late passes):
+        its names are new to every graph of the model (loop bodies and branches included,
+        which share one namespace); its dtype is the model's float type (an exported graph
+        computes in one: its float outputs'), its opset the model's. The nodes it makes go
+        to its own list (`nodes`, or a subgraph's), or into a list given to `node`."""
+        floats = {elem: dtype for dtype, elem in ELEM_TYPE.items()}
+        elems = [o.type.tensor_type.elem_type for o in model.graph.output]
+        dtype = next((floats[e] for e in elems if e in floats), np.dtype("float32"))
+        opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
+        g = cls(model.graph.name, dtype, opset)
+        g.used_names.update(_graph_names(model.graph))
+        return g
 
     def unique(self, name):
         return fresh_name(name, self.root.used_names, self.root._suffixes)
@@ -76,13 +99,50 @@ class OnnxGraph:
         """A scalar in the graph's float dtype."""
         return self.const(value, dtype=self.dtype)
 
-    def node(self, op, inputs, name, outputs=1, **attrs):
-        """Add a node; `name` (e.g. 'lstm_1/Add') names it and its outputs. Returns the
-        output name, or the list of them when `outputs` > 1."""
-        node_name = self.unique(name)
-        out = [node_name if outputs == 1 else self.unique(f"{node_name}:{i}") for i in range(outputs)]
-        self.nodes.append(helper.make_node(op, list(inputs), out, name=node_name, **attrs))
-        return out[0] if outputs == 1 else out
+    def node(self, op, inputs, name=None, outputs=1, *, prefix=None, output_names=None, into=None, **attrs):
+        """Add a node named `name` (default: `op`, or its first output when `output_names`
+        are given), under `prefix/` when given (e.g. 'lstm_1/Add'), made unique. Its
+        outputs: `outputs` of them named after the node (one: the node's own name; n:
+        `<node>:0`, `<node>:1`, ...; a list of keys: `<node>:<key>`, None for an omitted
+        output, ""), or `output_names`, taken as they are. The node goes to this graph, or
+        into the list `into` (a GraphProto's node field included). Returns the output
+        name, or the list of them when there are several."""
+        if name is None and output_names:  # a node given its output's name is named after it
+            base, prefix = output_names[0], None
+        else:
+            base = name or op
+        node_name = self.unique(f"{prefix}/{base}" if prefix else base)
+        if output_names is not None:
+            out = list(output_names)
+        elif outputs == 1:
+            out = [node_name]
+        else:
+            keys = range(outputs) if isinstance(outputs, int) else outputs
+            out = [self.unique(f"{node_name}:{key}") if key is not None else "" for key in keys]
+        (self.nodes if into is None else into).append(helper.make_node(op, list(inputs), out, name=node_name, **attrs))
+        return out[0] if len(out) == 1 else out
+
+    def prefixed(self, prefix):
+        """This graph with node names under `prefix` (see Prefixed)."""
+        return Prefixed(self, prefix)
+
+    def constant(self, values, name="const", elem=TensorProto.INT64, prefix=None, into=None):
+        """A `Constant` node of `values`, a list (1-D) or a number (scalar): the passes'
+        constants (a finished model's nodes read them where they are; no initializer is
+        added)."""
+        dims = [len(values)] if isinstance(values, list) else []
+        return self.node("Constant", [], name, prefix=prefix, into=into,
+                         value=helper.make_tensor("value", elem, dims, values))
+
+    def copy_node(self, node, name, inputs, output_names, op=None):
+        """A copy of `node` (its attributes; its op, or `op`) reading `inputs`: named `name`
+        made unique, then each output after `output_names` made unique ("" stays an omitted
+        output). Returns the output names."""
+        copy = helper.make_node(op or node.op_type, list(inputs), [], name=self.unique(name))
+        copy.attribute.extend(node.attribute)
+        copy.output.extend(self.unique(out) if out else "" for out in output_names)
+        self.nodes.append(copy)
+        return list(copy.output)
 
     def batch_zeros(self, x, batch_axis, widths, name, lead=()):
         """One zero tensor (*lead, batch, w) per width, batch read from axis `batch_axis`
@@ -102,13 +162,13 @@ class OnnxGraph:
         return zeros
 
     def reduce_max(self, x, axes, name, keepdims=0):
-        """ReduceMax over `axes` (None: all), whichever way the opset takes them (an
-        input from opset 18, an attribute before)."""
+        """ReduceMax over `axes` (None: all); see `reduce`."""
         return self.reduce("ReduceMax", x, axes, name, keepdims)
 
     def reduce(self, op, x, axes, name, keepdims=0):
-        """A Reduce* op (not ReduceSum, whose axes became an input at opset 13) over `axes`."""
-        if self.opset >= 18:
+        """A Reduce* op over `axes` (None: all), whichever way the opset takes them: an
+        input from the opset AXES_INPUT_FROM gives (18 for most), an attribute before."""
+        if self.opset >= AXES_INPUT_FROM.get(op, 18):
             return self.node(op, [x] + ([self.const(axes)] if axes is not None else []), name,
                              keepdims=keepdims)
         return self.node(op, [x], name, keepdims=keepdims, **({"axes": axes} if axes is not None else {}))
@@ -129,6 +189,21 @@ class OnnxGraph:
         return helper.make_graph(self.nodes, self.name, self.inputs, self.outputs, initializer=initializers)
 
 
+class Prefixed:
+    """Graph `g` with node names under `prefix` (none for ""): `node(op, inputs)` names the
+    node `prefix/op`, `node(op, inputs, "label")` `prefix/label`; other arguments as
+    OnnxGraph.node's."""
+
+    def __init__(self, g, prefix):
+        self.g, self.prefix = g, prefix
+
+    def __call__(self, op, inputs, name=None, **kw):
+        return self.g.node(op, inputs, name, prefix=self.prefix, **kw)
+
+    def constant(self, values, name="const", elem=TensorProto.INT64, **kw):
+        return self.g.constant(values, name, elem, prefix=self.prefix, **kw)
+
+
 class OnnxOps:
     """The op set of reference/recurrent/base.py's NumpyOps, emitting ONNX nodes into
     graph `g` with names under `prefix`. Activations map to their ONNX forms; float64
@@ -136,10 +211,8 @@ class OnnxOps:
 
     def __init__(self, g, prefix):
         self.g, self.prefix = g, prefix
-        self._products = {}  # MatMul output name -> its node
-
-    def _node(self, op, inputs, **kw):
-        return self.g.node(op, inputs, f"{self.prefix}/{op}", **kw)
+        self._node = g.prefixed(prefix)
+        self._products = set()  # MatMul outputs (each its node's name) no activation has read yet
 
     def add(self, a, b):
         return self._node("Add", [a, b])
@@ -152,7 +225,7 @@ class OnnxOps:
 
     def matmul(self, a, b):
         out = self._node("MatMul", [a, b])
-        self._products[out] = self.g.nodes[-1]
+        self._products.add(out)
         return out
 
     def split(self, x, sizes):
@@ -174,12 +247,11 @@ class OnnxOps:
         return self.nonzero(self.g.reduce_max(differs, list(axes), f"{self.prefix}/ReduceMax", keepdims=1))
 
     def act(self, activation, x):
-        product = self._products.pop(x, None)
-        if product is not None:
-            # onnxruntime fuses an activation into the Gemm before it, never into a MatMul
-            # (a MatMul followed by an Add it makes a Gemm itself, then fuses); the step's
-            # operands are (batch, width) matrices, where the two ops are the same product
-            product.op_type, product.name = "Gemm", self.g.unique(f"{self.prefix}/Gemm")
+        if x in self._products:
+            # a product read first by an activation: marked for passes.fuse_gemm, which
+            # makes it a Gemm (onnxruntime fuses an activation into a Gemm, never a MatMul)
+            self._products.discard(x)
+            self.g.root.fusable.append((x, self.prefix))
         return emit_activation(self.g, activation, x, self.prefix)
 
     def affine(self, x, W, b, sizes):
@@ -262,6 +334,29 @@ def walk_nodes(graph):
                 yield from walk_nodes(helper.get_attribute_value(attr))
 
 
+def all_graphs(graph):
+    """onnx.GraphProto `graph` and every graph in it (loop bodies, branches, theirs)."""
+    yield graph
+    for node in graph.node:
+        for attr in node.attribute:
+            for sub in ([attr.g] if attr.HasField("g") else []) + list(attr.graphs):
+                yield from all_graphs(sub)
+
+
+def _graph_names(graph):
+    """Every name in onnx.GraphProto `graph` and its subgraphs: nodes, their inputs and
+    outputs, the graphs' inputs, outputs and initializers."""
+    names = set()
+    for g in all_graphs(graph):
+        names.update(v.name for v in list(g.input) + list(g.output))
+        names.update(t.name for t in g.initializer)
+        for node in g.node:
+            names.update(node.input)
+            names.update(node.output)
+            names.add(node.name)
+    return names
+
+
 def finish_model(g, opset, metadata):
     model = helper.make_model(
         g.make_graph(),
@@ -275,4 +370,4 @@ def finish_model(g, opset, metadata):
     return model
 
 
-__all__ = ["OnnxGraph", "OnnxOps", "emit_activation", "finish_model", "walk_nodes", "onnx"]
+__all__ = ["OnnxGraph", "OnnxOps", "Prefixed", "all_graphs", "emit_activation", "finish_model", "walk_nodes", "onnx"]

@@ -1,5 +1,13 @@
 """Late rewrite passes over a finished graph: runtime quirks, fixed once for every form.
 
+The pipeline (exporter.build), in order: `fuse_gemm`, always (a product the op set marked
+as read by an activation becomes a `Gemm`: it completes the forms and guards nothing, so
+`passes=` leaves it in); `weights_into_loops` (target "onnxruntime"); the target's
+empty-input pass, `guard_empty` or `pad_empty` (exporter.LATE_PASSES; `passes=` replaces
+it, and benchmarks pass () to measure what it costs). Every pass makes its nodes with the
+emitters' builder, graph.OnnxGraph, taken onto the finished model (`OnnxGraph.onto`:
+names new to every graph in it).
+
 `guard_empty` — onnxruntime 1.32 kills the process (SIGFPE or abort, nothing to catch)
 when some recurrent nodes see an empty input (README, "Known runtime issues"):
 
@@ -36,7 +44,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from .errors import ExportError
-from .graph import fresh_name, walk_nodes
+from .graph import OnnxGraph, all_graphs, walk_nodes
 
 NATIVE_RECURRENT = ("LSTM", "GRU", "RNN")
 #: doc_string of an If branch that runs on non-empty input only (the batch-size dispatch's
@@ -51,16 +59,16 @@ def guard_empty(model):
     main graph, or in a branch of an `If` there (the batch-size dispatch,
     emitters/dispatch.py), runs inside an If that answers an empty input without running it."""
     graph = model.graph
-    names = _Names(graph)
+    root = OnnxGraph.onto(model)
     sources = _graph_inputs_behind(graph)
     conditions = {}  # tested tensor -> its "is empty" tensor, made once (in the main graph)
     nodes = list(graph.node)
     del graph.node[:]
-    _guard_nodes(nodes, graph.node, graph, names, sources, conditions, graph.node)
+    _guard_nodes(nodes, graph.node, graph, root, sources, conditions, graph.node)
     return model
 
 
-def _guard_nodes(nodes, out, graph, names, sources, conditions, main):
+def _guard_nodes(nodes, out, graph, root, sources, conditions, main):
     """Append `nodes` to `out` (a node list of `graph` or of an If branch in it), each
     GUARDED node replaced by its guard; conditions on graph inputs go to `main`, before
     the node that needs them."""
@@ -70,7 +78,7 @@ def _guard_nodes(nodes, out, graph, names, sources, conditions, main):
                 if attr.type == onnx.AttributeProto.GRAPH and attr.g.doc_string != NON_EMPTY_BRANCH:
                     inner = list(attr.g.node)
                     del attr.g.node[:]
-                    _guard_nodes(inner, attr.g.node, graph, names, sources, conditions, main)
+                    _guard_nodes(inner, attr.g.node, graph, root, sources, conditions, main)
             out.append(node)
         elif node.op_type in GUARDED and not node.domain:
             # (a Loop's trip count is computed from the sequence it reads)
@@ -83,9 +91,8 @@ def _guard_nodes(nodes, out, graph, names, sources, conditions, main):
             tested = next(iter(behind)) if len(behind) == 1 else data
             key = tested if len(behind) == 1 else (id(out), data)  # a tensor of a branch is tested there
             if key not in conditions:
-                conditions[key], condition_nodes = _empty_condition(tested, names)
-                (main if len(behind) == 1 else out).extend(condition_nodes)
-            out.append(_guarded(node, graph, names, conditions[key]))
+                conditions[key] = _empty_condition(tested, root, main if len(behind) == 1 else out)
+            _guarded(node, graph, root, conditions[key], out)
         else:
             out.append(node)
 
@@ -107,27 +114,12 @@ def _behind(nodes, starts):
     return behind
 
 
-def _empty_condition(tensor, names):
-    """(name of a bool tensor "tensor has no elements", [nodes computing it])."""
-    size, empty, zero = names(f"{tensor}/guard/Size"), names(f"{tensor}/guard/empty"), names(f"{tensor}/guard/zero")
-    return empty, [
-        helper.make_node("Constant", [], [zero], name=zero, value=helper.make_tensor("value", TensorProto.INT64, [], [0])),
-        helper.make_node("Size", [tensor], [size], name=size),
-        helper.make_node("Equal", [size, zero], [empty], name=empty),
-    ]
-
-
-class _Names:
-    """Fresh tensor/node names that collide with nothing in the graph."""
-
-    def __init__(self, graph):
-        self.used = {n for node in walk_nodes(graph)  # (If branches: the dispatch's)
-                     for n in list(node.input) + list(node.output) + [node.name]}
-        self.used |= {t.name for t in graph.initializer} | {v.name for v in graph.input}
-        self.suffixes = {}
-
-    def __call__(self, base):
-        return fresh_name(base, self.used, self.suffixes)
+def _empty_condition(tensor, root, into):
+    """The name of a bool tensor "tensor has no elements", its nodes (made by the builder
+    `root`) put into the node list `into`."""
+    zero = root.constant(0, f"{tensor}/guard/zero", into=into)
+    return root.node("Equal", [root.node("Size", [tensor], f"{tensor}/guard/Size", into=into), zero],
+                     f"{tensor}/guard/empty", into=into)
 
 
 def _float_elem(graph):
@@ -168,11 +160,11 @@ def _ranks(node):
             for i, o in enumerate(node.output) if o]
 
 
-def _guarded(node, graph, names, empty):
-    """The If replacing `node`, on the bool tensor `empty`."""
+def _guarded(node, graph, root, empty, into):
+    """The If replacing `node`, on the bool tensor `empty`, put into the node list `into`."""
     base = node.name or node.op_type
     elems = _elem_types(node, graph)
-    build = _Builder(graph, f"{base}/empty", names)
+    build = _builder(root, f"{base}/empty")
     empty_result = _EmptyResult(node, graph, build)
     then_outputs = [empty_result.output(i) for i, out in enumerate(node.output) if out]
     outputs = [o for o in node.output if o]
@@ -180,23 +172,23 @@ def _guarded(node, graph, names, empty):
     inner.CopyFrom(node)
     for i, out in enumerate(inner.output):
         if out:
-            inner.output[i] = names(f"{out}/run")
+            inner.output[i] = root.unique(f"{out}/run")
     # branch outputs declare their rank: OpenVINO 2026.4's CPU plugin needs it, and
     # computes wrong results when several guarded Scans pass through Identity nodes
     ranks = _ranks(node)
     else_graph = helper.make_graph([inner], f"{base}/run", [],
                                    [helper.make_tensor_value_info(o, e, [None] * r)
                                     for o, e, r in zip([o for o in inner.output if o], elems, ranks)])
-    then_graph = helper.make_graph(build.nodes, f"{base}/empty", [],
+    then_graph = helper.make_graph(build.g.nodes, f"{base}/empty", [],
                                    [helper.make_tensor_value_info(o, e, [None] * r)
                                     for o, e, r in zip(then_outputs, elems, ranks)])
-    return helper.make_node("If", [empty], outputs, name=names(f"{base}/guard"),
-                            then_branch=then_graph, else_branch=else_graph)
+    root.node("If", [empty], f"{base}/guard", output_names=outputs, into=into,
+               then_branch=then_graph, else_branch=else_graph)
 
 
 class _EmptyResult:
     """What each output of `node` is for an empty input: nodes (into `build`, the
-    then-branch's _Builder) computing it."""
+    then-branch's builder) computing it."""
 
     def __init__(self, node, graph, build):
         self.node, self.graph, self.build = node, graph, build
@@ -204,7 +196,7 @@ class _EmptyResult:
     def _dim(self, tensor, axis):
         build = self.build
         shape = build("Shape", [tensor], "Shape")
-        return build("Slice", [shape, build.const([axis]), build.const([axis + 1])], "Slice")
+        return build("Slice", [shape, build.constant([axis]), build.constant([axis + 1])], "Slice")
 
     def _zeros(self, dims, elem):
         shape = self.build("Concat", dims, "Concat", axis=0)
@@ -225,8 +217,8 @@ class _EmptyResult:
             raise ExportError(f"guard_empty: {node.name}: only layout 0 is guarded")
         x = node.input[0]
         directions = 2 if _attr(node, "direction", b"forward") in (b"bidirectional", "bidirectional") else 1
-        hidden = build.const([_attr(node, "hidden_size")])
-        D = build.const([directions])
+        hidden = build.constant([_attr(node, "hidden_size")])
+        D = build.constant([directions])
         T, B = self._dim(x, 0), self._dim(x, 1)
         if i == 0:  # Y (T, D, B, H): empty either way
             return self._zeros([T, D, B, hidden], elem)
@@ -246,10 +238,10 @@ class _EmptyResult:
         per_step = _attr(node, "body").output[1 + i].type.tensor_type.shape.dim
         if not per_step or n_states == 0:
             raise ExportError(f"guard_empty: {node.name}: loop output {i} has no declared shape or no state")
-        trips = build("Reshape", [node.input[0], build.const([1])], "Reshape")
+        trips = build("Reshape", [node.input[0], build.constant([1])], "Reshape")
         dims = [trips]
         for pos, d in enumerate(per_step):
-            dims.append(build.const([d.dim_value]) if d.HasField("dim_value") else self._dim(node.input[2], pos))
+            dims.append(build.constant([d.dim_value]) if d.HasField("dim_value") else self._dim(node.input[2], pos))
         return self._zeros(dims, elem)
 
     def _scan_output(self, i, elem):
@@ -273,7 +265,7 @@ class _EmptyResult:
             raise ExportError(f"guard_empty: {node.name}: scan output {k} has no declared shape")
         for pos, d in enumerate(per_step):
             if d.HasField("dim_value"):
-                dims.append(build.const([d.dim_value]))
+                dims.append(build.constant([d.dim_value]))
             else:
                 dims.append(self._dim(first, pos if pos < in_axis else pos + 1))
         axis = out_axes[k] if out_axes[k] >= 0 else out_axes[k] + len(dims) + 1
@@ -293,7 +285,8 @@ def pad_empty(model):
     sources = [(source, axes) for source, axes in sources if axes]
     if not sources:
         return model
-    build = _Builder(graph, "input/pad")
+    root = OnnxGraph.onto(model)
+    build = _builder(root, "input/pad")
     elem = _float_elem(graph)
     nodes = list(graph.node)
     axes, dims, positive = _named_axes(sources[0][0]), None, {}
@@ -307,11 +300,11 @@ def pad_empty(model):
     time_positive_of = _time_positive_per_node(nodes, positive)
     read = {name for node in nodes for name in node.input} | {out.name for out in graph.output}
     del graph.node[:]
-    graph.node.extend(build.nodes)
+    graph.node.extend(build.g.nodes)
     loop_outputs = {}  # per-step output of a Scan/Loop -> its time axis
     zeros = {node.output[0] for node in nodes if node.op_type == "ConstantOfShape" and _all_zero(node)}
     for node in nodes:
-        after = _Builder(graph, "", build.names)
+        after = _builder(root, "")
         time_positive = time_positive_of[id(node)]
         if not node.domain and time_positive is not None:
             for i, initial in _final_states(node):
@@ -327,27 +320,16 @@ def pad_empty(model):
                     and _attr(node, "axis", 0) == loop_outputs[node.input[0]]:
                 _at_zero_steps(node, 0, "", time_positive, after, elem)
         graph.node.append(node)  # (a copy: its outputs are renamed above)
-        graph.node.extend(after.nodes)
+        graph.node.extend(after.g.nodes)
     for out in graph.output:
-        _slice_back(out, axes, dims, graph, build.names)
+        _slice_back(out, axes, dims, graph, root)
     return model
 
 
-class _Builder:
-    """Nodes for a pass, named under `prefix` with names new to the graph."""
-
-    def __init__(self, graph, prefix, names=None):
-        self.names, self.prefix, self.nodes = names or _Names(graph), prefix, []
-
-    def __call__(self, op, inputs, base, outputs=None, **attrs):
-        out = outputs or self.names(f"{self.prefix}/{base}" if self.prefix else base)
-        self.nodes.append(helper.make_node(op, list(inputs), [out], name=self.names(out) if outputs else out, **attrs))
-        return out
-
-    def const(self, values, base="const", elem=TensorProto.INT64):
-        """A Constant: `values` a list (1-D) or a number (scalar)."""
-        dims = [len(values)] if isinstance(values, list) else []
-        return self("Constant", [], base, value=helper.make_tensor("value", elem, dims, values))
+def _builder(root, prefix):
+    """Nodes for a pass, in a list of their own (`.g.nodes`), named under `prefix` (none for
+    "") with names new to the model of `root` (OnnxGraph.onto)."""
+    return root.subgraph(prefix).prefixed(prefix)
 
 
 def _named_axes(value_info):
@@ -386,26 +368,26 @@ def _padding(source, axes, build):
     products round differently)."""
     rank = len(source.type.tensor_type.shape.dim)
     shape = build("Shape", [source.name], "Shape")
-    dims = {name: build("Gather", [shape, build.const(axis, f"{name}_axis")], name, axis=0)
+    dims = {name: build("Gather", [shape, build.constant(axis, f"{name}_axis")], name, axis=0)
             for name, axis in axes.items()}
     missing = {}
     if "batch" in axes:  # (B == 0) rows
-        rows = build("Unsqueeze", [dims["batch"], build.const([0], "axis0")], "batch_1d")
-        empty = build("Equal", [rows, build.const([0], "zero_1d")], "batch_empty")
+        rows = build("Unsqueeze", [dims["batch"], build.constant([0], "axis0")], "batch_1d")
+        empty = build("Equal", [rows, build.constant([0], "zero_1d")], "batch_empty")
         missing[axes["batch"]] = build("Cast", [empty], "missing_rows", to=TensorProto.INT64)
     time_positive = None
     if "time" in axes:
-        steps = build("Unsqueeze", [dims["time"], build.const([0], "axis0")], "time_1d")
-        missing[axes["time"]] = build("Sub", [build("Max", [steps, build.const([1], "one")], "Max"), steps], "missing_steps")
-        time_positive = build("Greater", [dims["time"], build.const(0, "zero")], "time_positive")
+        steps = build("Unsqueeze", [dims["time"], build.constant([0], "axis0")], "time_1d")
+        missing[axes["time"]] = build("Sub", [build("Max", [steps, build.constant([1], "one")], "Max"), steps], "missing_steps")
+        time_positive = build("Greater", [dims["time"], build.constant(0, "zero")], "time_positive")
     padded = source.name
     value = helper.make_tensor("value", source.type.tensor_type.elem_type, [1], [0])
     for axis in sorted(missing):
         current = build("Shape", [padded], "Shape")
-        parts = [build("Slice", [current, build.const([0]), build.const([axis])], "before")] if axis else []
+        parts = [build("Slice", [current, build.constant([0]), build.constant([axis])], "before")] if axis else []
         parts.append(missing[axis])
         if axis + 1 < rank:
-            parts.append(build("Slice", [current, build.const([axis + 1]), build.const([rank])], "after"))
+            parts.append(build("Slice", [current, build.constant([axis + 1]), build.constant([rank])], "after"))
         zeros = build("ConstantOfShape", [build("Concat", parts, "zeros_shape", axis=0)], "zeros", value=value)
         padded = build("Concat", [padded, zeros], "Concat", axis=axis)
     return padded, dims, time_positive
@@ -449,13 +431,13 @@ def _at_zero_steps(node, i, initial, time_positive, build, elem):
     from an empty sequence is taken as zeros, which is what the onnxruntime target's guard
     returns there (the carried last output's zero initial state)."""
     out = node.output[i]
-    node.output[i] = build.names(f"{out}/padded")
+    node.output[i] = build.g.unique(f"{out}/padded")
     if not initial:
-        initial = build.const(0, f"{out}/zero", elem=elem)
-    build("Where", [time_positive, node.output[i], initial], f"{out}/at_zero_steps", outputs=out)
+        initial = build.constant(0, f"{out}/zero", elem=elem)
+    build("Where", [time_positive, node.output[i], initial], output_names=[out])
 
 
-def _slice_back(output, axes, dims, graph, names):
+def _slice_back(output, axes, dims, graph, root):
     """Cut graph output `output` back to the input's batch and time (the axes it shares
     with the input, by name). The batch by a Gather of rows 0..B-1: on a concrete empty
     batch tract 0.23's optimizer fails on a Slice to zero rows pushed up through the
@@ -464,7 +446,7 @@ def _slice_back(output, axes, dims, graph, names):
     keep = [name for name in ("batch", "time") if name in own and name in axes]
     if not keep:
         return
-    padded = names(f"{output.name}/padded")
+    padded = root.unique(f"{output.name}/padded")
     for node in graph.node:  # the graph's own readers of the tensor (a Graph output read by
         for i, name in enumerate(node.output):  # another node) keep reading the padded one
             if name == output.name:
@@ -472,17 +454,43 @@ def _slice_back(output, axes, dims, graph, names):
         for i, name in enumerate(node.input):
             if name == output.name:
                 node.input[i] = padded
-    build = _Builder(graph, f"{output.name}/slice", names)
+    build = _builder(root, f"{output.name}/slice")
     current = padded
     for k, name in enumerate(keep):
         out = output.name if k == len(keep) - 1 else None
         if name == "batch":
-            rows = build("Range", [build.const(0, "zero"), dims["batch"], build.const(1, "one")], "rows")
-            current = build("Gather", [current, rows], "Gather", outputs=out, axis=own["batch"])
+            rows = build("Range", [build.constant(0, "zero"), dims["batch"], build.constant(1, "one")], "rows")
+            current = build("Gather", [current, rows], output_names=[out] if out else None, axis=own["batch"])
         else:
-            end = build("Unsqueeze", [dims["time"], build.const([0], "axis0")], "time_1d")
-            current = build("Slice", [current, build.const([0]), end, build.const([own["time"]])], "Slice", outputs=out)
-    graph.node.extend(build.nodes)
+            end = build("Unsqueeze", [dims["time"], build.constant([0], "axis0")], "time_1d")
+            current = build("Slice", [current, build.constant([0]), end, build.constant([own["time"]])],
+                            output_names=[out] if out else None)
+    graph.node.extend(build.g.nodes)
+
+
+def fuse_gemm(model, fusable):
+    """Rewrite `model` in place: each MatMul `fusable` names becomes a Gemm (see
+    fuse_gemm_nodes), wherever it is (loop bodies and branches included)."""
+    fuse_gemm_nodes([n for g in all_graphs(model.graph) for n in g.node], fusable, OnnxGraph.onto(model).unique)
+    return model
+
+
+def fuse_gemm_nodes(nodes, fusable, unique):
+    """The MatMuls among `nodes` named in `fusable` ([(node name, name prefix)], the products
+    the op set saw feed an activation, OnnxOps.act) become Gemms named `unique("<prefix>/Gemm")`,
+    in `fusable`'s order; their outputs keep their names. The ones found are taken out of
+    `fusable`. onnxruntime fuses an activation into the Gemm before it, never into a MatMul
+    (a MatMul followed by an Add it makes a Gemm itself, then fuses); the step's operands
+    are (batch, width) matrices, where the two ops are the same product."""
+    found = {node.name: node for node in nodes if node.op_type == "MatMul"}
+    left = []
+    for name, prefix in fusable:
+        node = found.get(name)
+        if node is None:
+            left.append((name, prefix))
+        else:
+            node.op_type, node.name = "Gemm", unique(f"{prefix}/Gemm")
+    fusable[:] = left
 
 
 def weights_into_loops(model):

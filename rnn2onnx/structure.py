@@ -454,7 +454,7 @@ def _name_output(g, tensor, name):
     producers = [n for n in g.nodes if tensor in n.output]
     if not producers or tensor in {v.name for v in g.inputs} | {v.name for v in g.outputs} \
             or _read_in_subgraphs(g.nodes, tensor):  # a subgraph (an If branch) reads it by its name
-        g.nodes.append(onnx.helper.make_node("Identity", [tensor], [name], name=g.unique(f"{name}/Identity")))
+        g.node("Identity", [tensor], f"{name}/Identity", output_names=[name])
         return
     for node in g.nodes:
         for i, out in enumerate(node.output):

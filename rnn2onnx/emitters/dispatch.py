@@ -29,7 +29,7 @@ def emit_dispatch(native, loop, max_batch, layer, ctx, x, mask, with_states=Fals
     `initial`: the given initial states, passed to both."""
     g, name = ctx.g, layer.name
     prefix = f"{name}/dispatch"
-    node = lambda op, inputs, **kw: g.node(op, inputs, f"{prefix}/{op}", **kw)  # noqa: E731
+    node = g.prefixed(prefix)
     # x is (batch, time, features): empty iff batch or time is 0
     rows = node("Gather", [node("Shape", [x]), g.const(0)], axis=0)
     small = node("LessOrEqual", [rows, g.const(max_batch)])

@@ -90,12 +90,11 @@ def emit_time_distributed_merge(layer, ctx, x, mask):
         return g.reduce_max(x, [1], f"{name}/ReduceMax", keepdims=0), None
     if mask is not None and layer.masked_mean:  # 2.2.3+ GlobalAveragePooling1D: over the unmasked steps
         m = g.node("Unsqueeze", [mask, g.const([-1])], f"{name}/Unsqueeze")
-        total = g.node("ReduceSum", [g.node("Mul", [x, m], f"{name}/Mul"), g.const([1])], f"{name}/ReduceSum",
-                       keepdims=0)
-        count = g.node("ReduceSum", [m, g.const([1])], f"{name}/count", keepdims=0)
+        total = g.reduce("ReduceSum", g.node("Mul", [x, m], f"{name}/Mul"), [1], f"{name}/ReduceSum")
+        count = g.reduce("ReduceSum", m, [1], f"{name}/count")
         return g.node("Div", [total, count], f"{name}/Div"), None
     refuse_mask(layer, mask)
-    total = g.node("ReduceSum", [x, g.const([1])], f"{name}/ReduceSum", keepdims=0)
+    total = g.reduce("ReduceSum", x, [1], f"{name}/ReduceSum")
     if layer.mode == "sum":
         return total, None
     # 'ave': the sum divided by the length, as 0.2.0 computed it

@@ -172,7 +172,7 @@ def wrap_loop(step, g, name, initial, step_inputs):
     # prepend the Gathers of step t: they must precede the nodes that read the slices
     gathers = []
     for full, sliced in zip(step_inputs, step.step_in):
-        gathers.append(helper.make_node("Gather", [full, t], [sliced], name=body.unique(f"{sliced}/Gather"), axis=1))
+        body.node("Gather", [full, t], f"{sliced}/Gather", output_names=[sliced], into=gathers, axis=1)
     body.nodes[:0] = gathers
     cond_out = body.node("Identity", [cond_in], f"{name}/step/cond_out")
     # per-step outputs leave the body with rank 1 (batch*k): the spec says a Loop's scan

@@ -66,7 +66,7 @@ The carry_zero rule (tf.keras's zero_output_for_mask=True) runs the carry form a
 import numpy as np
 from onnx import TensorProto, helper
 
-from ..graph import OnnxOps
+from ..graph import OnnxOps, Prefixed
 from .loop import _Params, emit_projection
 from .native import NATIVE, native_node
 
@@ -106,14 +106,8 @@ def reset_column(layer, B):
 # index arithmetic on the (batch, time) mask, int64
 
 
-class _Index:
+class _Index(Prefixed):
     """Small int64 helpers over graph `g`, nodes named under `prefix`."""
-
-    def __init__(self, g, prefix):
-        self.g, self.prefix = g, prefix
-
-    def __call__(self, op, inputs, **kw):
-        return self.g.node(op, inputs, f"{self.prefix}/{op}", **kw)
 
     def c(self, v):
         return self.g.const(v)

@@ -76,8 +76,7 @@ def _emit_dot(layer, g, xs, name):
 def _emit_cos(layer, g, xs, name):
     """Keras 1.x's cos of (batch, n) inputs: dot / max(sqrt(|x0|^2 |x1|^2), epsilon), shape (batch, 1, 1)."""
     def dot(a, b, tag):
-        return g.node("ReduceSum", [g.node("Mul", [a, b], f"{name}/{tag}/Mul"), g.const([1])], f"{name}/{tag}",
-                      keepdims=1)
+        return g.reduce("ReduceSum", g.node("Mul", [a, b], f"{name}/{tag}/Mul"), [1], f"{name}/{tag}", keepdims=1)
 
     x0, x1 = xs
     norms = g.node("Mul", [dot(x0, x0, "square0"), dot(x1, x1, "square1")], f"{name}/Mul")
@@ -89,8 +88,7 @@ def _emit_cos(layer, g, xs, name):
 
 def _l2_normalized(g, x, axis, epsilon, name):
     """x / sqrt(max(sum(x^2, axis), epsilon)), as the reference computes it."""
-    squares = g.node("ReduceSum", [g.node("Mul", [x, x], f"{name}/Square"), g.const([axis])], f"{name}/ReduceSum",
-                     keepdims=1)
+    squares = g.reduce("ReduceSum", g.node("Mul", [x, x], f"{name}/Square"), [axis], f"{name}/ReduceSum", keepdims=1)
     norm = g.node("Sqrt", [g.node("Max", [squares, g.scalar(epsilon)], f"{name}/Max")], f"{name}/Sqrt")
     return g.node("Div", [x, norm], f"{name}/Div")
 

@@ -14,7 +14,6 @@ reads X·P, so P is its input weight; JZS1's candidate reads tanh(X·P), so the 
 gets the input [X, tanh(X·P)] and an identity block for it.
 """
 import numpy as np
-from onnx import helper
 
 POINT_SYMMETRIC = ("sigmoid", "hard_sigmoid")
 
@@ -183,10 +182,9 @@ def native_node(layer, g, xt, W, R, B, seq_lens=None, outputs=("Y",), direction=
         # because tract panics on a symbolic batch without them, and onnx2tf cannot convert
         # an LSTM without them ("An `initial_state` was passed that is not compatible")
         inputs += g.batch_zeros(xt, 1, [layer.output_dim], name, lead=(directions,)) * (2 if op == "LSTM" else 1)
-    node_name = g.unique(f"{name}/{op}")
-    out = {o: g.unique(f"{node_name}:{o}") for o in outputs}
-    names = [out.get("Y", ""), out.get("Y_h", "")] + ([out["Y_c"]] if "Y_c" in out else [])
-    g.nodes.append(helper.make_node(op, inputs, names, name=node_name, **attrs))
+    slots = ["Y", "Y_h"] + (["Y_c"] if "Y_c" in outputs else [])  # (an output not asked for: "")
+    out = dict(zip(slots, g.node(op, inputs, f"{name}/{op}", outputs=[s if s in outputs else None for s in slots],
+                                 **attrs)))
     return [out[o] for o in outputs]
 
 

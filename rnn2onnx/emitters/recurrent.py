@@ -278,7 +278,7 @@ def emit_bidirectional_native(layer, ctx, x):
     forward, backward = layer._branch_layers()
     weights = [NATIVE[type(part).__name__][1](part) for part in (forward, backward)]
     W, R, B = (np.concatenate([w[i] for w in weights], axis=0) for i in range(3))
-    node = lambda op, inputs, **kw: g.node(op, inputs, f"{name}/{op}", **kw)  # noqa: E731
+    node = g.prefixed(name)
     xt = node("Transpose", [x], perm=[1, 0, 2])
     states = state_outputs(forward)
     main = "Y" if layer.return_sequences else "Y_h"

@@ -26,6 +26,7 @@ import onnx
 from onnx import helper
 
 from ..errors import ExportError
+from ..passes import fuse_gemm_nodes
 from .loop import emit_loop
 from .native import NATIVE, why_not_native
 
@@ -87,6 +88,8 @@ def wrap_unrolled(step, g, name, initial, step_inputs):
                                   g.const([steps * rows, width])], f"{name}/time_major")
         slices.append(g.node("Split", [flat, g.const([rows] * steps)], f"{name}/steps", outputs=steps, axis=0)
                       if steps > 1 else [flat])
+    # the body as the late passes leave a loop body (its marked products Gemms: passes.fuse_gemm)
+    fuse_gemm_nodes(step.body.nodes, g.root.fusable, g.unique)
     states, outputs = list(initial), []
     for t in range(steps):
         names = dict(zip(step.state_in, states))
@@ -101,12 +104,9 @@ def wrap_unrolled(step, g, name, initial, step_inputs):
                 # the same product as a MatMul: onnx2tf computes a float64 Gemm less exactly
                 # (SimpleDeepRNN's h·U_lags: errors of 2e-9-8e-9 through TFLite, 1e-16 as MatMul)
                 op = "MatMul"
-            copy = helper.make_node(op, [names.get(i, i) for i in node.input], [], name=g.unique(f"{node.name}/t{t}"))
-            copy.attribute.extend(node.attribute)
-            for out in node.output:
-                names[out] = g.unique(f"{out}/t{t}") if out else ""
-                copy.output.append(names[out])
-            g.nodes.append(copy)
+            outs = g.copy_node(node, f"{node.name}/t{t}", [names.get(i, i) for i in node.input],
+                               [f"{out}/t{t}" if out else "" for out in node.output], op=op)
+            names.update(zip(node.output, outs))
         states = [names.get(s, s) for s in step.state_out]
         outputs.append([names.get(h, h) for h in step.step_out])
     per_step = []

@@ -50,30 +50,58 @@ def test_constants_are_shared_and_names_unique():
     assert sub.unique("a") == "a_3"  # one namespace across the whole model
 
 
-def _run_ops(dtype, build, inputs):
-    """Run `build(o, *names)` with OnnxOps in onnxruntime on `inputs` (arrays)."""
-    g = OnnxGraph("ops", dtype, 21)
-    names = [g.add_input(f"x{i}", list(a.shape)) for i, a in enumerate(inputs)]
-    y = build(OnnxOps(g, "ops"), *names)
-    g.add_output(y, [None, None])
-    model = finish_model(g, 21, {})
+@pytest.mark.parametrize("opset", [13, 17, 18, 21])
+@pytest.mark.parametrize("op", ["ReduceMax", "ReduceMean", "ReduceSum"])
+def test_reduce_takes_its_axes_the_way_the_opset_does(op, opset):
+    """Reduce* axes: an attribute up to opset 17, an input from 18 (ReduceSum: from 13);
+    the result is the reduction either way."""
+    g = OnnxGraph("r", "float64", opset)
+    x = g.add_input("x", [2, 3, 4])
+    y = g.reduce(op, x, [1], "r/reduce")
+    g.add_output(y, [2, 4])
+    model = finish_model(g, opset, {})
     onnx.checker.check_model(model, full_check=True)
-    (out,) = runtimes.load("onnxruntime", model)(dict(zip(names, inputs)))
-    return model, out
+    (node,) = model.graph.node
+    as_input = opset >= (13 if op == "ReduceSum" else 18)
+    assert len(node.input) == (2 if as_input else 1)
+    assert ("axes" in [a.name for a in node.attribute]) == (not as_input)
+    data = np.arange(24.0).reshape(2, 3, 4)
+    (actual,) = runtimes.load("onnxruntime", model)({"x": data})
+    expected = {"ReduceMax": data[:, 2], "ReduceMean": data[:, 1], "ReduceSum": 3 * data[:, 1]}[op]  # rows step by 4
+    np.testing.assert_array_equal(actual, expected)
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_a_product_feeding_an_activation_is_a_gemm(dtype):
-    """onnxruntime fuses an activation into a Gemm, never into a MatMul; a product feeding
-    an Add stays a MatMul (onnxruntime turns MatMul+Add into a Gemm itself)."""
-    rng = np.random.default_rng(0)
-    h, U, x = (rng.normal(size=s).astype(dtype) for s in [(2, 3), (3, 4), (2, 4)])
-    sigmoid = activations.get("sigmoid")
-    model, out = _run_ops(dtype, lambda o, a, b, c: o.add(c, o.act(sigmoid, o.matmul(a, b))), [h, U, x])
-    assert [n.op_type for n in model.graph.node] == ["Gemm", "Sigmoid", "Add"]
-    np.testing.assert_allclose(out, x + sigmoid(h @ U), rtol=1e-15 if dtype == "float64" else 2e-7)
-    model, _ = _run_ops(dtype, lambda o, a, b, c: o.act(sigmoid, o.add(c, o.matmul(a, b))), [h, U, x])
-    assert [n.op_type for n in model.graph.node] == ["MatMul", "Add", "Sigmoid"]
+def test_node_names_its_outputs_after_itself_or_as_given():
+    g = OnnxGraph("g", "float32", 21)
+    assert g.node("Relu", ["x"], "a/Relu") == "a/Relu"
+    assert g.node("Split", ["x"], "a/Split", outputs=2) == ["a/Split:0", "a/Split:1"]
+    assert g.node("LSTM", ["x"], "a/LSTM", outputs=[None, "Y_h"]) == ["", "a/LSTM:Y_h"]
+    assert g.node("Relu", ["x"], output_names=["y"]) == "y" and g.nodes[-1].name == "y"  # named after its output
+    assert g.node("Relu", ["x"], "a/Relu", output_names=["z"]) == "z" and g.nodes[-1].name == "a/Relu_2"
+    node = g.prefixed("b")
+    assert node("Relu", ["x"]) == "b/Relu" and node("Relu", ["x"], "act") == "b/act"
+    into = []
+    g.node("Relu", ["x"], "c", into=into)
+    assert [n.name for n in into] == ["c"] and g.nodes[-1].name != "c"
+    copy = g.copy_node(into[0], "c/t0", ["x0"], ["c/t0"])  # (the node's name first: its output is the next)
+    assert copy == ["c/t0_2"] and g.nodes[-1].name == "c/t0" and g.nodes[-1].op_type == "Relu"
+
+
+def test_a_builder_onto_a_finished_model_avoids_every_name_in_it():
+    """OnnxGraph.onto: the late passes' names are new to the model, loop bodies included
+    (one namespace: a body's names may not shadow the outer graph's)."""
+    g = OnnxGraph("g", "float32", 18)
+    x = g.add_input("x", [None, 2])
+    body = g.subgraph("body")
+    body.inputs = [onnx.helper.make_tensor_value_info("s", onnx.TensorProto.FLOAT, [2])]
+    body.node("Relu", ["s"], "inner")
+    body.outputs = [onnx.helper.make_tensor_value_info("inner", onnx.TensorProto.FLOAT, [2])]
+    y = g.node("Scan", [x], "scan", body=body.make_graph(), num_scan_inputs=1)
+    g.add_output(y, [None, 2])
+    model = finish_model(g, 18, {})
+    later = OnnxGraph.onto(model)
+    assert later.opset == 18 and later.dtype == np.float32
+    assert [later.unique(n) for n in ("inner", "scan", "x", "new")] == ["inner_2", "scan_2", "x_2", "new"]
 
 
 # The nodes of each cell's Scan body after onnxruntime's fusions (MatMul+Add and

@@ -14,7 +14,8 @@ from onnx import TensorProto, helper
 import rnn2onnx
 from rnn2onnx import runtimes
 from rnn2onnx.exporter import build as export_build
-from rnn2onnx.passes import guard_empty, weights_into_loops
+from rnn2onnx.graph import walk_nodes
+from rnn2onnx.passes import fuse_gemm, guard_empty, weights_into_loops
 
 from .models import CELLS, MASK_SOURCES, build
 
@@ -277,3 +278,56 @@ def test_weights_into_loops_moves_a_weight_only_one_loop_body_reads():
     assert [t.name for t in b1.initializer] == ["alone"] and not b2.initializer
     for got, expected in zip(runtimes.load("onnxruntime", model)(feeds), before):
         np.testing.assert_array_equal(got, expected)
+
+
+def _product_then(dtype, build):
+    """A model of `build(o, h, U, x)` through OnnxOps, before fuse_gemm; the graph's fusable list."""
+    from rnn2onnx.graph import OnnxGraph, OnnxOps, finish_model
+
+    g = OnnxGraph("ops", dtype, 21)
+    names = [g.add_input(n, list(s)) for n, s in (("h", (2, 3)), ("U", (3, 4)), ("x", (2, 4)))]
+    g.add_output(build(OnnxOps(g, "ops"), *names), [2, 4])
+    return finish_model(g, 21, {}), g.fusable
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_fuse_gemm_makes_a_product_read_by_an_activation_a_gemm(dtype):
+    """The op set marks a product an activation reads; fuse_gemm makes it a Gemm named
+    under the op set's prefix, its output unchanged (onnxruntime fuses an activation into
+    a Gemm, never into a MatMul). A product read by an Add stays a MatMul."""
+    from reference import activations
+
+    rng = np.random.default_rng(0)
+    h, U, x = (rng.normal(size=s).astype(dtype) for s in [(2, 3), (3, 4), (2, 4)])
+    sigmoid = activations.get("sigmoid")
+    model, fusable = _product_then(dtype, lambda o, a, b, c: o.add(c, o.act(sigmoid, o.matmul(a, b))))
+    assert [n.op_type for n in model.graph.node] == ["MatMul", "Sigmoid", "Add"]  # the op set only computes
+    fuse_gemm(model, fusable)
+    assert [(n.op_type, n.name, n.output[0]) for n in model.graph.node][0] == ("Gemm", "ops/Gemm", "ops/MatMul")
+    assert fusable == []
+    onnx.checker.check_model(model, full_check=True)
+    (out,) = runtimes.load("onnxruntime", model)({"h": h, "U": U, "x": x})
+    np.testing.assert_allclose(out, x + 1 / (1 + np.exp(-(h @ U))), rtol=1e-15 if dtype == "float64" else 2e-7)
+    model, fusable = _product_then(dtype, lambda o, a, b, c: o.act(sigmoid, o.add(c, o.matmul(a, b))))
+    fuse_gemm(model, fusable)
+    assert [n.op_type for n in model.graph.node] == ["MatMul", "Add", "Sigmoid"]
+
+
+@pytest.mark.parametrize("passes", [None, ()])
+def test_fuse_gemm_runs_in_loop_bodies_whatever_the_late_passes(passes):
+    """SimpleDeepRNN's lag product, read by its inner activation in the Scan body, is a
+    Gemm; the projection outside, read by no activation, stays a MatMul. passes=() drops
+    the empty-input guard only: the fusion is part of the form."""
+    import reference
+
+    model = reference.Sequential(seed=0)
+    model.add(reference.SimpleDeepRNN(5, depth=2, input_shape=(None, 4)))
+    proto, _ = export_build(model, strategy="loop", passes=passes)
+    (scan,) = [n for n in walk_nodes(proto.graph) if n.op_type == "Scan"]  # (in the guard's If, or not)
+    body = [a.g for a in scan.attribute if a.name == "body"][0]
+    ops = [n.op_type for n in body.node]
+    assert ops.count("Gemm") == 1 and "MatMul" not in ops
+    assert [n.name for n in body.node if n.op_type == "Gemm"] == [f"{model.layers[-1].name}/step/Gemm"]
+    outside = [n.op_type for n in walk_nodes(proto.graph)]
+    assert "MatMul" in outside and "Gemm" not in outside
+    assert ("If" in outside) == (passes is None)
