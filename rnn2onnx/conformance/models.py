@@ -3,7 +3,7 @@ builder, so a case's model and a test's model are made the same way."""
 import numpy as np
 
 VOCAB, EMBED, UNITS = 11, 4, 5
-INPUTS = ("float", "embedding", "masking")
+INPUTS = ("float", "embedding", "masking", "ids")
 # layers whose first positional argument is the output width (UNITS unless given)
 _WIDTH_FIRST = ("SimpleRNN", "SimpleDeepRNN", "GRU", "LSTM", "JZS1", "JZS2", "JZS3", "Dense",
                 "TimeDistributedDense")
@@ -13,21 +13,22 @@ def build_model(layers, inputs="float", dtype="float32", seed=0, weights="biases
                 features=EMBED):
     """A reference Sequential: an input, then `layers` ([(class name, kwargs)]).
     inputs: "embedding" (Embedding(vocab, features, mask_zero=True): token ids, 0 masked),
-    "masking" (Masking(0.0) over `features` floats) or "float" (the first layer reads
-    `features` floats, no mask). A recurrent layer, Dense or TimeDistributedDense takes
-    `output_dim` (default UNITS); a Bidirectional takes `layer`: (recurrent class name,
-    kwargs). weights: "biases" — the initial weights (Sequential's `seed`) with every
-    bias (and BatchNormalization's statistics, PReLU's alphas) moved at random; or a
-    number s — every weight drawn from N(0, s^2) (seed + 100), large enough for gates to
-    leave their linear range (hard_sigmoid clips) and zero inputs to give nonzero
-    pre-activations."""
+    "ids" (the same Embedding without mask_zero: no mask), "masking" (Masking(0.0) over
+    `features` floats) or "float" (the first layer reads `features` floats, no mask).
+    A recurrent layer, Dense or TimeDistributedDense takes `output_dim` (default UNITS);
+    a Bidirectional takes `layer`: (recurrent class name, kwargs).
+    weights: "biases" — the initial weights (Sequential's `seed`) with every bias (and
+    BatchNormalization's statistics, PReLU's alphas) moved at random; a number s — every
+    weight drawn from N(0, s^2) (seed + 100), large enough for gates to leave their
+    linear range (hard_sigmoid clips) and zero inputs to give nonzero pre-activations;
+    None — the initial weights as they are."""
     import reference
 
     if inputs not in INPUTS:
         raise ValueError(f"unknown input kind {inputs!r}; the kinds are {', '.join(INPUTS)}")
     model = reference.Sequential(dtype=dtype, seed=seed)
-    if inputs == "embedding":
-        model.add(reference.Embedding(vocab, features, mask_zero=True))
+    if inputs in ("embedding", "ids"):
+        model.add(reference.Embedding(vocab, features, mask_zero=inputs == "embedding"))
     elif inputs == "masking":
         model.add(reference.Masking(0.0, input_shape=(None, features)))
     first = inputs == "float"
@@ -49,6 +50,8 @@ def build_model(layers, inputs="float", dtype="float32", seed=0, weights="biases
         else:
             model.add(getattr(reference, kind)(**kwargs))
         first = False
+    if weights is None:
+        return model
     if weights == "biases":
         return randomise_biases(model, seed)
     if isinstance(weights, str):
