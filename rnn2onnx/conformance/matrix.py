@@ -368,21 +368,12 @@ class _Make:
 
 
 def _branch(*layers, m, first=None):
-    """A Sequential branch: an optional Embedding(mask_zero)/Masking, then `layers`
-    ([(class name, kwargs)]; the first reads EMBED features, or `first` given as input_shape)."""
-    import reference
-
-    b = reference.Sequential(dtype=m.dtype, seed=m.seed())
-    if first == "embedding":
-        b.add(reference.Embedding(VOCAB, EMBED, mask_zero=True))
-    elif first == "masking":
-        b.add(reference.Masking(0.0, input_shape=(None, EMBED)))
-    for i, (kind, kwargs) in enumerate(layers):
-        kwargs = dict(kwargs)
-        if i == 0 and first is None:
-            kwargs.setdefault("input_shape", (None, EMBED))
-        b.add(getattr(reference, kind)(kwargs.pop("output_dim", UNITS), **kwargs))
-    return b
+    """A Sequential branch: an optional Embedding(mask_zero)/Masking ("embedding",
+    "masking"), then `layers` ([(class name, kwargs)]; the first reads EMBED features,
+    given as its input_shape). Initial weights: make_model randomises the container's biases."""
+    if first is None:
+        layers = [(layers[0][0], {"input_shape": (None, EMBED), **layers[0][1]})] + list(layers[1:])
+    return build_model(layers, first or "float", m.dtype, m.seed(), weights=None)
 
 
 def _merge(branches, mode, concat_axis=-1):

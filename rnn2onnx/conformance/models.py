@@ -14,7 +14,8 @@ def build_model(layers, inputs="float", dtype="float32", seed=0, weights="biases
     """A reference Sequential: an input, then `layers` ([(class name, kwargs)]).
     inputs: "embedding" (Embedding(vocab, features, mask_zero=True): token ids, 0 masked),
     "ids" (the same Embedding without mask_zero: no mask), "masking" (Masking(0.0) over
-    `features` floats) or "float" (the first layer reads `features` floats, no mask).
+    `features` floats) or "float" (the first layer reads `features` floats: input_dim,
+    unless it gives its input_shape; no mask).
     A recurrent layer, Dense or TimeDistributedDense takes `output_dim` (default UNITS);
     a Bidirectional takes `layer`: (recurrent class name, kwargs).
     weights: "biases" — the initial weights (Sequential's `seed`) with every bias (and
@@ -44,7 +45,7 @@ def build_model(layers, inputs="float", dtype="float32", seed=0, weights="biases
         elif kind in _WIDTH_FIRST:
             kwargs.setdefault("output_dim", UNITS)
             output_dim = kwargs.pop("output_dim")
-            if first:
+            if first and "input_shape" not in kwargs:  # one it gives is kept (and written in its config)
                 kwargs["input_dim"] = features
             model.add(getattr(reference, kind)(output_dim, **kwargs))
         else:

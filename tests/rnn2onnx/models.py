@@ -30,4 +30,6 @@ def build(cell, mask_source="none", return_sequences=False, dtype="float32", see
     head = (("TimeDistributedDense", {"output_dim": 3, "activation": "softmax"}) if return_sequences
             else ("Dense", {"output_dim": 3, "activation": "tanh"}))
     cell_kw = dict(kw, output_dim=hidden, return_sequences=return_sequences, **extra)
+    if mask_source == "none":
+        cell_kw["input_shape"] = (None, 4)
     return sequential([(kind, cell_kw), head], mask_source, dtype, seed)

@@ -98,7 +98,7 @@ def test_a_mask_the_rule_ignores_leaves_the_native_form(rule):
 @pytest.mark.parametrize("cell", ["LSTM", "GRU", "SimpleRNN"])
 def test_go_backwards_on_the_native_op(cell, return_sequences, target):
     acts = {"activation": "tanh"} if cell == "SimpleRNN" else {"activation": "tanh", "inner_activation": "sigmoid"}
-    layer = dict(acts, output_dim=5, return_sequences=return_sequences, go_backwards=True)
+    layer = dict(acts, output_dim=5, input_shape=(None, 4), return_sequences=return_sequences, go_backwards=True)
     model = sequential([(cell, layer)], seed=1)
     rng = np.random.default_rng(2)
     proto = rnn2onnx.export(model, strategy="native", target=target, validate=False)

@@ -67,7 +67,8 @@ def test_small_outputs_allow_two_ulps_at_one():
 
 
 def test_a_model_with_tiny_outputs_of_the_wrong_sign_fails_validation():
-    model = build_model([("GRU", {"output_dim": 3}), ("Dense", {"output_dim": 2})], weights=None)
+    model = build_model([("GRU", {"output_dim": 3, "input_shape": (None, 4)}), ("Dense", {"output_dim": 2})],
+                        weights=None)
     W, b = model.layers[1].get_weights()
     model.layers[1].set_weights([W * 1e-6, b * 0])  # outputs of order 1e-6
     proto = rnn2onnx.export(model)
