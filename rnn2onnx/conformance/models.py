@@ -11,7 +11,8 @@ _WIDTH_FIRST = ("SimpleRNN", "SimpleDeepRNN", "GRU", "LSTM", "JZS1", "JZS2", "JZ
 
 def build_model(layers, inputs="float", dtype="float32", seed=0, weights="biases", vocab=VOCAB,
                 features=EMBED):
-    """A reference Sequential: an input, then `layers` ([(class name, kwargs)]).
+    """A reference Sequential: an input, then `layers` ([(class name, kwargs)], or layers
+    made by the caller).
     inputs: "embedding" (Embedding(vocab, features, mask_zero=True): token ids, 0 masked),
     "ids" (the same Embedding without mask_zero: no mask), "masking" (Masking(0.0) over
     `features` floats) or "float" (the first layer reads `features` floats: input_dim,
@@ -33,7 +34,12 @@ def build_model(layers, inputs="float", dtype="float32", seed=0, weights="biases
     elif inputs == "masking":
         model.add(reference.Masking(0.0, input_shape=(None, features)))
     first = inputs == "float"
-    for kind, kwargs in layers:
+    for spec in layers:
+        if not isinstance(spec, tuple):  # a layer the caller made (a test's Bidirectional(...))
+            model.add(spec)
+            first = False
+            continue
+        kind, kwargs = spec
         kwargs = dict(kwargs)
         if kind == "Bidirectional":  # its `layer`: (recurrent kind, kwargs)
             inner_kind, inner = kwargs.pop("layer")

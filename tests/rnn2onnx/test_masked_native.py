@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import rnn2onnx
-from reference import GRU, JZS1, JZS2, LSTM, Embedding, Sequential, SimpleRNN
+from reference import GRU, JZS1, JZS2, LSTM, SimpleRNN
 from rnn2onnx import ExportError, runtimes
 from rnn2onnx.graph import walk_nodes
 from rnn2onnx.masks import PATTERNS
@@ -150,9 +150,8 @@ def test_auto_conditions():
 def test_rows_form_where_a_reset_step_is_not_exact(cls, act, inner, why):
     from rnn2onnx.emitters.masked_native import why_not_reset
 
-    model = Sequential()
-    model.add(Embedding(9, 4, mask_zero=True))
-    model.add(cls(5, activation=act, inner_activation=inner, return_sequences=True))
+    model = sequential([(cls.__name__, {"activation": act, "inner_activation": inner, "return_sequences": True})],
+                       "embedding")
     assert why in why_not_reset(model.layers[1])
     assert forms(model, strategy="native") == ["native-rows"]
 
