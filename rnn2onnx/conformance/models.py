@@ -35,7 +35,7 @@ def build_model(layers, inputs="float", dtype="float32", seed=0, weights="biases
         model.add(reference.Masking(0.0, input_shape=(None, features)))
     first = inputs == "float"
     for spec in layers:
-        if not isinstance(spec, tuple):  # a layer the caller made (a test's Bidirectional(...))
+        if not isinstance(spec, (tuple, list)):  # a layer the caller made (a test's Bidirectional(...))
             model.add(spec)
             first = False
             continue
