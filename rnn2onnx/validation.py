@@ -7,6 +7,7 @@ from . import runtimes, structure
 from reference.untrusted import quote
 
 from .errors import ExportError, ValidationError
+from .masks import PADDING_KINDS, padding_patterns  # noqa: F401 - validate's mixed batch, also public here
 
 
 class InterfaceError(ExportError):
@@ -62,33 +63,6 @@ class Report:
         lines.insert(1, "-" * len(lines[0]))
         lines.append(f"{self.runtime}, {self.dtype}, {self.samples} samples: {'PASS' if self.passed else 'FAIL'}")
         return "\n".join(lines)
-
-
-PADDING_KINDS = ("unmasked", "left-padded", "right-padded", "holes", "all masked but one step", "all masked")
-
-
-def padding_patterns(n, T, rng):
-    """(max(n, 6), T) 0/1 masks cycling through PADDING_KINDS: every kind is drawn
-    whatever `n` is (a batch smaller than the kinds is sized up), so a model exported
-    without its mask cannot agree with the reference."""
-    n = max(int(n), len(PADDING_KINDS))
-    masks = np.ones((n, T), dtype=bool)
-    for i in range(n):
-        pad = int(rng.integers(1, T)) if T > 1 else 0
-        kind = i % len(PADDING_KINDS)
-        if kind == 1:
-            masks[i, :pad] = False
-        elif kind == 2:
-            masks[i, T - pad:] = False
-        elif kind == 3 and T > 2:
-            masks[i, 1:T - 1] = rng.random(T - 2) < 0.5
-            masks[i, 1 + rng.integers(T - 2)] = False  # at least one hole
-        elif kind == 4:
-            masks[i] = False
-            masks[i, rng.integers(T)] = True
-        elif kind == 5:
-            masks[i] = False
-    return masks
 
 
 def shortest_length(model):

@@ -5,10 +5,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import masks
 from ..validation import port_inputs
+from .models import EMBED, UNITS, VOCAB, build_model, randomise_biases
 
 RECURRENT = ("SimpleRNN", "SimpleDeepRNN", "GRU", "LSTM", "JZS1", "JZS2", "JZS3")
-MASKS = ("none", "left", "right", "holes", "masking")
+MASKS = masks.KINDS
 STRATEGIES = ("auto", "loop")
 TARGETS = ("onnxruntime", "portable")
 DTYPES = ("float32", "float64")
@@ -17,7 +19,7 @@ ACTIVATION_VARIANTS = (("tanh", "sigmoid"), ("relu", "sigmoid"), ("softplus", "t
                        ("linear", "hard_sigmoid"), ("softmax", "softmax"), ("sigmoid", "softmax"))
 SHORT = {"SimpleRNN": "rnn", "SimpleDeepRNN": "deeprnn", "GRU": "gru", "LSTM": "lstm",
          "JZS1": "jzs1", "JZS2": "jzs2", "JZS3": "jzs3"}
-VOCAB, EMBED, UNITS, BATCH, TIME = 11, 4, 5, 8, 7
+BATCH, TIME = 8, 7
 # the mask rules of the Keras releases (reference/recurrent/rules.py) and go_backwards: the
 # cells Keras 0.3.x has; "reset" without go_backwards is the main matrix
 MASK_RULES = ("reset", "skip_batch", "skip_sample", "carry")
@@ -366,21 +368,12 @@ class _Make:
 
 
 def _branch(*layers, m, first=None):
-    """A Sequential branch: an optional Embedding(mask_zero)/Masking, then `layers`
-    ([(class name, kwargs)]; the first reads EMBED features, or `first` given as input_shape)."""
-    import reference
-
-    b = reference.Sequential(dtype=m.dtype, seed=m.seed())
-    if first == "embedding":
-        b.add(reference.Embedding(VOCAB, EMBED, mask_zero=True))
-    elif first == "masking":
-        b.add(reference.Masking(0.0, input_shape=(None, EMBED)))
-    for i, (kind, kwargs) in enumerate(layers):
-        kwargs = dict(kwargs)
-        if i == 0 and first is None:
-            kwargs.setdefault("input_shape", (None, EMBED))
-        b.add(getattr(reference, kind)(kwargs.pop("output_dim", UNITS), **kwargs))
-    return b
+    """A Sequential branch: an optional Embedding(mask_zero)/Masking ("embedding",
+    "masking"), then `layers` ([(class name, kwargs)]; the first reads EMBED features,
+    given as its input_shape). Initial weights: make_model randomises the container's biases."""
+    if first is None:
+        layers = [(layers[0][0], {"input_shape": (None, EMBED), **layers[0][1]})] + list(layers[1:])
+    return build_model(layers, first or "float", m.dtype, m.seed(), weights=None)
 
 
 def _merge(branches, mode, concat_axis=-1):
@@ -636,54 +629,9 @@ def build_matrix(quick=False, opsets=None):
 
 def make_model(case, seed=0):
     """The reference model of a case, with random weights (biases too)."""
-    import reference
-
     if case.container is not None:
-        return _randomise_biases(CONTAINER_MODELS[case.container][1](_Make(case.dtype, seed)), seed)
-    model = reference.Sequential(dtype=case.dtype, seed=seed)
-    if case.input_kind == "embedding":
-        model.add(reference.Embedding(VOCAB, EMBED, mask_zero=True))
-    elif case.input_kind == "masking":
-        model.add(reference.Masking(0.0, input_shape=(None, EMBED)))
-    first = case.input_kind == "float"
-    for kind, kwargs in case.layers:
-        kwargs = dict(kwargs)
-        if kind == "Bidirectional":  # its `layer`: (recurrent kind, kwargs)
-            inner_kind, inner = kwargs.pop("layer")
-            inner = dict(inner)
-            if first:
-                kwargs["input_shape"] = (None, EMBED)
-            kwargs["layer"] = getattr(reference, inner_kind)(inner.pop("output_dim", UNITS), **inner)
-            model.add(reference.Bidirectional(**kwargs))
-        elif kind in RECURRENT or kind in ("Dense", "TimeDistributedDense"):
-            kwargs.setdefault("output_dim", UNITS)
-            output_dim = kwargs.pop("output_dim")
-            if first:
-                kwargs["input_dim"] = EMBED
-            model.add(getattr(reference, kind)(output_dim, **kwargs))
-        else:
-            model.add(getattr(reference, kind)(**kwargs))
-        first = False
-    return _randomise_biases(model, seed)
-
-
-def _randomise_biases(model, seed):
-    """Biases start at zero (b_f at one): make them matter."""
-    rng = np.random.default_rng(seed + 1)
-    weights = []
-    for layer in model.layers:
-        for name, w in zip(layer.weight_names, layer.get_weights()):
-            if name.startswith("b"):
-                w = w + rng.normal(0.0, 0.5, size=w.shape)
-            elif name in ("gamma", "running_mean"):  # BatchNormalization: scale and statistics too
-                w = w + rng.normal(0.0, 0.5, size=w.shape) + (name == "gamma")
-            elif name == "running_std":
-                w = w + np.abs(rng.normal(0.0, 0.5, size=w.shape))
-            elif name == "alphas":  # PReLU's start at zero, ParametricSoftplus's at a constant
-                w = w + rng.normal(0.0, 0.5, size=w.shape)
-            weights.append(w)
-    model.set_weights(weights)
-    return model
+        return randomise_biases(CONTAINER_MODELS[case.container][1](_Make(case.dtype, seed)), seed)
+    return build_model(case.layers, case.input_kind, case.dtype, seed)
 
 
 def make_inputs(case, model, seed=0):
@@ -714,28 +662,10 @@ def make_inputs(case, model, seed=0):
         arrays = []
         for i, port in enumerate(ports):
             t = lengths[i] if lengths and T > 1 else T
-            keep = _keep(case.mask, n, t, rng)
+            keep = masks.keep(case.mask, n, t, rng)
             if case.group == "mask-rules" and case.mask != "none" and t > 2:
                 keep[:, t // 2] = False  # a step masked in every row: Keras 0.3.0 skips it
             arrays.append(port_inputs(port, keep, rng, model.dtype))
         batches.append(predict_style(model, arrays))
     return batches
 
-
-def _keep(mask, n, T, rng):
-    """(n, T) bool: the steps a mask keeps, for the case's mask kind."""
-    keep = np.ones((n, T), dtype=bool)
-    for i in range(n):
-        pad = i % T
-        kind = mask if mask != "masking" else ("left", "right", "holes", "all")[i % 4]
-        if kind == "left":
-            keep[i, :pad] = False
-        elif kind == "right":
-            keep[i, T - pad:] = False
-        elif kind == "holes":
-            keep[i] = rng.random(T) < 0.6
-            if i == n - 1:
-                keep[i] = False  # one all-masked row
-        elif kind == "all":
-            keep[i] = False
-    return keep

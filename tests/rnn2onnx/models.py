@@ -1,39 +1,35 @@
-"""Small models for the compiler tests: every recurrent layer behind every mask source."""
-import numpy as np
+"""Small models for the compiler tests: every recurrent layer behind every mask source,
+made by the conformance matrix's builder (rnn2onnx/conformance/models.py)."""
+from rnn2onnx.conformance.models import build_model
 
-from reference import (GRU, JZS1, JZS2, JZS3, LSTM, Dense, Embedding, Masking, Sequential, SimpleDeepRNN,
-                       SimpleRNN, TimeDistributedDense)
-
-CELLS = {
-    "SimpleRNN": (SimpleRNN, {}),
-    "SimpleDeepRNN1": (SimpleDeepRNN, {"depth": 1}),
-    "SimpleDeepRNN3": (SimpleDeepRNN, {"depth": 3}),
-    "GRU": (GRU, {}),
-    "LSTM": (LSTM, {}),
-    "JZS1": (JZS1, {}),
-    "JZS2": (JZS2, {}),
-    "JZS3": (JZS3, {}),
+CELLS = {  # name -> (layer class name, its extra arguments)
+    "SimpleRNN": ("SimpleRNN", {}),
+    "SimpleDeepRNN1": ("SimpleDeepRNN", {"depth": 1}),
+    "SimpleDeepRNN3": ("SimpleDeepRNN", {"depth": 3}),
+    "GRU": ("GRU", {}),
+    "LSTM": ("LSTM", {}),
+    "JZS1": ("JZS1", {}),
+    "JZS2": ("JZS2", {}),
+    "JZS3": ("JZS3", {}),
 }
 MASK_SOURCES = ("none", "embedding", "masking")
+INPUT = {"none": "float", "embedding": "embedding", "masking": "masking"}
+VOCAB, WEIGHT_SCALE = 9, 0.6  # weights large enough that gates leave their linear range (hard_sigmoid clips)
+
+
+def sequential(layers, mask_source="none", dtype="float32", seed=0):
+    """input (4 features, or token ids < VOCAB) -> [Embedding(mask_zero) | Masking |
+    nothing] -> `layers` ([(class name, kwargs)]), every weight from N(0, WEIGHT_SCALE^2)
+    (biases too, so zero inputs give nonzero pre-activations)."""
+    return build_model(layers, INPUT[mask_source], dtype, seed, weights=WEIGHT_SCALE, vocab=VOCAB)
 
 
 def build(cell, mask_source="none", return_sequences=False, dtype="float32", seed=0, hidden=5, **extra):
     """input -> [Embedding(mask_zero) | Masking | nothing] -> cell -> small head."""
-    cls, kw = CELLS[cell]
-    model = Sequential(dtype=dtype, seed=seed)
-    if mask_source == "embedding":
-        model.add(Embedding(9, 4, mask_zero=True))
-        model.add(cls(hidden, return_sequences=return_sequences, **kw, **extra))
-    elif mask_source == "masking":
-        model.add(Masking(0.0, input_shape=(None, 4)))
-        model.add(cls(hidden, return_sequences=return_sequences, **kw, **extra))
-    else:
-        model.add(cls(hidden, return_sequences=return_sequences, input_shape=(None, 4), **kw, **extra))
-    if return_sequences:
-        model.add(TimeDistributedDense(3, activation="softmax"))
-    else:
-        model.add(Dense(3, activation="tanh"))
-    # weights large enough that gates leave their linear range (hard_sigmoid clips)
-    rng = np.random.default_rng(seed + 100)
-    model.set_weights([rng.normal(0.0, 0.6, w.shape) for w in model.get_weights()])
-    return model
+    kind, kw = CELLS[cell]
+    head = (("TimeDistributedDense", {"output_dim": 3, "activation": "softmax"}) if return_sequences
+            else ("Dense", {"output_dim": 3, "activation": "tanh"}))
+    cell_kw = dict(kw, output_dim=hidden, return_sequences=return_sequences, **extra)
+    if mask_source == "none":
+        cell_kw["input_shape"] = (None, 4)
+    return sequential([(kind, cell_kw), head], mask_source, dtype, seed)

@@ -9,10 +9,13 @@ import numpy as np
 import pytest
 
 import rnn2onnx
-from reference import GRU, JZS1, JZS2, LSTM, Embedding, Masking, Sequential, SimpleRNN
+from reference import GRU, JZS1, JZS2, LSTM, SimpleRNN
 from rnn2onnx import ExportError, runtimes
 from rnn2onnx.graph import walk_nodes
+from rnn2onnx.masks import PATTERNS
 from rnn2onnx.validation import inputs_with_mask
+
+from .models import sequential
 
 # name -> (cell, activation, inner_activation, the form with return_sequences=True)
 CELLS = {
@@ -32,31 +35,15 @@ CELLS = {
 }
 OP = {"LSTM": "LSTM", "GRU": "GRU", "JZS1": "GRU", "JZS2": "GRU", "SimpleRNN": "RNN"}
 
-MASKS = {  # (n, T) keep patterns
-    "none": np.ones((3, 6), bool),
-    "left": np.array([[0, 0, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1], [0, 0, 0, 0, 0, 1]], bool),
-    "right": np.array([[1, 1, 1, 1, 0, 0], [1, 0, 0, 0, 0, 0], [1, 1, 1, 1, 1, 0]], bool),
-    "holes": np.array([[1, 0, 1, 1, 0, 1], [0, 1, 0, 0, 1, 1], [1, 1, 0, 1, 1, 0]], bool),
-    "all_masked_rows": np.array([[0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0], [1, 0, 0, 1, 0, 0]], bool),
-    "masked_last_step": np.array([[1, 1, 1, 1, 1, 0], [0, 1, 1, 1, 0, 0], [1, 0, 1, 0, 1, 0]], bool),
-    "length_1": np.array([[1], [0], [1]], bool),
-    "length_2": np.array([[0, 1], [1, 0], [0, 0], [1, 1]], bool),
-}
+MASKS = PATTERNS  # each mask kind, zero-length rows, a masked last step, T = 1 and 2
 
 
 def make(cell, return_sequences, source="embedding", layers=1, dtype="float32", seed=0, **layer_kw):
     cls, act, inner, _ = CELLS[cell]
-    model = Sequential(dtype=dtype, seed=seed)
-    if source == "embedding":
-        model.add(Embedding(9, 4, mask_zero=True))
-    else:
-        model.add(Masking(0.0, input_shape=(None, 4)))
-    for i in range(layers):
-        model.add(cls(5, activation=act, return_sequences=return_sequences if i == layers - 1 else True,
-                      **({"inner_activation": inner} if inner else {}), **layer_kw))
-    rng = np.random.default_rng(seed + 100)  # biases too, so zero inputs give nonzero pre-activations
-    model.set_weights([rng.normal(0.0, 0.6, w.shape) for w in model.get_weights()])
-    return model
+    kwargs = dict(output_dim=5, activation=act, **({"inner_activation": inner} if inner else {}), **layer_kw)
+    specs = [(cls.__name__, dict(kwargs, return_sequences=return_sequences if i == layers - 1 else True))
+             for i in range(layers)]
+    return sequential(specs, source, dtype, seed)
 
 
 def check(model, keep, strategy="native", target="onnxruntime", runtime="onnxruntime", seed=0):
@@ -163,9 +150,8 @@ def test_auto_conditions():
 def test_rows_form_where_a_reset_step_is_not_exact(cls, act, inner, why):
     from rnn2onnx.emitters.masked_native import why_not_reset
 
-    model = Sequential()
-    model.add(Embedding(9, 4, mask_zero=True))
-    model.add(cls(5, activation=act, inner_activation=inner, return_sequences=True))
+    model = sequential([(cls.__name__, {"activation": act, "inner_activation": inner, "return_sequences": True})],
+                       "embedding")
     assert why in why_not_reset(model.layers[1])
     assert forms(model, strategy="native") == ["native-rows"]
 

@@ -23,6 +23,7 @@ from hypothesis import strategies as st  # noqa: E402
 import reference  # noqa: E402
 import rnn2onnx  # noqa: E402
 from reference.activations import Activation  # noqa: E402
+from rnn2onnx.conformance.models import build_model  # noqa: E402
 from rnn2onnx.validation import TOLERANCE  # noqa: E402
 
 RECURRENT = ("SimpleRNN", "SimpleDeepRNN", "GRU", "LSTM", "JZS1", "JZS2", "JZS3")
@@ -106,22 +107,10 @@ def model_config(draw, max_units=16, max_layers=3, activations=ACTIVATIONS, smoo
 def build(cfg, weight_scale=0.5):
     """(model, X) of a config."""
     rng = np.random.default_rng(cfg["seed"])
-    model = reference.Sequential(dtype=cfg["dtype"], seed=cfg["seed"])
     d, vocab = cfg["d"], 7
-    if cfg["input"].startswith("embedding"):
-        model.add(reference.Embedding(vocab, d, mask_zero=cfg["input"] == "embedding"))
-    elif cfg["input"] == "masking":
-        model.add(reference.Masking(0.0, input_shape=(None, d)))
-    first = cfg["input"] == "float"
-    for kind, kwargs in cfg["layers"]:
-        kwargs = dict(kwargs)
-        cls = getattr(reference, kind)
-        if "output_dim" in kwargs:
-            units = kwargs.pop("output_dim")
-            model.add(cls(units, input_dim=d, **kwargs) if first else cls(units, **kwargs))
-        else:
-            model.add(cls(input_shape=(None, d), **kwargs) if first else cls(**kwargs))
-        first = False
+    inputs = "ids" if cfg["input"] == "embedding_nomask" else cfg["input"]
+    # the first layer is recurrent (model_config): it reads d features
+    model = build_model(cfg["layers"], inputs, cfg["dtype"], cfg["seed"], weights=None, vocab=vocab, features=d)
     weights = []
     for layer in model.layers:
         for name, w in zip(layer.weight_names, layer.get_weights()):

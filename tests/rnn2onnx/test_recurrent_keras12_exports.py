@@ -10,7 +10,8 @@ import pytest
 
 import rnn2onnx
 import rnn2onnx.runtimes
-from reference import GRU, LSTM, Bidirectional, Embedding, Sequential, SimpleRNN
+from reference import GRU, LSTM, Bidirectional, SimpleRNN
+from rnn2onnx.conformance.models import build_model
 from rnn2onnx.emitters import EMITTERS
 from rnn2onnx.exporter import Context
 from rnn2onnx.graph import OnnxGraph, finish_model, walk_nodes
@@ -40,17 +41,9 @@ def rotating(names, *axes):
     return pytest.mark.parametrize(names, params)
 
 
-def randomised(model, seed=1):
-    rng = np.random.default_rng(seed)
-    model.set_weights([rng.normal(0, 0.6, w.shape) for w in model.get_weights()])
-    return model
-
-
 def embedded(layer, dtype, mask_zero=True):
-    model = Sequential(dtype=dtype, seed=0)
-    model.add(Embedding(7, 4, mask_zero=mask_zero))
-    model.add(layer)
-    return randomised(model)
+    """Token ids < 7 -> Embedding(mask_zero or not) -> `layer`, every weight N(0, 0.6^2)."""
+    return build_model([layer], "embedding" if mask_zero else "ids", dtype, weights=0.6, vocab=7)
 
 
 def check(model, **kw):

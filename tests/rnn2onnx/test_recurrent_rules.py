@@ -6,10 +6,12 @@ import numpy as np
 import pytest
 
 import rnn2onnx
-from reference import GRU, JZS1, LSTM, Embedding, Sequential, SimpleRNN
+from reference import GRU, JZS1, LSTM, SimpleRNN
 from rnn2onnx import ExportError, runtimes
 from rnn2onnx.graph import walk_nodes
 from rnn2onnx.structure import feeds
+
+from .models import sequential
 
 RULES = ("reset", "skip_batch", "skip_sample", "carry")
 CELLS = {
@@ -34,11 +36,8 @@ def ids(dtype_seed=0):
 
 def make(cell, dtype="float32", **kw):
     cls, extra = CELLS[cell]
-    model = Sequential(dtype=dtype, seed=0)
-    model.add(Embedding(9, 4, mask_zero=True))
-    model.add(cls(5, **extra, **kw))
-    rng = np.random.default_rng(100)
-    weights = [rng.normal(0.0, 0.6, w.shape) for w in model.get_weights()]
+    model = sequential([(cls.__name__, dict(extra, output_dim=5, **kw))], "embedding", dtype)
+    weights = model.get_weights()
     weights[0][ZERO_ROW] = 0.0
     model.set_weights(weights)
     return model
@@ -98,11 +97,10 @@ def test_a_mask_the_rule_ignores_leaves_the_native_form(rule):
 @pytest.mark.parametrize("return_sequences", [True, False])
 @pytest.mark.parametrize("cell", ["LSTM", "GRU", "SimpleRNN"])
 def test_go_backwards_on_the_native_op(cell, return_sequences, target):
-    model = Sequential(seed=1)
     acts = {"activation": "tanh"} if cell == "SimpleRNN" else {"activation": "tanh", "inner_activation": "sigmoid"}
-    model.add(CELLS[cell][0](5, input_shape=(None, 4), return_sequences=return_sequences, go_backwards=True, **acts))
+    layer = dict(acts, output_dim=5, input_shape=(None, 4), return_sequences=return_sequences, go_backwards=True)
+    model = sequential([(cell, layer)], seed=1)
     rng = np.random.default_rng(2)
-    model.set_weights([rng.normal(0.0, 0.6, w.shape) for w in model.get_weights()])
     proto = rnn2onnx.export(model, strategy="native", target=target, validate=False)
     nodes = [n for n in walk_nodes(proto.graph) if n.op_type in ("LSTM", "GRU", "RNN")]
     direction = [a.s for n in nodes for a in n.attribute if a.name == "direction"]

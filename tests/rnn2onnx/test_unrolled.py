@@ -7,39 +7,27 @@ import numpy as np
 import onnx
 import pytest
 
-import reference
 import rnn2onnx
-from reference import Embedding, Masking, Sequential
-from rnn2onnx import ExportError, runtimes, structure
+from rnn2onnx import ExportError, masks, runtimes, structure
 from rnn2onnx.conformance.matrix import AROUND_LAYERS, CONTAINER_MODELS, Case, make_inputs, make_model
 from rnn2onnx.exporter import build
+from rnn2onnx.masks import PATTERNS
 from rnn2onnx.validation import TOLERANCE, compare, port_inputs
 
 from ..reference import keras02
+from .models import sequential
 from .test_containers import keras_data, load as load_container
 
 CELLS = ("SimpleRNN", "SimpleDeepRNN", "GRU", "LSTM", "JZS1", "JZS2", "JZS3")
 CONTROL_FLOW = ("Scan", "Loop", "If")
 
-MASKS = {  # (n, T) keep patterns; "none": a float input without a mask
-    "none": np.ones((3, 6), bool),
-    "left": np.array([[0, 0, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1], [0, 0, 0, 0, 0, 1]], bool),
-    "right": np.array([[1, 1, 1, 1, 0, 0], [1, 0, 0, 0, 0, 0], [1, 1, 1, 1, 1, 0]], bool),
-    "holes": np.array([[1, 0, 1, 1, 0, 1], [0, 1, 0, 0, 1, 1], [1, 1, 0, 1, 1, 0]], bool),
-    "all_masked_rows": np.array([[0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0], [1, 0, 0, 1, 0, 0]], bool),
-    "length_1": np.array([[1], [0]], bool),
-}
+# (n, T) keep patterns; "none": a float input without a mask
+MASKS = {name: PATTERNS[name] for name in ("none", "left", "right", "holes", "all_masked_rows", "length_1")}
 
 
 def make(cell, mask, return_sequences, dtype, seed=0, **kwargs):
-    model = Sequential(dtype=dtype, seed=seed)
-    if mask != "none":
-        model.add(Embedding(9, 4, mask_zero=True))
-    cls = getattr(reference, cell)
-    model.add(cls(5, return_sequences=return_sequences, **({"input_dim": 4} if mask == "none" else {}), **kwargs))
-    rng = np.random.default_rng(seed + 100)  # biases too, so zero inputs give nonzero pre-activations
-    model.set_weights([rng.normal(0.0, 0.6, w.shape) for w in model.get_weights()])
-    return model
+    layer = (cell, dict(kwargs, output_dim=5, return_sequences=return_sequences))
+    return sequential([layer], "none" if mask == "none" else "embedding", dtype, seed)
 
 
 def control_flow(proto):
@@ -230,11 +218,10 @@ def test_an_input_of_one_length_takes_only_that_length():
 
 def test_masking_layer_input():
     """A Masking layer's mask (every padding kind in one batch) through the unrolled steps."""
-    model = Sequential(dtype="float64", seed=3)
-    model.add(Masking(0.0, input_shape=(None, 4)))
-    model.add(reference.LSTM(5, return_sequences=True))
-    keep = np.array([[0, 0, 1, 1, 1], [1, 1, 1, 0, 0], [1, 0, 1, 0, 1], [0, 0, 0, 0, 0]], bool)
-    X = port_inputs(structure.model_inputs(model)[0], keep, np.random.default_rng(0), "float64")
+    model = sequential([("LSTM", {"return_sequences": True})], "masking", "float64", seed=3)
+    rng = np.random.default_rng(0)
+    keep = masks.keep("masking", 8, 5, rng)
+    X = port_inputs(structure.model_inputs(model)[0], keep, rng, "float64")
     proto, forms = build(model, strategy="unrolled", fixed_shape=keep.shape)
     assert forms[model.layers[-1].name][0] == "unrolled"
     assert error(model, proto, X) <= TOLERANCE["float64"]

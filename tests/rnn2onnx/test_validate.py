@@ -4,8 +4,8 @@ import pytest
 
 import rnn2onnx
 from rnn2onnx import ValidationError
-from reference import Dense, Embedding, GRU, Sequential
 from reference.errors import ConfigError
+from rnn2onnx.conformance.models import build_model
 from rnn2onnx.validation import PADDING_KINDS, SCALE_FLOOR, compare, generate_inputs, padding_patterns
 
 from .models import build
@@ -67,9 +67,8 @@ def test_small_outputs_allow_two_ulps_at_one():
 
 
 def test_a_model_with_tiny_outputs_of_the_wrong_sign_fails_validation():
-    model = Sequential(seed=0)
-    model.add(GRU(3, input_shape=(None, 4)))
-    model.add(Dense(2))
+    model = build_model([("GRU", {"output_dim": 3, "input_shape": (None, 4)}), ("Dense", {"output_dim": 2})],
+                        weights=None)
     W, b = model.layers[1].get_weights()
     model.layers[1].set_weights([W * 1e-6, b * 0])  # outputs of order 1e-6
     proto = rnn2onnx.export(model)
@@ -93,10 +92,7 @@ def test_padding_patterns_cover_every_mask_kind_whatever_n():
 @pytest.mark.parametrize("n", [1, 2])
 def test_a_model_exported_without_its_mask_fails_validation_whatever_n(n):
     def model(mask_zero):
-        m = Sequential(seed=0)
-        m.add(Embedding(9, 4, mask_zero=mask_zero))
-        m.add(GRU(3))
-        return m
+        return build_model([("GRU", {"output_dim": 3})], "embedding" if mask_zero else "ids", weights=None, vocab=9)
     unmasked = rnn2onnx.export(model(False))
     with pytest.raises(ValidationError):
         rnn2onnx.validate(model(True), unmasked, n=n)
