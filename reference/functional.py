@@ -75,6 +75,7 @@ class FunctionalModel(Model):
     def add_input(self, name, shape, dtype="float32"):
         """An input layer: its name, per-sample shape (None: a free axis) and dtype as
         Keras wrote it ("float32", "int32", ...; token ids go to an Embedding)."""
+        self._walk = None  # its structure changes: walk it again
         check_name(name, "a functional model\'s input")
         self._count_check()
         if name in self.inputs or name in self._layers:
@@ -118,6 +119,7 @@ class FunctionalModel(Model):
     def add_layer(self, layer, name=None):
         """Add `layer` without calling it yet, so the weights follow the order layers are
         added (a config's order) whatever order their calls come in; add_node calls it."""
+        self._walk = None  # its structure changes: walk it again
         if not isinstance(layer, Layer):
             raise ConfigError(f"add_layer takes a layer, got {type(layer).__name__}")
         if any(known is layer for known in self._layers.values()):
@@ -134,6 +136,7 @@ class FunctionalModel(Model):
     def add_node(self, layer, inputs, name=None):
         """Call `layer` on the tensors `inputs` (a list of references, see the class);
         returns (layer name, node index) of the new call."""
+        self._walk = None  # its structure changes: walk it again
         if not isinstance(layer, Layer):
             raise ConfigError(f"add_node takes a layer, got {type(layer).__name__}")
         self._count_check()
@@ -216,6 +219,7 @@ class FunctionalModel(Model):
 
     def set_outputs(self, outputs):
         """The model's outputs: a list of tensor references, in the model's output order."""
+        self._walk = None  # its structure changes: walk it again
         if not isinstance(outputs, (list, tuple)) or not outputs:
             raise ConfigError(f"a functional model needs a non-empty list of outputs, got {quote(outputs)}")
         self.outputs = [self._ref(ref, f"output {i}") for i, ref in enumerate(outputs)]
@@ -257,13 +261,8 @@ class FunctionalModel(Model):
         return [self._shapes[(n, k)][t] for n, k, t in self.outputs]
 
     def readers(self, name):
-        """The layers reading input `name` (each once)."""
-        found = []
-        for node in self.nodes:
-            layer = self._layers[node["layer"]]
-            if any(r[0] == name for r in node["inputs"]) and layer not in found:
-                found.append(layer)
-        return found
+        """The layers reading input `name` (each once, in call order)."""
+        return self.walked().readers((name, 0, 0))
 
     def takes_ids(self, name):
         """Whether input `name` holds token ids: an integer dtype, or read by Embeddings only
@@ -345,28 +344,18 @@ class FunctionalModel(Model):
         return checked
 
     def forward(self, Xs, train=False):
-        """[(Y, mask)] of the outputs for checked inputs; every call keeps what backward needs."""
-        values = {(name, 0): ([X], [None]) for name, X in zip(self.input_names, Xs)}  # -> (tensors, masks)
+        """[(Y, mask)] of the outputs for checked inputs, in the order of the model's walk
+        (reference/topology.py: what each call reads); every call keeps what backward needs."""
+        w = self.walked()
+        values = {node.outputs[0]: (X, None) for node, X in zip(w.inputs, Xs)}  # value -> (tensor, mask)
         self._states = {}
-        for node in self.nodes:
-            layer = self._layers[node["layer"]]
-            xs = [values[(n, k)][0][t] for n, k, t in node["inputs"]]
-            ms = [values[(n, k)][1][t] for n, k, t in node["inputs"]]
-            multi_in = getattr(layer, "nb_inputs", 1) != 1
-            X, mask = (xs, ms) if multi_in else (xs[0], ms[0])
-            if node.get("states"):  # [input, initial states...]; the states carry no mask
-                X = xs
-            Y = forward_layer(layer, X, mask, train, self.rng)
-            out_mask = layer.output_mask(mask)
-            if getattr(layer, "nb_outputs", 1) > 1:
-                Ys, masks = list(Y), list(out_mask) if out_mask is not None else [None] * len(Y)
-            else:
-                Ys, masks = [Y], [out_mask]
-            values[(node["layer"], node["index"])] = (Ys, masks)
-            if self.calls(node["layer"]) > 1:  # a shared layer: keep this call's state for its backward
-                self._states[(node["layer"], node["index"])] = dict(vars(layer))
-        self._values = values
-        return [(values[(n, k)][0][t], values[(n, k)][1][t]) for n, k, t in self.outputs]
+        for node in w.nodes:
+            layer = node.layer
+            X, mask = node.arguments(values)
+            values.update(node.results(forward_layer(layer, X, mask, train, self.rng), layer.output_mask(mask)))
+            if node.calls > 1:  # a shared layer: keep this call's state for its backward
+                self._states[node.outputs[0][:2]] = dict(vars(layer))
+        return [values[node.inputs[0]] for node in w.outputs]
 
     def backward(self, dYs):
         """Gradients of every weight (get_weights order) for the last forward, given one

@@ -7,7 +7,8 @@ functional model's forward passes.
 A value (a tensor with its mask) is named as Keras 1.x/2.x names a tensor: (name, call
 index, tensor index). A model input is (input name, 0, 0); a layer call's outputs are
 (its key, 0, t) in a Sequential or a Graph, (layer name, call index, t) in a functional
-model; a merge's output is (its key, 0, 0).
+model; a merge's output is (its key, None, 0): no call of a layer, so never taken for
+the output of a Graph node whatever names the Graph has (a node may be called "a/merge").
 
 - Sequential: one input `input`, its layers in order, one output `output`. A Sequential
   whose first layer is a Merge takes one input per leaf branch, `input_1`, `input_2`, ...
@@ -31,7 +32,7 @@ from .functional import FunctionalModel
 INPUT, LAYER, MERGE, OUTPUT = "input", "layer", "merge", "output"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Node:
     """One step of the walk.
 
@@ -111,7 +112,13 @@ class Walk:
 
 
 def value(name, call=0, tensor=0):
+    """The value a model input or a layer call makes."""
     return (name, call, tensor)
+
+
+def merged(key):
+    """The value a merge makes."""
+    return (key, None, 0)
 
 
 def walk(model):
@@ -147,9 +154,9 @@ def _walk_sequential(model):
         for i, branch in enumerate(m.layers):
             where = f"{key}/branch_{i + 1}"
             xs.append(merge(branch, where, key + "/") if isinstance(branch, Merge) else chain(branch, where + "/"))
-        nodes.append(Node(MERGE, key, m, inputs=tuple(xs), outputs=(value(key),), prefix=prefix,
+        nodes.append(Node(MERGE, key, m, inputs=tuple(xs), outputs=(merged(key),), prefix=prefix,
                           mode=m.mode, concat_axis=m.concat_axis))
-        return value(key)
+        return merged(key)
 
     y = chain(model, "")
     return Walk(inputs, nodes, [Node(OUTPUT, "output", inputs=(y,))])
@@ -165,9 +172,9 @@ def _walk_graph(model):
     def sources(spec, key):
         if spec["mode"] is None:
             return value(spec["sources"][0])
-        nodes.append(Node(MERGE, key, inputs=tuple(value(n) for n in spec["sources"]), outputs=(value(key),),
+        nodes.append(Node(MERGE, key, inputs=tuple(value(n) for n in spec["sources"]), outputs=(merged(key),),
                           mode=spec["mode"], concat_axis=spec["concat_axis"]))
-        return value(key)
+        return merged(key)
 
     for name, spec in model.nodes.items():
         x = sources(spec, f"{name}/merge")

@@ -45,10 +45,10 @@ def test_a_merge_first_sequential_walks_each_branch_before_its_merge():
         ("input", "input_3", (), (("input_3", 0, 0),)),
         ("layer", a, (("input_1", 0, 0),), ((a, 0, 0),)),
         ("layer", b, (("input_2", 0, 0),), ((b, 0, 0),)),
-        ("merge", "merge_1/branch_1", ((a, 0, 0), (b, 0, 0)), (("merge_1/branch_1", 0, 0),)),
+        ("merge", "merge_1/branch_1", ((a, 0, 0), (b, 0, 0)), (("merge_1/branch_1", None, 0),)),
         ("layer", c, (("input_3", 0, 0),), ((c, 0, 0),)),
-        ("merge", "merge_1", (("merge_1/branch_1", 0, 0), (c, 0, 0)), (("merge_1", 0, 0),)),
-        ("layer", "dense_1", (("merge_1", 0, 0),), (("dense_1", 0, 0),)),
+        ("merge", "merge_1", (("merge_1/branch_1", None, 0), (c, 0, 0)), (("merge_1", None, 0),)),
+        ("layer", "dense_1", (("merge_1", None, 0),), (("dense_1", 0, 0),)),
         ("output", "output", (("dense_1", 0, 0),), ()),
     ]
     assert [node.prefix for node in w.inputs] == ["merge_1/branch_1/branch_1/", "merge_1/branch_1/branch_2/",
@@ -74,10 +74,10 @@ def test_a_graph_walks_its_nodes_then_its_outputs_each_merge_just_before_its_rea
         ("input", "a", (), (("a", 0, 0),)),
         ("input", "b", (), (("b", 0, 0),)),
         ("layer", "g", (("a", 0, 0),), (("g", 0, 0),)),
-        ("merge", "t/merge", (("a", 0, 0), ("b", 0, 0)), (("t/merge", 0, 0),)),
-        ("layer", "t", (("t/merge", 0, 0),), (("t", 0, 0),)),
-        ("merge", "output both/merge", (("g", 0, 0), ("t", 0, 0)), (("output both/merge", 0, 0),)),
-        ("output", "both", (("output both/merge", 0, 0),), ()),
+        ("merge", "t/merge", (("a", 0, 0), ("b", 0, 0)), (("t/merge", None, 0),)),
+        ("layer", "t", (("t/merge", None, 0),), (("t", 0, 0),)),
+        ("merge", "output both/merge", (("g", 0, 0), ("t", 0, 0)), (("output both/merge", None, 0),)),
+        ("output", "both", (("output both/merge", None, 0),), ()),
         ("output", "g_out", (("g", 0, 0),), ()),
     ]
     merges = [node for node in walk(_graph()).nodes if node.kind == "merge"]
@@ -159,3 +159,22 @@ def test_the_walk_reads_the_model_as_predict_does():
             else node.layer.forward(x, mask)
         values.update(node.results(y, None))
     assert np.array_equal(values[w.outputs[0].inputs[0]][0], model.predict(X))
+
+
+def test_a_merge_is_never_taken_for_a_node_named_like_it():
+    """A Graph node called "t/merge" and the merge feeding node t are two values."""
+    rng = np.random.default_rng(1)
+    graph = r.Graph(dtype="float64", seed=0)
+    graph.add_input("a", (3,))
+    graph.add_input("b", (3,))
+    graph.add_node(r.Dense(3), "t/merge", input="a")
+    graph.add_node(r.Dense(2), "t", inputs=["a", "b"], merge_mode="sum")
+    graph.add_node(r.Dense(2), "u", input="t/merge", create_output=True)
+    graph.add_output("t_out", input="t")
+    made = [v for node in walk(graph) for v in node.outputs]
+    assert len(made) == len(set(made))
+    a, b = rng.normal(size=(4, 3)), rng.normal(size=(4, 3))
+    out = graph.predict({"a": a, "b": b})
+    dense = {name: node["layer"] for name, node in graph.nodes.items()}
+    assert np.array_equal(out["u"], dense["u"].forward(dense["t/merge"].forward(a)))
+    assert np.array_equal(out["t_out"], dense["t"].forward(a + b))
