@@ -199,7 +199,7 @@ def _output_time(n_inputs):
     return "time" if n_inputs == 1 else None
 
 
-def _chain_dims(layers):
+def io_dims(layers):
     """Per-sample dims of the input and output of a chain of layers (a Sequential) ("time"
     for a dynamic axis).
 
@@ -281,7 +281,7 @@ def fixed_length(model):
 def _fixed_length(layers):
     if not all(layer.built for layer in layers) or is_merge(layers[0]):
         return None
-    input_dims, _ = _chain_dims(layers)
+    input_dims, _ = io_dims(layers)
     has_time = type(layers[0]).__name__ == "Embedding" or len(input_dims) >= 2
     return input_dims[0] if has_time and isinstance(input_dims[0], int) else None
 
@@ -306,7 +306,7 @@ def emit_model(model, ctx):
                           "an ONNX graph needs distinct names")
     g.root.used_names.update(p.name for p in ins + outs)  # no node may take these names
     chain = not is_graph(model) and not is_functional(model) and not is_merge(model.layers[0])
-    in_dims, out_dims = _chain_dims(model.layers) if chain else (None, None)  # a plain Sequential: exact dims
+    in_dims, out_dims = io_dims(model.layers) if chain else (None, None)  # a plain Sequential: exact dims
     per_port = functional_dims(model, w) if is_functional(model) else None
     values = {}  # value -> (tensor, mask)
     for index, (port, node, time) in enumerate(zip(ins, w.inputs, _time_names(len(ins)))):

@@ -178,3 +178,25 @@ def test_a_merge_is_never_taken_for_a_node_named_like_it():
     dense = {name: node["layer"] for name, node in graph.nodes.items()}
     assert np.array_equal(out["u"], dense["u"].forward(dense["t/merge"].forward(a)))
     assert np.array_equal(out["t_out"], dense["t"].forward(a + b))
+
+
+def test_the_walk_kept_on_a_model_follows_its_construction():
+    """Model.walked keeps the walk for the forward passes; adding a call or an output walks
+    the model again."""
+    rng = np.random.default_rng(2)
+    m = FunctionalModel(dtype="float64", seed=3)
+    m.add_input("x", (2,))
+    m.add_node(r.Dense(3), ["x"], name="d1")
+    m.set_outputs(["d1"])
+    kept = m.walked()
+    assert m.walked() is kept
+    m.add_node(r.Dense(2), ["d1"], name="d2")
+    m.set_outputs(["d2", "d1"])
+    assert [node.key for node in m.walked()] == ["x", "d1", "d2", "d2", "d1"]
+    X = rng.normal(size=(4, 2))
+    d1, d2 = m.layers
+    assert np.array_equal(m.predict(X)[0], d2.forward(d1.forward(X)))
+    graph = _graph()
+    kept = graph.walked()
+    graph.add_node(r.Dense(1), "last", input="g")
+    assert graph.walked() is not kept and graph.walked().nodes[-2].key == "last"
