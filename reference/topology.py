@@ -32,7 +32,7 @@ from .functional import FunctionalModel
 INPUT, LAYER, MERGE, OUTPUT = "input", "layer", "merge", "output"
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)  # a model keeps its walk (Model.walked): records are shared, never changed
 class Node:
     """One step of the walk.
 
