@@ -360,37 +360,31 @@ class FunctionalModel(Model):
     def backward(self, dYs):
         """Gradients of every weight (get_weights order) for the last forward, given one
         gradient per output (None: that output contributes nothing)."""
-        grads = {}  # (name, node) -> [gradient per output tensor or None]
+        w = self.walked()  # the forward's calls, in reverse
+        grads = {}  # value -> its gradient (summed over the calls reading it)
 
-        def send(ref, g):
-            name, node, tensor = ref
-            if name in self.inputs or g is None:
+        def send(value, g):
+            if value[0] in self.inputs or g is None:
                 return
-            slot = grads.setdefault((name, node), [None] * len(self._shapes[(name, node)]))
-            slot[tensor] = g if slot[tensor] is None else slot[tensor] + g
+            grads[value] = g if value not in grads else grads[value] + g
 
-        for ref, g in zip(self.outputs, dYs):
+        for node, g in zip(w.outputs, dYs):
             if g is not None:
-                send(ref, np.asarray(g, dtype=self.dtype))
+                send(node.inputs[0], np.asarray(g, dtype=self.dtype))
         per_layer = {}
-        for node in reversed(self.nodes):
-            key = (node["layer"], node["index"])
-            g = grads.pop(key, None)
-            if g is None:  # nothing downstream reaches an output
+        for node in reversed(w.nodes):
+            gs = [grads.pop(v, None) for v in node.outputs]  # a multi-output layer: None where none came
+            if all(g is None for g in gs):  # nothing downstream reaches an output
                 continue
-            layer = self._layers[node["layer"]]
-            if key in self._states:
-                vars(layer).update(self._states[key])
-            multi_out = getattr(layer, "nb_outputs", 1) > 1
-            if not multi_out:
-                g = g[0]
-            dX, layer_grads = backward_layer(layer, g)
-            total = per_layer.get(node["layer"])
-            per_layer[node["layer"]] = list(layer_grads) if total is None else [a + b for a, b in
-                                                                               zip(total, layer_grads)]
-            dXs = dX if getattr(layer, "nb_inputs", 1) != 1 or node.get("states") else [dX]
-            for ref, d in zip(node["inputs"], dXs):
-                send(ref, d)
+            layer, (name, call, _) = node.layer, node.outputs[0]
+            if (name, call) in self._states:
+                vars(layer).update(self._states[(name, call)])
+            dX, layer_grads = backward_layer(layer, gs if len(gs) > 1 else gs[0])
+            total = per_layer.get(name)
+            per_layer[name] = list(layer_grads) if total is None else [a + b for a, b in zip(total, layer_grads)]
+            dXs = dX if getattr(layer, "nb_inputs", 1) != 1 or node.states else [dX]
+            for value, d in zip(node.inputs, dXs):
+                send(value, d)
         out = []
         for name, layer in self._layers.items():
             out += per_layer.get(name) or [np.zeros_like(w) for w in layer.get_weights()]
