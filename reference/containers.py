@@ -266,6 +266,7 @@ class Graph(Model):
 
     # -- construction -------------------------------------------------------------------
     def add_input(self, name, input_shape, dtype="float"):
+        self._walk = None  # its structure changes: walk it again
         check_name(name, "a Graph input")
         if name in self.namespace:
             raise ConfigError(f"Graph: duplicate name {quote(name)}: an input or node already has it")
@@ -313,6 +314,7 @@ class Graph(Model):
 
     def add_node(self, layer, name, input=None, inputs=[], merge_mode="concat", concat_axis=-1,
                  create_output=False):
+        self._walk = None  # its structure changes: walk it again
         check_name(name, "a Graph node")
         owner = f"Graph node {quote(name)}"
         if not isinstance(layer, Layer) or isinstance(layer, Merge):
@@ -356,6 +358,7 @@ class Graph(Model):
             self.add_output(name, input=name)
 
     def add_output(self, name, input=None, inputs=[], merge_mode="concat", concat_axis=-1):
+        self._walk = None  # its structure changes: walk it again
         check_name(name, "a Graph output")
         owner = f"Graph output {quote(name)}"
         if name in self.outputs:
@@ -444,21 +447,22 @@ class Graph(Model):
                              f"{', '.join(f'{k}: {len(x)}' for k, x in checked.items())}")
         return checked
 
-    def _merge(self, spec, values):
-        if spec["mode"] is None:
-            return values[spec["sources"][0]]
-        return merge_outputs([values[n][0] for n in spec["sources"]], spec["mode"], spec["concat_axis"]), None
-
     def forward(self, data, train=False):
-        """{output name: (Y, mask)} for checked inputs; layers keep what backward needs."""
-        values = {name: (X, None) for name, X in data.items()}  # name -> (output, mask)
-        for name, node in self.nodes.items():
-            X, mask = self._merge(node, values)
-            layer = node["layer"]
-            Y = forward_layer(layer, X, mask, train, self.rng)
-            values[name] = (Y, layer.output_mask(mask))
+        """{output name: (Y, mask)} for checked inputs, in the order of the Graph's walk
+        (reference/topology.py); layers keep what backward needs."""
+        from .topology import MERGE
+
+        w = self.walked()
+        values = {node.outputs[0]: (data[node.key], None) for node in w.inputs}  # value -> (output, mask)
+        for node in w.nodes:
+            X, mask = node.arguments(values)
+            if node.kind == MERGE:
+                values[node.outputs[0]] = (merge_outputs(X, node.mode, node.concat_axis), None)
+            else:
+                Y = forward_layer(node.layer, X, mask, train, self.rng)
+                values[node.outputs[0]] = (Y, node.layer.output_mask(mask))
         self._values = values
-        return {name: self._merge(self.outputs[name], values) for name in self.output_order}
+        return {node.key: values[node.inputs[0]] for node in w.outputs}
 
     def backward(self, dY):
         """Gradients of every weight (get_weights order) for the last forward, given
@@ -469,7 +473,7 @@ class Graph(Model):
             if spec["mode"] is None:
                 parts = [g]
             else:
-                parts = split_merge_gradient(g, [self._values[n][0] for n in spec["sources"]], spec["mode"],
+                parts = split_merge_gradient(g, [self._values[(n, 0, 0)][0] for n in spec["sources"]], spec["mode"],
                                              spec["concat_axis"])
             for n, part in zip(spec["sources"], parts):
                 grads[n] = part if n not in grads else grads[n] + part

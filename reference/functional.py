@@ -75,6 +75,7 @@ class FunctionalModel(Model):
     def add_input(self, name, shape, dtype="float32"):
         """An input layer: its name, per-sample shape (None: a free axis) and dtype as
         Keras wrote it ("float32", "int32", ...; token ids go to an Embedding)."""
+        self._walk = None  # its structure changes: walk it again
         check_name(name, "a functional model\'s input")
         self._count_check()
         if name in self.inputs or name in self._layers:
@@ -118,6 +119,7 @@ class FunctionalModel(Model):
     def add_layer(self, layer, name=None):
         """Add `layer` without calling it yet, so the weights follow the order layers are
         added (a config's order) whatever order their calls come in; add_node calls it."""
+        self._walk = None  # its structure changes: walk it again
         if not isinstance(layer, Layer):
             raise ConfigError(f"add_layer takes a layer, got {type(layer).__name__}")
         if any(known is layer for known in self._layers.values()):
@@ -134,6 +136,7 @@ class FunctionalModel(Model):
     def add_node(self, layer, inputs, name=None):
         """Call `layer` on the tensors `inputs` (a list of references, see the class);
         returns (layer name, node index) of the new call."""
+        self._walk = None  # its structure changes: walk it again
         if not isinstance(layer, Layer):
             raise ConfigError(f"add_node takes a layer, got {type(layer).__name__}")
         self._count_check()
@@ -216,6 +219,7 @@ class FunctionalModel(Model):
 
     def set_outputs(self, outputs):
         """The model's outputs: a list of tensor references, in the model's output order."""
+        self._walk = None  # its structure changes: walk it again
         if not isinstance(outputs, (list, tuple)) or not outputs:
             raise ConfigError(f"a functional model needs a non-empty list of outputs, got {quote(outputs)}")
         self.outputs = [self._ref(ref, f"output {i}") for i, ref in enumerate(outputs)]
@@ -257,13 +261,8 @@ class FunctionalModel(Model):
         return [self._shapes[(n, k)][t] for n, k, t in self.outputs]
 
     def readers(self, name):
-        """The layers reading input `name` (each once)."""
-        found = []
-        for node in self.nodes:
-            layer = self._layers[node["layer"]]
-            if any(r[0] == name for r in node["inputs"]) and layer not in found:
-                found.append(layer)
-        return found
+        """The layers reading input `name` (each once, in call order)."""
+        return self.walked().readers((name, 0, 0))
 
     def takes_ids(self, name):
         """Whether input `name` holds token ids: an integer dtype, or read by Embeddings only
@@ -345,63 +344,47 @@ class FunctionalModel(Model):
         return checked
 
     def forward(self, Xs, train=False):
-        """[(Y, mask)] of the outputs for checked inputs; every call keeps what backward needs."""
-        values = {(name, 0): ([X], [None]) for name, X in zip(self.input_names, Xs)}  # -> (tensors, masks)
+        """[(Y, mask)] of the outputs for checked inputs, in the order of the model's walk
+        (reference/topology.py: what each call reads); every call keeps what backward needs."""
+        w = self.walked()
+        values = {node.outputs[0]: (X, None) for node, X in zip(w.inputs, Xs)}  # value -> (tensor, mask)
         self._states = {}
-        for node in self.nodes:
-            layer = self._layers[node["layer"]]
-            xs = [values[(n, k)][0][t] for n, k, t in node["inputs"]]
-            ms = [values[(n, k)][1][t] for n, k, t in node["inputs"]]
-            multi_in = getattr(layer, "nb_inputs", 1) != 1
-            X, mask = (xs, ms) if multi_in else (xs[0], ms[0])
-            if node.get("states"):  # [input, initial states...]; the states carry no mask
-                X = xs
-            Y = forward_layer(layer, X, mask, train, self.rng)
-            out_mask = layer.output_mask(mask)
-            if getattr(layer, "nb_outputs", 1) > 1:
-                Ys, masks = list(Y), list(out_mask) if out_mask is not None else [None] * len(Y)
-            else:
-                Ys, masks = [Y], [out_mask]
-            values[(node["layer"], node["index"])] = (Ys, masks)
-            if self.calls(node["layer"]) > 1:  # a shared layer: keep this call's state for its backward
-                self._states[(node["layer"], node["index"])] = dict(vars(layer))
-        self._values = values
-        return [(values[(n, k)][0][t], values[(n, k)][1][t]) for n, k, t in self.outputs]
+        for node in w.nodes:
+            layer = node.layer
+            X, mask = node.arguments(values)
+            values.update(node.results(forward_layer(layer, X, mask, train, self.rng), layer.output_mask(mask)))
+            if node.calls > 1:  # a shared layer: keep this call's state for its backward
+                self._states[node.outputs[0][:2]] = dict(vars(layer))
+        return [values[node.inputs[0]] for node in w.outputs]
 
     def backward(self, dYs):
         """Gradients of every weight (get_weights order) for the last forward, given one
         gradient per output (None: that output contributes nothing)."""
-        grads = {}  # (name, node) -> [gradient per output tensor or None]
+        w = self.walked()  # the forward's calls, in reverse
+        grads = {}  # value -> its gradient (summed over the calls reading it)
 
-        def send(ref, g):
-            name, node, tensor = ref
-            if name in self.inputs or g is None:
+        def send(value, g):
+            if value[0] in self.inputs or g is None:
                 return
-            slot = grads.setdefault((name, node), [None] * len(self._shapes[(name, node)]))
-            slot[tensor] = g if slot[tensor] is None else slot[tensor] + g
+            grads[value] = g if value not in grads else grads[value] + g
 
-        for ref, g in zip(self.outputs, dYs):
+        for node, g in zip(w.outputs, dYs):
             if g is not None:
-                send(ref, np.asarray(g, dtype=self.dtype))
+                send(node.inputs[0], np.asarray(g, dtype=self.dtype))
         per_layer = {}
-        for node in reversed(self.nodes):
-            key = (node["layer"], node["index"])
-            g = grads.pop(key, None)
-            if g is None:  # nothing downstream reaches an output
+        for node in reversed(w.nodes):
+            gs = [grads.pop(v, None) for v in node.outputs]  # a multi-output layer: None where none came
+            if all(g is None for g in gs):  # nothing downstream reaches an output
                 continue
-            layer = self._layers[node["layer"]]
-            if key in self._states:
-                vars(layer).update(self._states[key])
-            multi_out = getattr(layer, "nb_outputs", 1) > 1
-            if not multi_out:
-                g = g[0]
-            dX, layer_grads = backward_layer(layer, g)
-            total = per_layer.get(node["layer"])
-            per_layer[node["layer"]] = list(layer_grads) if total is None else [a + b for a, b in
-                                                                               zip(total, layer_grads)]
-            dXs = dX if getattr(layer, "nb_inputs", 1) != 1 or node.get("states") else [dX]
-            for ref, d in zip(node["inputs"], dXs):
-                send(ref, d)
+            layer, (name, call, _) = node.layer, node.outputs[0]
+            if (name, call) in self._states:
+                vars(layer).update(self._states[(name, call)])
+            dX, layer_grads = backward_layer(layer, gs if len(gs) > 1 else gs[0])
+            total = per_layer.get(name)
+            per_layer[name] = list(layer_grads) if total is None else [a + b for a, b in zip(total, layer_grads)]
+            dXs = dX if getattr(layer, "nb_inputs", 1) != 1 or node.states else [dX]
+            for value, d in zip(node.inputs, dXs):
+                send(value, d)
         out = []
         for name, layer in self._layers.items():
             out += per_layer.get(name) or [np.zeros_like(w) for w in layer.get_weights()]

@@ -90,6 +90,17 @@ class Model:
         for layer in self.layers:
             layer.set_dtype(self.dtype)  # an unbuilt layer only records it (a Merge passes it on)
 
+    _walk = None
+
+    def walked(self):
+        """The model's walk (reference/topology.py), kept until a construction method
+        changes the model (the Graph's and the functional model's forward passes read it at
+        every batch)."""
+        if self._walk is None:
+            from .topology import walk
+            self._walk = walk(self)
+        return self._walk
+
     @property
     def dtype_decided(self):
         """False for a loaded model whose dtype a weights file may still decide."""
@@ -144,6 +155,7 @@ class Sequential(Model):
 
     # -- construction -------------------------------------------------------------------
     def add(self, layer):
+        self._walk = None  # its structure changes: walk it again
         if not isinstance(layer, Layer):
             raise ConfigError(f"Sequential.add takes a layer, got {type(layer).__name__}")
         if layer.nb_outputs > 1:  # as Keras's Sequential: one tensor flows from layer to layer

@@ -19,6 +19,9 @@ with `_1`, `_2`, ... (the first suffix not taken); both in the model's order. It
 are emitted in call order; each gets the masks of the tensors it reads (a merge layer a
 list of them) and hands on its layer's output mask, as the reference does.
 
+The model's topology is walked once, by reference.topology.walk (inputs, layer calls and
+merges in evaluation order, outputs, as uniform records): the emission, `describe`
+(`rnn2onnx inspect`) and the ports (model_inputs/model_outputs, their dims) all read it.
 `emit_model` is the one builder path: every layer of every branch or node goes through
 the same emitters (rnn2onnx/emitters), and every merge through `emit_merge`.
 """
@@ -30,6 +33,7 @@ import onnx
 from reference.containers import Graph as GraphModel
 from reference.containers import Merge
 from reference.functional import FunctionalModel
+from reference.topology import LAYER, MERGE, walk
 
 from .emitters import EMITTERS
 from .emitters.merge import emit_merge
@@ -65,73 +69,73 @@ def is_functional(model):
     return isinstance(model, FunctionalModel)
 
 
-def _leaf_chains(node):
-    """The Sequentials that read a model input, in the order predict takes the arrays."""
-    if is_merge(node):
-        for branch in node.layers:
-            yield from _leaf_chains(branch)
-    elif node.layers and is_merge(node.layers[0]):
-        yield from _leaf_chains(node.layers[0])
-    else:
-        yield node
-
-
 def chain_port(name, chain):
     """The input port of a Sequential that reads one input."""
-    first = chain.layers[0]
-    length = fixed_length(chain)
+    return _chain_port(name, chain.layers)
+
+
+def _chain_port(name, layers):
+    """The input port read by a chain of layers (a Sequential or one of its branches)."""
+    first = layers[0]
+    length = _fixed_length(layers)
     if type(first).__name__ == "Embedding":
         return Port(name, (length,), ids=True, vocab=first.input_dim, length=length)
-    masking = [layer for layer in chain.layers if type(layer).__name__ == "Masking"]
-    return Port(name, tuple(chain.input_shape), mask_value=masking[0].mask_value if masking else None,
+    masking = [layer for layer in layers if type(layer).__name__ == "Masking"]
+    return Port(name, tuple(first.input_shape), mask_value=masking[0].mask_value if masking else None,
                 length=length)
 
 
-def _graph_port(model, name):
-    shape, kind = model.inputs[name]
-    readers = [node["layer"] for node in model.nodes.values() if name in node["sources"]]
-    if kind == "int":  # token ids: valid for every Embedding that reads them
-        return Port(name, (None,), ids=True, vocab=min(layer.input_dim for layer in readers))
+def _reader_port(w, node, shape, ids, length=None):
+    """The port of a Graph's or functional model's input `node` of per-sample `shape`;
+    `ids`: it holds token ids, valid for every Embedding that reads it. A float input's
+    mask value is the first Masking layer's that reads it."""
+    readers = w.readers(node.outputs[0])
+    if ids:
+        return Port(node.key, shape, ids=True, vocab=min(layer.input_dim for layer in readers), length=length)
     masking = [layer for layer in readers if type(layer).__name__ == "Masking"]
-    return Port(name, tuple(shape), mask_value=masking[0].mask_value if masking else None)
+    return Port(node.key, tuple(shape), mask_value=masking[0].mask_value if masking else None, length=length)
 
 
-def _functional_port(model, name, length):
-    shape, _ = model.inputs[name]
-    readers = model.readers(name)
-    if model.takes_ids(name):  # token ids: valid for every Embedding that reads them
-        return Port(name, shape, ids=True, vocab=min(layer.input_dim for layer in readers), length=length)
-    masking = [layer for layer in readers if type(layer).__name__ == "Masking"]
-    return Port(name, shape, mask_value=masking[0].mask_value if masking else None, length=length)
-
-
-def model_inputs(model):
-    """[Port] of the model's inputs, in the order its predict takes them."""
+def _holds_ids(model, name):
+    """Whether input `name` holds token ids."""
     if is_functional(model):
-        free = _functional_free_shapes(model) is not None
-        return [_functional_port(model, name, None if free else _input_length(model, name))
-                for name in model.input_names]
+        return model.takes_ids(name)
     if is_graph(model):
-        return [_graph_port(model, name) for name in model.input_order]
-    if not model.layers or not is_merge(model.layers[0]):
-        return [chain_port("input", model)]
-    return [chain_port(f"input_{i + 1}", chain) for i, chain in enumerate(_leaf_chains(model))]
+        return model.inputs[name][1] == "int"
+    return type(model.layers[0]).__name__ == "Embedding"
 
 
-def model_outputs(model):
-    """[Port] of the model's outputs, in the order of its outputs (a Graph's add_output order)."""
-    if is_functional(model):  # an output that is an ids input as it is holds its token ids
-        return [Port(name, tuple(shape), ids=ref[0] in model.inputs and model.takes_ids(ref[0]))
-                for name, shape, ref in zip(model.output_names, model.output_shape, model.outputs)]
-    if is_graph(model):  # an output that is an 'int' input as it is holds its token ids
-        return [Port(name, tuple(shape), ids=_passes_ids(model, model.outputs[name]))
-                for name, shape in model.output_shape.items()]
-    return [Port("output", tuple(model.output_shape))]
+def model_inputs(model, w=None):
+    """[Port] of the model's inputs, in the order its predict takes them (`w`: its walk,
+    reference.topology.walk)."""
+    w = w or walk(model)
+    if is_functional(model):
+        free = _functional_free_shapes(model, w) is not None
+        return [_reader_port(w, node, model.inputs[node.key][0], model.takes_ids(node.key),
+                             None if free else _input_length(model, node.key)) for node in w.inputs]
+    if is_graph(model):  # an 'int' input holds token ids (of any length) for the Embeddings that read it
+        ports = []
+        for node in w.inputs:
+            shape, kind = model.inputs[node.key]
+            ports.append(_reader_port(w, node, (None,) if kind == "int" else shape, kind == "int"))
+        return ports
+    return [_chain_port(node.key, [n.layer for n in w.nodes if n.kind == LAYER and n.prefix == node.prefix])
+            for node in w.inputs]
 
 
-def _passes_ids(model, spec):
-    source = spec["sources"][0]
-    return spec["mode"] is None and source in model.inputs and model.inputs[source][1] == "int"
+def model_outputs(model, w=None):
+    """[Port] of the model's outputs, in the order of its outputs (a Graph's add_output
+    order); an output that is an input as it is holds what that input holds."""
+    w = w or walk(model)
+    if is_functional(model):
+        shapes = model.output_shape
+    elif is_graph(model):
+        shapes = [model.output_shape[node.key] for node in w.outputs]
+    else:
+        shapes = [model.output_shape]
+    inputs = {node.outputs[0]: node.key for node in w.inputs}
+    return [Port(node.key, tuple(shape), ids=node.inputs[0] in inputs and _holds_ids(model, inputs[node.inputs[0]]))
+            for node, shape in zip(w.outputs, shapes)]
 
 
 def as_list(model, inputs):
@@ -195,8 +199,9 @@ def _output_time(n_inputs):
     return "time" if n_inputs == 1 else None
 
 
-def io_dims(model):
-    """Per-sample dims of the graph's input and output ("time" for a dynamic axis).
+def io_dims(layers):
+    """Per-sample dims of the input and output of a chain of layers (a Sequential) ("time"
+    for a dynamic axis).
 
     The input's time axis is dynamic, even when the model was built with an input_length,
     as long as every layer takes the same per-sample shape whatever the sequence length
@@ -204,7 +209,6 @@ def io_dims(model):
     fixes it to the built one: Flatten of a sequence, Reshape of one (`needs_length`),
     Permute moving time into the features. Output axes that follow the input's time are
     "time"; the others (RepeatVector's n, Reshape's dims) are concrete."""
-    layers = model.layers
     embedding = type(layers[0]).__name__ == "Embedding"
     built = tuple(layers[0].input_shape)
     if embedding or len(built) >= 2:
@@ -239,19 +243,19 @@ def _input_length(model, name):
     return shape[0] if _has_time(model, name) and isinstance(shape[0], int) else None
 
 
-def _functional_free_shapes(model):
-    """{(layer, node): [per-sample output shapes]} of a functional model whose inputs' time
+def _functional_free_shapes(model, w):
+    """{value: per-sample shape} of a functional model (`w`: its walk) whose inputs' time
     axes are left free, or None when some call needs the built sequence length (its
     per-sample shapes depend on it: a Flatten, Reshape or Permute of a sequence, per-sample
     weights)."""
     shapes = {}
-    for name in model.input_names:
-        shape = model.inputs[name][0]
-        shapes[(name, 0)] = [((None,) + shape[1:]) if _has_time(model, name) else shape]
+    for node in w.inputs:
+        shape = model.inputs[node.key][0]
+        shapes[node.outputs[0]] = ((None,) + shape[1:]) if _has_time(model, node.key) else shape
     try:
-        for node in model.nodes:
-            layer = model._layers[node["layer"]]
-            ins = [shapes[(n, k)][t] for n, k, t in node["inputs"]]
+        for node in w.nodes:
+            layer = node.layer
+            ins = [shapes[v] for v in node.inputs]
             built = list(layer.input_shape) if getattr(layer, "nb_inputs", 1) != 1 else [layer.input_shape]
             for got, had in zip(ins, built):
                 had = tuple(had)
@@ -261,8 +265,8 @@ def _functional_free_shapes(model):
                 if getattr(layer, "needs_length", False) and None in got:
                     return None
             out = layer.output_shape(ins if getattr(layer, "nb_inputs", 1) != 1 else ins[0])
-            shapes[(node["layer"], node["index"])] = [tuple(o) for o in out] \
-                if getattr(layer, "nb_outputs", 1) > 1 else [tuple(out)]
+            shapes.update(zip(node.outputs, [tuple(o) for o in out] if getattr(layer, "nb_outputs", 1) > 1
+                              else [tuple(out)]))
     except (ConfigError, TypeError, ValueError, IndexError):
         return None
     return shapes
@@ -271,12 +275,14 @@ def _functional_free_shapes(model):
 def fixed_length(model):
     """The one sequence length the model takes (its exported input's time axis is
     concrete: a Flatten, Reshape or Permute of the sequence, per-sample weights), or None."""
-    if is_functional(model):
+    return None if is_functional(model) else _fixed_length(model.layers)
+
+
+def _fixed_length(layers):
+    if not all(layer.built for layer in layers) or is_merge(layers[0]):
         return None
-    if not all(layer.built for layer in model.layers) or is_merge(model.layers[0]):
-        return None
-    input_dims, _ = io_dims(model)
-    has_time = type(model.layers[0]).__name__ == "Embedding" or len(input_dims) >= 2
+    input_dims, _ = io_dims(layers)
+    has_time = type(layers[0]).__name__ == "Embedding" or len(input_dims) >= 2
     return input_dims[0] if has_time and isinstance(input_dims[0], int) else None
 
 
@@ -285,88 +291,83 @@ def _named(shape, time="time"):
 
 
 # ---------------------------------------------------------------------------------------
-# the walk
+# emission, in the order of the model's walk
 
 
 def emit_model(model, ctx):
-    """Add the model's inputs, every layer and merge, and its outputs to `ctx.g`."""
+    """Add the model's inputs, every layer and merge, and its outputs to `ctx.g`, in the
+    order of the model's walk (reference.topology)."""
     g = ctx.g
-    ins, outs = model_inputs(model), model_outputs(model)
+    w = walk(model)
+    ins, outs = model_inputs(model, w), model_outputs(model, w)
     clash = {p.name for p in ins} & {p.name for p in outs}
     if clash:
         raise ExportError(f"the model has an input and an output both named {sorted(clash)[0]!r}; "
                           "an ONNX graph needs distinct names")
     g.root.used_names.update(p.name for p in ins + outs)  # no node may take these names
     chain = not is_graph(model) and not is_functional(model) and not is_merge(model.layers[0])
-    in_dims, out_dims = io_dims(model) if chain else (None, None)  # a plain Sequential: exact dims
-    per_port = functional_dims(model) if is_functional(model) else None
-    tensors = []
-    for index, (port, time) in enumerate(zip(ins, _time_names(len(ins)))):
+    in_dims, out_dims = io_dims(model.layers) if chain else (None, None)  # a plain Sequential: exact dims
+    per_port = functional_dims(model, w) if is_functional(model) else None
+    values = {}  # value -> (tensor, mask)
+    for index, (port, node, time) in enumerate(zip(ins, w.inputs, _time_names(len(ins)))):
         elem = onnx.TensorProto.INT64 if port.ids else None
         dims = per_port[0][index] if per_port else in_dims or onnx_dims(port.shape, time)
         dims = fixed_dims(dims, ctx.fixed[port.name]) if ctx.fixed else ["batch"] + dims
         g.inputs.append(onnx.helper.make_tensor_value_info(port.name, elem or g.elem, dims))
-        tensors.append(port.name)
-    if is_graph(model):
-        results = _emit_graph(model, ctx, dict(zip(model.input_order, tensors)))
-    elif is_functional(model):
-        results = _emit_functional(model, ctx, dict(zip(model.input_names, tensors)))
-        out_dims = None
-    else:
-        results = [_emit_chain(model, ctx, iter(tensors), "")[0]]
+        values[node.outputs[0]] = (port.name, None)
+    if is_functional(model):
+        _check_name_lengths(model)
+    for node in w.nodes:
+        x, mask = node.arguments(values)
+        if node.kind == MERGE:
+            values[node.outputs[0]] = (_emit_merge(node, ctx, x), None)
+        else:
+            values.update(node.results(*emit_layer(node.layer, ctx, x, mask, node.key)))
     renamed = {}  # tensor -> the output name it took (one tensor may be several outputs)
-    for index, (port, tensor) in enumerate(zip(outs, results)):
+    for index, (port, node) in enumerate(zip(outs, w.outputs)):
+        tensor = values[node.inputs[0]][0]
         _name_output(g, renamed.get(tensor, tensor), port.name)
         renamed.setdefault(tensor, port.name)
         dims = per_port[1][index] if per_port else out_dims or onnx_dims(port.shape, _output_time(len(ins)))
         g.add_output(port.name, ["batch"] + dims, elem=onnx.TensorProto.INT64 if port.ids else None)
 
 
-def _emit_chain(seq, ctx, inputs, prefix):
-    """Emit a Sequential (a branch or the model) reading the next of `inputs`; its first
-    layer may be a Merge. Returns (output tensor, mask)."""
-    layers = seq.layers
-    if is_merge(layers[0]):
-        x, mask = _emit_merge_layer(layers[0], ctx, inputs, prefix + layers[0].name), None
-        layers = layers[1:]
+def _check_name_lengths(model):
+    """Refuse a functional model whose input or layer names are longer than MAX_NAME_CHARS
+    (each names many ONNX nodes and values)."""
+    from .exporter import MAX_NAME_CHARS
+
+    for name in model.input_names + [layer.name for layer in model.layers]:
+        if len(name) > MAX_NAME_CHARS:
+            raise ExportError(f"the model's layer name {name[:40]!r}… is {len(name)} characters long; names of "
+                              f"more than {MAX_NAME_CHARS} characters are not exported")
+
+
+def _emit_merge(node, ctx, xs):
+    """A merge (a Sequential's Merge layer, or a Graph's inputs=[...]) of the tensors `xs`;
+    records its form under its key."""
+    key = node.key
+    y = emit_merge(ctx.g, xs, node.mode, node.concat_axis, key)
+    form = _merge_form(node.mode, node.concat_axis, len(xs))
+    if node.layer is not None:  # a Sequential's Merge layer
+        ctx.forms[key] = (form, "a merge drops the masks (Keras 0.2.0's Merge has no output mask)")
+        ctx.configs[key] = {"name": "Merge", "mode": node.mode, "concat_axis": node.concat_axis,
+                            "branches": len(xs)}
     else:
-        x, mask = next(inputs), None
-    for layer in layers:
-        x, mask = emit_layer(layer, ctx, x, mask, prefix + layer.name)
-    return x, mask
-
-
-def _emit_merge_layer(merge, ctx, inputs, key):
-    outs = []
-    for i, branch in enumerate(merge.layers):
-        where = f"{key}/branch_{i + 1}"
-        if is_merge(branch):  # a Merge given directly as a branch has no name of its own
-            outs.append(_emit_merge_layer(branch, ctx, inputs, where))
-        else:
-            outs.append(_emit_chain(branch, ctx, inputs, where + "/")[0])
-    y = emit_merge(ctx.g, outs, merge.mode, merge.concat_axis, key)
-    ctx.forms[key] = (_merge_form(merge.mode, merge.concat_axis, len(outs)),
-                      "a merge drops the masks (Keras 0.2.0's Merge has no output mask)")
-    ctx.configs[key] = {"name": "Merge", "mode": merge.mode, "concat_axis": merge.concat_axis,
-                        "branches": len(outs)}
+        sources = [v[0] for v in node.inputs]
+        ctx.forms[key] = (form, f"merges {', '.join(sources)}; a merge drops the masks")
+        ctx.configs[key] = {"name": "merge", "mode": node.mode, "concat_axis": node.concat_axis, "inputs": sources}
     return y
 
 
-def _emit_graph(model, ctx, tensors):
-    """The Graph's nodes in add_node order, then its outputs; [output tensors]."""
-    values = {name: (tensor, None) for name, tensor in tensors.items()}  # name -> (tensor, mask)
-    for name, node in model.nodes.items():
-        x, mask = _emit_sources(node, values, ctx, f"{name}/merge")
-        values[name] = emit_layer(node["layer"], ctx, x, mask, name)
-    return [_emit_sources(model.outputs[name], values, ctx, f"output {name}/merge")[0] for name in model.output_order]
-
-
-def functional_dims(model):
-    """([per-sample dims of each input], [of each output]) of a functional model: a time
+def functional_dims(model, w=None):
+    """([per-sample dims of each input], [of each output]) of a functional model (`w`: its
+    walk): a time
     axis is dynamic ("time"; several inputs: "time_1", ...) unless some call needs the
     built length (then the built one); outputs' dynamic axes are "time" (or "out_time"
     after a convolution or pooling) with one input, unnamed with several."""
-    free = _functional_free_shapes(model)
+    w = w or walk(model)
+    free = _functional_free_shapes(model, w)
     names = _time_names(len(model.input_names))
     ins = []
     for name, time in zip(model.input_names, names):
@@ -376,53 +377,8 @@ def functional_dims(model):
         ins.append(_named(shape, time))
     changes = any(hasattr(layer, "output_length") for layer in model.layers)
     time = (("out_time" if changes else "time") if len(names) == 1 else None)
-    shapes = free or {key: model._shapes[key] for key in model._shapes}
-    return ins, [_named(shapes[(n, k)][t], time) for n, k, t in model.outputs]
-
-
-def _emit_functional(model, ctx, tensors):
-    """The calls in call order; [output tensors] in output order. A call's key (its layer
-    name; a later call of a shared layer: name/call_k) names its ONNX nodes and its row in
-    the plan."""
-    from .exporter import MAX_NAME_CHARS
-
-    for name in model.input_names + [layer.name for layer in model.layers]:
-        if len(name) > MAX_NAME_CHARS:
-            raise ExportError(f"the model's layer name {name[:40]!r}… is {len(name)} characters long; names of "
-                              f"more than {MAX_NAME_CHARS} characters are not exported")
-    values = {(name, 0): ([tensor], [None]) for name, tensor in tensors.items()}  # -> (tensors, masks)
-    for node in model.nodes:
-        layer = model._layers[node["layer"]]
-        xs = [values[(n, k)][0][t] for n, k, t in node["inputs"]]
-        ms = [values[(n, k)][1][t] for n, k, t in node["inputs"]]
-        multi_in = getattr(layer, "nb_inputs", 1) != 1
-        key = _call_key(node)
-        # a recurrent layer given initial states reads [input, states...] with its input's mask
-        x_in = xs if multi_in or node.get("states") else xs[0]
-        y, mask = emit_layer(layer, ctx, x_in, ms if multi_in else ms[0], key)
-        if getattr(layer, "nb_outputs", 1) > 1:
-            ys, masks = list(y), list(mask) if mask is not None else [None] * len(y)
-        else:
-            ys, masks = [y], [mask]
-        values[(node["layer"], node["index"])] = (ys, masks)
-    return [values[(n, k)][0][t] for n, k, t in model.outputs]
-
-
-def _call_key(node):
-    return node["layer"] + (f"/call_{node['index']}" if node["index"] else "")
-
-
-def _emit_sources(spec, values, ctx, key):
-    """(tensor, mask) a Graph node or output reads: its one source as it is (mask kept),
-    or the merge of several (no mask)."""
-    if spec["mode"] is None:
-        return values[spec["sources"][0]]
-    y = emit_merge(ctx.g, [values[n][0] for n in spec["sources"]], spec["mode"], spec["concat_axis"], key)
-    ctx.forms[key] = (_merge_form(spec["mode"], spec["concat_axis"], len(spec["sources"])),
-                      f"merges {', '.join(spec['sources'])}; a merge drops the masks")
-    ctx.configs[key] = {"name": "merge", "mode": spec["mode"], "concat_axis": spec["concat_axis"],
-                        "inputs": list(spec["sources"])}
-    return y, None
+    shapes = free or {(n, k, t): shape for (n, k), outs in model._shapes.items() for t, shape in enumerate(outs)}
+    return ins, [_named(shapes[node.inputs[0]], time) for node in w.outputs]
 
 
 def _merge_form(mode, concat_axis, n):
@@ -484,82 +440,89 @@ def _read_in_subgraphs(nodes, tensor):
 def describe(model, plan=()):
     """Lines showing the model's structure: its inputs, branches or nodes, merges and
     outputs, with each layer's ONNX form when `plan` (rnn2onnx.plan's rows) is given."""
-    forms = {key: (form, reason) for key, form, reason in plan}
-    ins = iter(model_inputs(model))
+    forms = {key: form for key, form, _ in plan}
+    w = walk(model)
+    producers = w.producers()
+    ports = model_inputs(model, w)
     lines = []
 
-    def layer_text(layer, key):
-        form = forms.get(key, (None,))[0]
-        return f"{layer.name} ({type(layer).__name__}" + (f": {form})" if form else ")")
+    def layer_text(node):
+        form = forms.get(node.key)
+        return f"{node.layer.name} ({type(node.layer).__name__}" + (f": {form})" if form else ")")
 
-    def chain(seq, prefix, indent):
-        layers = seq.layers
-        if is_merge(layers[0]):
-            merge(layers[0], prefix + layers[0].name, indent)
-            parts, layers = [layers[0].name], layers[1:]
+    def chain(value, indent):
+        """The line of the Sequential (the model or a branch) whose output is `value`,
+        after its Merge's lines when it starts with one."""
+        parts, node = [], producers[value]
+        while node.kind == LAYER:
+            parts.insert(0, layer_text(node))
+            node = producers[node.inputs[0]]
+        if node.kind == MERGE:
+            merge(node, indent)
+            head = node.key[len(node.prefix):]  # the Merge's own name
         else:
-            port = next(ins)
-            parts = [port.name]
-        parts += [layer_text(layer, prefix + layer.name) for layer in layers]
-        lines.append("  " * indent + " -> ".join(parts))
+            head = node.key  # the input it reads
+        lines.append("  " * indent + " -> ".join([head] + parts))
 
-    def merge(m, key, indent):
-        form = forms.get(key, (None,))[0]
-        lines.append("  " * indent + f"{key}: Merge mode={m.mode}"
-                     + (f" concat_axis={m.concat_axis}" if m.mode == "concat" else "")
-                     + (f" ({form})" if form else "") + f", {len(m.layers)} branches, masks dropped:")
-        for i, branch in enumerate(m.layers):
-            where = f"{key}/branch_{i + 1}"
-            if is_merge(branch):
-                merge(branch, where, indent + 1)
+    def merge(node, indent):
+        form = forms.get(node.key)
+        lines.append("  " * indent + f"{node.key}: Merge mode={node.mode}"
+                     + (f" concat_axis={node.concat_axis}" if node.mode == "concat" else "")
+                     + (f" ({form})" if form else "") + f", {len(node.inputs)} branches, masks dropped:")
+        for i, value in enumerate(node.inputs):
+            branch = producers[value]
+            if branch.kind == MERGE and branch.key == f"{node.key}/branch_{i + 1}":  # a Merge given as a branch
+                merge(branch, indent + 1)
             else:
                 lines.append("  " * (indent + 1) + f"branch_{i + 1}:")
-                chain(branch, where + "/", indent + 2)
+                chain(value, indent + 2)
 
     def dims(port, time):
         return ", ".join(str(d) for d in ["batch"] + onnx_dims(port.shape, time or "?"))
 
-    def source(spec, key):
-        if spec["mode"] is None:
-            return spec["sources"][0]
-        form = forms.get(key, (None,))[0]
-        axis = f", concat_axis={spec['concat_axis']}" if spec["mode"] == "concat" else ""
-        return (f"{spec['mode']}({', '.join(spec['sources'])}{axis})" + (f" [{form}]" if form else "")
+    def source(value):
+        """What a Graph node or output reads: a name, or a merge of names."""
+        node = producers[value]
+        if node.kind != MERGE:
+            return value[0]
+        form = forms.get(node.key)
+        axis = f", concat_axis={node.concat_axis}" if node.mode == "concat" else ""
+        return (f"{node.mode}({', '.join(v[0] for v in node.inputs)}{axis})" + (f" [{form}]" if form else "")
                 + ", masks dropped")
 
-    ports = model_inputs(model)
     if is_functional(model):
-        in_dims, out_dims = functional_dims(model)
+        in_dims, out_dims = functional_dims(model, w)
         for port, d in zip(ports, in_dims):
             lines.append(f"input {port.name}: {'int64 token ids' if port.ids else model.dtype} "
                          f"({', '.join(str(v) for v in ['batch'] + d)})")
-        for node in model.nodes:
-            layer = model._layers[node["layer"]]
-            key = _call_key(node)
-            form = forms.get(key, (None,))[0]
-            shared = f", call {node['index'] + 1} of {model.calls(node['layer'])} (shared weights)" \
-                if model.calls(node["layer"]) > 1 else ""
-            sources = ", ".join(n + (f"[{k}]" if k else "") + (f"#{t}" if t else "") for n, k, t in node["inputs"])
-            lines.append(f"call {key} ({type(layer).__name__}" + (f": {form}" if form else "") + f"{shared}) <- "
-                         + sources)
-        for port, d, (n, k, t) in zip(model_outputs(model), out_dims, model.outputs):
-            src = n + (f"[{k}]" if k else "") + (f"#{t}" if t else "")
+        for node in w.nodes:
+            form = forms.get(node.key)
+            shared = f", call {node.call + 1} of {node.calls} (shared weights)" if node.calls > 1 else ""
+            lines.append(f"call {node.key} ({type(node.layer).__name__}" + (f": {form}" if form else "")
+                         + f"{shared}) <- " + ", ".join(_value_text(v) for v in node.inputs))
+        for port, d, node in zip(model_outputs(model, w), out_dims, w.outputs):
             lines.append(f"output {port.name}: {'int64 token ids' if port.ids else model.dtype} "
                          f"({', '.join(str(v) for v in ['batch'] + [v if v is not None else '?' for v in d])}) "
-                         f"<- {src}")
+                         f"<- {_value_text(node.inputs[0])}")
         return lines
     for port, time in zip(ports, _time_names(len(ports))):
         lines.append(f"input {port.name}: {'int64 token ids' if port.ids else model.dtype} ({dims(port, time)})")
     if is_graph(model):
-        for name, node in model.nodes.items():
-            lines.append(f"node {layer_text(node['layer'], name)} <- {source(node, f'{name}/merge')}")
-        for port in model_outputs(model):
-            spec = model.outputs[port.name]
+        for node in w.nodes:
+            if node.kind == LAYER:
+                lines.append(f"node {layer_text(node)} <- {source(node.inputs[0])}")
+        for port, node in zip(model_outputs(model, w), w.outputs):
             lines.append(f"output {port.name}: {model.dtype} ({dims(port, _output_time(len(ports)))}) <- "
-                         f"{source(spec, f'output {port.name}/merge')}")
+                         f"{source(node.inputs[0])}")
         return lines
-    chain(model, "", 0)
-    for port in model_outputs(model):
+    chain(w.outputs[0].inputs[0], 0)
+    for port in model_outputs(model, w):
         lines[-1] += f" -> {port.name}"
         lines.append(f"output {port.name}: {model.dtype} ({dims(port, _output_time(len(ports)))})")
     return lines
+
+
+def _value_text(value):
+    """A functional model's tensor as inspect shows it: name, name[call], name#tensor."""
+    name, call, tensor = value
+    return name + (f"[{call}]" if call else "") + (f"#{tensor}" if tensor else "")
