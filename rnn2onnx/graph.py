@@ -32,12 +32,15 @@ class OnnxGraph:
     initializers and constants (a Scan body reads weights from the outer scope)."""
 
     def __init__(self, name, dtype, opset, root=None, target="onnxruntime", shapes_only=False, fixed_batch=None):
-        """shapes_only: initializers are named but not stored (a plan reads no weights).
+        """target: the export target's record (rnn2onnx/targets.py) or a registered name.
+        shapes_only: initializers are named but not stored (a plan reads no weights).
         fixed_batch: the batch size every input has (export's fixed_shape), or None."""
+        from . import targets  # (targets imports passes, which imports this module)
+
         self.name, self.dtype, self.opset = name, np.dtype(dtype), opset
         self.shapes_only = root.shapes_only if root is not None else shapes_only
         self.fixed_batch = root.fixed_batch if root is not None else fixed_batch
-        self.target = root.target if root is not None else target
+        self.target = root.target if root is not None else targets.get(target)
         self.elem = ELEM_TYPE[self.dtype]
         self.root = root or self
         self.nodes, self.inputs, self.outputs = [], [], []
@@ -190,14 +193,14 @@ def emit_activation(g, activation, x, prefix):
     double = g.dtype == np.float64
     if name == "linear":
         return x
-    if name == "sigmoid" and double and g.target == "portable":
+    if name == "sigmoid" and double and g.target.float64_sigmoid_as_tanh:
         # tract 0.23 has no float64 Sigmoid ("Sigmoid does not support F64"); its Tanh has:
         # sigmoid(x) = 0.5 + 0.5 * tanh(x / 2), within a few ulps in float64
         return node("Add", [g.scalar(0.5), node("Mul", [g.scalar(0.5), node("Tanh", [node("Mul", [x, g.scalar(0.5)])])])])
     if name in ("sigmoid", "tanh", "relu"):
         return node(name.capitalize(), [x])
     if name == "softmax":
-        if g.target == "portable" and g.root is not g:
+        if g.target.loop_softmax_as_log and g.root is not g:
             # OpenVINO 2026.4's CPU plugin fuses a Softmax in a loop body with the gates
             # around it and fails ("not enough registers"); LogSoftmax stays out of it
             return node("Exp", [node("LogSoftmax", [x], axis=-1)])
@@ -209,7 +212,7 @@ def emit_activation(g, activation, x, prefix):
         return node("Clip", [scaled, g.scalar(0.0), g.scalar(1.0)])
     if name == "softplus":
         # tract 0.23 computes Softplus as log(1 + exp(x)): inf above x = 88.7 in float32
-        if not double and g.target != "portable":
+        if not double and g.target.float32_softplus_op:
             return node("Softplus", [x])
         # log(1 + e^x) = relu(x) + log(1 + e^-|x|), stable for any x
         tail = node("Log", [node("Add", [node("Exp", [node("Neg", [node("Abs", [x])])]), g.scalar(1.0)])])
