@@ -36,7 +36,8 @@ from dataclasses import dataclass
 import numpy as np
 from onnx import TensorProto, helper
 
-from ..graph import OnnxOps, emit_activation
+from ..activations import emit_activation
+from ..graph import OnnxOps
 
 LOOP_OPS = ("scan", "loop")
 

@@ -16,25 +16,16 @@ gets the input [X, tanh(X·P)] and an identity block for it.
 import numpy as np
 from onnx import helper
 
+from reference.activations import ACTIVATIONS
+from reference.untrusted import quote
+
 POINT_SYMMETRIC = ("sigmoid", "hard_sigmoid")
 
-# Keras activation -> (ONNX RNN-op activation name, alpha, beta)
-ONNX_ACTIVATIONS = {
-    "sigmoid": ("Sigmoid", None, None),
-    "tanh": ("Tanh", None, None),
-    "relu": ("Relu", None, None),
-    "hard_sigmoid": ("HardSigmoid", 0.2, 0.5),
-    "linear": ("Affine", 1.0, 0.0),
-}
-# Which of them a target's native ops may keep, and whether it uses the masked, reverse and
-# bidirectional native forms: its record (rnn2onnx/targets.py), applied by why_not_native,
-# why_not_masked_native, reverse_direction and native_node.
-# ONNX defines Softplus for the RNN ops, but onnxruntime's kernels compute it as
-# log(1 + exp(x)): inf for x > 88.7 in float32, so it is never exact there.
-INEXACT_ACTIVATIONS = {
-    "softplus": "onnxruntime's native kernels compute softplus as log(1 + exp(x)), "
-                "which overflows to inf for inputs above 88.7 in float32",
-}
+# Each activation's name, alpha and beta inside the RNN ops (or why not used): its `native`
+# and `native_refusal` in the table of reference/activations.py. Which of them a target's
+# native ops may keep, and whether it uses the masked, reverse and bidirectional native
+# forms: its record (rnn2onnx/targets.py), applied by why_not_native, why_not_masked_native,
+# reverse_direction and native_node.
 
 
 def _stack(blocks):
@@ -103,12 +94,14 @@ def why_not_native(layer, target):
     if kind in ("JZS1", "JZS2") and layer.inner_activation.name not in POINT_SYMMETRIC:
         return (f"{kind} lowers to GRU only when its inner_activation is point-symmetric "
                 f"(sigmoid, hard_sigmoid), not {layer.inner_activation.name!r}")
-    op, acts = NATIVE[kind][0], [a.name for a in NATIVE[kind][2](layer)]
-    for act in acts:
-        if act in INEXACT_ACTIVATIONS:
-            return f"activation {act!r}: {INEXACT_ACTIVATIONS[act]}"
-        if act not in ONNX_ACTIVATIONS:
-            return f"activation {act!r} is not one of the ONNX native RNN activations ({', '.join(ONNX_ACTIVATIONS)})"
+    op, activations = NATIVE[kind][0], NATIVE[kind][2](layer)
+    acts = [a.name for a in activations]
+    for a in activations:
+        if a.native_refusal is not None:
+            return f"activation {a.name!r}: {a.native_refusal}"
+        if a.native is None:
+            native = ", ".join(name for name, b in ACTIVATIONS.items() if b.native is not None)
+            return f"activation {quote(a.name)} is not one of the ONNX native RNN activations ({native})"
     allowed = target.native_activations
     if allowed is not None and tuple(acts) != allowed[op]:
         return (f"the {target.name} target keeps a native op only with the activations "
@@ -138,9 +131,8 @@ def native_node(layer, g, xt, W, R, B, seq_lens=None, outputs=("Y",), direction=
     not produce them."""
     name, op, _, acts = layer.name, *NATIVE[type(layer).__name__]
     acts = acts(layer)
-    names = [ONNX_ACTIVATIONS[a.name][0] for a in acts]
-    alphas = [ONNX_ACTIVATIONS[a.name][1] for a in acts]
-    betas = [ONNX_ACTIVATIONS[a.name][2] for a in acts]
+    names, alphas, betas = zip(*(a.native for a in acts))
+    names = list(names)
     directions = 2 if direction == "bidirectional" else 1  # both directions: one cell's weights stacked
     attrs = dict(hidden_size=layer.output_dim, activations=names * directions)
     if direction != "forward":

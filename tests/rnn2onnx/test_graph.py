@@ -10,7 +10,8 @@ from reference import activations
 from reference.recurrent.base import NP
 from rnn2onnx import runtimes
 from rnn2onnx.errors import ExportError
-from rnn2onnx.graph import OnnxGraph, OnnxOps, emit_activation, finish_model
+from rnn2onnx.activations import emit_activation
+from rnn2onnx.graph import OnnxGraph, OnnxOps, finish_model
 
 X = np.concatenate([np.linspace(-800, 800, 41), np.linspace(-3, 3, 61), [-2.5, 2.5, 0.0]]).reshape(-1, 3)
 
