@@ -93,7 +93,8 @@ def _sigmoid_into(x, y, dy, out):
 def _sigmoid_onnx(b, x):
     if _double(b) and b.target.float64_sigmoid_as_tanh:  # a runtime without float64 Sigmoid (tract)
         # sigmoid(x) = 0.5 + 0.5 * tanh(x / 2), within a few ulps in float64
-        return b.node("Add", [b.scalar(0.5), b.node("Mul", [b.scalar(0.5), b.node("Tanh", [b.node("Mul", [x, b.scalar(0.5)])])])])
+        half = b.scalar(0.5)
+        return b.node("Add", [half, b.node("Mul", [half, b.node("Tanh", [b.node("Mul", [x, half])])])])
     return b.node("Sigmoid", [x])
 
 

@@ -145,8 +145,8 @@ OBSERVED = {
     "float64_sigmoid_as_tanh": (_sigmoid_op, lambda t: not t.float64_sigmoid_as_tanh),
     "loop_softmax_as_log": (_log_softmax_in_loop, lambda t: t.loop_softmax_as_log),
     "float32_softplus_op": (_softplus_op, lambda t: t.float32_softplus_op),
-    "native_activations": (_relu_gru_native,
-                           lambda t: t.native_activations is None or t.native_activations["GRU"] == ("sigmoid", "relu")),
+    "native_activations": (_relu_gru_native, lambda t: t.native_activations is None
+                           or t.native_activations["GRU"] == ("sigmoid", "relu")),
     "masked_native_refusal": (_masked_form, lambda t: t.masked_native_refusal),
     "native_reverse": (_reverse_op, lambda t: t.native_reverse),
     "bidirectional_native_refusal": (_bidirectional_form, lambda t: t.bidirectional_native_refusal is None),
