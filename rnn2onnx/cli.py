@@ -252,6 +252,7 @@ def fixed_shape(values):
 
 def build_parser():
     from rnn2onnx import runtimes
+    from rnn2onnx.targets import TARGETS
 
     parser = argparse.ArgumentParser(
         prog="rnn2onnx", description=__doc__.split("\n\n")[0],
@@ -283,9 +284,8 @@ def build_parser():
                        help="native ops where exact, Loop otherwise (auto); every cell as a Loop; "
                             "native ops or an error; unrolled: no Scan/Loop/If, every step in the graph "
                             "(needs --fixed-shape)")
-        p.add_argument("--target", choices=("onnxruntime", "portable"), default="onnxruntime",
-                       help="portable: files onnxruntime, OpenVINO and tract all run (native ops only with "
-                            "ONNX's default activations, loop bodies every one of them accepts)")
+        p.add_argument("--target", choices=tuple(TARGETS), default="onnxruntime",
+                       help="; ".join(f"{name}: {t.summary}" for name, t in TARGETS.items()))
         p.add_argument("--loop-op", choices=("scan", "loop"), default="scan",
                        help="the ONNX op the loop form is wrapped in: Scan (default, faster) or Loop "
                             "(for consumers without Scan)")

@@ -16,17 +16,11 @@ from .emitters.loop import LOOP_OPS
 from .errors import ExportError
 from .graph import OnnxGraph, finish_model
 from .emitters.unrolled import FORM as UNROLLED, concrete_outputs, resolve_fixed_shape
-from .passes import fuse_gemm, guard_empty, pad_empty, weights_into_loops
+from .passes import fuse_gemm, weights_into_loops
 from .structure import emit_model, is_graph, model_inputs
+from .targets import TARGETS
 
 STRATEGIES = ("auto", "loop", "native", "unrolled")
-#: rewrites of the finished graph per target, in order (runtime quirks; see rnn2onnx/passes.py).
-#: Both make empty input safe; the portable target's guard has no `If`: tract 0.23
-#: miscomputes a Scan inside an `If` whose per-step output is read at its last step (it
-#: returns the masked state instead: errors up to 0.6), and portable files must agree on
-#: every runtime. (pad_empty costs onnxruntime more at batch 1: `rnn2onnx bench` (g).)
-LATE_PASSES = {"onnxruntime": (guard_empty,), "portable": (pad_empty,)}
-TARGETS = ("onnxruntime", "portable")
 MIN_OPSET, DEFAULT_OPSET = 13, 21
 EXTERNAL_DATA_THRESHOLD = 1 << 30  # protobuf cannot serialize 2 GiB; keep well below
 MAX_NAME_CHARS = 256  # of a Graph's input, node or output name; Keras's own names are ~25 characters
@@ -81,12 +75,17 @@ def supported_opsets():
 class Context:
     """What the emitters share: the graph, the options, and the form chosen per layer."""
 
-    def __init__(self, g, strategy, target, loop_op="scan", fixed=None):
-        self.g, self.strategy, self.target, self.loop_op = g, strategy, target, loop_op
+    def __init__(self, g, strategy, loop_op="scan", fixed=None):
+        self.g, self.strategy, self.loop_op = g, strategy, loop_op
         self.fixed = fixed  # {input name: (batch, time or None)} (fixed_shape), or None: dynamic
         self.forms = {}    # layer key -> (form, reason), in the order the walk emits them
         self.configs = {}  # layer key -> its config (for the file's metadata)
         self.key = None    # the key of the layer being emitted (a path inside a container)
+
+    @property
+    def target(self):
+        """The target's record (rnn2onnx/targets.py), which the graph holds."""
+        return self.g.target
 
 
 def _check_options(model, opset, strategy, target, loop_op="scan", fixed_shape=None):
@@ -94,8 +93,8 @@ def _check_options(model, opset, strategy, target, loop_op="scan", fixed_shape=N
         raise ExportError(f"unknown strategy {strategy!r}; accepted: {', '.join(STRATEGIES)}")
     if loop_op not in LOOP_OPS:
         raise ExportError(f"unknown loop_op {loop_op!r}; accepted: {', '.join(LOOP_OPS)}")
-    if target not in TARGETS:
-        raise ExportError(f"unknown target {target!r}; accepted: {', '.join(TARGETS)}")
+    if not isinstance(target, str) or target not in TARGETS:
+        raise ExportError(f"unknown target {quote(target)}; accepted: {', '.join(TARGETS)}")
     opsets = supported_opsets()
     opset = DEFAULT_OPSET if opset is None else opset
     if not isinstance(opset, (int, np.integer)) or opset not in opsets:
@@ -130,15 +129,16 @@ def build(model, opset=None, strategy="auto", target="onnxruntime", loop_op="sca
     """(ModelProto, {layer name: (form, reason)}) without validation or file output.
     `loop_op`: the ONNX op the loop form is wrapped in, "scan" (faster) or "loop".
     `passes`: the late rewrites applied to the finished graph (default: the target's
-    LATE_PASSES; benchmarks pass () to measure what they cost); passes.fuse_gemm runs first
-    whatever `passes` says (it completes the op set's forms: it guards nothing).
+    late_passes, rnn2onnx/targets.py; benchmarks pass () to measure what they cost); passes.fuse_gemm
+    runs first whatever `passes` says (it completes the op set's forms: it guards nothing).
     shapes_only: no weight is stored (plan()).
     `fixed_shape`: (batch, time) of every input, or {input name: (batch, time)}: the file
     takes only that shape (and needs no empty-input guard); see export()."""
     opset, fixed = _check_options(model, opset, strategy, target, loop_op, fixed_shape)
     batch = None if fixed is None else next(iter(fixed.values()))[0]
-    g = OnnxGraph("rnn2onnx", model.dtype, opset, target=target, shapes_only=shapes_only, fixed_batch=batch)
-    ctx = Context(g, strategy, target, loop_op, fixed)
+    g = OnnxGraph("rnn2onnx", model.dtype, opset, target=TARGETS[target], shapes_only=shapes_only,
+                  fixed_batch=batch)
+    ctx = Context(g, strategy, loop_op, fixed)
     emit_model(model, ctx)
     metadata = {
         "producer": f"rnn2onnx {__version__}",
@@ -158,11 +158,11 @@ def build(model, opset=None, strategy="auto", target="onnxruntime", loop_op="sca
     if fixed is not None:  # no input can be empty: no guard, and every output's shape is known
         concrete_outputs(proto)
         passes = () if passes is None else passes
-    if target == "onnxruntime" and not shapes_only and initializer_bytes(proto) <= EXTERNAL_DATA_THRESHOLD:
+    if g.target.weights_into_loops and not shapes_only and initializer_bytes(proto) <= EXTERNAL_DATA_THRESHOLD:
         # (a model large enough for external data keeps its weights in the main graph,
         # where every onnx release's external-data writer finds them)
         weights_into_loops(proto)
-    for rewrite in LATE_PASSES[target] if passes is None else passes:
+    for rewrite in g.target.late_passes if passes is None else passes:
         rewrite(proto)
     return proto, ctx.forms
 

@@ -9,7 +9,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from .errors import ExportError
+from .activations import emit_activation
 
 ELEM_TYPE = {np.dtype("float32"): TensorProto.FLOAT, np.dtype("float64"): TensorProto.DOUBLE}
 #: the opset from which a Reduce* op takes its axes as an input (an attribute before);
@@ -37,12 +37,15 @@ class OnnxGraph:
     initializers and constants (a Scan body reads weights from the outer scope)."""
 
     def __init__(self, name, dtype, opset, root=None, target="onnxruntime", shapes_only=False, fixed_batch=None):
-        """shapes_only: initializers are named but not stored (a plan reads no weights).
+        """target: the export target's record (rnn2onnx/targets.py) or a registered name.
+        shapes_only: initializers are named but not stored (a plan reads no weights).
         fixed_batch: the batch size every input has (export's fixed_shape), or None."""
+        from . import targets  # (targets imports passes, which imports this module)
+
         self.name, self.dtype, self.opset = name, np.dtype(dtype), opset
         self.shapes_only = root.shapes_only if root is not None else shapes_only
         self.fixed_batch = root.fixed_batch if root is not None else fixed_batch
-        self.target = root.target if root is not None else target
+        self.target = root.target if root is not None else targets.get(target)
         self.elem = ELEM_TYPE[self.dtype]
         self.root = root or self
         self.nodes, self.inputs, self.outputs = [], [], []
@@ -206,8 +209,8 @@ class Prefixed:
 
 class OnnxOps:
     """The op set of reference/recurrent/base.py's NumpyOps, emitting ONNX nodes into
-    graph `g` with names under `prefix`. Activations map to their ONNX forms; float64
-    gets exact compositions where onnxruntime's kernel is float-only."""
+    graph `g` with names under `prefix`. Activations map to their ONNX forms (the table
+    of reference/activations.py)."""
 
     def __init__(self, g, prefix):
         self.g, self.prefix = g, prefix
@@ -266,64 +269,6 @@ class OnnxOps:
         return parts[0] if len(parts) == 1 else self._node("Concat", parts, axis=-1)
 
 
-def emit_activation(g, activation, x, prefix):
-    """Nodes computing a reference Activation on tensor x (last axis for softmax)."""
-    name = activation.name
-    node = lambda op, inputs, **kw: g.node(op, inputs, f"{prefix}/{op}", **kw)  # noqa: E731
-    double = g.dtype == np.float64
-    if name == "linear":
-        return x
-    if name == "sigmoid" and double and g.target == "portable":
-        # tract 0.23 has no float64 Sigmoid ("Sigmoid does not support F64"); its Tanh has:
-        # sigmoid(x) = 0.5 + 0.5 * tanh(x / 2), within a few ulps in float64
-        return node("Add", [g.scalar(0.5), node("Mul", [g.scalar(0.5), node("Tanh", [node("Mul", [x, g.scalar(0.5)])])])])
-    if name in ("sigmoid", "tanh", "relu"):
-        return node(name.capitalize(), [x])
-    if name == "softmax":
-        if g.target == "portable" and g.root is not g:
-            # OpenVINO 2026.4's CPU plugin fuses a Softmax in a loop body with the gates
-            # around it and fails ("not enough registers"); LogSoftmax stays out of it
-            return node("Exp", [node("LogSoftmax", [x], axis=-1)])
-        return node("Softmax", [x], axis=-1)
-    if name == "hard_sigmoid":
-        if not double:  # alpha/beta attributes are float32: exact only in a float32 graph
-            return node("HardSigmoid", [x], alpha=0.2, beta=0.5)
-        scaled = node("Add", [node("Mul", [x, g.scalar(0.2)]), g.scalar(0.5)])
-        return node("Clip", [scaled, g.scalar(0.0), g.scalar(1.0)])
-    if name == "softplus":
-        # tract 0.23 computes Softplus as log(1 + exp(x)): inf above x = 88.7 in float32
-        if not double and g.target != "portable":
-            return node("Softplus", [x])
-        # log(1 + e^x) = relu(x) + log(1 + e^-|x|), stable for any x
-        tail = node("Log", [node("Add", [node("Exp", [node("Neg", [node("Abs", [x])])]), g.scalar(1.0)])])
-        return node("Add", [node("Relu", [x]), tail])
-    from reference.activations import ACTIVATIONS
-    if name in ("elu", "selu", "softsign", "exponential", "swish", "mish") and ACTIVATIONS[name] is not activation:
-        # a plain callable that happens to share the name: its function is not known
-        raise ExportError(f"{prefix}: activation {name!r} has no ONNX form (a plain callable, not the "
-                          f"built-in {name})")
-    if name in ("elu", "selu"):
-        # Where(x > 0, x, alpha (e^x - 1)) with scalars in the graph's dtype (ONNX's Elu/Selu take
-        # float32 attributes: inexact in a float64 graph); e^min(x, 0): no inf on the unused side
-        from reference.activations import SELU_ALPHA, SELU_SCALE
-        alpha, scale = (SELU_ALPHA, SELU_SCALE) if name == "selu" else (1.0, None)
-        negative = node("Sub", [node("Exp", [node("Min", [x, g.scalar(0.0)])]), g.scalar(1.0)])
-        y = node("Where", [node("Greater", [x, g.scalar(0.0)]), x, node("Mul", [negative, g.scalar(alpha)])])
-        return y if scale is None else node("Mul", [y, g.scalar(scale)])
-    if name == "softsign":
-        return node("Div", [x, node("Add", [node("Abs", [x]), g.scalar(1.0)])])
-    if name == "exponential":
-        return node("Exp", [x])
-    if name == "swish":  # x * sigmoid(x), the sigmoid as the graph writes it above
-        return node("Mul", [x, emit_activation(g, ACTIVATIONS["sigmoid"], x, prefix)])
-    if name == "mish":  # x * tanh(softplus(x)), the softplus as the graph writes it above
-        return node("Mul", [x, node("Tanh", [emit_activation(g, ACTIVATIONS["softplus"], x, prefix)])])
-    raise ExportError(
-        f"{prefix}: activation {name!r} has no ONNX form; use one of linear, sigmoid, hard_sigmoid, "
-        "tanh, relu, softplus, softmax, elu, selu, softsign, exponential, swish, mish"
-    )
-
-
 def walk_nodes(graph):
     """The nodes of an onnx.GraphProto and of the `If` branches in it (the empty-input
     guard, passes.py, puts native ops and Scans inside one); loop bodies are not entered."""
@@ -370,4 +315,4 @@ def finish_model(g, opset, metadata):
     return model
 
 
-__all__ = ["OnnxGraph", "OnnxOps", "Prefixed", "all_graphs", "emit_activation", "finish_model", "walk_nodes", "onnx"]
+__all__ = ["OnnxGraph", "OnnxOps", "Prefixed", "all_graphs", "finish_model", "walk_nodes", "onnx"]

@@ -96,9 +96,12 @@ class Runtime:
         """Why this runtime is not held to files exported with these options (a refusal or a
         wrong result is then recorded, not a failure), or None: portable files are made to
         run everywhere (a target="onnxruntime" file may use native activations that
-        OpenVINO refuses and tract silently replaces)."""
-        if target != "portable":
-            return f'only target="portable" files are made to run on {cls.name}'
+        OpenVINO refuses and tract silently replaces): Target.all_runtimes."""
+        from .targets import TARGETS
+
+        if not TARGETS[target].all_runtimes:
+            held = " or ".join(f'target="{name}"' for name, t in TARGETS.items() if t.all_runtimes)
+            return f"only {held} files are made to run on {cls.name}"
         if dtype == "float64" and not cls.computes_float64:
             return f"{cls.name} does not compute float64"
         return None

@@ -6,13 +6,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import masks
+from ..targets import TARGETS as _TARGETS
 from ..validation import port_inputs
 from .models import EMBED, UNITS, VOCAB, build_model, randomise_biases
 
 RECURRENT = ("SimpleRNN", "SimpleDeepRNN", "GRU", "LSTM", "JZS1", "JZS2", "JZS3")
 MASKS = masks.KINDS
 STRATEGIES = ("auto", "loop")
-TARGETS = ("onnxruntime", "portable")
+TARGETS = tuple(_TARGETS)  # every registered target (rnn2onnx/targets.py)
 DTYPES = ("float32", "float64")
 # (activation, inner_activation) variants beyond each layer's Keras defaults
 ACTIVATION_VARIANTS = (("tanh", "sigmoid"), ("relu", "sigmoid"), ("softplus", "tanh"),
@@ -86,11 +87,14 @@ def layer_label(kind, kwargs):
     return f"{kind}({act}, {inner}{extra}{later})"
 
 
+TARGET_IDS = {"onnxruntime": "ort"}  # shorter in case ids (kept: ids are compared across runs)
+
+
 def _case_id(case, variant=""):
     names = "+".join(SHORT.get(k, k.lower()) for k, _ in case.layers if k in RECURRENT)
     parts = [names + (f"[{variant}]" if variant else ""), case.mask,
              "seq" if case.return_sequences else "last", "f32" if case.dtype == "float32" else "f64",
-             case.strategy, "ort" if case.target == "onnxruntime" else "portable", f"op{case.opset}"]
+             case.strategy, TARGET_IDS.get(case.target, case.target), f"op{case.opset}"]
     if case.loop_op != "scan":
         parts.insert(-1, f"{case.loop_op}op")
     return "-".join(parts)
@@ -618,7 +622,7 @@ def build_matrix(quick=False, opsets=None):
             case = Case([], "holes", dtype, strategy, target, middle, "container", container=name,
                         labels=[CONTAINER_MODELS[name][0]])
             case.id = "-".join([name, "holes", "f32" if dtype == "float32" else "f64", strategy,
-                                "ort" if target == "onnxruntime" else "portable", f"op{middle}"])
+                                TARGET_IDS.get(target, target), f"op{middle}"])
             cases.append(case)
     return cases
 

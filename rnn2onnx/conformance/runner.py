@@ -130,7 +130,7 @@ def _verdict(case, record):
         if runtimes.get(name).known_limit(case.target, case.dtype, case.loop_op, case.opset):
             continue  # recorded in the report, not a failure
         if status == "rejected":
-            reasons.append(f"{name} rejected a{' portable' if case.target == 'portable' else 'n'} file")
+            reasons.append(f"{name} rejected a target={case.target!r} file")
         else:
             reasons.append(f"{name} disagrees")
     return not reasons, reasons

@@ -1,7 +1,7 @@
 """Emitters of Keras 0.2.0's advanced activations (reference/advanced_activations.py):
 the reference's formulas op for op, with scalars in the graph's dtype (ONNX's LeakyRelu
 takes its alpha as a float32 attribute: inexact in a float64 graph). All hand the mask on."""
-from ..graph import emit_activation
+from ..activations import emit_activation
 from reference.activations import ACTIVATIONS
 from . import register
 

@@ -12,7 +12,7 @@ transposes are needed, and one form serves both dtypes.
 import numpy as np
 from onnx import numpy_helper
 
-from ..graph import emit_activation
+from ..activations import emit_activation
 from . import register
 from .layers import refuse_mask
 

@@ -2,7 +2,7 @@
 import numpy as np
 
 from ..errors import ExportError
-from ..graph import emit_activation
+from ..activations import emit_activation
 from . import register
 
 

@@ -6,8 +6,8 @@ The graph is:
   step body   the cell's own `step` (reference/recurrent), emitted through OnnxOps:
               only the recurrent part runs per step, weights read from the outer scope
   wrapper     `Scan` (default): no Gather or loop condition in the body, so each step
-              costs fewer nodes. For target="onnxruntime" the layer's input (and mask) is
-              made time-major first and the Scan runs over axis 0: onnxruntime's Scan
+              costs fewer nodes. For target="onnxruntime" (Target.time_major_scan) the
+              layer's input (and mask) is made time-major first and the Scan runs over axis 0: onnxruntime's Scan
               copies every scan input whose axis is not 0 into time-major order at each
               run, one copy per projection group (JZS3 at batch 1, T 50, one thread:
               0.96-0.97x the time with the one Transpose of the input instead); the
@@ -17,9 +17,9 @@ The graph is:
 
 `build_step` builds the body once; `wrap_scan` / `wrap_loop` only add the wrapper.
 
-For target="portable" the body is one every runtime we test accepts (tract 0.23.9 is
-the strictest; each rule costs onnxruntime time, so target="onnxruntime" keeps the
-faster body):
+For target="portable" (Target.strict_loop_body, rnn2onnx/targets.py) the body is one
+every runtime we test accepts (tract 0.23.9 is the strictest; each rule costs onnxruntime
+time, so target="onnxruntime" keeps the faster body):
   - body inputs carry no named dimension: tract unifies a body's `batch` with the outer
     batch and fails ("Impossible to unify Sym(batch) with Val(3)"). onnxruntime runs a
     body whose inputs have a named batch 1.0-1.6x faster at batch 1 (measured), so the
@@ -74,7 +74,7 @@ class Step:
     step_out: list         # per-step outputs (0 or 1 of them): h
     output_dim: int
     last_output: str       # where the last output is: "state0", "state-1" (carried h) or "step"
-    strict: bool           # a body every runtime accepts (target="portable"; see the docstring)
+    strict: bool           # a body every runtime accepts (Target.strict_loop_body; see the docstring)
     gated: bool = False    # the last per-step input is a mask rule's bool gate
 
 
@@ -102,7 +102,7 @@ def build_step(layer, g, n_groups, masked, own_output=False):
             state_widths = state_widths + [layer.output_dim]
     state_out = list(state_out)
 
-    strict = g.target == "portable"
+    strict = g.target.strict_loop_body
     read_in_body = h in state_out or any(h in n.input for n in body.nodes)
     step_out, last_output = [], "state0"
     if not layer.return_sequences and state_out[-1] == h != state_out[0]:
@@ -213,7 +213,7 @@ def _emit_loop(layer, ctx, x, mask, wrap, given=None):
     g, name, rule = ctx.g, layer.name, layer.rule
     if wrap is None:
         wrap = WRAPPERS[ctx.loop_op]
-        if wrap is wrap_scan and g.target == "onnxruntime":  # see the module docstring
+        if wrap is wrap_scan and g.target.time_major_scan:  # see the module docstring
             wrap = wrap_scan_time_major
     time_major = wrap is wrap_scan_time_major
     batch_axis = 1 if time_major else 0  # of x and the mask

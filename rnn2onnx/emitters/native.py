@@ -15,41 +15,16 @@ gets the input [X, tanh(X·P)] and an identity block for it.
 """
 import numpy as np
 
+from reference.activations import ACTIVATIONS
+from reference.untrusted import quote
+
 POINT_SYMMETRIC = ("sigmoid", "hard_sigmoid")
 
-# Keras activation -> (ONNX RNN-op activation name, alpha, beta)
-ONNX_ACTIVATIONS = {
-    "sigmoid": ("Sigmoid", None, None),
-    "tanh": ("Tanh", None, None),
-    "relu": ("Relu", None, None),
-    "hard_sigmoid": ("HardSigmoid", 0.2, 0.5),
-    "linear": ("Affine", 1.0, 0.0),
-}
-# The portable target's policy (the one place it lives; why_not_native applies it).
-# A target="portable" file must compute the same numbers on every runtime we test
-# (rnn2onnx.runtimes: onnxruntime, OpenVINO, tract). For the native RNN ops:
-#   - onnxruntime: every ONNX RNN activation (float32 kernels only; softplus inexact);
-#   - OpenVINO 2026.4 (CPU): Sigmoid, Tanh and Relu only; HardSigmoid and Affine are
-#     refused ("Unsupported activation function");
-#   - tract 0.23: ignores the `activations` attribute and computes ONNX's defaults
-#     (LSTM sigmoid/tanh/tanh, GRU sigmoid/tanh, RNN tanh), silently: hard_sigmoid
-#     LSTM gates came out 0.16-0.19 off, relu GRUs 1.0-1.8; and it panics (aborting
-#     the process) on a symbolic batch unless the initial states are inputs, which
-#     emit_native therefore gives for this target (zeros, batch from the input's shape).
-# So: native only with exactly the ONNX default activations, per slot of the op.
-# tract 0.23 also ignores direction="reverse" (it runs forward, silently: 0.4-1.5 off), so a
-# portable go_backwards layer reverses its input instead (reverse_direction).
-# The masked native forms (masked_native.py) compute their row/segment indices from the
-# input's shape (Range, ArgMax, NonZero, ConstantOfShape); tract 0.23 types such values as
-# symbolic dims and refuses the graph ("expected I64 got TDim", "shape input is
-# variable"), so a portable file keeps masked layers in the loop form.
-PORTABLE_ACTIVATIONS = {"LSTM": ("sigmoid", "tanh", "tanh"), "GRU": ("sigmoid", "tanh"), "RNN": ("tanh",)}
-# ONNX defines Softplus for the RNN ops, but onnxruntime's kernels compute it as
-# log(1 + exp(x)): inf for x > 88.7 in float32, so it is never exact there.
-INEXACT_ACTIVATIONS = {
-    "softplus": "onnxruntime's native kernels compute softplus as log(1 + exp(x)), "
-                "which overflows to inf for inputs above 88.7 in float32",
-}
+# Each activation's name, alpha and beta inside the RNN ops (or why not used): its `native`
+# and `native_refusal` in the table of reference/activations.py. Which of them a target's
+# native ops may keep, and whether it uses the masked, reverse and bidirectional native
+# forms: its record (rnn2onnx/targets.py), applied by why_not_native, why_not_masked_native,
+# reverse_direction and native_node.
 
 
 def _stack(blocks):
@@ -118,15 +93,18 @@ def why_not_native(layer, target):
     if kind in ("JZS1", "JZS2") and layer.inner_activation.name not in POINT_SYMMETRIC:
         return (f"{kind} lowers to GRU only when its inner_activation is point-symmetric "
                 f"(sigmoid, hard_sigmoid), not {layer.inner_activation.name!r}")
-    op, acts = NATIVE[kind][0], [a.name for a in NATIVE[kind][2](layer)]
-    for act in acts:
-        if act in INEXACT_ACTIVATIONS:
-            return f"activation {act!r}: {INEXACT_ACTIVATIONS[act]}"
-        if act not in ONNX_ACTIVATIONS:
-            return f"activation {act!r} is not one of the ONNX native RNN activations ({', '.join(ONNX_ACTIVATIONS)})"
-    if target == "portable" and tuple(acts) != PORTABLE_ACTIVATIONS[op]:
-        return (f"the portable target keeps a native op only with ONNX's default activations "
-                f"({', '.join(PORTABLE_ACTIVATIONS[op])}; tract ignores any others), not {', '.join(acts)}")
+    op, activations = NATIVE[kind][0], NATIVE[kind][2](layer)
+    acts = [a.name for a in activations]
+    for a in activations:
+        if a.native_refusal is not None:
+            return f"activation {a.name!r}: {a.native_refusal}"
+        if a.native is None:
+            native = ", ".join(name for name, b in ACTIVATIONS.items() if b.native is not None)
+            return f"activation {quote(a.name)} is not one of the ONNX native RNN activations ({native})"
+    allowed = target.native_activations
+    if allowed is not None and tuple(acts) != allowed[op]:
+        return (f"the {target.name} target keeps a native op only with the activations "
+                f"{', '.join(allowed[op])} ({target.native_activations_why}), not {', '.join(acts)}")
     return None
 
 
@@ -135,16 +113,13 @@ def reverse_direction(layer, target):
     return_sequences (its Y_h is the state after the first timestep, the last processed);
     with return_sequences its Y is in time order, Keras's output in processing order, so the
     op runs forward on the reversed input instead (emitters/recurrent.py), as it does on
-    the portable target (tract ignores the direction)."""
-    return layer.go_backwards and not layer.return_sequences and target != "portable"
+    a target without native_reverse (tract ignores the direction)."""
+    return layer.go_backwards and not layer.return_sequences and target.native_reverse
 
 
 def why_not_masked_native(target):
-    """None when the masked native forms may be used for `target`, else the reason."""
-    if target == "portable":
-        return ("the portable target keeps masked layers in the loop form: tract 0.23 refuses the "
-                "shape-derived index arithmetic of the masked native forms")
-    return None
+    """None when the masked native forms may be used for `target` (a record), else the reason."""
+    return target.masked_native_refusal
 
 
 def native_node(layer, g, xt, W, R, B, seq_lens=None, outputs=("Y",), direction="forward", initial=None):
@@ -155,9 +130,8 @@ def native_node(layer, g, xt, W, R, B, seq_lens=None, outputs=("Y",), direction=
     not produce them."""
     name, op, _, acts = layer.name, *NATIVE[type(layer).__name__]
     acts = acts(layer)
-    names = [ONNX_ACTIVATIONS[a.name][0] for a in acts]
-    alphas = [ONNX_ACTIVATIONS[a.name][1] for a in acts]
-    betas = [ONNX_ACTIVATIONS[a.name][2] for a in acts]
+    names, alphas, betas = zip(*(a.native for a in acts))
+    names = list(names)
     directions = 2 if direction == "bidirectional" else 1  # both directions: one cell's weights stacked
     attrs = dict(hidden_size=layer.output_dim, activations=names * directions)
     if direction != "forward":
@@ -172,12 +146,12 @@ def native_node(layer, g, xt, W, R, B, seq_lens=None, outputs=("Y",), direction=
                      for key, w in (("W", W), ("R", R), ("B", B))]
     # (with fixed shapes only for an op on the model's own batch: the masked forms' ops,
     # which take `seq_lens`, may run on more rows, one per mask segment)
-    explicit_states = g.target == "portable" or (g.fixed_batch is not None and seq_lens is None)
+    explicit_states = g.target.explicit_initial_states or (g.fixed_batch is not None and seq_lens is None)
     if seq_lens is not None or explicit_states or initial:
         inputs.append(seq_lens or "")
     if initial:  # initial_h (and initial_c): (num_directions = 1, batch, k)
         inputs += [g.node("Unsqueeze", [s, g.const([0])], f"{name}/initial_state") for s in initial]
-    elif explicit_states:  # for tract and onnx2tf; costs onnxruntime ~2% at batch 1, so only there
+    elif explicit_states:  # for tract and onnx2tf; costs onnxruntime ~2% at batch 1 (targets.py)
         # zero initial_h (and initial_c), (1, batch, k): the op's default, given explicitly
         # because tract panics on a symbolic batch without them, and onnx2tf cannot convert
         # an LSTM without them ("An `initial_state` was passed that is not compatible")

@@ -2,7 +2,7 @@
 
 A native op is exact only when nothing it cannot express is in play: onnxruntime's CPU
 LSTM/GRU/RNN kernels are float32-only, and some activations (for target="portable" all
-but ONNX's default ones: see native.PORTABLE_ACTIVATIONS) are not native. Keras's mask
+but ONNX's default ones: see rnn2onnx/targets.py) are not native. Keras's mask
 rule (the previous step's mask resets the carried state) has no native attribute, but it
 can be lowered exactly around the op (masked_native.py): "native-segment" for
 return_sequences=False; with return_sequences=True "native-reset" when a reset step can
@@ -249,10 +249,10 @@ def why_not_bidirectional_native(layer, ctx, mask):
     re-reversal gives) and its Y_h[1] the state after time step 0 (the backward half's last
     output). Both halves must take the native form on their own (unmasked: the masked forms
     index per direction), be one cell (kind, width, activations), and the forward copy must
-    run forward; tract ignores direction (target "onnxruntime" only)."""
+    run forward; and the target must allow it (tract ignores direction)."""
     forward, backward = layer._branch_layers()
-    if ctx.target != "onnxruntime":
-        return "tract ignores the direction attribute (the portable target runs each half on its own)"
+    if ctx.target.bidirectional_native_refusal is not None:
+        return ctx.target.bidirectional_native_refusal
     if mask is not None and forward.rule.applies(forward):
         return "a mask reaches it (the masked native forms run each half on its own)"
     if forward.go_backwards:

@@ -139,10 +139,8 @@ def test_bidirectional_forms_are_recorded():
 def run_emitter(layer, X, mask, strategy="auto", target="onnxruntime", loop_op="scan"):
     """The layer's emitter alone in a graph with inputs x (and mask), one output per layer
     output, the target's late passes applied (the empty-input guard); run in onnxruntime."""
-    from rnn2onnx.exporter import LATE_PASSES
-
     g = OnnxGraph("t", layer.dtype, 17, target=target)
-    ctx = Context(g, strategy, target, loop_op)
+    ctx = Context(g, strategy, loop_op)
     ctx.key = layer.name
     x = g.add_input("x", ["batch", "time", X.shape[2]])
     m = None if mask is None else g.add_input("mask", ["batch", "time"])
@@ -152,7 +150,7 @@ def run_emitter(layer, X, mask, strategy="auto", target="onnxruntime", loop_op="
         g.nodes.append(onnx.helper.make_node("Identity", [y], [f"y{i}"], name=f"out{i}"))
         g.add_output(f"y{i}", [None] * (1 + len(shape)))
     proto = finish_model(g, 17, {})
-    for rewrite in LATE_PASSES[target]:
+    for rewrite in g.target.late_passes:
         rewrite(proto)
     onnx.checker.check_model(proto)
     session = onnxruntime.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])

@@ -114,7 +114,7 @@ def test_softplus_beyond_float32_exp_range_is_exact_on_tract():
 @needs_tract
 def test_what_tract_gets_wrong_in_onnxruntime_target_files():
     """The findings the portable target is built on; should tract change, these fail and
-    the policy (native.PORTABLE_ACTIVATIONS, loop.py's body rules) can be relaxed."""
+    the policy (the portable record in rnn2onnx/targets.py) can be relaxed."""
     # the `activations` attribute is ignored: hard_sigmoid gates computed as sigmoid
     model = build("LSTM")
     proto = rnn2onnx.export(model, strategy="native")
