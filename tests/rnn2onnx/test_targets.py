@@ -12,6 +12,7 @@ from reference import GRU, LSTM, Bidirectional, Dense, Embedding, Sequential, Si
 from rnn2onnx import runtimes, targets
 from rnn2onnx.errors import ExportError
 from rnn2onnx.exporter import build
+from rnn2onnx.graph import all_graphs
 from rnn2onnx.passes import guard_empty, pad_empty
 from rnn2onnx.targets import TARGETS
 
@@ -28,25 +29,16 @@ def _model(layer, dtype="float32", embedded=False, head=None):
     return model
 
 
-def _graphs(graph):
-    """`graph` and every subgraph in it (loop bodies, If branches)."""
-    yield graph
-    for node in graph.node:
-        for attr in node.attribute:
-            for sub in ([attr.g] if attr.HasField("g") else []) + list(attr.graphs):
-                yield from _graphs(sub)
-
-
 def _ops(proto):
-    return {node.op_type for graph in _graphs(proto.graph) for node in graph.node}
+    return {node.op_type for graph in all_graphs(proto.graph) for node in graph.node}
 
 
 def _nodes(proto, op):
-    return [node for graph in _graphs(proto.graph) for node in graph.node if node.op_type == op]
+    return [node for graph in all_graphs(proto.graph) for node in graph.node if node.op_type == op]
 
 
 def _bodies(proto):
-    return [graph for graph in _graphs(proto.graph) if graph is not proto.graph and graph.input]
+    return [graph for graph in all_graphs(proto.graph) if graph is not proto.graph and graph.input]
 
 
 def _form(model, target, key):
@@ -67,7 +59,7 @@ def _log_softmax_in_loop(target):
     model = _model(SimpleRNN(3, activation="softmax", input_shape=(None, 2)), head=Dense(2, activation="softmax"))
     proto = build(model, target=target, strategy="loop")[0]
     bodies = _bodies(proto)
-    outside = {node.op_type for graph in _graphs(proto.graph) if graph not in bodies for node in graph.node}
+    outside = {node.op_type for graph in all_graphs(proto.graph) if graph not in bodies for node in graph.node}
     assert "Softmax" in outside and "LogSoftmax" not in outside  # the head's: a Softmax outside loops
     return "LogSoftmax" in {node.op_type for body in bodies for node in body.node}
 
