@@ -5,19 +5,21 @@ from reference.activations import ACTIVATIONS
 from reference.untrusted import quote
 
 from .errors import ExportError
+from .graph import Prefixed
 
 
-class FormBuilder:
-    """What an activation's `onnx(b, x)` form is written against: nodes in graph `g`
-    named under `prefix`, scalars in its dtype, and what the form may depend on (the
-    graph's dtype, the target's record, whether the nodes go into a loop body)."""
+class FormBuilder(Prefixed):
+    """What an activation's `onnx(b, x)` form is written against: the graph builder's
+    nodes named under `prefix` (`b.node(op, inputs)`), scalars in its dtype, and what the
+    form may depend on (the graph's dtype, the target's record, whether the nodes go into
+    a loop body)."""
 
     def __init__(self, g, prefix):
-        self.g, self.prefix = g, prefix
+        super().__init__(g, prefix)
         self.dtype, self.target, self.in_loop_body = g.dtype, g.target, g.root is not g
 
     def node(self, op, inputs, **attrs):
-        return self.g.node(op, inputs, f"{self.prefix}/{op}", **attrs)
+        return self(op, inputs, **attrs)
 
     def scalar(self, value):
         return self.g.scalar(value)

@@ -9,7 +9,6 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from .activations import emit_activation
 
 ELEM_TYPE = {np.dtype("float32"): TensorProto.FLOAT, np.dtype("float64"): TensorProto.DOUBLE}
 #: the opset from which a Reduce* op takes its axes as an input (an attribute before);
@@ -255,6 +254,8 @@ class OnnxOps:
             # makes it a Gemm (onnxruntime fuses an activation into a Gemm, never a MatMul)
             self._products.discard(x)
             self.g.root.fusable.append((x, self.prefix))
+        from .activations import emit_activation  # (activations.py builds on this module's Prefixed)
+
         return emit_activation(self.g, activation, x, self.prefix)
 
     def affine(self, x, W, b, sizes):
