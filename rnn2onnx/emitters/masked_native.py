@@ -310,13 +310,10 @@ def emit_packed(layer, ctx, x, mask, with_states=False, initial=None):
     states = ("Y_c",) if with_states and layer.state_count == 2 else ()
     (y, *y_c) = native_node(layer, g, xt, W, R, B, seq_lens=ix("Cast", [lens], to=TensorProto.INT32),
                             outputs=("Y",) + states, initial=initial)
-    # row 0 zeros (the output before any counted step, or at a skipped one; and something
-    # to read when there are 0 timesteps), then Y: packed index p of row i at row 1 + p*n + i
     k = layer.output_dim
-    if layer.return_sequences:
-        seen = ix("CumSum", [m, ix.c(1)])                         # (n, T): counted steps up to j
-    else:  # (the skip rules read no mask without return_sequences: never here)
-        seen, rows = count, ix.range(n)
+    if not layer.return_sequences:  # (the skip rules read no mask without return_sequences: never here)
+        return _carry_last(layer, g, ix, y, y_c, m, n, count, lens, width, with_states, initial)
+    seen = ix("CumSum", [m, ix.c(1)])                             # (n, T): counted steps up to j
     # n rows in front of Y: what a row outputs before its first counted step (carry: the
     # given h with initial_output="state", else 0) and at a step the rule does not count;
     # then Y, packed index p of row i at row n + p*n + i
@@ -330,21 +327,56 @@ def emit_packed(layer, ctx, x, mask, with_states=False, initial=None):
                axis=0)
     # carry: the latest counted step (the front before the first); skip and carry_zero
     # (tf.keras's zero_output_for_mask): counted steps only
-    if layer.mask_rule == "carry":
-        at = ix("Mul", [seen, n])
-    else:
-        if layer.return_sequences:
-            keep = m
-        else:  # the last step's output: 0 where it is masked
-            keep = ix("Squeeze", [ix("Slice", [m, ix.c([-1]), ix.c([np.iinfo(np.int64).max]), ix.c([1])]),
-                                  ix.c([1])])
-        at = ix("Mul", [ix("Mul", [keep, seen]), n])
+    at = ix("Mul", [seen if layer.mask_rule == "carry" else ix("Mul", [m, seen]), n])
     out = g.node("Gather", [y, ix("Add", [at, rows])], f"{name}/Gather")
     if not with_states:
         return out
     some = ix("Min", [count, ix.c(1)])  # (n,): 0 for an all-masked row
     # the carried h: the last counted output (an all-masked row: its front row)
     finals = [g.node("Gather", [y, ix("Add", [ix("Mul", [count, n]), ix.range(n)])], f"{name}/Gather")]
+    return out, _final_states(layer, g, finals, y_c, some, initial)
+
+
+def _carry_last(layer, g, ix, y, y_c, m, n, count, lens, width, with_states, initial):
+    """emit_packed's return_sequences=False end (the carry rules): each row's output read
+    in place from the op's Y (no copy of Y: only the n rows read are gathered), at its last
+    op step lens - 1 (an all-masked row: its idle step, not read), then picked from a small
+    table with what a row outputs before its first counted step in front: one zero row, or
+    (carry, initial_output="state") the given h of each row."""
+    name, k = layer.name, layer.output_dim
+    rows = ix.range(n)
+    last = ix("Add", [ix("Mul", [ix("Sub", [lens, ix.c(1)]), n]), rows])
+    # none with 0 timesteps: the op ran no step, its Y is empty (and an index into it fails)
+    last = ix("Slice", [last, ix.c([0]), ix("Mul", [ix("Min", [width, ix.c(1)]), n])])
+    y = g.node("Reshape", [y, g.const([-1, k])], f"{name}/Reshape")  # packed index p of row i at p*n + i
+    outs = g.node("Gather", [y, last], f"{name}/Gather")
+    some = ix("Min", [count, ix.c(1)])  # (n,): 0 for an all-masked row
+    # carry_zero (tf.keras's zero_output_for_mask): 0 also where the last step is masked
+    read = some if layer.mask_rule == "carry" else ix(
+        "Squeeze", [ix("Slice", [m, ix.c([-1]), ix.c([np.iinfo(np.int64).max]), ix.c([1])]), ix.c([1])])
+    if initial and layer.mask_rule == "carry" and layer.initial_output == "state":
+        table = g.node("Concat", [initial[0], outs], f"{name}/Concat", axis=0)  # row i: the given h; n + i: Y
+
+        def pick(r):  # row i where r = 0, else Y's
+            return g.node("Gather", [table, ix("Add", [ix("Mul", [r, n]), rows])], f"{name}/Gather")
+    else:
+        table = g.node("Concat", [g.const(np.zeros((1, k)), dtype=g.dtype), outs], f"{name}/Concat", axis=0)
+
+        def pick(r):  # the zero row where r = 0, else Y's
+            return g.node("Gather", [table, ix("Mul", [r, ix("Add", [rows, ix.c(1)])])], f"{name}/Gather")
+    out = pick(read)
+    if not with_states:
+        return out
+    # the carried h: the last counted output (an all-masked row: its front row)
+    finals = [out if layer.mask_rule == "carry" else pick(some)]
+    return out, _final_states(layer, g, finals, y_c, some, initial)
+
+
+def _final_states(layer, g, finals, y_c, some, initial):
+    """[h, c (LSTM)]: `finals` holds h; c is the op's Y_c, zeroed for an all-masked row
+    (`some` = 0: the op ran it for one step); with `initial`, an all-masked row keeps the
+    given states."""
+    name = layer.name
     if y_c:
         c = g.node("Squeeze", [y_c[0], g.const([0])], f"{name}/Squeeze")
         finals.append(g.node("Mul", [c, g.node("Unsqueeze", [g.node("Cast", [some], f"{name}/Cast", to=g.elem),
@@ -353,4 +385,4 @@ def emit_packed(layer, ctx, x, mask, with_states=False, initial=None):
         counted = g.node("Unsqueeze", [g.node("Cast", [some], f"{name}/Cast", to=TensorProto.BOOL), g.const([1])],
                          f"{name}/Unsqueeze")
         finals = [g.node("Where", [counted, f, s], f"{name}/Where") for f, s in zip(finals, initial)]
-    return out, finals
+    return finals
