@@ -2,11 +2,11 @@
 
 The pipeline (exporter.build), in order: `fuse_gemm`, always (a product the op set marked
 as read by an activation becomes a `Gemm`: it completes the forms and guards nothing, so
-`passes=` leaves it in); `weights_into_loops` (target "onnxruntime"); the target's
-empty-input pass, `guard_empty` or `pad_empty` (exporter.LATE_PASSES; `passes=` replaces
-it, and benchmarks pass () to measure what it costs). Every pass makes its nodes with the
-emitters' builder, graph.OnnxGraph, taken onto the finished model (`OnnxGraph.onto`:
-names new to every graph in it).
+`passes=` leaves it in); `weights_into_loops` (where the target's record asks for it); the
+target's empty-input pass, `guard_empty` or `pad_empty` (its record's `late_passes`,
+rnn2onnx/targets.py; `passes=` replaces them, and benchmarks pass () to measure what they
+cost). Every pass makes its nodes with the emitters' builder, graph.OnnxGraph, taken onto
+the finished model (`OnnxGraph.onto`: names new to every graph in it).
 
 `guard_empty` — onnxruntime 1.32 kills the process (SIGFPE or abort, nothing to catch)
 when some recurrent nodes see an empty input (README, "Known runtime issues"):
