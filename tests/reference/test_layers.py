@@ -4,14 +4,16 @@ import numpy as np
 import pytest
 
 import reference as R
+from rnn2onnx.conformance.models import build_model
 
 from .helpers import (ACT, CELLS, DEFAULT_ACTIVATIONS, Cell, Embedding, Oracle, cell_specs, max_rel_diff,
                       random_weights)
 
 
 def build(layer, d=None, dtype="float64", seed=0):
-    model = R.Sequential(dtype=dtype, seed=seed)
-    model.add(layer)
+    """A model of the one layer as made (its own weights and initialisation); d: build a
+    layer that does not know its input width on d features."""
+    model = build_model([layer], dtype=dtype, seed=seed, weights=None)
     if d is not None and not layer.built:
         model.predict(np.zeros((1, 2, d)))
     return model
