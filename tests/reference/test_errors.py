@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import reference as R
+from rnn2onnx.conformance.models import build_model
 
 from .helpers import CELLS, cell_specs, random_weights
 
@@ -20,10 +21,8 @@ def make(cell, k, **kw):
 
 
 def model_of(*layers, dtype="float64"):
-    model = R.Sequential(dtype=dtype)
-    for layer in layers:
-        model.add(layer)
-    return model
+    """The layers as made (their own weights), one after the other."""
+    return build_model(list(layers), dtype=dtype, weights=None)
 
 
 # ------------------------------------------------------------------------------------

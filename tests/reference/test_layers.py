@@ -4,14 +4,16 @@ import numpy as np
 import pytest
 
 import reference as R
+from rnn2onnx.conformance.models import build_model
 
 from .helpers import (ACT, CELLS, DEFAULT_ACTIVATIONS, Cell, Embedding, Oracle, cell_specs, max_rel_diff,
                       random_weights)
 
 
 def build(layer, d=None, dtype="float64", seed=0):
-    model = R.Sequential(dtype=dtype, seed=seed)
-    model.add(layer)
+    """A model of the one layer as made (its own weights and initialisation); d: build a
+    layer that does not know its input width on d features."""
+    model = build_model([layer], dtype=dtype, seed=seed, weights=None)
     if d is not None and not layer.built:
         model.predict(np.zeros((1, 2, d)))
     return model
@@ -55,9 +57,8 @@ def test_default_activations_are_specs(rng, cell):
                                               return_sequences=True)], None)
     weights = random_weights(oracle.flat_shapes, rng, 1.0)
     X = rng.integers(0, vocab, size=(2, 5))
-    model = R.Sequential(dtype="float64")
-    model.add(R.Embedding(vocab, d))
-    model.add(make(cell, k, return_sequences=True, **({"depth": 2} if cell == "SimpleDeepRNN" else {})))
+    model = build_model([make(cell, k, return_sequences=True, **({"depth": 2} if cell == "SimpleDeepRNN" else {}))],
+                        "ids", "float64", weights=None, vocab=vocab, features=d)
     model.set_weights(weights)
     assert max_rel_diff(model.predict(X), oracle.predict(weights, X)) < 1e-12
     config = make(cell, k).get_config()
@@ -412,14 +413,10 @@ def test_dropout_is_old_style():
 def test_layers_that_pass_the_mask_on(rng, middle):
     """Embedding(mask_zero) -> <middle> -> GRU: the mask still reaches the GRU, so a
     left-padded sequence gives the unpadded answer."""
-    def model():
-        m = R.Sequential(dtype="float64")
-        m.add(R.Embedding(6, 3, mask_zero=True))
-        m.add({"Activation": lambda: R.Activation("tanh"), "Dropout": lambda: R.Dropout(0.3),
-               "TimeDistributedDense": lambda: R.TimeDistributedDense(3)}[middle]())
-        m.add(R.GRU(2))
-        return m
-    m = model()
+    middle_layer = {"Activation": ("Activation", {"activation": "tanh"}), "Dropout": ("Dropout", {"p": 0.3}),
+                    "TimeDistributedDense": ("TimeDistributedDense", {"output_dim": 3})}[middle]
+    m = build_model([middle_layer, ("GRU", {"output_dim": 2})], "embedding", "float64", weights=None, vocab=6,
+                    features=3)
     m.set_weights(random_weights([w.shape for w in m.get_weights()], rng, 1.0))
     seq = np.array([[3, 1, 5]])
     padded = np.array([[0, 0, 3, 1, 5]])
@@ -428,14 +425,9 @@ def test_layers_that_pass_the_mask_on(rng, middle):
 
 def test_recurrent_passes_the_mask_only_with_return_sequences(rng):
     def model(rs):
-        m = R.Sequential(dtype="float64")
-        m.add(R.Embedding(6, 3, mask_zero=True))
-        m.add(R.LSTM(3, return_sequences=rs))
-        if rs:
-            m.add(R.GRU(2))
-        else:
-            m.add(R.Dense(2))
-        return m
+        return build_model([("LSTM", {"output_dim": 3, "return_sequences": rs}),
+                            ("GRU" if rs else "Dense", {"output_dim": 2})],
+                           "embedding", "float64", weights=None, vocab=6, features=3)
     m = model(True)
     m.set_weights(random_weights([w.shape for w in m.get_weights()], rng, 1.0))
     np.testing.assert_allclose(m.predict(np.array([[0, 0, 3, 1]])), m.predict(np.array([[3, 1]])), rtol=1e-13)

@@ -5,8 +5,8 @@ import inspect
 import numpy as np
 import pytest
 
-from reference import (SGD, Adadelta, Adagrad, Adam, ConfigError, Dense, RMSprop, Sequential, SimpleRNN,
-                       optimizers)
+from reference import SGD, Adadelta, Adagrad, Adam, ConfigError, RMSprop, optimizers
+from rnn2onnx.conformance.models import build_model
 
 TOL = dict(rtol=1e-12, atol=1e-12)
 
@@ -170,9 +170,8 @@ def test_unknown_optimizer_lists_accepted_names():
 
 
 def _model(optimizer):
-    model = Sequential(dtype="float64", seed=3)
-    model.add(SimpleRNN(3, input_dim=2, activation="tanh"))
-    model.add(Dense(2))
+    model = build_model([("SimpleRNN", {"output_dim": 3, "activation": "tanh"}), ("Dense", {"output_dim": 2})],
+                        dtype="float64", seed=3, weights=None, features=2)
     model.compile(optimizer, "mse")
     return model
 

@@ -11,6 +11,7 @@ import pytest
 
 import reference as R
 from reference.errors import ConfigError
+from rnn2onnx.conformance.models import build_model
 
 from .finite_differences import check_layer_gradients, check_model_gradients
 from .helpers import mask_pattern
@@ -21,12 +22,11 @@ n, T, d, k = 5, 7, 3, 4
 
 
 def build(kind, dtype="float64", weights=None, **kw):
-    layer = getattr(R, kind)(k, input_dim=d, **kw)
-    model = R.Sequential(dtype=dtype)
-    model.add(layer)
+    """The layer (k units over d features) and its model; `weights` replace the initial ones."""
+    model = build_model([(kind, dict(kw, output_dim=k))], dtype=dtype, weights=None, features=d)
     if weights is not None:
         model.set_weights(weights)
-    return layer, model
+    return model.layers[0], model
 
 
 def masks():

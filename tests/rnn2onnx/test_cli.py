@@ -17,7 +17,7 @@ import pytest
 import rnn2onnx
 from reference import build
 from reference.keras_files import KerasFileError
-from rnn2onnx import cli
+from rnn2onnx import cli, masks
 
 from ..fixtures.legacy import make_fixtures as mf
 
@@ -71,11 +71,10 @@ def onnx_outputs(path, X):
 
 
 def ids(n=6, T=7, vocab=12, seed=5):
-    X = np.random.default_rng(seed).integers(1, vocab, size=(n, T))
-    X[0, :4] = 0
-    X[1, -3:] = 0
-    X[2, 2:5] = 0
-    return X.astype(np.int64)
+    """Token ids, 0 where masks' "masking" batch masks a step (rows left- and right-padded,
+    with holes, all masked)."""
+    rng = np.random.default_rng(seed)
+    return np.where(masks.keep("masking", n, T, rng), rng.integers(1, vocab, size=(n, T)), 0).astype(np.int64)
 
 
 def test_convert_every_recurrent_layer(fx, tmp_path):

@@ -4,12 +4,12 @@ target is one new record: registered, it is exported, refused by name when absen
 offered by the CLI and held to the runtimes it names)."""
 import dataclasses
 
-import numpy as np
 import pytest
 
 import rnn2onnx
-from reference import GRU, LSTM, Bidirectional, Dense, Embedding, Sequential, SimpleRNN
+from reference import GRU, LSTM, Bidirectional, Dense, SimpleRNN
 from rnn2onnx import runtimes, targets
+from rnn2onnx.conformance.models import build_model
 from rnn2onnx.errors import ExportError
 from rnn2onnx.exporter import build
 from rnn2onnx.graph import all_graphs
@@ -18,15 +18,9 @@ from rnn2onnx.targets import TARGETS
 
 
 def _model(layer, dtype="float32", embedded=False, head=None):
-    model = Sequential(dtype=dtype, seed=0)
-    if embedded:
-        model.add(Embedding(9, 2, mask_zero=True))
-    model.add(layer)
-    if head is not None:
-        model.add(head)
-    rng = np.random.default_rng(1)
-    model.set_weights([rng.normal(0.0, 0.6, w.shape) for w in model.get_weights()])
-    return model
+    """[Embedding(9, 2, mask_zero) ->] layer [-> head], every weight from N(0, 0.6^2)."""
+    layers = [layer] + ([head] if head is not None else [])
+    return build_model(layers, "embedding" if embedded else "float", dtype, weights=0.6, vocab=9, features=2)
 
 
 def _ops(proto):
