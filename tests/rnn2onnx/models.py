@@ -1,5 +1,7 @@
 """Small models for the compiler tests: every recurrent layer behind every mask source,
 made by the conformance matrix's builder (rnn2onnx/conformance/models.py)."""
+import numpy as np
+
 from rnn2onnx.conformance.models import build_model
 
 CELLS = {  # name -> (layer class name, its extra arguments)
@@ -33,3 +35,19 @@ def build(cell, mask_source="none", return_sequences=False, dtype="float32", see
     if mask_source == "none":
         cell_kw["input_shape"] = (None, 4)
     return sequential([(kind, cell_kw), head], mask_source, dtype, seed)
+
+
+# small hand-written batches (n rows of T steps) for the tests: each mask kind and the
+# edges a form can get wrong (zero-length rows, a masked last step, T = 1 and 2)
+PATTERNS = {
+    "none": np.ones((3, 6), bool),
+    "left": np.array([[0, 0, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1], [0, 0, 0, 0, 0, 1]], bool),
+    "right": np.array([[1, 1, 1, 1, 0, 0], [1, 0, 0, 0, 0, 0], [1, 1, 1, 1, 1, 0]], bool),
+    "holes": np.array([[1, 0, 1, 1, 0, 1], [0, 1, 0, 0, 1, 1], [1, 1, 0, 1, 1, 0]], bool),
+    "all_masked_rows": np.array([[0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0], [1, 0, 0, 1, 0, 0]], bool),
+    "masked_last_step": np.array([[1, 1, 1, 1, 1, 0], [0, 1, 1, 1, 0, 0], [1, 0, 1, 0, 1, 0]], bool),
+    "length_1": np.array([[1], [0], [1]], bool),
+    "length_2": np.array([[0, 1], [1, 0], [0, 0], [1, 1]], bool),
+}
+for _pattern in PATTERNS.values():
+    _pattern.flags.writeable = False  # shared by every test that reads it

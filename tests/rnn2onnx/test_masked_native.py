@@ -12,10 +12,9 @@ import rnn2onnx
 from reference import GRU, JZS1, JZS2, LSTM, SimpleRNN
 from rnn2onnx import ExportError, runtimes
 from rnn2onnx.graph import walk_nodes
-from rnn2onnx.masks import PATTERNS
 from rnn2onnx.validation import inputs_with_mask
 
-from .models import sequential
+from .models import PATTERNS, sequential
 
 # name -> (cell, activation, inner_activation, the form with return_sequences=True)
 CELLS = {

@@ -11,11 +11,10 @@ import rnn2onnx
 from rnn2onnx import ExportError, masks, runtimes, structure
 from rnn2onnx.conformance.matrix import AROUND_LAYERS, CONTAINER_MODELS, Case, make_inputs, make_model
 from rnn2onnx.exporter import build
-from rnn2onnx.masks import PATTERNS
 from rnn2onnx.validation import TOLERANCE, compare, port_inputs
 
 from ..reference import keras02
-from .models import sequential
+from .models import PATTERNS, sequential
 from .test_containers import keras_data, load as load_container
 
 CELLS = ("SimpleRNN", "SimpleDeepRNN", "GRU", "LSTM", "JZS1", "JZS2", "JZS3")
