@@ -45,6 +45,10 @@ class _Temporal(Layer):
             raise ConfigError(self._too_short(input_shape[0]))
         return (T, self.output_features(input_shape[1]))
 
+    def output_features(self, input_dim):
+        """The features per step of the output (the input's, unless the layer maps them)."""
+        return input_dim
+
     def check_length(self, X):
         """The output length for input X (batch, time, features)."""
         T = self.output_length(X.shape[1])
@@ -263,9 +267,6 @@ class MaxPooling1D(_Temporal):
             left = max(((L + st - 1) // st - 1) * st + p - L, 0) // 2
         return left
 
-    def output_features(self, input_dim):
-        return input_dim
-
     def _windows(self, X, fill):
         """(windows (n, T, d, p) over X padded with `fill`, left padding, T)."""
         L, p, st = X.shape[1], self.pool_length, self.stride
@@ -369,9 +370,6 @@ class ZeroPadding1D(_Temporal):
     def output_length(self, L):
         return None if L is None else L + self.left_pad + self.right_pad
 
-    def output_features(self, input_dim):
-        return input_dim
-
     def _too_short(self, L):
         return f"layer {self.name}: ZeroPadding1D takes sequences of at least one step, got {L}"
 
@@ -397,9 +395,6 @@ class Cropping1D(_Temporal):
 
     def output_length(self, L):
         return None if L is None else max(L - self.left_crop - self.right_crop, 0)
-
-    def output_features(self, input_dim):
-        return input_dim
 
     def _too_short(self, L):
         return (f"layer {self.name}: Cropping1D cannot crop {self.left_crop} + {self.right_crop} steps from a "
@@ -428,9 +423,6 @@ class UpSampling1D(_Temporal):
 
     def output_length(self, L):
         return None if L is None else L * self.size
-
-    def output_features(self, input_dim):
-        return input_dim
 
     def _too_short(self, L):
         return f"layer {self.name}: UpSampling1D takes sequences of at least one step, got {L}"
