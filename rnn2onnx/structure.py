@@ -362,10 +362,9 @@ def _emit_merge(node, ctx, xs):
 
 def functional_dims(model, w=None):
     """([per-sample dims of each input], [of each output]) of a functional model (`w`: its
-    walk): a time
-    axis is dynamic ("time"; several inputs: "time_1", ...) unless some call needs the
-    built length (then the built one); outputs' dynamic axes are "time" (or "out_time"
-    after a convolution or pooling) with one input, unnamed with several."""
+    walk): a time axis is dynamic ("time"; several inputs: "time_1", ...) unless some call
+    needs the built length (then the built one); outputs' dynamic axes are "time" (or
+    "out_time" after a convolution or pooling) with one input, unnamed with several."""
     w = w or walk(model)
     free = _functional_free_shapes(model, w)
     names = _time_names(len(model.input_names))
